@@ -1,0 +1,1 @@
+"""yutang engine: rule packs, features and evaluation."""

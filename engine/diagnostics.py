@@ -1,0 +1,94 @@
+"""Diagnostics: every problem found in a rule pack, with where it is and what to do.
+
+Rendered as ``file:line:col CODE message`` (OPA/zen style) and sorted by location,
+so a marketer fixes a pack top to bottom.
+"""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class Code(StrEnum):
+    """Stable diagnostic codes; each has a bad-rule fixture under tests/engine/fixtures."""
+
+    YAML_SYNTAX = "YAML_SYNTAX"
+    DUPLICATE_KEY = "DUPLICATE_KEY"
+    UNKNOWN_SECTION = "UNKNOWN_SECTION"
+    UNKNOWN_FIELD = "UNKNOWN_FIELD"
+    MISSING_FIELD = "MISSING_FIELD"
+    INVALID_VALUE = "INVALID_VALUE"
+    DUPLICATE_ID = "DUPLICATE_ID"
+    DUPLICATE_CODE = "DUPLICATE_CODE"
+    PARSE_ERROR = "PARSE_ERROR"
+    UNSUPPORTED_SYNTAX = "UNSUPPORTED_SYNTAX"
+    UNKNOWN_NAME = "UNKNOWN_NAME"
+    UNKNOWN_LIST = "UNKNOWN_LIST"
+    UNKNOWN_FUNCTION = "UNKNOWN_FUNCTION"
+    TYPE_MISMATCH = "TYPE_MISMATCH"
+    BAD_REGEX = "BAD_REGEX"
+    BAD_WINDOW = "BAD_WINDOW"
+    UNKNOWN_EVENT_TYPE = "UNKNOWN_EVENT_TYPE"
+    UNKNOWN_ENTITY = "UNKNOWN_ENTITY"
+    UNKNOWN_TIER = "UNKNOWN_TIER"
+    UNKNOWN_RULE = "UNKNOWN_RULE"
+    UNKNOWN_OFFER = "UNKNOWN_OFFER"
+    NO_DEFAULT_TIER = "NO_DEFAULT_TIER"
+    UNREACHABLE_TIER = "UNREACHABLE_TIER"
+    BAD_THRESHOLDS = "BAD_THRESHOLDS"
+    LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
+    EMPTY_PACK = "EMPTY_PACK"
+    EXPIRED_RULE = "EXPIRED_RULE"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Location:
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def render(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    location: Location
+    code: Code
+    message: str
+    severity: Severity = Severity.ERROR
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def render(self) -> str:
+        prefix = "" if self.is_error else "warning: "
+        return f"{self.location.render()} {self.code.value} {prefix}{self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.location.file,
+            "line": self.location.line,
+            "col": self.location.col,
+            "code": self.code.value,
+            "severity": self.severity.value,
+            "message": self.message,
+        }
+
+
+def sort_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    return sorted(diagnostics, key=lambda d: (d.location, d.code.value, d.message))
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """Return `` (did you mean 'x'?)`` for the closest candidate, or an empty string."""
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -1,0 +1,137 @@
+"""The event model shared by the API, the feature store, replay and the pack's test cases.
+
+Scored events get a decision; outcome events (``/v1/events``) only update features,
+lists and held rewards.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class ScoredType(StrEnum):
+    SIGNUP = "signup"
+    REFERRAL = "referral"
+    COUPON_CLAIM = "coupon_claim"
+    GROUP_BUY_JOIN = "group_buy_join"
+    RED_PACKET_CLAIM = "red_packet_claim"
+    ORDER = "order"
+
+
+class OutcomeType(StrEnum):
+    ORDER_PAID = "order_paid"
+    REFUND = "refund"
+    CHARGEBACK = "chargeback"
+    LABEL = "label"
+
+
+SCORED_TYPES: frozenset[str] = frozenset(t.value for t in ScoredType)
+OUTCOME_TYPES: frozenset[str] = frozenset(t.value for t in OutcomeType)
+EVENT_TYPES: frozenset[str] = SCORED_TYPES | OUTCOME_TYPES
+
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s]+$")]
+AttributeValue = str | int | float | bool
+_PHONE = re.compile(r"^\+?[0-9]{5,20}$")
+_EMAIL = re.compile(r"^[^@\s]{1,128}@[^@\s]{1,253}$")
+
+
+class Event(BaseModel):
+    """One thing that happened to a customer, as a storefront reports it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    event_id: Identifier
+    type: str
+    customer: Identifier
+    timestamp: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    device: Identifier | None = None
+    ip: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    referrer: Identifier | None = None
+    group: Identifier | None = None
+    campaign: Identifier | None = None
+    coupon: Identifier | None = None
+    address: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    amount: Annotated[float, Field(ge=0, le=1e9)] | None = None
+    label: str | None = Field(default=None, description="fraud | legit, for type=label")
+    attributes: dict[Annotated[str, Field(max_length=64)], AttributeValue] = Field(
+        default_factory=dict, max_length=64
+    )
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {value!r}; one of {sorted(EVENT_TYPES)}")
+        return value
+
+    @field_validator("timestamp")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    @field_validator("ip")
+    @classmethod
+    def _ip(cls, value: str | None) -> str | None:
+        return None if value is None else str(ipaddress.ip_address(value))
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        if value is not None and not _PHONE.match(value.replace(" ", "").replace("-", "")):
+            raise ValueError("phone must be 5-20 digits, optionally with a leading +")
+        return None if value is None else value.replace(" ", "").replace("-", "")
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError("email must look like name@domain")
+        return None if value is None else value.lower()
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, value: str | None) -> str | None:
+        if value is not None and value not in ("fraud", "legit"):
+            raise ValueError("label must be 'fraud' or 'legit'")
+        return value
+
+    @property
+    def epoch(self) -> float:
+        return self.timestamp.timestamp()
+
+
+def phone_segment(phone: str | None) -> str | None:
+    """First three digits of a mainland mobile number (the carrier segment, e.g. 170)."""
+    if not phone:
+        return None
+    digits = phone.removeprefix("+").removeprefix("86") if len(phone) > 11 else phone.lstrip("+")
+    return digits[:3] if len(digits) >= 3 else None
+
+
+def email_domain(email: str | None) -> str | None:
+    return email.rsplit("@", 1)[1] if email and "@" in email else None
+
+
+def ip_subnet(ip: str | None) -> str | None:
+    """The /24 (IPv4) or /64 (IPv6) network an address belongs to."""
+    if not ip:
+        return None
+    address = ipaddress.ip_address(ip)
+    prefix = 24 if address.version == 4 else 64
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+def derived_fields(event: Event) -> dict[str, Any]:
+    """Values derived from the event's raw fields that conditions and features read."""
+    return {
+        "phone.segment": phone_segment(event.phone),
+        "email.domain": email_domain(event.email),
+        "ip.subnet": ip_subnet(event.ip),
+    }

@@ -1,0 +1,1 @@
+"""The condition language: parse (parser), resolve and type-check (checker), tree (tree)."""

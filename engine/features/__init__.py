@@ -1,0 +1,1 @@
+"""Feature declarations (spec) and the Redis feature store that computes them."""

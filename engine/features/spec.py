@@ -1,0 +1,149 @@
+"""Compiled feature declarations: what the rule pack asks the feature store to compute.
+
+These are the contract between the rule-pack compiler (which builds them from the
+``features:`` section) and the Redis feature store (which records events and reads
+the values). Values are numbers (counts, sums, ages in the declared unit, shares)
+or booleans (list membership, ring detection); a value that cannot be computed
+(no such entity on the event, no history) is ``None``: "missing".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Entity(StrEnum):
+    """What a feature is keyed by; each maps to an event field or a value derived from one."""
+
+    CUSTOMER = "customer"
+    DEVICE = "device"
+    IP = "ip"
+    SUBNET = "subnet"
+    PHONE = "phone"
+    PHONE_SEGMENT = "phone_segment"
+    EMAIL_DOMAIN = "email_domain"
+    REFERRER = "referrer"
+    GROUP = "group"
+    CAMPAIGN = "campaign"
+    COUPON = "coupon"
+    ADDRESS = "address"
+
+
+#: Entities that carry personal data: stored only as keyed hashes (HMAC).
+PII_ENTITIES: frozenset[Entity] = frozenset(
+    {Entity.IP, Entity.SUBNET, Entity.PHONE, Entity.PHONE_SEGMENT, Entity.EMAIL_DOMAIN, Entity.ADDRESS}
+)
+
+
+class Aggregate(StrEnum):
+    COUNT = "count"
+    SUM = "sum"
+    DISTINCT = "distinct"
+    FIRST_SEEN = "first_seen"
+    LAST_SEEN = "last_seen"
+
+
+class ReferralMetric(StrEnum):
+    """Referral-graph features, always keyed by the event's referrer."""
+
+    INVITEES = "invitees"  # invitees in window
+    INVITEE_DEVICES = "invitee_devices"  # distinct devices among invitees in window
+    INVITEE_IPS = "invitee_ips"
+    INVITEE_SUBNETS = "invitee_subnets"
+    INVITEES_ON_REFERRER_DEVICE = "invitees_on_referrer_device"
+    INVITEES_ON_REFERRER_IP = "invitees_on_referrer_ip"
+    PAID_SHARE = "paid_share"  # share of window's invitees with a paid order within `within`
+    DEPTH = "depth"  # length of the referral chain above the invitee
+    RING = "ring"  # the new edge closes a cycle of at most `hops` edges (bool)
+
+
+class GroupMetric(StrEnum):
+    """Group-buy features, keyed by the event's group."""
+
+    MEMBERS = "members"
+    SHARED_DEVICE = "shared_device"  # other members on this event's device
+    SHARED_IP = "shared_ip"
+    SHARED_ADDRESS = "shared_address"
+
+
+class ListKind(StrEnum):
+    BLOCK = "block"
+    ALLOW = "allow"
+    WATCH = "watch"
+
+
+class TimeUnit(StrEnum):
+    SECONDS = "seconds"
+    MINUTES = "minutes"
+    HOURS = "hours"
+    DAYS = "days"
+
+
+UNIT_SECONDS: dict[TimeUnit, int] = {
+    TimeUnit.SECONDS: 1,
+    TimeUnit.MINUTES: 60,
+    TimeUnit.HOURS: 3600,
+    TimeUnit.DAYS: 86400,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WindowedFeature:
+    """count / sum / distinct over a sliding window, or first/last-seen age, per entity.
+
+    count, sum and distinct include the current event; first_seen and last_seen are
+    the age (in ``unit``) of the earliest / latest *earlier* matching event.
+    """
+
+    name: str
+    aggregate: Aggregate
+    by: Entity
+    window_seconds: int | None  # None only for first_seen / last_seen (all history)
+    on: frozenset[str]  # event types that feed it; empty = every event type
+    field: str | None = None  # sum: "amount" or "attr.<name>"; distinct: an Entity value
+    approx: bool = False  # distinct via HyperLogLog
+    unit: TimeUnit = TimeUnit.SECONDS
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralFeature:
+    name: str
+    metric: ReferralMetric
+    window_seconds: int | None = None
+    within_seconds: int | None = None  # paid_share: paid order within this long of the referral
+    hops: int = 4  # ring: longest cycle detected
+
+
+@dataclass(frozen=True, slots=True)
+class GroupFeature:
+    name: str
+    metric: GroupMetric
+    window_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListFeature:
+    """Built-in ``<entity>.blocked`` / ``.allowed`` / ``.watched``: a live list hit."""
+
+    name: str
+    entity: Entity
+    kind: ListKind
+
+
+FeatureSpec = WindowedFeature | ReferralFeature | GroupFeature | ListFeature
+
+LIST_SUFFIX: dict[ListKind, str] = {
+    ListKind.BLOCK: "blocked",
+    ListKind.ALLOW: "allowed",
+    ListKind.WATCH: "watched",
+}
+
+
+def builtin_list_features() -> dict[str, ListFeature]:
+    """Every entity's block/allow/watch flag, always declared."""
+    features: dict[str, ListFeature] = {}
+    for entity in Entity:
+        for kind, suffix in LIST_SUFFIX.items():
+            name = f"{entity.value}.{suffix}"
+            features[name] = ListFeature(name=name, entity=entity, kind=kind)
+    return features

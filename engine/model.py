@@ -1,0 +1,220 @@
+"""The compiled rule set: the typed, immutable contract every other part reads.
+
+rule text -> validated pack (engine.pack) -> CompiledRuleSet (this module) ->
+evaluation backends (engine.backends) -> Evaluation (engine.evaluation).
+Nothing here parses YAML; nothing downstream sees YAML.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from enum import StrEnum
+from typing import Any
+
+from engine.diagnostics import Location
+from engine.expr.tree import Node
+from engine.features.spec import FeatureSpec
+
+
+class Decision(StrEnum):
+    ALLOW = "allow"
+    REVIEW = "review"
+    DENY = "deny"
+
+
+DECISION_SEVERITY: dict[Decision, int] = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.DENY: 2}
+
+
+class Mode(StrEnum):
+    ACTIVE = "active"
+    SHADOW = "shadow"
+    OFF = "off"
+
+
+class FailMode(StrEnum):
+    """What a scored event gets when Redis is unreachable."""
+
+    OPEN = "open"  # allow, grant nothing
+    CLOSED = "closed"  # review
+
+
+@dataclass(frozen=True, slots=True)
+class Predicate:
+    """One condition the backends match: a rule, a tier or an offer's eligibility.
+
+    ``key`` is namespaced (``rule:<id>``, ``tier:<id>``, ``offer:<id>``) so that one
+    match pass answers all three.
+    """
+
+    key: str
+    on: frozenset[str]  # event types; empty = every scored type
+    condition: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    code: int
+    on: frozenset[str]
+    condition: Node
+    score: int
+    decision: Decision | None
+    reason_zh: str
+    reason_en: str
+    mode: Mode
+    expires: date | None
+    reads: tuple[str, ...]  # names whose values explain a hit
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    id: str
+    label: str
+    condition: Node | None  # None: the default tier
+    location: Location
+
+
+class EffectType(StrEnum):
+    COUPON = "coupon"  # fixed reduction (yuan)
+    DISCOUNT = "discount"  # percent off
+    RED_PACKET = "red_packet"
+    GIFT = "gift"
+    POINTS = "points"
+    PRIVILEGE = "privilege"  # non-monetary: priority booking, advisor, member-only product
+    TRIAL = "trial"  # entry product at a fixed price (the 99-yuan trial)
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    type: EffectType
+    value: float  # yuan, percent, points; 0 for privileges
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """限量: caps enforced atomically in Redis when an offer is granted."""
+
+    total: int | None = None
+    per_customer: int | None = None
+    per_day: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """限时: absolute start/end and optional daily hours, in the pack's time zone."""
+
+    starts: datetime | None = None
+    ends: datetime | None = None
+    daily_from: time | None = None
+    daily_to: time | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Referral rewards held until the invitee's first paid order (or voided)."""
+
+    release_on: str  # outcome event type, e.g. order_paid
+    void_after_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    id: str
+    label: str
+    tiers: frozenset[str]
+    on: frozenset[str]
+    condition: Node | None
+    effect: Effect
+    priority: int
+    exclusive_group: str | None
+    window: TimeWindow | None
+    budget: Budget
+    withhold_on: frozenset[Decision]  # risk gating
+    hold: Hold | None
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class ContactCap:
+    """At most ``limit`` contacts on ``channel`` per ``period_seconds`` (sliding)."""
+
+    channel: str
+    limit: int
+    period_seconds: int
+    tiers: frozenset[str]  # empty = every tier
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPolicy:
+    caps: tuple[ContactCap, ...] = ()
+    quiet_from: time | None = None
+    quiet_to: time | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionPolicy:
+    review_at: int
+    deny_at: int
+    withhold_offers_on: frozenset[Decision]
+    fail_modes: Mapping[str, FailMode]  # event type -> mode; default below
+    default_fail_mode: FailMode = FailMode.OPEN
+
+    def fail_mode(self, event_type: str) -> FailMode:
+        return self.fail_modes.get(event_type, self.default_fail_mode)
+
+
+@dataclass(frozen=True, slots=True)
+class SeedListEntry:
+    """A block/allow/watch entry seeded from YAML into the live lists."""
+
+    entity: str
+    value: str
+    kind: str
+    reason: str
+    expires: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TestStep:
+    event: Mapping[str, Any]
+    features: Mapping[str, Any]
+    expect: Mapping[str, Any] | None
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class TestCase:
+    name: str
+    steps: tuple[TestStep, ...]
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRuleSet:
+    """Immutable; ``version`` is a hash of the pack's content."""
+
+    version: str
+    name: str
+    timezone: str
+    rules: tuple[Rule, ...]
+    tiers: tuple[Tier, ...]
+    offers: tuple[Offer, ...]
+    features: Mapping[str, FeatureSpec]  # only those some non-off condition reads
+    lists: Mapping[str, frozenset[str | int | float]]
+    decision: DecisionPolicy
+    contacts: ContactPolicy
+    seed_lists: tuple[SeedListEntry, ...]
+    tests: tuple[TestCase, ...]
+    predicates: tuple[Predicate, ...]
+    feature_plan: Mapping[str, tuple[FeatureSpec, ...]]  # event type -> features to read
+    files: tuple[str, ...]
+    source_hashes: Mapping[str, str] = field(default_factory=dict)
+
+    def rule(self, rule_id: str) -> Rule:
+        return self._rules_by_id()[rule_id]
+
+    def _rules_by_id(self) -> dict[str, Rule]:
+        return {r.id: r for r in self.rules}
