@@ -46,6 +46,7 @@ class Code(StrEnum):
     LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
     EMPTY_PACK = "EMPTY_PACK"
     EXPIRED_RULE = "EXPIRED_RULE"
+    UNUSED_FEATURE = "UNUSED_FEATURE"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -72,6 +73,11 @@ class Diagnostic:
     def render(self) -> str:
         prefix = "" if self.is_error else "warning: "
         return f"{self.location.render()} {self.code.value} {prefix}{self.message}"
+
+    def as_json(self) -> str:
+        import json
+
+        return json.dumps(self.as_dict(), ensure_ascii=False)
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -7,13 +7,13 @@ Nothing here parses YAML; nothing downstream sees YAML.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
 
 from engine.diagnostics import Location
-from engine.expr.tree import Node
+from engine.expr.tree import Node, Type
 from engine.features.spec import FeatureSpec
 
 
@@ -203,6 +203,7 @@ class CompiledRuleSet:
     tiers: tuple[Tier, ...]
     offers: tuple[Offer, ...]
     features: Mapping[str, FeatureSpec]  # only those some non-off condition reads
+    attributes: Mapping[str, Type]  # attr.<name> -> declared type
     lists: Mapping[str, frozenset[str | int | float]]
     decision: DecisionPolicy
     contacts: ContactPolicy
@@ -211,10 +212,8 @@ class CompiledRuleSet:
     predicates: tuple[Predicate, ...]
     feature_plan: Mapping[str, tuple[FeatureSpec, ...]]  # event type -> features to read
     files: tuple[str, ...]
-    source_hashes: Mapping[str, str] = field(default_factory=dict)
+    all_rules: tuple[Rule, ...] = ()  # including off and expired ones, for /v1/rules
 
-    def rule(self, rule_id: str) -> Rule:
-        return self._rules_by_id()[rule_id]
-
-    def _rules_by_id(self) -> dict[str, Rule]:
-        return {r.id: r for r in self.rules}
+    @property
+    def shadow_rules(self) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.mode is Mode.SHADOW)

@@ -1,0 +1,76 @@
+"""The ``yutang`` command: check and test rule packs, serve the API, replay logs."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from engine.backends import BackendKind
+from engine.compile.pack import compile_path
+from engine.errors import RuleLoadError
+from engine.rule_engine import backend_checks, prepare
+from engine.pack.loader import read_pack_files
+
+DEFAULT_RULES = os.environ.get("YUTANG_RULES", "rules")
+DEFAULT_BACKEND = os.environ.get("YUTANG_BACKEND", BackendKind.PYTHON.value)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="yutang", description="yutang rule engine")
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("check", help="validate a rule pack; non-zero exit on any error")
+    check.add_argument("path", nargs="?", default=DEFAULT_RULES)
+    check.add_argument("--backend", choices=[b.value for b in BackendKind], default=DEFAULT_BACKEND)
+    check.add_argument("--json", action="store_true", help="diagnostics as JSON lines")
+    test = commands.add_parser("test", help="run the pack's test cases")
+    test.add_argument("path", nargs="?", default=DEFAULT_RULES)
+    test.add_argument("--backend", choices=[b.value for b in BackendKind], default=DEFAULT_BACKEND)
+    test.add_argument("-q", "--quiet", action="store_true", help="print failures and the summary only")
+    args = parser.parse_args(argv)
+    return int(COMMANDS[args.command](args))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    ruleset, diagnostics = compile_path(args.path, checks=backend_checks(BackendKind(args.backend)))
+    for diagnostic in diagnostics:
+        print(diagnostic.as_json() if args.json else diagnostic.render())
+    errors = sum(d.is_error for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    if ruleset is None:
+        print(f"{args.path}: {errors} error(s), {warnings} warning(s); the pack cannot be loaded", file=sys.stderr)
+        return 1
+    counts = f"{len(ruleset.rules)} rules ({len(ruleset.shadow_rules)} shadow), {len(ruleset.tiers)} tiers, {len(ruleset.offers)} offers, {len(ruleset.features)} features"
+    print(f"{args.path}: ok, version {ruleset.version}: {counts}; {warnings} warning(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from engine.case_runner import run_cases
+
+    try:
+        loaded = prepare(read_pack_files(args.path), BackendKind(args.backend))
+    except RuleLoadError as err:
+        print(err, file=sys.stderr)
+        return 1
+    try:
+        results = asyncio.run(run_cases(loaded))
+    finally:
+        loaded.matcher.close()
+    failed = 0
+    for result in results:
+        status = "PASS" if result.passed else "FAIL"
+        failed += not result.passed
+        if not result.passed or not args.quiet:
+            print(f"{status} {result.case.name}  ({result.case.location.render()})")
+        for failure in result.failures:
+            print(f"     {failure}")
+    print(f"{len(results) - failed} passed, {failed} failed, {len(results)} cases ({args.backend} backend, version {loaded.ruleset.version})")
+    return 1 if failed or not results else 0
+
+
+COMMANDS = {"check": cmd_check, "test": cmd_test}
+
+if __name__ == "__main__":
+    sys.exit(main())

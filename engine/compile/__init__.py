@@ -1,0 +1,1 @@
+"""Compile a validated pack into a CompiledRuleSet, collecting every diagnostic."""

@@ -1,0 +1,145 @@
+"""``features:`` items -> FeatureSpec, with the checks that need meaning (windows, entities)."""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from engine.diagnostics import Code, Diagnostic, did_you_mean
+from engine.events import EVENT_TYPES
+from engine.expr.tree import Type
+from engine.features.spec import (
+    Aggregate,
+    Entity,
+    FeatureSpec,
+    GroupFeature,
+    ListFeature,
+    ReferralFeature,
+    ReferralMetric,
+    WindowedFeature,
+)
+from engine.pack.durations import parse_duration
+from engine.pack.loader import Located
+from engine.pack.schema import FeatureItem
+
+_ENTITIES = [e.value for e in Entity]
+_WINDOWED_REFERRAL = {
+    ReferralMetric.INVITEES, ReferralMetric.INVITEE_DEVICES, ReferralMetric.INVITEE_IPS,
+    ReferralMetric.INVITEE_SUBNETS, ReferralMetric.INVITEES_ON_REFERRER_DEVICE,
+    ReferralMetric.INVITEES_ON_REFERRER_IP, ReferralMetric.PAID_SHARE,
+}
+
+
+class _Problems:
+    def __init__(self, located: Located[FeatureItem], sink: list[Diagnostic]) -> None:
+        self.located = located
+        self.sink = sink
+        self.name = str(located.path[-1])
+        self.failed = False
+
+    def add(self, field: str, code: Code, message: str) -> None:
+        self.failed = True
+        self.sink.append(Diagnostic(self.located.location(field), code, f"feature '{self.name}': {message}"))
+
+
+def compile_features(
+    items: Mapping[str, Located[FeatureItem]],
+    attributes: Mapping[str, Type],
+    diagnostics: list[Diagnostic],
+) -> dict[str, FeatureSpec]:
+    specs: dict[str, FeatureSpec] = {}
+    for name, located in items.items():
+        problems = _Problems(located, diagnostics)
+        spec = _BUILDERS[located.item.aggregate_key](name, located.item, attributes, problems)
+        if spec is not None and not problems.failed:
+            specs[name] = spec
+    return specs
+
+
+def _window(item: FeatureItem, problems: _Problems, *, required: bool, field: str = "window") -> int | None:
+    text = getattr(item, field)
+    if text is None:
+        if required:
+            problems.add(field, Code.BAD_WINDOW, f"needs a '{field}:' such as 24h or 7d")
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as err:
+        problems.add(field, Code.BAD_WINDOW, str(err))
+        return None
+
+
+def _event_types(values: list[str] | str | None, field: str, problems: _Problems) -> frozenset[str]:
+    if values is None or values == "*":
+        return frozenset()
+    listed = [values] if isinstance(values, str) else values
+    for value in listed:
+        if value not in EVENT_TYPES:
+            problems.add(field, Code.UNKNOWN_EVENT_TYPE, f"unknown event type '{value}'{did_you_mean(value, EVENT_TYPES)}")
+    return frozenset(listed)
+
+
+def _entity(value: str | None, field: str, problems: _Problems) -> Entity | None:
+    if value is None:
+        problems.add(field, Code.MISSING_FIELD, f"needs '{field}:' (one of {', '.join(_ENTITIES)})")
+        return None
+    if value not in _ENTITIES:
+        problems.add(field, Code.UNKNOWN_ENTITY, f"unknown entity '{value}'{did_you_mean(value, _ENTITIES)}")
+        return None
+    return Entity(value)
+
+
+def _windowed(name: str, item: FeatureItem, attributes: Mapping[str, Type], problems: _Problems) -> FeatureSpec | None:
+    key = item.aggregate_key
+    aggregate = Aggregate(key)
+    by = _entity(item.by, "by", problems)
+    seen = aggregate in (Aggregate.FIRST_SEEN, Aggregate.LAST_SEEN)
+    window = _window(item, problems, required=not seen)
+    on = _event_types(item.count if aggregate is Aggregate.COUNT else None, "count", problems)
+    on = on | _event_types(item.on, "on", problems)
+    field: str | None = None
+    if aggregate is Aggregate.SUM:
+        field = item.sum
+        if field != "amount" and not (field and field.startswith("attr.") and attributes.get(field) is Type.NUMBER):
+            problems.add("sum", Code.TYPE_MISMATCH, f"can only sum 'amount' or a number attribute (attr.<name>), not '{field}'")
+    elif aggregate is Aggregate.DISTINCT:
+        distinct = _entity(item.distinct, "distinct", problems)
+        field = distinct.value if distinct else None
+    if by is None:
+        return None
+    return WindowedFeature(name, aggregate, by, window, on, field, item.approx, item.unit)
+
+
+def _referral(name: str, item: FeatureItem, attributes: Mapping[str, Type], problems: _Problems) -> FeatureSpec | None:
+    metric = item.referral
+    assert metric is not None
+    if item.by not in (None, "referrer"):
+        problems.add("by", Code.UNKNOWN_ENTITY, "referral features are always by the event's referrer; drop 'by:'")
+    window = _window(item, problems, required=metric in _WINDOWED_REFERRAL)
+    within = _window(item, problems, required=metric is ReferralMetric.PAID_SHARE, field="within")
+    return ReferralFeature(name, metric, window, within, item.hops)
+
+
+def _group(name: str, item: FeatureItem, attributes: Mapping[str, Type], problems: _Problems) -> FeatureSpec | None:
+    metric = item.group
+    assert metric is not None
+    if item.by not in (None, "group"):
+        problems.add("by", Code.UNKNOWN_ENTITY, "group features are always by the event's group; drop 'by:'")
+    return GroupFeature(name, metric, _window(item, problems, required=False))
+
+
+_BUILDERS: dict[str, Callable[[str, FeatureItem, Mapping[str, Type], _Problems], FeatureSpec | None]] = {
+    "count": _windowed,
+    "sum": _windowed,
+    "distinct": _windowed,
+    "first_seen": _windowed,
+    "last_seen": _windowed,
+    "referral": _referral,
+    "group": _group,
+}
+
+
+def feature_type(spec: FeatureSpec) -> Type:
+    return Type.BOOL if is_boolean_feature(spec) else Type.NUMBER
+
+
+def is_boolean_feature(spec: FeatureSpec) -> bool:
+    return isinstance(spec, ListFeature) or (isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.RING)

@@ -1,0 +1,31 @@
+"""The names a condition may read, and their types."""
+from __future__ import annotations
+
+from engine.expr.tree import Type
+
+#: event.<field> -> type; the event model's fields plus local-time helpers.
+EVENT_FIELDS: dict[str, Type] = {
+    "event.type": Type.STRING,
+    "event.customer": Type.STRING,
+    "event.device": Type.STRING,
+    "event.ip": Type.STRING,
+    "event.phone": Type.STRING,
+    "event.email": Type.STRING,
+    "event.referrer": Type.STRING,
+    "event.group": Type.STRING,
+    "event.campaign": Type.STRING,
+    "event.coupon": Type.STRING,
+    "event.address": Type.STRING,
+    "event.label": Type.STRING,
+    "event.amount": Type.NUMBER,
+    "event.hour": Type.NUMBER,
+    "event.weekday": Type.NUMBER,
+}
+
+DERIVED_FIELDS: dict[str, Type] = {
+    "phone.segment": Type.STRING,
+    "email.domain": Type.STRING,
+    "ip.subnet": Type.STRING,
+}
+
+ATTRIBUTE_TYPES: dict[str, Type] = {"number": Type.NUMBER, "string": Type.STRING, "bool": Type.BOOL}

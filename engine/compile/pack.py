@@ -1,0 +1,144 @@
+"""Validated pack -> CompiledRuleSet. Every section is checked; all problems are reported."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime
+from pathlib import Path
+
+from engine.compile.cases import compile_cases
+from engine.compile.features import compile_features, feature_type
+from engine.compile.names import ATTRIBUTE_TYPES, DERIVED_FIELDS, EVENT_FIELDS
+from engine.compile.policies import compile_contacts, compile_decision, compile_seed_lists, resolve_zone
+from engine.compile.rules import compile_offers, compile_rules, compile_tiers
+from engine.diagnostics import Code, Diagnostic, Location, Severity, sort_diagnostics
+from engine.errors import RuleLoadError
+from engine.events import SCORED_TYPES
+from engine.expr.checker import Scope, scalar_type
+from engine.expr.tree import Node, Scalar, Type, names_read
+from engine.features.spec import FeatureSpec, builtin_list_features
+from engine.model import CompiledRuleSet, Mode, Predicate
+from engine.pack.loader import ValidatedPack, load_sources, read_pack_files
+
+#: A backend's compile-time guard: diagnostics for what it cannot evaluate.
+BackendCheck = Callable[[Sequence[Predicate], Mapping[str, Location]], list[Diagnostic]]
+
+
+def compile_files(
+    files: Mapping[str, str], *, today: date | None = None, checks: Iterable[BackendCheck] = ()
+) -> tuple[CompiledRuleSet | None, list[Diagnostic]]:
+    """Compile pack text; the rule set is None when any diagnostic is an error."""
+    pack = load_sources(files)
+    ruleset, diagnostics = _compile(pack, today or datetime.now().date(), tuple(checks))
+    diagnostics = sort_diagnostics(diagnostics)
+    if any(d.is_error for d in diagnostics):
+        return None, diagnostics
+    return ruleset, diagnostics
+
+
+def compile_path(path: str | Path, *, today: date | None = None, checks: Iterable[BackendCheck] = ()) -> tuple[CompiledRuleSet | None, list[Diagnostic]]:
+    return compile_files(read_pack_files(path), today=today, checks=checks)
+
+
+def load_ruleset(path: str | Path, *, today: date | None = None, checks: Iterable[BackendCheck] = ()) -> CompiledRuleSet:
+    """Compile or raise RuleLoadError with every diagnostic."""
+    ruleset, diagnostics = compile_path(path, today=today, checks=checks)
+    if ruleset is None:
+        raise RuleLoadError(diagnostics)
+    return ruleset
+
+
+def _compile(pack: ValidatedPack, today: date, checks: tuple[BackendCheck, ...]) -> tuple[CompiledRuleSet, list[Diagnostic]]:
+    diagnostics = list(pack.diagnostics)
+    zone_name, zone = resolve_zone(pack, diagnostics)
+    attributes = {f"attr.{name}": ATTRIBUTE_TYPES[located.item] for name, located in pack.attributes.items()}
+    features = compile_features(pack.features, attributes, diagnostics)
+    builtins = builtin_list_features()
+    _check_feature_names(pack, builtins, diagnostics)
+    all_features: dict[str, FeatureSpec] = {**builtins, **features}
+    lists = {name: frozenset(located.item) for name, located in pack.lists.items()}
+    scope = Scope(
+        names={**EVENT_FIELDS, **DERIVED_FIELDS, **attributes, **{n: feature_type(s) for n, s in all_features.items()}},
+        lists=lists,
+        list_types=_list_types(lists),
+    )
+    decision = compile_decision(pack.decision, diagnostics)
+    tiers = compile_tiers(pack.tiers, scope, diagnostics)
+    tier_ids = frozenset(t.id for t in tiers) | frozenset(t.item.id for t in pack.tiers)
+    if not pack.tiers:
+        diagnostics.append(Diagnostic(Location(pack.files[0].path if pack.files else "<pack>", 1, 1), Code.NO_DEFAULT_TIER, "the pack declares no tiers; add at least a default tier"))
+    rules = compile_rules(pack.rules, scope, diagnostics, today)
+    offers = compile_offers(pack.offers, scope, tier_ids, decision.withhold_offers_on, zone, diagnostics)
+    contacts = compile_contacts(pack.contacts, tier_ids, diagnostics)
+    live_rules = tuple(r for r in rules if r.mode is not Mode.OFF and (r.expires is None or r.expires > today))
+    predicates = _predicates(live_rules, tiers, offers)
+    locations = {f"rule:{r.id}": r.location for r in rules} | {f"tier:{t.id}": t.location for t in tiers} | {f"offer:{o.id}": o.location for o in offers}
+    for check in checks:
+        diagnostics.extend(check(predicates, locations))
+    used = _used_features(predicates, all_features)
+    for name, located in pack.features.items():
+        if name in features and name not in used:
+            diagnostics.append(Diagnostic(located.location(key=True), Code.UNUSED_FEATURE, f"feature '{name}' is declared but no active or shadow rule, tier or offer reads it", Severity.WARNING))
+    cases = compile_cases(
+        pack.tests,
+        rule_ids={r.item.id for r in pack.rules},
+        tier_ids=tier_ids,
+        offer_ids={o.item.id for o in pack.offers},
+        names=set(all_features),
+        diagnostics=diagnostics,
+    )
+    ruleset = CompiledRuleSet(
+        version=pack.version,
+        name=pack.meta.item.name if pack.meta else "unnamed",
+        timezone=zone_name,
+        rules=live_rules,
+        tiers=tiers,
+        offers=offers,
+        features={n: all_features[n] for n in used},
+        attributes=attributes,
+        lists=lists,
+        decision=decision,
+        contacts=contacts,
+        seed_lists=compile_seed_lists(pack, zone),
+        tests=cases,
+        predicates=predicates,
+        feature_plan=_feature_plan(predicates, all_features),
+        files=tuple(f.path for f in pack.files),
+        all_rules=rules,
+    )
+    return ruleset, diagnostics
+
+
+def _check_feature_names(pack: ValidatedPack, builtins: Mapping[str, FeatureSpec], diagnostics: list[Diagnostic]) -> None:
+    reserved = set(builtins) | set(EVENT_FIELDS) | set(DERIVED_FIELDS)
+    for name, located in pack.features.items():
+        if name in reserved or name.startswith(("attr.", "lists.")):
+            diagnostics.append(Diagnostic(located.location(key=True), Code.DUPLICATE_ID, f"feature name '{name}' is reserved for a built-in value; choose another name"))
+
+
+def _list_types(lists: Mapping[str, frozenset[Scalar]]) -> dict[str, Type]:
+    types: dict[str, Type] = {}
+    for name, values in lists.items():
+        kinds = {scalar_type(v) for v in values}
+        if len(kinds) == 1:
+            types[name] = kinds.pop()
+    return types
+
+
+def _predicates(rules: Iterable, tiers: Iterable, offers: Iterable) -> tuple[Predicate, ...]:  # type: ignore[type-arg]
+    found: list[Predicate] = [Predicate(f"rule:{r.id}", r.on, r.condition) for r in rules]
+    found += [Predicate(f"tier:{t.id}", frozenset(), t.condition) for t in tiers if t.condition is not None]
+    found += [Predicate(f"offer:{o.id}", o.on, o.condition) for o in offers if o.condition is not None]
+    return tuple(found)
+
+
+def _used_features(predicates: Iterable[Predicate], features: Mapping[str, FeatureSpec]) -> set[str]:
+    return {name for p in predicates for name in names_read(p.condition) if name in features}
+
+
+def _feature_plan(predicates: Sequence[Predicate], features: Mapping[str, FeatureSpec]) -> dict[str, tuple[FeatureSpec, ...]]:
+    plan: dict[str, tuple[FeatureSpec, ...]] = {}
+    for event_type in sorted(SCORED_TYPES):
+        conditions: list[Node] = [p.condition for p in predicates if not p.on or event_type in p.on]
+        names = dict.fromkeys(n for c in conditions for n in names_read(c) if n in features)
+        plan[event_type] = tuple(features[n] for n in names)
+    return plan

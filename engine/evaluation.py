@@ -1,0 +1,170 @@
+"""Matched predicates -> score, decision, reasons, tier and eligible offers.
+
+Score: sum of the scores of matching *active* rules, clamped to 0..100.
+Decision: thresholds first; then overrides of matching active rules: ``deny``
+always wins, ``allow`` (an allow-list hit) beats thresholds and ``review``
+overrides, ``review`` raises ``allow`` to ``review``. Shadow rules are reported
+apart and never change either.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from engine.model import CompiledRuleSet, Decision, DecisionPolicy, Mode, Offer, Rule
+from engine.pack.durations import in_daily_range
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    rule: str
+    code: int
+    text_zh: str
+    text_en: str
+    score: int
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class WithheldOffer:
+    offer: str
+    why: str  # condition | tier | window | event_type | risk | exclusive
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    decision: Decision
+    score: int
+    reasons: tuple[Reason, ...]
+    shadow: tuple[Reason, ...]
+    tier: str
+    tier_label: str
+    offers: tuple[Offer, ...]
+    withheld: tuple[WithheldOffer, ...]
+    ruleset_version: str
+    shadow_decision: Decision = Decision.ALLOW  # what the decision would be with shadow rules active
+    facts_read: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def rule_ids(self) -> list[str]:
+        return [r.rule for r in self.reasons]
+
+
+class Evaluator:
+    """Everything about a compiled rule set that is looked up per event, prepared once."""
+
+    def __init__(self, ruleset: CompiledRuleSet) -> None:
+        self.ruleset = ruleset
+        self.zone = ZoneInfo(ruleset.timezone)
+        self.rules = {r.id: r for r in ruleset.rules}
+        self.tier_conditions = {t.id for t in ruleset.tiers if t.condition is not None}
+        self.default_tier = next((t for t in ruleset.tiers if t.condition is None), ruleset.tiers[-1] if ruleset.tiers else None)
+        self.offers_with_condition = {o.id for o in ruleset.offers if o.condition is not None}
+
+    def decide(self, *, event_type: str, timestamp: datetime, matched: Sequence[str], facts: Mapping[str, Any]) -> Evaluation:
+        matched_set = set(matched)
+        active: list[Rule] = []
+        shadow: list[Rule] = []
+        for key in matched:
+            if key.startswith("rule:"):
+                rule = self.rules[key[5:]]
+                (shadow if rule.mode is Mode.SHADOW else active).append(rule)
+        score = _clamp(sum(r.score for r in active))
+        decision = combine(score, active, self.ruleset.decision)
+        shadow_decision = combine(_clamp(score + sum(r.score for r in shadow)), [*active, *shadow], self.ruleset.decision)
+        tier = self._tier(matched_set)
+        offers, withheld = self._offers(event_type, timestamp, tier, decision, matched_set)
+        return Evaluation(
+            decision=decision,
+            score=score,
+            reasons=tuple(_reason(r, facts) for r in active),
+            shadow=tuple(_reason(r, facts) for r in shadow),
+            tier=tier.id if tier else "",
+            tier_label=tier.label if tier else "",
+            offers=offers,
+            withheld=withheld,
+            ruleset_version=self.ruleset.version,
+            shadow_decision=shadow_decision,
+        )
+
+    def _tier(self, matched: set[str]):  # type: ignore[no-untyped-def]
+        for tier in self.ruleset.tiers:
+            if tier.condition is None or f"tier:{tier.id}" in matched:
+                return tier
+        return self.default_tier
+
+    def _offers(self, event_type: str, timestamp: datetime, tier, decision: Decision, matched: set[str]) -> tuple[tuple[Offer, ...], tuple[WithheldOffer, ...]]:  # type: ignore[no-untyped-def]
+        eligible: list[Offer] = []
+        withheld: list[WithheldOffer] = []
+        local = timestamp.astimezone(self.zone)
+        for offer in self.ruleset.offers:
+            why = self._why_not(offer, event_type, local, tier.id if tier else "", decision, matched)
+            if why:
+                withheld.append(WithheldOffer(offer.id, why))
+            else:
+                eligible.append(offer)
+        chosen: list[Offer] = []
+        best_in_group: dict[str, Offer] = {}
+        for offer in eligible:
+            group = offer.exclusive_group
+            if group is None:
+                continue
+            current = best_in_group.get(group)
+            if current is None or offer.priority > current.priority:
+                best_in_group[group] = offer
+        for offer in eligible:
+            if offer.exclusive_group is None or best_in_group[offer.exclusive_group] is offer:
+                chosen.append(offer)
+            else:
+                withheld.append(WithheldOffer(offer.id, "exclusive"))
+        return tuple(chosen), tuple(withheld)
+
+    def _why_not(self, offer: Offer, event_type: str, local: datetime, tier: str, decision: Decision, matched: set[str]) -> str:
+        if offer.on and event_type not in offer.on:
+            return "event_type"
+        if tier not in offer.tiers:
+            return "tier"
+        if offer.id in self.offers_with_condition and f"offer:{offer.id}" not in matched:
+            return "condition"
+        if not in_window(offer, local):
+            return "window"
+        if decision in offer.withhold_on:
+            return "risk"
+        return ""
+
+
+def in_window(offer: Offer, local: datetime) -> bool:
+    window = offer.window
+    if window is None:
+        return True
+    if window.starts and local < window.starts:
+        return False
+    if window.ends and local > window.ends:
+        return False
+    if window.daily_from and window.daily_to:
+        return in_daily_range(local.time(), window.daily_from, window.daily_to)
+    return True
+
+
+def combine(score: int, rules: Sequence[Rule], policy: DecisionPolicy) -> Decision:
+    decision = Decision.DENY if score >= policy.deny_at else Decision.REVIEW if score >= policy.review_at else Decision.ALLOW
+    overrides = {r.decision for r in rules if r.decision is not None}
+    if Decision.DENY in overrides:
+        return Decision.DENY
+    if Decision.ALLOW in overrides:
+        return Decision.ALLOW
+    if Decision.REVIEW in overrides and decision is Decision.ALLOW:
+        return Decision.REVIEW
+    return decision
+
+
+def _clamp(score: int) -> int:
+    return max(0, min(100, score))
+
+
+def _reason(rule: Rule, facts: Mapping[str, Any]) -> Reason:
+    values = {name: facts.get(name) for name in rule.reads}
+    return Reason(rule.id, rule.code, rule.reason_zh, rule.reason_en, rule.score, values)

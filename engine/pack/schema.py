@@ -1,0 +1,200 @@
+"""Pydantic models of each rule-pack section: the shape of the YAML, nothing more.
+
+Meaning (names resolve, tiers exist, windows parse) is checked by the compiler.
+Each item is validated on its own so one bad rule never hides the next one's errors.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from engine.features.spec import Entity, GroupMetric, ListKind, ReferralMetric, TimeUnit
+from engine.model import Decision, EffectType, FailMode, Mode
+
+Id = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
+FeatureName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$", max_length=96)]
+Scalar = str | int | float
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PackMeta(_Section):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    timezone: str = "Asia/Shanghai"
+    description: str = ""
+
+
+class ReasonText(_Section):
+    zh: Annotated[str, Field(min_length=1, max_length=200)]
+    en: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class RuleItem(_Section):
+    id: Id
+    code: Annotated[int, Field(ge=1, le=999_999)]
+    on: Annotated[list[str], Field(min_length=1)]
+    when: Annotated[str, Field(min_length=1)]
+    score: Annotated[int, Field(ge=-100, le=100)]
+    decision: Decision | None = None
+    reason: ReasonText
+    mode: Mode = Mode.ACTIVE
+    expires: date | None = None
+    description: str = ""
+
+
+class TierItem(_Section):
+    id: Id
+    label: str = ""
+    when: str | None = None
+    default: bool = False
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _when_or_default(self) -> TierItem:
+        if self.default == (self.when is not None):
+            raise ValueError("a tier has either 'when' or 'default: true' (exactly one)")
+        return self
+
+
+class EffectItem(_Section):
+    type: EffectType
+    value: Annotated[float, Field(ge=0, le=1_000_000)] = 0
+    description: str = ""
+
+
+class OfferWindowItem(_Section):
+    starts: datetime | None = None
+    ends: datetime | None = None
+    daily: Annotated[str, Field(pattern=r"^\d\d:\d\d-\d\d:\d\d$")] | None = None
+
+
+class BudgetItem(_Section):
+    total: Annotated[int, Field(ge=1)] | None = None
+    per_customer: Annotated[int, Field(ge=1)] | None = None
+    per_day: Annotated[int, Field(ge=1)] | None = None
+
+
+class HoldItem(_Section):
+    release_on: str = "order_paid"
+    void_after_days: Annotated[int, Field(ge=1, le=365)] = 14
+
+
+class OfferItem(_Section):
+    id: Id
+    label: str = ""
+    tiers: Annotated[list[str], Field(min_length=1)]
+    on: list[str] = Field(default_factory=list)
+    when: str | None = None
+    effect: EffectItem
+    priority: int = 0
+    group: Id | None = None
+    window: OfferWindowItem | None = None
+    budget: BudgetItem = BudgetItem()
+    withhold_on: list[Decision] | None = None
+    hold: HoldItem | None = None
+    description: str = ""
+
+
+class FeatureItem(_Section):
+    """Exactly one aggregate key (count, sum, distinct, first_seen, last_seen, referral, group)."""
+
+    count: list[str] | str | None = None
+    sum: str | None = None
+    distinct: str | None = None
+    first_seen: bool | None = None
+    last_seen: bool | None = None
+    referral: ReferralMetric | None = None
+    group: GroupMetric | None = None
+    by: str | None = None
+    on: list[str] | None = None
+    window: str | None = None
+    within: str | None = None
+    hops: Annotated[int, Field(ge=2, le=8)] = 4
+    approx: bool = False
+    unit: TimeUnit = TimeUnit.SECONDS
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _one_aggregate(self) -> FeatureItem:
+        chosen = [k for k in AGGREGATE_KEYS if getattr(self, k) not in (None, False)]
+        if len(chosen) != 1:
+            raise ValueError(f"a feature needs exactly one of {', '.join(AGGREGATE_KEYS)}; found {chosen or 'none'}")
+        return self
+
+    @property
+    def aggregate_key(self) -> str:
+        return next(k for k in AGGREGATE_KEYS if getattr(self, k) not in (None, False))
+
+
+AGGREGATE_KEYS = ("count", "sum", "distinct", "first_seen", "last_seen", "referral", "group")
+
+
+class DecisionItem(_Section):
+    review_at: Annotated[int, Field(ge=1, le=100)]
+    deny_at: Annotated[int, Field(ge=1, le=100)]
+    withhold_offers_on: list[Decision] = Field(default_factory=lambda: [Decision.REVIEW, Decision.DENY])
+    fail_mode: dict[str, FailMode] = Field(default_factory=dict)
+
+
+class CapItem(_Section):
+    channel: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+    limit: Annotated[int, Field(ge=1, le=10_000)]
+    per: str
+    tiers: list[str] = Field(default_factory=list)
+
+
+class ContactsItem(_Section):
+    quiet_hours: Annotated[str, Field(pattern=r"^\d\d:\d\d-\d\d:\d\d$")] | None = None
+    caps: list[CapItem] = Field(default_factory=list)
+
+
+class SeedListItem(_Section):
+    entity: Entity
+    value: Annotated[str, Field(min_length=1, max_length=256)]
+    kind: ListKind
+    reason: Annotated[str, Field(min_length=1, max_length=200)]
+    expires: datetime | date | None = None
+
+
+class ExpectItem(_Section):
+    decision: Decision | None = None
+    score: int | Annotated[list[int], Field(min_length=2, max_length=2)] | None = None
+    reasons: list[str] | None = None
+    not_reasons: list[str] | None = None
+    shadow: list[str] | None = None
+    tier: str | None = None
+    offers: list[str] | None = None
+
+
+class StepItem(_Section):
+    event: dict[str, Any]
+    features: dict[str, Any] = Field(default_factory=dict)
+    expect: ExpectItem | None = None
+
+
+class TestItem(_Section):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    steps: Annotated[list[StepItem], Field(min_length=1)]
+
+
+AttributeType = Literal["number", "string", "bool"]
+
+#: section name -> (item model, shape); "list" sections concatenate, "map" merge by key,
+#: "single" may appear in one file only.
+SECTIONS: dict[str, tuple[type[BaseModel] | None, str]] = {
+    "pack": (PackMeta, "single"),
+    "decision": (DecisionItem, "single"),
+    "contacts": (ContactsItem, "single"),
+    "attributes": (None, "map"),
+    "lists": (None, "map"),
+    "features": (FeatureItem, "map"),
+    "seed_lists": (SeedListItem, "list"),
+    "tiers": (TierItem, "list"),
+    "rules": (RuleItem, "list"),
+    "offers": (OfferItem, "list"),
+    "tests": (TestItem, "list"),
+}

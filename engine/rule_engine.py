@@ -1,0 +1,118 @@
+"""The running rule set: one reference, swapped whole on reload, never half-loaded.
+
+A reload compiles and builds the new backend off to the side; only when both
+succeed does one assignment make it current. Earlier versions are kept for rollback.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.backends import BackendKind, Matcher, build_matcher
+from engine.compile.pack import BackendCheck, compile_files
+from engine.diagnostics import Diagnostic
+from engine.errors import EngineError, RuleLoadError
+from engine.evaluation import Evaluation, Evaluator
+from engine.events import Event
+from engine.facts import build_facts
+from engine.model import CompiledRuleSet
+from engine.pack.loader import read_pack_files
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedRuleSet:
+    """A compiled set with its backend, ready to evaluate: swapped as one object."""
+
+    ruleset: CompiledRuleSet
+    matcher: Matcher
+    evaluator: Evaluator
+    diagnostics: tuple[Diagnostic, ...]
+
+    def evaluate(self, event: Event, features: Mapping[str, Any]) -> Evaluation:
+        ruleset = self.ruleset
+        facts = build_facts(event, features, feature_specs=ruleset.features, attributes=ruleset.attributes, zone=self.evaluator.zone)
+        matched = self.matcher.match(event.type, facts)
+        return self.evaluator.decide(event_type=event.type, timestamp=event.timestamp, matched=matched, facts=facts)
+
+
+def backend_checks(kind: BackendKind) -> tuple[BackendCheck, ...]:
+    """Compile-time guards of the chosen backend (durable_rules limits)."""
+    if kind is BackendKind.DURABLE:
+        from engine.backends.durable_limits import check_durable_limits
+
+        return (check_durable_limits,)
+    return ()
+
+
+def prepare(files: Mapping[str, str], kind: BackendKind) -> LoadedRuleSet:
+    """Compile and build a backend, or raise RuleLoadError with every diagnostic."""
+    ruleset, diagnostics = compile_files(files, checks=backend_checks(kind))
+    if ruleset is None:
+        raise RuleLoadError(diagnostics)
+    return LoadedRuleSet(ruleset, build_matcher(kind, ruleset), Evaluator(ruleset), tuple(diagnostics))
+
+
+class RuleEngine:
+    """Holds the current LoadedRuleSet and up to ``keep`` earlier ones."""
+
+    def __init__(self, rules_path: str | Path, *, backend: BackendKind | str = BackendKind.DURABLE, keep: int = 5) -> None:
+        self.rules_path = Path(rules_path)
+        self.backend = BackendKind(backend)
+        self.keep = keep
+        self._lock = threading.Lock()
+        self._history: OrderedDict[str, LoadedRuleSet] = OrderedDict()
+        self._current: LoadedRuleSet | None = None
+
+    @property
+    def current(self) -> LoadedRuleSet:
+        if self._current is None:
+            raise EngineError("no rule set is loaded")
+        return self._current
+
+    @property
+    def loaded(self) -> bool:
+        return self._current is not None
+
+    def load(self, files: Mapping[str, str] | None = None) -> LoadedRuleSet:
+        """Compile ``files`` (default: the rules directory) and make it current."""
+        loaded = prepare(files if files is not None else read_pack_files(self.rules_path), self.backend)
+        with self._lock:
+            if self._current is not None and self._current.ruleset.version == loaded.ruleset.version:
+                loaded.matcher.close()
+                return self._current
+            self._history.pop(loaded.ruleset.version, None)
+            self._history[loaded.ruleset.version] = loaded
+            self._current = loaded
+            self._trim()
+        return loaded
+
+    def rollback(self, version: str) -> LoadedRuleSet:
+        with self._lock:
+            if version not in self._history:
+                raise EngineError(f"version {version} is not among the kept versions {list(self._history)}")
+            self._history.move_to_end(version)
+            self._current = self._history[version]
+            return self._current
+
+    def versions(self) -> list[str]:
+        return list(self._history)
+
+    def evaluate(self, event: Event, features: Mapping[str, Any]) -> Evaluation:
+        return self.current.evaluate(event, features)
+
+    def close(self) -> None:
+        with self._lock:
+            for loaded in self._history.values():
+                loaded.matcher.close()
+            self._history.clear()
+            self._current = None
+
+    def _trim(self) -> None:
+        while len(self._history) > self.keep:
+            _, oldest = self._history.popitem(last=False)
+            oldest.matcher.close()
+
