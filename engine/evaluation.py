@@ -42,8 +42,9 @@ class Evaluation:
     shadow: tuple[Reason, ...]
     tier: str
     tier_label: str
-    offers: tuple[Offer, ...]
+    offers: tuple[Offer, ...]  # one per exclusivity group: what the customer gets if budgets allow
     withheld: tuple[WithheldOffer, ...]
+    eligible: tuple[Offer, ...]  # every eligible offer, each group's best first: fall-backs when a budget is spent
     ruleset_version: str
     shadow_decision: Decision = Decision.ALLOW  # what the decision would be with shadow rules active
     facts_read: Mapping[str, Any] = field(default_factory=dict)
@@ -76,7 +77,7 @@ class Evaluator:
         decision = combine(score, active, self.ruleset.decision)
         shadow_decision = combine(_clamp(score + sum(r.score for r in shadow)), [*active, *shadow], self.ruleset.decision)
         tier = self._tier(matched_set)
-        offers, withheld = self._offers(event_type, timestamp, tier, decision, matched_set)
+        eligible, offers, withheld = self._offers(event_type, timestamp, tier, decision, matched_set)
         return Evaluation(
             decision=decision,
             score=score,
@@ -86,6 +87,7 @@ class Evaluator:
             tier_label=tier.label if tier else "",
             offers=offers,
             withheld=withheld,
+            eligible=eligible,
             ruleset_version=self.ruleset.version,
             shadow_decision=shadow_decision,
         )
@@ -96,7 +98,7 @@ class Evaluator:
                 return tier
         return self.default_tier
 
-    def _offers(self, event_type: str, timestamp: datetime, tier, decision: Decision, matched: set[str]) -> tuple[tuple[Offer, ...], tuple[WithheldOffer, ...]]:  # type: ignore[no-untyped-def]
+    def _offers(self, event_type: str, timestamp: datetime, tier, decision: Decision, matched: set[str]) -> tuple[tuple[Offer, ...], tuple[Offer, ...], tuple[WithheldOffer, ...]]:  # type: ignore[no-untyped-def]
         eligible: list[Offer] = []
         withheld: list[WithheldOffer] = []
         local = timestamp.astimezone(self.zone)
@@ -106,21 +108,19 @@ class Evaluator:
                 withheld.append(WithheldOffer(offer.id, why))
             else:
                 eligible.append(offer)
+        ranked = sorted(eligible, key=lambda o: -o.priority)  # stable: declaration order breaks ties
         chosen: list[Offer] = []
-        best_in_group: dict[str, Offer] = {}
-        for offer in eligible:
-            group = offer.exclusive_group
-            if group is None:
-                continue
-            current = best_in_group.get(group)
-            if current is None or offer.priority > current.priority:
-                best_in_group[group] = offer
-        for offer in eligible:
-            if offer.exclusive_group is None or best_in_group[offer.exclusive_group] is offer:
+        taken_groups: set[str] = set()
+        for offer in ranked:
+            if offer.exclusive_group is None or offer.exclusive_group not in taken_groups:
                 chosen.append(offer)
+                if offer.exclusive_group:
+                    taken_groups.add(offer.exclusive_group)
             else:
                 withheld.append(WithheldOffer(offer.id, "exclusive"))
-        return tuple(chosen), tuple(withheld)
+        declared = {o.id: i for i, o in enumerate(self.ruleset.offers)}
+        chosen.sort(key=lambda o: declared[o.id])
+        return tuple(ranked), tuple(chosen), tuple(withheld)
 
     def _why_not(self, offer: Offer, event_type: str, local: datetime, tier: str, decision: Decision, matched: set[str]) -> str:
         if offer.on and event_type not in offer.on:

@@ -134,6 +134,7 @@ class Offer:
     budget: Budget
     withhold_on: frozenset[Decision]  # risk gating
     hold: Hold | None
+    beneficiary: str  # customer | referrer: who receives it (a referral reward goes to the referrer)
     location: Location
 
 

@@ -131,7 +131,8 @@ def compile_offers(
             Offer(
                 id=item.id, label=item.label or item.id, tiers=frozenset(item.tiers), on=on,
                 condition=condition, effect=effect, priority=item.priority, exclusive_group=item.group,
-                window=window, budget=budget, withhold_on=withhold, hold=hold, location=located.location("id"),
+                window=window, budget=budget, withhold_on=withhold, hold=hold, beneficiary=item.beneficiary,
+                location=located.location("id"),
             )
         )
     return tuple(offers)

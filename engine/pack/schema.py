@@ -96,6 +96,7 @@ class OfferItem(_Section):
     budget: BudgetItem = BudgetItem()
     withhold_on: list[Decision] | None = None
     hold: HoldItem | None = None
+    beneficiary: Literal["customer", "referrer"] = "customer"
     description: str = ""
 
 
