@@ -56,15 +56,17 @@ def _compile(pack: ValidatedPack, today: date, checks: tuple[BackendCheck, ...])
     _check_feature_names(pack, builtins, diagnostics)
     all_features: dict[str, FeatureSpec] = {**builtins, **features}
     lists = {name: frozenset(located.item) for name, located in pack.lists.items()}
+    # Features that failed their own checks stay readable, so one mistake is reported once.
+    declared = dict.fromkeys(pack.features, Type.NUMBER) | {n: feature_type(s) for n, s in all_features.items()}
     scope = Scope(
-        names={**EVENT_FIELDS, **DERIVED_FIELDS, **attributes, **{n: feature_type(s) for n, s in all_features.items()}},
+        names={**EVENT_FIELDS, **DERIVED_FIELDS, **attributes, **declared},
         lists=lists,
         list_types=_list_types(lists),
     )
     decision = compile_decision(pack.decision, diagnostics)
     tiers = compile_tiers(pack.tiers, scope, diagnostics)
     tier_ids = frozenset(t.id for t in tiers) | frozenset(t.item.id for t in pack.tiers)
-    if not pack.tiers:
+    if not pack.tiers and not any(d.code in (Code.YAML_SYNTAX, Code.EMPTY_PACK) for d in pack.diagnostics):
         diagnostics.append(Diagnostic(Location(pack.files[0].path if pack.files else "<pack>", 1, 1), Code.NO_DEFAULT_TIER, "the pack declares no tiers; add at least a default tier"))
     rules = compile_rules(pack.rules, scope, diagnostics, today)
     offers = compile_offers(pack.offers, scope, tier_ids, decision.withhold_offers_on, zone, diagnostics)

@@ -159,7 +159,7 @@ class _Checker:
 
     # -- operators --------------------------------------------------------------
     def bool_op(self, node: ast.BoolOp, depth: int) -> Node:
-        items = tuple(self._boolean(v, depth) for v in node.values)
+        items = tuple(self._each_boolean(v, depth) for v in node.values)
         return And(items) if isinstance(node.op, ast.And) else Or(items)
 
     def unary(self, node: ast.UnaryOp, depth: int) -> Node:
@@ -236,6 +236,14 @@ class _Checker:
         if node.keywords:
             raise self.reject(node, Code.UNSUPPORTED_SYNTAX, f"{func}() takes no keyword arguments")
         return _FUNCTION_CHECKS[func](self, node, depth)
+
+    def _each_boolean(self, node: ast.AST, depth: int) -> Node:
+        """Like _boolean, but a problem in one operand still lets the others be checked."""
+        try:
+            return self._boolean(node, depth)
+        except _Reject as rejected:
+            self.problems.append(rejected.problem)
+            return Const(False, Type.BOOL)
 
     def _boolean(self, node: ast.AST, depth: int) -> Node:
         converted = self._convert(node, depth)
