@@ -1,0 +1,68 @@
+"""`yutang check` and `yutang test` as a marketer runs them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+
+PACKS = Path(__file__).parent / "packs"
+FIXTURES = Path(__file__).parent / "fixtures" / "diagnostics"
+
+
+def test_check_passes_a_good_pack(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(PACKS / "studio"), "--backend", "python"]) == 0
+    assert "ok, version" in capsys.readouterr().err
+
+
+def test_check_fails_with_file_line_col_code(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(FIXTURES)
+    assert main(["check", "unknown_name.yaml", "--backend", "python"]) == 1
+    out = capsys.readouterr()
+    assert "unknown_name.yaml:11:11 UNKNOWN_NAME rule 'farm': unknown name 'device.acounts_24h' (did you mean 'device.accounts_24h'?)" in out.out
+    assert "cannot be loaded" in out.err
+
+
+def test_check_json_output(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    monkeypatch.chdir(FIXTURES)
+    main(["check", "bad_thresholds.yaml", "--json", "--backend", "python"])
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {"file": "bad_thresholds.yaml", "line": 8, "col": 14, "code": "BAD_THRESHOLDS", "severity": "error"}.items() <= records[-1].items()
+
+
+def write_pack(tmp_path: Path, expect_decision: str) -> Path:
+    (tmp_path / "pack.yaml").write_text(
+        (PACKS / "studio" / "pack.yaml").read_text(encoding="utf-8")
+        + f"""
+tests:
+  - name: device farm
+    steps:
+      - event: {{type: signup, device: d1}}
+        features: {{device.accounts_24h: 6}}
+        expect: {{decision: {expect_decision}, score: [60, 60], reasons: [device_farm], not_reasons: [virtual_phone]}}
+  - name: honest newcomer
+    steps:
+      - event: {{type: signup, device: d2, phone: "13812345678"}}
+        expect: {{decision: allow, tier: occasional, offers: [trial_99]}}
+""",
+        encoding="utf-8",
+    )
+    return tmp_path
+
+
+def test_test_command_prints_a_line_per_case_and_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["test", str(write_pack(tmp_path, "review")), "--backend", "python"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("PASS device farm") and out[1].startswith("PASS honest newcomer")
+    assert out[-1].startswith("2 passed, 0 failed, 2 cases")
+
+
+def test_test_command_explains_a_failing_case(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["test", str(write_pack(tmp_path, "deny")), "--backend", "python"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL device farm" in out
+    assert "decision is review, expected deny (score 60, reasons ['device_farm'])" in out
+    assert out.splitlines()[-1].startswith("1 passed, 1 failed")
