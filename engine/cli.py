@@ -28,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     test.add_argument("path", nargs="?", default=DEFAULT_RULES)
     test.add_argument("--backend", choices=[b.value for b in BackendKind], default=DEFAULT_BACKEND)
     test.add_argument("-q", "--quiet", action="store_true", help="print failures and the summary only")
+    commands.add_parser("schema", help="print the JSON Schema of a rule file (for editors)")
     args = parser.parse_args(argv)
     return int(COMMANDS[args.command](args))
 
@@ -70,7 +71,16 @@ def cmd_test(args: argparse.Namespace) -> int:
     return 1 if failed or not results else 0
 
 
-COMMANDS = {"check": cmd_check, "test": cmd_test}
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from engine.pack.json_schema import rule_file_schema
+
+    print(json.dumps(rule_file_schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
+COMMANDS = {"check": cmd_check, "test": cmd_test, "schema": cmd_schema}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,47 @@
+"""JSON Schema of one rule file, so editors (VS Code YAML) complete and underline as marketers type.
+
+Built from the same pydantic section models the loader validates with, so the
+schema and the loader cannot drift apart.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.pack.schema import (
+    ContactsItem,
+    DecisionItem,
+    FeatureItem,
+    OfferItem,
+    PackMeta,
+    RuleItem,
+    SeedListItem,
+    TestItem,
+    TierItem,
+)
+
+
+class RuleFile(BaseModel):
+    """One YAML file of a yutang rule pack; every section is optional."""
+
+    model_config = ConfigDict(extra="forbid", title="yutang rule file")
+
+    pack: PackMeta | None = None
+    attributes: dict[str, Literal["number", "string", "bool"]] | None = Field(None, description="event attributes readable as attr.<name>")
+    lists: dict[str, list[str | float]] | None = Field(None, description="named value lists for `x in lists.<name>`")
+    seed_lists: list[SeedListItem] | None = None
+    features: dict[str, FeatureItem] | None = Field(None, description="'<entity>.<name>': aggregate computed by the feature store")
+    tiers: list[TierItem] | None = None
+    rules: list[RuleItem] | None = None
+    offers: list[OfferItem] | None = None
+    decision: DecisionItem | None = None
+    contacts: ContactsItem | None = None
+    tests: list[TestItem] | None = None
+
+
+def rule_file_schema() -> dict[str, Any]:
+    schema = RuleFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://yutang.dev/schemas/rule-file.json"
+    return schema
