@@ -4,6 +4,7 @@ Feature values come from the step's ``features:``; a ``FeatureSource`` (the real
 feature store on a throw-away Redis) may supply the rest, so that a sequence of
 steps builds up counts exactly as live traffic would.
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
@@ -59,7 +60,9 @@ def check_expectations(expect: Mapping[str, Any], evaluation: Evaluation) -> lis
     fired = set(evaluation.rule_ids)
     shadow = {r.rule for r in evaluation.shadow}
     if "decision" in expect and evaluation.decision != expect["decision"]:
-        problems.append(f"decision is {evaluation.decision}, expected {expect['decision']} (score {evaluation.score}, reasons {sorted(fired)})")
+        problems.append(
+            f"decision is {evaluation.decision}, expected {expect['decision']} (score {evaluation.score}, reasons {sorted(fired)})"
+        )
     if "score" in expect:
         low, high = (expect["score"], expect["score"]) if isinstance(expect["score"], int) else expect["score"]
         if not low <= evaluation.score <= high:

@@ -1,4 +1,5 @@
 """The ``yutang`` command: check and test rule packs, serve the API, replay logs."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,8 @@ from collections.abc import Sequence
 from engine.backends import BackendKind
 from engine.compile.pack import compile_path
 from engine.errors import RuleLoadError
-from engine.rule_engine import backend_checks, prepare
 from engine.pack.loader import read_pack_files
+from engine.rule_engine import backend_checks, prepare
 
 DEFAULT_RULES = os.environ.get("YUTANG_RULES", "rules")
 DEFAULT_BACKEND = os.environ.get("YUTANG_BACKEND", BackendKind.PYTHON.value)
@@ -67,7 +68,9 @@ def cmd_test(args: argparse.Namespace) -> int:
             print(f"{status} {result.case.name}  ({result.case.location.render()})")
         for failure in result.failures:
             print(f"     {failure}")
-    print(f"{len(results) - failed} passed, {failed} failed, {len(results)} cases ({args.backend} backend, version {loaded.ruleset.version})")
+    print(
+        f"{len(results) - failed} passed, {failed} failed, {len(results)} cases ({args.backend} backend, version {loaded.ruleset.version})"
+    )
     return 1 if failed or not results else 0
 
 

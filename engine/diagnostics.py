@@ -3,6 +3,7 @@
 Rendered as ``file:line:col CODE message`` (OPA/zen style) and sorted by location,
 so a marketer fixes a pack top to bottom.
 """
+
 from __future__ import annotations
 
 import difflib

@@ -1,4 +1,5 @@
 """Exception hierarchy of the engine, mapped to HTTP answers in one place (api/errors.py)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

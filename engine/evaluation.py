@@ -6,6 +6,7 @@ always wins, ``allow`` (an allow-list hit) beats thresholds and ``review``
 overrides, ``review`` raises ``allow`` to ``review``. Shadow rules are reported
 apart and never change either.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -62,10 +63,14 @@ class Evaluator:
         self.zone = ZoneInfo(ruleset.timezone)
         self.rules = {r.id: r for r in ruleset.rules}
         self.tier_conditions = {t.id for t in ruleset.tiers if t.condition is not None}
-        self.default_tier = next((t for t in ruleset.tiers if t.condition is None), ruleset.tiers[-1] if ruleset.tiers else None)
+        self.default_tier = next(
+            (t for t in ruleset.tiers if t.condition is None), ruleset.tiers[-1] if ruleset.tiers else None
+        )
         self.offers_with_condition = {o.id for o in ruleset.offers if o.condition is not None}
 
-    def decide(self, *, event_type: str, timestamp: datetime, matched: Sequence[str], facts: Mapping[str, Any]) -> Evaluation:
+    def decide(
+        self, *, event_type: str, timestamp: datetime, matched: Sequence[str], facts: Mapping[str, Any]
+    ) -> Evaluation:
         matched_set = set(matched)
         active: list[Rule] = []
         shadow: list[Rule] = []
@@ -75,7 +80,9 @@ class Evaluator:
                 (shadow if rule.mode is Mode.SHADOW else active).append(rule)
         score = _clamp(sum(r.score for r in active))
         decision = combine(score, active, self.ruleset.decision)
-        shadow_decision = combine(_clamp(score + sum(r.score for r in shadow)), [*active, *shadow], self.ruleset.decision)
+        shadow_decision = combine(
+            _clamp(score + sum(r.score for r in shadow)), [*active, *shadow], self.ruleset.decision
+        )
         tier = self._tier(matched_set)
         eligible, offers, withheld = self._offers(event_type, timestamp, tier, decision, matched_set)
         return Evaluation(
@@ -98,7 +105,9 @@ class Evaluator:
                 return tier
         return self.default_tier
 
-    def _offers(self, event_type: str, timestamp: datetime, tier, decision: Decision, matched: set[str]) -> tuple[tuple[Offer, ...], tuple[Offer, ...], tuple[WithheldOffer, ...]]:  # type: ignore[no-untyped-def]
+    def _offers(
+        self, event_type: str, timestamp: datetime, tier, decision: Decision, matched: set[str]
+    ) -> tuple[tuple[Offer, ...], tuple[Offer, ...], tuple[WithheldOffer, ...]]:  # type: ignore[no-untyped-def]
         eligible: list[Offer] = []
         withheld: list[WithheldOffer] = []
         local = timestamp.astimezone(self.zone)
@@ -122,7 +131,9 @@ class Evaluator:
         chosen.sort(key=lambda o: declared[o.id])
         return tuple(ranked), tuple(chosen), tuple(withheld)
 
-    def _why_not(self, offer: Offer, event_type: str, local: datetime, tier: str, decision: Decision, matched: set[str]) -> str:
+    def _why_not(
+        self, offer: Offer, event_type: str, local: datetime, tier: str, decision: Decision, matched: set[str]
+    ) -> str:
         if offer.on and event_type not in offer.on:
             return "event_type"
         if tier not in offer.tiers:
@@ -150,7 +161,9 @@ def in_window(offer: Offer, local: datetime) -> bool:
 
 
 def combine(score: int, rules: Sequence[Rule], policy: DecisionPolicy) -> Decision:
-    decision = Decision.DENY if score >= policy.deny_at else Decision.REVIEW if score >= policy.review_at else Decision.ALLOW
+    decision = (
+        Decision.DENY if score >= policy.deny_at else Decision.REVIEW if score >= policy.review_at else Decision.ALLOW
+    )
     overrides = {r.decision for r in rules if r.decision is not None}
     if Decision.DENY in overrides:
         return Decision.DENY

@@ -3,6 +3,7 @@
 Scored events get a decision; outcome events (``/v1/events``) only update features,
 lists and held rewards.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -60,9 +61,7 @@ class Event(BaseModel):
     address: Annotated[str, Field(min_length=1, max_length=512)] | None = None
     amount: Annotated[float, Field(ge=0, le=1e9)] | None = None
     label: str | None = Field(default=None, description="fraud | legit, for type=label")
-    attributes: dict[Annotated[str, Field(max_length=64)], AttributeValue] = Field(
-        default_factory=dict, max_length=64
-    )
+    attributes: dict[Annotated[str, Field(max_length=64)], AttributeValue] = Field(default_factory=dict, max_length=64)
 
     @field_validator("type")
     @classmethod

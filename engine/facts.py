@@ -4,6 +4,7 @@ Values are coerced to their declared types here, once, so that a backend never
 meets a string where the pack promised a number: a value of the wrong type is
 treated as missing.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -15,7 +16,20 @@ from engine.events import Event, derived_fields
 from engine.expr.tree import Type
 from engine.features.spec import FeatureSpec
 
-_EVENT_STRING_FIELDS = ("type", "customer", "device", "ip", "phone", "email", "referrer", "group", "campaign", "coupon", "address", "label")
+_EVENT_STRING_FIELDS = (
+    "type",
+    "customer",
+    "device",
+    "ip",
+    "phone",
+    "email",
+    "referrer",
+    "group",
+    "campaign",
+    "coupon",
+    "address",
+    "label",
+)
 
 
 def build_facts(
@@ -64,4 +78,3 @@ def coerce(value: Any, declared: Type) -> Any:
     if declared is Type.STRING:
         return value if isinstance(value, str) else None
     return None
-

@@ -4,6 +4,7 @@ rule text -> validated pack (engine.pack) -> CompiledRuleSet (this module) ->
 evaluation backends (engine.backends) -> Evaluation (engine.evaluation).
 Nothing here parses YAML; nothing downstream sees YAML.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -3,6 +3,7 @@
 A reload compiles and builds the new backend off to the side; only when both
 succeed does one assignment make it current. Earlier versions are kept for rollback.
 """
+
 from __future__ import annotations
 
 import threading
@@ -34,7 +35,9 @@ class LoadedRuleSet:
 
     def evaluate(self, event: Event, features: Mapping[str, Any]) -> Evaluation:
         ruleset = self.ruleset
-        facts = build_facts(event, features, feature_specs=ruleset.features, attributes=ruleset.attributes, zone=self.evaluator.zone)
+        facts = build_facts(
+            event, features, feature_specs=ruleset.features, attributes=ruleset.attributes, zone=self.evaluator.zone
+        )
         matched = self.matcher.match(event.type, facts)
         return self.evaluator.decide(event_type=event.type, timestamp=event.timestamp, matched=matched, facts=facts)
 
@@ -59,7 +62,9 @@ def prepare(files: Mapping[str, str], kind: BackendKind) -> LoadedRuleSet:
 class RuleEngine:
     """Holds the current LoadedRuleSet and up to ``keep`` earlier ones."""
 
-    def __init__(self, rules_path: str | Path, *, backend: BackendKind | str = BackendKind.DURABLE, keep: int = 5) -> None:
+    def __init__(
+        self, rules_path: str | Path, *, backend: BackendKind | str = BackendKind.DURABLE, keep: int = 5
+    ) -> None:
         self.rules_path = Path(rules_path)
         self.backend = BackendKind(backend)
         self.keep = keep
@@ -115,4 +120,3 @@ class RuleEngine:
         while len(self._history) > self.keep:
             _, oldest = self._history.popitem(last=False)
             oldest.matcher.close()
-

@@ -4,6 +4,7 @@ Facts are a flat mapping of declared name -> value (``"device.accounts_24h": 6``
 a missing value is simply absent. ``match`` returns the keys of every predicate
 that holds (``rule:<id>``, ``tier:<id>``, ``offer:<id>``), in declaration order.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -5,6 +5,7 @@ declared path>)`` look-ups, literals are ``repr``-ed constants or entries of a
 constants table, and the few helpers are passed in explicitly. No rule text is
 ever pasted into code, and ``exec`` runs with empty builtins.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -54,7 +55,7 @@ class PythonMatcher:
 def generate_matcher(predicates: Sequence[Predicate]) -> MatchFunction:
     source, constants = generate_source(predicates)
     namespace: dict[str, Any] = {"__builtins__": {}, **constants}
-    exec(compile(source, "<yutang-rules>", "exec"), namespace)  # noqa: S102 - built from the typed tree only
+    exec(compile(source, "<yutang-rules>", "exec"), namespace)
     function: MatchFunction = namespace["match"]
     return function
 
@@ -172,5 +173,3 @@ def _len(value: str | None) -> int | None:
 
 def _lower(value: str | None) -> str | None:
     return None if value is None else value.lower()
-
-

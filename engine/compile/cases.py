@@ -1,4 +1,5 @@
 """``tests:`` items: the pack's own cases, checked against what the pack declares."""
+
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
@@ -36,8 +37,12 @@ def compile_cases(
     diagnostics: list[Diagnostic],
 ) -> tuple[TestCase, ...]:
     cases: list[TestCase] = []
-    references = {"reasons": ("rule", rule_ids, Code.UNKNOWN_RULE), "not_reasons": ("rule", rule_ids, Code.UNKNOWN_RULE),
-                  "shadow": ("rule", rule_ids, Code.UNKNOWN_RULE), "offers": ("offer", offer_ids, Code.UNKNOWN_OFFER)}
+    references = {
+        "reasons": ("rule", rule_ids, Code.UNKNOWN_RULE),
+        "not_reasons": ("rule", rule_ids, Code.UNKNOWN_RULE),
+        "shadow": ("rule", rule_ids, Code.UNKNOWN_RULE),
+        "offers": ("offer", offer_ids, Code.UNKNOWN_OFFER),
+    }
     for case_index, located in enumerate(items):
         item = located.item
         subject = f"test '{item.name}'"
@@ -49,18 +54,49 @@ def compile_cases(
             except ValidationError as err:
                 for error in err.errors(include_url=False):
                     field = ".".join(str(p) for p in error["loc"])
-                    diagnostics.append(Diagnostic(located.location(*at, "event", *error["loc"]), Code.INVALID_VALUE, f"{subject} step {step_index + 1}: event.{field}: {error['msg']}"))
+                    diagnostics.append(
+                        Diagnostic(
+                            located.location(*at, "event", *error["loc"]),
+                            Code.INVALID_VALUE,
+                            f"{subject} step {step_index + 1}: event.{field}: {error['msg']}",
+                        )
+                    )
             for name in step.features:
                 if name not in names:
-                    diagnostics.append(Diagnostic(located.location(*at, "features", name, key=True), Code.UNKNOWN_NAME, f"{subject}: unknown feature '{name}'{did_you_mean(name, names)}"))
+                    diagnostics.append(
+                        Diagnostic(
+                            located.location(*at, "features", name, key=True),
+                            Code.UNKNOWN_NAME,
+                            f"{subject}: unknown feature '{name}'{did_you_mean(name, names)}",
+                        )
+                    )
             expect = step.expect
             if expect is not None:
                 for field, (kind, known, code) in references.items():
                     for index, ref in enumerate(getattr(expect, field) or []):
                         if ref not in known:
-                            diagnostics.append(Diagnostic(located.location(*at, "expect", field, index), code, f"{subject}: unknown {kind} '{ref}'{did_you_mean(ref, known)}"))
+                            diagnostics.append(
+                                Diagnostic(
+                                    located.location(*at, "expect", field, index),
+                                    code,
+                                    f"{subject}: unknown {kind} '{ref}'{did_you_mean(ref, known)}",
+                                )
+                            )
                 if expect.tier is not None and expect.tier not in tier_ids:
-                    diagnostics.append(Diagnostic(located.location(*at, "expect", "tier"), Code.UNKNOWN_TIER, f"{subject}: unknown tier '{expect.tier}'{did_you_mean(expect.tier, tier_ids)}"))
-            steps.append(TestStep(step.event, step.features, expect.model_dump(exclude_none=True) if expect else None, located.location(*at)))
+                    diagnostics.append(
+                        Diagnostic(
+                            located.location(*at, "expect", "tier"),
+                            Code.UNKNOWN_TIER,
+                            f"{subject}: unknown tier '{expect.tier}'{did_you_mean(expect.tier, tier_ids)}",
+                        )
+                    )
+            steps.append(
+                TestStep(
+                    step.event,
+                    step.features,
+                    expect.model_dump(exclude_none=True) if expect else None,
+                    located.location(*at),
+                )
+            )
         cases.append(TestCase(item.name, tuple(steps), located.location("name")))
     return tuple(cases)

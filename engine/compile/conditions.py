@@ -1,4 +1,5 @@
 """Check one condition in place: problems come back at their line and column in the YAML."""
+
 from __future__ import annotations
 
 from engine.diagnostics import Diagnostic, Location

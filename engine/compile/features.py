@@ -1,4 +1,5 @@
 """``features:`` items -> FeatureSpec, with the checks that need meaning (windows, entities)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -22,9 +23,13 @@ from engine.pack.schema import FeatureItem
 
 _ENTITIES = [e.value for e in Entity]
 _WINDOWED_REFERRAL = {
-    ReferralMetric.INVITEES, ReferralMetric.INVITEE_DEVICES, ReferralMetric.INVITEE_IPS,
-    ReferralMetric.INVITEE_SUBNETS, ReferralMetric.INVITEES_ON_REFERRER_DEVICE,
-    ReferralMetric.INVITEES_ON_REFERRER_IP, ReferralMetric.PAID_SHARE,
+    ReferralMetric.INVITEES,
+    ReferralMetric.INVITEE_DEVICES,
+    ReferralMetric.INVITEE_IPS,
+    ReferralMetric.INVITEE_SUBNETS,
+    ReferralMetric.INVITEES_ON_REFERRER_DEVICE,
+    ReferralMetric.INVITEES_ON_REFERRER_IP,
+    ReferralMetric.PAID_SHARE,
 }
 
 
@@ -73,7 +78,9 @@ def _event_types(values: list[str] | str | None, field: str, problems: _Problems
     listed = [values] if isinstance(values, str) else values
     for value in listed:
         if value not in EVENT_TYPES:
-            problems.add(field, Code.UNKNOWN_EVENT_TYPE, f"unknown event type '{value}'{did_you_mean(value, EVENT_TYPES)}")
+            problems.add(
+                field, Code.UNKNOWN_EVENT_TYPE, f"unknown event type '{value}'{did_you_mean(value, EVENT_TYPES)}"
+            )
     return frozenset(listed)
 
 
@@ -99,7 +106,9 @@ def _windowed(name: str, item: FeatureItem, attributes: Mapping[str, Type], prob
     if aggregate is Aggregate.SUM:
         field = item.sum
         if field != "amount" and not (field and field.startswith("attr.") and attributes.get(field) is Type.NUMBER):
-            problems.add("sum", Code.TYPE_MISMATCH, f"can only sum 'amount' or a number attribute (attr.<name>), not '{field}'")
+            problems.add(
+                "sum", Code.TYPE_MISMATCH, f"can only sum 'amount' or a number attribute (attr.<name>), not '{field}'"
+            )
     elif aggregate is Aggregate.DISTINCT:
         distinct = _entity(item.distinct, "distinct", problems)
         field = distinct.value if distinct else None

@@ -1,4 +1,5 @@
 """The names a condition may read, and their types."""
+
 from __future__ import annotations
 
 from engine.expr.tree import Type

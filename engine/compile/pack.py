@@ -1,4 +1,5 @@
 """Validated pack -> CompiledRuleSet. Every section is checked; all problems are reported."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -35,11 +36,15 @@ def compile_files(
     return ruleset, diagnostics
 
 
-def compile_path(path: str | Path, *, today: date | None = None, checks: Iterable[BackendCheck] = ()) -> tuple[CompiledRuleSet | None, list[Diagnostic]]:
+def compile_path(
+    path: str | Path, *, today: date | None = None, checks: Iterable[BackendCheck] = ()
+) -> tuple[CompiledRuleSet | None, list[Diagnostic]]:
     return compile_files(read_pack_files(path), today=today, checks=checks)
 
 
-def load_ruleset(path: str | Path, *, today: date | None = None, checks: Iterable[BackendCheck] = ()) -> CompiledRuleSet:
+def load_ruleset(
+    path: str | Path, *, today: date | None = None, checks: Iterable[BackendCheck] = ()
+) -> CompiledRuleSet:
     """Compile or raise RuleLoadError with every diagnostic."""
     ruleset, diagnostics = compile_path(path, today=today, checks=checks)
     if ruleset is None:
@@ -47,7 +52,9 @@ def load_ruleset(path: str | Path, *, today: date | None = None, checks: Iterabl
     return ruleset
 
 
-def _compile(pack: ValidatedPack, today: date, checks: tuple[BackendCheck, ...]) -> tuple[CompiledRuleSet, list[Diagnostic]]:
+def _compile(
+    pack: ValidatedPack, today: date, checks: tuple[BackendCheck, ...]
+) -> tuple[CompiledRuleSet, list[Diagnostic]]:
     diagnostics = list(pack.diagnostics)
     zone_name, zone = resolve_zone(pack, diagnostics)
     attributes = {f"attr.{name}": ATTRIBUTE_TYPES[located.item] for name, located in pack.attributes.items()}
@@ -67,19 +74,36 @@ def _compile(pack: ValidatedPack, today: date, checks: tuple[BackendCheck, ...])
     tiers = compile_tiers(pack.tiers, scope, diagnostics)
     tier_ids = frozenset(t.id for t in tiers) | frozenset(t.item.id for t in pack.tiers)
     if not pack.tiers and not any(d.code in (Code.YAML_SYNTAX, Code.EMPTY_PACK) for d in pack.diagnostics):
-        diagnostics.append(Diagnostic(Location(pack.files[0].path if pack.files else "<pack>", 1, 1), Code.NO_DEFAULT_TIER, "the pack declares no tiers; add at least a default tier"))
+        diagnostics.append(
+            Diagnostic(
+                Location(pack.files[0].path if pack.files else "<pack>", 1, 1),
+                Code.NO_DEFAULT_TIER,
+                "the pack declares no tiers; add at least a default tier",
+            )
+        )
     rules = compile_rules(pack.rules, scope, diagnostics, today)
     offers = compile_offers(pack.offers, scope, tier_ids, decision.withhold_offers_on, zone, diagnostics)
     contacts = compile_contacts(pack.contacts, tier_ids, diagnostics)
     live_rules = tuple(r for r in rules if r.mode is not Mode.OFF and (r.expires is None or r.expires > today))
     predicates = _predicates(live_rules, tiers, offers)
-    locations = {f"rule:{r.id}": r.location for r in rules} | {f"tier:{t.id}": t.location for t in tiers} | {f"offer:{o.id}": o.location for o in offers}
+    locations = (
+        {f"rule:{r.id}": r.location for r in rules}
+        | {f"tier:{t.id}": t.location for t in tiers}
+        | {f"offer:{o.id}": o.location for o in offers}
+    )
     for check in checks:
         diagnostics.extend(check(predicates, locations))
     used = _used_features(predicates, all_features)
     for name, located in pack.features.items():
         if name in features and name not in used:
-            diagnostics.append(Diagnostic(located.location(key=True), Code.UNUSED_FEATURE, f"feature '{name}' is declared but no active or shadow rule, tier or offer reads it", Severity.WARNING))
+            diagnostics.append(
+                Diagnostic(
+                    located.location(key=True),
+                    Code.UNUSED_FEATURE,
+                    f"feature '{name}' is declared but no active or shadow rule, tier or offer reads it",
+                    Severity.WARNING,
+                )
+            )
     cases = compile_cases(
         pack.tests,
         rule_ids={r.item.id for r in pack.rules},
@@ -110,11 +134,19 @@ def _compile(pack: ValidatedPack, today: date, checks: tuple[BackendCheck, ...])
     return ruleset, diagnostics
 
 
-def _check_feature_names(pack: ValidatedPack, builtins: Mapping[str, FeatureSpec], diagnostics: list[Diagnostic]) -> None:
+def _check_feature_names(
+    pack: ValidatedPack, builtins: Mapping[str, FeatureSpec], diagnostics: list[Diagnostic]
+) -> None:
     reserved = set(builtins) | set(EVENT_FIELDS) | set(DERIVED_FIELDS)
     for name, located in pack.features.items():
         if name in reserved or name.startswith(("attr.", "lists.")):
-            diagnostics.append(Diagnostic(located.location(key=True), Code.DUPLICATE_ID, f"feature name '{name}' is reserved for a built-in value; choose another name"))
+            diagnostics.append(
+                Diagnostic(
+                    located.location(key=True),
+                    Code.DUPLICATE_ID,
+                    f"feature name '{name}' is reserved for a built-in value; choose another name",
+                )
+            )
 
 
 def _list_types(lists: Mapping[str, frozenset[Scalar]]) -> dict[str, Type]:
@@ -137,7 +169,9 @@ def _used_features(predicates: Iterable[Predicate], features: Mapping[str, Featu
     return {name for p in predicates for name in names_read(p.condition) if name in features}
 
 
-def _feature_plan(predicates: Sequence[Predicate], features: Mapping[str, FeatureSpec]) -> dict[str, tuple[FeatureSpec, ...]]:
+def _feature_plan(
+    predicates: Sequence[Predicate], features: Mapping[str, FeatureSpec]
+) -> dict[str, tuple[FeatureSpec, ...]]:
     plan: dict[str, tuple[FeatureSpec, ...]] = {}
     for event_type in sorted(SCORED_TYPES):
         conditions: list[Node] = [p.condition for p in predicates if not p.on or event_type in p.on]

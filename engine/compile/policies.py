@@ -1,4 +1,5 @@
 """``decision:``, ``contacts:`` and ``seed_lists:`` sections -> policies."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, tzinfo
@@ -20,7 +21,13 @@ def compile_decision(located: Located[DecisionItem] | None, diagnostics: list[Di
         return DEFAULT_DECISION
     item = located.item
     if item.review_at >= item.deny_at:
-        diagnostics.append(Diagnostic(located.location("review_at"), Code.BAD_THRESHOLDS, f"review_at ({item.review_at}) must be below deny_at ({item.deny_at})"))
+        diagnostics.append(
+            Diagnostic(
+                located.location("review_at"),
+                Code.BAD_THRESHOLDS,
+                f"review_at ({item.review_at}) must be below deny_at ({item.deny_at})",
+            )
+        )
     modes: dict[str, FailMode] = {}
     default = FailMode.OPEN
     for event_type, mode in item.fail_mode.items():
@@ -30,11 +37,19 @@ def compile_decision(located: Located[DecisionItem] | None, diagnostics: list[Di
             modes[event_type] = mode
         else:
             hint = did_you_mean(event_type, [*SCORED_TYPES, "default"])
-            diagnostics.append(Diagnostic(located.location("fail_mode", event_type, key=True), Code.UNKNOWN_EVENT_TYPE, f"fail_mode: unknown event type '{event_type}'{hint}"))
+            diagnostics.append(
+                Diagnostic(
+                    located.location("fail_mode", event_type, key=True),
+                    Code.UNKNOWN_EVENT_TYPE,
+                    f"fail_mode: unknown event type '{event_type}'{hint}",
+                )
+            )
     return DecisionPolicy(item.review_at, item.deny_at, frozenset(item.withhold_offers_on), modes, default)
 
 
-def compile_contacts(located: Located[ContactsItem] | None, tier_ids: frozenset[str], diagnostics: list[Diagnostic]) -> ContactPolicy:
+def compile_contacts(
+    located: Located[ContactsItem] | None, tier_ids: frozenset[str], diagnostics: list[Diagnostic]
+) -> ContactPolicy:
     if located is None:
         return ContactPolicy()
     item = located.item
@@ -49,11 +64,21 @@ def compile_contacts(located: Located[ContactsItem] | None, tier_ids: frozenset[
         try:
             period = parse_duration(cap.per)
         except ValueError as err:
-            diagnostics.append(Diagnostic(located.location("caps", index, "per"), Code.BAD_WINDOW, f"contact cap '{cap.channel}': {err}"))
+            diagnostics.append(
+                Diagnostic(
+                    located.location("caps", index, "per"), Code.BAD_WINDOW, f"contact cap '{cap.channel}': {err}"
+                )
+            )
             continue
         for tier_index, tier in enumerate(cap.tiers):
             if tier not in tier_ids:
-                diagnostics.append(Diagnostic(located.location("caps", index, "tiers", tier_index), Code.UNKNOWN_TIER, f"contact cap '{cap.channel}': unknown tier '{tier}'{did_you_mean(tier, tier_ids)}"))
+                diagnostics.append(
+                    Diagnostic(
+                        located.location("caps", index, "tiers", tier_index),
+                        Code.UNKNOWN_TIER,
+                        f"contact cap '{cap.channel}': unknown tier '{tier}'{did_you_mean(tier, tier_ids)}",
+                    )
+                )
         caps.append(ContactCap(cap.channel, cap.limit, period, frozenset(cap.tiers)))
     return ContactPolicy(tuple(caps), quiet[0], quiet[1])
 
@@ -79,5 +104,7 @@ def resolve_zone(pack: ValidatedPack, diagnostics: list[Diagnostic]) -> tuple[st
         return name, ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         where = pack.meta.location("timezone") if pack.meta else Location("<pack>")
-        diagnostics.append(Diagnostic(where, Code.INVALID_VALUE, f"unknown time zone '{name}'; use an IANA name like Asia/Shanghai"))
+        diagnostics.append(
+            Diagnostic(where, Code.INVALID_VALUE, f"unknown time zone '{name}'; use an IANA name like Asia/Shanghai")
+        )
         return "UTC", UTC

@@ -1,4 +1,5 @@
 """``tiers:``, ``rules:`` and ``offers:`` items -> compiled Tier, Rule and Offer."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -15,24 +16,41 @@ from engine.pack.loader import Located
 from engine.pack.schema import OfferItem, RuleItem, TierItem
 
 
-def check_event_types(located: Located[object], field: str, values: Iterable[str], allowed: frozenset[str], diagnostics: list[Diagnostic], subject: str) -> frozenset[str]:
+def check_event_types(
+    located: Located[object],
+    field: str,
+    values: Iterable[str],
+    allowed: frozenset[str],
+    diagnostics: list[Diagnostic],
+    subject: str,
+) -> frozenset[str]:
     good: set[str] = set()
     for index, value in enumerate(values):
         if value in allowed:
             good.add(value)
             continue
         hint = did_you_mean(value, allowed)
-        diagnostics.append(Diagnostic(located.location(field, index), Code.UNKNOWN_EVENT_TYPE, f"{subject}: unknown event type '{value}'{hint}; one of {', '.join(sorted(allowed))}"))
+        diagnostics.append(
+            Diagnostic(
+                located.location(field, index),
+                Code.UNKNOWN_EVENT_TYPE,
+                f"{subject}: unknown event type '{value}'{hint}; one of {', '.join(sorted(allowed))}",
+            )
+        )
     return frozenset(good)
 
 
 def check_unique_ids(items: Iterable[Located[object]], kind: str, diagnostics: list[Diagnostic]) -> None:
     first: dict[str, Located[object]] = {}
     for located in items:
-        item_id = str(getattr(located.item, "id"))
+        item_id = str(located.item.id)
         if item_id in first:
             where = first[item_id].location("id").render()
-            diagnostics.append(Diagnostic(located.location("id"), Code.DUPLICATE_ID, f"{kind} id '{item_id}' is already used at {where}"))
+            diagnostics.append(
+                Diagnostic(
+                    located.location("id"), Code.DUPLICATE_ID, f"{kind} id '{item_id}' is already used at {where}"
+                )
+            )
         else:
             first[item_id] = located
 
@@ -45,7 +63,13 @@ def compile_tiers(items: list[Located[TierItem]], scope: Scope, diagnostics: lis
     for located in items:
         item = located.item
         if catch_all is not None:
-            diagnostics.append(Diagnostic(located.location("id"), Code.UNREACHABLE_TIER, f"tier '{item.id}' can never be chosen: tier '{catch_all}' before it matches every customer"))
+            diagnostics.append(
+                Diagnostic(
+                    located.location("id"),
+                    Code.UNREACHABLE_TIER,
+                    f"tier '{item.id}' can never be chosen: tier '{catch_all}' before it matches every customer",
+                )
+            )
         condition = None
         if item.when is not None:
             condition = compile_condition(located, "when", item.when, scope, diagnostics, f"tier '{item.id}'")
@@ -53,7 +77,13 @@ def compile_tiers(items: list[Located[TierItem]], scope: Scope, diagnostics: lis
                 continue
             text = render(condition)
             if text in seen_conditions and catch_all is None:
-                diagnostics.append(Diagnostic(located.location("when"), Code.UNREACHABLE_TIER, f"tier '{item.id}' can never be chosen: tier '{seen_conditions[text]}' before it has the same condition"))
+                diagnostics.append(
+                    Diagnostic(
+                        located.location("when"),
+                        Code.UNREACHABLE_TIER,
+                        f"tier '{item.id}' can never be chosen: tier '{seen_conditions[text]}' before it has the same condition",
+                    )
+                )
             seen_conditions.setdefault(text, item.id)
             if isinstance(condition, Const) and condition.value is True:
                 catch_all = catch_all or item.id
@@ -62,13 +92,27 @@ def compile_tiers(items: list[Located[TierItem]], scope: Scope, diagnostics: lis
         tiers.append(Tier(item.id, item.label or item.id, condition, located.location("id")))
     defaults = [located for located in items if located.item.default]
     if items and not defaults:
-        diagnostics.append(Diagnostic(items[-1].location("id"), Code.NO_DEFAULT_TIER, "no tier has 'default: true'; add one so every customer gets a tier"))
+        diagnostics.append(
+            Diagnostic(
+                items[-1].location("id"),
+                Code.NO_DEFAULT_TIER,
+                "no tier has 'default: true'; add one so every customer gets a tier",
+            )
+        )
     for extra in defaults[1:]:
-        diagnostics.append(Diagnostic(extra.location("default"), Code.UNREACHABLE_TIER, f"tier '{extra.item.id}' is a second default; only the first default can be chosen"))
+        diagnostics.append(
+            Diagnostic(
+                extra.location("default"),
+                Code.UNREACHABLE_TIER,
+                f"tier '{extra.item.id}' is a second default; only the first default can be chosen",
+            )
+        )
     return tuple(tiers)
 
 
-def compile_rules(items: list[Located[RuleItem]], scope: Scope, diagnostics: list[Diagnostic], today: date) -> tuple[Rule, ...]:
+def compile_rules(
+    items: list[Located[RuleItem]], scope: Scope, diagnostics: list[Diagnostic], today: date
+) -> tuple[Rule, ...]:
     check_unique_ids(items, "rule", diagnostics)
     codes: dict[int, Located[RuleItem]] = {}
     rules: list[Rule] = []
@@ -77,19 +121,40 @@ def compile_rules(items: list[Located[RuleItem]], scope: Scope, diagnostics: lis
         subject = f"rule '{item.id}'"
         if item.code in codes and codes[item.code].item.id != item.id:
             where = codes[item.code].location("code").render()
-            diagnostics.append(Diagnostic(located.location("code"), Code.DUPLICATE_CODE, f"{subject}: code {item.code} is already used by rule '{codes[item.code].item.id}' at {where}"))
+            diagnostics.append(
+                Diagnostic(
+                    located.location("code"),
+                    Code.DUPLICATE_CODE,
+                    f"{subject}: code {item.code} is already used by rule '{codes[item.code].item.id}' at {where}",
+                )
+            )
         codes.setdefault(item.code, located)
         on = check_event_types(located, "on", item.on, SCORED_TYPES, diagnostics, subject)
         condition = compile_condition(located, "when", item.when, scope, diagnostics, subject)
         if item.expires is not None and item.expires <= today:
-            diagnostics.append(Diagnostic(located.location("expires"), Code.EXPIRED_RULE, f"{subject} expired on {item.expires} and is skipped", Severity.WARNING))
+            diagnostics.append(
+                Diagnostic(
+                    located.location("expires"),
+                    Code.EXPIRED_RULE,
+                    f"{subject} expired on {item.expires} and is skipped",
+                    Severity.WARNING,
+                )
+            )
         if condition is None:
             continue
         rules.append(
             Rule(
-                id=item.id, code=item.code, on=on, condition=condition, score=item.score,
-                decision=item.decision, reason_zh=item.reason.zh, reason_en=item.reason.en,
-                mode=item.mode, expires=item.expires, reads=tuple(names_read(condition)),
+                id=item.id,
+                code=item.code,
+                on=on,
+                condition=condition,
+                score=item.score,
+                decision=item.decision,
+                reason_zh=item.reason.zh,
+                reason_en=item.reason.en,
+                mode=item.mode,
+                expires=item.expires,
+                reads=tuple(names_read(condition)),
                 location=located.location("id"),
             )
         )
@@ -112,7 +177,13 @@ def compile_offers(
         failed = len(diagnostics)
         for index, tier in enumerate(item.tiers):
             if tier not in tier_ids:
-                diagnostics.append(Diagnostic(located.location("tiers", index), Code.UNKNOWN_TIER, f"{subject}: unknown tier '{tier}'{did_you_mean(tier, tier_ids)}"))
+                diagnostics.append(
+                    Diagnostic(
+                        located.location("tiers", index),
+                        Code.UNKNOWN_TIER,
+                        f"{subject}: unknown tier '{tier}'{did_you_mean(tier, tier_ids)}",
+                    )
+                )
         on = check_event_types(located, "on", item.on, SCORED_TYPES, diagnostics, subject)
         condition = None
         if item.when is not None:
@@ -129,22 +200,40 @@ def compile_offers(
         effect = Effect(item.effect.type, item.effect.value, item.effect.description or item.label)
         offers.append(
             Offer(
-                id=item.id, label=item.label or item.id, tiers=frozenset(item.tiers), on=on,
-                condition=condition, effect=effect, priority=item.priority, exclusive_group=item.group,
-                window=window, budget=budget, withhold_on=withhold, hold=hold, beneficiary=item.beneficiary,
+                id=item.id,
+                label=item.label or item.id,
+                tiers=frozenset(item.tiers),
+                on=on,
+                condition=condition,
+                effect=effect,
+                priority=item.priority,
+                exclusive_group=item.group,
+                window=window,
+                budget=budget,
+                withhold_on=withhold,
+                hold=hold,
+                beneficiary=item.beneficiary,
                 location=located.location("id"),
             )
         )
     return tuple(offers)
 
 
-def _offer_window(located: Located[OfferItem], zone: tzinfo, diagnostics: list[Diagnostic], subject: str) -> TimeWindow | None:
+def _offer_window(
+    located: Located[OfferItem], zone: tzinfo, diagnostics: list[Diagnostic], subject: str
+) -> TimeWindow | None:
     window = located.item.window
     if window is None:
         return None
     starts, ends = _aware(window.starts, zone), _aware(window.ends, zone)
     if starts and ends and starts >= ends:
-        diagnostics.append(Diagnostic(located.location("window", "ends"), Code.BAD_WINDOW, f"{subject}: window ends ({ends}) before it starts ({starts})"))
+        diagnostics.append(
+            Diagnostic(
+                located.location("window", "ends"),
+                Code.BAD_WINDOW,
+                f"{subject}: window ends ({ends}) before it starts ({starts})",
+            )
+        )
     daily_from = daily_to = None
     if window.daily:
         try:

@@ -4,6 +4,7 @@ Python's own parser (``ast.parse``, never ``eval``) reads the text; only a small
 whitelist of node kinds is accepted, every name must resolve in the ``Scope``, and
 every operator is type-checked before a rule set is built.
 """
+
 from __future__ import annotations
 
 import ast
@@ -38,10 +39,19 @@ MAX_LIST = 2000
 MAX_REGEX = 256
 
 _COMPARE_OPS: dict[type[ast.cmpop], str] = {
-    ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
 }
 _ARITH_OPS: dict[type[ast.operator], str] = {
-    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Mod: "%",
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.Mod: "%",
 }
 _FUNCTIONS = ("exists", "coalesce", "abs", "min", "max", "lower", "len", "matches")
 _BOOL_WORDS = {"true": True, "false": False}
@@ -72,11 +82,17 @@ class _Reject(Exception):
 def check_condition(text: str, scope: Scope) -> tuple[Node | None, list[Problem]]:
     """Parse and type-check ``text``; return the tree (bool-typed) or the problems."""
     if len(text) > MAX_TEXT:
-        return None, [Problem(Code.LIMIT_EXCEEDED, f"condition is {len(text)} characters; the limit is {MAX_TEXT}", 1, 0)]
+        return None, [
+            Problem(Code.LIMIT_EXCEEDED, f"condition is {len(text)} characters; the limit is {MAX_TEXT}", 1, 0)
+        ]
     try:
         parsed = ast.parse(text.strip(), mode="eval")
     except SyntaxError as err:
-        return None, [Problem(Code.PARSE_ERROR, f"condition does not parse: {err.msg}", err.lineno or 1, max((err.offset or 1) - 1, 0))]
+        return None, [
+            Problem(
+                Code.PARSE_ERROR, f"condition does not parse: {err.msg}", err.lineno or 1, max((err.offset or 1) - 1, 0)
+            )
+        ]
     except (RecursionError, MemoryError, ValueError):
         return None, [Problem(Code.LIMIT_EXCEEDED, "condition is nested too deeply", 1, 0)]
     checker = _Checker(scope)
@@ -135,7 +151,9 @@ class _Checker:
     def name(self, node: ast.Name | ast.Attribute, depth: int) -> Node:
         path = _dotted(node)
         if path is None:
-            raise self.reject(node, Code.UNSUPPORTED_SYNTAX, "only declared names like 'device.accounts_24h' can be read")
+            raise self.reject(
+                node, Code.UNSUPPORTED_SYNTAX, "only declared names like 'device.accounts_24h' can be read"
+            )
         if path in _BOOL_WORDS:
             return Const(_BOOL_WORDS[path], Type.BOOL)
         if path.startswith("lists."):
@@ -176,7 +194,9 @@ class _Checker:
     def bin_op(self, node: ast.BinOp, depth: int) -> Node:
         op = _ARITH_OPS.get(type(node.op))
         if op is None:
-            raise self.reject(node, Code.UNSUPPORTED_SYNTAX, f"operator {_describe(node.op)} is not allowed; use + - * / %")
+            raise self.reject(
+                node, Code.UNSUPPORTED_SYNTAX, f"operator {_describe(node.op)} is not allowed; use + - * / %"
+            )
         return Arith(op, self._number(node.left, depth), self._number(node.right, depth))
 
     def compare(self, node: ast.Compare, depth: int) -> Node:
@@ -232,7 +252,11 @@ class _Checker:
             raise self.reject(node, Code.UNSUPPORTED_SYNTAX, "only the documented functions can be called")
         func = node.func.id
         if func not in _FUNCTIONS:
-            raise self.reject(node, Code.UNKNOWN_FUNCTION, f"unknown function '{func}'{did_you_mean(func, _FUNCTIONS)}; allowed: {', '.join(_FUNCTIONS)}")
+            raise self.reject(
+                node,
+                Code.UNKNOWN_FUNCTION,
+                f"unknown function '{func}'{did_you_mean(func, _FUNCTIONS)}; allowed: {', '.join(_FUNCTIONS)}",
+            )
         if node.keywords:
             raise self.reject(node, Code.UNSUPPORTED_SYNTAX, f"{func}() takes no keyword arguments")
         return _FUNCTION_CHECKS[func](self, node, depth)
@@ -273,7 +297,11 @@ class _Checker:
     def fn_coalesce(self, node: ast.Call, depth: int) -> Node:
         first, default = (self._convert(a, depth) for a in self._args(node, 2))
         if type_of(first) is not type_of(default) or type_of(first) is Type.LIST:
-            raise self.reject(node, Code.TYPE_MISMATCH, f"coalesce() needs two values of one type, got {type_of(first)} and {type_of(default)}")
+            raise self.reject(
+                node,
+                Code.TYPE_MISMATCH,
+                f"coalesce() needs two values of one type, got {type_of(first)} and {type_of(default)}",
+            )
         return Call("coalesce", (first, default), type_of(first))
 
     def fn_numeric(self, node: ast.Call, depth: int) -> Node:
@@ -360,11 +388,29 @@ def scalar_type(value: Scalar) -> Type:
 
 def _describe(node: ast.AST) -> str:
     names = {
-        "Subscript": "indexing (x[...])", "Lambda": "lambda", "IfExp": "'x if y else z'",
-        "ListComp": "a comprehension", "GeneratorExp": "a generator", "DictComp": "a comprehension",
-        "SetComp": "a comprehension", "Dict": "a dict literal", "JoinedStr": "an f-string",
-        "NamedExpr": "':='", "Pow": "'**'", "Starred": "'*'", "Await": "await", "Is": "'is'",
-        "IsNot": "'is not'", "BitAnd": "'&'", "BitOr": "'|'", "BitXor": "'^'", "LShift": "'<<'",
-        "RShift": "'>>'", "FloorDiv": "'//'", "Invert": "'~'", "MatMult": "'@'", "Set": "a set literal",
+        "Subscript": "indexing (x[...])",
+        "Lambda": "lambda",
+        "IfExp": "'x if y else z'",
+        "ListComp": "a comprehension",
+        "GeneratorExp": "a generator",
+        "DictComp": "a comprehension",
+        "SetComp": "a comprehension",
+        "Dict": "a dict literal",
+        "JoinedStr": "an f-string",
+        "NamedExpr": "':='",
+        "Pow": "'**'",
+        "Starred": "'*'",
+        "Await": "await",
+        "Is": "'is'",
+        "IsNot": "'is not'",
+        "BitAnd": "'&'",
+        "BitOr": "'|'",
+        "BitXor": "'^'",
+        "LShift": "'<<'",
+        "RShift": "'>>'",
+        "FloorDiv": "'//'",
+        "Invert": "'~'",
+        "MatMult": "'@'",
+        "Set": "a set literal",
     }
     return names.get(type(node).__name__, type(node).__name__)

@@ -9,6 +9,7 @@ Missing-value semantics (documented in docs/rule-pack.md):
 - ``and`` / ``or`` / ``not`` are ordinary two-valued logic over those results;
 - ``exists(x)`` is true when ``x`` has a value; ``coalesce(x, d)`` is ``x`` or ``d``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -147,7 +148,13 @@ def children(node: Node) -> tuple[Node, ...]:
 def render(node: Node) -> str:
     """Readable form of a tree, for explanations and debugging."""
     if isinstance(node, Const):
-        return repr(node.value) if isinstance(node.value, str) else str(node.value).lower() if isinstance(node.value, bool) else str(node.value)
+        return (
+            repr(node.value)
+            if isinstance(node.value, str)
+            else str(node.value).lower()
+            if isinstance(node.value, bool)
+            else str(node.value)
+        )
     if isinstance(node, Name):
         return node.path
     if isinstance(node, ListValue):

@@ -6,6 +6,7 @@ the values). Values are numbers (counts, sums, ages in the declared unit, shares
 or booleans (list membership, ring detection); a value that cannot be computed
 (no such entity on the event, no history) is ``None``: "missing".
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Durations (``24h``, ``7d``) and daily time ranges (``22:00-08:00``) as marketers write them."""
+
 from __future__ import annotations
 
 import re

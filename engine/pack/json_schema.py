@@ -3,6 +3,7 @@
 Built from the same pydantic section models the loader validates with, so the
 schema and the loader cannot drift apart.
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -28,10 +29,14 @@ class RuleFile(BaseModel):
     model_config = ConfigDict(extra="forbid", title="yutang rule file")
 
     pack: PackMeta | None = None
-    attributes: dict[str, Literal["number", "string", "bool"]] | None = Field(None, description="event attributes readable as attr.<name>")
+    attributes: dict[str, Literal["number", "string", "bool"]] | None = Field(
+        None, description="event attributes readable as attr.<name>"
+    )
     lists: dict[str, list[str | float]] | None = Field(None, description="named value lists for `x in lists.<name>`")
     seed_lists: list[SeedListItem] | None = None
-    features: dict[str, FeatureItem] | None = Field(None, description="'<entity>.<name>': aggregate computed by the feature store")
+    features: dict[str, FeatureItem] | None = Field(
+        None, description="'<entity>.<name>': aggregate computed by the feature store"
+    )
     tiers: list[TierItem] | None = None
     rules: list[RuleItem] | None = None
     offers: list[OfferItem] | None = None

@@ -3,6 +3,7 @@
 The result (``ValidatedPack``) keeps each item beside the file and path it came
 from, so the compiler's semantic checks can point at the exact line too.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -64,7 +65,11 @@ class ValidatedPack:
 def read_pack_files(root: str | FsPath) -> dict[str, str]:
     """Every ``*.yaml``/``*.yml`` under ``root`` (or ``root`` itself), by display path."""
     base = FsPath(root)
-    paths = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    paths = (
+        [base]
+        if base.is_file()
+        else sorted(p for p in base.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    )
     return {str(p): p.read_text(encoding="utf-8") for p in paths}
 
 
@@ -75,7 +80,9 @@ def load_sources(files: Mapping[str, str]) -> ValidatedPack:
     for name in sorted(files):
         text = files[name]
         if len(text.encode("utf-8")) > MAX_FILE_BYTES:
-            pack.diagnostics.append(Diagnostic(Location(name, 1, 1), Code.LIMIT_EXCEEDED, f"file is larger than {MAX_FILE_BYTES} bytes"))
+            pack.diagnostics.append(
+                Diagnostic(Location(name, 1, 1), Code.LIMIT_EXCEEDED, f"file is larger than {MAX_FILE_BYTES} bytes")
+            )
             continue
         source, problems = load_yaml(name, text)
         pack.diagnostics.extend(problems)
@@ -97,12 +104,20 @@ def _collect_file(pack: ValidatedPack, source: SourceFile) -> None:
     if data is None:
         return
     if not isinstance(data, dict):
-        pack.diagnostics.append(Diagnostic(source.location(()), Code.INVALID_VALUE, "a rule file is a mapping of sections (rules:, features:, ...)"))
+        pack.diagnostics.append(
+            Diagnostic(
+                source.location(()), Code.INVALID_VALUE, "a rule file is a mapping of sections (rules:, features:, ...)"
+            )
+        )
         return
     for section, body in data.items():
         if section not in SECTIONS:
             hint = did_you_mean(section, SECTIONS)
-            pack.diagnostics.append(Diagnostic(source.location((section,), key=True), Code.UNKNOWN_SECTION, f"unknown section '{section}'{hint}"))
+            pack.diagnostics.append(
+                Diagnostic(
+                    source.location((section,), key=True), Code.UNKNOWN_SECTION, f"unknown section '{section}'{hint}"
+                )
+            )
             continue
         _COLLECTORS[SECTIONS[section][1]](pack, source, section, body)
 
@@ -114,7 +129,11 @@ def _collect_single(pack: ValidatedPack, source: SourceFile, section: str, body:
     if existing is not None:
         first = existing.location()
         pack.diagnostics.append(
-            Diagnostic(source.location((section,), key=True), Code.DUPLICATE_ID, f"section '{section}' is already defined in {first.render()}")
+            Diagnostic(
+                source.location((section,), key=True),
+                Code.DUPLICATE_ID,
+                f"section '{section}' is already defined in {first.render()}",
+            )
         )
         return
     item = _validate(pack, source, (section,), model, body)
@@ -126,7 +145,11 @@ def _collect_list(pack: ValidatedPack, source: SourceFile, section: str, body: A
     model = SECTIONS[section][0]
     assert model is not None
     if not isinstance(body, list):
-        pack.diagnostics.append(Diagnostic(source.location((section,)), Code.INVALID_VALUE, f"'{section}' must be a list of items (- id: ...)"))
+        pack.diagnostics.append(
+            Diagnostic(
+                source.location((section,)), Code.INVALID_VALUE, f"'{section}' must be a list of items (- id: ...)"
+            )
+        )
         return
     target: list[Located[Any]] = getattr(pack, section)
     for index, raw in enumerate(body):
@@ -137,14 +160,22 @@ def _collect_list(pack: ValidatedPack, source: SourceFile, section: str, body: A
 
 def _collect_map(pack: ValidatedPack, source: SourceFile, section: str, body: Any) -> None:
     if not isinstance(body, dict):
-        pack.diagnostics.append(Diagnostic(source.location((section,)), Code.INVALID_VALUE, f"'{section}' must be a mapping of name: value"))
+        pack.diagnostics.append(
+            Diagnostic(source.location((section,)), Code.INVALID_VALUE, f"'{section}' must be a mapping of name: value")
+        )
         return
     target: dict[str, Located[Any]] = getattr(pack, section)
     for name, raw in body.items():
         path: Path = (section, name)
         if name in target:
             first = target[name].location(key=True)
-            pack.diagnostics.append(Diagnostic(source.location(path, key=True), Code.DUPLICATE_ID, f"{section[:-1]} '{name}' is already declared at {first.render()}"))
+            pack.diagnostics.append(
+                Diagnostic(
+                    source.location(path, key=True),
+                    Code.DUPLICATE_ID,
+                    f"{section[:-1]} '{name}' is already declared at {first.render()}",
+                )
+            )
             continue
         item = _MAP_VALIDATORS[section](pack, source, path, raw)
         if item is not None:
@@ -155,7 +186,11 @@ def _validate_feature(pack: ValidatedPack, source: SourceFile, path: Path, raw: 
     name = str(path[-1])
     if not _is_feature_name(name):
         pack.diagnostics.append(
-            Diagnostic(source.location(path, key=True), Code.INVALID_VALUE, f"feature name '{name}' must look like '<entity>.<name>' in lower case, e.g. 'device.accounts_24h'")
+            Diagnostic(
+                source.location(path, key=True),
+                Code.INVALID_VALUE,
+                f"feature name '{name}' must look like '<entity>.<name>' in lower case, e.g. 'device.accounts_24h'",
+            )
         )
         return None
     return _validate(pack, source, path, FeatureItem, raw)
@@ -163,17 +198,31 @@ def _validate_feature(pack: ValidatedPack, source: SourceFile, path: Path, raw: 
 
 def _validate_list(pack: ValidatedPack, source: SourceFile, path: Path, raw: Any) -> list[str | int | float] | None:
     if not isinstance(raw, list) or not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in raw):
-        pack.diagnostics.append(Diagnostic(source.location(path), Code.INVALID_VALUE, f"list '{path[-1]}' must be a list of strings or numbers"))
+        pack.diagnostics.append(
+            Diagnostic(
+                source.location(path), Code.INVALID_VALUE, f"list '{path[-1]}' must be a list of strings or numbers"
+            )
+        )
         return None
     if len(raw) > MAX_LIST_VALUES:
-        pack.diagnostics.append(Diagnostic(source.location(path), Code.LIMIT_EXCEEDED, f"list '{path[-1]}' has more than {MAX_LIST_VALUES} values"))
+        pack.diagnostics.append(
+            Diagnostic(
+                source.location(path), Code.LIMIT_EXCEEDED, f"list '{path[-1]}' has more than {MAX_LIST_VALUES} values"
+            )
+        )
         return None
     return list(raw)
 
 
 def _validate_attribute(pack: ValidatedPack, source: SourceFile, path: Path, raw: Any) -> str | None:
     if raw not in ("number", "string", "bool"):
-        pack.diagnostics.append(Diagnostic(source.location(path), Code.INVALID_VALUE, f"attribute '{path[-1]}' has type {raw!r}; use number, string or bool"))
+        pack.diagnostics.append(
+            Diagnostic(
+                source.location(path),
+                Code.INVALID_VALUE,
+                f"attribute '{path[-1]}' has type {raw!r}; use number, string or bool",
+            )
+        )
         return None
     return str(raw)
 
@@ -186,7 +235,11 @@ def _is_feature_name(name: str) -> bool:
 
 def _validate(pack: ValidatedPack, source: SourceFile, path: Path, model: type[BaseModel], raw: Any) -> Any:
     if not isinstance(raw, dict):
-        pack.diagnostics.append(Diagnostic(source.location(path), Code.INVALID_VALUE, f"expected a mapping (key: value) for {_describe(path)}"))
+        pack.diagnostics.append(
+            Diagnostic(
+                source.location(path), Code.INVALID_VALUE, f"expected a mapping (key: value) for {_describe(path)}"
+            )
+        )
         return None
     try:
         return model.model_validate(raw)
@@ -204,9 +257,15 @@ def _from_pydantic(source: SourceFile, path: Path, error: Any, what: str) -> Dia
     if kind == "extra_forbidden":
         field_name = str(loc[-1])
         hint = did_you_mean(field_name, KNOWN_FIELDS)
-        return Diagnostic(source.location(full, key=True), Code.UNKNOWN_FIELD, f"unknown field '{field_name}' in {what}{hint}")
+        return Diagnostic(
+            source.location(full, key=True), Code.UNKNOWN_FIELD, f"unknown field '{field_name}' in {what}{hint}"
+        )
     if kind == "missing":
-        return Diagnostic(source.location(full[:-1]), Code.MISSING_FIELD, f"{what} is missing required field '{'.'.join(map(str, loc))}'")
+        return Diagnostic(
+            source.location(full[:-1]),
+            Code.MISSING_FIELD,
+            f"{what} is missing required field '{'.'.join(map(str, loc))}'",
+        )
     field_text = ".".join(str(p) for p in loc) or "value"
     message = error["msg"].removeprefix("Value error, ")
     return Diagnostic(source.location(full), Code.INVALID_VALUE, f"{what}: '{field_text}': {message}")

@@ -3,6 +3,7 @@
 Meaning (names resolve, tiers exist, windows parse) is checked by the compiler.
 Each item is validated on its own so one bad rule never hides the next one's errors.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -6,6 +6,7 @@ PyYAML's composed nodes carry marks; we build the values ourselves so that
 (3) only ``true``/``false`` are booleans: YAML 1.1 would read ``on:`` as ``True``
 and ``mode: off`` as ``False``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -97,7 +98,11 @@ class _Builder:
                 where = Location(self.source.path, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 first = self.source.keys[child]
                 self.diagnostics.append(
-                    Diagnostic(where, Code.DUPLICATE_KEY, f"key '{key}' appears twice in one mapping (first on line {first.line})")
+                    Diagnostic(
+                        where,
+                        Code.DUPLICATE_KEY,
+                        f"key '{key}' appears twice in one mapping (first on line {first.line})",
+                    )
                 )
                 continue
             self.source.keys[child] = _position(key_node)

@@ -1,4 +1,5 @@
 """`yutang check` and `yutang test` as a marketer runs them."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,11 +17,16 @@ def test_check_passes_a_good_pack(capsys: pytest.CaptureFixture[str]) -> None:
     assert "ok, version" in capsys.readouterr().err
 
 
-def test_check_fails_with_file_line_col_code(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_fails_with_file_line_col_code(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(FIXTURES)
     assert main(["check", "unknown_name.yaml", "--backend", "python"]) == 1
     out = capsys.readouterr()
-    assert "unknown_name.yaml:11:11 UNKNOWN_NAME rule 'farm': unknown name 'device.acounts_24h' (did you mean 'device.accounts_24h'?)" in out.out
+    assert (
+        "unknown_name.yaml:11:11 UNKNOWN_NAME rule 'farm': unknown name 'device.acounts_24h' (did you mean 'device.accounts_24h'?)"
+        in out.out
+    )
     assert "cannot be loaded" in out.err
 
 
@@ -30,7 +36,13 @@ def test_check_json_output(capsys: pytest.CaptureFixture[str], monkeypatch: pyte
     monkeypatch.chdir(FIXTURES)
     main(["check", "bad_thresholds.yaml", "--json", "--backend", "python"])
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert {"file": "bad_thresholds.yaml", "line": 8, "col": 14, "code": "BAD_THRESHOLDS", "severity": "error"}.items() <= records[-1].items()
+    assert {
+        "file": "bad_thresholds.yaml",
+        "line": 8,
+        "col": 14,
+        "code": "BAD_THRESHOLDS",
+        "severity": "error",
+    }.items() <= records[-1].items()
 
 
 def write_pack(tmp_path: Path, expect_decision: str) -> Path:

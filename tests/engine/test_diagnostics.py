@@ -1,4 +1,5 @@
 """Every diagnostic code has a bad-rule fixture beside its expected output."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -31,7 +32,9 @@ def test_every_code_has_a_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(FIXTURES)
     seen = set()
     for name in CASES:
-        seen.update(line.split()[1] for line in (FIXTURES / f"{name}.expected").read_text(encoding="utf-8").splitlines() if line)
+        seen.update(
+            line.split()[1] for line in (FIXTURES / f"{name}.expected").read_text(encoding="utf-8").splitlines() if line
+        )
     _, empty = compile_files({})
     seen.update(d.code.value for d in empty)
     assert set(Code) - {Code(c) for c in seen} == set()

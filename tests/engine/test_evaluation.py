@@ -1,4 +1,5 @@
 """Scores, decisions, tiers and offers from the compiled model (python backend)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -53,7 +54,9 @@ def test_deny_override_wins_even_at_zero_score(loaded: LoadedRuleSet) -> None:
 
 
 def test_allow_override_beats_thresholds_and_score_is_clamped_at_zero(loaded: LoadedRuleSet) -> None:
-    result = evaluate(loaded, {"customer.allowed": True, "device.accounts_24h": 9}, type="signup", device="d1", phone="17012345678")
+    result = evaluate(
+        loaded, {"customer.allowed": True, "device.accounts_24h": 9}, type="signup", device="d1", phone="17012345678"
+    )
     assert result.decision is Decision.ALLOW
     assert result.score == 40  # 60 + 30 - 50
     blocked = evaluate(loaded, {"customer.allowed": True, "device.blocked": True}, type="signup", device="d1")
@@ -69,7 +72,9 @@ def test_shadow_rules_are_reported_but_never_change_the_decision(loaded: LoadedR
 
 
 def test_division_by_zero_is_missing_so_the_rule_does_not_fire(loaded: LoadedRuleSet) -> None:
-    result = evaluate(loaded, {"referrer.invitees_7d": 0, "referrer.invitee_devices_7d": 0}, type="referral", referrer="r1")
+    result = evaluate(
+        loaded, {"referrer.invitees_7d": 0, "referrer.invitee_devices_7d": 0}, type="referral", referrer="r1"
+    )
     assert result.shadow == ()
 
 

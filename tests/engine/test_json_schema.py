@@ -1,4 +1,5 @@
 """The rule-file JSON Schema accepts what the loader accepts and flags what it refuses."""
+
 from __future__ import annotations
 
 import json
@@ -56,7 +57,20 @@ def test_shipped_pack_files_pass(path: Path) -> None:
 
 
 def test_unknown_field_and_bad_enum_are_underlined() -> None:
-    data = {"rules": [{"id": "farm", "code": 1, "on": ["signup"], "wen": "x", "when": "x", "score": 1, "mode": "sometimes", "reason": {"zh": "a", "en": "b"}}]}
+    data = {
+        "rules": [
+            {
+                "id": "farm",
+                "code": 1,
+                "on": ["signup"],
+                "wen": "x",
+                "when": "x",
+                "score": 1,
+                "mode": "sometimes",
+                "reason": {"zh": "a", "en": "b"},
+            }
+        ]
+    }
     found = messages(data)
     assert any("'wen' was unexpected" in m for m in found)
     assert any("'sometimes' is not one of" in m for m in found)

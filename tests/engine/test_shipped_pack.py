@@ -1,4 +1,5 @@
 """The shipped pack (rules/) compiles cleanly, passes its own cases, and every rule is exercised."""
+
 from __future__ import annotations
 
 import asyncio
