@@ -1,0 +1,111 @@
+"""Held referral rewards: released by the invitee's first paid order, else voided.
+
+The authority on a hold is its hash in the offer's slot; the TRANSITION script moves
+it out of ``held`` exactly once and, when voiding, returns the unit to the offer's
+total and to the beneficiary's per-customer count in the same atomic step. The
+customer-slot sets (``of:holds``) are only indexes telling ``on_outcome`` where to
+look; a racing second outcome finds the hold already decided and reports nothing.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.commands.core import AsyncScript
+
+from engine.events import OUTCOME_TYPES, Event
+from engine.offers.results import HoldChange
+from engine.offers.slots import (
+    Command,
+    CustomerKeys,
+    OfferKeys,
+    ScriptCall,
+    held_offers_key,
+    run_batch,
+    text,
+)
+
+
+def outcome_action(event: Event) -> tuple[str, str] | None:
+    """(action, cause) an outcome event means for holds, or None when it means nothing."""
+    if event.type not in OUTCOME_TYPES:
+        return None
+    if event.type == "label":
+        return ("void", "fraud") if event.label == "fraud" else None
+    if event.type == "chargeback":
+        return ("void", "chargeback")
+    return ("release", event.type)  # released only where the hold's release_on matches
+
+
+async def on_outcome(
+    client: Any, transition: AsyncScript, tenant: str, event: Event, keep_seconds: int
+) -> list[HoldChange]:
+    """Apply one outcome to the holds its customer is the invitee (or, for fraud, beneficiary) of."""
+    action = outcome_action(event)
+    if action is None:
+        return []
+    index = CustomerKeys(tenant, event.customer).holds
+    members = (await run_batch(client, [("SMEMBERS", index)]))[0]
+    hold_ids = sorted(text(m) for m in members)
+    if not hold_ids:
+        return []
+    verb, cause = action
+    args = [verb, event.customer, cause, repr(event.epoch), event.event_id, keep_seconds]
+    return await _transition(client, transition, tenant, hold_ids, args, cause, event.timestamp, index)
+
+
+async def expire(
+    client: Any, transition: AsyncScript, tenant: str, now: datetime, batch: int, keep_seconds: int
+) -> int:
+    """Expire every pending hold of the tenant whose ``void_at`` is not after ``now``."""
+    offers = sorted(text(o) for o in (await run_batch(client, [("SMEMBERS", held_offers_key(tenant))]))[0])
+    epoch = now.timestamp()
+    expired = 0
+    while offers:
+        lookups: list[ScriptCall | Command] = [
+            ("ZRANGEBYSCORE", OfferKeys(tenant, o).due, "-inf", repr(epoch), "LIMIT", 0, batch) for o in offers
+        ]
+        due = await run_batch(client, lookups)
+        hold_ids = [f"{o}/{text(e)}" for o, events in zip(offers, due, strict=True) for e in events]
+        if not hold_ids:
+            break
+        args = ["expire", "", "expired", repr(epoch), "", keep_seconds]
+        changes = await _transition(client, transition, tenant, hold_ids, args, "expired", now, None)
+        expired += len(changes)
+        offers = [o for o, events in zip(offers, due, strict=True) if len(events) == batch]
+    return expired
+
+
+async def _transition(
+    client: Any,
+    transition: AsyncScript,
+    tenant: str,
+    hold_ids: list[str],
+    args: list[Any],
+    reason: str,
+    at: datetime,
+    index: str | None,
+) -> list[HoldChange]:
+    """Run TRANSITION on each hold (one call per offer slot), then tidy the indexes."""
+    calls: list[ScriptCall | Command] = []
+    for hold in hold_ids:
+        offer_id, event_id = hold.split("/", 1)
+        keys = OfferKeys(tenant, offer_id)
+        calls.append((transition, [keys.budget, keys.customers, keys.hold(event_id), keys.due], args))
+    replies = await run_batch(client, calls)
+    changes: list[HoldChange] = []
+    tidy: list[ScriptCall | Command] = []
+    for hold, reply in zip(hold_ids, replies, strict=True):
+        kind = text(reply[0])
+        if kind == "gone" and index is not None:
+            tidy.append(("SREM", index, hold))
+        if kind != "changed":
+            continue
+        state, subject, beneficiary = (text(v) for v in reply[1:4])
+        why = "expired" if state == "expired" else reason  # a paid order after void_at is too late
+        offer_id = hold.split("/", 1)[0]
+        changes.append(HoldChange(hold, offer_id, state, why, subject, beneficiary, at.astimezone(UTC)))  # type: ignore[arg-type]
+        for customer in {subject, beneficiary}:
+            tidy.append(("SREM", CustomerKeys(tenant, customer).holds, hold))
+    await run_batch(client, tidy)
+    return changes

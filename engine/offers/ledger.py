@@ -1,0 +1,282 @@
+"""The offer ledger: grants offers without ever overspending a budget.
+
+Design (docs/offers.md has the full argument): every counter an offer's grant checks
+-- total (限量), per customer, per day -- lives in the offer's own slot, so one Lua
+script checks all three and reserves the unit atomically, on one Redis or a cluster;
+no two-phase reservation, nothing to compensate. An event tries one offer per
+exclusivity group per round trip: the first choices of all groups go out together
+in one pipeline, fall-backs of refused groups in the next. A second step records the
+grants in the beneficiaries' slots (history, hold indexes); it is idempotent and
+repeated by a retry, so a crash between the two steps is repaired by the client's
+retry, and a pending hold is never lost for expiry (its due index is in the offer's
+slot, written with the reservation).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from engine.events import Event
+from engine.model import Offer
+from engine.offers import holds
+from engine.offers.results import (
+    BudgetState,
+    CustomerGrant,
+    Grant,
+    GrantStatus,
+    HoldChange,
+)
+from engine.offers.scripts import RECORD, RESERVE, TRANSITION
+from engine.offers.slots import (
+    Command,
+    CustomerKeys,
+    OfferKeys,
+    ScriptCall,
+    held_offers_key,
+    run_batch,
+    text,
+)
+
+_DAY_TTL = 8 * 86400  # per-day counters outlive the day for reporting, then go
+
+
+class OfferLedger:
+    """Budgets, caps and held rewards of every tenant's offers, in Redis.
+
+    ``client`` is a ``redis.asyncio.Redis`` or ``redis.asyncio.RedisCluster``.
+    ``event_ttl``: how long a retried event finds its first outcome (idempotency).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        event_ttl: int = 86400,
+        hold_keep_days: int = 400,
+        history_size: int = 200,
+    ) -> None:
+        self.client = client
+        self.event_ttl = event_ttl
+        self.hold_keep_seconds = hold_keep_days * 86400
+        self.history_size = history_size
+        self._reserve = client.register_script(RESERVE)
+        self._transition = client.register_script(TRANSITION)
+        self._record = client.register_script(RECORD)
+
+    # -- granting ------------------------------------------------------------------
+
+    async def grant(
+        self, *, tenant: str, event: Event, evaluation_offers: Sequence[Offer], zone: ZoneInfo
+    ) -> list[Grant]:
+        """Grant at most one offer per exclusivity group, trying each group in priority order.
+
+        ``evaluation_offers`` is ``Evaluation.eligible`` (every eligible offer, so a
+        spent offer falls back to the next of its group). Returns every offer tried,
+        refusals included, groups in order of first appearance.
+        """
+        groups = rank_groups(evaluation_offers)
+        day = event.timestamp.astimezone(zone).date().isoformat()
+        tried: list[list[Grant]] = [[] for _ in groups]
+        cursor = dict.fromkeys(range(len(groups)), 0)
+        while cursor:
+            planned = {g: self._plan(tenant, event, groups[g][i], day) for g, i in cursor.items()}
+            calls = [(g, p) for g, p in planned.items() if not isinstance(p, Grant)]
+            replies = await run_batch(self.client, [p for _, p in calls])
+            for (g, _), reply in zip(calls, replies, strict=True):
+                planned[g] = _parse_reserve(groups[g][cursor[g]], event, text(reply))
+            for g, grant in planned.items():
+                assert isinstance(grant, Grant)
+                tried[g].append(grant)
+                cursor[g] += 1
+                if grant.granted or cursor[g] == len(groups[g]):
+                    del cursor[g]
+        grants = [grant for group in tried for grant in group]
+        await self._record_grants(tenant, event, grants)
+        return grants
+
+    def _plan(self, tenant: str, event: Event, offer: Offer, day: str) -> Grant | ScriptCall:
+        """The grant itself when no Redis state is involved, else the reservation call."""
+        beneficiary = event.referrer if offer.beneficiary == "referrer" else event.customer
+        if beneficiary is None:
+            return Grant(offer.id, "no_beneficiary", None, None)
+        budget = offer.budget
+        unlimited = budget.total is None and budget.per_customer is None and budget.per_day is None
+        if unlimited and offer.hold is None:
+            return Grant(offer.id, "granted", beneficiary, None)
+        keys = OfferKeys(tenant, offer.id)
+        void_at = event.epoch + offer.hold.void_after_days * 86400 if offer.hold else 0
+        args = [
+            beneficiary,
+            _limit(budget.total),
+            _limit(budget.per_customer),
+            _limit(budget.per_day),
+            _DAY_TTL,
+            self.event_ttl,
+            1 if offer.hold else 0,
+            repr(void_at),
+            event.customer,
+            offer.hold.release_on if offer.hold else "",
+            event.event_id,
+            repr(event.epoch),
+            day,
+        ]
+        key_list = [
+            keys.budget,
+            keys.customers,
+            keys.day(day),
+            keys.event(event.event_id),
+            keys.hold(event.event_id),
+            keys.due,
+        ]
+        return (self._reserve, key_list, args)
+
+    async def _record_grants(self, tenant: str, event: Event, grants: Sequence[Grant]) -> None:
+        """Write each grant into its beneficiary's history and each hold into the indexes."""
+        records: dict[str, tuple[list[Any], set[str]]] = {}
+        held_offers: set[str] = set()
+        for grant in grants:
+            if not grant.granted or grant.beneficiary_id is None:
+                continue
+            entries, hold_ids = records.setdefault(grant.beneficiary_id, ([], set()))
+            entries += [repr(event.epoch), _grant_member(grant, event)]
+            if grant.hold_id:
+                hold_ids.add(grant.hold_id)
+                records.setdefault(event.customer, ([], set()))[1].add(grant.hold_id)
+                held_offers.add(grant.offer_id)
+        calls: list[ScriptCall | Command] = []
+        for customer, (entries, hold_ids) in records.items():
+            keys = CustomerKeys(tenant, customer)
+            args = [self.history_size, len(entries) // 2, *entries, *sorted(hold_ids)]
+            calls.append((self._record, [keys.grants, keys.holds], args))
+        if held_offers:
+            calls.append(("SADD", held_offers_key(tenant), *sorted(held_offers)))
+        await run_batch(self.client, calls)
+
+    # -- held rewards ----------------------------------------------------------------
+
+    async def on_outcome(self, *, tenant: str, event: Event) -> list[HoldChange]:
+        """Release or void the holds an outcome decides (order paid, fraud label, chargeback)."""
+        return await holds.on_outcome(self.client, self._transition, tenant, event, self.hold_keep_seconds)
+
+    async def expire_holds(self, *, tenant: str, now: datetime, batch: int = 500) -> int:
+        """Expire every hold past ``void_at`` (the invitee never bought); return how many."""
+        return await holds.expire(self.client, self._transition, tenant, now, batch, self.hold_keep_seconds)
+
+    # -- reading -------------------------------------------------------------------
+
+    async def budgets(
+        self,
+        *,
+        tenant: str,
+        offers: Sequence[Offer],
+        zone: ZoneInfo | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, BudgetState]:
+        """Counters of each offer; ``today`` is the current day in ``zone`` (the pack's)."""
+        moment = (now or datetime.now(UTC)).astimezone(zone or ZoneInfo("UTC"))
+        day = moment.date().isoformat()
+        fields = ("used", "granted", "held", "released", "voided", "expired")
+        commands: list[ScriptCall | Command] = []
+        for offer in offers:
+            keys = OfferKeys(tenant, offer.id)
+            commands += [("HMGET", keys.budget, *fields), ("GET", keys.day(day))]
+        replies = await run_batch(self.client, commands)
+        states: dict[str, BudgetState] = {}
+        for index, offer in enumerate(offers):
+            values = [int(v or 0) for v in replies[2 * index]]
+            counts = dict(zip(fields, values, strict=True))
+            total = offer.budget.total
+            remaining = None if total is None else max(total - counts["used"], 0)
+            today = int(replies[2 * index + 1] or 0)
+            states[offer.id] = BudgetState(
+                offer.id, total, counts["used"], remaining, today, offer.budget.per_day,
+                counts["granted"], counts["held"], counts["released"], counts["voided"], counts["expired"],
+            )
+        return states
+
+    async def customer_grants(self, *, tenant: str, customer: str, limit: int = 50) -> list[CustomerGrant]:
+        """The offers ``customer`` received, newest first, holds with their current state."""
+        keys = CustomerKeys(tenant, customer)
+        rows = await run_batch(self.client, [("ZREVRANGE", keys.grants, 0, max(limit, 1) - 1, "WITHSCORES")])
+        pairs = _pairs(rows[0])
+        records = [(json.loads(text(member)), float(score)) for member, score in pairs]
+        lookups: list[ScriptCall | Command] = []
+        for record, _ in records:
+            if record.get("h"):
+                offer_id, event_id = split_hold_id(record["h"])
+                lookups.append(("HGET", OfferKeys(tenant, offer_id).hold(event_id), "state"))
+        states = iter(await run_batch(self.client, lookups))
+        grants: list[CustomerGrant] = []
+        for record, score in records:
+            status = record["s"]
+            if record.get("h"):
+                status = text(next(states) or b"unknown")  # decided more than hold_keep_days ago
+            void_at = _when(record["v"]) if record.get("v") else None
+            grants.append(CustomerGrant(record["o"], record["e"], status, _when(score), record.get("h"), void_at))
+        return grants
+
+
+def rank_groups(offers: Sequence[Offer]) -> list[list[Offer]]:
+    """Offers by exclusivity group (a lone offer is its own group), highest priority first."""
+    groups: dict[str, list[Offer]] = {}
+    seen: set[str] = set()
+    for offer in offers:
+        if offer.id in seen:
+            continue
+        seen.add(offer.id)
+        key = f"group:{offer.exclusive_group}" if offer.exclusive_group else f"offer:{offer.id}"
+        groups.setdefault(key, []).append(offer)
+    return [sorted(group, key=lambda o: -o.priority) for group in groups.values()]
+
+
+def hold_id(offer_id: str, event_id: str) -> str:
+    """A hold is named by its offer and the event that granted it (offer ids have no '/')."""
+    return f"{offer_id}/{event_id}"
+
+
+def split_hold_id(value: str) -> tuple[str, str]:
+    offer_id, _, event_id = value.partition("/")
+    return offer_id, event_id
+
+
+def _parse_reserve(offer: Offer, event: Event, reply: str) -> Grant:
+    status, remaining, void_at = reply.split("|")
+    beneficiary = event.referrer if offer.beneficiary == "referrer" else event.customer
+    held = status == "held"
+    return Grant(
+        offer_id=offer.id,
+        status=cast(GrantStatus, status),
+        beneficiary_id=beneficiary,
+        remaining_total=int(remaining) if remaining else None,
+        hold_id=hold_id(offer.id, event.event_id) if held else None,
+        release_on=offer.hold.release_on if held and offer.hold else None,
+        void_at=_when(float(void_at)) if held and void_at else None,
+    )
+
+
+def _grant_member(grant: Grant, event: Event) -> str:
+    """Deterministic, so a retried event's record is the same zset member (no duplicate)."""
+    record: dict[str, Any] = {"o": grant.offer_id, "e": event.event_id, "s": grant.status}
+    if grant.hold_id:
+        record["h"] = grant.hold_id
+        record["v"] = grant.void_at.timestamp() if grant.void_at else None
+    return json.dumps(record, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def _limit(value: int | None) -> int:
+    return -1 if value is None else value
+
+
+def _when(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _pairs(reply: Any) -> list[tuple[Any, Any]]:
+    """ZRANGE ... WITHSCORES as (member, score) pairs, whatever the protocol's shape."""
+    if reply and not isinstance(reply[0], list | tuple):
+        return list(zip(reply[::2], reply[1::2], strict=True))
+    return [(item[0], item[1]) for item in reply]
+
