@@ -1,0 +1,1 @@
+"""Replay a recorded or simulated event log through a rule set on a fresh feature store."""

@@ -1,0 +1,51 @@
+"""What every story generator shares: the RNG, the clock, the customer base, the groups.
+
+Honest stories are generated first and leave behind who exists (and since when), which
+parent groups they sit in and when red packets were dropped there; abuse stories then
+act inside that world (bots grab the very red packets parents were sent).
+"""
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass, field
+from datetime import date
+
+from engine.simulate.timeline import DAY, Timeline
+from engine.simulate.units import Unit
+from engine.simulate.world import Identities, Person
+
+
+@dataclass
+class Sim:
+    rng: random.Random
+    ids: Identities
+    clock: Timeline
+    members: list[Person] = field(default_factory=list)  # customers from before the window
+    newcomers: list[Person] = field(default_factory=list)  # customers created inside it
+    groups: dict[str, list[Person]] = field(default_factory=dict)  # parent WeChat groups
+    drops: list[tuple[float, str]] = field(default_factory=list)  # red packets sent: (time, group)
+    sequence: itertools.count[int] = field(default_factory=itertools.count)
+
+    @classmethod
+    def create(cls, seed: int, start: date, days: int) -> Sim:
+        rng = random.Random(seed)
+        return cls(rng=rng, ids=Identities(rng), clock=Timeline(rng, start, days))
+
+    def unit(self, truth: str) -> Unit:
+        return Unit(truth, self.sequence)
+
+    def existing_before(self, t: float) -> Person:
+        """A customer who exists at ``t``: mostly the old base, sometimes a recent paying newcomer."""
+        rng = self.rng
+        if self.newcomers and rng.random() < 0.25:
+            for _ in range(4):
+                person = rng.choice(self.newcomers)
+                if person.paid and person.created < t - DAY:
+                    return person
+        return rng.choice(self.members)
+
+    def join_group(self, person: Person) -> None:
+        name = self.rng.choice(list(self.groups))
+        self.groups[name].append(person)
+        person.groups.append(name)

@@ -1,0 +1,131 @@
+"""The people, phones and networks a simulated log is made of, drawn from one seeded RNG.
+
+Honest parents each have their own phone (device id), a home broadband address and
+sometimes a mobile (carrier-NAT) address, a mainland number on an ordinary carrier
+segment and a family address. Farmers share a few devices, sit on one data-centre /24,
+and buy numbers on the virtual-operator segments (162/165/167/170/171). Everything is a
+pure function of the RNG, so a seed reproduces the same world byte for byte.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+#: Attribute names the shipped pack declares under ``attributes:`` (rules/lists.yaml).
+CLAIM_MS = "claim_ms"
+SECONDS_SINCE_SIGNUP = "seconds_since_signup"
+EMULATOR = "emulator"
+AUTOMATION = "automation"
+ROOTED = "rooted"
+PROXY = "proxy"
+USER_AGENT = "user_agent"
+PAY_ACCOUNT_CUSTOMERS = "pay_account_customers"
+ATTRIBUTES: frozenset[str] = frozenset(
+    {CLAIM_MS, SECONDS_SINCE_SIGNUP, EMULATOR, AUTOMATION, ROOTED, PROXY, USER_AGENT, PAY_ACCOUNT_CUSTOMERS}
+)
+
+WECHAT_UA = "Mozilla/5.0 (Linux; Android 13) MicroMessenger/8.0.47 MiniProgramEnv/android"
+IPHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) MicroMessenger/8.0.44"
+SCRIPT_UAS = ("okhttp/3.12.1", "python-requests/2.31", "Mozilla/5.0 HeadlessChrome/120.0")
+
+ORDINARY_SEGMENTS = ("134", "135", "136", "137", "138", "139", "150", "151", "152", "157", "158", "159",
+                     "182", "183", "187", "188", "130", "131", "132", "155", "156", "185", "186",
+                     "133", "153", "180", "181", "189", "199", "191", "177")
+VIRTUAL_SEGMENTS = ("162", "165", "167", "170", "171")
+COMMON_MAIL = ("qq.com", "qq.com", "qq.com", "163.com", "126.com", "foxmail.com", "sina.com", "139.com", "icloud.com")
+DISPOSABLE_MAIL = ("mailinator.com", "yopmail.com", "bccto.me", "chacuo.net", "linshiyouxiang.net", "027168.com")
+#: First octets of Chinese broadband / mobile ranges; data-centre ranges for farms.
+HOME_OCTETS = (36, 39, 42, 58, 59, 60, 61, 101, 106, 110, 111, 112, 113, 114, 115, 116, 117, 119, 120,
+               121, 122, 123, 124, 125, 175, 180, 182, 183, 218, 219, 220, 221, 222, 223)
+IDC_OCTETS = (47, 103, 118, 139, 150, 154, 156)
+DISTRICTS = ("朝阳区", "海淀区", "东城区", "西城区", "丰台区", "通州区", "昌平区", "大兴区")
+STREETS = ("望京街", "学院路", "和平里", "花园路", "安立路", "建国路", "广渠路", "北苑路", "回龙观东大街")
+STUDIO_DEVICE = "store-ipad-01"  # the allow-listed front-desk iPad
+STUDIO_IP = "198.51.100.7"  # the allow-listed studio Wi-Fi
+
+
+@dataclass(slots=True)
+class Person:
+    """One account and the identifiers it shows: honest parent or one of a farmer's many."""
+
+    customer: str
+    device: str
+    ip: str
+    phone: str
+    email: str | None
+    address: str
+    created: float  # epoch seconds of its first event (or of its history)
+    groups: list[str] = field(default_factory=list)
+    paid: bool = False
+
+
+class Identities:
+    """Draws ids and identifiers; every value comes from the one seeded RNG."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self._mobile_pool = [self.home_ip() for _ in range(4000)]  # carrier NAT exits, shared
+
+    def token(self, prefix: str, bits: int = 40) -> str:
+        return f"{prefix}{self.rng.getrandbits(bits):0{bits // 4}x}"
+
+    def customer_id(self) -> str:
+        return self.token("u")
+
+    def device_id(self) -> str:
+        return self.token("d", 48)
+
+    def home_ip(self) -> str:
+        r = self.rng
+        return f"{r.choice(HOME_OCTETS)}.{r.randrange(256)}.{r.randrange(256)}.{r.randrange(1, 255)}"
+
+    def mobile_ip(self) -> str:
+        return self.rng.choice(self._mobile_pool)
+
+    def idc_subnet(self) -> str:
+        """A data-centre /24 prefix ("47.92.13") a farm rents its exits from."""
+        r = self.rng
+        return f"{r.choice(IDC_OCTETS)}.{r.randrange(256)}.{r.randrange(256)}"
+
+    def phone(self, virtual: bool = False) -> str:
+        segment = self.rng.choice(VIRTUAL_SEGMENTS if virtual else ORDINARY_SEGMENTS)
+        return f"{segment}{self.rng.randrange(10**8):08d}"
+
+    def honest_email(self) -> str | None:
+        r = self.rng
+        if r.random() < 0.6:
+            return None
+        name = r.choice(("chen", "wang", "li", "zhang", "liu", "yang", "huang", "zhao", "wu", "zhou"))
+        return f"{name}{r.choice(('mama', 'baba', '', 'xx', 'jia'))}{r.randrange(10, 9999)}@{r.choice(COMMON_MAIL)}"
+
+    def farm_email(self, disposable: bool) -> str:
+        r = self.rng
+        domain = r.choice(DISPOSABLE_MAIL) if disposable else r.choice(COMMON_MAIL)
+        return f"{r.choice('abcdefghjkmnpqrstwxyz')}{r.choice('abcdefghjkmnpqrstwxyz')}{r.randrange(10**6, 10**8)}@{domain}"
+
+    def address(self) -> str:
+        r = self.rng
+        return f"{r.choice(DISTRICTS)}{r.choice(STREETS)}{r.randrange(1, 300)}号{r.randrange(1, 30)}栋{r.randrange(101, 2805)}室"
+
+    def honest_person(self, created: float) -> Person:
+        mvno = self.rng.random() < 0.01  # a few real parents do use a virtual-operator number
+        return Person(
+            customer=self.customer_id(),
+            device=self.device_id(),
+            ip=self.home_ip(),
+            phone=self.phone(virtual=mvno),
+            email=self.honest_email(),
+            address=self.address(),
+            created=created,
+        )
+
+    def user_agent(self) -> str:
+        return WECHAT_UA if self.rng.random() < 0.6 else IPHONE_UA
+
+    def human_claim_ms(self) -> int:
+        """Time for a parent to see a red packet, open the chat and tap: ~2.5 s, rarely under 0.8 s."""
+        return max(650, int(self.rng.lognormvariate(7.82, 0.4)))
+
+    def bot_claim_ms(self, careful: bool) -> int:
+        """A script taps at once; a careful one adds a little jitter, still faster than a person."""
+        return self.rng.randint(850, 1400) if careful else self.rng.randint(25, 420)
