@@ -1,0 +1,1 @@
+"""The yutang HTTP service: scoring, outcomes, lists, contacts and rule administration."""

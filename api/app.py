@@ -1,0 +1,77 @@
+"""``create_app()``: the FastAPI application; settings, Redis and the engine come up in its lifespan.
+
+Run it with ``yutang serve`` or ``uvicorn --factory api.app:create_app``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.admin.router import router as admin_router
+from api.contacts.router import router as contacts_router
+from api.customers.router import router as customers_router
+from api.errors import install_error_handlers
+from api.health.router import router as health_router
+from api.lists.router import router as lists_router
+from api.metrics import Metrics
+from api.middleware import BodyLimit, RequestMetrics
+from api.outcomes.router import router as outcomes_router
+from api.runtime import Runtime
+from api.scoring.router import router as scoring_router
+from api.settings import Settings
+
+#: Uploaded rule packs are larger than events.
+PACK_BODY_BYTES = 2 * 1024 * 1024
+
+DESCRIPTION = """Risk decisions and offers for private-domain marketing events.
+
+Authenticate with `Authorization: Bearer <key>`; each key belongs to one tenant
+(merchant) and holds scopes `score`, `events`, `admin`."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; nothing is read or started until the lifespan runs."""
+    settings = settings or Settings.from_env()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await Runtime.open(settings, metrics=metrics)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(title="yutang", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    install_error_handlers(app)
+    for router in (
+        scoring_router,
+        outcomes_router,
+        customers_router,
+        contacts_router,
+        lists_router,
+        admin_router,
+        health_router,
+    ):
+        app.include_router(router)
+    app.add_middleware(PathBodyLimit, settings=settings)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    return app
+
+
+class PathBodyLimit:
+    """``BodyLimit`` with the configured event limit, and a larger one for rule packs."""
+
+    def __init__(self, app: object, *, settings: Settings) -> None:
+        limit = settings.max_body_bytes
+        self.events = BodyLimit(app, limit=limit)  # type: ignore[arg-type]
+        self.packs = BodyLimit(app, limit=max(limit, PACK_BODY_BYTES))  # type: ignore[arg-type]
+
+    async def __call__(self, scope: dict[str, object], receive: object, send: object) -> None:
+        path = scope.get("path", "")
+        target = self.packs if isinstance(path, str) and path.startswith("/v1/rules") else self.events
+        await target(scope, receive, send)  # type: ignore[arg-type]

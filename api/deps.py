@@ -1,0 +1,64 @@
+"""Request dependencies as ``Annotated`` aliases: the runtime and who is calling."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from api.auth import Principal, Scope
+from api.errors import Forbidden, Unauthorized
+from api.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def authenticate(
+    runtime: RuntimeDep, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
+) -> Principal:
+    """The caller behind ``Authorization: Bearer <key>``, or 401."""
+    if not authorization:
+        raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
+    scheme, _, key = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthorized("malformed Authorization header: expected 'Bearer <key>'")
+    principal = runtime.keys.lookup(key.strip())
+    if principal is None:
+        raise Unauthorized("invalid API key")
+    return principal
+
+
+def require(*scopes: Scope) -> Callable[[Principal], Principal]:
+    """A dependency that lets through a caller holding any of ``scopes``, else 403."""
+    wanted = " or ".join(f"'{s.value}'" for s in scopes)
+
+    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if principal.scopes.isdisjoint(scopes):
+            held = "+".join(sorted(s.value for s in principal.scopes)) or "none"
+            raise Forbidden(f"this API key (tenant {principal.tenant}, scopes {held}) lacks the {wanted} scope")
+        return principal
+
+    return check
+
+
+ScoreCaller = Annotated[Principal, Depends(require(Scope.SCORE))]
+EventsCaller = Annotated[Principal, Depends(require(Scope.EVENTS))]
+AdminCaller = Annotated[Principal, Depends(require(Scope.ADMIN))]
+ReaderCaller = Annotated[Principal, Depends(require(Scope.SCORE, Scope.EVENTS, Scope.ADMIN))]
+ContactCaller = Annotated[Principal, Depends(require(Scope.SCORE, Scope.EVENTS))]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        description="a retried request with the same key gets the first response",
+    ),
+]

@@ -1,0 +1,127 @@
+"""One exception base for the service, and the one place every error becomes an HTTP answer.
+
+Engine errors are mapped by class (``RuleLoadError`` -> 422 with diagnostics,
+``StoreUnavailable`` -> 503); nothing answers a bare "Unknown error".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine.errors import EngineError, EvaluationError, RuleLoadError, StoreUnavailable
+
+log = logging.getLogger("yutang.api")
+
+
+class ApiError(Exception):
+    """Base of every error the API raises on purpose: a status, a stable code, a message."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra or {}
+
+
+class Unauthorized(ApiError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    code = "payload_too_large"
+
+
+class InvalidRequest(ApiError):
+    status = 422
+    code = "invalid_request"
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+    code = "unavailable"
+
+
+#: Engine errors by class, most specific first: (status, code).
+ENGINE_ERRORS: tuple[tuple[type[EngineError], int, str], ...] = (
+    (RuleLoadError, 422, "rule_pack_invalid"),
+    (StoreUnavailable, 503, "store_unavailable"),
+    (EvaluationError, 500, "evaluation_failed"),
+    (EngineError, 500, "engine_error"),
+)
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
+    """Pydantic error entries -> ``[{field, message}]`` with dotted field paths."""
+    fields = []
+    for err in errors:
+        loc = [str(part) for part in err.get("loc", ()) if part not in ("body", "query", "path", "header")]
+        fields.append({"field": ".".join(loc) or "body", "message": str(err.get("msg", "invalid"))})
+    return fields
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every error class to its HTTP answer."""
+
+    async def api_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return JSONResponse(error_body(exc.code, exc.message, **exc.extra), exc.status, headers=headers)
+
+    async def engine_error(request: Request, exc: Exception) -> JSONResponse:
+        cls, status, code = next(entry for entry in ENGINE_ERRORS if isinstance(exc, entry[0]))
+        if isinstance(exc, RuleLoadError):
+            diagnostics = [d.as_dict() for d in exc.diagnostics]
+            return JSONResponse(error_body(code, str(exc).splitlines()[0], diagnostics=diagnostics), status)
+        if status >= 500:
+            log.exception("engine error on %s", request.url.path, exc_info=exc)
+        return JSONResponse(error_body(code, str(exc) or cls.__name__), status)
+
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = list(exc.errors())
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse(error_body("invalid_json", "the body is not valid JSON"), 400)
+        fields = field_errors(errors)
+        message = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:10])
+        return JSONResponse(error_body("invalid_request", message, fields=fields), 422)
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(EngineError, engine_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+
+
+def json_error(status: int, code: str, message: str) -> bytes:
+    """A pre-rendered error body for ASGI middleware that answers before the app runs."""
+    return json.dumps(error_body(code, message)).encode()

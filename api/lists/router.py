@@ -1,0 +1,78 @@
+"""Live lists: add, remove and query block / allow / watch entries (admin scope)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from api.deps import AdminCaller, RuntimeDep
+from api.errors import NotFound
+from api.lists.schemas import ListEntryIn, ListEntryOut, ListPageOut, RemovedOut
+from engine.features.spec import Entity, ListKind
+
+router = APIRouter(prefix="/v1/lists", tags=["lists"])
+Value = Annotated[
+    str, Path(min_length=1, max_length=256, description="the raw value, e.g. a device id or 203.0.113.0/24")
+]
+
+
+@router.post("/entries", status_code=201, response_model=ListEntryOut, summary="Add or replace a list entry")
+async def add_entry(body: ListEntryIn, runtime: RuntimeDep, caller: AdminCaller) -> ListEntryOut:
+    entry = await runtime.guard.call(
+        "lists",
+        runtime.services.lists.add(
+            tenant=caller.tenant,
+            entity=body.entity,
+            value=body.value,
+            kind=body.kind,
+            reason=body.reason,
+            author=body.author or f"key:{caller.key_id}",
+            expires_at=body.expires_at,
+        ),
+    )
+    return _out(entry)
+
+
+@router.get("/entries", response_model=ListPageOut, summary="Page through live entries")
+async def list_entries(
+    runtime: RuntimeDep,
+    caller: AdminCaller,
+    kind: ListKind | None = None,
+    entity: Entity | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,12}$")] = None,
+) -> ListPageOut:
+    page = await runtime.guard.call(
+        "lists", runtime.services.lists.page(tenant=caller.tenant, kind=kind, entity=entity, limit=limit, cursor=cursor)
+    )
+    return ListPageOut(entries=[_out(e) for e in page.entries], next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/entries/{entity}/{value:path}", response_model=list[ListEntryOut], summary="Every live entry of one value"
+)
+async def get_entries(entity: Entity, value: Value, runtime: RuntimeDep, caller: AdminCaller) -> list[ListEntryOut]:
+    entries = await runtime.guard.call(
+        "lists", runtime.services.lists.get(tenant=caller.tenant, entity=entity, value=value)
+    )
+    return [_out(e) for e in entries]
+
+
+@router.delete("/entries/{entity}/{value:path}", response_model=RemovedOut, summary="Remove the entry of one kind")
+async def remove_entry(
+    entity: Entity, value: Value, kind: ListKind, runtime: RuntimeDep, caller: AdminCaller
+) -> RemovedOut:
+    removed = await runtime.guard.call(
+        "lists", runtime.services.lists.remove(tenant=caller.tenant, entity=entity, value=value, kind=kind)
+    )
+    if not removed:
+        raise NotFound(f"no {kind.value} entry for that {entity.value}")
+    return RemovedOut(removed=True)
+
+
+def _out(entry: Any) -> ListEntryOut:
+    data = asdict(entry)
+    data["entity"], data["kind"] = entry.entity.value, entry.kind.value
+    return ListEntryOut.model_validate(data)

@@ -1,0 +1,124 @@
+"""Prometheus metrics, correct with several uvicorn workers.
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set (``yutang serve`` sets it for its workers)
+prometheus-client writes every value to per-process files and ``/metrics`` sums
+them; without it each app keeps its own registry. Labels are route templates,
+rule / offer ids, decisions and modes: never a customer, device, ip or event id.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+#: Resolves 100 µs steps below a millisecond and still shows a stalled Redis.
+LATENCY_BUCKETS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.00075,
+    0.001,
+    0.0015,
+    0.0025,
+    0.005,
+    0.0075,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+)
+
+
+class Metrics:
+    """Every metric the service exports, registered on one registry per app."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "yutang_http_requests_total",
+            "HTTP requests by route template, method and status",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "yutang_http_request_duration_seconds",
+            "Whole-request latency by route template",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.stage_seconds = Histogram(
+            "yutang_stage_duration_seconds",
+            "Latency of one stage of /v1/score: features, evaluation, offers, remember, total",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.decisions = Counter(
+            "yutang_decisions_total", "Decisions by event type and decision", ["event_type", "decision"], registry=r
+        )
+        self.rule_hits = Counter(
+            "yutang_rule_hits_total", "Rule hits by rule id and mode (active | shadow)", ["rule", "mode"], registry=r
+        )
+        self.offers = Counter(
+            "yutang_offers_total",
+            "Offer outcomes by offer id: granted, held, exhausted, customer_cap, daily_cap, withheld",
+            ["offer", "outcome"],
+            registry=r,
+        )
+        self.contacts = Counter(
+            "yutang_contacts_total",
+            "Contact requests by channel and result (allowed | refused)",
+            ["channel", "result"],
+            registry=r,
+        )
+        self.outcomes = Counter("yutang_outcome_events_total", "Outcome events by type", ["event_type"], registry=r)
+        self.degraded = Counter(
+            "yutang_degraded_responses_total",
+            "Responses answered without Redis, by event type, fail mode and stage",
+            ["event_type", "fail_mode", "stage"],
+            registry=r,
+        )
+        self.redis_errors = Counter(
+            "yutang_redis_errors_total",
+            "Redis failures by operation and kind (timeout | connection | other)",
+            ["operation", "kind"],
+            registry=r,
+        )
+        self.replays = Counter(
+            "yutang_idempotent_replays_total",
+            "Retried requests answered with the first response",
+            ["route"],
+            registry=r,
+        )
+        self.ruleset_info = Gauge(
+            "yutang_ruleset_info",
+            "The running rule set version (1 = running)",
+            ["version"],
+            multiprocess_mode="livemax",
+            registry=r,
+        )
+        self.reloads = Counter(
+            "yutang_rule_reloads_total", "Rule set reloads by result (ok | failed | unchanged)", ["result"], registry=r
+        )
+
+    def running_version(self, version: str, previous: str | None) -> None:
+        """Mark ``version`` as the one running here (and ``previous`` as not)."""
+        if previous and previous != version:
+            self.ruleset_info.labels(previous).set(0)
+        self.ruleset_info.labels(version).set(1)
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text: summed over workers in multiprocess mode."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

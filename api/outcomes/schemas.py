@@ -1,0 +1,27 @@
+"""Schemas of ``POST /v1/events`` (outcomes: paid orders, refunds, chargebacks, labels)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class HoldChangeOut(BaseModel):
+    hold_id: str
+    offer: str
+    status: str = Field(description="released | voided | expired")
+    reason: str
+    invitee: str
+    beneficiary: str
+
+
+class ListChangeOut(BaseModel):
+    entity: str
+    kind: str
+    action: str = Field(description="added | removed")
+
+
+class OutcomeResponse(BaseModel):
+    event_id: str
+    type: str
+    holds: list[HoldChangeOut] = Field(description="held referral rewards this outcome released or voided")
+    lists: list[ListChangeOut] = Field(description="list entries a label or chargeback changed")

@@ -1,0 +1,86 @@
+"""Record an outcome: features, held rewards, and lists for reviewers' labels.
+
+A ``label: fraud`` puts the customer on the block list and their device on the
+watch list; a chargeback puts the customer on the watch list; ``label: legit``
+takes the customer off the block and watch lists (a reviewer cleared them).
+The first answer is remembered, so a retried outcome gets the same body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.runtime import Runtime
+from api.services import encode
+from engine.events import Event
+from engine.features.spec import Entity, ListKind
+
+ROUTE = "/v1/events"
+
+
+async def record_outcome(*, runtime: Runtime, tenant: str, event: Event, author: str) -> tuple[dict[str, Any], bool]:
+    """The response body and whether it replays the first answer for this event id."""
+    services, guard = runtime.services, runtime.guard
+    earlier = await guard.call("recall", services.recall(tenant=tenant, key=f"outcome:{event.event_id}"))
+    if earlier is not None:
+        runtime.metrics.replays.labels(ROUTE).inc()
+        return earlier, True
+    loaded = runtime.rulesets.current
+    specs = loaded.ruleset.feature_plan.get(event.type, ())
+    await guard.call("features", services.store.record_outcome(tenant=tenant, event=event, specs=specs))
+    changes = await guard.call("holds", services.ledger.on_outcome(tenant=tenant, event=event))
+    list_changes = await _apply_lists(runtime, tenant, event, author)
+    body = {
+        "event_id": event.event_id,
+        "type": event.type,
+        "holds": [
+            {
+                "hold_id": c.hold_id,
+                "offer": c.offer_id,
+                "status": c.status,
+                "reason": c.reason,
+                "invitee": c.subject_id,
+                "beneficiary": c.beneficiary_id,
+            }
+            for c in changes
+        ],
+        "lists": list_changes,
+    }
+    await guard.call(
+        "remember",
+        services.store.remember_result(
+            tenant=tenant,
+            event_id=f"outcome:{event.event_id}",
+            payload=encode(body),
+            ttl_s=runtime.settings.idempotency_ttl_s,
+        ),
+    )
+    runtime.metrics.outcomes.labels(event.type).inc()
+    return body, False
+
+
+async def _apply_lists(runtime: Runtime, tenant: str, event: Event, author: str) -> list[dict[str, str]]:
+    lists, guard = runtime.services.lists, runtime.guard
+    changes: list[dict[str, str]] = []
+
+    async def add(entity: Entity, value: str | None, kind: ListKind, reason: str) -> None:
+        if value:
+            await guard.call(
+                "lists", lists.add(tenant=tenant, entity=entity, value=value, kind=kind, reason=reason, author=author)
+            )
+            changes.append({"entity": entity.value, "kind": kind.value, "action": "added"})
+
+    if event.type == "label" and event.label == "fraud":
+        await add(Entity.CUSTOMER, event.customer, ListKind.BLOCK, f"labelled fraud (event {event.event_id})")
+        await add(
+            Entity.DEVICE, event.device, ListKind.WATCH, f"device of a customer labelled fraud (event {event.event_id})"
+        )
+    elif event.type == "chargeback":
+        await add(Entity.CUSTOMER, event.customer, ListKind.WATCH, f"chargeback (event {event.event_id})")
+    elif event.type == "label" and event.label == "legit":
+        for kind in (ListKind.BLOCK, ListKind.WATCH):
+            if await guard.call(
+                "lists", lists.remove(tenant=tenant, entity=Entity.CUSTOMER, value=event.customer, kind=kind)
+            ):
+                changes.append({"entity": Entity.CUSTOMER.value, "kind": kind.value, "action": "removed"})
+    return changes

@@ -1,0 +1,117 @@
+"""The running rule set of this worker: reloads, their propagation to every worker, seeding.
+
+A reload compiles off to the side (in a thread: compiling must not stall traffic)
+and swaps one reference inside ``RuleEngine``; a request takes that reference once
+and uses it throughout, so it never sees half of two sets.
+
+Several workers (and hosts) each hold their own rule set. A successful reload is
+published in Redis under ``yt:rules:published`` (a generation id and, for uploaded
+packs, the files); every worker polls that key and reloads when the generation
+changes. The rules directory stays the source of truth at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from api.metrics import Metrics
+from engine.errors import RuleLoadError
+from engine.rule_engine import LoadedRuleSet, RuleEngine
+
+log = logging.getLogger("yutang.rules")
+PUBLISHED_KEY = "yt:rules:published"
+
+#: Called with each newly running set (seeds its lists).
+OnSwap = Callable[[LoadedRuleSet], Awaitable[None]]
+
+
+class RuleSets:
+    """This worker's rule engine plus the reload protocol around it."""
+
+    def __init__(self, engine: RuleEngine, *, metrics: Metrics, redis: Any, on_swap: OnSwap) -> None:
+        self.engine = engine
+        self.metrics = metrics
+        self.redis = redis
+        self.on_swap = on_swap
+        self.generation: str | None = None
+        self._reload_lock = asyncio.Lock()
+
+    @property
+    def current(self) -> LoadedRuleSet:
+        return self.engine.current
+
+    async def start(self) -> LoadedRuleSet:
+        """Load the rules directory and remember which published generation that answers."""
+        with contextlib.suppress(Exception):
+            published = await self._published()
+            self.generation = published.get("generation") if published else None
+        loaded = await self._load(None)
+        return loaded
+
+    async def reload(self, files: Mapping[str, str] | None = None) -> tuple[LoadedRuleSet, bool]:
+        """Compile and swap; publish for the other workers. Returns (set, changed)."""
+        async with self._reload_lock:
+            before = self.engine.current.ruleset.version if self.engine.loaded else None
+            loaded = await self._load(files)
+            changed = loaded.ruleset.version != before
+            generation = uuid.uuid4().hex
+            payload = {
+                "generation": generation,
+                "version": loaded.ruleset.version,
+                "files": dict(files) if files is not None else None,
+            }
+            try:
+                await self.redis.set(PUBLISHED_KEY, json.dumps(payload))
+                self.generation = generation
+            except Exception as err:  # the swap here stands; other workers catch up on the next reload
+                log.warning("reload of %s not published to other workers: %s", loaded.ruleset.version, err)
+            return loaded, changed
+
+    async def follow(self, interval_s: float) -> None:
+        """Poll the published generation forever; reload when another worker published."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.sync()
+            except RuleLoadError as err:
+                log.error("published rule set does not compile here: %s", err)
+            except Exception as err:
+                log.debug("rule set poll failed: %s", err)
+
+    async def sync(self) -> bool:
+        """Adopt the published rule set if it is newer than ours; True when swapped."""
+        published = await self._published()
+        if not published or published.get("generation") == self.generation:
+            return False
+        async with self._reload_lock:
+            self.generation = published["generation"]
+            files = published.get("files")
+            if self.engine.loaded and self.engine.current.ruleset.version == published.get("version"):
+                return False
+            await self._load(files)
+            return True
+
+    async def _published(self) -> dict[str, Any] | None:
+        raw = await self.redis.get(PUBLISHED_KEY)
+        return json.loads(raw) if raw else None
+
+    async def _load(self, files: Mapping[str, str] | None) -> LoadedRuleSet:
+        before = self.engine.current.ruleset.version if self.engine.loaded else None
+        try:
+            loaded = await asyncio.to_thread(self.engine.load, files)
+        except RuleLoadError:
+            self.metrics.reloads.labels("failed").inc()
+            raise
+        version = loaded.ruleset.version
+        self.metrics.reloads.labels("ok" if version != before else "unchanged").inc()
+        self.metrics.running_version(version, before)
+        if version != before:
+            log.info("rule set %s running (%d rules)", version, len(loaded.ruleset.rules))
+            await self.on_swap(loaded)
+        return loaded

@@ -1,0 +1,101 @@
+"""Everything one worker holds while it serves: built in the lifespan, never at import.
+
+``Runtime.open`` starts (or connects to) Redis, builds the feature store, the offer
+ledger and the contact gate on one client, loads the rule set and seeds its lists;
+``Runtime.close`` undoes it in reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from api.auth import ApiKeys
+from api.metrics import Metrics
+from api.redis_guard import RedisGuard
+from api.rulesets import RuleSets
+from api.services import Services, open_services
+from api.settings import Settings
+from engine.rule_engine import LoadedRuleSet, RuleEngine
+
+log = logging.getLogger("yutang.api")
+
+
+@dataclass
+class Runtime:
+    """The worker's settings, keys, metrics, Redis-backed services and rule sets."""
+
+    settings: Settings
+    keys: ApiKeys
+    metrics: Metrics
+    guard: RedisGuard
+    services: Services
+    rulesets: RuleSets
+    seeded_version: str | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    async def open(cls, settings: Settings, *, metrics: Metrics | None = None) -> Runtime:
+        keys = ApiKeys.load(settings.api_keys, settings.api_keys_file)
+        if not len(keys):
+            log.warning("no API keys configured (YUTANG_API_KEYS / YUTANG_API_KEYS_FILE): every request will get 401")
+        metrics = metrics or Metrics()
+        services = await open_services(settings)
+        guard = RedisGuard(metrics=metrics, timeout_s=settings.redis_timeout_s, breaker_s=settings.breaker_s)
+        engine = RuleEngine(settings.rules_path, backend=settings.backend)
+        runtime: Runtime
+        rulesets = RuleSets(engine, metrics=metrics, redis=services.client, on_swap=lambda loaded: runtime.seed(loaded))
+        runtime = cls(settings, keys, metrics, guard, services, rulesets)
+        try:
+            await rulesets.start()
+        except BaseException:
+            await runtime.close()
+            raise
+        runtime._tasks.append(asyncio.create_task(runtime._maintain()))
+        return runtime
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.services.close()
+        self.rulesets.engine.close()
+
+    async def seed(self, loaded: LoadedRuleSet) -> None:
+        """Write the pack's seed list entries into every configured tenant's live lists."""
+        entries = loaded.ruleset.seed_lists
+        try:
+            for tenant in sorted(self.keys.tenants):
+                await self.guard.call(
+                    "seed_lists",
+                    self.services.seed_lists(tenant=tenant, entries=entries, author=f"seed:{loaded.ruleset.version}"),
+                )
+            self.seeded_version = loaded.ruleset.version
+        except Exception as err:  # Redis down at start-up: _maintain retries
+            log.warning("seed lists of %s not written yet: %s", loaded.ruleset.version, err)
+
+    async def redis_ok(self) -> bool:
+        try:
+            await asyncio.wait_for(self.services.ping(), self.settings.redis_timeout_s)
+            return True
+        except Exception:
+            return False
+
+    async def _maintain(self) -> None:
+        """Follow reloads published by other workers; retry seeding; expire held rewards."""
+        while True:
+            await asyncio.sleep(self.settings.rules_poll_s)
+            try:
+                await self.rulesets.sync()
+                current = self.rulesets.current
+                if self.seeded_version != current.ruleset.version:
+                    await self.seed(current)
+                await self.services.expire_holds(self.keys.tenants)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                log.debug("maintenance pass failed: %s", err)

@@ -1,0 +1,64 @@
+"""Request and response schemas of ``POST /v1/score``.
+
+The request body is the engine's own ``Event`` model, so validation lives in one
+place for the API, replay and the pack's test cases.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from engine.events import Event as Event  # re-exported: the request schema
+
+
+class Reason(BaseModel):
+    rule: str
+    code: int
+    text: str = Field(description="why, in the merchant's language (zh)")
+    text_en: str
+    score: int
+    values: dict[str, Any] = Field(description="the values the rule read")
+
+
+class OfferEffect(BaseModel):
+    type: str
+    value: float
+    description: str
+
+
+class GrantedOffer(BaseModel):
+    offer: str
+    label: str
+    status: Literal["granted", "held"] = Field(description="held: pending until the invitee's first paid order")
+    beneficiary: str | None = Field(description="who receives it: the customer, or the referrer for a referral reward")
+    effect: OfferEffect
+    remaining: int | None = Field(description="units of the total budget left after this grant")
+    hold_id: str | None = None
+    release_on: str | None = None
+    void_at: str | None = None
+
+
+class WithheldOffer(BaseModel):
+    offer: str
+    why: str = Field(
+        description="risk | window | exclusive | tier | condition (the pack), "
+        "exhausted | customer_cap | daily_cap | no_beneficiary (budgets), degraded (Redis)"
+    )
+
+
+class ScoreResponse(BaseModel):
+    event_id: str
+    decision: Literal["allow", "review", "deny"]
+    score: int
+    reasons: list[Reason]
+    tier: str
+    tier_label: str
+    offers: list[GrantedOffer]
+    withheld: list[WithheldOffer]
+    shadow: list[Reason]
+    shadow_decision: Literal["allow", "review", "deny"]
+    ruleset_version: str
+    degraded: bool
+    degraded_reason: str | None = None

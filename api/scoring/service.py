@@ -1,0 +1,128 @@
+"""Score one event: record + read its features, evaluate, grant offers, remember the answer.
+
+Round trips on the happy path: one for the features (the store pipelines every
+entity), one for the offer ledger when an offer is eligible, one to remember the
+response for retries. When Redis fails, the event type's fail mode answers
+(open: allow, nothing granted; closed: review), flagged ``degraded``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+from api.runtime import Runtime
+from api.scoring.render import render_evaluation, render_fail_mode, render_grants
+from engine.errors import StoreUnavailable
+from engine.evaluation import Evaluation
+from engine.events import Event
+from engine.rule_engine import LoadedRuleSet
+
+ROUTE = "/v1/score"
+
+
+async def score_event(
+    *, runtime: Runtime, tenant: str, event: Event, idempotency_key: str | None
+) -> tuple[dict[str, Any], bool]:
+    """The response body for ``event`` and whether it is a replay of an earlier answer."""
+    started = time.perf_counter()
+    loaded = runtime.rulesets.current  # one reference for the whole request
+    services, guard, metrics = runtime.services, runtime.guard, runtime.metrics
+    alias = idempotency_key if idempotency_key and idempotency_key != event.event_id else None
+    try:
+        if alias:
+            earlier = await guard.call("recall", services.recall(tenant=tenant, key=alias))
+            if earlier is not None:
+                return _replayed(runtime, earlier)
+        specs = loaded.ruleset.feature_plan.get(event.type, ())
+        snapshot = await guard.call("features", services.store.record_and_read(tenant=tenant, event=event, specs=specs))
+    except StoreUnavailable as err:
+        return _degraded(runtime, loaded, event, "features", str(err)), False
+    after_features = time.perf_counter()
+    if snapshot.replayed:
+        earlier = await _recall_quietly(runtime, tenant, event.event_id)
+        if earlier is not None:
+            return _replayed(runtime, earlier)
+    evaluation = loaded.evaluate(event, snapshot.values)
+    after_evaluation = time.perf_counter()
+    body = render_evaluation(event, evaluation)
+    await _grant(runtime, tenant, event, loaded, evaluation, body)
+    after_offers = time.perf_counter()
+    await _remember(runtime, tenant, event, alias, body)
+    finished = time.perf_counter()
+    stage = metrics.stage_seconds
+    stage.labels("features").observe(after_features - started)
+    stage.labels("evaluation").observe(after_evaluation - after_features)
+    stage.labels("offers").observe(after_offers - after_evaluation)
+    stage.labels("remember").observe(finished - after_offers)
+    stage.labels("total").observe(finished - started)
+    _count(runtime, event, evaluation, body)
+    return body, False
+
+
+async def _grant(
+    runtime: Runtime, tenant: str, event: Event, loaded: LoadedRuleSet, evaluation: Evaluation, body: dict[str, Any]
+) -> None:
+    if not evaluation.offers:
+        return
+    try:
+        grants = await runtime.guard.call(
+            "offers",
+            runtime.services.ledger.grant(
+                tenant=tenant, event=event, evaluation_offers=evaluation.eligible, zone=loaded.evaluator.zone
+            ),
+        )
+    except StoreUnavailable as err:
+        body["withheld"].extend({"offer": o.id, "why": "degraded"} for o in evaluation.offers)
+        body["degraded"], body["degraded_reason"] = True, f"offers not granted: {err}"
+        runtime.metrics.degraded.labels(event.type, "offers", "offers").inc()
+        return
+    render_grants(body, grants, {o.id: o for o in loaded.ruleset.offers})
+
+
+async def _remember(runtime: Runtime, tenant: str, event: Event, alias: str | None, body: dict[str, Any]) -> None:
+    """Store the answer for retries and the customer's recent decisions; never fail the request."""
+    remember = runtime.services.remember(tenant=tenant, event=event, alias=alias, body=body)
+    with contextlib.suppress(StoreUnavailable):  # counted by the guard; a retry re-evaluates, grants stay idempotent
+        await runtime.guard.call("remember", remember)
+
+
+async def _recall_quietly(runtime: Runtime, tenant: str, key: str) -> dict[str, Any] | None:
+    try:
+        return await runtime.guard.call("recall", runtime.services.recall(tenant=tenant, key=key))
+    except StoreUnavailable:
+        return None
+
+
+def _replayed(runtime: Runtime, earlier: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    runtime.metrics.replays.labels(ROUTE).inc()
+    return earlier, True
+
+
+def _degraded(runtime: Runtime, loaded: LoadedRuleSet, event: Event, stage: str, why: str) -> dict[str, Any]:
+    mode = loaded.ruleset.decision.fail_mode(event.type)
+    body = render_fail_mode(event, loaded, mode, why)
+    runtime.metrics.degraded.labels(event.type, mode.value, stage).inc()
+    runtime.metrics.decisions.labels(event.type, body["decision"]).inc()
+    return body
+
+
+def _count(runtime: Runtime, event: Event, evaluation: Evaluation, body: dict[str, Any]) -> None:
+    metrics = runtime.metrics
+    metrics.decisions.labels(event.type, evaluation.decision.value).inc()
+    for reason in evaluation.reasons:
+        metrics.rule_hits.labels(reason.rule, "active").inc()
+    for reason in evaluation.shadow:
+        metrics.rule_hits.labels(reason.rule, "shadow").inc()
+    for offer in body["offers"]:
+        metrics.offers.labels(offer["offer"], offer["status"]).inc()
+    for withheld in body["withheld"]:
+        why = withheld["why"]
+        if why in _COUNTED:
+            metrics.offers.labels(withheld["offer"], "withheld" if why == "risk" else why).inc()
+
+
+#: Withheld reasons worth a series: risk gating and budgets. Tier, condition, window and
+#: exclusivity are the pack working as written, on nearly every event.
+_COUNTED = frozenset({"risk", "exhausted", "customer_cap", "daily_cap", "no_beneficiary", "degraded"})

@@ -1,0 +1,160 @@
+"""The Redis-backed parts the routes use, built on one client: feature store, ledger, gate.
+
+This module only wires the engine's parts together and adds the two things that
+are the API's own: remembered responses (idempotent retries, via the store's
+``remember_result``) and each customer's recent decisions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import tempfile
+from collections.abc import Awaitable, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from api.settings import Settings
+from engine.events import Event
+from engine.features.connection import RedisHandle, RedisSettings, open_redis
+from engine.features.keys import KeyBuilder, safe_id
+from engine.features.scripts import guarded
+from engine.features.spec import Entity, ListKind
+from engine.features.store import FeatureStore
+from engine.model import SeedListEntry
+from engine.offers.ledger import OfferLedger
+
+#: Recent decisions of a customer are kept this long after the last one.
+DECISIONS_TTL_S = 90 * 86400
+
+
+class Services:
+    """One Redis client and the engine parts built on it."""
+
+    def __init__(self, settings: Settings, handle: RedisHandle) -> None:
+        self.settings = settings
+        self.handle = handle
+        self.client = handle.client
+        secret = _secret(settings)
+        self.store = FeatureStore(self.client, secret=secret)
+        self.keys = KeyBuilder(secret)
+        self.lists = self.store._lists
+        self.ledger = OfferLedger(self.client, event_ttl=settings.idempotency_ttl_s)
+        try:
+            from engine.contacts.gate import ContactGate
+
+            self.gate: Any = ContactGate(self.client)
+        except ImportError:
+            self.gate = None
+
+    async def close(self) -> None:
+        """Close the client; stop the embedded server if this worker started it."""
+        await self.handle.aclose()
+
+    async def ping(self) -> bool:
+        return bool(await self.store.ping())
+
+    async def recall(self, *, tenant: str, key: str) -> dict[str, Any] | None:
+        """The response first given for ``key`` (an event id or an Idempotency-Key)."""
+        raw = await self.store.recall_result(tenant=tenant, event_id=key)
+        return None if raw is None else dict(json.loads(raw))
+
+    async def remember(self, *, tenant: str, event: Event, alias: str | None, body: dict[str, Any]) -> None:
+        """Keep ``body`` for retries by event id (and Idempotency-Key) and as a recent decision."""
+        ttl = self.settings.idempotency_ttl_s
+        payload = encode(body)
+        writes: list[Awaitable[object]] = [
+            self.store.remember_result(tenant=tenant, event_id=event.event_id, payload=payload, ttl_s=ttl)
+        ]
+        if alias:
+            writes.append(self.store.remember_result(tenant=tenant, event_id=alias, payload=payload, ttl_s=ttl))
+        if self.settings.recent_decisions:
+            writes.append(self._push_decision(tenant, event, body))
+        await asyncio.gather(*writes)
+
+    async def _push_decision(self, tenant: str, event: Event, body: dict[str, Any]) -> None:
+        """Prepend a compact record to the customer's recent decisions (capped, with a TTL)."""
+        record = {
+            "event_id": event.event_id,
+            "type": event.type,
+            "at": event.timestamp.isoformat(),
+            "decision": body["decision"],
+            "score": body["score"],
+            "tier": body["tier"],
+            "rules": [r["rule"] for r in body["reasons"]],
+            "offers": [o["offer"] for o in body["offers"]],
+        }
+        key = self._decisions_key(tenant, event.customer)
+        async with guarded("recent decisions"), self.client.pipeline(transaction=False) as pipe:
+            pipe.lpush(key, json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+            pipe.ltrim(key, 0, self.settings.recent_decisions - 1)
+            pipe.expire(key, DECISIONS_TTL_S)
+            await pipe.execute()
+
+    async def recent_decisions(self, *, tenant: str, customer: str, limit: int) -> list[dict[str, Any]]:
+        async with guarded("recent decisions"):
+            rows = await self.client.lrange(self._decisions_key(tenant, customer), 0, limit - 1)
+        return [json.loads(row) for row in rows]
+
+    def _decisions_key(self, tenant: str, customer: str) -> str:
+        return f"{self.keys.tag(tenant, Entity.CUSTOMER, safe_id(customer))}:decisions"
+
+    async def seed_lists(self, *, tenant: str, entries: Sequence[SeedListEntry], author: str) -> None:
+        for entry in entries:
+            await self.store.add_entry(
+                tenant=tenant,
+                entity=Entity(entry.entity),
+                value=entry.value,
+                kind=ListKind(entry.kind),
+                reason=entry.reason,
+                author=author,
+                expires_at=entry.expires,
+            )
+
+    async def expire_holds(self, tenants: Iterable[str]) -> int:
+        now = datetime.now(UTC)
+        return sum([await self.ledger.expire_holds(tenant=t, now=now) for t in sorted(tenants)])
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    """A response body as stored for retries: compact UTF-8 JSON."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+async def open_services(settings: Settings) -> Services:
+    """Connect to REDIS_URL (or start the embedded server) and build the parts on it."""
+    handle = await open_redis(
+        RedisSettings(
+            url=settings.redis_url,
+            cluster=settings.redis_cluster,
+            data_dir=settings.data_dir,
+            socket_timeout=settings.redis_timeout_s,
+            connect_timeout=settings.redis_timeout_s,
+            max_connections=settings.redis_max_connections,
+        )
+    )
+    return Services(settings, handle)
+
+
+def _secret(settings: Settings) -> bytes:
+    """The PII hashing key: YUTANG_SECRET, else one generated once and kept in the data dir."""
+    if settings.secret:
+        return settings.secret.encode()
+    return ensure_secret_file(settings.data_dir / "secret.key").encode()
+
+
+def ensure_secret_file(path: Path) -> str:
+    """Read the key at ``path``, creating it first; several workers racing agree on one."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret-")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(secrets.token_urlsafe(32))
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)  # atomic: the first worker's key wins
+        os.unlink(tmp)
+    return path.read_text(encoding="utf-8").strip()

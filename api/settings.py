@@ -1,0 +1,62 @@
+"""Service settings, read from the environment when the app is created (never at import)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    """Everything the service is configured with; see docs/api.md for the variables."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rules_path: Path = Path("rules")
+    backend: str = "durable"
+    redis_url: str | None = None
+    redis_cluster: bool = False
+    redis_max_connections: int = Field(default=512, gt=0)
+    data_dir: Path = Path("data")
+    secret: str | None = None
+    api_keys: str = ""
+    api_keys_file: Path | None = None
+    redis_timeout_s: float = Field(default=0.25, gt=0)
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    idempotency_ttl_s: int = Field(default=86400, gt=0)
+    rules_poll_s: float = Field(default=2.0, gt=0)
+    breaker_s: float = Field(default=0.5, ge=0)
+    recent_decisions: int = Field(default=20, ge=0)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from ``YUTANG_*`` / ``REDIS_URL`` variables, then ``overrides``."""
+        env = os.environ if env is None else env
+        found: dict[str, object] = {}
+        for field, variable in _VARIABLES.items():
+            if env.get(variable):
+                found[field] = env[variable]
+        if env.get("YUTANG_REDIS_TIMEOUT_MS"):
+            found["redis_timeout_s"] = float(env["YUTANG_REDIS_TIMEOUT_MS"]) / 1000
+        found.update(overrides)
+        return cls.model_validate(found)
+
+
+_VARIABLES = {
+    "rules_path": "YUTANG_RULES",
+    "backend": "YUTANG_BACKEND",
+    "redis_url": "REDIS_URL",
+    "redis_cluster": "REDIS_CLUSTER",
+    "redis_max_connections": "YUTANG_REDIS_MAX_CONNECTIONS",
+    "data_dir": "YUTANG_DATA_DIR",
+    "secret": "YUTANG_SECRET",
+    "api_keys": "YUTANG_API_KEYS",
+    "api_keys_file": "YUTANG_API_KEYS_FILE",
+    "max_body_bytes": "YUTANG_MAX_BODY_BYTES",
+    "idempotency_ttl_s": "YUTANG_IDEMPOTENCY_TTL_S",
+    "rules_poll_s": "YUTANG_RULES_POLL_S",
+    "breaker_s": "YUTANG_REDIS_BREAKER_S",
+    "recent_decisions": "YUTANG_RECENT_DECISIONS",
+}
