@@ -30,6 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     test.add_argument("--backend", choices=[b.value for b in BackendKind], default=DEFAULT_BACKEND)
     test.add_argument("-q", "--quiet", action="store_true", help="print failures and the summary only")
     commands.add_parser("schema", help="print the JSON Schema of a rule file (for editors)")
+    serve = commands.add_parser("serve", help="run the HTTP API (embedded Redis unless REDIS_URL is set)")
+    add_serve_arguments(serve)
     args = parser.parse_args(argv)
     return int(COMMANDS[args.command](args))
 
@@ -83,7 +85,19 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"check": cmd_check, "test": cmd_test, "schema": cmd_schema}
+def cmd_serve(args: argparse.Namespace) -> int:
+    from api.serve import serve
+
+    return serve(args)
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    from api.serve import add_arguments
+
+    add_arguments(parser)
+
+
+COMMANDS = {"check": cmd_check, "test": cmd_test, "schema": cmd_schema, "serve": cmd_serve}
 
 if __name__ == "__main__":
     sys.exit(main())
