@@ -1,0 +1,178 @@
+"""Turn one event and one plan into script calls: one per node, or one per hash slot.
+
+A :class:`Batch` is one call of ``scripts/plan.lua``: its keys, its ops, and which
+feature values it fills. On a single Redis server every op of a request goes into one
+batch (one EVALSHA, one round trip). On a cluster each entity's hash tag gets its own
+batch, and all batches are sent in one pipeline; the few writes that depend on another
+slot's answer (an invitee's upline copies the referrer's chain) go in a second phase.
+
+Op order inside a batch is execution order: the builders below emit a feature's
+write before its read (counts include the current event), defer first/last-seen
+writes until after every read of them, and emit the customer's own device/ip links
+first (so a self-referral sees them).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from engine.events import Event
+from engine.features.keys import KeyBuilder, digest
+from engine.features.plan import Plan
+from engine.features.spec import Entity
+
+Arg = str | int | float
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """Retention and skew of the feature store (every key gets a TTL from these)."""
+
+    max_future_skew_s: int = 300  # event times later than now + this are clamped to it
+    replay_ttl_s: int = 86_400  # how long an event id is remembered (idempotent replays)
+    history_ttl_s: int = 400 * 86_400  # first/last seen, referral graph, windowless sets
+    list_default_ttl_s: int = 3650 * 86_400  # list entries without an expiry
+    ttl_slack_s: int = 3_600  # added to a window to get its set's TTL
+    track_links: bool = True  # remember each customer's devices/ips (referrer's own device)
+    links_cap: int = 32  # newest devices + ips kept per customer
+
+
+def event_ms(event: Event) -> int:
+    """Event time in whole milliseconds since the epoch (exact integer arithmetic)."""
+    return (event.timestamp - _EPOCH) // _MS
+
+
+@dataclass(slots=True)
+class Batch:
+    """One script call: keys, ops, the value indices it owns, the extras it returns."""
+
+    tag: str
+    keys: list[str] = field(default_factory=list)
+    ops: list[Arg] = field(default_factory=list)
+    deferred: list[Arg] = field(default_factory=list)
+    owned: list[int] = field(default_factory=list)
+    extras: list[str] = field(default_factory=list)  # names of the extra outputs, in order
+    marker: str = ""  # ARGV[4], set on the customer's batch when recording
+    _index: dict[str, int] = field(default_factory=dict)
+
+    def key(self, name: str) -> int:
+        """1-based index of ``name`` in KEYS, adding it on first use."""
+        index = self._index.get(name)
+        if index is None:
+            self.keys.append(name)
+            index = self._index[name] = len(self.keys)
+        return index
+
+    def has(self, name: str) -> bool:
+        return name in self._index
+
+    def argv(self, t: int, now: int, n: int) -> list[Arg]:
+        return [t, now, n, self.marker, *self.ops, *self.deferred]
+
+
+class RequestBuilder:
+    """Collects the ops of one request into batches, per hash tag when on a cluster."""
+
+    def __init__(
+        self,
+        *,
+        keys: KeyBuilder,
+        settings: StoreSettings,
+        plan: Plan,
+        tenant: str,
+        event: Event,
+        record: bool,
+        cluster: bool,
+        now_ms: int | None = None,
+    ) -> None:
+        self.keys = keys
+        self.settings = settings
+        self.plan = plan
+        self.tenant = tenant
+        self.event = event
+        self.record = record
+        self.read_values = True  # False for outcomes: record only
+        self.cluster = cluster
+        self.now = now_ms if now_ms is not None else int(time.time() * 1000)
+        self.t = min(event_ms(event), self.now + settings.max_future_skew_s * 1000)
+        self.event_hash = digest(event.event_id)
+        self.batches: dict[str, Batch] = {}
+        self.written: set[str] = set()  # keys already given their write op
+        self.upline_pending: Batch | None = None  # cluster: referrer batch whose chain B copies
+
+    # -- entities ------------------------------------------------------------------
+
+    def entity_id(self, entity: Entity, raw: str | None) -> str | None:
+        """Key id of a raw value (hashed when personal); None when absent."""
+        return None if raw is None else self.keys.entity_id(self.tenant, entity, raw)
+
+    def tag_of(self, entity: Entity, entity_id: str) -> str:
+        return self.keys.tag(self.tenant, entity, entity_id)
+
+    def batch(self, tag: str) -> Batch:
+        """The batch for keys under ``tag`` (the only batch when not on a cluster)."""
+        slot = tag if self.cluster else ""
+        found = self.batches.get(slot)
+        if found is None:
+            found = self.batches[slot] = Batch(tag=tag)
+        return found
+
+    def customer_tag(self) -> str:
+        customer_id = self.keys.entity_id(self.tenant, Entity.CUSTOMER, self.event.customer)
+        return self.tag_of(Entity.CUSTOMER, customer_id)
+
+    # -- ttl and windows -------------------------------------------------------------
+
+    def window_ttl_ms(self, window_ms: int) -> int:
+        if window_ms < 0:
+            return self.settings.history_ttl_s * 1000
+        return window_ms + self.settings.ttl_slack_s * 1000
+
+    def trim(self, window_ms: int) -> Arg:
+        """Score at or below which members have left the longest window ('' = keep all)."""
+        return "" if window_ms < 0 else self.t - window_ms
+
+    def low(self, window_seconds: int | None) -> int:
+        """Exclusive lower bound of the window (t - W, t]; -1 for all history."""
+        return -1 if window_seconds is None else self.t - window_seconds * 1000
+
+    @property
+    def history_ttl_ms(self) -> int:
+        return self.settings.history_ttl_s * 1000
+
+    # -- request-level ops -------------------------------------------------------------
+
+    def add_marker(self, mode: str) -> None:
+        """Remember the event id in the customer's slot; a second sight is a replay."""
+        batch = self.batch(self.customer_tag())
+        index = batch.key(f"{self.customer_tag()}:ev:{self.event_hash}")
+        ttl = self.settings.replay_ttl_s * 1000
+        batch.marker = f"{index}|{ttl}|{mode}|{self.plan.fingerprint}"
+
+    def marker_key(self) -> str:
+        return f"{self.customer_tag()}:ev:{self.event_hash}"
+
+    def add_links(self) -> None:
+        """Record the customer's own device and ip (read when they refer someone)."""
+        event = self.event
+        if not self.settings.track_links or (event.device is None and event.ip is None):
+            return
+        tag = self.customer_tag()
+        batch = self.batch(tag)
+        index = batch.key(f"{tag}:links")
+        for link in self.links():
+            batch.ops.extend(("LK", index, link, self.history_ttl_ms, self.settings.links_cap))
+
+    def links(self) -> list[str]:
+        """This event's device and ip as link members: ``d:<device>``, ``i:<ip hash>``."""
+        found: list[str] = []
+        device_id = self.entity_id(Entity.DEVICE, self.event.device)
+        ip_id = self.entity_id(Entity.IP, self.event.ip)
+        if device_id is not None:
+            found.append(f"d:{device_id}")
+        if ip_id is not None:
+            found.append(f"i:{ip_id}")
+        return found

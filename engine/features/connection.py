@@ -1,0 +1,111 @@
+"""Build the async Redis client the feature store uses, from settings.
+
+- no URL: start an :class:`~engine.redis_embedded.EmbeddedRedis` on a unix socket in
+  the data directory and connect to it (stopped again by :meth:`RedisHandle.aclose`);
+- ``redis://``, ``rediss://``, ``unix://``: :class:`redis.asyncio.Redis`;
+- ``redis+cluster://host:port,host:port`` (or ``cluster=True`` / ``REDIS_CLUSTER=1``
+  with a ``redis://`` URL): :class:`redis.asyncio.RedisCluster`.
+
+Every call gets ``socket_timeout`` (``YUTANG_REDIS_TIMEOUT``, seconds), so a hung
+Redis turns into :class:`~engine.errors.StoreUnavailable` instead of a hung request.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.cluster import ClusterNode
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from engine.errors import StoreUnavailable
+from engine.features.scripts import AnyRedis
+from engine.redis_embedded import EmbeddedRedis
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    """Where Redis is and how long to wait for it."""
+
+    url: str | None = None
+    cluster: bool = False
+    data_dir: Path = Path("data")
+    socket_timeout: float = 0.5
+    connect_timeout: float = 1.0
+    max_connections: int = 64
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> RedisSettings:
+        """Read ``REDIS_URL``, ``REDIS_CLUSTER``, ``YUTANG_DATA_DIR``, ``YUTANG_REDIS_TIMEOUT``."""
+        env = os.environ if environ is None else environ
+        return cls(
+            url=env.get("REDIS_URL") or None,
+            cluster=env.get("REDIS_CLUSTER", "").lower() in _TRUE,
+            data_dir=Path(env.get("YUTANG_DATA_DIR", "data")),
+            socket_timeout=float(env.get("YUTANG_REDIS_TIMEOUT", "0.5")),
+        )
+
+
+@dataclass(slots=True)
+class RedisHandle:
+    """The client, and the embedded server behind it when yutang started one."""
+
+    client: AnyRedis
+    embedded: EmbeddedRedis | None = None
+
+    async def aclose(self) -> None:
+        """Close the client, then stop the embedded server (if any)."""
+        await self.client.aclose()
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.stop)
+
+
+def client_from_url(url: str, settings: RedisSettings) -> AnyRedis:
+    """An async client for ``url`` (see the module docstring for the schemes)."""
+    scheme = urlsplit(url).scheme
+    if scheme == "redis+cluster" or settings.cluster:
+        return _cluster_client(url, settings)
+    if scheme not in ("redis", "rediss", "unix"):
+        raise StoreUnavailable(f"unsupported REDIS_URL scheme {scheme!r}")
+    return Redis.from_url(  # type: ignore[no-any-return]
+        url,
+        socket_timeout=settings.socket_timeout,
+        socket_connect_timeout=settings.connect_timeout,
+        max_connections=settings.max_connections,
+        retry=Retry(NoBackoff(), 1),
+    )
+
+
+def _cluster_client(url: str, settings: RedisSettings) -> RedisCluster:
+    parts = urlsplit(url)
+    if parts.scheme != "redis+cluster":
+        return RedisCluster.from_url(
+            url, socket_timeout=settings.socket_timeout,
+            socket_connect_timeout=settings.connect_timeout,
+        )  # fmt: skip
+    nodes = []
+    for item in parts.netloc.rsplit("@", 1)[-1].split(","):
+        host, _, port = item.rpartition(":")
+        nodes.append(ClusterNode(host or "127.0.0.1", int(port or 6379)))
+    return RedisCluster(
+        startup_nodes=nodes,
+        password=parts.password,
+        socket_timeout=settings.socket_timeout,
+        socket_connect_timeout=settings.connect_timeout,
+    )
+
+
+async def open_redis(settings: RedisSettings) -> RedisHandle:
+    """Connect as configured, starting the embedded server when no URL is set."""
+    if settings.url:
+        return RedisHandle(client=client_from_url(settings.url, settings))
+    server = EmbeddedRedis(settings.data_dir)
+    await asyncio.to_thread(server.start)
+    return RedisHandle(client=client_from_url(server.url, settings), embedded=server)

@@ -1,0 +1,146 @@
+"""Redis key layout and PII hashing of the feature store.
+
+Every key is ``yt:{<tenant>:<ns>:<id>}:<suffix>``. The part in braces is the Redis
+Cluster hash tag: everything stored about one entity (one device, one customer, one
+hashed phone number...) lands in one slot, so one Lua script per entity can record and
+read all of its features atomically, and a tenant can never read another's keys.
+
+``<id>`` is the entity's own identifier when it is not personal data (customer,
+device, group, campaign, coupon; ids outside ``[A-Za-z0-9_.@+=-]{1,64}`` are replaced
+by a digest so they can never break the hash tag), and otherwise (ip, subnet, phone,
+phone segment, email domain, address) a keyed hash: HMAC-SHA256 with the secret from
+settings, over ``tenant, entity, value``, truncated to 120 bits (20 base64url chars).
+Without the secret nobody can test a guessed phone number against the keys, and the
+same phone hashes differently for two merchants.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import re
+
+from engine.events import Event, email_domain, ip_subnet, phone_segment
+from engine.features.spec import PII_ENTITIES, Entity
+
+PREFIX = "yt"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_.@+=-]{1,64}$")
+
+#: Short namespace per entity. A referrer is a customer: both share the customer's slot.
+NAMESPACE: dict[Entity, str] = {
+    Entity.CUSTOMER: "cus",
+    Entity.REFERRER: "cus",
+    Entity.DEVICE: "dev",
+    Entity.IP: "ip",
+    Entity.SUBNET: "net",
+    Entity.PHONE: "tel",
+    Entity.PHONE_SEGMENT: "seg",
+    Entity.EMAIL_DOMAIN: "dom",
+    Entity.ADDRESS: "adr",
+    Entity.GROUP: "grp",
+    Entity.CAMPAIGN: "cmp",
+    Entity.COUPON: "cpn",
+}
+
+
+def digest(value: str, size: int = 9) -> str:
+    """Unkeyed short digest (base64url) of a non-personal identifier."""
+    raw = hashlib.blake2b(value.encode(), digest_size=size).digest()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def safe_id(value: str) -> str:
+    """``value`` itself when it is safe inside a key and hash tag, else ``~<digest>``."""
+    return value if _SAFE_ID.match(value) else "~" + digest(value)
+
+
+def normalize(entity: Entity, value: str) -> str:
+    """Canonical form of a raw value, so that list entries match events' values."""
+    value = value.strip()
+    if entity is Entity.PHONE:
+        return value.replace(" ", "").replace("-", "")
+    if entity is Entity.IP:
+        return str(ipaddress.ip_address(value))
+    if entity is Entity.SUBNET:
+        return ip_subnet(value) if "/" not in value else str(ipaddress.ip_network(value, strict=False))
+    if entity in (Entity.EMAIL_DOMAIN,):
+        return value.lower().rsplit("@", 1)[-1]
+    if entity is Entity.ADDRESS:
+        return " ".join(value.lower().split())
+    return value
+
+
+def entity_value(event: Event, entity: Entity) -> str | None:
+    """The raw (normalized) value of ``entity`` on ``event``, or None when absent."""
+    match entity:
+        case Entity.CUSTOMER:
+            return event.customer
+        case Entity.DEVICE:
+            return event.device
+        case Entity.IP:
+            return event.ip
+        case Entity.SUBNET:
+            return ip_subnet(event.ip)
+        case Entity.PHONE:
+            return event.phone
+        case Entity.PHONE_SEGMENT:
+            return phone_segment(event.phone)
+        case Entity.EMAIL_DOMAIN:
+            return email_domain(event.email)
+        case Entity.REFERRER:
+            return event.referrer
+        case Entity.GROUP:
+            return event.group
+        case Entity.CAMPAIGN:
+            return event.campaign
+        case Entity.COUPON:
+            return event.coupon
+        case Entity.ADDRESS:
+            return None if event.address is None else normalize(Entity.ADDRESS, event.address)
+    return None  # pragma: no cover - the match is exhaustive
+
+
+def mask(entity: Entity, value: str) -> str:
+    """A display hint for a personal value that does not reveal it (138****5678)."""
+    if entity is Entity.PHONE and len(value) >= 7:
+        return f"{value[:3]}****{value[-4:]}"
+    if entity in (Entity.IP, Entity.SUBNET):
+        head = value.split(".", 1)[0] if "." in value else value.split(":", 1)[0]
+        return f"{head}.*.*.*" + ("/" + value.rsplit("/", 1)[1] if "/" in value else "")
+    if len(value) <= 4:
+        return value[:1] + "*" * (len(value) - 1)
+    return f"{value[:2]}****{value[-2:]}"
+
+
+class KeyBuilder:
+    """Builds tenant-namespaced, hash-tagged keys; hashes personal values with HMAC."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("the PII secret must be at least 16 bytes")
+        self._secret = secret
+
+    def pii_hash(self, tenant: str, entity: Entity, value: str) -> str:
+        """HMAC-SHA256(secret, tenant|entity|value), 120 bits as base64url."""
+        message = f"{tenant}\x1f{NAMESPACE[entity]}\x1f{value}".encode()
+        raw = hmac.new(self._secret, message, hashlib.sha256).digest()[:15]
+        return base64.urlsafe_b64encode(raw).decode()
+
+    def entity_id(self, tenant: str, entity: Entity, value: str) -> str:
+        """The id stored in keys and set members for ``value`` of ``entity``."""
+        if entity in PII_ENTITIES:
+            return self.pii_hash(tenant, entity, value)
+        return safe_id(value)
+
+    def tag(self, tenant: str, entity: Entity, entity_id: str) -> str:
+        """Key prefix (with hash tag) of everything stored about one entity."""
+        return f"{PREFIX}:{{{safe_id(tenant)}:{NAMESPACE[entity]}:{entity_id}}}"
+
+    def result_key(self, tenant: str, event_id: str) -> str:
+        """Where the API keeps its first response to an event (idempotent retries)."""
+        return f"{PREFIX}:{{{safe_id(tenant)}:res:{digest(event_id)}}}"
+
+    def list_index_key(self, tenant: str) -> str:
+        """Per-tenant index of live list entries, for listing them page by page."""
+        return f"{PREFIX}:{{{safe_id(tenant)}:lists}}:idx"

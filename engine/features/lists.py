@@ -1,0 +1,224 @@
+"""Live block / allow / watch lists of any entity kind, with reason, author and expiry.
+
+An entry lives in its entity's slot, ``yt:{<tenant>:<ns>:<id>}:list``, a hash with
+``<kind>`` = expiry (ms, ``0`` = never) and ``<kind>:m`` = JSON metadata (reason,
+author, created_at, expires_at and a display ``hint``). The id is the same keyed hash
+events use, so a listed phone matches events without the phone ever being stored:
+the hint of a personal value is masked (``138****5678``); other values are shown.
+Reading a ``<entity>.blocked`` feature is one HGET in the script of that entity's slot.
+
+A per-tenant sorted set ``yt:{<tenant>:lists}:idx`` (member ``kind|entity|id``,
+scored by creation) lets the admin API page through entries; expired ones are
+skipped while paging. Entries without an expiry are kept for
+``list_default_ttl_s`` (ten years by default) after their last change.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from engine.features.builder import RequestBuilder, StoreSettings
+from engine.features.keys import KeyBuilder, entity_value, mask, normalize
+from engine.features.scripts import AnyRedis, Call, Script, guarded, run_many, run_one
+from engine.features.spec import PII_ENTITIES, Entity, ListFeature, ListKind
+
+LIST_SCRIPT = Script.load("list_entry.lua")
+
+
+@dataclass(frozen=True, slots=True)
+class ListEntry:
+    """One live list entry as the admin API shows it (never the raw personal value)."""
+
+    entity: Entity
+    kind: ListKind
+    entry_id: str  # the keyed hash (or id) under which the value is stored
+    hint: str  # masked value for personal data, the value itself otherwise
+    reason: str
+    author: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    entries: list[ListEntry]
+    next_cursor: str | None  # pass back to get the next page; None at the end
+
+
+def emit(builder: RequestBuilder, spec: ListFeature, index: int) -> None:
+    """Add the op reading whether the event's value of ``spec.entity`` is listed now."""
+    entity_id = builder.entity_id(spec.entity, entity_value(builder.event, spec.entity))
+    if entity_id is None:
+        return
+    tag = builder.tag_of(spec.entity, entity_id)
+    batch = builder.batch(tag)
+    batch.owned.append(index)
+    batch.ops.extend(("LS", index, batch.key(f"{tag}:list"), spec.kind.value))
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _now_ms() -> int:
+    return _ms(datetime.now(UTC))
+
+
+class ListStore:
+    """Admin operations on the live lists of every tenant."""
+
+    def __init__(self, client: AnyRedis, keys: KeyBuilder, settings: StoreSettings) -> None:
+        self._client = client
+        self._keys = keys
+        self._settings = settings
+
+    def _locate(self, tenant: str, entity: Entity, value: str) -> tuple[str, str, str]:
+        """Normalized value, its id and its list key."""
+        normalized = normalize(entity, value)
+        entity_id = self._keys.entity_id(tenant, entity, normalized)
+        return normalized, entity_id, f"{self._keys.tag(tenant, entity, entity_id)}:list"
+
+    async def add(
+        self,
+        *,
+        tenant: str,
+        entity: Entity,
+        value: str,
+        kind: ListKind,
+        reason: str,
+        author: str,
+        expires_at: datetime | None = None,
+    ) -> ListEntry:
+        """Add (or replace) the ``kind`` entry of ``value``."""
+        normalized, entity_id, key = self._locate(tenant, entity, value)
+        now = datetime.now(UTC)
+        expires = 0 if expires_at is None else _ms(expires_at)
+        entry = ListEntry(
+            entity=entity,
+            kind=kind,
+            entry_id=entity_id,
+            hint=mask(entity, normalized) if entity in PII_ENTITIES else normalized,
+            reason=reason,
+            author=author,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        ttl = self._settings.list_default_ttl_s * 1000
+        meta = json.dumps(_meta(entry), ensure_ascii=False)
+        member = f"{kind.value}|{entity.value}|{entity_id}"
+        index = self._keys.list_index_key(tenant)
+        await run_many(
+            self._client,
+            [
+                Call(LIST_SCRIPT, [key], ["add", kind.value, expires, meta, ttl, _ms(now)]),
+                Call(LIST_SCRIPT, [index], ["index", member, expires, "", ttl, _ms(now)]),
+            ],
+        )
+        return entry
+
+    async def remove(self, *, tenant: str, entity: Entity, value: str, kind: ListKind) -> bool:
+        """Remove the ``kind`` entry of ``value``; False when there was none."""
+        _, entity_id, key = self._locate(tenant, entity, value)
+        ttl = self._settings.list_default_ttl_s * 1000
+        removed = await run_one(
+            self._client, Call(LIST_SCRIPT, [key], ["remove", kind.value, 0, "", ttl, _now_ms()])
+        )
+        async with guarded("list index"):
+            await self._client.zrem(self._keys.list_index_key(tenant), f"{kind.value}|{entity.value}|{entity_id}")
+        return bool(removed)
+
+    async def get(self, *, tenant: str, entity: Entity, value: str) -> list[ListEntry]:
+        """Every live entry (block, allow, watch) of one value."""
+        _, entity_id, key = self._locate(tenant, entity, value)
+        async with guarded("list read"):
+            stored = await self._client.hgetall(key)  # type: ignore[misc]
+        return _live_entries(entity, entity_id, stored, _now_ms())
+
+    async def page(
+        self,
+        *,
+        tenant: str,
+        kind: ListKind | None = None,
+        entity: Entity | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> ListPage:
+        """Live entries, oldest first, optionally of one kind / entity kind."""
+        index = self._keys.list_index_key(tenant)
+        offset = int(cursor or 0)
+        found: list[ListEntry] = []
+        now = _now_ms()
+        while len(found) < limit:
+            need = limit - len(found)  # each index member yields at most one entry
+            async with guarded("list index"):
+                members = await self._client.zrange(index, offset, offset + need - 1)
+            if not members:
+                return ListPage(found, None)
+            offset += len(members)
+            found.extend(await self._resolve(tenant, members, kind, entity, now))
+        return ListPage(found, str(offset))
+
+    async def _resolve(
+        self,
+        tenant: str,
+        members: Sequence[bytes | str],
+        kind: ListKind | None,
+        entity: Entity | None,
+        now: int,
+    ) -> list[ListEntry]:
+        wanted: list[tuple[Entity, ListKind, str]] = []
+        for raw in members:
+            text = raw.decode() if isinstance(raw, bytes) else raw
+            kind_name, entity_name, entity_id = text.split("|", 2)
+            item = (Entity(entity_name), ListKind(kind_name), entity_id)
+            if (kind is None or item[1] is kind) and (entity is None or item[0] is entity):
+                wanted.append(item)
+        async with guarded("list read"), self._client.pipeline(transaction=False) as pipe:
+            for item_entity, _, entity_id in wanted:
+                pipe.hgetall(f"{self._keys.tag(tenant, item_entity, entity_id)}:list")
+            stored = await pipe.execute()
+        entries: list[ListEntry] = []
+        for (item_entity, item_kind, entity_id), fields in zip(wanted, stored, strict=True):
+            live = [e for e in _live_entries(item_entity, entity_id, fields, now) if e.kind is item_kind]
+            entries.extend(live)
+        return entries
+
+
+def _meta(entry: ListEntry) -> dict[str, str | None]:
+    return {
+        "reason": entry.reason,
+        "author": entry.author,
+        "hint": entry.hint,
+        "created_at": entry.created_at.isoformat(),
+        "expires_at": None if entry.expires_at is None else entry.expires_at.isoformat(),
+    }
+
+
+def _live_entries(
+    entity: Entity, entity_id: str, stored: dict[bytes, bytes] | dict[str, str], now: int
+) -> list[ListEntry]:
+    fields = {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+        for k, v in stored.items()
+    }
+    entries: list[ListEntry] = []
+    for kind in ListKind:
+        expires, meta = fields.get(kind.value), fields.get(f"{kind.value}:m")
+        if expires is None or meta is None or (expires != "0" and int(expires) <= now):
+            continue
+        data = json.loads(meta)
+        entries.append(
+            ListEntry(
+                entity=entity,
+                kind=kind,
+                entry_id=entity_id,
+                hint=data["hint"],
+                reason=data["reason"],
+                author=data["author"],
+                created_at=datetime.fromisoformat(data["created_at"]),
+                expires_at=None if data["expires_at"] is None else datetime.fromisoformat(data["expires_at"]),
+            )
+        )
+    return entries

@@ -1,0 +1,132 @@
+"""Compile a tuple of feature specs once into what the request builders need.
+
+A :class:`Plan` is built the first time a spec tuple is seen and cached by the store
+(the API passes the same tuple, ``ruleset.feature_plan[event.type]``, every time), so
+the request path never re-derives windows or key suffixes.
+
+Features over the same events share one Redis set: ``ip.signups_1h`` and
+``ip.signups_24h`` both count the ``cnt:ip:signup`` set, trimmed to the longest window
+any of them needs. The set's TTL is that window plus some slack.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from engine.features.spec import (
+    Aggregate,
+    Entity,
+    FeatureSpec,
+    GroupFeature,
+    GroupMetric,
+    ReferralFeature,
+    ReferralMetric,
+    WindowedFeature,
+)
+
+#: Sentinel window for "all history": the set is never trimmed, its TTL is the history TTL.
+UNBOUNDED = -1
+
+
+def on_suffix(on: frozenset[str]) -> str:
+    """Key component naming the event types that feed a set ('*' for all)."""
+    return ",".join(sorted(on)) if on else "*"
+
+
+def field_entity(name: str | None) -> Entity | None:
+    """The entity a ``distinct`` field names (``customer`` or ``customer_id``)."""
+    if name is None:
+        return None
+    try:
+        return Entity(name.removesuffix("_id"))
+    except ValueError:
+        return None
+
+
+def windowed_suffix(spec: WindowedFeature) -> str:
+    """Key suffix of the set a windowed feature reads (shared by identical streams)."""
+    on = on_suffix(spec.on)
+    match spec.aggregate:
+        case Aggregate.COUNT:
+            return f"cnt:{spec.by.value}:{on}"
+        case Aggregate.SUM:
+            return f"sum:{spec.by.value}:{on}:{spec.field}"
+        case Aggregate.DISTINCT if spec.approx:
+            return f"hll:{spec.by.value}:{on}:{spec.field}:{spec.window_seconds}"
+        case Aggregate.DISTINCT:
+            return f"dst:{spec.by.value}:{on}:{spec.field}"
+        case _:
+            return f"seen:{spec.by.value}:{on}"
+
+
+#: Referral sets and the metrics that read them.
+REFERRAL_SETS: dict[str, frozenset[ReferralMetric]] = {
+    "inv": frozenset({ReferralMetric.INVITEES, ReferralMetric.PAID_SHARE}),
+    "dev": frozenset({ReferralMetric.INVITEE_DEVICES}),
+    "ip": frozenset({ReferralMetric.INVITEE_IPS}),
+    "net": frozenset({ReferralMetric.INVITEE_SUBNETS}),
+    "odev": frozenset({ReferralMetric.INVITEES_ON_REFERRER_DEVICE}),
+    "oip": frozenset({ReferralMetric.INVITEES_ON_REFERRER_IP}),
+}
+
+GROUP_SETS: dict[GroupMetric, str] = {
+    GroupMetric.MEMBERS: "mem",
+    GroupMetric.SHARED_DEVICE: "d",
+    GroupMetric.SHARED_IP: "i",
+    GroupMetric.SHARED_ADDRESS: "a",
+}
+
+
+def _merge_window(windows: dict[str, int], suffix: str, seconds: int | None) -> None:
+    ms = UNBOUNDED if seconds is None else seconds * 1000
+    current = windows.get(suffix)
+    if current == UNBOUNDED or ms == UNBOUNDED:
+        windows[suffix] = UNBOUNDED
+    else:
+        windows[suffix] = max(current or 0, ms)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The compiled form of one spec tuple."""
+
+    specs: tuple[FeatureSpec, ...]
+    names: tuple[str, ...]
+    fingerprint: str
+    windows: dict[str, int] = field(default_factory=dict)  # set suffix -> longest window ms
+    referral: bool = False  # any referral feature: record the invitee's upline
+    referral_sets: frozenset[str] = frozenset()  # referrer-side sets some metric reads
+
+    @property
+    def size(self) -> int:
+        return len(self.specs)
+
+
+def compile_plan(specs: Sequence[FeatureSpec]) -> Plan:
+    """Derive shared sets, their longest windows and the plan's fingerprint."""
+    specs = tuple(specs)
+    names = tuple(s.name for s in specs)
+    fingerprint = hashlib.blake2b("\n".join(names).encode(), digest_size=6).hexdigest()
+    windows: dict[str, int] = {}
+    referral_sets: set[str] = set()
+    has_referral = False
+    for spec in specs:
+        if isinstance(spec, WindowedFeature):
+            _merge_window(windows, windowed_suffix(spec), spec.window_seconds)
+        elif isinstance(spec, ReferralFeature):
+            has_referral = True
+            for name, metrics in REFERRAL_SETS.items():
+                if spec.metric in metrics:
+                    referral_sets.add(name)
+                    _merge_window(windows, f"rg:{name}", spec.window_seconds)
+        elif isinstance(spec, GroupFeature):
+            _merge_window(windows, f"gb:{GROUP_SETS[spec.metric]}", spec.window_seconds)
+    return Plan(
+        specs=specs,
+        names=names,
+        fingerprint=fingerprint,
+        windows=windows,
+        referral=has_referral,
+        referral_sets=frozenset(referral_sets),
+    )

@@ -1,0 +1,144 @@
+"""Referral graph: who invited whom, read from the referrer's side in one slot.
+
+Layout (all under the *referrer's* customer hash tag, so a referral event touches the
+referrer's slot and the invitee's slot only):
+
+- ``{A}:up``      hash: A's own upline: ``r`` referrer id, ``a`` referral time (ms),
+  ``c`` ancestor chain (up to 8 digests of customer ids, nearest first), ``d`` depth.
+- ``{A}:rg:inv``  sorted set of A's invitees, scored by their latest referral by A.
+- ``{A}:rg:dev`` / ``rg:ip`` / ``rg:net``: distinct devices / ip hashes / subnet hashes
+  seen on A's referral events, scored by latest time.
+- ``{A}:rg:odev`` / ``rg:oip``: invitees whose referral came from a device / ip that
+  A itself used before (A's ``{A}:links``, recorded from A's own events).
+- ``{A}:rg:paid`` hash: invitee -> time of its first paid order (only invitees whose
+  first referrer is A).
+
+An invitee's upline is written once (the first referrer wins) and copies the
+referrer's chain, so ``depth`` is 1 + the referrer's depth and a **ring** is a new
+edge A -> B where B already is A (a self-referral) or one of A's ancestors within
+``hops - 1`` steps: the edge closes a cycle of at most ``hops`` edges. Chains hold 8
+ancestors, so rings of up to 8 edges are found (the rule-pack schema allows 2-8).
+
+``paid_share`` is the share of A's invitees referred in the window whose first paid
+order (at or before the event time) came at most ``within`` after their referral;
+invitees who have not paid yet count as unpaid. Missing when A has no invitees in
+the window. A paid order is recorded by :func:`emit_paid` / :func:`emit_paid_mark`,
+two dependent steps (the invitee's slot says who the referrer is).
+"""
+from __future__ import annotations
+
+from engine.events import ip_subnet
+from engine.features.builder import Batch, RequestBuilder
+from engine.features.keys import digest
+from engine.features.spec import Entity, ReferralFeature, ReferralMetric
+
+#: Lua RU sentinel: take the referrer's chain from the register loaded by RR.
+FROM_REGISTER = "~"
+_NO_LIMIT_MS = 10**15
+
+_SET_OF: dict[ReferralMetric, str] = {
+    ReferralMetric.INVITEES: "inv",
+    ReferralMetric.INVITEE_DEVICES: "dev",
+    ReferralMetric.INVITEE_IPS: "ip",
+    ReferralMetric.INVITEE_SUBNETS: "net",
+    ReferralMetric.INVITEES_ON_REFERRER_DEVICE: "odev",
+    ReferralMetric.INVITEES_ON_REFERRER_IP: "oip",
+}
+
+
+def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
+    """Add the ops reading ``spec`` (and, once per request, recording the edge)."""
+    referrer = builder.event.referrer
+    if referrer is None:
+        return
+    tag = builder.tag_of(Entity.REFERRER, builder.entity_id(Entity.REFERRER, referrer) or "")
+    batch = builder.batch(tag)
+    if not batch.has(f"{tag}:up"):
+        _emit_core(builder, batch, tag)
+    batch.owned.append(index)
+    invitee = builder.entity_id(Entity.CUSTOMER, builder.event.customer) or ""
+    low = builder.low(spec.window_seconds)
+    match spec.metric:
+        case ReferralMetric.DEPTH:
+            batch.ops.extend(("RD", index))
+        case ReferralMetric.RING:
+            batch.ops.extend(("RG", index, spec.hops, digest(invitee), digest(referrer_id(builder))))
+        case ReferralMetric.PAID_SHARE:
+            within = _NO_LIMIT_MS if spec.within_seconds is None else spec.within_seconds * 1000
+            inv, paid = batch.key(f"{tag}:rg:inv"), batch.key(f"{tag}:rg:paid")
+            batch.ops.extend(("PS", index, inv, paid, low, within))
+        case metric:
+            key = batch.key(f"{tag}:rg:{_SET_OF[metric]}")
+            batch.ops.extend(("ZC", index, key, low, "+inf"))
+
+
+def referrer_id(builder: RequestBuilder) -> str:
+    return builder.entity_id(Entity.REFERRER, builder.event.referrer) or ""
+
+
+def _emit_core(builder: RequestBuilder, batch: Batch, tag: str) -> None:
+    """Load the referrer's chain; on a referral event record the edge into every set."""
+    batch.ops.extend(("RR", batch.key(f"{tag}:up")))
+    batch.extras.extend(("chain", "depth"))
+    if not builder.record or builder.event.type != "referral":
+        return
+    event = builder.event
+    invitee = builder.entity_id(Entity.CUSTOMER, event.customer)
+    members = {
+        "inv": invitee,
+        "dev": builder.entity_id(Entity.DEVICE, event.device),
+        "ip": builder.entity_id(Entity.IP, event.ip),
+        "net": builder.entity_id(Entity.SUBNET, _subnet(builder)),
+    }
+    for name in sorted(builder.plan.referral_sets):
+        window = builder.plan.windows[f"rg:{name}"]
+        key = batch.key(f"{tag}:rg:{name}")
+        ttl, trim = builder.window_ttl_ms(window), builder.trim(window)
+        if name in members:
+            if members[name] is not None:
+                batch.ops.extend(("ZA", key, "GT", members[name], ttl, trim))
+            continue
+        link_entity = Entity.DEVICE if name == "odev" else Entity.IP
+        link_raw = event.device if name == "odev" else event.ip
+        link_id = builder.entity_id(link_entity, link_raw)
+        if link_id is not None:
+            link = f"{'d' if name == 'odev' else 'i'}:{link_id}"
+            links = batch.key(f"{tag}:links")
+            batch.ops.extend(("RO", links, link, key, invitee or "", ttl, trim))
+    _emit_upline(builder, batch)
+
+
+def _subnet(builder: RequestBuilder) -> str | None:
+    return ip_subnet(builder.event.ip)
+
+
+def _emit_upline(builder: RequestBuilder, referrer_batch: Batch) -> None:
+    """Write the invitee's upline: in the same script, or in phase 2 on a cluster."""
+    if builder.cluster:
+        builder.upline_pending = referrer_batch
+        return
+    batch = builder.batch(builder.customer_tag())
+    batch.deferred.extend(upline_op(builder, batch, FROM_REGISTER, 0))
+
+
+def upline_op(builder: RequestBuilder, batch: Batch, chain: str, depth: int) -> tuple[str | int, ...]:
+    """The RU op writing the invitee's upline below the event's referrer."""
+    key = batch.key(f"{builder.customer_tag()}:up")
+    referrer = referrer_id(builder)
+    return ("RU", key, referrer, digest(referrer), builder.history_ttl_ms, chain, depth)
+
+
+def emit_paid(builder: RequestBuilder) -> None:
+    """Step 1 of a paid order: ask the payer's slot who referred them (extras ref, at)."""
+    tag = builder.customer_tag()
+    batch = builder.batch(tag)
+    batch.ops.extend(("PU", batch.key(f"{tag}:up")))
+    batch.extras.extend(("ref", "at"))
+
+
+def emit_paid_mark(builder: RequestBuilder, referrer: str) -> None:
+    """Step 2: note the payer's first paid order in its referrer's slot."""
+    tag = builder.tag_of(Entity.REFERRER, referrer)
+    batch = builder.batch(tag)
+    payer = builder.entity_id(Entity.CUSTOMER, builder.event.customer) or ""
+    batch.ops.extend(("PM", batch.key(f"{tag}:rg:paid"), payer, builder.history_ttl_ms))

@@ -1,0 +1,325 @@
+"""The feature store: record an event and read every feature a rule set needs, in one trip.
+
+``record_and_read`` compiles the spec tuple once (:mod:`engine.features.plan`), turns
+the event into ops (:mod:`windows`, :mod:`referral_graph`, :mod:`group_buy`,
+:mod:`lists`) and runs them with ``scripts/plan.lua``: one EVALSHA on a single server,
+one EVALSHA per entity hash slot in one pipeline on a cluster. Only the features in
+``specs`` are recorded and read.
+
+Idempotency: the first sight of ``(tenant, event_id)`` stores the values it returned
+under ``{<tenant>:cus:<customer>}:ev:<event hash>`` for ``replay_ttl_s``; a second
+sight changes no counter and returns those values with ``replayed=True``. On a single
+server this is atomic inside the script. On a cluster the marker lives in the
+customer's slot: every set is keyed by event id so the other slots' writes of a
+replay are no-ops, and the snapshot is completed in a second, dependent step (a
+replay racing that step, or arriving after the rule set changed, gets the current
+values read without recording, still flagged ``replayed``).
+
+Event time drives every window (replays and backtests compute what live traffic
+did); times more than ``max_future_skew_s`` (5 min) ahead of this host's clock are
+clamped to it. See docs/features.md for each feature's exact semantics.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from engine.errors import StoreUnavailable
+from engine.events import Event
+from engine.features import group_buy, lists, referral_graph, windows
+from engine.features.builder import Batch, RequestBuilder, StoreSettings
+from engine.features.keys import KeyBuilder
+from engine.features.lists import ListEntry, ListPage, ListStore
+from engine.features.plan import Plan, compile_plan
+from engine.features.scripts import AnyRedis, Call, Script, guarded, is_cluster, run_many
+from engine.features.spec import (
+    Aggregate,
+    Entity,
+    FeatureSpec,
+    GroupFeature,
+    ListFeature,
+    ListKind,
+    ReferralFeature,
+    ReferralMetric,
+    WindowedFeature,
+)
+
+PLAN_SCRIPT = Script.load("plan.lua")
+Value = int | float | bool | None
+_MAX_CACHED_PLANS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSnapshot:
+    """Feature values for one event (None = missing); ``replayed`` on a repeated event id."""
+
+    values: dict[str, Value]
+    replayed: bool = False
+
+
+class FeatureStore:
+    """Records events into Redis and reads the features declared by a rule pack."""
+
+    def __init__(
+        self, client: AnyRedis, *, secret: bytes, settings: StoreSettings | None = None
+    ) -> None:
+        self._client = client
+        self._cluster = is_cluster(client)
+        self._keys = KeyBuilder(secret)
+        self._settings = settings or StoreSettings()
+        self._plans: dict[int, Plan] = {}
+        self._lists = ListStore(client, self._keys, self._settings)
+
+    @property
+    def settings(self) -> StoreSettings:
+        return self._settings
+
+    # -- scoring path ---------------------------------------------------------------
+
+    async def record_and_read(
+        self, *, tenant: str, event: Event, specs: Sequence[FeatureSpec]
+    ) -> FeatureSnapshot:
+        """Record the event into every spec it feeds, then return all specs' values."""
+        plan = self.plan(specs)
+        builder = self._builder(plan, tenant, event, record=True)
+        builder.add_marker("pending" if self._cluster else "full")
+        builder.add_links()
+        _emit_all(builder, plan)
+        batches = list(builder.batches.values())
+        results = await run_many(self._client, [_call(builder, b) for b in batches])
+        replay = _replayed_snapshot(results)
+        if replay is not None:
+            return await self._replay(plan, tenant, event, replay)
+        raw = _merge(plan, batches, results)
+        if self._cluster:
+            await self._complete_on_cluster(builder, batches, results, raw)
+        return FeatureSnapshot(values=_convert(plan, raw), replayed=False)
+
+    async def read(
+        self, *, tenant: str, event: Event, specs: Sequence[FeatureSpec]
+    ) -> dict[str, Value]:
+        """Return the specs' values as of the event's time without recording anything.
+
+        Unlike ``record_and_read`` the counts do not include this event.
+        """
+        plan = self.plan(specs)
+        builder = self._builder(plan, tenant, event, record=False)
+        _emit_all(builder, plan)
+        batches = [b for b in builder.batches.values() if b.ops]
+        if not batches:
+            return dict.fromkeys(plan.names)
+        results = await run_many(self._client, [_call(builder, b) for b in batches])
+        return _convert(plan, _merge(plan, batches, results))
+
+    async def record_outcome(
+        self, *, tenant: str, event: Event, specs: Sequence[FeatureSpec]
+    ) -> bool:
+        """Record an order_paid / refund / chargeback / label; False if already recorded.
+
+        Windowed specs the event feeds are recorded; an ``order_paid`` also marks the
+        payer's first paid order in its referrer's slot (for ``paid_share``).
+        """
+        plan = self.plan(specs)
+        builder = self._builder(plan, tenant, event, record=True)
+        builder.read_values = False
+        builder.add_marker("outcome")
+        builder.add_links()
+        for index, spec in enumerate(plan.specs, start=1):
+            if isinstance(spec, WindowedFeature):
+                windows.emit(builder, spec, index)
+        if event.type == "order_paid":
+            referral_graph.emit_paid(builder)
+        batches = list(builder.batches.values())
+        results = await run_many(self._client, [_call(builder, b) for b in batches])
+        if _replayed_snapshot(results) is not None:
+            return False
+        referrer = _extra(batches, results, "ref")
+        if referrer is not None:
+            mark = self._builder(plan, tenant, event, record=True)
+            referral_graph.emit_paid_mark(mark, referrer)
+            await run_many(self._client, [_call(mark, b) for b in mark.batches.values()])
+        return True
+
+    # -- idempotent API responses -----------------------------------------------------
+
+    async def remember_result(
+        self, *, tenant: str, event_id: str, payload: bytes, ttl_s: int
+    ) -> bool:
+        """Store the API's first response to an event; False if one was already stored."""
+        async with guarded("remember"):
+            stored = await self._client.set(
+                self._keys.result_key(tenant, event_id), payload, nx=True, px=ttl_s * 1000
+            )
+        return bool(stored)
+
+    async def recall_result(self, *, tenant: str, event_id: str) -> bytes | None:
+        """The stored first response to an event, if any."""
+        async with guarded("recall"):
+            found = await self._client.get(self._keys.result_key(tenant, event_id))
+        return found.encode() if isinstance(found, str) else found
+
+    # -- lists ------------------------------------------------------------------------
+
+    async def add_entry(
+        self,
+        *,
+        tenant: str,
+        entity: Entity,
+        value: str,
+        kind: ListKind,
+        reason: str,
+        author: str,
+        expires_at: datetime | None = None,
+    ) -> ListEntry:
+        """Put ``value`` on the block / allow / watch list (replacing an entry of that kind)."""
+        return await self._lists.add(
+            tenant=tenant, entity=entity, value=value, kind=kind,
+            reason=reason, author=author, expires_at=expires_at,
+        )  # fmt: skip
+
+    async def remove_entry(self, *, tenant: str, entity: Entity, value: str, kind: ListKind) -> bool:
+        """Take ``value`` off one list; False when it was not on it."""
+        return await self._lists.remove(tenant=tenant, entity=entity, value=value, kind=kind)
+
+    async def get_entries(self, *, tenant: str, entity: Entity, value: str) -> list[ListEntry]:
+        """The live entries of one value."""
+        return await self._lists.get(tenant=tenant, entity=entity, value=value)
+
+    async def list_entries(
+        self,
+        *,
+        tenant: str,
+        kind: ListKind | None = None,
+        entity: Entity | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> ListPage:
+        """A page of live entries, oldest first."""
+        return await self._lists.page(tenant=tenant, kind=kind, entity=entity, limit=limit, cursor=cursor)
+
+    async def ping(self) -> bool:
+        """True when Redis answers."""
+        try:
+            async with guarded("ping"):
+                return bool(await self._client.ping())  # type: ignore[misc]
+        except StoreUnavailable:
+            return False
+
+    # -- internals ----------------------------------------------------------------------
+
+    def plan(self, specs: Sequence[FeatureSpec]) -> Plan:
+        """The compiled plan of ``specs`` (cached by identity of the tuple)."""
+        cached = self._plans.get(id(specs))
+        if cached is not None and (cached.specs is specs or cached.specs == tuple(specs)):
+            return cached
+        if len(self._plans) >= _MAX_CACHED_PLANS:
+            self._plans.clear()
+        plan = compile_plan(specs)
+        if plan.specs is specs:  # keyed by id only while the tuple itself is kept alive
+            self._plans[id(specs)] = plan
+        return plan
+
+    def _builder(self, plan: Plan, tenant: str, event: Event, *, record: bool) -> RequestBuilder:
+        return RequestBuilder(
+            keys=self._keys, settings=self._settings, plan=plan, tenant=tenant,
+            event=event, record=record, cluster=self._cluster,
+        )  # fmt: skip
+
+    async def _replay(self, plan: Plan, tenant: str, event: Event, stored: str) -> FeatureSnapshot:
+        fingerprint, _, encoded = stored.partition("|")
+        if fingerprint == plan.fingerprint and encoded:
+            return FeatureSnapshot(values=_convert(plan, _decode(encoded, plan.size)), replayed=True)
+        values = await self.read(tenant=tenant, event=event, specs=plan.specs)
+        return FeatureSnapshot(values=values, replayed=True)
+
+    async def _complete_on_cluster(
+        self, builder: RequestBuilder, batches: list[Batch], results: list[Any], raw: list[Value]
+    ) -> None:
+        """Phase 2 on a cluster: the invitee's upline, and the replay snapshot."""
+        calls: list[Call] = []
+        tag = builder.customer_tag()
+        batch = Batch(tag=tag)
+        if builder.upline_pending is not None:
+            chain = _extra(batches, results, "chain") or ""
+            depth = int(_extra(batches, results, "depth") or 0)
+            batch.ops.extend(referral_graph.upline_op(builder, batch, chain, depth))
+        snapshot = f"{builder.plan.fingerprint}|{json.dumps(raw, separators=(',', ':'))}"
+        batch.ops.extend(("MS", batch.key(builder.marker_key()), snapshot))
+        calls.append(_call(builder, batch))
+        await run_many(self._client, calls)
+
+
+def _emit_all(builder: RequestBuilder, plan: Plan) -> None:
+    for index, spec in enumerate(plan.specs, start=1):
+        if isinstance(spec, WindowedFeature):
+            windows.emit(builder, spec, index)
+        elif isinstance(spec, ReferralFeature):
+            referral_graph.emit(builder, spec, index)
+        elif isinstance(spec, GroupFeature):
+            group_buy.emit(builder, spec, index)
+        elif isinstance(spec, ListFeature):
+            lists.emit(builder, spec, index)
+
+
+def _call(builder: RequestBuilder, batch: Batch) -> Call:
+    return Call(PLAN_SCRIPT, batch.keys, batch.argv(builder.t, builder.now, builder.plan.size))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _replayed_snapshot(results: list[Any]) -> str | None:
+    for result in results:
+        if int(result[0]) == 1:
+            return _text(result[1])
+    return None
+
+
+def _decode(encoded: str, size: int) -> list[Value]:
+    values = json.loads(encoded)
+    return values if isinstance(values, list) and len(values) == size else [None] * size
+
+
+def _merge(plan: Plan, batches: list[Batch], results: list[Any]) -> list[Value]:
+    raw: list[Value] = [None] * plan.size
+    for batch, result in zip(batches, results, strict=True):
+        if not batch.owned:
+            continue
+        values = _decode(_text(result[1]), plan.size)
+        for index in batch.owned:
+            raw[index - 1] = values[index - 1]
+    return raw
+
+
+def _extra(batches: list[Batch], results: list[Any], name: str) -> str | None:
+    """An extra output (``chain``, ``depth``, ``ref``, ``at``) of whichever batch has it."""
+    for batch, result in zip(batches, results, strict=True):
+        if name in batch.extras:
+            value = result[2 + batch.extras.index(name)]
+            return None if value is None else _text(value)
+    return None
+
+
+def _convert(plan: Plan, raw: list[Value]) -> dict[str, Value]:
+    return {spec.name: _typed(spec, value) for spec, value in zip(plan.specs, raw, strict=True)}
+
+
+def _typed(spec: FeatureSpec, value: Value) -> Value:
+    """Counts as int, sums / ages / shares as float, flags as bool."""
+    if value is None:
+        return None
+    if isinstance(spec, ListFeature) or (
+        isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.RING
+    ):
+        return bool(value)
+    if isinstance(spec, WindowedFeature) and spec.aggregate in (
+        Aggregate.SUM, Aggregate.FIRST_SEEN, Aggregate.LAST_SEEN,
+    ):  # fmt: skip
+        return float(value)
+    if isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.PAID_SHARE:
+        return float(value)
+    return int(value)

@@ -1,0 +1,239 @@
+"""Brute-force recomputation of every feature from the raw log of recorded events.
+
+Deliberately naive: each value is recomputed by scanning the whole log with the
+definitions written in docs/features.md, so the Redis implementation is checked
+against the meaning, not against a copy of its own data structures.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from engine.events import Event, email_domain, ip_subnet, phone_segment
+from engine.features.spec import (
+    UNIT_SECONDS,
+    Aggregate,
+    Entity,
+    FeatureSpec,
+    GroupFeature,
+    GroupMetric,
+    ListFeature,
+    ReferralFeature,
+    ReferralMetric,
+    WindowedFeature,
+)
+
+CHAIN_CAP = 8
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ms(event: Event) -> int:
+    return (event.timestamp - _EPOCH) // timedelta(milliseconds=1)
+
+
+def value_of(event: Event, entity: Entity) -> str | None:
+    return {
+        Entity.CUSTOMER: event.customer,
+        Entity.DEVICE: event.device,
+        Entity.IP: event.ip,
+        Entity.SUBNET: ip_subnet(event.ip),
+        Entity.PHONE: event.phone,
+        Entity.PHONE_SEGMENT: phone_segment(event.phone),
+        Entity.EMAIL_DOMAIN: email_domain(event.email),
+        Entity.REFERRER: event.referrer,
+        Entity.GROUP: event.group,
+        Entity.CAMPAIGN: event.campaign,
+        Entity.COUPON: event.coupon,
+        Entity.ADDRESS: event.address,
+    }[entity]
+
+
+@dataclass
+class Oracle:
+    """The log of events recorded so far (scored ones and outcomes, in order)."""
+
+    log: list[Event] = field(default_factory=list)
+    listed: dict[tuple[Entity, str], set[str]] = field(default_factory=dict)
+
+    # -- windowed ------------------------------------------------------------------
+
+    def windowed(self, spec: WindowedFeature, event: Event, prior: list[Event]) -> float | int | None:
+        key = value_of(event, spec.by)
+        if key is None:
+            return None
+        t = ms(event)
+        feeding = [e for e in prior if (not spec.on or e.type in spec.on) and value_of(e, spec.by) == key]
+        if spec.aggregate in (Aggregate.FIRST_SEEN, Aggregate.LAST_SEEN):
+            if not feeding:
+                return None
+            seen = min(ms(e) for e in feeding) if spec.aggregate is Aggregate.FIRST_SEEN else max(
+                ms(e) for e in feeding
+            )
+            return max(0, t - seen) / (UNIT_SECONDS[spec.unit] * 1000)
+        if not spec.on or event.type in spec.on:
+            feeding = [*feeding, event]
+        low = t - (spec.window_seconds or 0) * 1000
+        inside = [e for e in feeding if low < ms(e) <= t]
+        if spec.aggregate is Aggregate.COUNT:
+            return len(inside)
+        if spec.aggregate is Aggregate.SUM:
+            return sum(e.amount or 0.0 for e in inside)
+        entity = Entity(spec.field or "customer")
+        return len({value_of(e, entity) for e in inside if value_of(e, entity) is not None})
+
+    def distinct_between(self, spec: WindowedFeature, event: Event, window_ms: int) -> int:
+        """Exact distinct count over an arbitrary window (bounds for the HyperLogLog one)."""
+        key, t, entity = value_of(event, spec.by), ms(event), Entity(spec.field or "customer")
+        events = [*self.log, event]
+        return len(
+            {
+                value_of(e, entity)
+                for e in events
+                if value_of(e, spec.by) == key
+                and t - window_ms < ms(e) <= t
+                and value_of(e, entity) is not None
+            }
+        )
+
+    # -- referral --------------------------------------------------------------------
+
+    def _referrals(self, events: list[Event]) -> list[Event]:
+        return [e for e in events if e.type == "referral" and e.referrer is not None]
+
+    def upline(self, customer: str, events: list[Event]) -> Event | None:
+        """The customer's first referral event (the first referrer wins)."""
+        return next((e for e in self._referrals(events) if e.customer == customer), None)
+
+    def chain(self, customer: str, events: list[Event]) -> list[str]:
+        """Ancestors nearest first, as they were when the customer was first referred."""
+        first = self.upline(customer, events)
+        if first is None or first.referrer is None:
+            return []
+        before = events[: events.index(first)]
+        return [first.referrer, *self.chain(first.referrer, before)][:CHAIN_CAP]
+
+    def depth(self, customer: str, events: list[Event]) -> int:
+        first = self.upline(customer, events)
+        if first is None or first.referrer is None:
+            return 0
+        return 1 + self.depth(first.referrer, events[: events.index(first)])
+
+    def referral(self, spec: ReferralFeature, event: Event, prior: list[Event]) -> float | int | bool | None:
+        referrer = event.referrer
+        if referrer is None:
+            return None
+        if spec.metric is ReferralMetric.DEPTH:
+            return 1 + self.depth(referrer, prior)
+        if spec.metric is ReferralMetric.RING:
+            ancestors = self.chain(referrer, prior)[: spec.hops - 1]
+            return event.customer == referrer or event.customer in ancestors
+        events = [*prior, event] if event.type == "referral" else prior
+        t = ms(event)
+        low = -1 if spec.window_seconds is None else t - spec.window_seconds * 1000
+        edges = [e for e in self._referrals(events) if e.referrer == referrer and low < ms(e)]
+        match spec.metric:
+            case ReferralMetric.INVITEES:
+                return len({e.customer for e in edges})
+            case ReferralMetric.INVITEE_DEVICES:
+                return len({e.device for e in edges if e.device})
+            case ReferralMetric.INVITEE_IPS:
+                return len({e.ip for e in edges if e.ip})
+            case ReferralMetric.INVITEE_SUBNETS:
+                return len({ip_subnet(e.ip) for e in edges if e.ip})
+            case ReferralMetric.INVITEES_ON_REFERRER_DEVICE | ReferralMetric.INVITEES_ON_REFERRER_IP:
+                attr = "device" if spec.metric is ReferralMetric.INVITEES_ON_REFERRER_DEVICE else "ip"
+                return len({e.customer for e in edges if self._own(referrer, e, attr, events)})
+            case _:
+                return self._paid_share(spec, referrer, edges, events, t)
+
+    def _own(self, referrer: str, edge: Event, attr: str, events: list[Event]) -> bool:
+        """Whether the edge's device/ip was used by the referrer at or before the edge."""
+        value = getattr(edge, attr)
+        upto = events[: events.index(edge) + 1]
+        return value is not None and any(e.customer == referrer and getattr(e, attr) == value for e in upto)
+
+    def _paid_share(
+        self, spec: ReferralFeature, referrer: str, edges: list[Event], events: list[Event], t: int
+    ) -> float | None:
+        latest: dict[str, int] = {}
+        for edge in edges:
+            latest[edge.customer] = max(latest.get(edge.customer, 0), ms(edge))
+        if not latest:
+            return None
+        within = (spec.within_seconds or 10**12) * 1000
+        paid = 0
+        for invitee, referred_at in latest.items():
+            first_paid = self._first_paid(invitee, referrer, events)
+            if first_paid is not None and first_paid <= t and first_paid - referred_at <= within:
+                paid += 1
+        return paid / len(latest)
+
+    def _first_paid(self, invitee: str, referrer: str, events: list[Event]) -> int | None:
+        """The invitee's first order_paid recorded after it had an upline whose referrer is ours."""
+        for index, e in enumerate(events):
+            if e.type == "order_paid" and e.customer == invitee:
+                first = self.upline(invitee, events[:index])
+                if first is not None:
+                    return ms(e) if first.referrer == referrer else None
+        return None
+
+    # -- group-buy ---------------------------------------------------------------------
+
+    def group(self, spec: GroupFeature, event: Event, prior: list[Event]) -> int | None:
+        if event.group is None:
+            return None
+        events = [*prior, event] if event.type == "group_buy_join" else prior
+        t = ms(event)
+        low = -1 if spec.window_seconds is None else t - spec.window_seconds * 1000
+        joins = [e for e in events if e.type == "group_buy_join" and e.group == event.group]
+        latest: dict[str, Event] = {}
+        for join in joins:
+            latest[join.customer] = join
+        if spec.metric is GroupMetric.MEMBERS:
+            return len({c for c, e in latest.items() if ms(e) > low})
+        attr = {GroupMetric.SHARED_DEVICE: "device", GroupMetric.SHARED_IP: "ip"}.get(spec.metric, "address")
+        mine = getattr(event, attr)
+        if mine is None:
+            return None
+        if attr == "address":
+            mine = " ".join(mine.lower().split())
+        sharing = {
+            e.customer
+            for e in joins
+            if e.customer != event.customer
+            and getattr(e, attr) is not None
+            and (" ".join(getattr(e, attr).lower().split()) if attr == "address" else getattr(e, attr)) == mine
+        }
+        # a member counts while its latest join from this value is inside the window
+        return len(
+            {
+                c
+                for c in sharing
+                if max(ms(e) for e in joins if e.customer == c and _same(e, attr, mine)) > low
+            }
+        )
+
+    # -- everything --------------------------------------------------------------------
+
+    def values(self, specs: tuple[FeatureSpec, ...], event: Event) -> dict[str, object]:
+        prior = list(self.log)
+        out: dict[str, object] = {}
+        for spec in specs:
+            if isinstance(spec, WindowedFeature):
+                out[spec.name] = self.windowed(spec, event, prior)
+            elif isinstance(spec, ReferralFeature):
+                out[spec.name] = self.referral(spec, event, prior)
+            elif isinstance(spec, GroupFeature):
+                out[spec.name] = self.group(spec, event, prior)
+            elif isinstance(spec, ListFeature):
+                value = value_of(event, spec.entity)
+                kinds = self.listed.get((spec.entity, value or ""), set())
+                out[spec.name] = None if value is None else spec.kind.value in kinds
+        return out
+
+
+def _same(event: Event, attr: str, mine: str) -> bool:
+    value = getattr(event, attr)
+    if value is None:
+        return False
+    return (" ".join(value.lower().split()) if attr == "address" else value) == mine

@@ -1,0 +1,77 @@
+"""Every feature kind, on a random stream, equals a brute-force recomputation from the raw log."""
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pytest
+from backends import Backend
+from feature_oracle import Oracle
+from stream import APPROX, SPECS, START, event_stream
+
+from engine.events import OUTCOME_TYPES, Event
+from engine.features.spec import Entity, ListKind, WindowedFeature
+
+from backends import Backend
+
+
+def _close(expected: object, got: object) -> bool:
+    if isinstance(expected, float) or isinstance(got, float):
+        return expected is not None and got is not None and math.isclose(
+            float(expected), float(got), rel_tol=1e-9, abs_tol=1e-6  # type: ignore[arg-type]
+        )
+    return expected == got and type(expected) is type(got)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_stream_matches_brute_force(backend: Backend, tenant: str, seed: int) -> None:
+    store, oracle = backend.store(), Oracle()
+    await store.add_entry(tenant=tenant, entity=Entity.DEVICE, value="dev-3", kind=ListKind.BLOCK,
+                          reason="emulator farm", author="risk-team")  # fmt: skip
+    await store.add_entry(tenant=tenant, entity=Entity.PHONE, value="17012345678", kind=ListKind.WATCH,
+                          reason="virtual number", author="risk-team")  # fmt: skip
+    oracle.listed = {(Entity.DEVICE, "dev-3"): {"block"}, (Entity.PHONE, "17012345678"): {"watch"}}
+    approx = {s.name: s for s in SPECS if s.name in APPROX}
+    mismatches: list[str] = []
+    for n, event in enumerate(event_stream(seed, 240)):
+        if event.type in OUTCOME_TYPES:
+            assert await store.record_outcome(tenant=tenant, event=event, specs=SPECS)
+            oracle.log.append(event)
+            continue
+        expected = oracle.values(SPECS, event)
+        got = (await store.record_and_read(tenant=tenant, event=event, specs=SPECS)).values
+        for name, want in expected.items():
+            if name in approx:
+                spec = approx[name]
+                assert isinstance(spec, WindowedFeature) and spec.window_seconds
+                window = spec.window_seconds * 1000
+                low = oracle.distinct_between(spec, event, window) if want is not None else None
+                high = oracle.distinct_between(spec, event, window + window // 8 + 1)
+                value = got[name]
+                if low is None:
+                    ok = value is None
+                else:
+                    ok = value is not None and low * 0.97 - 1 <= int(value) <= high * 1.03 + 1
+                if not ok:
+                    mismatches.append(f"#{n} {event.type} {name}: {value} outside [{low}, {high}]")
+            elif not _close(want, got[name]):
+                mismatches.append(f"#{n} {event.type} {name}: expected {want!r}, got {got[name]!r}")
+        oracle.log.append(event)
+    assert not mismatches, "\n".join(mismatches[:30])
+
+
+async def test_window_edges_are_exclusive_at_the_start_and_inclusive_at_the_end(
+    backend: Backend, tenant: str
+) -> None:
+    spec = next(s for s in SPECS if s.name == "device.signups_30m")
+    store = backend.store()
+
+    async def signup(n: int, offset: timedelta) -> object:
+        event = Event(event_id=f"edge{n}", type="signup", customer=f"c{n}", device="d", timestamp=START + offset)
+        return (await store.record_and_read(tenant=tenant, event=event, specs=(spec,))).values[spec.name]
+
+    assert await signup(0, timedelta(0)) == 1
+    assert await signup(1, timedelta(minutes=29, seconds=59, milliseconds=999)) == 2
+    assert await signup(2, timedelta(minutes=30)) == 2  # the first one is exactly 30 min old: out
+    assert await signup(3, timedelta(minutes=30)) == 3  # same instant: both in
+    assert await signup(4, timedelta(minutes=60)) == 1  # the two at 0:30 are exactly 30 min old
