@@ -3,6 +3,7 @@
 ``OfferLedger`` is what the scoring API calls once per scored event (``grant``) and
 once per outcome event (``on_outcome``); docs/offers.md explains the Redis layout.
 """
+
 from engine.offers.ledger import OfferLedger, hold_id, rank_groups, split_hold_id
 from engine.offers.results import BudgetState, CustomerGrant, Grant, GrantStatus, HoldChange
 

@@ -6,6 +6,7 @@ total and to the beneficiary's per-customer count in the same atomic step. The
 customer-slot sets (``of:holds``) are only indexes telling ``on_outcome`` where to
 look; a racing second outcome finds the hold already decided and reports nothing.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime

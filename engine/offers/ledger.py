@@ -11,6 +11,7 @@ repeated by a retry, so a crash between the two steps is repaired by the client'
 retry, and a pending hold is never lost for expiry (its due index is in the offer's
 slot, written with the reservation).
 """
+
 from __future__ import annotations
 
 import json
@@ -192,8 +193,17 @@ class OfferLedger:
             remaining = None if total is None else max(total - counts["used"], 0)
             today = int(replies[2 * index + 1] or 0)
             states[offer.id] = BudgetState(
-                offer.id, total, counts["used"], remaining, today, offer.budget.per_day,
-                counts["granted"], counts["held"], counts["released"], counts["voided"], counts["expired"],
+                offer.id,
+                total,
+                counts["used"],
+                remaining,
+                today,
+                offer.budget.per_day,
+                counts["granted"],
+                counts["held"],
+                counts["released"],
+                counts["voided"],
+                counts["expired"],
             )
         return states
 
@@ -279,4 +289,3 @@ def _pairs(reply: Any) -> list[tuple[Any, Any]]:
     if reply and not isinstance(reply[0], list | tuple):
         return list(zip(reply[::2], reply[1::2], strict=True))
     return [(item[0], item[1]) for item in reply]
-

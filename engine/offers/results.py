@@ -1,4 +1,5 @@
 """What the ledger answers: grants, hold changes, budget states, a customer's grants."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -4,6 +4,7 @@ Redis runs a script to completion before any other command, so the check of ever
 cap and the reservation of the unit are one indivisible step: 200 clients racing
 for the last 50 units can only ever produce 50 grants.
 """
+
 from __future__ import annotations
 
 #: KEYS: budget, customers, day, event, hold, due
