@@ -100,6 +100,11 @@ class Services:
             rows = await self.client.lrange(self._decisions_key(tenant, customer), 0, limit - 1)
         return [json.loads(row) for row in rows]
 
+    async def contact_history(self, *, tenant: str, customer: str, limit: int) -> list[Any]:
+        if self.gate is None:
+            return []
+        return list(await self.gate.history(tenant=tenant, customer=customer, limit=limit))
+
     def _decisions_key(self, tenant: str, customer: str) -> str:
         return f"{self.keys.tag(tenant, Entity.CUSTOMER, safe_id(customer))}:decisions"
 

@@ -55,7 +55,7 @@ async def customer_view(runtime: Runtime, tenant: str, customer: str, *, limit: 
     decisions, grants, contacts, entries = await asyncio.gather(
         guard.call("customer", services.recent_decisions(tenant=tenant, customer=customer, limit=limit)),
         guard.call("customer", services.ledger.customer_grants(tenant=tenant, customer=customer, limit=limit)),
-        guard.call("customer", services.gate.history(tenant=tenant, customer=customer, limit=limit)),
+        guard.call("customer", services.contact_history(tenant=tenant, customer=customer, limit=limit)),
         guard.call("customer", services.lists.get(tenant=tenant, entity=Entity.CUSTOMER, value=customer)),
     )
     return {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.plans import record_plan
 from api.runtime import Runtime
 from api.services import encode
 from engine.events import Event
@@ -26,7 +27,7 @@ async def record_outcome(*, runtime: Runtime, tenant: str, event: Event, author:
         runtime.metrics.replays.labels(ROUTE).inc()
         return earlier, True
     loaded = runtime.rulesets.current
-    specs = loaded.ruleset.feature_plan.get(event.type, ())
+    specs = record_plan(loaded.ruleset, event.type)
     await guard.call("features", services.store.record_outcome(tenant=tenant, event=event, specs=specs))
     changes = await guard.call("holds", services.ledger.on_outcome(tenant=tenant, event=event))
     list_changes = await _apply_lists(runtime, tenant, event, author)

@@ -12,6 +12,7 @@ import contextlib
 import time
 from typing import Any
 
+from api.plans import record_plan
 from api.runtime import Runtime
 from api.scoring.render import render_evaluation, render_fail_mode, render_grants
 from engine.errors import StoreUnavailable
@@ -35,7 +36,7 @@ async def score_event(
             earlier = await guard.call("recall", services.recall(tenant=tenant, key=alias))
             if earlier is not None:
                 return _replayed(runtime, earlier)
-        specs = loaded.ruleset.feature_plan.get(event.type, ())
+        specs = record_plan(loaded.ruleset, event.type)
         snapshot = await guard.call("features", services.store.record_and_read(tenant=tenant, event=event, specs=specs))
     except StoreUnavailable as err:
         return _degraded(runtime, loaded, event, "features", str(err)), False

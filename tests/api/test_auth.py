@@ -1,4 +1,5 @@
 """API keys: 401 without or with a bad key, 403 without the scope, probes without a key."""
+
 from __future__ import annotations
 
 import pytest
@@ -52,5 +53,7 @@ async def test_probes_and_docs_need_no_key(api):
     assert ready.status_code == 200 and ready.json()["ready"] is True
     assert (await api.get("/metrics")).status_code == 200
     schema = (await api.get("/openapi.json")).json()
-    assert {"/v1/score", "/v1/events", "/v1/contacts", "/v1/rules/reload", "/v1/customers/{customer}"} <= set(schema["paths"])
+    assert {"/v1/score", "/v1/events", "/v1/contacts", "/v1/rules/reload", "/v1/customers/{customer}"} <= set(
+        schema["paths"]
+    )
     assert (await api.get("/docs")).status_code == 200

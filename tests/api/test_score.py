@@ -1,4 +1,5 @@
 """POST /v1/score against the small pack: decisions, reasons, offers, lists, bad input."""
+
 from __future__ import annotations
 
 import asyncio
@@ -31,8 +32,12 @@ async def test_device_farm_is_denied_with_reason_and_values(api):
     assert [b["decision"] for b in bodies] == ["allow", "allow", "deny"]
     reason = bodies[2]["reasons"][0]
     assert reason == {
-        "rule": "device_farm", "code": 1001, "text": "同一设备24小时内多个账号",
-        "text_en": "many accounts on one device in 24h", "score": 80, "values": {"device.accounts_24h": 3},
+        "rule": "device_farm",
+        "code": 1001,
+        "text": "同一设备24小时内多个账号",
+        "text_en": "many accounts on one device in 24h",
+        "score": 80,
+        "values": {"device.accounts_24h": 3},
     }
     assert bodies[2]["offers"] == []
     assert {"offer": "newcomer_coupon", "why": "risk"} in bodies[2]["withheld"]
@@ -91,7 +96,9 @@ async def test_idempotency_key_header_returns_the_first_response(api):
 async def test_concurrent_retries_do_not_double_grant(api):
     body = event("signup", device="d-burst")
     answers = await asyncio.gather(*(score(api, body) for _ in range(10)))
-    assert {json.dumps(a["offers"], sort_keys=True) for a in answers} == {json.dumps(answers[0]["offers"], sort_keys=True)}
+    assert {json.dumps(a["offers"], sort_keys=True) for a in answers} == {
+        json.dumps(answers[0]["offers"], sort_keys=True)
+    }
     assert (await score(api, event("signup")))["offers"][0]["remaining"] == 3
 
 
@@ -123,7 +130,9 @@ async def test_malformed_events_get_422_naming_the_field(api, body, field):
 
 
 async def test_invalid_json_is_400(api):
-    r = await api.post("/v1/score", content=b'{"event_id": "e1",', headers={**auth(), "content-type": "application/json"})
+    r = await api.post(
+        "/v1/score", content=b'{"event_id": "e1",', headers={**auth(), "content-type": "application/json"}
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
 
 
