@@ -25,5 +25,5 @@ class Backend:
         """Every key on every node."""
         found: list[tuple[Redis, bytes]] = []
         for node in self.nodes:
-            found.extend((node, key) async for key in node.scan_iter(count=500))
+            found.extend([(node, key) async for key in node.scan_iter(count=500)])
         return found

@@ -60,7 +60,8 @@ SPECS: tuple[FeatureSpec, ...] = (
     ReferralFeature("referrer.invitee_subnets_2h", ReferralMetric.INVITEE_SUBNETS, window_seconds=7200),
     ReferralFeature("referrer.on_own_device_1d", ReferralMetric.INVITEES_ON_REFERRER_DEVICE, window_seconds=86400),
     ReferralFeature("referrer.on_own_ip_1d", ReferralMetric.INVITEES_ON_REFERRER_IP, window_seconds=86400),
-    ReferralFeature("referrer.paid_share_1d", ReferralMetric.PAID_SHARE, window_seconds=86400, within_seconds=3600),
+    ReferralFeature("referrer.paid_share_1d", ReferralMetric.PAID_SHARE, window_seconds=86400, within_seconds=3 * 3600),
+    ReferralFeature("referrer.paid_share_ever", ReferralMetric.PAID_SHARE),
     ReferralFeature("referrer.depth", ReferralMetric.DEPTH),
     ReferralFeature("referrer.ring3", ReferralMetric.RING, hops=3),
     ReferralFeature("referrer.ring8", ReferralMetric.RING, hops=8),
@@ -91,6 +92,9 @@ def event_stream(seed: int, count: int) -> list[Event]:
         now += GRID * rng.choice([0, 0, 1, 1, 1, 2, 3, 6, 12])
         kind = rng.choices([*SCORED, "order_paid"], weights=[3, 6, 2, 3, 2, 2, 3])[0]
         customer = rng.choice(customers)
+        invitees = [e.customer for e in events[-30:] if e.type == "referral"]
+        if kind == "order_paid" and invitees and rng.random() < 0.7:
+            customer = rng.choice(invitees)  # invitees who buy soon after being referred
         events.append(
             Event(
                 event_id=f"s{seed}-e{n}",

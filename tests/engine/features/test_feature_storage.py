@@ -1,0 +1,62 @@
+"""What is left in Redis: every key expires, and no personal value can be read back."""
+from __future__ import annotations
+
+from backends import Backend
+from stream import SPECS, event_stream
+
+from engine.events import OUTCOME_TYPES, email_domain, ip_subnet
+from engine.features.spec import Entity, ListKind
+
+
+async def _dump(backend: Backend) -> tuple[dict[bytes, int], bytes]:
+    """Each key's TTL (ms), and every key name and stored value concatenated."""
+    ttls: dict[bytes, int] = {}
+    blob: list[bytes] = []
+    for node, key in await backend.raw_keys():
+        ttls[key] = await node.pttl(key)
+        blob.append(key)
+        kind = (await node.type(key)).decode()
+        if kind == "string":
+            blob.append(await node.get(key) or b"")
+        elif kind == "hash":
+            blob.extend(b"%s=%s" % kv for kv in (await node.hgetall(key)).items())
+        elif kind == "zset":
+            blob.extend(member for member, _ in await node.zrange(key, 0, -1, withscores=True))
+        else:
+            raise AssertionError(f"unexpected {kind} key {key!r}")
+    return ttls, b"\n".join(blob)
+
+
+async def _fill(backend: Backend, tenant: str) -> list[str]:
+    store = backend.store()
+    await store.add_entry(tenant=tenant, entity=Entity.PHONE, value="138 1234 5678", kind=ListKind.BLOCK,
+                          reason="virtual number farm", author="ops")  # fmt: skip
+    await store.add_entry(tenant=tenant, entity=Entity.IP, value="10.9.9.9", kind=ListKind.WATCH,
+                          reason="proxy", author="ops")  # fmt: skip
+    personal = {"13812345678", "10.9.9.9"}
+    for event in event_stream(7, 120):
+        if event.type in OUTCOME_TYPES:
+            await store.record_outcome(tenant=tenant, event=event, specs=SPECS)
+        else:
+            await store.record_and_read(tenant=tenant, event=event, specs=SPECS)
+        for value in (event.phone, event.ip, event.email, ip_subnet(event.ip), email_domain(event.email),
+                      event.address):  # fmt: skip
+            if value:
+                personal.add(value)
+    return sorted(personal)
+
+
+async def test_every_key_has_a_ttl(backend: Backend, tenant: str) -> None:
+    await _fill(backend, tenant)
+    ttls, _ = await _dump(backend)
+    assert len(ttls) > 50
+    assert {k: v for k, v in ttls.items() if v <= 0} == {}
+
+
+async def test_no_personal_value_is_readable_in_redis(backend: Backend, tenant: str) -> None:
+    personal = await _fill(backend, tenant)
+    _, blob = await _dump(backend)
+    text = blob.lower()
+    leaked = [value for value in personal if value.lower().encode() in text]
+    assert leaked == []
+    assert b"138****5678" in blob  # the list shows a masked hint instead
