@@ -148,6 +148,8 @@ class _Emitter:
     def call(self, node: Call) -> str:
         args = [self.value(a) for a in node.args]
         if node.func == "exists":
+            if isinstance(node.args[0], Const):  # `'x' is not None` is a SyntaxWarning (an error under -W error)
+                return "True"
             return f"({args[0]} is not None)"
         if node.func == "coalesce":
             temp = self.temp()
