@@ -13,7 +13,7 @@ class ContactRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    customer: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\\s]+$")]
+    customer: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s]+$")]
     channel: Annotated[
         str,
         Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$", description="e.g. group_message, private_message"),
