@@ -80,8 +80,7 @@ class Runtime:
 
     async def redis_ok(self) -> bool:
         try:
-            await asyncio.wait_for(self.services.ping(), self.settings.redis_timeout_s)
-            return True
+            return await asyncio.wait_for(self.services.ping(), self.settings.redis_timeout_s)
         except Exception:
             return False
 

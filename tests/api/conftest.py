@@ -73,7 +73,7 @@ MakeApi = Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient
 def make_api(redis_server: EmbeddedRedis, tmp_path: Path) -> MakeApi:
     @contextlib.asynccontextmanager
     async def make(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-        app = create_app(settings_for(redis_server.url, tmp_path, **overrides))
+        app = create_app(settings_for(overrides.pop("redis_url", redis_server.url), tmp_path, **overrides))
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://yutang.test", timeout=30) as client:
