@@ -47,11 +47,17 @@ def find_redis_server() -> str:
     return found
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_port(*, below: int = 55_000) -> int:
+    """Return a TCP port on 127.0.0.1 that nobody listens on right now.
+
+    Kept below 55,000 because a cluster node also listens on port + 10,000 (its bus).
+    """
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port < below:
+            return port
 
 
 class EmbeddedRedis:
