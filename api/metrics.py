@@ -108,6 +108,8 @@ class Metrics:
         self.reloads = Counter(
             "yutang_rule_reloads_total", "Rule set reloads by result (ok | failed | unchanged)", ["result"], registry=r
         )
+        for result in ("ok", "failed", "unchanged"):  # exported at 0: increase() cannot see a series born at 1
+            self.reloads.labels(result)
 
     def running_version(self, version: str, previous: str | None) -> None:
         """Mark ``version`` as the one running here (and ``previous`` as not)."""
