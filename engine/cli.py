@@ -15,7 +15,7 @@ from engine.pack.loader import read_pack_files
 from engine.rule_engine import backend_checks, prepare
 
 DEFAULT_RULES = os.environ.get("YUTANG_RULES", "rules")
-DEFAULT_BACKEND = os.environ.get("YUTANG_BACKEND", BackendKind.PYTHON.value)
+DEFAULT_BACKEND = os.environ.get("YUTANG_BACKEND", BackendKind.DURABLE.value)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
