@@ -37,7 +37,7 @@ BOOLS = ("b.a", "b.b")
 TYPES = sorted(SCORED_TYPES)
 
 NUMBER_POOL = [0, 1, -1, 2, 5, 6.0, 0.5, 0.1 + 0.2, 1e-05, -3.25, 100, 2**53, 2**53 + 1, 1e16, 123456.789]
-STRING_POOL = ["", "6", "6.0", "170", "a", "A", "ab", 'q"uote', "back\\slash", "中文", "é", "a b", "1e2", "true"]
+STRING_POOL = ["x'); __import__('os').system('id'); ('", "", "6", "6.0", "170", "a", "A", "ab", 'q"uote', "back\\slash", "中文", "é", "a b", "1e2", "true"]
 PATTERNS = ["a.*", "[0-9]+", "1(6|7)[0-9]", "", ".*中.*", "(?i)ab", "a|b", "\\d{3}"]
 
 numbers = st.one_of(st.sampled_from(NUMBER_POOL), st.integers(-10**6, 10**6), st.floats(-1e6, 1e6, allow_nan=False))
