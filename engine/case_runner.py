@@ -67,6 +67,8 @@ def check_expectations(expect: Mapping[str, Any], evaluation: Evaluation) -> lis
         low, high = (expect["score"], expect["score"]) if isinstance(expect["score"], int) else expect["score"]
         if not low <= evaluation.score <= high:
             problems.append(f"score is {evaluation.score}, expected {low}..{high} (reasons {sorted(fired)})")
+    if expect.get("reasons") == [] and fired:
+        problems.append(f"no rule may fire, but {sorted(fired)} did")
     missing = [r for r in expect.get("reasons", []) if r not in fired]
     if missing:
         problems.append(f"rules {missing} did not fire (fired: {sorted(fired)})")

@@ -78,3 +78,11 @@ def test_test_command_explains_a_failing_case(tmp_path: Path, capsys: pytest.Cap
     assert "FAIL device farm" in out
     assert "decision is review, expected deny (score 60, reasons ['device_farm'])" in out
     assert out.splitlines()[-1].startswith("1 passed, 1 failed")
+
+
+def test_empty_reasons_means_no_rule_may_fire(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pack = write_pack(tmp_path, "review")
+    text = (pack / "pack.yaml").read_text(encoding="utf-8")
+    (pack / "pack.yaml").write_text(text.replace("reasons: [device_farm], not_reasons", "reasons: [], not_reasons"))
+    assert main(["test", str(pack), "--backend", "python"]) == 1
+    assert "no rule may fire, but ['device_farm'] did" in capsys.readouterr().out
