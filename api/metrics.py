@@ -98,6 +98,13 @@ class Metrics:
             ["route"],
             registry=r,
         )
+        self.budget_remaining = Gauge(
+            "yutang_offer_budget_remaining",
+            "Units left in an offer's total budget, as of its latest grant or refusal (offers with a total only)",
+            ["offer"],
+            multiprocess_mode="mostrecent",
+            registry=r,
+        )
         self.ruleset_info = Gauge(
             "yutang_ruleset_info",
             "The running rule set version (1 = running)",

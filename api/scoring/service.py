@@ -118,10 +118,14 @@ def _count(runtime: Runtime, event: Event, evaluation: Evaluation, body: dict[st
         metrics.rule_hits.labels(reason.rule, "shadow").inc()
     for offer in body["offers"]:
         metrics.offers.labels(offer["offer"], offer["status"]).inc()
+        if offer["remaining"] is not None:
+            metrics.budget_remaining.labels(offer["offer"]).set(offer["remaining"])
     for withheld in body["withheld"]:
         why = withheld["why"]
         if why in _COUNTED:
             metrics.offers.labels(withheld["offer"], "withheld" if why == "risk" else why).inc()
+        if why == "exhausted":
+            metrics.budget_remaining.labels(withheld["offer"]).set(0)
 
 
 #: Withheld reasons worth a series: risk gating and budgets. Tier, condition, window and
