@@ -10,6 +10,7 @@ survive a restart of yutang.
 Starting blocks until the server answers PING; call it from a thread in async code
 (``await asyncio.to_thread(server.start)``).
 """
+
 from __future__ import annotations
 
 import atexit

@@ -10,6 +10,7 @@
   torn down at session end; ``redis_cluster_client`` connects to it, flushing every
   master before each test.
 """
+
 from __future__ import annotations
 
 import random

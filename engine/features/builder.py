@@ -11,6 +11,7 @@ write before its read (counts include the current event), defer first/last-seen
 writes until after every read of them, and emit the customer's own device/ip links
 first (so a self-referral sees them).
 """
+
 from __future__ import annotations
 
 import time
@@ -23,6 +24,7 @@ from engine.features.plan import Plan
 from engine.features.spec import Entity
 
 Arg = str | int | float
+SEPARATOR = "\x1f"  # never inside an op field: ids are safe_id()s, digests, numbers, JSON
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
@@ -70,7 +72,8 @@ class Batch:
         return name in self._index
 
     def argv(self, t: int, now: int, n: int) -> list[Arg]:
-        return [t, now, n, self.marker, *self.ops, *self.deferred]
+        """Header plus every op packed in one \x1f-separated argument (see plan.lua)."""
+        return [t, now, n, self.marker, SEPARATOR.join(map(str, (*self.ops, *self.deferred)))]
 
 
 class RequestBuilder:
@@ -101,13 +104,19 @@ class RequestBuilder:
         self.event_hash = digest(event.event_id)
         self.batches: dict[str, Batch] = {}
         self.written: set[str] = set()  # keys already given their write op
+        self._ids: dict[tuple[Entity, str], str] = {}
         self.upline_pending: Batch | None = None  # cluster: referrer batch whose chain B copies
 
     # -- entities ------------------------------------------------------------------
 
     def entity_id(self, entity: Entity, raw: str | None) -> str | None:
         """Key id of a raw value (hashed when personal); None when absent."""
-        return None if raw is None else self.keys.entity_id(self.tenant, entity, raw)
+        if raw is None:
+            return None
+        found = self._ids.get((entity, raw))
+        if found is None:
+            found = self._ids[(entity, raw)] = self.keys.entity_id(self.tenant, entity, raw)
+        return found
 
     def tag_of(self, entity: Entity, entity_id: str) -> str:
         return self.keys.tag(self.tenant, entity, entity_id)

@@ -9,6 +9,7 @@
 Every call gets ``socket_timeout`` (``YUTANG_REDIS_TIMEOUT``, seconds), so a hung
 Redis turns into :class:`~engine.errors.StoreUnavailable` instead of a hung request.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -74,7 +75,7 @@ def client_from_url(url: str, settings: RedisSettings) -> AnyRedis:
         return _cluster_client(url, settings)
     if scheme not in ("redis", "rediss", "unix"):
         raise StoreUnavailable(f"unsupported REDIS_URL scheme {scheme!r}")
-    return Redis.from_url(  # type: ignore[no-any-return]
+    return Redis.from_url(
         url,
         socket_timeout=settings.socket_timeout,
         socket_connect_timeout=settings.connect_timeout,

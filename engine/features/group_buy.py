@@ -13,6 +13,7 @@ window (all history without one) including the current one; ``shared_*`` counts 
 *other* members who joined from this event's device / ip / address (missing when the
 event has none). Exact; sets are trimmed to the longest window and expire with it.
 """
+
 from __future__ import annotations
 
 from engine.features.builder import RequestBuilder

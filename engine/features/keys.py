@@ -13,6 +13,7 @@ settings, over ``tenant, entity, value``, truncated to 120 bits (20 base64url ch
 Without the secret nobody can test a guessed phone number against the keys, and the
 same phone hashes differently for two merchants.
 """
+
 from __future__ import annotations
 
 import base64
@@ -63,7 +64,7 @@ def normalize(entity: Entity, value: str) -> str:
     if entity is Entity.IP:
         return str(ipaddress.ip_address(value))
     if entity is Entity.SUBNET:
-        return ip_subnet(value) if "/" not in value else str(ipaddress.ip_network(value, strict=False))
+        return str(ipaddress.ip_network(value if "/" in value else ip_subnet(value) or value, strict=False))
     if entity in (Entity.EMAIL_DOMAIN,):
         return value.lower().rsplit("@", 1)[-1]
     if entity is Entity.ADDRESS:

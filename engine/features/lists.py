@@ -12,12 +12,14 @@ scored by creation) lets the admin API page through entries; expired ones are
 skipped while paging. Entries without an expiry are kept for
 ``list_default_ttl_s`` (ten years by default) after their last change.
 """
+
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from engine.features.builder import RequestBuilder, StoreSettings
 from engine.features.keys import KeyBuilder, entity_value, mask, normalize
@@ -122,9 +124,7 @@ class ListStore:
         """Remove the ``kind`` entry of ``value``; False when there was none."""
         _, entity_id, key = self._locate(tenant, entity, value)
         ttl = self._settings.list_default_ttl_s * 1000
-        removed = await run_one(
-            self._client, Call(LIST_SCRIPT, [key], ["remove", kind.value, 0, "", ttl, _now_ms()])
-        )
+        removed = await run_one(self._client, Call(LIST_SCRIPT, [key], ["remove", kind.value, 0, "", ttl, _now_ms()]))
         async with guarded("list index"):
             await self._client.zrem(self._keys.list_index_key(tenant), f"{kind.value}|{entity.value}|{entity_id}")
         return bool(removed)
@@ -133,7 +133,7 @@ class ListStore:
         """Every live entry (block, allow, watch) of one value."""
         _, entity_id, key = self._locate(tenant, entity, value)
         async with guarded("list read"):
-            stored = await self._client.hgetall(key)  # type: ignore[misc]
+            stored = await self._client.hgetall(key)
         return _live_entries(entity, entity_id, stored, _now_ms())
 
     async def page(
@@ -163,7 +163,7 @@ class ListStore:
     async def _resolve(
         self,
         tenant: str,
-        members: Sequence[bytes | str],
+        members: Sequence[Any],
         kind: ListKind | None,
         entity: Entity | None,
         now: int,
@@ -196,9 +196,7 @@ def _meta(entry: ListEntry) -> dict[str, str | None]:
     }
 
 
-def _live_entries(
-    entity: Entity, entity_id: str, stored: dict[bytes, bytes] | dict[str, str], now: int
-) -> list[ListEntry]:
+def _live_entries(entity: Entity, entity_id: str, stored: Mapping[Any, Any], now: int) -> list[ListEntry]:
     fields = {
         (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
         for k, v in stored.items()

@@ -8,6 +8,7 @@ Features over the same events share one Redis set: ``ip.signups_1h`` and
 ``ip.signups_24h`` both count the ``cnt:ip:signup`` set, trimmed to the longest window
 any of them needs. The set's TTL is that window plus some slack.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -97,6 +98,7 @@ class Plan:
     windows: dict[str, int] = field(default_factory=dict)  # set suffix -> longest window ms
     referral: bool = False  # any referral feature: record the invitee's upline
     referral_sets: frozenset[str] = frozenset()  # referrer-side sets some metric reads
+    suffixes: tuple[str, ...] = ()  # per spec: its windowed set's key suffix ('' otherwise)
 
     @property
     def size(self) -> int:
@@ -129,4 +131,5 @@ def compile_plan(specs: Sequence[FeatureSpec]) -> Plan:
         windows=windows,
         referral=has_referral,
         referral_sets=frozenset(referral_sets),
+        suffixes=tuple(windowed_suffix(s) if isinstance(s, WindowedFeature) else "" for s in specs),
     )

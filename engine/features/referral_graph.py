@@ -25,6 +25,7 @@ invitees who have not paid yet count as unpaid. Missing when A has no invitees i
 the window. A paid order is recorded by :func:`emit_paid` / :func:`emit_paid_mark`,
 two dependent steps (the invitee's slot says who the referrer is).
 """
+
 from __future__ import annotations
 
 from engine.events import ip_subnet
@@ -96,7 +97,7 @@ def _emit_core(builder: RequestBuilder, batch: Batch, tag: str) -> None:
         ttl, trim = builder.window_ttl_ms(window), builder.trim(window)
         if name in members:
             if members[name] is not None:
-                batch.ops.extend(("ZA", key, "GT", members[name], ttl, trim))
+                batch.ops.extend(("ZA", key, "GT", members[name] or "", ttl, trim))
             continue
         link_entity = Entity.DEVICE if name == "odev" else Entity.IP
         link_raw = event.device if name == "odev" else event.ip
@@ -104,7 +105,7 @@ def _emit_core(builder: RequestBuilder, batch: Batch, tag: str) -> None:
         if link_id is not None:
             link = f"{'d' if name == 'odev' else 'i'}:{link_id}"
             links = batch.key(f"{tag}:links")
-            batch.ops.extend(("RO", links, link, key, invitee or "", ttl, trim))
+            batch.ops.extend(("RO", links, link, key, invitee or "", ttl, trim))  # fmt: skip
     _emit_upline(builder, batch)
 
 

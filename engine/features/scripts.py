@@ -9,6 +9,7 @@ that failed with NOSCRIPT are repeated.
 Every connection or timeout failure surfaces as :class:`StoreUnavailable`, never as
 a bare redis-py exception.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -56,7 +57,7 @@ async def guarded(what: str) -> AsyncIterator[None]:
     """Turn redis-py and socket failures into :class:`StoreUnavailable`."""
     try:
         yield
-    except (RedisError, RedisClusterException, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, RedisError, RedisClusterException, OSError) as exc:
         raise StoreUnavailable(f"redis {what} failed: {type(exc).__name__}: {exc}") from exc
 
 
@@ -69,22 +70,21 @@ async def run_one(client: AnyRedis, call: Call) -> Any:
     keys, args = list(call.keys), list(call.args)
     async with guarded(call.script.name):
         try:
-            return await client.evalsha(call.script.sha, len(keys), *keys, *args)  # type: ignore[misc]
+            return await client.evalsha(call.script.sha, len(keys), *keys, *args)
         except NoScriptError:
-            return await client.eval(call.script.source, len(keys), *keys, *args)  # type: ignore[misc]
+            return await client.eval(call.script.source, len(keys), *keys, *args)
 
 
 async def run_many(client: AnyRedis, calls: Sequence[Call]) -> list[Any]:
     """Run several calls in one pipelined round trip; results in call order."""
     if len(calls) == 1:
         return [await run_one(client, calls[0])]
-    async with guarded("pipeline"):
-        async with client.pipeline(transaction=False) as pipe:
-            for call in calls:
-                # execute_command: redis-py's cluster pipeline refuses .evalsha() but routes
-                # a raw EVALSHA by its keys' slot
-                pipe.execute_command("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)
-            results: list[Any] = await pipe.execute(raise_on_error=False)
+    async with guarded("pipeline"), client.pipeline(transaction=False) as pipe:
+        for call in calls:
+            # execute_command: redis-py's cluster pipeline refuses .evalsha() but routes
+            # a raw EVALSHA by its keys' slot
+            pipe.execute_command("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)
+        results: list[Any] = await pipe.execute(raise_on_error=False)
     retry = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
     if retry:
         again = await asyncio.gather(*(run_one(client, calls[i]) for i in retry))

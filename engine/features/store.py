@@ -19,6 +19,7 @@ Event time drives every window (replays and backtests compute what live traffic
 did); times more than ``max_future_skew_s`` (5 min) ahead of this host's clock are
 clamped to it. See docs/features.md for each feature's exact semantics.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,9 +64,7 @@ class FeatureSnapshot:
 class FeatureStore:
     """Records events into Redis and reads the features declared by a rule pack."""
 
-    def __init__(
-        self, client: AnyRedis, *, secret: bytes, settings: StoreSettings | None = None
-    ) -> None:
+    def __init__(self, client: AnyRedis, *, secret: bytes, settings: StoreSettings | None = None) -> None:
         self._client = client
         self._cluster = is_cluster(client)
         self._keys = KeyBuilder(secret)
@@ -79,9 +78,7 @@ class FeatureStore:
 
     # -- scoring path ---------------------------------------------------------------
 
-    async def record_and_read(
-        self, *, tenant: str, event: Event, specs: Sequence[FeatureSpec]
-    ) -> FeatureSnapshot:
+    async def record_and_read(self, *, tenant: str, event: Event, specs: Sequence[FeatureSpec]) -> FeatureSnapshot:
         """Record the event into every spec it feeds, then return all specs' values."""
         plan = self.plan(specs)
         builder = self._builder(plan, tenant, event, record=True)
@@ -98,9 +95,7 @@ class FeatureStore:
             await self._complete_on_cluster(builder, batches, results, raw)
         return FeatureSnapshot(values=_convert(plan, raw), replayed=False)
 
-    async def read(
-        self, *, tenant: str, event: Event, specs: Sequence[FeatureSpec]
-    ) -> dict[str, Value]:
+    async def read(self, *, tenant: str, event: Event, specs: Sequence[FeatureSpec]) -> dict[str, Value]:
         """Return the specs' values as of the event's time without recording anything.
 
         Unlike ``record_and_read`` the counts do not include this event.
@@ -114,9 +109,7 @@ class FeatureStore:
         results = await run_many(self._client, [_call(builder, b) for b in batches])
         return _convert(plan, _merge(plan, batches, results))
 
-    async def record_outcome(
-        self, *, tenant: str, event: Event, specs: Sequence[FeatureSpec]
-    ) -> bool:
+    async def record_outcome(self, *, tenant: str, event: Event, specs: Sequence[FeatureSpec]) -> bool:
         """Record an order_paid / refund / chargeback / label; False if already recorded.
 
         Windowed specs the event feeds are recorded; an ``order_paid`` also marks the
@@ -145,14 +138,10 @@ class FeatureStore:
 
     # -- idempotent API responses -----------------------------------------------------
 
-    async def remember_result(
-        self, *, tenant: str, event_id: str, payload: bytes, ttl_s: int
-    ) -> bool:
+    async def remember_result(self, *, tenant: str, event_id: str, payload: bytes, ttl_s: int) -> bool:
         """Store the API's first response to an event; False if one was already stored."""
         async with guarded("remember"):
-            stored = await self._client.set(
-                self._keys.result_key(tenant, event_id), payload, nx=True, px=ttl_s * 1000
-            )
+            stored = await self._client.set(self._keys.result_key(tenant, event_id), payload, nx=True, px=ttl_s * 1000)
         return bool(stored)
 
     async def recall_result(self, *, tenant: str, event_id: str) -> bytes | None:
@@ -204,7 +193,7 @@ class FeatureStore:
         """True when Redis answers."""
         try:
             async with guarded("ping"):
-                return bool(await self._client.ping())  # type: ignore[misc]
+                return bool(await self._client.ping())
         except StoreUnavailable:
             return False
 
@@ -312,9 +301,7 @@ def _typed(spec: FeatureSpec, value: Value) -> Value:
     """Counts as int, sums / ages / shares as float, flags as bool."""
     if value is None:
         return None
-    if isinstance(spec, ListFeature) or (
-        isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.RING
-    ):
+    if isinstance(spec, ListFeature) or (isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.RING):
         return bool(value)
     if isinstance(spec, WindowedFeature) and spec.aggregate in (
         Aggregate.SUM, Aggregate.FIRST_SEEN, Aggregate.LAST_SEEN,

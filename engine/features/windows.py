@@ -20,11 +20,12 @@ event. Streams are assumed to arrive roughly in time order: an event older than
 events already recorded for the same set sees the set as trimmed by them, and ages
 are never negative.
 """
+
 from __future__ import annotations
 
 from engine.features.builder import Batch, RequestBuilder
 from engine.features.keys import entity_value
-from engine.features.plan import field_entity, windowed_suffix
+from engine.features.plan import field_entity
 from engine.features.spec import UNIT_SECONDS, Aggregate, WindowedFeature
 
 HLL_BUCKETS = 8
@@ -63,7 +64,7 @@ def emit(builder: RequestBuilder, spec: WindowedFeature, index: int) -> None:
     tag = builder.tag_of(spec.by, entity_id)
     batch = builder.batch(tag)
     batch.owned.append(index)
-    suffix = windowed_suffix(spec)
+    suffix = builder.plan.suffixes[index - 1]
     record = builder.record and feeds(spec, builder.event.type)
     if spec.aggregate in (Aggregate.FIRST_SEEN, Aggregate.LAST_SEEN):
         _emit_seen(builder, spec, index, batch, f"{tag}:{suffix}", record)
@@ -88,9 +89,7 @@ def _emit_sorted_set(
     if record and member is not None and key not in builder.written:
         builder.written.add(key)
         flag = "GT" if spec.aggregate is Aggregate.DISTINCT else ""
-        batch.ops.extend(
-            ("ZA", key_index, flag, member, builder.window_ttl_ms(window), builder.trim(window))
-        )
+        batch.ops.extend(("ZA", key_index, flag, member, builder.window_ttl_ms(window), builder.trim(window)))
     if not builder.read_values:
         return
     low = builder.low(spec.window_seconds)
@@ -138,5 +137,3 @@ def _emit_seen(
     if record and key not in builder.written:
         builder.written.add(key)
         batch.deferred.extend(("SW", key_index, builder.history_ttl_ms))
-
-

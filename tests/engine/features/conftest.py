@@ -1,10 +1,18 @@
 """Run the feature-store tests on one real server and on the real local cluster."""
+
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
-from backends import Backend
+
+# pytest runs with --import-mode=importlib (no sys.path changes): make this directory's
+# helpers (feature_backends, feature_stream, feature_oracle) importable by the tests here
+sys.path.insert(0, str(Path(__file__).parent))
+
+from feature_backends import Backend  # noqa: E402
 from redis.asyncio import Redis
 
 

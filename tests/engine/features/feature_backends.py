@@ -1,4 +1,5 @@
 """What a feature-store test runs against: a client, and plain clients to every node."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

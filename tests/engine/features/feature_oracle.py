@@ -4,6 +4,7 @@ Deliberately naive: each value is recomputed by scanning the whole log with the
 definitions written in docs/features.md, so the Redis implementation is checked
 against the meaning, not against a copy of its own data structures.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -66,8 +67,8 @@ class Oracle:
         if spec.aggregate in (Aggregate.FIRST_SEEN, Aggregate.LAST_SEEN):
             if not feeding:
                 return None
-            seen = min(ms(e) for e in feeding) if spec.aggregate is Aggregate.FIRST_SEEN else max(
-                ms(e) for e in feeding
+            seen = (
+                min(ms(e) for e in feeding) if spec.aggregate is Aggregate.FIRST_SEEN else max(ms(e) for e in feeding)
             )
             return max(0, t - seen) / (UNIT_SECONDS[spec.unit] * 1000)
         if not spec.on or event.type in spec.on:
@@ -89,9 +90,7 @@ class Oracle:
             {
                 value_of(e, entity)
                 for e in events
-                if value_of(e, spec.by) == key
-                and t - window_ms < ms(e) <= t
-                and value_of(e, entity) is not None
+                if value_of(e, spec.by) == key and t - window_ms < ms(e) <= t and value_of(e, entity) is not None
             }
         )
 
@@ -205,13 +204,7 @@ class Oracle:
             and (" ".join(getattr(e, attr).lower().split()) if attr == "address" else getattr(e, attr)) == mine
         }
         # a member counts while its latest join from this value is inside the window
-        return len(
-            {
-                c
-                for c in sharing
-                if max(ms(e) for e in joins if e.customer == c and _same(e, attr, mine)) > low
-            }
-        )
+        return len({c for c in sharing if max(ms(e) for e in joins if e.customer == c and _same(e, attr, mine)) > low})
 
     # -- everything --------------------------------------------------------------------
 

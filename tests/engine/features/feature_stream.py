@@ -5,6 +5,7 @@ repeat, so windows fill up, devices are shared, referrals form chains and rings,
 and group-buys get self-dealing members. Event times sit on a 5-minute grid and
 windows are multiples of it, so many events land exactly on a window's edge.
 """
+
 from __future__ import annotations
 
 import random
@@ -32,7 +33,9 @@ SCORED = ["signup", "referral", "coupon_claim", "group_buy_join", "red_packet_cl
 _ALL = frozenset[str]()
 
 
-def _w(name: str, agg: Aggregate, by: Entity, window: int | None, on: frozenset[str] = _ALL, **kw: object) -> WindowedFeature:
+def _w(
+    name: str, agg: Aggregate, by: Entity, window: int | None, on: frozenset[str] = _ALL, **kw: object
+) -> WindowedFeature:
     return WindowedFeature(name=name, aggregate=agg, by=by, window_seconds=window, on=on, **kw)  # type: ignore[arg-type]
 
 
@@ -41,7 +44,14 @@ SPECS: tuple[FeatureSpec, ...] = (
     _w("customer.orders_1d", Aggregate.COUNT, Entity.CUSTOMER, 86400, frozenset({"order", "order_paid"})),
     _w("customer.spend_1d", Aggregate.SUM, Entity.CUSTOMER, 86400, frozenset({"order_paid"}), field="amount"),
     _w("customer.age_min", Aggregate.FIRST_SEEN, Entity.CUSTOMER, None, unit=TimeUnit.MINUTES),
-    _w("customer.since_paid_h", Aggregate.LAST_SEEN, Entity.CUSTOMER, None, frozenset({"order_paid"}), unit=TimeUnit.HOURS),
+    _w(
+        "customer.since_paid_h",
+        Aggregate.LAST_SEEN,
+        Entity.CUSTOMER,
+        None,
+        frozenset({"order_paid"}),
+        unit=TimeUnit.HOURS,
+    ),
     _w("device.accounts_1h", Aggregate.DISTINCT, Entity.DEVICE, 3600, field="customer"),
     _w("device.accounts_6h", Aggregate.DISTINCT, Entity.DEVICE, 6 * 3600, field="customer"),
     _w("device.signups_30m", Aggregate.COUNT, Entity.DEVICE, 1800, frozenset({"signup"})),
@@ -53,7 +63,14 @@ SPECS: tuple[FeatureSpec, ...] = (
     _w("phone.accounts_1d", Aggregate.DISTINCT, Entity.PHONE, 86400, field="customer"),
     _w("email_domain.signups_1h", Aggregate.COUNT, Entity.EMAIL_DOMAIN, 3600, frozenset({"signup"})),
     _w("referrer.referrals_1h", Aggregate.COUNT, Entity.REFERRER, 3600, frozenset({"referral"})),
-    _w("campaign.claim_amount_1h", Aggregate.SUM, Entity.CAMPAIGN, 3600, frozenset({"red_packet_claim"}), field="amount"),
+    _w(
+        "campaign.claim_amount_1h",
+        Aggregate.SUM,
+        Entity.CAMPAIGN,
+        3600,
+        frozenset({"red_packet_claim"}),
+        field="amount",
+    ),
     ReferralFeature("referrer.invitees_2h", ReferralMetric.INVITEES, window_seconds=7200),
     ReferralFeature("referrer.invitee_devices_2h", ReferralMetric.INVITEE_DEVICES, window_seconds=7200),
     ReferralFeature("referrer.invitee_ips_2h", ReferralMetric.INVITEE_IPS, window_seconds=7200),

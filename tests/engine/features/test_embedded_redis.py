@@ -1,4 +1,5 @@
 """The embedded server keeps features across restarts and crashes; outages raise StoreUnavailable."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,9 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from backends import SECRET
+from feature_backends import SECRET
 from redis.asyncio import RedisCluster
-from stream import START
+from feature_stream import START
 
 from engine.errors import StoreUnavailable
 from engine.events import Event

@@ -1,10 +1,11 @@
 """A storefront retry (same event id) never changes a counter and gets the first answer back."""
+
 from __future__ import annotations
 
 from datetime import timedelta
 
-from backends import Backend
-from stream import SPECS, START
+from feature_backends import Backend
+from feature_stream import SPECS, START
 
 from engine.events import Event
 

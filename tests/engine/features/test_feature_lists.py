@@ -1,11 +1,12 @@
 """Block / allow / watch lists: reason, author, expiry, paging, and live hits in features."""
+
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from backends import Backend
-from stream import START
+from feature_backends import Backend
+from feature_stream import START
 
 from engine.events import Event
 from engine.features.spec import Entity, ListFeature, ListKind
@@ -23,9 +24,7 @@ def _signup(n: int, **fields: str) -> Event:
 async def test_list_entries_are_hit_live_and_can_be_removed(backend: Backend, tenant: str) -> None:
     store = backend.store()
     event = _signup(1, phone="+86 138-1234-5678".replace("+86 ", ""), device="shop-pad", ip="10.1.2.3")
-    assert await store.read(tenant=tenant, event=event, specs=SPECS) == dict.fromkeys(
-        [s.name for s in SPECS], False
-    )
+    assert await store.read(tenant=tenant, event=event, specs=SPECS) == dict.fromkeys([s.name for s in SPECS], False)
     entry = await store.add_entry(tenant=tenant, entity=Entity.PHONE, value="138 1234 5678",
                                   kind=ListKind.BLOCK, reason="virtual number", author="li.na")  # fmt: skip
     await store.add_entry(tenant=tenant, entity=Entity.DEVICE, value="shop-pad", kind=ListKind.ALLOW,
@@ -38,7 +37,9 @@ async def test_list_entries_are_hit_live_and_can_be_removed(backend: Backend, te
 
     assert await store.remove_entry(tenant=tenant, entity=Entity.PHONE, value="13812345678", kind=ListKind.BLOCK)
     assert not await store.remove_entry(tenant=tenant, entity=Entity.PHONE, value="13812345678", kind=ListKind.BLOCK)
-    assert (await store.read(tenant=tenant, event=_signup(2, phone="13812345678"), specs=SPECS))["phone.blocked"] is False
+    assert (await store.read(tenant=tenant, event=_signup(2, phone="13812345678"), specs=SPECS))[
+        "phone.blocked"
+    ] is False
 
 
 async def test_expired_entries_stop_matching(backend: Backend, tenant: str) -> None:

@@ -1,8 +1,9 @@
 """What is left in Redis: every key expires, and no personal value can be read back."""
+
 from __future__ import annotations
 
-from backends import Backend
-from stream import SPECS, event_stream
+from feature_backends import Backend
+from feature_stream import SPECS, event_stream
 
 from engine.events import OUTCOME_TYPES, email_domain, ip_subnet
 from engine.features.spec import Entity, ListKind

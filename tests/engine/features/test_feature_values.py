@@ -1,24 +1,30 @@
 """Every feature kind, on a random stream, equals a brute-force recomputation from the raw log."""
+
 from __future__ import annotations
 
 import math
 from datetime import timedelta
 
 import pytest
-from backends import Backend
+from feature_backends import Backend
 from feature_oracle import Oracle
-from stream import APPROX, SPECS, START, event_stream
+from feature_stream import APPROX, SPECS, START, event_stream
 
 from engine.events import OUTCOME_TYPES, Event
 from engine.features.spec import Entity, ListKind, WindowedFeature
 
-from backends import Backend
-
 
 def _close(expected: object, got: object) -> bool:
     if isinstance(expected, float) or isinstance(got, float):
-        return expected is not None and got is not None and math.isclose(
-            float(expected), float(got), rel_tol=1e-9, abs_tol=1e-6  # type: ignore[arg-type]
+        return (
+            expected is not None
+            and got is not None
+            and math.isclose(
+                float(expected),
+                float(got),
+                rel_tol=1e-9,
+                abs_tol=1e-6,  # type: ignore[arg-type]
+            )
         )
     return expected == got and type(expected) is type(got)
 
@@ -60,9 +66,7 @@ async def test_stream_matches_brute_force(backend: Backend, tenant: str, seed: i
     assert not mismatches, "\n".join(mismatches[:30])
 
 
-async def test_window_edges_are_exclusive_at_the_start_and_inclusive_at_the_end(
-    backend: Backend, tenant: str
-) -> None:
+async def test_window_edges_are_exclusive_at_the_start_and_inclusive_at_the_end(backend: Backend, tenant: str) -> None:
     spec = next(s for s in SPECS if s.name == "device.signups_30m")
     store = backend.store()
 

@@ -1,0 +1,214 @@
+"""Benchmark the feature store: record + read of ~20 features per event on a real Redis.
+
+    python ops/bench/features.py [--events 50000] [--concurrency 8] [--url redis://...]
+
+Without --url it starts an embedded redis-server (unix socket, temp dir). It reports
+events/s and per-event latency (median, p99) of ``record_and_read`` (outcomes through
+``record_outcome``), against the floor measured in the same run: one bare pipelined
+round trip of as many Redis commands as the store's scripts executed per event
+(counted from INFO commandstats), at the same concurrency. It also reports Redis
+memory (INFO used_memory) per 1M events, extrapolated from the run. The last line is
+one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from redis.asyncio import Redis
+
+from engine.events import OUTCOME_TYPES, Event
+from engine.features.connection import RedisSettings, client_from_url
+from engine.features.spec import (
+    Aggregate,
+    Entity,
+    FeatureSpec,
+    GroupFeature,
+    GroupMetric,
+    ListFeature,
+    ListKind,
+    ReferralFeature,
+    ReferralMetric,
+    TimeUnit,
+    WindowedFeature,
+)
+from engine.features.store import FeatureStore
+from engine.redis_embedded import EmbeddedRedis
+
+H, D = 3600, 86400
+
+
+def _w(
+    name: str, agg: Aggregate, by: Entity, window: int | None, on: tuple[str, ...] = (), **kw: object
+) -> WindowedFeature:
+    return WindowedFeature(name, agg, by, window, frozenset(on), **kw)  # type: ignore[arg-type]
+
+
+def bench_specs() -> tuple[FeatureSpec, ...]:
+    """A realistic anti-abuse + tiering feature set (until the shipped pack compiles)."""
+    return (
+        _w("customer.orders_365d", Aggregate.COUNT, Entity.CUSTOMER, 365 * D, ("order_paid",)),
+        _w("customer.spend_365d", Aggregate.SUM, Entity.CUSTOMER, 365 * D, ("order_paid",), field="amount"),
+        _w("customer.age_days", Aggregate.FIRST_SEEN, Entity.CUSTOMER, None, unit=TimeUnit.DAYS),
+        _w(
+            "customer.days_since_order", Aggregate.LAST_SEEN, Entity.CUSTOMER, None, ("order_paid",), unit=TimeUnit.DAYS
+        ),
+        _w("customer.claims_1d", Aggregate.COUNT, Entity.CUSTOMER, D, ("coupon_claim", "red_packet_claim")),
+        _w("device.accounts_24h", Aggregate.DISTINCT, Entity.DEVICE, D, field="customer"),
+        _w("device.signups_1h", Aggregate.COUNT, Entity.DEVICE, H, ("signup",)),
+        _w("device.claims_1h", Aggregate.COUNT, Entity.DEVICE, H, ("coupon_claim", "red_packet_claim")),
+        _w("ip.signups_1h", Aggregate.COUNT, Entity.IP, H, ("signup",)),
+        _w("ip.accounts_24h", Aggregate.DISTINCT, Entity.IP, D, field="customer"),
+        _w("subnet.signups_1h", Aggregate.COUNT, Entity.SUBNET, H, ("signup",)),
+        _w("subnet.devices_24h", Aggregate.DISTINCT, Entity.SUBNET, D, field="device", approx=True),
+        _w("phone_segment.signups_1h", Aggregate.COUNT, Entity.PHONE_SEGMENT, H, ("signup",)),
+        ReferralFeature("referrer.invitees_7d", ReferralMetric.INVITEES, 7 * D),
+        ReferralFeature("referrer.invitee_devices_7d", ReferralMetric.INVITEE_DEVICES, 7 * D),
+        ReferralFeature("referrer.invitees_on_own_device_7d", ReferralMetric.INVITEES_ON_REFERRER_DEVICE, 7 * D),
+        ReferralFeature("referrer.paid_share_30d", ReferralMetric.PAID_SHARE, 30 * D, 14 * D),
+        ReferralFeature("referrer.in_ring", ReferralMetric.RING, hops=4),
+        GroupFeature("group.members", GroupMetric.MEMBERS),
+        GroupFeature("group.same_device_members", GroupMetric.SHARED_DEVICE),
+        ListFeature("device.blocked", Entity.DEVICE, ListKind.BLOCK),
+        ListFeature("phone.blocked", Entity.PHONE, ListKind.BLOCK),
+    )
+
+
+def bench_events(count: int, seed: int = 7) -> list[Event]:
+    """Traffic of a merchant with 50k customers, an hour's worth per 100k events."""
+    rng = random.Random(seed)
+    start = datetime.now(UTC) - timedelta(hours=2)
+    kinds = ["signup", "referral", "coupon_claim", "group_buy_join", "red_packet_claim", "order", "order_paid"]
+    events = []
+    for n in range(count):
+        kind = rng.choices(kinds, weights=[25, 20, 15, 10, 10, 10, 10])[0]
+        customer = f"cust{rng.randrange(50_000)}"
+        events.append(
+            Event(
+                event_id=f"bench-{n}",
+                type=kind,
+                customer=customer,
+                timestamp=start + timedelta(milliseconds=36 * n),
+                device=f"dev{rng.randrange(20_000)}",
+                ip=f"10.{rng.randrange(40)}.{rng.randrange(50)}.{rng.randrange(1, 250)}",
+                phone=f"1{rng.choice(['38', '39', '70', '65'])}{rng.randrange(10**8):08d}",
+                referrer=f"cust{rng.randrange(50_000)}" if kind == "referral" else None,
+                group=f"grp{rng.randrange(5_000)}" if kind == "group_buy_join" else None,
+                amount=round(rng.uniform(9, 999), 2) if kind in ("order", "order_paid") else None,
+            )
+        )
+    return events
+
+
+async def run_concurrently(
+    items: int, concurrency: int, work: Callable[[int], Awaitable[object]]
+) -> tuple[float, list[float]]:
+    """Run ``work(i)`` for every i with ``concurrency`` workers; elapsed s and latencies (ms)."""
+    latencies: list[float] = []
+    cursor = iter(range(items))
+
+    async def worker() -> None:
+        for i in cursor:
+            began = time.perf_counter()
+            await work(i)
+            latencies.append((time.perf_counter() - began) * 1000)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - began, latencies
+
+
+async def commands_executed(client: Redis) -> int:
+    """Commands run by the server so far, scripts' inner calls included, EVAL* excluded."""
+    stats = await client.info("commandstats")
+    skip = {"cmdstat_evalsha", "cmdstat_eval", "cmdstat_info", "cmdstat_config"}
+    return sum(int(v["calls"]) for k, v in stats.items() if k not in skip)
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def bench(url: str, events: int, concurrency: int) -> dict[str, float | int]:
+    client = client_from_url(url, RedisSettings(socket_timeout=5.0))
+    assert isinstance(client, Redis)
+    try:
+        await client.flushdb()
+        store = FeatureStore(client, secret=b"bench-secret-0123456789")
+        specs, stream = bench_specs(), bench_events(events)
+        memory_before = int((await client.info("memory"))["used_memory"])
+        await client.config_resetstat()
+
+        async def record(i: int) -> object:
+            event = stream[i]
+            if event.type in OUTCOME_TYPES:
+                return await store.record_outcome(tenant="bench", event=event, specs=specs)
+            return await store.record_and_read(tenant="bench", event=event, specs=specs)
+
+        elapsed, latencies = await run_concurrently(events, concurrency, record)
+        per_event = round(await commands_executed(client) / events)
+        memory_after = int((await client.info("memory"))["used_memory"])
+
+        floor_events = min(events, 10_000)
+
+        async def floor(i: int) -> object:
+            async with client.pipeline(transaction=False) as pipe:
+                for _ in range(per_event):
+                    pipe.zcount("yt:bench:floor", 0, i)
+                return await pipe.execute()
+
+        floor_elapsed, floor_latencies = await run_concurrently(floor_events, concurrency, floor)
+    finally:
+        await client.aclose()
+    rate, floor_rate = events / elapsed, floor_events / floor_elapsed
+    return {
+        "events": events,
+        "features": len(specs),
+        "concurrency": concurrency,
+        "events_per_s": round(rate),
+        "p50_ms": round(statistics.median(latencies), 3),
+        "p99_ms": round(_p(latencies, 0.99), 3),
+        "redis_commands_per_event": per_event,
+        "floor_events_per_s": round(floor_rate),
+        "floor_p50_ms": round(statistics.median(floor_latencies), 3),
+        "floor_p99_ms": round(_p(floor_latencies, 0.99), 3),
+        "ratio_vs_floor": round(rate / floor_rate, 3),
+        "redis_mb_per_1m_events": round((memory_after - memory_before) / events * 1e6 / 2**20, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--url", default=None, help="Redis URL (default: an embedded server)")
+    args = parser.parse_args()
+    if args.url:
+        figures = asyncio.run(bench(args.url, args.events, args.concurrency))
+    else:
+        with tempfile.TemporaryDirectory(prefix="yutang-bench-") as data, EmbeddedRedis(data) as server:
+            figures = asyncio.run(bench(server.url, args.events, args.concurrency))
+    print(
+        f"record+read of {figures['features']} features: {figures['events_per_s']} events/s, "
+        f"p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms ({figures['concurrency']} concurrent)"
+    )
+    print(
+        f"floor, one pipelined round trip of {figures['redis_commands_per_event']} commands: "
+        f"{figures['floor_events_per_s']} events/s, p50 {figures['floor_p50_ms']} ms "
+        f"-> ratio {figures['ratio_vs_floor']}"
+    )
+    print(f"redis memory: {figures['redis_mb_per_1m_events']} MB per 1M events")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
