@@ -12,7 +12,7 @@ import pytest
 # helpers (feature_backends, feature_stream, feature_oracle) importable by the tests here
 sys.path.insert(0, str(Path(__file__).parent))
 
-from feature_backends import Backend  # noqa: E402
+from feature_backends import Backend
 from redis.asyncio import Redis
 
 

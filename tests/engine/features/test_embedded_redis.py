@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from feature_backends import SECRET
-from redis.asyncio import RedisCluster
 from feature_stream import START
+from redis.asyncio import RedisCluster
 
 from engine.errors import StoreUnavailable
 from engine.events import Event
