@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from engine.model import CompiledRuleSet, Decision, DecisionPolicy, Mode, Offer, Rule
 from engine.pack.durations import in_daily_range
+from engine.stacking import order_group, stacked_groups
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class Evaluator:
             (t for t in ruleset.tiers if t.condition is None), ruleset.tiers[-1] if ruleset.tiers else None
         )
         self.offers_with_condition = {o.id for o in ruleset.offers if o.condition is not None}
+        self.stacked = stacked_groups(ruleset.offer_groups)
 
     def decide(
         self, *, event_type: str, timestamp: datetime, matched: Sequence[str], facts: Mapping[str, Any]
@@ -84,7 +86,7 @@ class Evaluator:
             _clamp(score + sum(r.score for r in shadow)), [*active, *shadow], self.ruleset.decision
         )
         tier = self._tier(matched_set)
-        eligible, offers, withheld = self._offers(event_type, timestamp, tier, decision, matched_set)
+        eligible, offers, withheld = self._offers(event_type, timestamp, tier, decision, matched_set, facts)
         return Evaluation(
             decision=decision,
             score=score,
@@ -97,6 +99,7 @@ class Evaluator:
             eligible=eligible,
             ruleset_version=self.ruleset.version,
             shadow_decision=shadow_decision,
+            facts_read=facts,
         )
 
     def _tier(self, matched: set[str]):  # type: ignore[no-untyped-def]
@@ -105,9 +108,15 @@ class Evaluator:
                 return tier
         return self.default_tier
 
-    def _offers(
-        self, event_type: str, timestamp: datetime, tier, decision: Decision, matched: set[str]
-    ) -> tuple[tuple[Offer, ...], tuple[Offer, ...], tuple[WithheldOffer, ...]]:  # type: ignore[no-untyped-def]
+    def _offers(  # type: ignore[no-untyped-def]
+        self,
+        event_type: str,
+        timestamp: datetime,
+        tier,
+        decision: Decision,
+        matched: set[str],
+        facts: Mapping[str, Any],
+    ) -> tuple[tuple[Offer, ...], tuple[Offer, ...], tuple[WithheldOffer, ...]]:
         eligible: list[Offer] = []
         withheld: list[WithheldOffer] = []
         local = timestamp.astimezone(self.zone)
@@ -117,19 +126,32 @@ class Evaluator:
                 withheld.append(WithheldOffer(offer.id, why))
             else:
                 eligible.append(offer)
-        ranked = sorted(eligible, key=lambda o: -o.priority)  # stable: declaration order breaks ties
+        ranked = self._rank(eligible, facts)
         chosen: list[Offer] = []
         taken_groups: set[str] = set()
         for offer in ranked:
-            if offer.exclusive_group is None or offer.exclusive_group not in taken_groups:
+            group = offer.exclusive_group
+            if group is None or group in self.stacked or group not in taken_groups:
                 chosen.append(offer)
-                if offer.exclusive_group:
-                    taken_groups.add(offer.exclusive_group)
+                if group:
+                    taken_groups.add(group)
             else:
                 withheld.append(WithheldOffer(offer.id, "exclusive"))
         declared = {o.id: i for i, o in enumerate(self.ruleset.offers)}
         chosen.sort(key=lambda o: declared[o.id])
         return tuple(ranked), tuple(chosen), tuple(withheld)
+
+    def _rank(self, eligible: list[Offer], facts: Mapping[str, Any]) -> list[Offer]:
+        """Every eligible offer, each group in its policy's order (stable: declaration breaks ties)."""
+        amount, customer = facts.get("event.amount"), facts.get("event.customer")
+        groups: dict[str, list[Offer]] = {}
+        for offer in sorted(eligible, key=lambda o: -o.priority):
+            groups.setdefault(offer.exclusive_group or f"\x00{offer.id}", []).append(offer)
+        ranked: list[Offer] = []
+        for key, members in groups.items():
+            declared = self.ruleset.offer_groups.get(key)
+            ranked += order_group(members, declared, amount, customer) if declared else members
+        return ranked
 
     def _why_not(
         self, offer: Offer, event_type: str, local: datetime, tier: str, decision: Decision, matched: set[str]

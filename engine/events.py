@@ -26,6 +26,7 @@ class ScoredType(StrEnum):
 
 class OutcomeType(StrEnum):
     ORDER_PAID = "order_paid"
+    ORDER_CANCELLED = "order_cancelled"  # releases offers reserved at checkout
     REFUND = "refund"
     CHARGEBACK = "chargeback"
     LABEL = "label"

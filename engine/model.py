@@ -8,7 +8,7 @@ Nothing here parses YAML; nothing downstream sees YAML.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
@@ -94,13 +94,33 @@ class Effect:
     description: str
 
 
+class Period(StrEnum):
+    """A calendar period in the pack's time zone: caps reset at its local start."""
+
+    LIFETIME = "lifetime"
+    DAY = "day"
+    WEEK = "week"  # ISO week, Monday to Sunday
+    MONTH = "month"
+
+
 @dataclass(frozen=True, slots=True)
 class Budget:
-    """限量: caps enforced atomically in Redis when an offer is granted."""
+    """限量: caps enforced atomically in Redis when an offer is granted.
+
+    ``per_customer`` counts within ``customer_period`` (lifetime unless set);
+    ``per_day`` / ``per_week`` / ``per_month`` cap every customer together.
+    """
 
     total: int | None = None
     per_customer: int | None = None
     per_day: int | None = None
+    per_week: int | None = None
+    per_month: int | None = None
+    customer_period: Period = Period.LIFETIME
+
+    @property
+    def unlimited(self) -> bool:
+        return all(v is None for v in (self.total, self.per_customer, self.per_day, self.per_week, self.per_month))
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +142,81 @@ class Hold:
 
 
 @dataclass(frozen=True, slots=True)
+class Reservation:
+    """Reversible budget: a unit reserved at checkout, committed by a paid order.
+
+    Released back to the budget and the customer's cap by a ``release_on`` outcome
+    (cancel, refund -- also after commit) or when not committed within ``ttl_seconds``.
+    """
+
+    ttl_seconds: int
+    commit_on: str
+    release_on: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One arm of an A/B experiment: its share of customers and its own effect."""
+
+    id: str
+    weight: int
+    effect: Effect
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    """Sticky A/B split of an offer's customers (hash of experiment id and customer)."""
+
+    id: str
+    variants: tuple[Variant, ...]
+
+    def assign(self, customer: str) -> Variant:
+        """The customer's variant: the same on every call, every worker, every reload."""
+        import hashlib
+
+        digest = hashlib.sha256(f"{self.id}\x00{customer}".encode()).digest()
+        point = int.from_bytes(digest[:8], "big") % sum(v.weight for v in self.variants)
+        for variant in self.variants:
+            if point < variant.weight:
+                return variant
+            point -= variant.weight
+        return self.variants[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupBuyTerms:
+    """拼团: groups of ``size`` members formed within ``deadline_seconds``.
+
+    At the deadline an incomplete group fails (every member's payment is flagged
+    for refund) unless ``virtual_min`` is set and reached: then it completes
+    virtually (虚拟成团). ``per_customer`` groups a customer may join,
+    ``total_groups`` groups that may ever be opened.
+    """
+
+    size: int
+    deadline_seconds: int
+    virtual_min: int | None = None
+    per_customer: int | None = None
+    total_groups: int | None = None
+
+
+class StackPolicy(StrEnum):
+    """How the eligible offers of one exclusivity group combine."""
+
+    PRIORITY = "priority"  # the highest priority offer only
+    BEST_FOR_CUSTOMER = "best_for_customer"  # the largest reduction on this cart
+    BEST_FOR_MERCHANT = "best_for_merchant"  # the smallest reduction on this cart
+    STACK_ALL = "stack_all"  # every eligible offer, combined value capped at max_value
+
+
+@dataclass(frozen=True, slots=True)
+class OfferGroup:
+    id: str
+    policy: StackPolicy
+    max_value: float | None = None  # stack_all: cap on the combined yuan value
+
+
+@dataclass(frozen=True, slots=True)
 class Offer:
     id: str
     label: str
@@ -137,6 +232,9 @@ class Offer:
     hold: Hold | None
     beneficiary: str  # customer | referrer: who receives it (a referral reward goes to the referrer)
     location: Location
+    reserve: Reservation | None = None
+    experiment: Experiment | None = None
+    group_buy: GroupBuyTerms | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +252,7 @@ class ContactPolicy:
     caps: tuple[ContactCap, ...] = ()
     quiet_from: time | None = None
     quiet_to: time | None = None
+    platform_monthly: int | None = None  # WeCom group messages per month (None: as many as the month has days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +314,7 @@ class CompiledRuleSet:
     feature_plan: Mapping[str, tuple[FeatureSpec, ...]]  # event type -> features to read
     files: tuple[str, ...]
     all_rules: tuple[Rule, ...] = ()  # including off and expired ones, for /v1/rules
+    offer_groups: Mapping[str, OfferGroup] = field(default_factory=dict)  # declared stacking policies
 
     @property
     def shadow_rules(self) -> tuple[Rule, ...]:

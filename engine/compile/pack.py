@@ -9,6 +9,7 @@ from pathlib import Path
 from engine.compile.cases import compile_cases
 from engine.compile.features import compile_features, feature_type
 from engine.compile.names import ATTRIBUTE_TYPES, DERIVED_FIELDS, EVENT_FIELDS
+from engine.compile.offer_terms import compile_offer_groups
 from engine.compile.policies import compile_contacts, compile_decision, compile_seed_lists, resolve_zone
 from engine.compile.rules import compile_offers, compile_rules, compile_tiers
 from engine.diagnostics import Code, Diagnostic, Location, Severity, sort_diagnostics
@@ -83,6 +84,11 @@ def _compile(
         )
     rules = compile_rules(pack.rules, scope, diagnostics, today)
     offers = compile_offers(pack.offers, scope, tier_ids, decision.withhold_offers_on, zone, diagnostics)
+    grouped: dict[str, list[str]] = {}
+    for offer_item in pack.offers:
+        if offer_item.item.group:
+            grouped.setdefault(offer_item.item.group, []).append(offer_item.item.id)
+    offer_groups = compile_offer_groups(pack.offer_groups, grouped, diagnostics)
     contacts = compile_contacts(pack.contacts, tier_ids, diagnostics)
     live_rules = tuple(r for r in rules if r.mode is not Mode.OFF and (r.expires is None or r.expires > today))
     predicates = _predicates(live_rules, tiers, offers)
@@ -130,6 +136,7 @@ def _compile(
         feature_plan=_feature_plan(predicates, all_features),
         files=tuple(f.path for f in pack.files),
         all_rules=rules,
+        offer_groups=offer_groups,
     )
     return ruleset, diagnostics
 

@@ -80,7 +80,7 @@ def compile_contacts(
                     )
                 )
         caps.append(ContactCap(cap.channel, cap.limit, period, frozenset(cap.tiers)))
-    return ContactPolicy(tuple(caps), quiet[0], quiet[1])
+    return ContactPolicy(tuple(caps), quiet[0], quiet[1], item.platform_monthly)
 
 
 def compile_seed_lists(pack: ValidatedPack, zone: tzinfo) -> tuple[SeedListEntry, ...]:

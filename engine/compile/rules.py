@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, tzinfo
 
 from engine.compile.conditions import compile_condition
+from engine.compile.offer_terms import compile_experiment, compile_group_buy, compile_reservation
 from engine.diagnostics import Code, Diagnostic, Severity, did_you_mean
 from engine.events import OUTCOME_TYPES, SCORED_TYPES
 from engine.expr.checker import Scope
@@ -193,11 +194,15 @@ def compile_offers(
         if item.hold is not None:
             check_event_types(located, "hold", [item.hold.release_on], OUTCOME_TYPES, diagnostics, subject)
             hold = Hold(item.hold.release_on, item.hold.void_after_days)
+        effect = Effect(item.effect.type, item.effect.value, item.effect.description or item.label)
+        reserve = compile_reservation(located, diagnostics)
+        experiment = compile_experiment(located, effect, diagnostics)
+        group_buy = compile_group_buy(located, diagnostics)
         if len(diagnostics) > failed and any(d.is_error for d in diagnostics[failed:]):
             continue
-        budget = Budget(item.budget.total, item.budget.per_customer, item.budget.per_day)
+        b = item.budget
+        budget = Budget(b.total, b.per_customer, b.per_day, b.per_week, b.per_month, b.customer_period)
         withhold = frozenset(item.withhold_on) if item.withhold_on is not None else default_withhold
-        effect = Effect(item.effect.type, item.effect.value, item.effect.description or item.label)
         offers.append(
             Offer(
                 id=item.id,
@@ -214,6 +219,9 @@ def compile_offers(
                 hold=hold,
                 beneficiary=item.beneficiary,
                 location=located.location("id"),
+                reserve=reserve,
+                experiment=experiment,
+                group_buy=group_buy,
             )
         )
     return tuple(offers)

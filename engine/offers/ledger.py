@@ -70,7 +70,13 @@ class OfferLedger:
     # -- granting ------------------------------------------------------------------
 
     async def grant(
-        self, *, tenant: str, event: Event, evaluation_offers: Sequence[Offer], zone: ZoneInfo
+        self,
+        *,
+        tenant: str,
+        event: Event,
+        evaluation_offers: Sequence[Offer],
+        zone: ZoneInfo,
+        stacked: frozenset[str] = frozenset(),
     ) -> list[Grant]:
         """Grant at most one offer per exclusivity group, trying each group in priority order.
 
@@ -78,7 +84,7 @@ class OfferLedger:
         spent offer falls back to the next of its group). Returns every offer tried,
         refusals included, groups in order of first appearance.
         """
-        groups = rank_groups(evaluation_offers)
+        groups = rank_groups(evaluation_offers, stacked=stacked, keep_order=True)
         day = event.timestamp.astimezone(zone).date().isoformat()
         tried: list[list[Grant]] = [[] for _ in groups]
         cursor = dict.fromkeys(range(len(groups)), 0)
@@ -229,16 +235,25 @@ class OfferLedger:
         return grants
 
 
-def rank_groups(offers: Sequence[Offer]) -> list[list[Offer]]:
-    """Offers by exclusivity group (a lone offer is its own group), highest priority first."""
+def rank_groups(
+    offers: Sequence[Offer], *, stacked: frozenset[str] = frozenset(), keep_order: bool = False
+) -> list[list[Offer]]:
+    """Offers by exclusivity group (a lone offer, or one of a ``stack_all`` group, is its own).
+
+    Highest priority first, or in the given order with ``keep_order`` (the evaluation
+    already ordered each group by its stacking policy).
+    """
     groups: dict[str, list[Offer]] = {}
     seen: set[str] = set()
     for offer in offers:
         if offer.id in seen:
             continue
         seen.add(offer.id)
-        key = f"group:{offer.exclusive_group}" if offer.exclusive_group else f"offer:{offer.id}"
+        shared = offer.exclusive_group and offer.exclusive_group not in stacked
+        key = f"group:{offer.exclusive_group}" if shared else f"offer:{offer.id}"
         groups.setdefault(key, []).append(offer)
+    if keep_order:
+        return list(groups.values())
     return [sorted(group, key=lambda o: -o.priority) for group in groups.values()]
 
 

@@ -14,6 +14,7 @@ from engine.pack.schema import (
     ContactsItem,
     DecisionItem,
     FeatureItem,
+    OfferGroupItem,
     OfferItem,
     PackMeta,
     RuleItem,
@@ -40,6 +41,9 @@ class RuleFile(BaseModel):
     tiers: list[TierItem] | None = None
     rules: list[RuleItem] | None = None
     offers: list[OfferItem] | None = None
+    offer_groups: dict[str, OfferGroupItem] | None = Field(
+        None, description="exclusivity group id -> stacking policy (priority, best_for_customer, ...)"
+    )
     decision: DecisionItem | None = None
     contacts: ContactsItem | None = None
     tests: list[TestItem] | None = None

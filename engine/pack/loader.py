@@ -20,6 +20,7 @@ from engine.pack.schema import (
     ContactsItem,
     DecisionItem,
     FeatureItem,
+    OfferGroupItem,
     OfferItem,
     PackMeta,
     RuleItem,
@@ -59,6 +60,7 @@ class ValidatedPack:
     tiers: list[Located[TierItem]] = field(default_factory=list)
     rules: list[Located[RuleItem]] = field(default_factory=list)
     offers: list[Located[OfferItem]] = field(default_factory=list)
+    offer_groups: dict[str, Located[OfferGroupItem]] = field(default_factory=dict)
     tests: list[Located[TestItem]] = field(default_factory=list)
 
 
@@ -297,4 +299,14 @@ KNOWN_FIELDS = _known_fields()
 
 _FIELD = {"pack": "meta", "decision": "decision", "contacts": "contacts"}
 _COLLECTORS = {"single": _collect_single, "list": _collect_list, "map": _collect_map}
-_MAP_VALIDATORS = {"features": _validate_feature, "lists": _validate_list, "attributes": _validate_attribute}
+def _validate_offer_group(pack: ValidatedPack, source: SourceFile, path: Path, raw: Any) -> OfferGroupItem | None:
+    item: OfferGroupItem | None = _validate(pack, source, path, OfferGroupItem, raw)
+    return item
+
+
+_MAP_VALIDATORS = {
+    "features": _validate_feature,
+    "lists": _validate_list,
+    "attributes": _validate_attribute,
+    "offer_groups": _validate_offer_group,
+}

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.features.spec import Entity, GroupMetric, ListKind, ReferralMetric, TimeUnit
-from engine.model import Decision, EffectType, FailMode, Mode
+from engine.model import Decision, EffectType, FailMode, Mode, Period, StackPolicy
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
 FeatureName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$", max_length=96)]
@@ -77,6 +77,48 @@ class BudgetItem(_Section):
     total: Annotated[int, Field(ge=1)] | None = None
     per_customer: Annotated[int, Field(ge=1)] | None = None
     per_day: Annotated[int, Field(ge=1)] | None = None
+    per_week: Annotated[int, Field(ge=1)] | None = None
+    per_month: Annotated[int, Field(ge=1)] | None = None
+    customer_period: Annotated[
+        Period, Field(description="per_customer counts per local day, week or month instead of for ever")
+    ] = Period.LIFETIME
+
+
+class ReserveItem(_Section):
+    """Reserve at checkout, commit on the paid order, release on cancel/refund or after ``ttl``."""
+
+    ttl: str = "30m"
+    commit_on: str = "order_paid"
+    release_on: list[str] = Field(default_factory=lambda: ["order_cancelled", "refund"])
+
+
+class VariantItem(_Section):
+    id: Id
+    weight: Annotated[int, Field(ge=1, le=1000)] = 1
+    effect: EffectItem | None = None  # None: the offer's own effect (the control)
+
+
+class ExperimentItem(_Section):
+    id: Id
+    variants: Annotated[list[VariantItem], Field(min_length=2, max_length=10)]
+
+
+class GroupBuyItem(_Section):
+    size: Annotated[int, Field(ge=2, le=100)]
+    within: str = "24h"
+    virtual_min: Annotated[int, Field(ge=1, le=100)] | None = Field(
+        None, description="虚拟成团: a group with at least this many members completes at the deadline"
+    )
+    per_customer: Annotated[int, Field(ge=1)] | None = None
+    total_groups: Annotated[int, Field(ge=1)] | None = None
+
+
+class OfferGroupItem(_Section):
+    """Stacking policy of one exclusivity group (offers name it with ``group:``)."""
+
+    policy: StackPolicy = StackPolicy.PRIORITY
+    max_value: Annotated[float, Field(gt=0)] | None = Field(None, description="stack_all: cap on the combined value")
+    description: str = ""
 
 
 class HoldItem(_Section):
@@ -98,6 +140,9 @@ class OfferItem(_Section):
     withhold_on: list[Decision] | None = None
     hold: HoldItem | None = None
     beneficiary: Literal["customer", "referrer"] = "customer"
+    reserve: ReserveItem | None = None
+    experiment: ExperimentItem | None = None
+    group_buy: GroupBuyItem | None = None
     description: str = ""
 
 
@@ -152,6 +197,9 @@ class CapItem(_Section):
 class ContactsItem(_Section):
     quiet_hours: Annotated[str, Field(pattern=r"^\d\d:\d\d-\d\d:\d\d$")] | None = None
     caps: list[CapItem] = Field(default_factory=list)
+    platform_monthly: Annotated[int, Field(ge=1, le=31)] | None = Field(
+        None, description="WeCom group messages per customer or group per month; default: the month's days"
+    )
 
 
 class SeedListItem(_Section):
@@ -198,5 +246,6 @@ SECTIONS: dict[str, tuple[type[BaseModel] | None, str]] = {
     "tiers": (TierItem, "list"),
     "rules": (RuleItem, "list"),
     "offers": (OfferItem, "list"),
+    "offer_groups": (OfferGroupItem, "map"),
     "tests": (TestItem, "list"),
 }
