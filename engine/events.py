@@ -30,11 +30,32 @@ class OutcomeType(StrEnum):
     REFUND = "refund"
     CHARGEBACK = "chargeback"
     LABEL = "label"
+    # the ladder (journeys): a visit in the store, a prepaid top-up (5,000 / 8,000 / 10,000)
+    STORE_VISIT = "store_visit"
+    TOPUP = "topup"
+    # community health: the event's ``group`` is the WeChat group, ``customer`` the member or staff
+    GROUP_CREATED = "group_created"  # attributes.source: fission | staff
+    MEMBER_JOINED = "member_joined"  # referrer: the member who brought them in
+    MEMBER_LEFT = "member_left"
+    STAFF_MESSAGE = "staff_message"
+    RED_PACKET_SENT = "red_packet_sent"  # attributes.packet (id), attributes.shares
+    RED_PACKET_CLAIMED = "red_packet_claimed"  # attributes.packet: one share taken
 
 
 SCORED_TYPES: frozenset[str] = frozenset(t.value for t in ScoredType)
 OUTCOME_TYPES: frozenset[str] = frozenset(t.value for t in OutcomeType)
 EVENT_TYPES: frozenset[str] = SCORED_TYPES | OUTCOME_TYPES
+GROUP_TYPES: frozenset[str] = frozenset(
+    t.value
+    for t in (
+        OutcomeType.GROUP_CREATED,
+        OutcomeType.MEMBER_JOINED,
+        OutcomeType.MEMBER_LEFT,
+        OutcomeType.STAFF_MESSAGE,
+        OutcomeType.RED_PACKET_SENT,
+        OutcomeType.RED_PACKET_CLAIMED,
+    )
+)
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s]+$")]
 AttributeValue = str | int | float | bool
