@@ -21,6 +21,7 @@ The layout (rulesets per event type, their limits, the fact encoder) comes from
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 from collections.abc import Mapping
@@ -138,10 +139,9 @@ def _delete(handles: list[int]) -> None:
 
 
 def _quietly(call: Any, *args: Any) -> None:
-    try:
+    """Best-effort cleanup: the original error is what matters."""
+    with contextlib.suppress(Exception):
         call(*args)
-    except Exception:  # noqa: S110 - best-effort cleanup; the original error is what matters
-        pass
 
 
 def _diagnostic(ruleset: CompiledRuleSet, index: int, message: str) -> Diagnostic:

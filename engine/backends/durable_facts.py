@@ -21,7 +21,7 @@ from engine.expr.tree import Type
 
 Encoder = Callable[[Mapping[str, Any]], str]
 
-encode_string: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+encode_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
 _FAR = "1000000000000000000.0"
 
 
@@ -71,7 +71,12 @@ def generate_encoder(
         else:
             body.append(f"    v = {emitter.value(projection.node)}")
             body.append(f"    if v is not None: a({prefix} + _val(v))")
-    head = ["def encode(f):", "    g = f.get", f"    o = [{json.dumps(guard[0]) + ':' + encode_string(guard[1])!r}]", "    a = o.append"]
+    head = [
+        "def encode(f):",
+        "    g = f.get",
+        f"    o = [{json.dumps(guard[0]) + ':' + encode_string(guard[1])!r}]",
+        "    a = o.append",
+    ]
     head += [f"    {variable} = g({path!r})" for path, variable in emitter.variables.items()]
     source = "\n".join([*head, *body, "    return ','.join(o) + '}'"])
     namespace: dict[str, Any] = {
@@ -82,7 +87,7 @@ def generate_encoder(
         "_bool": _encode_bool,
         "_val": encode_value,
     }
-    exec(compile(source, "<yutang-durable-facts>", "exec"), namespace)  # noqa: S102 - built from the typed tree only
+    exec(compile(source, "<yutang-durable-facts>", "exec"), namespace)
     encoder: Encoder = namespace["encode"]
     return encoder, source
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
 from engine.backends.durable_translate import Atom, Term
 
 
@@ -133,4 +134,3 @@ def _widest(node: _Node) -> int:
 def describe(atom: Atom) -> str:
     field_id, op, value = atom
     return f"{field_id} {op} {value!r}"
-

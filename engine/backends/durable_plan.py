@@ -80,7 +80,13 @@ def build_plan(predicates: Sequence[Predicate], limits: DurableLimits) -> Plan:
         try:
             found = translator.terms(predicate.condition)
         except TooComplex as err:
-            problems.append(Problem(index, f"condition expands to {err.terms}+ alternatives after and/or/not are distributed; the limit is {limits.max_terms}: simplify it or split the rule"))
+            problems.append(
+                Problem(
+                    index,
+                    f"condition expands to {err.terms}+ alternatives after and/or/not are distributed;"
+                    f" the limit is {limits.max_terms}: simplify it or split the rule",
+                )
+            )
             found = []
         problem = _alone(found, limits)
         if problem:
@@ -94,9 +100,15 @@ def build_plan(predicates: Sequence[Predicate], limits: DurableLimits) -> Plan:
 def _alone(terms: list[Term], limits: DurableLimits) -> str:
     shape = shape_of([[SENTINEL_TERM], _guarded(("t_", "x"), terms)])
     if shape.stack > limits.max_stack:
-        return f"condition can leave {shape.stack} tests matching at once; the limit is {limits.max_stack} (error 303 above 64): split the rule"
+        return (
+            f"condition can leave {shape.stack} tests matching at once; the limit is {limits.max_stack}"
+            " (error 303 above 64): split the rule"
+        )
     if shape.children > limits.max_children:
-        return f"condition puts {shape.children} tests side by side; the limit is {limits.max_children} (durable hangs at 512): use a named list"
+        return (
+            f"condition puts {shape.children} tests side by side; the limit is {limits.max_children}"
+            " (durable hangs at 512): use a named list"
+        )
     if len(terms) > limits.max_shard_terms:
         return f"condition has {len(terms)} alternatives; the limit is {limits.max_shard_terms}"
     return ""
@@ -119,7 +131,12 @@ def _group(
             continue
         read = {atom[0] for term in terms[index] for atom in term}
         if len(used.keys() | read) > limits.max_fields:
-            problems.append(Problem(index, f"'{event_type}' events would carry more than {limits.max_fields} fact fields (durable takes 254)"))
+            problems.append(
+                Problem(
+                    index,
+                    f"'{event_type}' events would carry more than {limits.max_fields} fact fields (durable takes 254)",
+                )
+            )
             continue
         used.update(dict.fromkeys(sorted(read)))
         chosen.append((index, _guarded(guard, terms[index])))

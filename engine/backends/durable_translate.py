@@ -29,7 +29,6 @@ from engine.expr.tree import (
     Const,
     In,
     ListValue,
-    Matches,
     Name,
     Node,
     Not,
@@ -158,7 +157,7 @@ class Translator:
         if len(values) > self.max_in_values or not all(native_constant(v) for v in values):
             return self._projected_boolean(node, positive)
         subject = self._operand(node.needle)
-        inside = [((subject, "$eq", v),) for v in values]
+        inside: list[Term] = [((subject, "$eq", v),) for v in values]
         outside: list[Term] = [tuple((subject, "$neq", v) for v in values) or ((subject, "$ex", 1),)]
         holds = outside if node.negated else inside
         if positive:

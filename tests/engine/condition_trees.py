@@ -37,19 +37,39 @@ BOOLS = ("b.a", "b.b")
 TYPES = sorted(SCORED_TYPES)
 
 NUMBER_POOL = [0, 1, -1, 2, 5, 6.0, 0.5, 0.1 + 0.2, 1e-05, -3.25, 100, 2**53, 2**53 + 1, 1e16, 123456.789]
-STRING_POOL = ["x'); __import__('os').system('id'); ('", "", "6", "6.0", "170", "a", "A", "ab", 'q"uote', "back\\slash", "中文", "é", "a b", "1e2", "true"]
+STRING_POOL = [
+    "x'); __import__('os').system('id'); ('",
+    "",
+    "6",
+    "6.0",
+    "170",
+    "a",
+    "A",
+    "ab",
+    'q"uote',
+    "back\\slash",
+    "中文",
+    "é",
+    "a b",
+    "1e2",
+    "true",
+]
 PATTERNS = ["a.*", "[0-9]+", "1(6|7)[0-9]", "", ".*中.*", "(?i)ab", "a|b", "\\d{3}"]
 
-numbers = st.one_of(st.sampled_from(NUMBER_POOL), st.integers(-10**6, 10**6), st.floats(-1e6, 1e6, allow_nan=False))
+numbers = st.one_of(st.sampled_from(NUMBER_POOL), st.integers(-(10**6), 10**6), st.floats(-1e6, 1e6, allow_nan=False))
 strings = st.one_of(st.sampled_from(STRING_POOL), st.text(max_size=4))
 
 
 def _number_leaf() -> st.SearchStrategy[Node]:
-    return st.one_of(st.sampled_from(NUMBERS).map(lambda n: Name(n, Type.NUMBER)), numbers.map(lambda v: Const(v, Type.NUMBER)))
+    return st.one_of(
+        st.sampled_from(NUMBERS).map(lambda n: Name(n, Type.NUMBER)), numbers.map(lambda v: Const(v, Type.NUMBER))
+    )
 
 
 def _string_leaf() -> st.SearchStrategy[Node]:
-    return st.one_of(st.sampled_from(STRINGS).map(lambda n: Name(n, Type.STRING)), strings.map(lambda v: Const(v, Type.STRING)))
+    return st.one_of(
+        st.sampled_from(STRINGS).map(lambda n: Name(n, Type.STRING)), strings.map(lambda v: Const(v, Type.STRING))
+    )
 
 
 number_values = st.recursive(
@@ -71,7 +91,11 @@ string_values = st.one_of(
 
 
 def _list(values: st.SearchStrategy[Any], max_size: int) -> st.SearchStrategy[ListValue]:
-    return st.builds(lambda vs, named: ListValue(frozenset(vs), "named" if named else None), st.lists(values, max_size=max_size), st.booleans())
+    return st.builds(
+        lambda vs, named: ListValue(frozenset(vs), "named" if named else None),
+        st.lists(values, max_size=max_size),
+        st.booleans(),
+    )
 
 
 _ops = st.sampled_from(["==", "!=", "<", "<=", ">", ">="])
@@ -84,8 +108,17 @@ atoms: st.SearchStrategy[Node] = st.one_of(
     st.sampled_from(BOOLS).map(lambda n: Name(n, Type.BOOL)),
     st.booleans().map(lambda v: Const(v, Type.BOOL)),
     st.one_of(number_values, string_values).map(lambda v: Call("exists", (v,), Type.BOOL)),
-    st.builds(lambda n, d: Call("coalesce", (Name(n, Type.BOOL), Const(d, Type.BOOL)), Type.BOOL), st.sampled_from(BOOLS), st.booleans()),
-    st.builds(Compare, st.sampled_from(["==", "!="]), st.sampled_from(BOOLS).map(lambda n: Name(n, Type.BOOL)), st.booleans().map(lambda v: Const(v, Type.BOOL))),
+    st.builds(
+        lambda n, d: Call("coalesce", (Name(n, Type.BOOL), Const(d, Type.BOOL)), Type.BOOL),
+        st.sampled_from(BOOLS),
+        st.booleans(),
+    ),
+    st.builds(
+        Compare,
+        st.sampled_from(["==", "!="]),
+        st.sampled_from(BOOLS).map(lambda n: Name(n, Type.BOOL)),
+        st.booleans().map(lambda v: Const(v, Type.BOOL)),
+    ),
 )
 
 conditions: st.SearchStrategy[Node] = st.recursive(

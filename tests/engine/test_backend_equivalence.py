@@ -39,7 +39,9 @@ def _matchable(preds: tuple[Predicate, ...]) -> tuple[Predicate, ...]:
 
 @EQUIVALENCE
 @given(preds=predicates, events=st.lists(facts(), min_size=1, max_size=12))
-def test_durable_matches_exactly_what_the_reference_matches(preds: tuple[Predicate, ...], events: list[tuple[str, dict[str, Any]]]) -> None:
+def test_durable_matches_exactly_what_the_reference_matches(
+    preds: tuple[Predicate, ...], events: list[tuple[str, dict[str, Any]]]
+) -> None:
     ruleset = ruleset_with(_matchable(preds))
     reference = PythonMatcher(ruleset)
     durable = DurableMatcher(ruleset)

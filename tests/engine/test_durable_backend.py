@@ -136,7 +136,9 @@ rules:
     ruleset, diagnostics = compile_files({"x.yaml": text}, checks=backend_checks(BackendKind.DURABLE))
     assert ruleset is None
     rendered = [d.render() for d in diagnostics]
-    assert any(r.startswith("x.yaml:6:") and "LIMIT_EXCEEDED durable_rules: rule:explosive" in r for r in rendered), rendered
+    assert any(r.startswith("x.yaml:6:") and "LIMIT_EXCEEDED durable_rules: rule:explosive" in r for r in rendered), (
+        rendered
+    )
     python_ruleset, _ = compile_files({"x.yaml": text}, checks=backend_checks(BackendKind.PYTHON))
     assert python_ruleset is not None
     with pytest.raises(RuleLoadError):  # built without the guard: refused, never a crash
@@ -202,7 +204,13 @@ def test_both_backends_agree_on_every_event_of_the_shipped_packs_cases() -> None
                 event = step_event(step.event, case_index, step_index)
                 if event.type not in python._by_type:
                     continue
-                facts = build_facts(event, step.features, feature_specs=ruleset.features, attributes=ruleset.attributes, zone=durable.evaluator.zone)
+                facts = build_facts(
+                    event,
+                    step.features,
+                    feature_specs=ruleset.features,
+                    attributes=ruleset.attributes,
+                    zone=durable.evaluator.zone,
+                )
                 assert durable.matcher.match(event.type, facts) == python.match(event.type, facts), case.name
                 checked += 1
     finally:
@@ -214,4 +222,4 @@ def test_durable_is_the_default_backend() -> None:
     from engine import cli
 
     if "YUTANG_BACKEND" not in os.environ:
-        assert cli.DEFAULT_BACKEND == BackendKind.DURABLE.value
+        assert BackendKind.DURABLE.value == cli.DEFAULT_BACKEND
