@@ -189,13 +189,39 @@ class Translator:
     def _product(self, parts: list[list[Term]]) -> list[Term]:
         terms: list[Term] = [()]
         for part in parts:
-            self._check(len(terms) * len(part))
-            terms = _unique(tuple(dict.fromkeys(left + right)) for left in terms for right in part)
+            found: dict[Term, None] = {}
+            for left in terms:
+                for right in part:
+                    term = tuple(dict.fromkeys(left + right))
+                    if not _contradictory(term):
+                        found[term] = None
+                self._check(len(found))
+            terms = list(found)
         return terms
 
     def _check(self, count: int) -> None:
         if count > self.max_terms:
             raise TooComplex(count)
+
+
+def _contradictory(term: Term) -> bool:
+    """Can no fact pass every test? (x == 1 and x == 2; x == 1 and x absent): drop the term.
+
+    Without this, ``a in L and a in L`` would expand to len(L)**2 alternatives.
+    """
+    equal: dict[str, Any] = {}
+    present: set[str] = set()
+    absent: set[str] = set()
+    for field_id, op, value in term:
+        if op == "$nex":
+            absent.add(field_id)
+            continue
+        present.add(field_id)
+        if op == "$eq":
+            if field_id in equal and equal[field_id] != value:
+                return True
+            equal[field_id] = value
+    return bool(present & absent)
 
 
 def _unique(terms: Any) -> list[Term]:

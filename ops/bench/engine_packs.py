@@ -29,9 +29,8 @@ FEATURES = {
     "phone.accounts_30d": ("{distinct: customer, by: phone, window: 30d}", (1, 5)),
     "referrer.invitees_7d": ("{referral: invitees, window: 7d}", (0, 30)),
     "referrer.invitee_devices_7d": ("{referral: invitee_devices, window: 7d}", (0, 30)),
-    "referrer.paid_share_30d": ("{referral: paid_share, window: 30d, within: 14d}", (0, 1)),
 }
-NUMERIC = [name for name in FEATURES if name != "referrer.paid_share_30d"]
+NUMERIC = list(FEATURES)
 TYPES = sorted(SCORED_TYPES)
 SEGMENTS = ["162", "165", "167", "170", "171", "138", "139", "186"]
 DOMAINS = ["mailinator.com", "10minutemail.com", "qq.com", "163.com", "gmail.com"]
@@ -127,7 +126,7 @@ def generate_inputs(count: int, feature_names: list[str], seed: int = 7) -> list
         for name in feature_names:
             if rng.random() < 0.8:
                 low, high = FEATURES[name][1] if name in FEATURES else (0, 10)
-                features[name] = rng.uniform(0, 1) if name.endswith("share_30d") else rng.randint(low, high)
+                features[name] = rng.randint(low, high)
         for entity in ("device", "customer"):
             if rng.random() < 0.05:
                 features[f"{entity}.blocked" if entity == "device" else "customer.allowed"] = True
