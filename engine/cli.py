@@ -32,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("schema", help="print the JSON Schema of a rule file (for editors)")
     serve = commands.add_parser("serve", help="run the HTTP API (embedded Redis unless REDIS_URL is set)")
     add_serve_arguments(serve)
+    add_replay_commands(commands)
     args = parser.parse_args(argv)
     return int(COMMANDS[args.command](args))
 
@@ -97,7 +98,30 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     add_arguments(parser)
 
 
+def add_replay_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from engine.replay import command as replay_command
+    from engine.simulate import command as simulate_command
+
+    simulate = commands.add_parser("simulate", help="write a seeded, labelled event log of honest and abusive traffic")
+    simulate_command.add_arguments(simulate)
+    replay = commands.add_parser("replay", help="backtest a rule set (and a baseline) on an event log")
+    replay_command.add_arguments(replay, default_rules=DEFAULT_RULES, default_backend=DEFAULT_BACKEND)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from engine.simulate.command import run
+
+    return run(args)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from engine.replay.command import run
+
+    return run(args)
+
+
 COMMANDS = {"check": cmd_check, "test": cmd_test, "schema": cmd_schema, "serve": cmd_serve}
+COMMANDS |= {"simulate": cmd_simulate, "replay": cmd_replay}
 
 if __name__ == "__main__":
     sys.exit(main())

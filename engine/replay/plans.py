@@ -1,0 +1,65 @@
+"""One feature plan serving several rule sets, so one Redis pass backs a baseline diff.
+
+For each event type the shared plan holds every spec any of the rule sets reads on
+that type, plus every windowed spec the type *feeds* (an ``order_paid`` feeds
+``customer.spend_365d`` although nothing is read on it; a ``signup`` feeds
+``customer.age_days``'s first-seen although no signup rule reads it). Counting only
+what is read would leave those windows empty and every customer a newcomer.
+
+Two rule sets may give one feature name different definitions (a marketer widened a
+window): the second definition is then recorded under ``<name>#<pack index>`` and
+handed back to its rule set under its own name, so each set sees its own values.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from engine.events import EVENT_TYPES, SCORED_TYPES
+from engine.features.spec import FeatureSpec, WindowedFeature
+from engine.model import CompiledRuleSet
+
+
+@dataclass(frozen=True, slots=True)
+class SharedPlan:
+    """Per event type: the specs to record and read once, and each rule set's view of them."""
+
+    specs: Mapping[str, tuple[FeatureSpec, ...]]
+    views: tuple[Mapping[str, tuple[tuple[str, str], ...]], ...]  # per set: type -> (shared name, own name)
+
+    def values_for(self, index: int, event_type: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The shared snapshot's values as rule set ``index`` names them."""
+        return {own: values.get(shared) for shared, own in self.views[index].get(event_type, ())}
+
+
+def fed_by(spec: FeatureSpec, event_type: str) -> bool:
+    """Whether an event of ``event_type`` is counted by a windowed feature."""
+    return isinstance(spec, WindowedFeature) and (not spec.on or event_type in spec.on)
+
+
+def wanted(ruleset: CompiledRuleSet, event_type: str) -> list[FeatureSpec]:
+    """What one rule set needs recorded and read on ``event_type``: reads first, then feeds."""
+    reads = list(ruleset.feature_plan.get(event_type, ())) if event_type in SCORED_TYPES else []
+    names = {spec.name for spec in reads}
+    return reads + [s for s in ruleset.features.values() if s.name not in names and fed_by(s, event_type)]
+
+
+def shared_plan(rulesets: Sequence[CompiledRuleSet]) -> SharedPlan:
+    """Merge the rule sets' plans; a name defined differently gets a per-set alias."""
+    specs: dict[str, tuple[FeatureSpec, ...]] = {}
+    views: list[dict[str, tuple[tuple[str, str], ...]]] = [{} for _ in rulesets]
+    for event_type in sorted(EVENT_TYPES):
+        merged: dict[str, FeatureSpec] = {}
+        for index, ruleset in enumerate(rulesets):
+            pairs: list[tuple[str, str]] = []
+            for spec in wanted(ruleset, event_type):
+                own = shared = spec.name
+                if shared in merged and merged[shared] != spec:
+                    shared = f"{own}#{index}"
+                    spec = replace(spec, name=shared)
+                merged.setdefault(shared, spec)
+                pairs.append((shared, own))
+            views[index][event_type] = tuple(pairs)
+        specs[event_type] = tuple(merged.values())
+    return SharedPlan(specs=specs, views=tuple(views))

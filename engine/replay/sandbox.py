@@ -1,0 +1,54 @@
+"""A fresh, isolated feature store for one replay: its own redis-server, its own tenant.
+
+The server is the embedded one the service uses when no ``REDIS_URL`` is set, in a
+temporary data directory that is deleted afterwards, without an append-only file (a
+replay's counters are worth nothing after it ends). Nothing a replay records can
+reach a live store, and no live counter can leak into a replay.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from engine.features.builder import StoreSettings
+from engine.features.store import FeatureStore
+from engine.redis_embedded import EmbeddedRedis
+
+#: A log may be dated ahead of this host's clock (a simulated December): never clamp it.
+REPLAY_SETTINGS = StoreSettings(max_future_skew_s=100 * 365 * 86_400)
+
+
+@dataclass(frozen=True, slots=True)
+class Sandbox:
+    store: FeatureStore
+    client: Redis
+    tenant: str
+    secret: bytes
+
+    def store_on(self, client: Any) -> FeatureStore:
+        """Another feature store over the same keys (same secret), e.g. on a batching client."""
+        return FeatureStore(client, secret=self.secret, settings=REPLAY_SETTINGS)
+
+
+@asynccontextmanager
+async def sandbox() -> AsyncIterator[Sandbox]:
+    """Start a throw-away redis-server and a feature store on a unique tenant."""
+    with tempfile.TemporaryDirectory(prefix="yutang-replay-") as data_dir:
+        server = EmbeddedRedis(data_dir, config={"appendonly": "no"})
+        await asyncio.to_thread(server.start)
+        client = Redis.from_url(server.url, socket_timeout=30)
+        try:
+            secret = os.urandom(32)
+            store = FeatureStore(client, secret=secret, settings=REPLAY_SETTINGS)
+            yield Sandbox(store=store, client=client, tenant=f"replay-{secrets.token_hex(6)}", secret=secret)
+        finally:
+            await client.aclose()
+            await asyncio.to_thread(server.stop)
