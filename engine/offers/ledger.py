@@ -22,26 +22,44 @@ from zoneinfo import ZoneInfo
 
 from engine.events import Event
 from engine.model import Offer
-from engine.offers import holds
+from engine.offers import holds, reservations
+from engine.offers.experiments import ExperimentBook
+from engine.offers.periods import Periods, order_reference
 from engine.offers.results import (
     BudgetState,
     CustomerGrant,
     Grant,
     GrantStatus,
     HoldChange,
+    ReservationChange,
 )
-from engine.offers.scripts import RECORD, RESERVE, TRANSITION
+from engine.offers.scripts import RECORD, RESERVATION, RESERVE, TRANSITION
 from engine.offers.slots import (
     Command,
     CustomerKeys,
     OfferKeys,
     ScriptCall,
     held_offers_key,
+    reserved_offers_key,
     run_batch,
     text,
 )
 
 _DAY_TTL = 8 * 86400  # per-day counters outlive the day for reporting, then go
+_PERIOD_TTL = 40 * 86400  # week and month counters likewise
+_COUNTERS = (
+    "used",
+    "granted",
+    "held",
+    "released",
+    "voided",
+    "expired",
+    "reserved",
+    "committed",
+    "cancelled",
+    "refunded",
+    "lapsed",
+)
 
 
 class OfferLedger:
@@ -66,6 +84,8 @@ class OfferLedger:
         self._reserve = client.register_script(RESERVE)
         self._transition = client.register_script(TRANSITION)
         self._record = client.register_script(RECORD)
+        self._reservation = client.register_script(RESERVATION)
+        self.experiments = ExperimentBook(client)
 
     # -- granting ------------------------------------------------------------------
 
@@ -85,7 +105,7 @@ class OfferLedger:
         refusals included, groups in order of first appearance.
         """
         groups = rank_groups(evaluation_offers, stacked=stacked, keep_order=True)
-        day = event.timestamp.astimezone(zone).date().isoformat()
+        day = Periods.of(event.timestamp.astimezone(zone))
         tried: list[list[Grant]] = [[] for _ in groups]
         cursor = dict.fromkeys(range(len(groups)), 0)
         while cursor:
@@ -101,65 +121,89 @@ class OfferLedger:
                 if grant.granted or cursor[g] == len(groups[g]):
                     del cursor[g]
         grants = [grant for group in tried for grant in group]
-        await self._record_grants(tenant, event, grants)
+        by_id = {o.id: o for o in evaluation_offers}
+        await self._record_grants(tenant, event, grants, self.experiments.grant_calls(tenant, grants, by_id))
         return grants
 
-    def _plan(self, tenant: str, event: Event, offer: Offer, day: str) -> Grant | ScriptCall:
+    def _plan(self, tenant: str, event: Event, offer: Offer, periods: Periods) -> Grant | ScriptCall:
         """The grant itself when no Redis state is involved, else the reservation call."""
         beneficiary = event.referrer if offer.beneficiary == "referrer" else event.customer
         if beneficiary is None:
             return Grant(offer.id, "no_beneficiary", None, None)
         budget = offer.budget
-        unlimited = budget.total is None and budget.per_customer is None and budget.per_day is None
-        if unlimited and offer.hold is None:
+        if budget.unlimited and offer.hold is None and offer.reserve is None and offer.experiment is None:
             return Grant(offer.id, "granted", beneficiary, None)
         keys = OfferKeys(tenant, offer.id)
-        void_at = event.epoch + offer.hold.void_after_days * 86400 if offer.hold else 0
+        mode, due_at = 0, 0.0
+        if offer.hold:
+            mode, due_at = 1, event.epoch + offer.hold.void_after_days * 86400
+        elif offer.reserve:
+            mode, due_at = 2, event.epoch + offer.reserve.ttl_seconds
+        reserve = offer.reserve
         args = [
-            beneficiary,
+            periods.customer_field(beneficiary, budget.customer_period),
             _limit(budget.total),
             _limit(budget.per_customer),
             _limit(budget.per_day),
             _DAY_TTL,
             self.event_ttl,
-            1 if offer.hold else 0,
-            repr(void_at),
+            mode,
+            repr(due_at),
             event.customer,
             offer.hold.release_on if offer.hold else "",
             event.event_id,
             repr(event.epoch),
-            day,
+            periods.day,
+            _limit(budget.per_week),
+            _limit(budget.per_month),
+            _PERIOD_TTL,
+            beneficiary,
+            order_reference(event),
+            reserve.commit_on if reserve else "",
+            ",".join(sorted(reserve.release_on)) if reserve else "",
+            self.hold_keep_seconds,
         ]
         key_list = [
             keys.budget,
             keys.customers,
-            keys.day(day),
+            keys.day(periods.day),
             keys.event(event.event_id),
             keys.hold(event.event_id),
             keys.due,
+            keys.period("w", periods.week),
+            keys.period("m", periods.month),
+            keys.reservations_due,
         ]
         return (self._reserve, key_list, args)
 
-    async def _record_grants(self, tenant: str, event: Event, grants: Sequence[Grant]) -> None:
+    async def _record_grants(
+        self, tenant: str, event: Event, grants: Sequence[Grant], extra: Sequence[ScriptCall]
+    ) -> None:
         """Write each grant into its beneficiary's history and each hold into the indexes."""
         records: dict[str, tuple[list[Any], set[str]]] = {}
         held_offers: set[str] = set()
+        reserved: list[str] = []
         for grant in grants:
             if not grant.granted or grant.beneficiary_id is None:
                 continue
+            if grant.reservation_id:
+                reserved.append(grant.reservation_id)
             entries, hold_ids = records.setdefault(grant.beneficiary_id, ([], set()))
             entries += [repr(event.epoch), _grant_member(grant, event)]
             if grant.hold_id:
                 hold_ids.add(grant.hold_id)
                 records.setdefault(event.customer, ([], set()))[1].add(grant.hold_id)
                 held_offers.add(grant.offer_id)
-        calls: list[ScriptCall | Command] = []
+        calls: list[ScriptCall | Command] = list(extra)
         for customer, (entries, hold_ids) in records.items():
             keys = CustomerKeys(tenant, customer)
             args = [self.history_size, len(entries) // 2, *entries, *sorted(hold_ids)]
             calls.append((self._record, [keys.grants, keys.holds], args))
         if held_offers:
             calls.append(("SADD", held_offers_key(tenant), *sorted(held_offers)))
+        if reserved:
+            calls.append(("SADD", CustomerKeys(tenant, event.customer).reservations, *reserved))
+            calls.append(("SADD", reserved_offers_key(tenant), *sorted({split_hold_id(r)[0] for r in reserved})))
         await run_batch(self.client, calls)
 
     # -- held rewards ----------------------------------------------------------------
@@ -171,6 +215,16 @@ class OfferLedger:
     async def expire_holds(self, *, tenant: str, now: datetime, batch: int = 500) -> int:
         """Expire every hold past ``void_at`` (the invitee never bought); return how many."""
         return await holds.expire(self.client, self._transition, tenant, now, batch, self.hold_keep_seconds)
+
+    # -- reservations (reversible budgets) --------------------------------------------
+
+    async def on_reservation_outcome(self, *, tenant: str, event: Event) -> list[ReservationChange]:
+        """Commit (paid order) or release (cancel, refund) the customer's reservations."""
+        return await reservations.on_outcome(self.client, self._reservation, tenant, event, self.hold_keep_seconds)
+
+    async def expire_reservations(self, *, tenant: str, now: datetime, batch: int = 500) -> int:
+        """Release every reservation not committed by its ``expires_at``; return how many."""
+        return await reservations.expire(self.client, self._reservation, tenant, now, batch, self.hold_keep_seconds)
 
     # -- reading -------------------------------------------------------------------
 
@@ -184,20 +238,26 @@ class OfferLedger:
     ) -> dict[str, BudgetState]:
         """Counters of each offer; ``today`` is the current day in ``zone`` (the pack's)."""
         moment = (now or datetime.now(UTC)).astimezone(zone or ZoneInfo("UTC"))
-        day = moment.date().isoformat()
-        fields = ("used", "granted", "held", "released", "voided", "expired")
+        if any(o.reserve for o in offers):  # lazily: what is read never counts a lapsed checkout
+            await self.expire_reservations(tenant=tenant, now=moment)
+        periods = Periods.of(moment)
         commands: list[ScriptCall | Command] = []
         for offer in offers:
             keys = OfferKeys(tenant, offer.id)
-            commands += [("HMGET", keys.budget, *fields), ("GET", keys.day(day))]
+            commands += [
+                ("HMGET", keys.budget, *_COUNTERS),
+                ("GET", keys.day(periods.day)),
+                ("GET", keys.period("w", periods.week)),
+                ("GET", keys.period("m", periods.month)),
+            ]
         replies = await run_batch(self.client, commands)
         states: dict[str, BudgetState] = {}
         for index, offer in enumerate(offers):
-            values = [int(v or 0) for v in replies[2 * index]]
-            counts = dict(zip(fields, values, strict=True))
+            values = [int(v or 0) for v in replies[4 * index]]
+            counts = dict(zip(_COUNTERS, values, strict=True))
             total = offer.budget.total
             remaining = None if total is None else max(total - counts["used"], 0)
-            today = int(replies[2 * index + 1] or 0)
+            today = int(replies[4 * index + 1] or 0)
             states[offer.id] = BudgetState(
                 offer.id,
                 total,
@@ -210,6 +270,13 @@ class OfferLedger:
                 counts["released"],
                 counts["voided"],
                 counts["expired"],
+                reserved=counts["reserved"],
+                committed=counts["committed"],
+                cancelled=counts["cancelled"],
+                refunded=counts["refunded"],
+                lapsed=counts["lapsed"],
+                week=int(replies[4 * index + 2] or 0),
+                month=int(replies[4 * index + 3] or 0),
             )
         return states
 
@@ -268,9 +335,9 @@ def split_hold_id(value: str) -> tuple[str, str]:
 
 
 def _parse_reserve(offer: Offer, event: Event, reply: str) -> Grant:
-    status, remaining, void_at = reply.split("|")
+    status, remaining, void_at, fresh = reply.split("|")
     beneficiary = event.referrer if offer.beneficiary == "referrer" else event.customer
-    held = status == "held"
+    held, reserved = status == "held", status == "reserved"
     return Grant(
         offer_id=offer.id,
         status=cast(GrantStatus, status),
@@ -279,6 +346,9 @@ def _parse_reserve(offer: Offer, event: Event, reply: str) -> Grant:
         hold_id=hold_id(offer.id, event.event_id) if held else None,
         release_on=offer.hold.release_on if held and offer.hold else None,
         void_at=_when(float(void_at)) if held and void_at else None,
+        reservation_id=hold_id(offer.id, event.event_id) if reserved else None,
+        expires_at=_when(float(void_at)) if reserved and void_at else None,
+        fresh=fresh == "1",
     )
 
 

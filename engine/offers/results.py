@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-GrantStatus = Literal["granted", "held", "exhausted", "customer_cap", "daily_cap", "no_beneficiary"]
+GrantStatus = Literal[
+    "granted",
+    "held",
+    "reserved",
+    "exhausted",
+    "customer_cap",
+    "daily_cap",
+    "weekly_cap",
+    "monthly_cap",
+    "no_beneficiary",
+]
 HoldState = Literal["held", "released", "voided", "expired"]
-GRANTED: frozenset[str] = frozenset({"granted", "held"})
+ReservationState = Literal["committed", "cancelled", "refunded", "lapsed"]
+GRANTED: frozenset[str] = frozenset({"granted", "held", "reserved"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,9 +28,11 @@ class Grant:
 
     ``granted``: the reward is the beneficiary's now. ``held``: reserved (a budget unit
     is spent) but pending until the invitee's ``release_on`` outcome; voided if they
-    turn out fraudulent or never buy before ``void_at``. ``exhausted`` (限量 total
-    spent), ``customer_cap`` and ``daily_cap``: refused, the next offer of the group
-    was tried. ``no_beneficiary``: a referrer reward on an event without a referrer.
+    turn out fraudulent or never buy before ``void_at``. ``reserved``: a checkout
+    offer's unit set aside until the order is paid (committed) or cancelled, refunded
+    or left unpaid past ``expires_at`` (the unit goes back). ``exhausted`` (限量 total
+    spent), ``customer_cap`` and ``daily_cap`` / ``weekly_cap`` / ``monthly_cap``:
+    refused, the next offer of the group was tried. ``no_beneficiary``: a referrer reward on an event without a referrer.
     """
 
     offer_id: str
@@ -29,6 +42,9 @@ class Grant:
     hold_id: str | None = None
     release_on: str | None = None
     void_at: datetime | None = None
+    reservation_id: str | None = None  # reserved: committed by the paid order, else released
+    expires_at: datetime | None = None  # reserved: released by itself if not committed by then
+    fresh: bool = field(default=True, compare=False)  # False: a retried event's stored outcome (counted once)
 
     @property
     def granted(self) -> bool:
@@ -68,6 +84,13 @@ class BudgetState:
     released: int
     voided: int
     expired: int
+    reserved: int = 0  # uncommitted checkout reservations now
+    committed: int = 0  # reservations whose order was paid (net of refunds)
+    cancelled: int = 0  # released before payment (cancel / refund outcome)
+    refunded: int = 0  # released after payment
+    lapsed: int = 0  # released because the order was not paid in time
+    week: int = 0  # grants in the current local week / month (net of releases)
+    month: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +103,15 @@ class CustomerGrant:
     at: datetime
     hold_id: str | None
     void_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationChange:
+    """A reservation that moved because of this call: each step happens once."""
+
+    reservation_id: str
+    offer_id: str
+    status: ReservationState
+    reason: str  # the outcome type, or "expired"
+    customer_id: str
+    at: datetime

@@ -84,6 +84,13 @@ class OfferKeys:
     def due(self) -> str:  # zset: event_id of each pending hold -> void_at
         return f"{self.base}:due"
 
+    def period(self, kind: str, key: str) -> str:  # counter of grants in a local week (w) or month (m)
+        return f"{self.base}:{kind}:{key}"
+
+    @property
+    def reservations_due(self) -> str:  # zset: event_id of each uncommitted reservation -> expires_at
+        return f"{self.base}:rdue"
+
 
 @dataclass(frozen=True, slots=True)
 class CustomerKeys:
@@ -104,6 +111,10 @@ class CustomerKeys:
     def holds(self) -> str:  # set: hold ids where this customer is invitee or beneficiary
         return f"{self.base}:of:holds"
 
+    @property
+    def reservations(self) -> str:  # set: reservation ids (offer/event) still reserved or committed
+        return f"{self.base}:of:resv"
+
     def contacts(self, channel: str) -> str:  # zset: contact id -> epoch ms
         return f"{self.base}:ct:{channel}"
 
@@ -115,6 +126,11 @@ class CustomerKeys:
 def held_offers_key(tenant: str) -> str:
     """Set of offer ids that ever held a reward: where ``expire_holds`` looks."""
     return f"{PREFIX}:{{{safe_id(tenant)}:ofs}}:held"
+
+
+def reserved_offers_key(tenant: str) -> str:
+    """Set of offer ids that ever reserved a unit: where the reservation sweep looks."""
+    return f"{PREFIX}:{{{safe_id(tenant)}:ofs}}:reserved"
 
 
 @contextmanager
