@@ -32,7 +32,8 @@ class Grant:
     offer's unit set aside until the order is paid (committed) or cancelled, refunded
     or left unpaid past ``expires_at`` (the unit goes back). ``exhausted`` (限量 total
     spent), ``customer_cap`` and ``daily_cap`` / ``weekly_cap`` / ``monthly_cap``:
-    refused, the next offer of the group was tried. ``no_beneficiary``: a referrer reward on an event without a referrer.
+    refused, the next offer of the group was tried. ``no_beneficiary``: a referrer reward
+    on an event without a referrer.
     """
 
     offer_id: str
