@@ -16,6 +16,7 @@ from typing import Any
 from engine.diagnostics import Location
 from engine.expr.tree import Node, Type
 from engine.features.spec import FeatureSpec
+from engine.journeys.model import Automation
 
 
 class Decision(StrEnum):
@@ -315,6 +316,7 @@ class CompiledRuleSet:
     files: tuple[str, ...]
     all_rules: tuple[Rule, ...] = ()  # including off and expired ones, for /v1/rules
     offer_groups: Mapping[str, OfferGroup] = field(default_factory=dict)  # declared stacking policies
+    automation: Automation = field(default_factory=Automation)  # journeys, community rules, webhooks
 
     @property
     def shadow_rules(self) -> tuple[Rule, ...]:

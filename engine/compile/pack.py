@@ -8,6 +8,7 @@ from pathlib import Path
 
 from engine.compile.cases import compile_cases
 from engine.compile.features import compile_features, feature_type
+from engine.compile.journeys import RESERVED_PREFIXES, compile_automation, conditions_of
 from engine.compile.names import ATTRIBUTE_TYPES, DERIVED_FIELDS, EVENT_FIELDS
 from engine.compile.offer_terms import compile_offer_groups
 from engine.compile.policies import compile_contacts, compile_decision, compile_seed_lists, resolve_zone
@@ -90,6 +91,15 @@ def _compile(
             grouped.setdefault(offer_item.item.group, []).append(offer_item.item.id)
     offer_groups = compile_offer_groups(pack.offer_groups, grouped, diagnostics)
     contacts = compile_contacts(pack.contacts, tier_ids, diagnostics)
+    automation = compile_automation(
+        journeys=pack.journeys,
+        community=pack.community,
+        webhooks=pack.webhooks,
+        scope=scope,
+        offers={o.item.id for o in pack.offers},
+        channels={c.channel for c in contacts.caps},
+        diagnostics=diagnostics,
+    )
     live_rules = tuple(r for r in rules if r.mode is not Mode.OFF and (r.expires is None or r.expires > today))
     predicates = _predicates(live_rules, tiers, offers)
     locations = (
@@ -100,6 +110,7 @@ def _compile(
     for check in checks:
         diagnostics.extend(check(predicates, locations))
     used = _used_features(predicates, all_features)
+    used |= {n for c in conditions_of(automation) for n in names_read(c) if n in all_features}
     for name, located in pack.features.items():
         if name in features and name not in used:
             diagnostics.append(
@@ -137,6 +148,7 @@ def _compile(
         files=tuple(f.path for f in pack.files),
         all_rules=rules,
         offer_groups=offer_groups,
+        automation=automation,
     )
     return ruleset, diagnostics
 
@@ -146,7 +158,7 @@ def _check_feature_names(
 ) -> None:
     reserved = set(builtins) | set(EVENT_FIELDS) | set(DERIVED_FIELDS)
     for name, located in pack.features.items():
-        if name in reserved or name.startswith(("attr.", "lists.")):
+        if name in reserved or name.startswith(("attr.", "lists.", *RESERVED_PREFIXES)):
             diagnostics.append(
                 Diagnostic(
                     located.location(key=True),

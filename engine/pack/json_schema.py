@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.pack.automation_schema import HealthRuleItem, JourneyItem, WebhookItem
 from engine.pack.schema import (
     ContactsItem,
     DecisionItem,
@@ -47,6 +48,9 @@ class RuleFile(BaseModel):
     decision: DecisionItem | None = None
     contacts: ContactsItem | None = None
     tests: list[TestItem] | None = None
+    journeys: list[JourneyItem] | None = Field(None, description="stages, transitions, timeouts (docs/journeys.md)")
+    community: list[HealthRuleItem] | None = Field(None, description="group health rules (docs/journeys.md)")
+    webhooks: dict[str, WebhookItem] | None = Field(None, description="name -> merchant endpoint, HMAC-signed")
 
 
 def rule_file_schema() -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from engine.diagnostics import Code, Diagnostic, Location, did_you_mean
+from engine.pack.automation_schema import HealthRuleItem, JourneyItem, WebhookItem
 from engine.pack.schema import (
     SECTIONS,
     ContactsItem,
@@ -62,6 +63,9 @@ class ValidatedPack:
     offers: list[Located[OfferItem]] = field(default_factory=list)
     offer_groups: dict[str, Located[OfferGroupItem]] = field(default_factory=dict)
     tests: list[Located[TestItem]] = field(default_factory=list)
+    journeys: list[Located[JourneyItem]] = field(default_factory=list)
+    community: list[Located[HealthRuleItem]] = field(default_factory=list)
+    webhooks: dict[str, Located[WebhookItem]] = field(default_factory=dict)
 
 
 def read_pack_files(root: str | FsPath) -> dict[str, str]:
@@ -309,4 +313,5 @@ _MAP_VALIDATORS = {
     "lists": _validate_list,
     "attributes": _validate_attribute,
     "offer_groups": _validate_offer_group,
+    "webhooks": lambda pack, source, path, raw: _validate(pack, source, path, WebhookItem, raw),
 }

@@ -233,6 +233,19 @@ class TestItem(_Section):
 
 AttributeType = Literal["number", "string", "bool"]
 
+# journeys, community rules and webhooks have their own module; imported here so that
+# SECTIONS and the loader's "did you mean" field names see them
+from engine.pack.automation_schema import (  # noqa: E402
+    ActionItem,  # noqa: F401
+    ConversionItem,  # noqa: F401
+    HealthRuleItem,
+    JourneyItem,
+    StageItem,  # noqa: F401
+    TimeoutItem,  # noqa: F401
+    TransitionItem,  # noqa: F401
+    WebhookItem,
+)
+
 #: section name -> (item model, shape); "list" sections concatenate, "map" merge by key,
 #: "single" may appear in one file only.
 SECTIONS: dict[str, tuple[type[BaseModel] | None, str]] = {
@@ -248,4 +261,7 @@ SECTIONS: dict[str, tuple[type[BaseModel] | None, str]] = {
     "offers": (OfferItem, "list"),
     "offer_groups": (OfferGroupItem, "map"),
     "tests": (TestItem, "list"),
+    "journeys": (JourneyItem, "list"),
+    "community": (HealthRuleItem, "list"),
+    "webhooks": (WebhookItem, "map"),
 }
