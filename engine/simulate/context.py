@@ -26,6 +26,7 @@ class Sim:
     groups: dict[str, list[Person]] = field(default_factory=dict)  # parent WeChat groups
     drops: list[tuple[float, str]] = field(default_factory=list)  # red packets sent: (time, group)
     sequence: itertools.count[int] = field(default_factory=itertools.count)
+    referrers: set[str] = field(default_factory=set)  # customers who already shared a poster
 
     @classmethod
     def create(cls, seed: int, start: date, days: int) -> Sim:
@@ -44,6 +45,15 @@ class Sim:
                 if person.paid and person.created < t - DAY:
                     return person
         return rng.choice(self.members)
+
+    def referrer_before(self, t: float) -> Person:
+        """A customer at ``t`` who has not shared the poster yet: most parents invite once, if ever."""
+        for _ in range(20):
+            person = self.existing_before(t)
+            if person.customer not in self.referrers:
+                break
+        self.referrers.add(person.customer)
+        return person
 
     def join_group(self, person: Person) -> None:
         name = self.rng.choice(list(self.groups))

@@ -75,7 +75,7 @@ def referral_circle(sim: Sim) -> Unit:
     """A parent shares the poster; one to three friends sign up through it over a few days."""
     unit = sim.unit(HONEST)
     t = sim.clock.moment()
-    referrer = sim.existing_before(t)
+    referrer = sim.referrer_before(t)
     for _ in range(sim.rng.choice((1, 1, 1, 2, 2, 3))):
         t = sim.clock.daytime_after(t, 10 * MINUTE, 2 * DAY)
         friend = _new_person(sim, t)
