@@ -136,8 +136,9 @@ class Replayer:
         for record in records:
             if self._alone(record.event):
                 flying = await self._land(flying, await self._launch(window, flying) if window else None)
+                flying = await self._land(flying)  # everything before it is evaluated first
                 window = []
-                await self._land(await self._launch([record], flying, self.box.store))
+                await self._land(await self._launch([record], None, self.box.store))
             else:
                 window.append(record)
                 if len(window) >= self.batch:
