@@ -1,0 +1,103 @@
+"""Merchant webhooks: enqueued on the request path, delivered by ``yutang worker``.
+
+Scoring never waits for a merchant's server: an action only schedules a due item.
+The worker POSTs the JSON body signed with HMAC-SHA256 of the webhook's secret
+(``X-Yutang-Signature: sha256=<hex>`` over ``<timestamp>.<body>``), retries a failure
+after ``backoff``, doubling each time, up to ``attempts`` tries, and records every
+attempt (``GET /v1/webhooks/deliveries``). ``X-Yutang-Delivery`` is the same on every
+attempt of one delivery, so a receiver can drop a duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+from typing import Any
+
+import httpx
+
+from engine.features.keys import safe_id
+from engine.journeys.due import DueItem, DueQueue
+from engine.journeys.model import Webhook
+from engine.offers.slots import run_batch, text
+
+LOG_KEEP = 1000
+
+
+def sign(secret: bytes, timestamp: str, body: bytes) -> str:
+    """The signature header value a receiver recomputes to trust the body."""
+    return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def log_key(tenant: str) -> str:
+    return f"yt:{{{safe_id(tenant)}:wh}}:log"
+
+
+class Outbox:
+    """Enqueue deliveries; deliver one attempt; read the delivery log."""
+
+    def __init__(self, client: Any, queue: DueQueue) -> None:
+        self.client = client
+        self.queue = queue
+
+    async def enqueue(self, *, tenant: str, hook: Webhook, delivery: str, body: dict[str, Any], at: float) -> None:
+        payload = {"kind": "webhook", "hook": hook.name, "delivery": delivery, "attempt": 1, "body": body}
+        await self.queue.schedule(tenant=tenant, item_id=f"wh|{delivery}|1", due_at=at, payload=payload)
+        await run_batch(self.client, [("SADD", "yt:due:tenants", tenant)])
+
+    async def deliver(self, item: DueItem, hook: Webhook | None, *, now: float, http: httpx.AsyncClient) -> str:
+        """One attempt: ``delivered``, ``retry`` (scheduled again) or ``failed`` (gave up)."""
+        payload = item.payload
+        attempt = int(payload["attempt"])
+        body = json.dumps(payload["body"], ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+        outcome, detail = await self._post(hook, body, payload["delivery"], attempt, http)
+        status = "delivered" if outcome else "failed"
+        if not outcome and hook is not None and attempt < hook.attempts:
+            status = "retry"
+            delay = hook.backoff_seconds * 2 ** (attempt - 1)
+            retry = {**payload, "attempt": attempt + 1}
+            await self.queue.schedule(
+                tenant=item.tenant, item_id=f"wh|{payload['delivery']}|{attempt + 1}", due_at=now + delay, payload=retry
+            )
+        record = {
+            "delivery": payload["delivery"],
+            "webhook": payload["hook"],
+            "attempt": attempt,
+            "status": status,
+            "detail": detail,
+            "at": now,
+            "event": payload["body"].get("event"),
+        }
+        key = log_key(item.tenant)
+        entry = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+        await run_batch(self.client, [("LPUSH", key, entry), ("LTRIM", key, 0, LOG_KEEP - 1)])
+        return status
+
+    async def _post(
+        self, hook: Webhook | None, body: bytes, delivery: str, attempt: int, http: httpx.AsyncClient
+    ) -> tuple[bool, str]:
+        if hook is None:
+            return False, "webhook no longer in the rule pack"
+        secret = os.environ.get(hook.secret_env)
+        if not secret:
+            return False, f"secret {hook.secret_env} is not set"
+        stamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "X-Yutang-Delivery": delivery,
+            "X-Yutang-Attempt": str(attempt),
+            "X-Yutang-Timestamp": stamp,
+            "X-Yutang-Signature": sign(secret.encode(), stamp, body),
+        }
+        try:
+            response = await http.post(hook.url, content=body, headers=headers, timeout=hook.timeout_seconds)
+        except httpx.HTTPError as err:
+            return False, f"{type(err).__name__}: {err}"[:200]
+        return response.is_success, f"HTTP {response.status_code}"
+
+    async def deliveries(self, *, tenant: str, limit: int = 100) -> list[dict[str, Any]]:
+        rows = (await run_batch(self.client, [("LRANGE", log_key(tenant), 0, limit - 1)]))[0]
+        return [json.loads(text(r)) for r in rows]
