@@ -15,6 +15,7 @@ from api.contacts.router import router as contacts_router
 from api.customers.router import router as customers_router
 from api.errors import install_error_handlers
 from api.health.router import router as health_router
+from api.journeys.router import router as journeys_router
 from api.lists.router import router as lists_router
 from api.metrics import Metrics
 from api.middleware import BodyLimit, RequestMetrics
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lists_router,
         admin_router,
         health_router,
+        journeys_router,
     ):
         app.include_router(router)
     app.add_middleware(PathBodyLimit, settings=settings)

@@ -11,6 +11,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from api.journeys.service import automation
 from api.runtime import Runtime
 from engine.events import Event
 from engine.features.spec import Entity, ListFeature, WindowedFeature
@@ -79,6 +80,9 @@ async def customer_view(runtime: Runtime, tenant: str, customer: str, *, limit: 
             for g in grants
         ],
         "contacts": [_contact(c) for c in contacts],
+        "journeys": await guard.call(
+            "journeys", automation(runtime).runner.view(tenant=tenant, loaded=loaded, customer=customer, limit=limit)
+        ),
     }
 
 

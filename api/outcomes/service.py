@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.journeys.service import apply_journeys
 from api.plans import record_plan
 from api.runtime import Runtime
 from api.services import encode
@@ -31,6 +32,7 @@ async def record_outcome(*, runtime: Runtime, tenant: str, event: Event, author:
     await guard.call("features", services.store.record_outcome(tenant=tenant, event=event, specs=specs))
     changes = await guard.call("holds", services.ledger.on_outcome(tenant=tenant, event=event))
     list_changes = await _apply_lists(runtime, tenant, event, author)
+    moves = await apply_journeys(runtime=runtime, tenant=tenant, event=event, loaded=loaded)
     body = {
         "event_id": event.event_id,
         "type": event.type,
@@ -46,6 +48,7 @@ async def record_outcome(*, runtime: Runtime, tenant: str, event: Event, author:
             for c in changes
         ],
         "lists": list_changes,
+        **moves,
     }
     await guard.call(
         "remember",

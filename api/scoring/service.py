@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from api.plans import record_plan
+from api.journeys.service import apply_journeys
 from api.runtime import Runtime
 from api.scoring.render import render_evaluation, render_fail_mode, render_grants
 from engine.errors import StoreUnavailable
@@ -48,6 +49,7 @@ async def score_event(
     evaluation = loaded.evaluate(event, snapshot.values)
     after_evaluation = time.perf_counter()
     body = render_evaluation(event, evaluation)
+    body.update(await apply_journeys(runtime=runtime, tenant=tenant, event=event, loaded=loaded, tier=evaluation.tier))
     await _grant(runtime, tenant, event, loaded, evaluation, body)
     after_offers = time.perf_counter()
     await _remember(runtime, tenant, event, alias, body)
