@@ -32,6 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("schema", help="print the JSON Schema of a rule file (for editors)")
     serve = commands.add_parser("serve", help="run the HTTP API (embedded Redis unless REDIS_URL is set)")
     add_serve_arguments(serve)
+    worker = commands.add_parser("worker", help="fire journey timeouts, red-packet tests and webhook deliveries")
+    add_worker_arguments(worker)
     add_replay_commands(commands)
     args = parser.parse_args(argv)
     return int(COMMANDS[args.command](args))
@@ -92,6 +94,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(args)
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from api.journeys.worker import main as worker_main
+
+    return worker_main(args)
+
+
+def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
+    from api.journeys.worker import add_arguments
+
+    add_arguments(parser)
+
+
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     from api.serve import add_arguments
 
@@ -120,7 +134,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return run(args)
 
 
-COMMANDS = {"check": cmd_check, "test": cmd_test, "schema": cmd_schema, "serve": cmd_serve}
+COMMANDS = {"check": cmd_check, "test": cmd_test, "schema": cmd_schema, "serve": cmd_serve, "worker": cmd_worker}
 COMMANDS |= {"simulate": cmd_simulate, "replay": cmd_replay}
 
 if __name__ == "__main__":

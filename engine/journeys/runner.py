@@ -193,7 +193,7 @@ class JourneyRunner:
     async def _schedule(
         self, tenant: str, journey: Journey, customer: str, seq: int, timeout_id: str, at: float
     ) -> None:
-        item_id = f"jt|{journey.id}|{customer}|{seq}|{timeout_id}"
+        item_id = f"jt|{journey.id}|{customer}|{seq}|{timeout_id}|{int(at)}"  # a moved timer is a new item
         payload = {"kind": "timeout", "journey": journey.id, "customer": customer, "seq": seq, "timeout": timeout_id}
         await self.queue.schedule(tenant=tenant, item_id=item_id, due_at=at, payload=payload)
 
@@ -216,6 +216,7 @@ class JourneyRunner:
                 await self.state.arm(
                     tenant=tenant, customer=customer, journey=journey.id, seq=seq, due={timeout.id: due}
                 )
+                await self._schedule(tenant, journey, customer, seq, timeout.id, due)
                 return {"status": "moved", "due": due}
         matched, tier = await self._match(tenant, loaded, journey, state, customer, None, None, None, now=now)
         applies = timeout.condition is None or f"{journey.id}:{timeout.id}" in matched

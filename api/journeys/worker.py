@@ -1,0 +1,74 @@
+"""``yutang worker``: fire journey timeouts, red-packet tests and webhook deliveries.
+
+Built on the same settings, Redis client and PII secret as ``yutang serve`` (so it
+reads the features the API wrote), with its own copy of the rule set that follows
+reloads published by the API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import httpx
+
+from api.metrics import Metrics
+from api.rulesets import RuleSets
+from api.services import Services, open_services
+from api.settings import Settings
+from engine.journeys.actions import Parts
+from engine.journeys.community import Community
+from engine.journeys.due import DueQueue
+from engine.journeys.runner import JourneyRunner
+from engine.journeys.webhooks import Outbox
+from engine.journeys.worker import Worker
+from engine.rule_engine import RuleEngine
+
+
+def build_worker(services: Services, rulesets: Any, http: httpx.AsyncClient, *, lease_s: float = 60.0) -> Worker:
+    """A worker on ``services``' Redis client; ``rulesets.current`` is read per item."""
+    queue = DueQueue(services.client, lease_s=lease_s)
+    outbox = Outbox(services.client, queue)
+    parts = Parts(services.client, services.ledger, services.gate, outbox)
+    return Worker(
+        client=services.client,
+        queue=queue,
+        runner=JourneyRunner(parts=parts, store=services.store, queue=queue),
+        outbox=outbox,
+        community=Community(parts=parts, queue=queue),
+        ruleset=lambda: rulesets.current,
+        http=http,
+    )
+
+
+async def run(settings: Settings, *, poll_s: float) -> None:
+    services = await open_services(settings)
+    engine = RuleEngine(settings.rules_path, backend=settings.backend)
+
+    async def no_seed(_: Any) -> None:
+        return None
+
+    rulesets = RuleSets(engine, metrics=Metrics(), redis=services.client, on_swap=no_seed)
+    await rulesets.start()
+    follower = asyncio.create_task(rulesets.follow(settings.rules_poll_s))
+    try:
+        async with httpx.AsyncClient() as http:
+            await build_worker(services, rulesets, http).run_forever(poll_s=poll_s)
+    finally:
+        follower.cancel()
+        await services.close()
+        engine.close()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--poll", type=float, default=1.0, help="seconds between passes over the due items")
+
+
+def main(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(Settings.from_env(), poll_s=args.poll))
+    return 0
