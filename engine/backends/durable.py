@@ -119,14 +119,14 @@ class DurableMatcher:
                 definition = plan.ruleset_json(group, shard)
                 try:
                     handle = dre.create_ruleset(name, definition)
-                except Exception as err:
+                    self._handles.append(handle)
+                    self._fire(handle, PRIMING_FACT, PRIMING_RETRACTION, set())
+                except Exception as err:  # never half-built, never an exception the loader does not expect
                     _delete(self._handles)
                     self._handles = []
                     message = f"durable_rules: could not create ruleset {name}: {err}"
                     raise RuleLoadError([_diagnostic(ruleset, shard[0], message)]) from err
-                self._handles.append(handle)
                 handles.append(handle)
-                self._fire(handle, PRIMING_FACT, PRIMING_RETRACTION, set())
             encode, _ = generate_encoder(group.guard, group.natives, group.projections)
             types[event_type] = _TypeRulesets(tuple(handles), encode)
         return types
