@@ -65,7 +65,7 @@ class Receiver:
 @contextlib.contextmanager
 def crm_server(receiver: Receiver) -> Any:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             status = receiver.handle(dict(self.headers), body)
             self.send_response(status)

@@ -10,7 +10,6 @@ from collections import Counter
 from typing import Any
 
 import httpx
-import pytest
 from journey_helpers import HOOK_SECRET, Receiver, crm_server, day, pack_with_hook, worker_for
 
 from engine.journeys.worker import Worker
@@ -43,9 +42,11 @@ async def test_a_season_of_the_studio_ladder(make_api: Any, tenant: str, tmp_pat
     receiver = Receiver(fail_first=2)
     with crm_server(receiver) as url:
         rules = pack_with_hook(tmp_path, url)
-        async with make_api(rules_path=rules, api_keys=f"{KEY}:{tenant}:score+events+admin") as api:
-            async with worker_for(api) as worker:
-                await season(api, worker, receiver)
+        async with (
+            make_api(rules_path=rules, api_keys=f"{KEY}:{tenant}:score+events+admin") as api,
+            worker_for(api) as worker,
+        ):
+            await season(api, worker, receiver)
 
 
 async def season(api: httpx.AsyncClient, worker: Worker, receiver: Receiver) -> None:
