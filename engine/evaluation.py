@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine.events import EVENT_TYPES
 from engine.model import CompiledRuleSet, Decision, DecisionPolicy, Mode, Offer, Rule
 from engine.pack.durations import in_daily_range
 from engine.stacking import order_group, stacked_groups
@@ -69,6 +70,18 @@ class Evaluator:
         )
         self.offers_with_condition = {o.id for o in ruleset.offers if o.condition is not None}
         self.stacked = stacked_groups(ruleset.offer_groups)
+        # Per-event lookups prepared once: predicate keys, declaration order, offers by event type.
+        self.tier_keys = tuple((t, f"tier:{t.id}" if t.condition is not None else None) for t in ruleset.tiers)
+        self.offer_keys = {o.id: f"offer:{o.id}" for o in ruleset.offers}
+        self.declared = {o.id: i for i, o in enumerate(ruleset.offers)}
+        self.offers_for: dict[str, tuple[Offer, ...]] = {}
+        self.other_type: dict[str, tuple[WithheldOffer, ...]] = {}
+        for event_type in EVENT_TYPES:
+            applies = tuple(o for o in ruleset.offers if not o.on or event_type in o.on)
+            self.offers_for[event_type] = applies
+            self.other_type[event_type] = tuple(
+                WithheldOffer(o.id, "event_type") for o in ruleset.offers if o not in applies
+            )
 
     def decide(
         self, *, event_type: str, timestamp: datetime, matched: Sequence[str], facts: Mapping[str, Any]
@@ -103,8 +116,8 @@ class Evaluator:
         )
 
     def _tier(self, matched: set[str]):  # type: ignore[no-untyped-def]
-        for tier in self.ruleset.tiers:
-            if tier.condition is None or f"tier:{tier.id}" in matched:
+        for tier, key in self.tier_keys:
+            if key is None or key in matched:
                 return tier
         return self.default_tier
 
@@ -118,10 +131,11 @@ class Evaluator:
         facts: Mapping[str, Any],
     ) -> tuple[tuple[Offer, ...], tuple[Offer, ...], tuple[WithheldOffer, ...]]:
         eligible: list[Offer] = []
-        withheld: list[WithheldOffer] = []
+        withheld: list[WithheldOffer] = list(self.other_type[event_type])
         local = timestamp.astimezone(self.zone)
-        for offer in self.ruleset.offers:
-            why = self._why_not(offer, event_type, local, tier.id if tier else "", decision, matched)
+        tier_id = tier.id if tier else ""
+        for offer in self.offers_for[event_type]:
+            why = self._why_not(offer, local, tier_id, decision, matched)
             if why:
                 withheld.append(WithheldOffer(offer.id, why))
             else:
@@ -137,8 +151,7 @@ class Evaluator:
                     taken_groups.add(group)
             else:
                 withheld.append(WithheldOffer(offer.id, "exclusive"))
-        declared = {o.id: i for i, o in enumerate(self.ruleset.offers)}
-        chosen.sort(key=lambda o: declared[o.id])
+        chosen.sort(key=lambda o: self.declared[o.id])
         return tuple(ranked), tuple(chosen), tuple(withheld)
 
     def _rank(self, eligible: list[Offer], facts: Mapping[str, Any]) -> list[Offer]:
@@ -153,14 +166,10 @@ class Evaluator:
             ranked += order_group(members, declared, amount, customer) if declared else members
         return ranked
 
-    def _why_not(
-        self, offer: Offer, event_type: str, local: datetime, tier: str, decision: Decision, matched: set[str]
-    ) -> str:
-        if offer.on and event_type not in offer.on:
-            return "event_type"
+    def _why_not(self, offer: Offer, local: datetime, tier: str, decision: Decision, matched: set[str]) -> str:
         if tier not in offer.tiers:
             return "tier"
-        if offer.id in self.offers_with_condition and f"offer:{offer.id}" not in matched:
+        if offer.id in self.offers_with_condition and self.offer_keys[offer.id] not in matched:
             return "condition"
         if not in_window(offer, local):
             return "window"

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.compile.features import feature_type
+from engine.compile.features import feature_type, is_boolean_feature
 from engine.events import Event, derived_fields
 from engine.expr.tree import Type
 from engine.features.spec import FeatureSpec
@@ -58,11 +58,12 @@ def build_facts(
         if value is not None:
             facts[name] = value
     for name, value in features.items():
-        spec = feature_specs.get(name)
-        if spec is None:
+        if value is None or (spec := feature_specs.get(name)) is None:
             continue
-        coerced = coerce(value, feature_type(spec))
-        if coerced is not None:
+        kind = type(value)
+        if (kind is int or kind is float) and value == value and not is_boolean_feature(spec):
+            facts[name] = value  # the common case: a number where a number is declared
+        elif (coerced := coerce(value, feature_type(spec))) is not None:
             facts[name] = coerced
     return facts
 
