@@ -27,6 +27,7 @@ class SharedPlan:
 
     specs: Mapping[str, tuple[FeatureSpec, ...]]
     views: tuple[Mapping[str, tuple[tuple[str, str], ...]], ...]  # per set: type -> (shared name, own name)
+    rulesets: tuple[CompiledRuleSet, ...] = ()
 
     def values_for(self, index: int, event_type: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """The shared snapshot's values as rule set ``index`` names them."""
@@ -62,4 +63,4 @@ def shared_plan(rulesets: Sequence[CompiledRuleSet]) -> SharedPlan:
                 pairs.append((shared, own))
             views[index][event_type] = tuple(pairs)
         specs[event_type] = tuple(merged.values())
-    return SharedPlan(specs=specs, views=tuple(views))
+    return SharedPlan(specs=specs, views=tuple(views), rulesets=tuple(rulesets))

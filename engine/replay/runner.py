@@ -3,9 +3,10 @@
 Per event, in log order, exactly what the API does: a scored event is recorded and
 its features read with ``FeatureStore.record_and_read`` (times from the event), then
 evaluated; an outcome goes through ``record_outcome``, and a reviewer's label or a
-chargeback updates the live lists as ``/v1/events`` does. The pack's seed lists are
+chargeback updates the live lists as ``/v1/events`` does. The packs' seed lists are
 written first, as on deploy. With a baseline, both sets are evaluated from the one
-snapshot (see :mod:`engine.replay.plans`).
+snapshot (see :mod:`engine.replay.plans`). Evaluation happens in the judge
+(:mod:`engine.replay.judge`), by default in a second process.
 """
 from __future__ import annotations
 
@@ -13,65 +14,47 @@ import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from engine.events import SCORED_TYPES, Event
 from engine.features.spec import Entity, ListKind
 from engine.features.store import PLAN_SCRIPT, FeatureSnapshot, FeatureStore
-from engine.replay.diff import DiffTally
-from engine.replay.log import HONEST, Record
+from engine.model import SeedListEntry
+from engine.replay.judge import Item, Judge, PackSource
+from engine.replay.log import Record
 from engine.replay.pipeline import PipelinedClient
-from engine.replay.plans import SharedPlan, shared_plan
+from engine.replay.plans import SharedPlan
 from engine.replay.sandbox import Sandbox, sandbox
-from engine.replay.tally import PackTally
-from engine.rule_engine import LoadedRuleSet
+from engine.replay.worker import ProcessJudge
+
+
+class AnyJudge(Protocol):
+    plan: SharedPlan
+
+    def take(self, items: list[Item]) -> None: ...
+
+    def summary(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
 class ReplayRun:
-    """The tallies of one replay: the new set, the baseline (optional), their diff."""
+    """What one replay counted (the judge's summary) and how long the log took."""
 
-    new: PackTally
-    baseline: PackTally | None
-    diff: DiffTally | None
+    judged: dict[str, Any] = field(default_factory=dict)
     events: int = 0
-    scored: int = 0
-    outcomes: int = 0
     seconds: float = 0.0
-    honest_customers: set[str] = field(default_factory=set)
 
     def summary(self, *, source: str = "") -> dict[str, Any]:
-        out: dict[str, Any] = {
+        return {
             "source": source,
             "events": self.events,
-            "scored": self.scored,
-            "outcomes": self.outcomes,
             "seconds": round(self.seconds, 2),
             "events_per_second": round(self.events / self.seconds) if self.seconds else None,
             "budgets": "applied in memory, in log order, with group fall-backs; held rewards cost on release",
-            "new": self.new.summary(),
+            **self.judged,
         }
-        if self.baseline is not None and self.diff is not None:
-            out["baseline"] = self.baseline.summary()
-            out["diff"] = self.diff.summary()
-        if self.new.labelled:
-            out["honest_offers"] = self._honest_offers()
-        return out
-
-    def _honest_offers(self) -> dict[str, Any]:
-        total = len(self.honest_customers)
-        withheld = len(self.new.honest_withheld)
-        out: dict[str, Any] = {
-            "customers": total,
-            "withheld_by_risk": withheld,
-            "withheld_share": round(withheld / total, 4) if total else None,
-        }
-        if self.diff is not None:
-            changed = len(self.diff.honest_offers_changed)
-            out |= {"changed_vs_baseline": changed, "changed_share": round(changed / total, 4) if total else None}
-            if self.baseline is not None:
-                out["withheld_by_risk_baseline"] = len(self.baseline.honest_withheld)
-        return out
 
 
 @dataclass
@@ -91,37 +74,26 @@ class Replayer:
     Events whose store calls depend on an earlier answer run alone between batches.
     """
 
-    def __init__(self, box: Sandbox, new: LoadedRuleSet, baseline: LoadedRuleSet | None = None, *,
-                 batch: int = 64) -> None:
+    def __init__(self, box: Sandbox, judge: AnyJudge, seeds: list[SeedListEntry], *, batch: int = 64) -> None:
         self.box = box
+        self.judge = judge
+        self.plan = judge.plan
+        self.seeds = seeds
         self.batch = max(1, batch)
         self.pipe = PipelinedClient(box.client)
         self.batched = box.store_on(self.pipe)
-        self.packs: list[LoadedRuleSet] = [new] + ([baseline] if baseline is not None else [])
-        self.plan: SharedPlan = shared_plan([p.ruleset for p in self.packs])
-        tallies = [PackTally(p) for p in self.packs]
-        self.run = ReplayRun(
-            new=tallies[0],
-            baseline=tallies[1] if baseline is not None else None,
-            diff=DiffTally() if baseline is not None else None,
-        )
-        self._tallies = tallies
+        self.run = ReplayRun()
         self._invitees: set[str] = set()
         self._event_ids: set[str] = set()
 
     async def seed_lists(self) -> None:
-        """Write every set's seed block / allow / watch entries, as a deploy does; load the script."""
+        """Write the seed block / allow / watch entries, as a deploy does; load the script."""
         await self.box.client.script_load(PLAN_SCRIPT.source)
-        seen: set[tuple[str, str, str]] = set()
-        for pack in self.packs:
-            for entry in pack.ruleset.seed_lists:
-                if (entry.entity, entry.value, entry.kind) in seen:
-                    continue
-                seen.add((entry.entity, entry.value, entry.kind))
-                await self.box.store.add_entry(
-                    tenant=self.box.tenant, entity=Entity(entry.entity), value=entry.value, kind=ListKind(entry.kind),
-                    reason=entry.reason, author="replay-seed", expires_at=entry.expires,
-                )  # fmt: skip
+        for entry in dict.fromkeys(self.seeds):
+            await self.box.store.add_entry(
+                tenant=self.box.tenant, entity=Entity(entry.entity), value=entry.value, kind=ListKind(entry.kind),
+                reason=entry.reason, author="replay-seed", expires_at=entry.expires,
+            )  # fmt: skip
 
     async def feed(self, records: Iterable[Record]) -> ReplayRun:
         """Replay ``records`` in order; may be called again with the log's continuation.
@@ -181,14 +153,16 @@ class Replayer:
         while not all(t.done() for t in flight.tasks):
             await asyncio.sleep(0)
             await self.pipe.flush()
-        for index, (record, task) in enumerate(zip(flight.window, flight.tasks, strict=True)):
+        items: list[Item] = []
+        for record, task in zip(flight.window, flight.tasks, strict=True):
             snapshot = task.result()
-            if snapshot is None:
-                await self._outcome(record.event)
-            else:
-                self._scored(record, snapshot)
-            if index % 8 == 7:
-                await asyncio.sleep(0)  # let the transport keep writing the next batch
+            items.append((record.event, record.truth, None if snapshot is None else snapshot.values))
+            if snapshot is None and record.event.type in ("label", "chargeback"):
+                await self._lists(record.event)
+        self.run.events += len(items)
+        for start in range(0, len(items), 16):
+            self.judge.take(items[start : start + 16])
+            await asyncio.sleep(0)  # let the transport keep writing the batch now in flight
         return following
 
     async def _record(self, store: FeatureStore, event: Event) -> FeatureSnapshot | None:
@@ -197,29 +171,6 @@ class Replayer:
             return await store.record_and_read(tenant=self.box.tenant, event=event, specs=specs)
         await store.record_outcome(tenant=self.box.tenant, event=event, specs=specs)
         return None
-
-    def _scored(self, record: Record, snapshot: FeatureSnapshot) -> None:
-        event, truth = record.event, record.truth
-        evaluations = [
-            pack.evaluate(event, self.plan.values_for(index, event.type, snapshot.values))
-            for index, pack in enumerate(self.packs)
-        ]
-        for tally, evaluation in zip(self._tallies, evaluations, strict=True):
-            tally.add(event, truth, evaluation)
-        run = self.run
-        run.events += 1
-        run.scored += 1
-        if truth == HONEST:
-            run.honest_customers.add(event.customer)
-        if run.diff is not None:
-            run.diff.add(event, truth, evaluations[1], evaluations[0])
-
-    async def _outcome(self, event: Event) -> None:
-        for tally in self._tallies:
-            tally.offers.outcome(event)
-        await self._lists(event)
-        self.run.events += 1
-        self.run.outcomes += 1
 
     async def _lists(self, event: Event) -> None:
         """What ``/v1/events`` does to the lists: fraud blocks, chargebacks watch, legit clears."""
@@ -238,11 +189,26 @@ class Replayer:
                 await store.remove_entry(tenant=tenant, entity=Entity.CUSTOMER, value=event.customer, kind=kind)
 
 
-async def replay(records: Iterable[Record], new: LoadedRuleSet, baseline: LoadedRuleSet | None = None, *,
-                 batch: int = 64) -> ReplayRun:
-    """Replay ``records`` on a fresh sandboxed store; return the tallies."""
-    async with sandbox() as box:
-        replayer = Replayer(box, new, baseline, batch=batch)
-        await replayer.seed_lists()
-        return await replayer.feed(records)
-
+async def replay(
+    records: Iterable[Record],
+    new: PackSource,
+    baseline: PackSource | None = None,
+    *,
+    batch: int = 64,
+    in_process: bool = False,
+) -> ReplayRun:
+    """Replay ``records`` on a fresh sandboxed store; the judge runs in a second process unless ``in_process``."""
+    sources = [new] + ([baseline] if baseline is not None else [])
+    judge: AnyJudge = Judge([source.load() for source in sources]) if in_process else ProcessJudge(sources)
+    try:
+        async with sandbox() as box:
+            seeds = [entry for ruleset in judge.plan.rulesets for entry in ruleset.seed_lists]
+            replayer = Replayer(box, judge, seeds, batch=batch)
+            await replayer.seed_lists()
+            run = await replayer.feed(records)
+        started = time.perf_counter()
+        run.judged = judge.summary()
+        run.seconds += time.perf_counter() - started  # the judge's last batches
+        return run
+    finally:
+        judge.close()

@@ -1,0 +1,109 @@
+"""Evaluate replayed events with each rule set and count the answers, in log order.
+
+The judge is everything after the feature store: it never talks to Redis, so it can
+run in this process or in a second one (:mod:`engine.replay.worker`) while this one
+records the next events.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.backends import BackendKind
+from engine.events import Event
+from engine.pack.loader import read_pack_files
+from engine.replay.diff import DiffTally
+from engine.replay.log import HONEST
+from engine.replay.plans import SharedPlan, shared_plan
+from engine.replay.tally import PackTally
+from engine.rule_engine import LoadedRuleSet, prepare
+
+
+@dataclass(frozen=True, slots=True)
+class PackSource:
+    """A rule pack as files and a backend: what a second process needs to load it too."""
+
+    files: Mapping[str, str]
+    backend: BackendKind = BackendKind.PYTHON
+
+    @classmethod
+    def read(cls, path: str, backend: BackendKind | str) -> PackSource:
+        return cls(files=read_pack_files(path), backend=BackendKind(backend))
+
+    def load(self) -> LoadedRuleSet:
+        return prepare(self.files, self.backend)
+
+
+#: One replayed event as the judge sees it: the event, its truth, its shared feature values
+#: (None for an outcome).
+Item = tuple[Event, str | None, Mapping[str, Any] | None]
+
+
+class Judge:
+    """Evaluates scored events with the new set (and the baseline) and tallies everything."""
+
+    def __init__(self, packs: list[LoadedRuleSet]) -> None:
+        self.packs = packs
+        self.plan: SharedPlan = shared_plan([p.ruleset for p in packs])
+        self.tallies = [PackTally(p) for p in packs]
+        self.diff = DiffTally() if len(packs) > 1 else None
+        self.honest_customers: set[str] = set()
+        self.scored = 0
+        self.outcomes = 0
+
+    def take(self, items: list[Item]) -> None:
+        for event, truth, values in items:
+            if values is None:
+                self.outcome(event)
+            else:
+                self.score(event, truth, values)
+
+    def score(self, event: Event, truth: str | None, values: Mapping[str, Any]) -> None:
+        evaluations = [
+            pack.evaluate(event, self.plan.values_for(index, event.type, values))
+            for index, pack in enumerate(self.packs)
+        ]
+        for tally, evaluation in zip(self.tallies, evaluations, strict=True):
+            tally.add(event, truth, evaluation)
+        self.scored += 1
+        if truth == HONEST:
+            self.honest_customers.add(event.customer)
+        if self.diff is not None:
+            self.diff.add(event, truth, evaluations[1], evaluations[0])
+
+    def outcome(self, event: Event) -> None:
+        for tally in self.tallies:
+            tally.offers.outcome(event)
+        self.outcomes += 1
+
+    def summary(self) -> dict[str, Any]:
+        new = self.tallies[0]
+        out: dict[str, Any] = {"scored": self.scored, "outcomes": self.outcomes, "new": new.summary()}
+        if self.diff is not None:
+            out["baseline"] = self.tallies[1].summary()
+            out["diff"] = self.diff.summary()
+        if new.labelled:
+            out["honest_offers"] = self._honest_offers()
+        return out
+
+    def close(self) -> None:
+        for pack in self.packs:
+            pack.matcher.close()
+
+    def _honest_offers(self) -> dict[str, Any]:
+        total = len(self.honest_customers)
+        withheld = len(self.tallies[0].honest_withheld)
+        out: dict[str, Any] = {
+            "customers": total,
+            "withheld_by_risk": withheld,
+            "withheld_share": round(withheld / total, 4) if total else None,
+        }
+        if self.diff is not None:
+            changed = len(self.diff.honest_offers_changed)
+            out |= {
+                "changed_vs_baseline": changed,
+                "changed_share": round(changed / total, 4) if total else None,
+                "withheld_by_risk_baseline": len(self.tallies[1].honest_withheld),
+            }
+        return out
