@@ -43,7 +43,8 @@ class RedisGuard:
             self.metrics.redis_errors.labels(operation, "breaker_open").inc()
             raise StoreUnavailable(f"redis unavailable ({operation}): breaker open after a recent failure")
         try:
-            return await asyncio.wait_for(awaitable, self.timeout_s)
+            async with asyncio.timeout(self.timeout_s):  # no extra task, unlike wait_for
+                return await awaitable
         except (TimeoutError, RedisTimeoutError) as err:
             raise self._failed(operation, "timeout", err) from err
         except (RedisConnectionError, OSError) as err:

@@ -7,13 +7,12 @@ are the API's own: remembered responses (idempotent retries, via the store's
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
 import secrets
 import tempfile
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -64,35 +63,23 @@ class Services:
         return None if raw is None else dict(json.loads(raw))
 
     async def remember(self, *, tenant: str, event: Event, alias: str | None, body: dict[str, Any]) -> None:
-        """Keep ``body`` for retries by event id (and Idempotency-Key) and as a recent decision."""
-        ttl = self.settings.idempotency_ttl_s
-        payload = encode(body)
-        writes: list[Awaitable[object]] = [
-            self.store.remember_result(tenant=tenant, event_id=event.event_id, payload=payload, ttl_s=ttl)
-        ]
-        if alias:
-            writes.append(self.store.remember_result(tenant=tenant, event_id=alias, payload=payload, ttl_s=ttl))
-        if self.settings.recent_decisions:
-            writes.append(self._push_decision(tenant, event, body))
-        await asyncio.gather(*writes)
+        """Keep ``body`` for retries (by event id and Idempotency-Key) and as a recent decision.
 
-    async def _push_decision(self, tenant: str, event: Event, body: dict[str, Any]) -> None:
-        """Prepend a compact record to the customer's recent decisions (capped, with a TTL)."""
-        record = {
-            "event_id": event.event_id,
-            "type": event.type,
-            "at": event.timestamp.isoformat(),
-            "decision": body["decision"],
-            "score": body["score"],
-            "tier": body["tier"],
-            "rules": [r["rule"] for r in body["reasons"]],
-            "offers": [o["offer"] for o in body["offers"]],
-        }
-        key = self._decisions_key(tenant, event.customer)
-        async with guarded("recent decisions"), self.client.pipeline(transaction=False) as pipe:
-            pipe.lpush(key, json.dumps(record, ensure_ascii=False, separators=(",", ":")))
-            pipe.ltrim(key, 0, self.settings.recent_decisions - 1)
-            pipe.expire(key, DECISIONS_TTL_S)
+        One pipelined round trip: the first answer is stored with SET NX under the feature
+        store's result key (what ``FeatureStore.recall_result`` reads), and a compact record
+        is pushed onto the customer's capped list of recent decisions.
+        """
+        ttl_ms = self.settings.idempotency_ttl_s * 1000
+        payload = encode(body)
+        async with guarded("remember"), self.client.pipeline(transaction=False) as pipe:
+            pipe.set(self.keys.result_key(tenant, event.event_id), payload, nx=True, px=ttl_ms)
+            if alias:
+                pipe.set(self.keys.result_key(tenant, alias), payload, nx=True, px=ttl_ms)
+            if self.settings.recent_decisions:
+                key = self._decisions_key(tenant, event.customer)
+                pipe.lpush(key, encode(_decision_record(event, body)))
+                pipe.ltrim(key, 0, self.settings.recent_decisions - 1)
+                pipe.expire(key, DECISIONS_TTL_S)
             await pipe.execute()
 
     async def recent_decisions(self, *, tenant: str, customer: str, limit: int) -> list[dict[str, Any]]:
@@ -123,6 +110,14 @@ class Services:
     async def expire_holds(self, tenants: Iterable[str]) -> int:
         now = datetime.now(UTC)
         return sum([await self.ledger.expire_holds(tenant=t, now=now) for t in sorted(tenants)])
+
+
+def _decision_record(event: Event, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id, "type": event.type, "at": event.timestamp.isoformat(),
+        "decision": body["decision"], "score": body["score"], "tier": body["tier"],
+        "rules": [r["rule"] for r in body["reasons"]], "offers": [o["offer"] for o in body["offers"]],
+    }  # fmt: skip
 
 
 def encode(body: dict[str, Any]) -> bytes:

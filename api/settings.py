@@ -23,7 +23,7 @@ class Settings(BaseModel):
     secret: str | None = None
     api_keys: str = ""
     api_keys_file: Path | None = None
-    redis_timeout_s: float = Field(default=0.25, gt=0)
+    redis_timeout_s: float = Field(default=0.5, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     idempotency_ttl_s: int = Field(default=86400, gt=0)
     rules_poll_s: float = Field(default=2.0, gt=0)

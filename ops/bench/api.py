@@ -1,0 +1,199 @@
+"""Benchmark POST /v1/score against a floor measured in the same run, on the same workers.
+
+Starts the embedded Redis, then in turn (1) the floor app (api_floor.py: validate the
+Event model + one pipelined Redis round trip) and (2) ``yutang serve`` with the
+shipped pack, each on N uvicorn workers; drives each with the same load generator
+(a separate process: asyncio, raw HTTP/1.1 keep-alive connections, a realistic mix
+of shipped-pack events with fresh event ids) and prints throughput and latency.
+The last line is one JSON object: score_rps, floor_rps, ratio, p50_ms, p99_ms.
+
+    ./yt bench api [--workers 2] [--seconds 10] [--connections 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from engine.redis_embedded import EmbeddedRedis, free_port  # noqa: E402
+
+KEY = "bench-key-0123456789abcdef"
+TYPES = ["signup", "coupon_claim", "red_packet_claim", "referral", "order", "group_buy_join"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rules", default=str(ROOT / "rules"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="yutang-bench-") as tmp:
+        redis = EmbeddedRedis(Path(tmp) / "redis").start()
+        try:
+            env = {**os.environ, "REDIS_URL": redis.url, "YUTANG_API_KEYS": f"{KEY}:bench:score",
+                   "YUTANG_SECRET": "bench-secret-0123456789", "YUTANG_LOG_LEVEL": "warning"}  # fmt: skip
+            env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+            floor_cmd = [
+                sys.executable, "-m", "uvicorn", "--factory", "ops.bench.api_floor:create_floor_app",
+                "--app-dir", str(ROOT), "--workers", str(args.workers), "--log-level", "warning", "--no-access-log",
+            ]  # fmt: skip
+            floor = run_server(floor_cmd, env, "/floor", args, cwd=tmp, health=None)
+            score_cmd = [sys.executable, "-m", "engine.cli", "serve", "--workers", str(args.workers),
+                         "--rules", args.rules, "--data-dir", str(Path(tmp) / "data")]  # fmt: skip
+            score = run_server(score_cmd, env, "/v1/score", args, cwd=tmp, health="/readyz")
+        finally:
+            redis.stop()
+    report("floor", floor)
+    report("score", score)
+    result = {
+        "score_rps": round(score["rps"], 1),
+        "floor_rps": round(floor["rps"], 1),
+        "ratio": round(score["rps"] / floor["rps"], 3) if floor["rps"] else 0.0,
+        "p50_ms": round(score["p50_ms"], 3),
+        "p99_ms": round(score["p99_ms"], 3),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+def run_server(
+    cmd: list[str], env: dict[str, str], path: str, args: argparse.Namespace, *, cwd: str, health: str | None
+) -> dict[str, float]:
+    port = free_port()
+    full = [*cmd, "--port", str(port)]
+    log = open(Path(cwd) / f"server-{port}.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(full, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", health or path, process, log.name)
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            return pool.apply(load, (port, path, args.connections, args.warmup, args.seconds))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def wait_ready(base: str, path: str, process: subprocess.Popen[bytes], log: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited: {Path(log).read_text()}")
+        try:
+            r = (
+                httpx.get(base + path, timeout=1)
+                if path == "/readyz"
+                else httpx.post(base + path, json=sample_event(0, 0), timeout=1)
+            )
+            if r.status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"server did not start: {Path(log).read_text()}")
+
+
+def sample_event(conn: int, n: int, rng: random.Random | None = None) -> dict[str, object]:
+    """A shipped-pack event: 2,000 customers on 1,500 devices, a few hot IPs and referrers."""
+    rng = rng or random.Random(n)
+    type_ = TYPES[n % len(TYPES)]
+    customer = rng.randrange(2000)
+    body: dict[str, object] = {
+        "event_id": f"b{conn}-{n}-{time.time_ns()}", "type": type_, "customer": f"c{customer}",
+        "device": f"dev{rng.randrange(1500)}", "ip": f"10.{rng.randrange(4)}.{rng.randrange(256)}.{rng.randrange(256)}",
+        "phone": f"13{rng.randrange(10**9):09d}", "campaign": "newcomer_gift",
+        "attributes": {"claim_ms": rng.randrange(200, 5000), "emulator": False},
+    }  # fmt: skip
+    if type_ == "referral":
+        body["referrer"] = f"c{rng.randrange(200)}"
+    if type_ == "group_buy_join":
+        body["group"] = f"g{rng.randrange(300)}"
+    if type_ == "order":
+        body["amount"] = rng.choice([99, 699, 1500, 5000])
+    return body
+
+
+def load(port: int, path: str, connections: int, warmup: float, seconds: float) -> dict[str, float]:
+    """Drive ``path`` with keep-alive connections; return rps and latency percentiles."""
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    return asyncio.run(_load(port, path, connections, warmup, seconds))
+
+
+async def _load(port: int, path: str, connections: int, warmup: float, seconds: float) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    start = time.perf_counter()
+    measure_from, stop_at = start + warmup, start + warmup + seconds
+
+    async def connection(conn: int) -> None:
+        nonlocal errors
+        rng = random.Random(conn)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        n = 0
+        while time.perf_counter() < stop_at:
+            body = json.dumps(sample_event(conn, n, rng)).encode()
+            n += 1
+            head = (f"POST {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {KEY}\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+            sent = time.perf_counter()
+            writer.write(head + body)
+            status = await _read_response(reader)
+            done = time.perf_counter()
+            if status != 200:
+                errors += 1
+            elif done >= measure_from and done < stop_at:
+                latencies.append(done - sent)
+        writer.close()
+
+    await asyncio.gather(*(connection(i) for i in range(connections)))
+    latencies.sort()
+    return {
+        "rps": len(latencies) / seconds,
+        "p50_ms": statistics.median(latencies) * 1000 if latencies else 0.0,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0.0,
+        "errors": float(errors),
+        "requests": float(len(latencies)),
+    }
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length = next((int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:")), 0)
+    await reader.readexactly(length)
+    return status
+
+
+def report(name: str, figures: dict[str, float]) -> None:
+    print(f"{name:6s} {figures['rps']:9.1f} req/s  p50 {figures['p50_ms']:7.3f} ms  p99 {figures['p99_ms']:7.3f} ms  "
+          f"errors {int(figures['errors'])}  ({int(figures['requests'])} measured)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())
