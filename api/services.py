@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from api.settings import Settings
+from engine.contacts.gate import ContactGate
 from engine.events import Event
 from engine.features.connection import RedisHandle, RedisSettings, open_redis
 from engine.features.keys import KeyBuilder, safe_id
@@ -43,12 +44,7 @@ class Services:
         self.keys = KeyBuilder(secret)
         self.lists = self.store._lists
         self.ledger = OfferLedger(self.client, event_ttl=settings.idempotency_ttl_s)
-        try:
-            from engine.contacts.gate import ContactGate
-
-            self.gate: Any = ContactGate(self.client)
-        except ImportError:
-            self.gate = None
+        self.gate = ContactGate(self.client)
 
     async def close(self) -> None:
         """Close the client; stop the embedded server if this worker started it."""
@@ -88,8 +84,6 @@ class Services:
         return [json.loads(row) for row in rows]
 
     async def contact_history(self, *, tenant: str, customer: str, limit: int) -> list[Any]:
-        if self.gate is None:
-            return []
         return list(await self.gate.history(tenant=tenant, customer=customer, limit=limit))
 
     def _decisions_key(self, tenant: str, customer: str) -> str:
