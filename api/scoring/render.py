@@ -53,6 +53,8 @@ def render_grants(body: dict[str, Any], grants: Sequence[Grant], offers: Mapping
                 "hold_id": grant.hold_id,
                 "release_on": grant.release_on,
                 "void_at": grant.void_at.isoformat() if grant.void_at else None,
+                "reservation_id": grant.reservation_id,
+                "expires_at": grant.expires_at.isoformat() if grant.expires_at else None,
             }
         )
 

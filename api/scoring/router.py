@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import IdempotencyKey, RuntimeDep, ScoreCaller
 from api.errors import InvalidRequest
+from api.scoring.options import ScoreOptions
 from api.scoring.schemas import ScoreResponse
 from api.scoring.service import score_event
 from engine.events import SCORED_TYPES, Event
@@ -24,14 +27,23 @@ router = APIRouter(prefix="/v1", tags=["scoring"])
     },
 )
 async def score(
-    event: Event, runtime: RuntimeDep, caller: ScoreCaller, idempotency_key: IdempotencyKey = None
+    event: Event,
+    runtime: RuntimeDep,
+    caller: ScoreCaller,
+    idempotency_key: IdempotencyKey = None,
+    explain: Annotated[bool, Query(description="list every offer: applied, or why not")] = False,
+    contact: Annotated[
+        str | None, Query(pattern=r"^[a-z0-9_]{1,64}$", description="also answer: may staff contact them on it now?")
+    ] = None,
+    contact_record: Annotated[bool, Query(description="record the contact when allowed")] = False,
 ) -> JSONResponse:
     if event.type not in SCORED_TYPES:
         raise InvalidRequest(
             f"type: {event.type!r} is an outcome, not a scored event; send it to /v1/events",
             extra={"fields": [{"field": "type", "message": f"one of {sorted(SCORED_TYPES)}"}]},
         )
+    options = ScoreOptions(explain, contact, contact_record) if explain or contact else None
     body, replayed = await score_event(
-        runtime=runtime, tenant=caller.tenant, event=event, idempotency_key=idempotency_key
+        runtime=runtime, tenant=caller.tenant, event=event, idempotency_key=idempotency_key, options=options
     )
     return JSONResponse(body, headers={"Idempotent-Replayed": "true"} if replayed else None)

@@ -31,20 +31,28 @@ class OfferEffect(BaseModel):
 class GrantedOffer(BaseModel):
     offer: str
     label: str
-    status: Literal["granted", "held"] = Field(description="held: pending until the invitee's first paid order")
+    status: Literal["granted", "held", "reserved"] = Field(
+        description="held: pending until the invitee's first paid order; "
+        "reserved: set aside at checkout until the order is paid (committed) or cancelled / unpaid (released)"
+    )
     beneficiary: str | None = Field(description="who receives it: the customer, or the referrer for a referral reward")
     effect: OfferEffect
     remaining: int | None = Field(description="units of the total budget left after this grant")
     hold_id: str | None = None
     release_on: str | None = None
     void_at: str | None = None
+    reservation_id: str | None = None
+    expires_at: str | None = Field(None, description="reserved: released by itself if not paid by then")
+    variant: str | None = Field(None, description="the customer's A/B variant when the offer is an experiment")
+    value: float | None = Field(None, description="worth in yuan on this cart (percent discounts use event.amount)")
+    full_value: float | None = Field(None, description="value before a stack_all group's max_value cap")
 
 
 class WithheldOffer(BaseModel):
     offer: str
     why: str = Field(
         description="risk | window | exclusive | tier | condition (the pack), "
-        "exhausted | customer_cap | daily_cap | no_beneficiary (budgets), degraded (Redis)"
+        "exhausted | customer_cap | daily_cap | weekly_cap | monthly_cap | no_beneficiary (budgets), degraded (Redis)"
     )
 
 
@@ -62,3 +70,8 @@ class ScoreResponse(BaseModel):
     ruleset_version: str
     degraded: bool
     degraded_reason: str | None = None
+    total_value: float | None = Field(None, description="combined value of the granted offers on this cart")
+    explain: list[dict[str, Any]] | None = Field(
+        None, description="?explain=true: every offer of the pack, applied or why not (condition, cap, risk, ...)"
+    )
+    contact: dict[str, Any] | None = Field(None, description="?contact=<channel>: the contact gate's answer")
