@@ -20,8 +20,21 @@ class ListChangeOut(BaseModel):
     action: str = Field(description="added | removed")
 
 
+class ReservationChangeOut(BaseModel):
+    reservation_id: str
+    offer: str
+    status: str = Field(description="committed | cancelled | refunded | lapsed")
+    reason: str
+
+
 class OutcomeResponse(BaseModel):
     event_id: str
     type: str
     holds: list[HoldChangeOut] = Field(description="held referral rewards this outcome released or voided")
     lists: list[ListChangeOut] = Field(description="list entries a label or chargeback changed")
+    reservations: list[ReservationChangeOut] = Field(
+        default_factory=list, description="checkout reservations this outcome committed or released"
+    )
+    experiments: list[str] = Field(
+        default_factory=list, description="'<experiment>:<variant>' conversions this paid order counted"
+    )

@@ -31,6 +31,11 @@ async def record_outcome(*, runtime: Runtime, tenant: str, event: Event, author:
     specs = record_plan(loaded.ruleset, event.type)
     await guard.call("features", services.store.record_outcome(tenant=tenant, event=event, specs=specs))
     changes = await guard.call("holds", services.ledger.on_outcome(tenant=tenant, event=event))
+    moved = await guard.call("reservations", services.ledger.on_reservation_outcome(tenant=tenant, event=event))
+    experiments = [o.experiment for o in loaded.ruleset.offers if o.experiment is not None]
+    converted = await guard.call(
+        "experiments", services.ledger.experiments.on_outcome(tenant=tenant, event=event, experiments=experiments)
+    )
     list_changes = await _apply_lists(runtime, tenant, event, author)
     moves = await apply_journeys(runtime=runtime, tenant=tenant, event=event, loaded=loaded)
     body = {
@@ -49,6 +54,11 @@ async def record_outcome(*, runtime: Runtime, tenant: str, event: Event, author:
         ],
         "lists": list_changes,
         **moves,
+        "reservations": [
+            {"reservation_id": m.reservation_id, "offer": m.offer_id, "status": m.status, "reason": m.reason}
+            for m in moved
+        ],
+        "experiments": converted,
     }
     await guard.call(
         "remember",
