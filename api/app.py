@@ -20,6 +20,7 @@ from api.lists.router import router as lists_router
 from api.metrics import Metrics
 from api.middleware import BodyLimit, RequestMetrics
 from api.outcomes.router import router as outcomes_router
+from api.reports.router import router as reports_router
 from api.runtime import Runtime
 from api.scoring.router import router as scoring_router
 from api.settings import Settings
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         customers_router,
         contacts_router,
         lists_router,
+        reports_router,
         admin_router,
         health_router,
         journeys_router,
