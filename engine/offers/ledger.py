@@ -280,6 +280,18 @@ class OfferLedger:
             )
         return states
 
+    async def customer_usage(
+        self, *, tenant: str, offers: Sequence[Offer], customer: str, at: datetime, zone: ZoneInfo
+    ) -> dict[str, int]:
+        """Units of each offer counted against ``customer``'s cap in the current period."""
+        periods = Periods.of(at.astimezone(zone))
+        commands: list[ScriptCall | Command] = [
+            ("HGET", OfferKeys(tenant, o.id).customers, periods.customer_field(customer, o.budget.customer_period))
+            for o in offers
+        ]
+        replies = await run_batch(self.client, commands)
+        return {o.id: int(r or 0) for o, r in zip(offers, replies, strict=True)}
+
     async def customer_grants(self, *, tenant: str, customer: str, limit: int = 50) -> list[CustomerGrant]:
         """The offers ``customer`` received, newest first, holds with their current state."""
         keys = CustomerKeys(tenant, customer)

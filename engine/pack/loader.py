@@ -7,7 +7,7 @@ from, so the compiler's semantic checks can point at the exact line too.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any, Generic, TypeVar
@@ -308,7 +308,7 @@ def _validate_offer_group(pack: ValidatedPack, source: SourceFile, path: Path, r
     return item
 
 
-_MAP_VALIDATORS = {
+_MAP_VALIDATORS: dict[str, Callable[[ValidatedPack, SourceFile, Path, Any], Any]] = {
     "features": _validate_feature,
     "lists": _validate_list,
     "attributes": _validate_attribute,
