@@ -1,0 +1,73 @@
+"""``yutang worker``: fire due items (group-buy deadlines; journey timeouts later) and expire
+held rewards and checkout reservations, for as long as it runs.
+
+Any number of workers may run against one Redis (or cluster): claims are leased, so
+each due item fires once and a killed worker's batch is taken over when its lease ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from datetime import UTC, datetime
+
+from engine.features.connection import RedisSettings, open_redis
+from engine.groupbuy.book import DEADLINE_KIND, GroupBuyBook
+from engine.groupbuy.deadlines import deadline_handler
+from engine.offers.ledger import OfferLedger
+from engine.scheduler.queue import DueQueue, known_queues
+from engine.scheduler.worker import Worker
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch", type=int, default=100, help="due items claimed per round trip")
+    parser.add_argument("--lease", type=float, default=30.0, help="seconds before a claimed item is retried")
+    parser.add_argument("--idle", type=float, default=1.0, help="seconds to sleep when nothing is due")
+    parser.add_argument("--tenant", action="append", default=[], help="also expire holds of this tenant")
+
+
+def build_worker(client: object, *, batch: int = 100) -> Worker:
+    """A worker with every built-in kind registered (other features add theirs the same way)."""
+    worker = Worker(batch=batch)
+    worker.register(DEADLINE_KIND, deadline_handler(GroupBuyBook(client)))
+    return worker
+
+
+def tenants_from_keys(spec: str) -> set[str]:
+    """Tenants named in ``YUTANG_API_KEYS`` (``key:tenant:scopes,...``)."""
+    return {part.split(":")[1] for part in spec.split(",") if part.count(":") >= 2}
+
+
+async def run(args: argparse.Namespace) -> None:
+    handle = await open_redis(RedisSettings.from_env())
+    client = handle.client
+    worker = build_worker(client, batch=args.batch)
+    ledger = OfferLedger(client)
+    queues: dict[str, DueQueue] = {}
+    names: list[str] = []
+    extra = set(args.tenant) | tenants_from_keys(os.environ.get("YUTANG_API_KEYS", ""))
+
+    async def refresh() -> None:
+        names[:] = await known_queues(client)
+        for name in names:
+            queues.setdefault(name, DueQueue(client, name, lease_s=args.lease))
+
+    async def expire() -> None:
+        now = datetime.now(UTC)
+        for tenant in sorted(set(names) | extra):
+            await ledger.expire_holds(tenant=tenant, now=now)
+            await ledger.expire_reservations(tenant=tenant, now=now)
+
+    try:
+        await worker.run(lambda: [queues[n] for n in names], idle_s=args.idle, also=[refresh, expire])
+    finally:
+        await handle.aclose()
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        asyncio.run(run(args))
+    except KeyboardInterrupt:
+        pass
+    return 0
