@@ -14,6 +14,7 @@ from api.admin.router import router as admin_router
 from api.contacts.router import router as contacts_router
 from api.customers.router import router as customers_router
 from api.errors import install_error_handlers
+from api.groupbuy.router import router as groupbuy_router
 from api.health.router import router as health_router
 from api.journeys.router import router as journeys_router
 from api.lists.router import router as lists_router
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_router,
         health_router,
         journeys_router,
+        groupbuy_router,
     ):
         app.include_router(router)
     app.add_middleware(PathBodyLimit, settings=settings)
