@@ -42,17 +42,27 @@ def tenants_from_keys(spec: str) -> set[str]:
 
 async def run(args: argparse.Namespace) -> None:
     handle = await open_redis(RedisSettings.from_env())
-    client = handle.client
-    worker = build_worker(client, batch=args.batch)
+    extra = set(args.tenant) | tenants_from_keys(os.environ.get("YUTANG_API_KEYS", ""))
+    try:
+        await run_offers(handle.client, tenants=extra, batch=args.batch, lease_s=args.lease, idle_s=args.idle)
+    finally:
+        await handle.aclose()
+
+
+async def run_offers(
+    client: object, *, tenants: set[str], batch: int = 100, lease_s: float = 30.0, idle_s: float = 1.0
+) -> None:
+    """Forever: group-buy deadlines of every known queue, hold and reservation expiry of ``tenants``."""
+    worker = build_worker(client, batch=batch)
     ledger = OfferLedger(client)
     queues: dict[str, DueQueue] = {}
     names: list[str] = []
-    extra = set(args.tenant) | tenants_from_keys(os.environ.get("YUTANG_API_KEYS", ""))
+    extra = tenants
 
     async def refresh() -> None:
         names[:] = await known_queues(client)
         for name in names:
-            queues.setdefault(name, DueQueue(client, name, lease_s=args.lease))
+            queues.setdefault(name, DueQueue(client, name, lease_s=lease_s))
 
     async def expire() -> None:
         now = datetime.now(UTC)
@@ -60,10 +70,7 @@ async def run(args: argparse.Namespace) -> None:
             await ledger.expire_holds(tenant=tenant, now=now)
             await ledger.expire_reservations(tenant=tenant, now=now)
 
-    try:
-        await worker.run(lambda: [queues[n] for n in names], idle_s=args.idle, also=[refresh, expire])
-    finally:
-        await handle.aclose()
+    await worker.run(lambda: [queues[n] for n in names], idle_s=idle_s, also=[refresh, expire])
 
 
 def main(args: argparse.Namespace) -> int:
