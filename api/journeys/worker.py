@@ -26,6 +26,7 @@ from engine.journeys.runner import JourneyRunner
 from engine.journeys.webhooks import Outbox
 from engine.journeys.worker import Worker
 from engine.rule_engine import RuleEngine
+from engine.scheduler.run import run_offers, tenants_from_keys
 
 
 def build_worker(services: Services, rulesets: Any, http: httpx.AsyncClient, *, lease_s: float = 60.0) -> Worker:
@@ -54,11 +55,14 @@ async def run(settings: Settings, *, poll_s: float) -> None:
     rulesets = RuleSets(engine, metrics=Metrics(), redis=services.client, on_swap=no_seed)
     await rulesets.start()
     follower = asyncio.create_task(rulesets.follow(settings.rules_poll_s))
+    tenants = tenants_from_keys(settings.api_keys)  # group-buy deadlines, hold and reservation expiry
+    offers = asyncio.create_task(run_offers(services.client, tenants=tenants, idle_s=poll_s))
     try:
         async with httpx.AsyncClient() as http:
             await build_worker(services, rulesets, http).run_forever(poll_s=poll_s)
     finally:
         follower.cancel()
+        offers.cancel()
         await services.close()
         engine.close()
 
