@@ -11,6 +11,7 @@ manifests validate offline with nothing but ``jsonschema``:
 
 The "strict" flavour forbids unknown fields, so a misspelt key fails validation.
 """
+
 from __future__ import annotations
 
 import json
