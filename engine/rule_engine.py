@@ -1,15 +1,22 @@
 """The running rule set: one reference, swapped whole on reload, never half-loaded.
 
 A reload compiles and builds the new backend off to the side; only when both
-succeed does one assignment make it current. Earlier versions are kept for rollback.
+succeed does one assignment make it current. Earlier versions are kept (with the
+files they were compiled from) for rollback.
+
+A request takes the current reference once and may still evaluate with it after a
+reload made another set current. So a set that drops out of the kept versions is not
+closed at once (closing a durable matcher makes its ``match`` raise): it is retired,
+and closed only ``grace_s`` later, by a later load, rollback or ``close``.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +39,7 @@ class LoadedRuleSet:
     matcher: Matcher
     evaluator: Evaluator
     diagnostics: tuple[Diagnostic, ...]
+    files: Mapping[str, str] = field(default_factory=dict)  # the pack's text: rollbacks, other workers, console
 
     def evaluate(self, event: Event, features: Mapping[str, Any]) -> Evaluation:
         ruleset = self.ruleset
@@ -56,21 +64,28 @@ def prepare(files: Mapping[str, str], kind: BackendKind) -> LoadedRuleSet:
     ruleset, diagnostics = compile_files(files, checks=backend_checks(kind))
     if ruleset is None:
         raise RuleLoadError(diagnostics)
-    return LoadedRuleSet(ruleset, build_matcher(kind, ruleset), Evaluator(ruleset), tuple(diagnostics))
+    return LoadedRuleSet(ruleset, build_matcher(kind, ruleset), Evaluator(ruleset), tuple(diagnostics), dict(files))
 
 
 class RuleEngine:
     """Holds the current LoadedRuleSet and up to ``keep`` earlier ones."""
 
     def __init__(
-        self, rules_path: str | Path, *, backend: BackendKind | str = BackendKind.DURABLE, keep: int = 5
+        self,
+        rules_path: str | Path,
+        *,
+        backend: BackendKind | str = BackendKind.DURABLE,
+        keep: int = 5,
+        grace_s: float = 30.0,
     ) -> None:
         self.rules_path = Path(rules_path)
         self.backend = BackendKind(backend)
         self.keep = keep
+        self.grace_s = grace_s
         self._lock = threading.Lock()
         self._history: OrderedDict[str, LoadedRuleSet] = OrderedDict()
         self._current: LoadedRuleSet | None = None
+        self._retired: list[tuple[float, LoadedRuleSet]] = []
 
     @property
     def current(self) -> LoadedRuleSet:
@@ -83,28 +98,42 @@ class RuleEngine:
         return self._current is not None
 
     def load(self, files: Mapping[str, str] | None = None) -> LoadedRuleSet:
-        """Compile ``files`` (default: the rules directory) and make it current."""
+        """Compile ``files`` (default: the rules directory) and make it current.
+
+        A version already kept is made current again as it is (the new build is closed):
+        replacing it would leave the kept one's backend open with nobody to close it.
+        """
         loaded = prepare(files if files is not None else read_pack_files(self.rules_path), self.backend)
         with self._lock:
-            if self._current is not None and self._current.ruleset.version == loaded.ruleset.version:
-                loaded.matcher.close()
-                return self._current
-            self._history.pop(loaded.ruleset.version, None)
+            kept = self._history.get(loaded.ruleset.version)
+            if kept is not None:
+                loaded.matcher.close()  # never used: nothing can hold it
+                self._history.move_to_end(kept.ruleset.version)
+                self._current = kept
+                return kept
             self._history[loaded.ruleset.version] = loaded
             self._current = loaded
             self._trim()
         return loaded
 
     def rollback(self, version: str) -> LoadedRuleSet:
+        """Make a kept version current again (it becomes the newest kept)."""
         with self._lock:
             if version not in self._history:
                 raise EngineError(f"version {version} is not among the kept versions {list(self._history)}")
             self._history.move_to_end(version)
             self._current = self._history[version]
+            self._reap()
             return self._current
 
     def versions(self) -> list[str]:
+        """Kept versions, oldest first; the current one is the last."""
         return list(self._history)
+
+    def kept(self) -> list[LoadedRuleSet]:
+        """Kept sets, oldest first."""
+        with self._lock:
+            return list(self._history.values())
 
     def evaluate(self, event: Event, features: Mapping[str, Any]) -> Evaluation:
         return self.current.evaluate(event, features)
@@ -113,10 +142,21 @@ class RuleEngine:
         with self._lock:
             for loaded in self._history.values():
                 loaded.matcher.close()
+            for _, retired in self._retired:
+                retired.matcher.close()
             self._history.clear()
+            self._retired.clear()
             self._current = None
 
     def _trim(self) -> None:
+        """Retire the oldest kept sets beyond ``keep``; close those retired long enough ago."""
         while len(self._history) > self.keep:
             _, oldest = self._history.popitem(last=False)
-            oldest.matcher.close()
+            self._retired.append((time.monotonic(), oldest))
+        self._reap()
+
+    def _reap(self) -> None:
+        horizon = time.monotonic() - self.grace_s
+        while self._retired and self._retired[0][0] <= horizon:
+            _, retired = self._retired.pop(0)
+            retired.matcher.close()
