@@ -113,9 +113,12 @@ class Metrics:
             registry=r,
         )
         self.reloads = Counter(
-            "yutang_rule_reloads_total", "Rule set reloads by result (ok | failed | unchanged)", ["result"], registry=r
+            "yutang_rule_reloads_total",
+            "Rule set reloads by result (ok | failed | unchanged | rollback)",
+            ["result"],
+            registry=r,
         )
-        for result in ("ok", "failed", "unchanged"):  # exported at 0: increase() cannot see a series born at 1
+        for result in ("ok", "failed", "unchanged", "rollback"):  # exported at 0: increase() cannot see a series born at 1
             self.reloads.labels(result)
 
     def running_version(self, version: str, previous: str | None) -> None:

@@ -91,11 +91,35 @@ class RuleSets:
             return False
         async with self._reload_lock:
             self.generation = published["generation"]
-            files = published.get("files")
-            if self.engine.loaded and self.engine.current.ruleset.version == published.get("version"):
+            files, version = published.get("files"), published.get("version")
+            if self.engine.loaded and self.engine.current.ruleset.version == version:
                 return False
+            if version in self.engine.versions():  # a rollback (or a reload of a kept version): no compile
+                await self._swap_to(version)
+                return True
             await self._load(files)
             return True
+
+    async def rollback(self, version: str) -> LoadedRuleSet:
+        """Make a kept version current here and publish it (with its files) for the other workers."""
+        async with self._reload_lock:
+            loaded = await self._swap_to(version)
+            payload = {"generation": uuid.uuid4().hex, "version": version, "files": dict(loaded.files)}
+            try:
+                await self.redis.set(PUBLISHED_KEY, json.dumps(payload))
+                self.generation = payload["generation"]
+            except Exception as err:
+                log.warning("rollback to %s not published to other workers: %s", version, err)
+            return loaded
+
+    async def _swap_to(self, version: str) -> LoadedRuleSet:
+        before = self.engine.current.ruleset.version if self.engine.loaded else None
+        loaded = self.engine.rollback(version)
+        self.metrics.reloads.labels("rollback").inc()
+        self.metrics.running_version(version, before)
+        log.info("rule set %s running again (was %s)", version, before)
+        await self.on_swap(loaded)
+        return loaded
 
     async def _published(self) -> dict[str, Any] | None:
         raw = await self.redis.get(PUBLISHED_KEY)
