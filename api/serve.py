@@ -37,7 +37,8 @@ def serve(args: argparse.Namespace) -> int:
         print(f"yutang serve: no rule pack at {args.rules!r} (use --rules DIR)", file=sys.stderr)
         return 2
     env = os.environ
-    env["YUTANG_RULES"] = str(Path(args.rules).resolve())
+    # absolute, not resolved: a reload must follow a symlink that was swapped to a new pack
+    env["YUTANG_RULES"] = str(Path(args.rules).absolute())
     env["YUTANG_DATA_DIR"] = str(Path(args.data_dir).resolve())
     if args.backend:
         env["YUTANG_BACKEND"] = args.backend
