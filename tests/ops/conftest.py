@@ -7,6 +7,7 @@ installs it); tests that need it are skipped, saying so, where it is absent.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -34,7 +35,8 @@ SCRAPE_INTERVAL_S = 1
 @dataclass
 class Yutang:
     url: str
-    rules: Path
+    rules: Path  # the symlink YUTANG_RULES points at
+    configmap: Path  # the simulated ConfigMap mount rules_sync reads
     log: Path
 
     def client(self, key: str = ADMIN_KEY) -> httpx.Client:
@@ -86,12 +88,43 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def mount_configmap(mount: Path, files: dict[str, str]) -> None:
+    """Lay ``files`` out as the kubelet mounts a ConfigMap: a timestamped hidden directory,
+    ``..data`` pointing at it, and one symlink per key; an update swaps ``..data``."""
+    mount.mkdir(parents=True, exist_ok=True)
+    stamp = mount / f"..{time.strftime('%Y_%m_%d_%H_%M_%S')}.{time.monotonic_ns()}"
+    stamp.mkdir()
+    for key, text in files.items():
+        (stamp / key).write_text(text, encoding="utf-8")
+    (mount / "..data_tmp").symlink_to(stamp.name)
+    os.replace(mount / "..data_tmp", mount / "..data")
+    for key in files:
+        if not (mount / key).is_symlink():
+            (mount / key).symlink_to(f"..data/{key}")
+
+
+def rules_sync(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ops/rules_sync.py as the init container and the sidecar do."""
+    command = [sys.executable, str(OPS / "rules_sync.py"), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, env={**os.environ, **env})
+
+
+def configmap_files(rules: Path) -> dict[str, str]:
+    rendered = rules_sync("configmap", str(rules))
+    assert rendered.returncode == 0, rendered.stderr
+    return dict(json.loads(rendered.stdout)["data"])
+
+
 @pytest.fixture(scope="session")
 def yutang(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Yutang]:
-    """``yutang serve --workers 2`` on the shipped pack (copied: tests reload it)."""
+    """``yutang serve --workers 2`` on the shipped pack, delivered as in Kubernetes: a mounted
+    ConfigMap written out by ``rules_sync.py sync --once`` behind the symlink ``rules/current``."""
     base = tmp_path_factory.mktemp("yutang")
-    rules = base / "rules"
-    shutil.copytree(ROOT / "rules", rules)
+    mount_configmap(base / "configmap", configmap_files(ROOT / "rules"))
+    (base / "rules").mkdir()
+    rules = base / "rules" / "current"
+    synced = rules_sync("sync", str(base / "configmap"), str(rules), "--once")
+    assert synced.returncode == 0, synced.stderr
     port = free_port()
     env = dict(os.environ)
     env.pop("REDIS_URL", None)
@@ -118,7 +151,7 @@ def yutang(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Yutang]:
     ]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=base)
-    server = Yutang(url=f"http://127.0.0.1:{port}", rules=rules, log=log)
+    server = Yutang(url=f"http://127.0.0.1:{port}", rules=rules, configmap=base / "configmap", log=log)
     try:
         wait_until(
             lambda: process.poll() is None and _answers(f"{server.url}/readyz"),
