@@ -104,7 +104,7 @@ class RuleSets:
         """Make a kept version current here and publish it (with its files) for the other workers."""
         async with self._reload_lock:
             loaded = await self._swap_to(version)
-            payload = {"generation": uuid.uuid4().hex, "version": version, "files": dict(loaded.files)}
+            payload: dict[str, Any] = {"generation": uuid.uuid4().hex, "version": version, "files": dict(loaded.files)}
             try:
                 await self.redis.set(PUBLISHED_KEY, json.dumps(payload))
                 self.generation = payload["generation"]
