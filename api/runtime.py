@@ -12,8 +12,10 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+from api.admin.watch import RulesWatcher
 from api.auth import ApiKeys
 from api.metrics import Metrics
+from api.recording.observer import Observer
 from api.redis_guard import RedisGuard
 from api.rulesets import RuleSets
 from api.services import Services, open_services
@@ -33,7 +35,9 @@ class Runtime:
     guard: RedisGuard
     services: Services
     rulesets: RuleSets
+    observer: Observer
     seeded_version: str | None = None
+    watcher: RulesWatcher | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -47,13 +51,26 @@ class Runtime:
         engine = RuleEngine(settings.rules_path, backend=settings.backend)
         runtime: Runtime
         rulesets = RuleSets(engine, metrics=metrics, redis=services.client, on_swap=lambda loaded: runtime.seed(loaded))
-        runtime = cls(settings, keys, metrics, guard, services, rulesets)
+        observer = Observer(
+            client=services.client,
+            guard=guard,
+            keys=services.keys,
+            record=settings.record_events,
+            max_events=settings.record_max_events,
+        )
+        runtime = cls(settings, keys, metrics, guard, services, rulesets, observer)
         try:
             await rulesets.start()
+            if settings.watch_rules:
+                runtime.watcher = RulesWatcher(rulesets, settings.rules_path)
+                await runtime.watcher.start()
         except BaseException:
             await runtime.close()
             raise
         runtime._tasks.append(asyncio.create_task(runtime._maintain()))
+        runtime._tasks.append(asyncio.create_task(observer.run(settings.rules_poll_s)))
+        if runtime.watcher is not None:
+            runtime._tasks.append(asyncio.create_task(runtime.watcher.run(settings.rules_poll_s)))
         return runtime
 
     async def close(self) -> None:

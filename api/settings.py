@@ -29,6 +29,9 @@ class Settings(BaseModel):
     rules_poll_s: float = Field(default=2.0, gt=0)
     breaker_s: float = Field(default=0.5, ge=0)
     recent_decisions: int = Field(default=20, ge=0)
+    watch_rules: bool = True  # reload when a file under rules_path changes (polled every rules_poll_s)
+    record_events: bool = False  # keep answered events, pseudonymized, for GET /v1/events/export
+    record_max_events: int = Field(default=100_000, gt=0)  # per tenant; the oldest go first
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -59,4 +62,7 @@ _VARIABLES = {
     "rules_poll_s": "YUTANG_RULES_POLL_S",
     "breaker_s": "YUTANG_REDIS_BREAKER_S",
     "recent_decisions": "YUTANG_RECENT_DECISIONS",
+    "watch_rules": "YUTANG_WATCH_RULES",
+    "record_events": "YUTANG_RECORD_EVENTS",
+    "record_max_events": "YUTANG_RECORD_MAX_EVENTS",
 }
