@@ -34,4 +34,6 @@ async def post_event(event: Event, runtime: RuntimeDep, caller: EventsCaller) ->
     body, replayed = await record_outcome(
         runtime=runtime, tenant=caller.tenant, event=event, author=f"key:{caller.key_id}"
     )
+    if not replayed:
+        await runtime.observer.outcome(caller.tenant, event)
     return JSONResponse(body, headers={"Idempotent-Replayed": "true"} if replayed else None)

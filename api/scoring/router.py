@@ -46,4 +46,6 @@ async def score(
     body, replayed = await score_event(
         runtime=runtime, tenant=caller.tenant, event=event, idempotency_key=idempotency_key, options=options
     )
+    if not replayed:
+        await runtime.observer.scored(caller.tenant, event, body)
     return JSONResponse(body, headers={"Idempotent-Replayed": "true"} if replayed else None)
