@@ -1,0 +1,1 @@
+"""Scored events kept for export as a replay log (opt-in), and the per-rule tallies."""
