@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.admin.router import router as admin_router
+from api.admin.versions import router as versions_router
 from api.contacts.router import router as contacts_router
 from api.customers.router import router as customers_router
 from api.errors import install_error_handlers
@@ -21,6 +22,7 @@ from api.lists.router import router as lists_router
 from api.metrics import Metrics
 from api.middleware import BodyLimit, RequestMetrics
 from api.outcomes.router import router as outcomes_router
+from api.recording.router import router as recording_router
 from api.reports.router import router as reports_router
 from api.runtime import Runtime
 from api.scoring.router import router as scoring_router
@@ -59,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lists_router,
         reports_router,
         admin_router,
+        versions_router,
+        recording_router,
         health_router,
         journeys_router,
         groupbuy_router,
