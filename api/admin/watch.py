@@ -77,7 +77,7 @@ class RulesWatcher:
         except RuleLoadError as err:
             self.failure = {
                 "at": time.time(),
-                "diagnostics": [d.as_dict() for d in err.diagnostics],
+                "diagnostics": [d.as_dict() for d in sorted(err.diagnostics, key=lambda d: not d.is_error)],
             }
             log.error(
                 "rules in %s refused, %s keeps running:\n%s", self.root, self.rulesets.current.ruleset.version, err
