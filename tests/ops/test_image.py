@@ -1,0 +1,62 @@
+"""What the container image installs works: the wheel built from the Dockerfile's build
+context holds every file the code loads, and the entrypoint starts from empty metrics."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.ops.conftest import OPS, ROOT
+
+DOCKERFILE = (OPS / "Dockerfile").read_text()
+
+
+def build_stage_copies() -> list[str]:
+    """Sources of the ``COPY`` lines of the build stage (before the second ``FROM``)."""
+    build = DOCKERFILE.split("\nFROM ", 2)[1]
+    return [src for line in re.findall(r"^COPY (?!--from)(.+)$", build, re.M) for src in line.split()[:-1]]
+
+
+@pytest.mark.slow
+def test_the_wheel_the_image_installs_ships_every_file_the_code_loads(tmp_path: Path) -> None:
+    context = tmp_path / "context"
+    context.mkdir()
+    for source in build_stage_copies():
+        path = ROOT / source
+        if path.is_dir():
+            shutil.copytree(path, context / source, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(path, context / source)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", ".", "-w", str(tmp_path / "wheels")],
+        cwd=context, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stdout + built.stderr
+    [wheel] = (tmp_path / "wheels").glob("yutang-*.whl")
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    needed = {
+        str(p.relative_to(context))
+        for package in ("engine", "api")
+        for p in (context / package).rglob("*")
+        if p.is_file() and p.suffix != ".pyc"
+    }
+    assert needed - shipped == set(), "files the code needs but the image would not have"
+
+
+def test_the_entrypoint_clears_stale_worker_metrics_and_runs_the_command(tmp_path: Path) -> None:
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    (metrics / "counter_4242.db").write_bytes(b"stale")
+    run = subprocess.run(
+        [str(OPS / "entrypoint.sh"), "sh", "-c", "echo started; ls -A \"$PROMETHEUS_MULTIPROC_DIR\""],
+        env={"PATH": "/usr/bin:/bin", "PROMETHEUS_MULTIPROC_DIR": str(metrics)},
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["started"]
