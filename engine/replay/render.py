@@ -51,7 +51,7 @@ def _rules(pack: dict[str, Any]) -> list[str]:
         rows.sort(key=lambda r: -r["hits"])
         lines += ["", f"rule hits ({mode})"]
         lines += _table(header, [
-            [r["rule"], r["mode"], f"{r['hits']:,}"]
+            [r["rule"], r["mode"] + (" (lowers risk)" if r.get("lowers_risk") else ""), f"{r['hits']:,}"]
             + ([f"{r['abusive_hits']:,}", f"{r['honest_hits']:,}", _num(r["precision"]), _num(r["recall"])] if labelled else [])
             for r in rows
         ])
@@ -80,6 +80,8 @@ def _truth(truth: dict[str, Any]) -> list[str]:
     lines += _table(["abuse", "events", "flagged", "precision", "recall"], rows)
     lines.append(f"honest events flagged: {overall['flagged_honest']:,} of {overall['honest_events']:,}  "
                  + ", ".join(f"{t} {n:,}" for t, n in truth["honest_flagged_by_type"].items() if n))
+    for alarm in truth.get("false_alarm_reasons", [])[:5]:
+        lines.append(f"  honest flagged by {' + '.join(alarm['rules']) or '(overrides)'}: {alarm['events']:,}")
     for kind, k in truth["kinds"].items():
         by_type = ", ".join(f"{t} {_num(r)}" for t, r in k["recall_by_type"].items())
         top = ", ".join(f"{r['rule']} {r['hits']:,}" for r in k["top_rules"])

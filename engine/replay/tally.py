@@ -43,6 +43,7 @@ class PackTally:
     rule_truth: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     kind_rules: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     honest_withheld: set[str] = field(default_factory=set)  # honest customers denied an offer by risk
+    false_alarms: Counter[tuple[str, ...]] = field(default_factory=Counter)  # rules behind flagged honest events
     offers: OfferTally = field(init=False)
 
     def __post_init__(self) -> None:
@@ -65,8 +66,11 @@ class PackTally:
                 self.rule_truth[rule][truth] += 1
             if truth != HONEST:
                 self.kind_rules[truth].update(fired)
-            elif any(w.why == "risk" for w in evaluation.withheld):
-                self.honest_withheld.add(event.customer)
+            else:
+                if evaluation.decision in FLAGGED:
+                    self.false_alarms[tuple(sorted(r.rule for r in evaluation.reasons))] += 1
+                if any(w.why == "risk" for w in evaluation.withheld):
+                    self.honest_withheld.add(event.customer)
         return self.offers.add(event, evaluation.offers, evaluation.eligible)
 
     # -- summaries ---------------------------------------------------------------------
@@ -90,7 +94,8 @@ class PackTally:
         rows = []
         for rule in self.loaded.ruleset.rules:
             hits = self.active_hits[rule.id] if rule.mode is Mode.ACTIVE else self.shadow_hits[rule.id]
-            row: dict[str, Any] = {"rule": rule.id, "code": rule.code, "mode": rule.mode.value, "hits": hits}
+            row: dict[str, Any] = {"rule": rule.id, "code": rule.code, "mode": rule.mode.value, "hits": hits,
+                                   "lowers_risk": rule.score < 0 or rule.decision is Decision.ALLOW}
             if self.labelled:
                 by_truth = self.rule_truth[rule.id]
                 abusive_hits = sum(n for t, n in by_truth.items() if t != HONEST)
@@ -137,4 +142,7 @@ class PackTally:
             "kinds": per_kind,
             "honest_flagged_by_type": {ty: self.flagged[t, ty] for (t, ty) in sorted(self.labelled) if t == HONEST},
             "honest_customers_withheld": len(self.honest_withheld),
+            "false_alarm_reasons": [
+                {"rules": list(rules), "events": n} for rules, n in self.false_alarms.most_common(10)
+            ],
         }

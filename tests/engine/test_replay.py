@@ -190,6 +190,7 @@ async def test_precision_and_recall_per_rule_overall_and_per_abuse_kind() -> Non
         "abusive_events": 4, "honest_events": 6, "flagged_abusive": 3, "flagged_honest": 1,
         "precision": 0.75, "recall": 0.75,
     }
+    assert truth["false_alarm_reasons"] == [{"rules": ["bot_tap"], "events": 1}]  # the one very quick parent
     assert truth["kinds"]["red_packet_bot"]["precision"] == 0.75
     assert truth["kinds"]["red_packet_bot"]["recall"] == 0.75
     rules = {r["rule"]: r for r in summary["new"]["rules"]}
