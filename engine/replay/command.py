@@ -1,4 +1,5 @@
 """``yutang replay``: backtest a rule set (against a baseline) on a recorded or simulated log."""
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,15 @@ def run(args: argparse.Namespace) -> int:
     kind = BackendKind(args.backend)
     sources = [PackSource.read(path, kind) for path in [args.rules] + ([args.baseline] if args.baseline else [])]
     try:
-        result = asyncio.run(replay(read_log(args.log), sources[0], sources[1] if len(sources) > 1 else None,
-                                    batch=args.batch, in_process=args.one_process))
+        result = asyncio.run(
+            replay(
+                read_log(args.log),
+                sources[0],
+                sources[1] if len(sources) > 1 else None,
+                batch=args.batch,
+                in_process=args.one_process,
+            )
+        )
     except RuleLoadError as err:
         print(err, file=sys.stderr)
         return 1

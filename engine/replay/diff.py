@@ -3,6 +3,7 @@
 Both sets are evaluated on one snapshot per event, so every difference listed here
 comes from the rules, never from two runs' counters drifting apart.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -37,15 +38,17 @@ class DiffTally:
             self.honest_offers_changed.add(event.customer)
         if baseline.decision is new.decision:
             return
-        self.changes.append({
-            "event_id": event.event_id,
-            "type": event.type,
-            "customer": event.customer,
-            "timestamp": event.timestamp.isoformat(),
-            "truth": truth,
-            "baseline": _side(baseline),
-            "new": _side(new),
-        })
+        self.changes.append(
+            {
+                "event_id": event.event_id,
+                "type": event.type,
+                "customer": event.customer,
+                "timestamp": event.timestamp.isoformat(),
+                "truth": truth,
+                "baseline": _side(baseline),
+                "new": _side(new),
+            }
+        )
 
     def summary(self) -> dict[str, Any]:
         moves: dict[str, int] = {}

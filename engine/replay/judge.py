@@ -4,6 +4,7 @@ The judge is everything after the feature store: it never talks to Redis, so it 
 run in this process or in a second one (:mod:`engine.replay.worker`) while this one
 records the next events.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -11,6 +11,7 @@ simulator (or an analyst labelling an export) attached:
 unlabelled and takes no part in precision and recall. Replay strips ``truth`` before
 ``Event.model_validate``, so the event part is checked exactly as the API checks it.
 """
+
 from __future__ import annotations
 
 import json

@@ -8,6 +8,7 @@ rewards (a referral gift) cost nothing until their release outcome (the invitee'
 released and never released. Counters live in memory: the replay store stays a
 pure feature store, and one replay cannot spend another's budget.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -107,17 +108,18 @@ class OfferTally:
             paid_out = self.granted[offer_id] + self.released[offer_id]
             if offer.effect.type in CASH_EFFECTS:
                 cost += paid_out * value
-            rows.append({
-                "offer": offer_id,
-                "effect": offer.effect.type.value,
-                "value": value,
-                "eligible": self.eligible[offer_id],
-                "eligible_value": round(self.eligible[offer_id] * value, 2),
-                "granted": self.granted[offer_id],
-                "held": self.held[offer_id],
-                "released": self.released[offer_id],
-                "out_of_budget": self.refused[offer_id],
-                "granted_value": round(paid_out * value, 2),
-            })
+            rows.append(
+                {
+                    "offer": offer_id,
+                    "effect": offer.effect.type.value,
+                    "value": value,
+                    "eligible": self.eligible[offer_id],
+                    "eligible_value": round(self.eligible[offer_id] * value, 2),
+                    "granted": self.granted[offer_id],
+                    "held": self.held[offer_id],
+                    "released": self.released[offer_id],
+                    "out_of_budget": self.refused[offer_id],
+                    "granted_value": round(paid_out * value, 2),
+                }
+            )
         return {"offers": rows, "cash_cost": round(cost, 2), "cash_effects": sorted(e.value for e in CASH_EFFECTS)}
-

@@ -11,6 +11,7 @@ Calls whose request depends on an earlier answer (an ``order_paid`` marking a
 referred customer's first payment, a replayed event id) must not share a batch:
 the runner processes those events alone (see ``runner``).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,9 +21,9 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 try:  # optional: redis-py's own speed-up; without it batches go through redis-py's pipeline
-    from hiredis import pack_command
+    import hiredis
 except ImportError:  # pragma: no cover - depends on the environment
-    pack_command = None
+    hiredis = None  # type: ignore[assignment]
 
 
 class PipelinedClient:
@@ -53,7 +54,7 @@ class PipelinedClient:
         if not queue:
             return
         try:
-            results = await (self._send_packed(queue) if pack_command else self._send_pipeline(queue))
+            results = await (self._send_packed(queue) if hiredis is not None else self._send_pipeline(queue))
         except Exception as err:  # the connection failed: every caller sees it
             for _, future in queue:
                 future.set_exception(err)
@@ -72,10 +73,10 @@ class PipelinedClient:
 
     async def _send_packed(self, queue: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> list[Any]:
         """hiredis packs the whole batch in C (redis-py packs argument by argument in Python)."""
-        assert pack_command is not None
-        packed = b"".join(pack_command(command) for command, _ in queue)
+        assert hiredis is not None
+        packed = b"".join(hiredis.pack_command(command) for command, _ in queue)
         pool = self._client.connection_pool
-        connection = await pool.get_connection()
+        connection = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
             await connection.send_packed_command(packed, check_health=False)
             results: list[Any] = []

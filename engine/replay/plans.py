@@ -10,6 +10,7 @@ Two rule sets may give one feature name different definitions (a marketer widene
 window): the second definition is then recorded under ``<name>#<pack index>`` and
 handed back to its rule set under its own name, so each set sees its own values.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

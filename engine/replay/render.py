@@ -2,6 +2,7 @@
 
 The table is rendered from the same dict ``--json`` prints, so the two never disagree.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -50,11 +51,18 @@ def _rules(pack: dict[str, Any]) -> list[str]:
         rows = [r for r in pack["rules"] if r["mode"] == mode]
         rows.sort(key=lambda r: -r["hits"])
         lines += ["", f"rule hits ({mode})"]
-        lines += _table(header, [
-            [r["rule"], r["mode"] + (" (lowers risk)" if r.get("lowers_risk") else ""), f"{r['hits']:,}"]
-            + ([f"{r['abusive_hits']:,}", f"{r['honest_hits']:,}", _num(r["precision"]), _num(r["recall"])] if labelled else [])
-            for r in rows
-        ])
+        lines += _table(
+            header,
+            [
+                [r["rule"], r["mode"] + (" (lowers risk)" if r.get("lowers_risk") else ""), f"{r['hits']:,}"]
+                + (
+                    [f"{r['abusive_hits']:,}", f"{r['honest_hits']:,}", _num(r["precision"]), _num(r["recall"])]
+                    if labelled
+                    else []
+                )
+                for r in rows
+            ],
+        )
     lines.append(f"events a shadow rule would have decided differently: {pack['shadow_would_change']:,}")
     return lines
 
@@ -63,8 +71,20 @@ def _offers(pack: dict[str, Any]) -> list[str]:
     lines = ["", "offers (budgets applied in log order; held rewards count when released)"]
     lines += _table(
         ["offer", "effect", "value", "eligible", "granted", "held", "released", "out of budget", "value granted"],
-        [[o["offer"], o["effect"], _num(o["value"]), f"{o['eligible']:,}", f"{o['granted']:,}", f"{o['held']:,}",
-          f"{o['released']:,}", f"{o['out_of_budget']:,}", f"{o['granted_value']:,.2f}"] for o in pack["offers"]],
+        [
+            [
+                o["offer"],
+                o["effect"],
+                _num(o["value"]),
+                f"{o['eligible']:,}",
+                f"{o['granted']:,}",
+                f"{o['held']:,}",
+                f"{o['released']:,}",
+                f"{o['out_of_budget']:,}",
+                f"{o['granted_value']:,.2f}",
+            ]
+            for o in pack["offers"]
+        ],
     )
     lines.append(f"cash cost ({', '.join(pack['cash_effects'])}): {pack['cash_cost']:,.2f} yuan")
     return lines
@@ -73,13 +93,24 @@ def _offers(pack: dict[str, Any]) -> list[str]:
 def _truth(truth: dict[str, Any]) -> list[str]:
     overall = truth["overall"]
     lines = ["", "ground truth (flagged = review or deny)"]
-    rows = [["overall", f"{overall['abusive_events']:,}", f"{overall['flagged_abusive']:,}",
-             _num(overall["precision"]), _num(overall["recall"])]]
-    rows += [[kind, f"{k['events']:,}", f"{k['flagged']:,}", _num(k["precision"]), _num(k["recall"])]
-             for kind, k in truth["kinds"].items()]
+    rows = [
+        [
+            "overall",
+            f"{overall['abusive_events']:,}",
+            f"{overall['flagged_abusive']:,}",
+            _num(overall["precision"]),
+            _num(overall["recall"]),
+        ]
+    ]
+    rows += [
+        [kind, f"{k['events']:,}", f"{k['flagged']:,}", _num(k["precision"]), _num(k["recall"])]
+        for kind, k in truth["kinds"].items()
+    ]
     lines += _table(["abuse", "events", "flagged", "precision", "recall"], rows)
-    lines.append(f"honest events flagged: {overall['flagged_honest']:,} of {overall['honest_events']:,}  "
-                 + ", ".join(f"{t} {n:,}" for t, n in truth["honest_flagged_by_type"].items() if n))
+    lines.append(
+        f"honest events flagged: {overall['flagged_honest']:,} of {overall['honest_events']:,}  "
+        + ", ".join(f"{t} {n:,}" for t, n in truth["honest_flagged_by_type"].items() if n)
+    )
     for alarm in truth.get("false_alarm_reasons", [])[:5]:
         lines.append(f"  honest flagged by {' + '.join(alarm['rules']) or '(overrides)'}: {alarm['events']:,}")
     for kind, k in truth["kinds"].items():
@@ -90,25 +121,41 @@ def _truth(truth: dict[str, Any]) -> list[str]:
 
 
 def _honest(honest: dict[str, Any]) -> list[str]:
-    line = (f"honest customers: {honest['customers']:,}; an offer withheld by risk: {honest['withheld_by_risk']:,} "
-            f"({_pct(honest['withheld_share'])})")
+    line = (
+        f"honest customers: {honest['customers']:,}; an offer withheld by risk: {honest['withheld_by_risk']:,} "
+        f"({_pct(honest['withheld_share'])})"
+    )
     if "changed_vs_baseline" in honest:
-        line += (f"; offers changed vs baseline: {honest['changed_vs_baseline']:,} ({_pct(honest['changed_share'])}),"
-                 f" withheld under the baseline: {honest['withheld_by_risk_baseline']:,}")
+        line += (
+            f"; offers changed vs baseline: {honest['changed_vs_baseline']:,} ({_pct(honest['changed_share'])}),"
+            f" withheld under the baseline: {honest['withheld_by_risk_baseline']:,}"
+        )
     return ["", line]
 
 
 def _diff(diff: dict[str, Any]) -> list[str]:
     moves = ", ".join(f"{k} {v:,}" for k, v in diff["moves"].items()) or "none"
-    lines = ["", f"decisions changed vs baseline: {diff['changed_decisions']:,} ({moves}); "
-                 f"events with other offers: {diff['events_with_other_offers']:,}"]
+    lines = [
+        "",
+        f"decisions changed vs baseline: {diff['changed_decisions']:,} ({moves}); "
+        f"events with other offers: {diff['events_with_other_offers']:,}",
+    ]
     shown = diff["changes"][:CHANGES_SHOWN]
     lines += _table(
         ["event", "type", "customer", "truth", "baseline", "new", "rules added", "rules removed"],
-        [[c["event_id"], c["type"], c["customer"], c["truth"] or "-",
-          f"{c['baseline']['decision']} {c['baseline']['score']}", f"{c['new']['decision']} {c['new']['score']}",
-          " ".join(sorted(set(c["new"]["rules"]) - set(c["baseline"]["rules"]))) or "-",
-          " ".join(sorted(set(c["baseline"]["rules"]) - set(c["new"]["rules"]))) or "-"] for c in shown],
+        [
+            [
+                c["event_id"],
+                c["type"],
+                c["customer"],
+                c["truth"] or "-",
+                f"{c['baseline']['decision']} {c['baseline']['score']}",
+                f"{c['new']['decision']} {c['new']['score']}",
+                " ".join(sorted(set(c["new"]["rules"]) - set(c["baseline"]["rules"]))) or "-",
+                " ".join(sorted(set(c["baseline"]["rules"]) - set(c["new"]["rules"]))) or "-",
+            ]
+            for c in shown
+        ],
     )
     if len(diff["changes"]) > len(shown):
         lines.append(f"... {len(diff['changes']) - len(shown):,} more (all of them with --json)")

@@ -8,11 +8,12 @@ written first, as on deploy. With a baseline, both sets are evaluated from the o
 snapshot (see :mod:`engine.replay.plans`). Evaluation happens in the judge
 (:mod:`engine.replay.judge`), by default in a second process.
 """
+
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -62,7 +63,7 @@ class _Flight:
     """A batch sent to Redis and not yet evaluated."""
 
     window: list[Record]
-    tasks: list[asyncio.Future[FeatureSnapshot | None]]
+    tasks: Sequence[asyncio.Future[FeatureSnapshot | None]]
     sent: asyncio.Future[None]
 
 
@@ -133,7 +134,9 @@ class Replayer:
             or (event.type == "order_paid" and event.customer in self._invitees)
         )
 
-    async def _launch(self, window: list[Record], previous: _Flight | None, store: FeatureStore | None = None) -> _Flight:
+    async def _launch(
+        self, window: list[Record], previous: _Flight | None, store: FeatureStore | None = None
+    ) -> _Flight:
         """Build every event's script call, wait for the previous batch's answers, send this batch."""
         tasks = [asyncio.ensure_future(self._record(store or self.batched, r.event)) for r in window]
         if store is None:
@@ -176,14 +179,32 @@ class Replayer:
         """What ``/v1/events`` does to the lists: fraud blocks, chargebacks watch, legit clears."""
         store, tenant, why = self.box.store, self.box.tenant, f"replayed {event.type} {event.event_id}"
         if event.type == "label" and event.label == "fraud":
-            await store.add_entry(tenant=tenant, entity=Entity.CUSTOMER, value=event.customer, kind=ListKind.BLOCK,
-                                  reason=why, author="replay")
+            await store.add_entry(
+                tenant=tenant,
+                entity=Entity.CUSTOMER,
+                value=event.customer,
+                kind=ListKind.BLOCK,
+                reason=why,
+                author="replay",
+            )
             if event.device:
-                await store.add_entry(tenant=tenant, entity=Entity.DEVICE, value=event.device, kind=ListKind.WATCH,
-                                      reason=why, author="replay")
+                await store.add_entry(
+                    tenant=tenant,
+                    entity=Entity.DEVICE,
+                    value=event.device,
+                    kind=ListKind.WATCH,
+                    reason=why,
+                    author="replay",
+                )
         elif event.type == "chargeback":
-            await store.add_entry(tenant=tenant, entity=Entity.CUSTOMER, value=event.customer, kind=ListKind.WATCH,
-                                  reason=why, author="replay")
+            await store.add_entry(
+                tenant=tenant,
+                entity=Entity.CUSTOMER,
+                value=event.customer,
+                kind=ListKind.WATCH,
+                reason=why,
+                author="replay",
+            )
         elif event.type == "label" and event.label == "legit":
             for kind in (ListKind.BLOCK, ListKind.WATCH):
                 await store.remove_entry(tenant=tenant, entity=Entity.CUSTOMER, value=event.customer, kind=kind)

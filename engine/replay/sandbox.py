@@ -5,6 +5,7 @@ temporary data directory that is deleted afterwards, without an append-only file
 replay's counters are worth nothing after it ends). Nothing a replay records can
 reach a live store, and no live counter can leak into a replay.
 """
+
 from __future__ import annotations
 
 import asyncio

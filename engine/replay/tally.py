@@ -6,6 +6,7 @@ rule before making it active). Precision and recall are computed over scored eve
 that carry a truth label; a rule's recall counts only the abusive events of the
 types it is declared ``on``.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -94,8 +95,13 @@ class PackTally:
         rows = []
         for rule in self.loaded.ruleset.rules:
             hits = self.active_hits[rule.id] if rule.mode is Mode.ACTIVE else self.shadow_hits[rule.id]
-            row: dict[str, Any] = {"rule": rule.id, "code": rule.code, "mode": rule.mode.value, "hits": hits,
-                                   "lowers_risk": rule.score < 0 or rule.decision is Decision.ALLOW}
+            row: dict[str, Any] = {
+                "rule": rule.id,
+                "code": rule.code,
+                "mode": rule.mode.value,
+                "hits": hits,
+                "lowers_risk": rule.score < 0 or rule.decision is Decision.ALLOW,
+            }
             if self.labelled:
                 by_truth = self.rule_truth[rule.id]
                 abusive_hits = sum(n for t, n in by_truth.items() if t != HONEST)

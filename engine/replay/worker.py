@@ -6,6 +6,7 @@ cross in batches over a pipe, in log order, each with its feature values; the pi
 buffer is the back-pressure. The child loads the packs from their files (a
 durable_rules backend cannot be pickled) and answers with the judge's summary.
 """
+
 from __future__ import annotations
 
 import multiprocessing

@@ -10,6 +10,7 @@
 - multi-account group-buy (自己拼自己): one person fills a 3-person group-buy with their
   own extra accounts on the same phone, or the same Wi-Fi and address.
 """
+
 from __future__ import annotations
 
 from engine.simulate.context import Sim
@@ -42,24 +43,47 @@ def farming_ring(sim: Sim) -> Unit:
     virtual_share, disposable_share = rng.uniform(0.5, 0.95), rng.uniform(0.2, 0.8)
     drop_point = rng.choice(DROP_POINTS) if rng.random() < 0.5 else ids.address()
     groups = rng.sample(list(sim.groups), k=min(len(sim.groups), rng.randint(1, 4)))
-    flags: dict[str, bool | str] = {EMULATOR: emulated, PROXY: rng.random() < 0.4, ROOTED: not emulated and rng.random() < 0.5}
+    flags: dict[str, bool | str] = {
+        EMULATOR: emulated,
+        PROXY: rng.random() < 0.4,
+        ROOTED: not emulated and rng.random() < 0.5,
+    }
     t = sim.clock.moment(FARM_HOURS)
     pending_group: list[Person] = []
     for _ in range(rng.randint(12, 45)):
         t += rng.uniform(20, 240)
-        account = Person(customer=ids.customer_id(), device=rng.choice(devices), ip=rng.choice(exits),
-                         phone=ids.phone(virtual=rng.random() < virtual_share),
-                         email=ids.farm_email(rng.random() < disposable_share) if rng.random() < 0.8 else None,
-                         address=drop_point, created=t)
+        account = Person(
+            customer=ids.customer_id(),
+            device=rng.choice(devices),
+            ip=rng.choice(exits),
+            phone=ids.phone(virtual=rng.random() < virtual_share),
+            email=ids.farm_email(rng.random() < disposable_share) if rng.random() < 0.8 else None,
+            address=drop_point,
+            created=t,
+        )
         unit.add(t, "signup", account, campaign="newcomer_gift", attributes=dict(flags))
         claim_at = t + rng.uniform(3, 40)
-        unit.add(claim_at, "coupon_claim", account, campaign="newcomer_gift", amount=30.0, coupon=ids.token("cp"),
-                 attributes={**flags, SECONDS_SINCE_SIGNUP: int(claim_at - t)})
+        unit.add(
+            claim_at,
+            "coupon_claim",
+            account,
+            campaign="newcomer_gift",
+            amount=30.0,
+            coupon=ids.token("cp"),
+            attributes={**flags, SECONDS_SINCE_SIGNUP: int(claim_at - t)},
+        )
         if rng.random() < 0.6:
             at = claim_at + rng.uniform(1, 180) * MINUTE
             claim_ms = ids.human_claim_ms() if rng.random() < 0.6 else ids.bot_claim_ms(careful=True)
-            unit.add(at, "red_packet_claim", account, group=rng.choice(groups), campaign="weekly_welfare",
-                     amount=5.0, attributes={**flags, CLAIM_MS: claim_ms, SECONDS_SINCE_SIGNUP: int(at - t)})
+            unit.add(
+                at,
+                "red_packet_claim",
+                account,
+                group=rng.choice(groups),
+                campaign="weekly_welfare",
+                amount=5.0,
+                attributes={**flags, CLAIM_MS: claim_ms, SECONDS_SINCE_SIGNUP: int(at - t)},
+            )
         if rng.random() < 0.3:
             pending_group.append(account)
             if len(pending_group) == 3:
@@ -72,8 +96,15 @@ def _self_dealt_group(sim: Sim, unit: Unit, accounts: list[Person], t: float, fl
     group = sim.ids.token("gb-", 32)
     for account in accounts:
         t += sim.rng.uniform(5, 90)
-        unit.add(t, "group_buy_join", account, group=group, campaign="group_buy_69", address=account.address,
-                 attributes=dict(flags))
+        unit.add(
+            t,
+            "group_buy_join",
+            account,
+            group=group,
+            campaign="group_buy_69",
+            address=account.address,
+            attributes=dict(flags),
+        )
 
 
 def fake_referral_burst(sim: Sim) -> Unit:
@@ -81,8 +112,15 @@ def fake_referral_burst(sim: Sim) -> Unit:
     rng, ids = sim.rng, sim.ids
     unit = sim.unit(FAKE_REFERRAL_BURST)
     t = sim.clock.moment(FARM_HOURS)
-    referrer = Person(customer=ids.customer_id(), device=ids.device_id(), ip=ids.home_ip(), phone=ids.phone(),
-                      email=None, address=ids.address(), created=t - rng.uniform(3, 60) * DAY)
+    referrer = Person(
+        customer=ids.customer_id(),
+        device=ids.device_id(),
+        ip=ids.home_ip(),
+        phone=ids.phone(),
+        email=None,
+        address=ids.address(),
+        created=t - rng.uniform(3, 60) * DAY,
+    )
     style = rng.choices(("one_device", "few_devices", "spoofed_ids"), weights=(0.4, 0.3, 0.3))[0]
     if style == "one_device":
         devices, exits = [referrer.device if rng.random() < 0.5 else ids.device_id()], [ids.home_ip()]
@@ -92,20 +130,38 @@ def fake_referral_burst(sim: Sim) -> Unit:
         base = ids.home_ip().rsplit(".", 1)[0]
         devices, exits = [], [f"{base}.{rng.randrange(2, 250)}" for _ in range(rng.randint(1, 3))]
     if referrer.device in devices:  # the referrer works the farm from their own phone
-        unit.add(t - rng.uniform(2, 30) * MINUTE, "coupon_claim", referrer, campaign="newcomer_gift", amount=30.0,
-                 coupon=ids.token("cp"))
+        unit.add(
+            t - rng.uniform(2, 30) * MINUTE,
+            "coupon_claim",
+            referrer,
+            campaign="newcomer_gift",
+            amount=30.0,
+            coupon=ids.token("cp"),
+        )
     virtual_share = rng.uniform(0.0, 0.9)
     for _ in range(rng.randint(10, 40)):
         t += rng.uniform(10, 100)
-        invitee = Person(customer=ids.customer_id(), device=rng.choice(devices) if devices else ids.device_id(),
-                         ip=rng.choice(exits), phone=ids.phone(virtual=rng.random() < virtual_share),
-                         email=ids.farm_email(rng.random() < 0.4) if rng.random() < 0.5 else None,
-                         address=ids.address(), created=t)
+        invitee = Person(
+            customer=ids.customer_id(),
+            device=rng.choice(devices) if devices else ids.device_id(),
+            ip=rng.choice(exits),
+            phone=ids.phone(virtual=rng.random() < virtual_share),
+            email=ids.farm_email(rng.random() < 0.4) if rng.random() < 0.5 else None,
+            address=ids.address(),
+            created=t,
+        )
         unit.add(t, "referral", invitee, referrer=referrer.customer, campaign="trial_99")
         if rng.random() < 0.4:
             claim_at = t + rng.uniform(5, 120)
-            unit.add(claim_at, "coupon_claim", invitee, campaign="newcomer_gift", amount=30.0, coupon=ids.token("cp"),
-                     attributes={SECONDS_SINCE_SIGNUP: int(claim_at - t)})
+            unit.add(
+                claim_at,
+                "coupon_claim",
+                invitee,
+                campaign="newcomer_gift",
+                amount=30.0,
+                coupon=ids.token("cp"),
+                attributes={SECONDS_SINCE_SIGNUP: int(claim_at - t)},
+            )
     return unit
 
 
@@ -117,21 +173,39 @@ def red_packet_bot(sim: Sim) -> Unit:
     shared_device = rng.random() < 0.5
     device = ids.device_id()
     ip = f"{ids.idc_subnet()}.{rng.randrange(2, 250)}" if rng.random() < 0.5 else ids.mobile_ip()
-    accounts = [Person(customer=ids.customer_id(), device=device if shared_device else ids.device_id(), ip=ip,
-                       phone=ids.phone(virtual=rng.random() < 0.5), email=None, address=ids.address(),
-                       created=sim.clock.start - rng.uniform(1, 90) * DAY) for _ in range(rng.randint(2, 8))]
+    accounts = [
+        Person(
+            customer=ids.customer_id(),
+            device=device if shared_device else ids.device_id(),
+            ip=ip,
+            phone=ids.phone(virtual=rng.random() < 0.5),
+            email=None,
+            address=ids.address(),
+            created=sim.clock.start - rng.uniform(1, 90) * DAY,
+        )
+        for _ in range(rng.randint(2, 8))
+    ]
     groups = set(rng.sample(list(sim.groups), k=min(len(sim.groups), rng.randint(3, 8))))
     start = sim.clock.moment()
     until = start + rng.uniform(0.5, 3) * DAY
     flags: dict[str, bool | str] = {AUTOMATION: rng.random() < 0.4}
     if rng.random() < 0.3:
         flags[USER_AGENT] = rng.choice(SCRIPT_UAS)
-    drops = [(t, g) for t, g in sim.drops if g in groups and start <= t < until] or _own_drops(sim, groups, start, until)
+    drops = [(t, g) for t, g in sim.drops if g in groups and start <= t < until] or _own_drops(
+        sim, groups, start, until
+    )
     for dropped_at, group in drops:
         for account in accounts:
             claim_ms = ids.bot_claim_ms(careful)
-            unit.add(dropped_at + claim_ms / 1000, "red_packet_claim", account, group=group, campaign="weekly_welfare",
-                     amount=5.0, attributes={**flags, CLAIM_MS: claim_ms})
+            unit.add(
+                dropped_at + claim_ms / 1000,
+                "red_packet_claim",
+                account,
+                group=group,
+                campaign="weekly_welfare",
+                amount=5.0,
+                attributes={**flags, CLAIM_MS: claim_ms},
+            )
     return unit
 
 
@@ -163,13 +237,27 @@ def multi_account_group_buy(sim: Sim) -> Unit:
             unit.add(t, "signup", member, campaign="group_buy_69")
             attributes[SECONDS_SINCE_SIGNUP] = int(rng.uniform(15, 120))
             t += attributes[SECONDS_SINCE_SIGNUP]
-        unit.add(t, "group_buy_join", member, group=group, campaign="group_buy_69", address=member.address,
-                 attributes=attributes)
+        unit.add(
+            t,
+            "group_buy_join",
+            member,
+            group=group,
+            campaign="group_buy_69",
+            address=member.address,
+            attributes=attributes,
+        )
     paid_at = t + rng.uniform(1, 20) * MINUTE
     for member in members:
         paid_at += rng.uniform(20, 120)
-        unit.add(paid_at, "order", member, amount=69.0, campaign="group_buy_69", address=member.address,
-                 attributes={PAY_ACCOUNT_CUSTOMERS: 3})
+        unit.add(
+            paid_at,
+            "order",
+            member,
+            amount=69.0,
+            campaign="group_buy_69",
+            address=member.address,
+            attributes={PAY_ACCOUNT_CUSTOMERS: 3},
+        )
         unit.add(paid_at + rng.uniform(30, 300), "order_paid", member, amount=69.0, campaign="group_buy_69")
     return unit
 

@@ -1,11 +1,14 @@
 """``yutang simulate``: write a seeded, labelled event log for replays, tests and benchmarks."""
+
 from __future__ import annotations
 
 import argparse
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 from engine.replay.log import write_log
 from engine.simulate.generate import SimulationConfig, simulate
@@ -24,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     kinds: Counter[str] = Counter()
 
-    def counted():  # type: ignore[no-untyped-def]
+    def counted() -> Iterator[dict[str, Any]]:
         for record in simulate(config):
             kinds[record["truth"]] += 1
             yield record
@@ -35,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
         with open(args.out, "w", encoding="utf-8") as out:
             written = write_log(counted(), out)
     mix = ", ".join(f"{kind} {count:,}" for kind, count in sorted(kinds.items()))
-    print(f"{args.out}: {written:,} events (seed {args.seed}) in {time.perf_counter() - started:.1f} s: {mix}",
-          file=sys.stderr)
+    print(
+        f"{args.out}: {written:,} events (seed {args.seed}) in {time.perf_counter() - started:.1f} s: {mix}",
+        file=sys.stderr,
+    )
     return 0

@@ -4,6 +4,7 @@ Honest stories are generated first and leave behind who exists (and since when),
 parent groups they sit in and when red packets were dropped there; abuse stories then
 act inside that world (bots grab the very red packets parents were sent).
 """
+
 from __future__ import annotations
 
 import itertools

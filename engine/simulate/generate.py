@@ -6,6 +6,7 @@ added whole until a kind's budget is reached; the last story is cut short, which
 only ever drops its *later* events. One seeded RNG drives everything, so a seed gives
 the same log byte for byte.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping

@@ -6,6 +6,7 @@ The ladder from DOMAIN.md drives the journeys: a newcomer takes the 99-yuan tria
 by a parent sign up on their own phones and mostly buy within days; red packets are
 grabbed at human speed, by the members of a group, within a few minutes.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,7 +14,15 @@ from datetime import datetime
 from engine.simulate.context import Sim
 from engine.simulate.timeline import CHINA, DAY, HOUR, MINUTE, local_hour
 from engine.simulate.units import HONEST, Unit
-from engine.simulate.world import CLAIM_MS, PAY_ACCOUNT_CUSTOMERS, SECONDS_SINCE_SIGNUP, STUDIO_DEVICE, STUDIO_IP, USER_AGENT, Person
+from engine.simulate.world import (
+    CLAIM_MS,
+    PAY_ACCOUNT_CUSTOMERS,
+    SECONDS_SINCE_SIGNUP,
+    STUDIO_DEVICE,
+    STUDIO_IP,
+    USER_AGENT,
+    Person,
+)
 
 GROUP_SIZE = 45
 TOPUPS = (5000.0, 8000.0, 10000.0)
@@ -81,8 +90,14 @@ def referral_circle(sim: Sim) -> Unit:
         friend = _new_person(sim, t)
         if sim.rng.random() < 0.08:
             friend.ip = referrer.ip  # grandma signs up on the family Wi-Fi
-        unit.add(t, "referral", friend, referrer=referrer.customer, campaign="trial_99",
-                 attributes={USER_AGENT: sim.ids.user_agent()})
+        unit.add(
+            t,
+            "referral",
+            friend,
+            referrer=referrer.customer,
+            campaign="trial_99",
+            attributes={USER_AGENT: sim.ids.user_agent()},
+        )
         journey(sim, unit, friend, t, buy_rate=0.75)
     return unit
 
@@ -92,8 +107,15 @@ def journey(sim: Sim, unit: Unit, person: Person, t: float, buy_rate: float = 0.
     rng = sim.rng
     if rng.random() < 0.5:
         claim_at = t + rng.uniform(1, 40) * MINUTE
-        unit.add(claim_at, "coupon_claim", person, campaign="newcomer_gift", amount=30.0,
-                 coupon=sim.ids.token("cp"), attributes={SECONDS_SINCE_SIGNUP: int(claim_at - t)})
+        unit.add(
+            claim_at,
+            "coupon_claim",
+            person,
+            campaign="newcomer_gift",
+            amount=30.0,
+            coupon=sim.ids.token("cp"),
+            attributes={SECONDS_SINCE_SIGNUP: int(claim_at - t)},
+        )
     if rng.random() < 0.35:
         sim.join_group(person)
     if rng.random() >= buy_rate:
@@ -146,9 +168,16 @@ def red_packet_drop(sim: Sim) -> Unit:
         claim_ms = sim.ids.human_claim_ms()
         at = t + rng.expovariate(1 / 70) + claim_ms / 1000
         ip = person.ip if rng.random() < 0.7 else sim.ids.mobile_ip()
-        unit.add(at, "red_packet_claim", person, ip=ip, group=group,
-                 campaign="red_packet_rain" if rain else "weekly_welfare", amount=8.88 if rain else 5.0,
-                 attributes={CLAIM_MS: claim_ms})
+        unit.add(
+            at,
+            "red_packet_claim",
+            person,
+            ip=ip,
+            group=group,
+            campaign="red_packet_rain" if rain else "weekly_welfare",
+            amount=8.88 if rain else 5.0,
+            attributes={CLAIM_MS: claim_ms},
+        )
     return unit
 
 
@@ -178,11 +207,37 @@ def _new_person(sim: Sim, t: float) -> Person:
     return person
 
 
-def _order(sim: Sim, unit: Unit, person: Person, t: float, amount: float, campaign: str | None = None,
-           coupon: str | None = None, device: str | None = None, ip: str | None = None) -> None:
+def _order(
+    sim: Sim,
+    unit: Unit,
+    person: Person,
+    t: float,
+    amount: float,
+    campaign: str | None = None,
+    coupon: str | None = None,
+    device: str | None = None,
+    ip: str | None = None,
+) -> None:
     """An order and, minutes later, its payment (the outcome that builds RFM features)."""
     pay = 2 if sim.rng.random() < 0.15 else 1  # a spouse's WeChat Pay sometimes pays
-    unit.add(t, "order", person, amount=amount, campaign=campaign, coupon=coupon, address=person.address,
-             device=device, ip=ip, attributes={PAY_ACCOUNT_CUSTOMERS: pay})
-    unit.add(t + sim.rng.uniform(0.5, 20) * MINUTE, "order_paid", person, amount=amount, campaign=campaign,
-             device=device, ip=ip)
+    unit.add(
+        t,
+        "order",
+        person,
+        amount=amount,
+        campaign=campaign,
+        coupon=coupon,
+        address=person.address,
+        device=device,
+        ip=ip,
+        attributes={PAY_ACCOUNT_CUSTOMERS: pay},
+    )
+    unit.add(
+        t + sim.rng.uniform(0.5, 20) * MINUTE,
+        "order_paid",
+        person,
+        amount=amount,
+        campaign=campaign,
+        device=device,
+        ip=ip,
+    )

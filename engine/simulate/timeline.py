@@ -3,6 +3,7 @@
 Times are epoch seconds (floats) until the log is written; the writer renders them in
 the studio's zone (+08:00), which is how the mini-program reports them.
 """
+
 from __future__ import annotations
 
 import random
@@ -16,11 +17,59 @@ HOUR = 3_600.0
 MINUTE = 60.0
 
 #: Relative activity of parents by local hour: lunch break, and evenings after bedtime stories.
-PARENT_HOURS = (0.25, 0.1, 0.05, 0.04, 0.04, 0.1, 0.35, 0.8, 1.1, 1.3, 1.4, 1.5,
-                1.7, 1.4, 1.2, 1.2, 1.2, 1.3, 1.5, 1.9, 2.3, 2.2, 1.5, 0.7)
+PARENT_HOURS = (
+    0.25,
+    0.1,
+    0.05,
+    0.04,
+    0.04,
+    0.1,
+    0.35,
+    0.8,
+    1.1,
+    1.3,
+    1.4,
+    1.5,
+    1.7,
+    1.4,
+    1.2,
+    1.2,
+    1.2,
+    1.3,
+    1.5,
+    1.9,
+    2.3,
+    2.2,
+    1.5,
+    0.7,
+)
 #: Farms work when staff sleep, and when a campaign opens.
-FARM_HOURS = (1.5, 2.0, 2.2, 2.2, 2.0, 1.2, 0.6, 0.4, 0.4, 0.5, 0.6, 0.6,
-              0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.7, 0.9, 1.2, 1.2, 1.3, 1.4)
+FARM_HOURS = (
+    1.5,
+    2.0,
+    2.2,
+    2.2,
+    2.0,
+    1.2,
+    0.6,
+    0.4,
+    0.4,
+    0.5,
+    0.6,
+    0.6,
+    0.6,
+    0.6,
+    0.6,
+    0.6,
+    0.6,
+    0.6,
+    0.7,
+    0.9,
+    1.2,
+    1.2,
+    1.3,
+    1.4,
+)
 
 
 @dataclass(slots=True)

@@ -4,6 +4,7 @@ Units are generated one at a time and each is complete in itself, so a budget of
 events can be filled by whole units and the last one cut at any point without ever
 leaving an outcome whose order is missing.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -28,8 +29,16 @@ class Unit:
         self._sequence = sequence  # shared by all units of a run: equal times keep creation order
         self.drafts: list[Draft] = []
 
-    def add(self, t: float, type_: str, person: Person | None = None, *, customer: str | None = None,
-            attributes: dict[str, Any] | None = None, **fields: Any) -> Draft:
+    def add(
+        self,
+        t: float,
+        type_: str,
+        person: Person | None = None,
+        *,
+        customer: str | None = None,
+        attributes: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> Draft:
         """Add an event of ``person`` (their device, ip, phone...); ``fields`` override or add."""
         base: dict[str, Any] = {"type": type_}
         if person is not None:
@@ -45,4 +54,3 @@ class Unit:
 
     def ordered(self) -> list[Draft]:
         return sorted(self.drafts, key=lambda d: (d.t, d.seq))
-

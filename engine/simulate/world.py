@@ -6,6 +6,7 @@ segment and a family address. Farmers share a few devices, sit on one data-centr
 and buy numbers on the virtual-operator segments (162/165/167/170/171). Everything is a
 pure function of the RNG, so a seed reproduces the same world byte for byte.
 """
+
 from __future__ import annotations
 
 import random
@@ -28,15 +29,79 @@ WECHAT_UA = "Mozilla/5.0 (Linux; Android 13) MicroMessenger/8.0.47 MiniProgramEn
 IPHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) MicroMessenger/8.0.44"
 SCRIPT_UAS = ("okhttp/3.12.1", "python-requests/2.31", "Mozilla/5.0 HeadlessChrome/120.0")
 
-ORDINARY_SEGMENTS = ("134", "135", "136", "137", "138", "139", "150", "151", "152", "157", "158", "159",
-                     "182", "183", "187", "188", "130", "131", "132", "155", "156", "185", "186",
-                     "133", "153", "180", "181", "189", "199", "191", "177")
+ORDINARY_SEGMENTS = (
+    "134",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "152",
+    "157",
+    "158",
+    "159",
+    "182",
+    "183",
+    "187",
+    "188",
+    "130",
+    "131",
+    "132",
+    "155",
+    "156",
+    "185",
+    "186",
+    "133",
+    "153",
+    "180",
+    "181",
+    "189",
+    "199",
+    "191",
+    "177",
+)
 VIRTUAL_SEGMENTS = ("162", "165", "167", "170", "171")
 COMMON_MAIL = ("qq.com", "qq.com", "qq.com", "163.com", "126.com", "foxmail.com", "sina.com", "139.com", "icloud.com")
 DISPOSABLE_MAIL = ("mailinator.com", "yopmail.com", "bccto.me", "chacuo.net", "linshiyouxiang.net", "027168.com")
 #: First octets of Chinese broadband / mobile ranges; data-centre ranges for farms.
-HOME_OCTETS = (36, 39, 42, 58, 59, 60, 61, 101, 106, 110, 111, 112, 113, 114, 115, 116, 117, 119, 120,
-               121, 122, 123, 124, 125, 175, 180, 182, 183, 218, 219, 220, 221, 222, 223)
+HOME_OCTETS = (
+    36,
+    39,
+    42,
+    58,
+    59,
+    60,
+    61,
+    101,
+    106,
+    110,
+    111,
+    112,
+    113,
+    114,
+    115,
+    116,
+    117,
+    119,
+    120,
+    121,
+    122,
+    123,
+    124,
+    125,
+    175,
+    180,
+    182,
+    183,
+    218,
+    219,
+    220,
+    221,
+    222,
+    223,
+)
 IDC_OCTETS = (47, 103, 118, 139, 150, 154, 156)
 DISTRICTS = ("朝阳区", "海淀区", "东城区", "西城区", "丰台区", "通州区", "昌平区", "大兴区")
 STREETS = ("望京街", "学院路", "和平里", "花园路", "安立路", "建国路", "广渠路", "北苑路", "回龙观东大街")
@@ -101,11 +166,13 @@ class Identities:
     def farm_email(self, disposable: bool) -> str:
         r = self.rng
         domain = r.choice(DISPOSABLE_MAIL) if disposable else r.choice(COMMON_MAIL)
-        return f"{r.choice('abcdefghjkmnpqrstwxyz')}{r.choice('abcdefghjkmnpqrstwxyz')}{r.randrange(10**6, 10**8)}@{domain}"
+        letters = "abcdefghjkmnpqrstwxyz"
+        return f"{r.choice(letters)}{r.choice(letters)}{r.randrange(10**6, 10**8)}@{domain}"
 
     def address(self) -> str:
         r = self.rng
-        return f"{r.choice(DISTRICTS)}{r.choice(STREETS)}{r.randrange(1, 300)}号{r.randrange(1, 30)}栋{r.randrange(101, 2805)}室"
+        street = f"{r.choice(DISTRICTS)}{r.choice(STREETS)}{r.randrange(1, 300)}号"
+        return f"{street}{r.randrange(1, 30)}栋{r.randrange(101, 2805)}室"
 
     def honest_person(self, created: float) -> Person:
         mvno = self.rng.random() < 0.01  # a few real parents do use a virtual-operator number

@@ -13,9 +13,9 @@ from engine.backends import BackendKind
 from engine.cli import main
 from engine.events import Event
 from engine.features.store import FeatureStore
+from engine.replay.judge import PackSource
 from engine.replay.log import LogFormatError, Record, parse_line
 from engine.replay.plans import shared_plan
-from engine.replay.judge import PackSource
 from engine.replay.runner import replay
 
 CHINA = timezone(timedelta(hours=8))
@@ -123,8 +123,7 @@ async def test_a_device_farm_fires_from_the_fifth_account_on_and_the_diff_lists_
 
 async def test_a_burst_of_invitees_from_one_device_is_counted_like_live_traffic() -> None:
     records = [
-        event(i, "referral", f"inv{i}", referrer="farmer", device=f"dv-{i % 2}", ip="58.20.1.10")
-        for i in range(7)
+        event(i, "referral", f"inv{i}", referrer="farmer", device=f"dv-{i % 2}", ip="58.20.1.10") for i in range(7)
     ] + [event(10 + i, "referral", f"friend{i}", referrer="mum", device=f"dv-f{i}") for i in range(6)]
     run = await replay(records, pack())
     summary = run.summary()
@@ -134,9 +133,11 @@ async def test_a_burst_of_invitees_from_one_device_is_counted_like_live_traffic(
 
 
 async def test_batched_replay_in_two_processes_decides_exactly_as_one_event_at_a_time() -> None:
-    records = signups_on_one_device(9) + [
-        event(40 + i, "referral", f"inv{i}", referrer="farmer", device="dv-same") for i in range(8)
-    ] + labelled_red_packets(first=60)
+    records = (
+        signups_on_one_device(9)
+        + [event(40 + i, "referral", f"inv{i}", referrer="farmer", device="dv-same") for i in range(8)]
+        + labelled_red_packets(first=60)
+    )
     one_by_one = (await replay(records, pack(DEVICE_FARM), batch=1, in_process=True)).summary()
     batched = (await replay(records, pack(DEVICE_FARM), batch=4)).summary()
     assert one_by_one["new"]["decisions"] == {"allow": 23, "review": 4, "deny": 9}
@@ -174,11 +175,29 @@ async def test_order_paid_outcomes_feed_the_customer_history_tiers_and_offers_re
 
 def labelled_red_packets(first: int = 0) -> list[Record]:
     """4 bot taps (one slow enough to pass), 6 parents (one very quick) in one group."""
-    taps = [(80, "red_packet_bot"), (120, "red_packet_bot"), (300, "red_packet_bot"), (1100, "red_packet_bot"),
-            (2500, "honest"), (3100, "honest"), (1900, "honest"), (2200, "honest"), (4000, "honest"), (700, "honest")]
+    taps = [
+        (80, "red_packet_bot"),
+        (120, "red_packet_bot"),
+        (300, "red_packet_bot"),
+        (1100, "red_packet_bot"),
+        (2500, "honest"),
+        (3100, "honest"),
+        (1900, "honest"),
+        (2200, "honest"),
+        (4000, "honest"),
+        (700, "honest"),
+    ]
     return [
-        event(i, "red_packet_claim", f"c{i}", truth=truth, device=f"dv-{i}", group="parents-01", amount=5,
-              attributes={"claim_ms": ms})
+        event(
+            i,
+            "red_packet_claim",
+            f"c{i}",
+            truth=truth,
+            device=f"dv-{i}",
+            group="parents-01",
+            amount=5,
+            attributes={"claim_ms": ms},
+        )
         for i, (ms, truth) in enumerate(taps, start=first)
     ]
 
@@ -187,8 +206,12 @@ async def test_precision_and_recall_per_rule_overall_and_per_abuse_kind() -> Non
     summary = (await replay(labelled_red_packets(), pack())).summary()
     truth = summary["new"]["truth"]
     assert truth["overall"] == {
-        "abusive_events": 4, "honest_events": 6, "flagged_abusive": 3, "flagged_honest": 1,
-        "precision": 0.75, "recall": 0.75,
+        "abusive_events": 4,
+        "honest_events": 6,
+        "flagged_abusive": 3,
+        "flagged_honest": 1,
+        "precision": 0.75,
+        "recall": 0.75,
     }
     assert truth["false_alarm_reasons"] == [{"rules": ["bot_tap"], "events": 1}]  # the one very quick parent
     assert truth["kinds"]["red_packet_bot"]["precision"] == 0.75
@@ -203,9 +226,11 @@ async def test_precision_and_recall_per_rule_overall_and_per_abuse_kind() -> Non
 
 async def test_budgets_cap_what_offers_cost_and_held_gifts_cost_once_released() -> None:
     parents = [r for r in labelled_red_packets() if r.truth == "honest" and r.event.attributes["claim_ms"] > 800]
-    referrals = [event(50, "referral", "friend1", referrer="mum", device="dv-f1"),
-                 event(51, "referral", "friend2", referrer="aunt", device="dv-f2"),
-                 event(52, "order_paid", "friend1", amount=99)]
+    referrals = [
+        event(50, "referral", "friend1", referrer="mum", device="dv-f1"),
+        event(51, "referral", "friend2", referrer="aunt", device="dv-f2"),
+        event(52, "order_paid", "friend1", amount=99),
+    ]
     summary = (await replay(parents + referrals, pack())).summary()["new"]
     offers = {o["offer"]: o for o in summary["offers"]}
     assert (offers["weekly_packet"]["eligible"], offers["weekly_packet"]["granted"]) == (5, 3)
@@ -217,9 +242,15 @@ async def test_budgets_cap_what_offers_cost_and_held_gifts_cost_once_released() 
 async def test_two_replays_of_one_log_start_from_empty_stores() -> None:
     records = signups_on_one_device(6)
     first, second = [await replay(records, pack(DEVICE_FARM)) for _ in range(2)]
-    assert first.summary()["new"]["decisions"] == second.summary()["new"]["decisions"] == {
-        "allow": 10, "review": 0, "deny": 2,
-    }
+    assert (
+        first.summary()["new"]["decisions"]
+        == second.summary()["new"]["decisions"]
+        == {
+            "allow": 10,
+            "review": 0,
+            "deny": 2,
+        }
+    )
 
 
 def write_log(path: Path, records: list[Record]) -> None:
@@ -238,8 +269,16 @@ def test_the_command_prints_a_table_and_json_with_the_changed_events(tmp_path: P
     (tmp_path / "old" / "pack.yaml").write_text(PACK % {"extra": ""}, encoding="utf-8")
     log = tmp_path / "events.jsonl"
     write_log(log, signups_on_one_device(6))
-    args = ["replay", str(log), "--rules", str(tmp_path / "new"), "--baseline", str(tmp_path / "old"),
-            "--backend", "python"]
+    args = [
+        "replay",
+        str(log),
+        "--rules",
+        str(tmp_path / "new"),
+        "--baseline",
+        str(tmp_path / "old"),
+        "--backend",
+        "python",
+    ]
     assert main([*args, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [c["event_id"] for c in report["diff"]["changes"]] == ["e0008", "e0010"]

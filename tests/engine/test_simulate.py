@@ -57,8 +57,16 @@ def test_abuse_kinds_get_their_share_and_honest_parents_the_rest(log: list[dict[
     for kind, share in DEFAULT_SHARES.items():
         assert kinds[kind] == int(12_000 * share)
     honest_types = Counter(r["type"] for r in by_truth(log, "honest"))
-    for event_type in ("signup", "referral", "coupon_claim", "red_packet_claim", "group_buy_join", "order",
-                       "order_paid", "refund"):
+    for event_type in (
+        "signup",
+        "referral",
+        "coupon_claim",
+        "red_packet_claim",
+        "group_buy_join",
+        "order",
+        "order_paid",
+        "refund",
+    ):
         assert honest_types[event_type] > 0, event_type
     assert honest_types["order_paid"] >= honest_types["order"]  # every order is paid, plus last year's history
 
