@@ -300,3 +300,18 @@ def test_a_line_the_api_would_refuse_is_reported_with_its_line_number(tmp_path: 
     assert f"{log}:2: colour" in capsys.readouterr().err
     with pytest.raises(LogFormatError, match="truth must be a string"):
         parse_line('{"event_id": "x", "type": "signup", "customer": "c", "truth": 3}')
+
+
+@pytest.mark.slow
+def test_the_shipped_pack_catches_the_simulated_farms_and_referral_bursts(tmp_path: Path, capsys: Any) -> None:
+    """Issue 6's bar on a 30,000-event log (docs/replay.md has the 100,000-event run)."""
+    log = tmp_path / "sim.jsonl"
+    assert main(["simulate", "--out", str(log), "--events", "30000", "--seed", "7"]) == 0
+    capsys.readouterr()
+    assert main(["replay", str(log), "--rules", str(Path(__file__).resolve().parents[2] / "rules"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    kinds = report["new"]["truth"]["kinds"]
+    for kind in ("farming_ring", "fake_referral_burst"):
+        assert kinds[kind]["precision"] >= 0.9, kind
+        assert kinds[kind]["recall"] >= 0.8, kind
+    assert report["honest_offers"]["withheld_share"] < 0.02
