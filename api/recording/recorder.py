@@ -17,7 +17,7 @@ pseudonym for one tenant. The pseudonyms keep what rules read from these fields:
 Customer, device, group and campaign ids are the merchant's own opaque ids and are
 kept, as the feature store keeps them. Attributes are kept as sent.
 
-The stream is trimmed to about ``max_events`` entries (``XADD MAXLEN ~``): the oldest
+The stream is trimmed to ``max_events`` entries (``XADD MAXLEN``, one eviction per add): the oldest
 events go first, and memory stays bounded whatever the traffic.
 """
 
@@ -67,7 +67,7 @@ class EventRecorder:
 
     async def record(self, redis: Any, *, tenant: str, event: Event) -> None:
         line = dump_record(self.pseudonymize(tenant, event))
-        await redis.xadd(stream_key(tenant), {"e": line}, maxlen=self.max_events, approximate=True)
+        await redis.xadd(stream_key(tenant), {"e": line}, maxlen=self.max_events, approximate=False)
 
     def _number(self, tenant: str, entity: Entity, value: str) -> int:
         return int.from_bytes(base64.urlsafe_b64decode(self.keys.pii_hash(tenant, entity, value)), "big")
