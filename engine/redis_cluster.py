@@ -60,26 +60,28 @@ def _cluster_port() -> int:
 
 
 def start_local_cluster(base: Path) -> LocalCluster:
+    """Start three cluster-enabled servers under ``base``, assign the slots, wait for ``ok``."""
+    ports = [_cluster_port() for _ in range(3)]
     servers = [
         EmbeddedRedis(
             base / f"node{i}",
-            port=_cluster_port(),
+            port=ports[i],
             config={"cluster-enabled": "yes", "cluster-config-file": "nodes.conf",
                     "cluster-node-timeout": "5000", "appendfsync": "no"},
         ).start()
         for i in range(3)
     ]  # fmt: skip
-    clients = [redis.Redis(port=s.port) for s in servers]
+    clients = [redis.Redis(port=port) for port in ports]
     try:
         share = CLUSTER_SLOTS // len(servers)
         for i, client in enumerate(clients):
             last = CLUSTER_SLOTS if i == len(servers) - 1 else (i + 1) * share
-            client.execute_command("CLUSTER ADDSLOTS", *range(i * share, last))
-        for server in servers[1:]:
-            clients[0].execute_command("CLUSTER MEET", "127.0.0.1", server.port)
+            client.execute_command("CLUSTER ADDSLOTS", *range(i * share, last))  # type: ignore[no-untyped-call]
+        for port in ports[1:]:
+            clients[0].execute_command("CLUSTER MEET", "127.0.0.1", port)  # type: ignore[no-untyped-call]
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            infos = [c.execute_command("CLUSTER INFO") for c in clients]
+            infos = [c.execute_command("CLUSTER INFO") for c in clients]  # type: ignore[no-untyped-call]
             if all(_cluster_ok(info) for info in infos):
                 return LocalCluster(servers)
             time.sleep(0.1)
