@@ -57,10 +57,11 @@ async def rollback(body: RollbackRequest, runtime: RuntimeDep, caller: AdminCall
     return {"version": loaded.ruleset.version, "previous": previous, "changed": previous != body.version}
 
 
-@router.get("/files", summary="The running pack file by file: text, rules and diagnostics")
+@router.get("/files", summary="The running pack file by file (text, rules, diagnostics) and its tiers")
 async def files(runtime: RuntimeDep, caller: AdminCaller) -> dict[str, Any]:
     loaded = runtime.rulesets.current
-    return {"version": loaded.ruleset.version, "files": pack_files(loaded)}
+    tiers = [{"id": t.id, "label": t.label, "default": t.condition is None} for t in loaded.ruleset.tiers]
+    return {"version": loaded.ruleset.version, "files": pack_files(loaded), "tiers": tiers}
 
 
 @router.get("/hits", summary="Hits per rule of the running version for this tenant, and the shadow report")
