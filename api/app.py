@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from api.admin.router import router as admin_router
 from api.admin.versions import router as versions_router
+from api.console.router import router as console_router
 from api.contacts.router import router as contacts_router
 from api.customers.router import router as customers_router
 from api.errors import install_error_handlers
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports_router,
         admin_router,
         versions_router,
+        console_router,
         recording_router,
         health_router,
         journeys_router,
