@@ -118,7 +118,8 @@ class Metrics:
             ["result"],
             registry=r,
         )
-        for result in ("ok", "failed", "unchanged", "rollback"):  # exported at 0: increase() cannot see a series born at 1
+        # exported at 0: increase() cannot see a series born at 1
+        for result in ("ok", "failed", "unchanged", "rollback"):
             self.reloads.labels(result)
 
     def running_version(self, version: str, previous: str | None) -> None:
