@@ -12,20 +12,28 @@ import contextlib
 import time
 from typing import Any
 
-from api.plans import record_plan
 from api.journeys.service import apply_journeys
+from api.plans import record_plan
 from api.runtime import Runtime
+from api.scoring.extras import price_offers
+from api.scoring.options import ScoreOptions
 from api.scoring.render import render_evaluation, render_fail_mode, render_grants
 from engine.errors import StoreUnavailable
 from engine.evaluation import Evaluation
 from engine.events import Event
+from engine.offers.results import Grant
 from engine.rule_engine import LoadedRuleSet
 
 ROUTE = "/v1/score"
 
 
 async def score_event(
-    *, runtime: Runtime, tenant: str, event: Event, idempotency_key: str | None
+    *,
+    runtime: Runtime,
+    tenant: str,
+    event: Event,
+    idempotency_key: str | None,
+    options: ScoreOptions | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """The response body for ``event`` and whether it is a replay of an earlier answer."""
     started = time.perf_counter()
@@ -50,7 +58,9 @@ async def score_event(
     after_evaluation = time.perf_counter()
     body = render_evaluation(event, evaluation)
     body.update(await apply_journeys(runtime=runtime, tenant=tenant, event=event, loaded=loaded, tier=evaluation.tier))
-    await _grant(runtime, tenant, event, loaded, evaluation, body)
+    grants = await _grant(runtime, tenant, event, loaded, evaluation, body)
+    if options is not None:
+        await options.apply(runtime, tenant, event, loaded, evaluation, grants, body)
     after_offers = time.perf_counter()
     await _remember(runtime, tenant, event, alias, body)
     finished = time.perf_counter()
@@ -66,22 +76,28 @@ async def score_event(
 
 async def _grant(
     runtime: Runtime, tenant: str, event: Event, loaded: LoadedRuleSet, evaluation: Evaluation, body: dict[str, Any]
-) -> None:
+) -> list[Grant]:
     if not evaluation.offers:
-        return
+        return []
     try:
-        grants = await runtime.guard.call(
+        grants: list[Grant] = await runtime.guard.call(
             "offers",
             runtime.services.ledger.grant(
-                tenant=tenant, event=event, evaluation_offers=evaluation.eligible, zone=loaded.evaluator.zone
+                tenant=tenant,
+                event=event,
+                evaluation_offers=evaluation.eligible,
+                zone=loaded.evaluator.zone,
+                stacked=loaded.evaluator.stacked,
             ),
         )
     except StoreUnavailable as err:
         body["withheld"].extend({"offer": o.id, "why": "degraded"} for o in evaluation.offers)
         body["degraded"], body["degraded_reason"] = True, f"offers not granted: {err}"
         runtime.metrics.degraded.labels(event.type, "offers", "offers").inc()
-        return
+        return []
     render_grants(body, grants, {o.id: o for o in loaded.ruleset.offers})
+    price_offers(body, loaded, event)
+    return grants
 
 
 async def _remember(runtime: Runtime, tenant: str, event: Event, alias: str | None, body: dict[str, Any]) -> None:
@@ -132,4 +148,6 @@ def _count(runtime: Runtime, event: Event, evaluation: Evaluation, body: dict[st
 
 #: Withheld reasons worth a series: risk gating and budgets. Tier, condition, window and
 #: exclusivity are the pack working as written, on nearly every event.
-_COUNTED = frozenset({"risk", "exhausted", "customer_cap", "daily_cap", "no_beneficiary", "degraded"})
+_COUNTED = frozenset(
+    {"risk", "exhausted", "customer_cap", "daily_cap", "weekly_cap", "monthly_cap", "no_beneficiary", "degraded"}
+)
