@@ -313,6 +313,7 @@ class CompiledRuleSet:
     tests: tuple[TestCase, ...]
     predicates: tuple[Predicate, ...]
     feature_plan: Mapping[str, tuple[FeatureSpec, ...]]  # event type -> features to read
+    record_plan: Mapping[str, tuple[FeatureSpec, ...]]  # every event type -> reads first, then what it feeds
     files: tuple[str, ...]
     all_rules: tuple[Rule, ...] = ()  # including off and expired ones, for /v1/rules
     offer_groups: Mapping[str, OfferGroup] = field(default_factory=dict)  # declared stacking policies

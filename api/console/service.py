@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from api.plans import record_plan
 from api.runtime import Runtime
 from api.scoring.render import render_evaluation
 from engine.backends import BackendKind
@@ -34,7 +33,7 @@ _replays = asyncio.Lock()  # one at a time per worker: each starts a redis-serve
 async def dry_run(*, runtime: Runtime, tenant: str, event: Event) -> dict[str, Any]:
     """Every reason, the tier, the offers it would be eligible for; nothing recorded or granted."""
     loaded = runtime.rulesets.current
-    specs = record_plan(loaded.ruleset, event.type)
+    specs = loaded.ruleset.record_plan[event.type]
     values = await runtime.guard.call("features", runtime.services.store.read(tenant=tenant, event=event, specs=specs))
     evaluation = loaded.evaluate(event, values)
     body = render_evaluation(event, evaluation)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from api.journeys.service import apply_journeys
-from api.plans import record_plan
 from api.runtime import Runtime
 from api.services import encode
 from engine.events import Event
@@ -28,7 +27,7 @@ async def record_outcome(*, runtime: Runtime, tenant: str, event: Event, author:
         runtime.metrics.replays.labels(ROUTE).inc()
         return earlier, True
     loaded = runtime.rulesets.current
-    specs = record_plan(loaded.ruleset, event.type)
+    specs = loaded.ruleset.record_plan[event.type]
     await guard.call("features", services.store.record_outcome(tenant=tenant, event=event, specs=specs))
     changes = await guard.call("holds", services.ledger.on_outcome(tenant=tenant, event=event))
     moved = await guard.call("reservations", services.ledger.on_reservation_outcome(tenant=tenant, event=event))

@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 from api.journeys.service import apply_journeys
-from api.plans import record_plan
 from api.runtime import Runtime
 from api.scoring.extras import price_offers
 from api.scoring.options import ScoreOptions
@@ -45,7 +44,7 @@ async def score_event(
             earlier = await guard.call("recall", services.recall(tenant=tenant, key=alias))
             if earlier is not None:
                 return _replayed(runtime, earlier)
-        specs = record_plan(loaded.ruleset, event.type)
+        specs = loaded.ruleset.record_plan[event.type]
         snapshot = await guard.call("features", services.store.record_and_read(tenant=tenant, event=event, specs=specs))
     except StoreUnavailable as err:
         return _degraded(runtime, loaded, event, "features", str(err)), False

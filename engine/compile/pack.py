@@ -15,10 +15,10 @@ from engine.compile.policies import compile_contacts, compile_decision, compile_
 from engine.compile.rules import compile_offers, compile_rules, compile_tiers
 from engine.diagnostics import Code, Diagnostic, Location, Severity, sort_diagnostics
 from engine.errors import RuleLoadError
-from engine.events import SCORED_TYPES
+from engine.events import EVENT_TYPES, SCORED_TYPES
 from engine.expr.checker import Scope, scalar_type
 from engine.expr.tree import Node, Scalar, Type, names_read
-from engine.features.spec import FeatureSpec, builtin_list_features
+from engine.features.spec import FeatureSpec, GroupFeature, ReferralFeature, WindowedFeature, builtin_list_features
 from engine.model import CompiledRuleSet, Mode, Predicate
 from engine.pack.loader import ValidatedPack, load_sources, read_pack_files
 
@@ -144,7 +144,8 @@ def _compile(
         seed_lists=compile_seed_lists(pack, zone),
         tests=cases,
         predicates=predicates,
-        feature_plan=_feature_plan(predicates, all_features),
+        feature_plan=(reads := _feature_plan(predicates, all_features)),
+        record_plan=_record_plan(reads, {n: all_features[n] for n in used}),
         files=tuple(f.path for f in pack.files),
         all_rules=rules,
         offer_groups=offer_groups,
@@ -186,6 +187,33 @@ def _predicates(rules: Iterable, tiers: Iterable, offers: Iterable) -> tuple[Pre
 
 def _used_features(predicates: Iterable[Predicate], features: Mapping[str, FeatureSpec]) -> set[str]:
     return {name for p in predicates for name in names_read(p.condition) if name in features}
+
+
+def _record_plan(
+    reads: Mapping[str, tuple[FeatureSpec, ...]], used: Mapping[str, FeatureSpec]
+) -> dict[str, tuple[FeatureSpec, ...]]:
+    """What each event type records and reads: its reads, then every used feature it feeds.
+
+    Counting only what is read would leave windows empty: an ``order_paid`` must feed
+    ``customer.orders_365d`` although no rule reads it on that type. The tuples are built
+    once so the feature store's per-tuple plan cache keeps hitting.
+    """
+    plan: dict[str, tuple[FeatureSpec, ...]] = {}
+    for event_type in sorted(EVENT_TYPES):
+        own = reads.get(event_type, ())
+        names = {spec.name for spec in own}
+        plan[event_type] = (*own, *(s for s in used.values() if s.name not in names and _fed_by(s, event_type)))
+    return plan
+
+
+def _fed_by(spec: FeatureSpec, event_type: str) -> bool:
+    if isinstance(spec, WindowedFeature):
+        return not spec.on or event_type in spec.on
+    if isinstance(spec, ReferralFeature):
+        return event_type == "referral"
+    if isinstance(spec, GroupFeature):
+        return event_type == "group_buy_join"
+    return False
 
 
 def _feature_plan(

@@ -1,10 +1,7 @@
 """One feature plan serving several rule sets, so one Redis pass backs a baseline diff.
 
-For each event type the shared plan holds every spec any of the rule sets reads on
-that type, plus every windowed spec the type *feeds* (an ``order_paid`` feeds
-``customer.spend_365d`` although nothing is read on it; a ``signup`` feeds
-``customer.age_days``'s first-seen although no signup rule reads it). Counting only
-what is read would leave those windows empty and every customer a newcomer.
+For each event type the shared plan merges every rule set's ``record_plan`` (what the
+type reads, then what it feeds, decided by the compiler for live traffic too).
 
 Two rule sets may give one feature name different definitions (a marketer widened a
 window): the second definition is then recorded under ``<name>#<pack index>`` and
@@ -17,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from engine.events import EVENT_TYPES, SCORED_TYPES
-from engine.features.spec import FeatureSpec, WindowedFeature
+from engine.events import EVENT_TYPES
+from engine.features.spec import FeatureSpec
 from engine.model import CompiledRuleSet
 
 
@@ -35,18 +32,6 @@ class SharedPlan:
         return {own: values.get(shared) for shared, own in self.views[index].get(event_type, ())}
 
 
-def fed_by(spec: FeatureSpec, event_type: str) -> bool:
-    """Whether an event of ``event_type`` is counted by a windowed feature."""
-    return isinstance(spec, WindowedFeature) and (not spec.on or event_type in spec.on)
-
-
-def wanted(ruleset: CompiledRuleSet, event_type: str) -> list[FeatureSpec]:
-    """What one rule set needs recorded and read on ``event_type``: reads first, then feeds."""
-    reads = list(ruleset.feature_plan.get(event_type, ())) if event_type in SCORED_TYPES else []
-    names = {spec.name for spec in reads}
-    return reads + [s for s in ruleset.features.values() if s.name not in names and fed_by(s, event_type)]
-
-
 def shared_plan(rulesets: Sequence[CompiledRuleSet]) -> SharedPlan:
     """Merge the rule sets' plans; a name defined differently gets a per-set alias."""
     specs: dict[str, tuple[FeatureSpec, ...]] = {}
@@ -55,7 +40,7 @@ def shared_plan(rulesets: Sequence[CompiledRuleSet]) -> SharedPlan:
         merged: dict[str, FeatureSpec] = {}
         for index, ruleset in enumerate(rulesets):
             pairs: list[tuple[str, str]] = []
-            for spec in wanted(ruleset, event_type):
+            for spec in ruleset.record_plan[event_type]:
                 own = shared = spec.name
                 if shared in merged and merged[shared] != spec:
                     shared = f"{own}#{index}"

@@ -141,3 +141,13 @@ def test_feature_plan_holds_only_what_live_conditions_read(loaded: LoadedRuleSet
     assert plan["red_packet_claim"] == {"customer.spend_365d", "customer.orders_365d"}
     assert "referrer.invitees_7d" in plan["referral"] and "referrer.invitees_7d" not in plan["signup"]
     assert "device.blocked" in plan["order"]
+
+
+def test_record_plan_adds_what_each_event_type_feeds(loaded: LoadedRuleSet) -> None:
+    plan = {event_type: [s.name for s in specs] for event_type, specs in loaded.ruleset.record_plan.items()}
+    # fed, though nothing reads them there; device.accounts_24h has no `on:`, so every event feeds it
+    assert sorted(plan["order_paid"]) == ["customer.orders_365d", "customer.spend_365d", "device.accounts_24h"]
+    reads = [s.name for s in loaded.ruleset.feature_plan["referral"]]
+    assert plan["referral"][: len(reads)] == reads  # reads first, in order
+    assert {"device.accounts_24h", "referrer.invitees_7d"} <= set(plan["referral"])
+    assert "referrer.invitees_7d" not in plan["signup"]  # a signup feeds no referral graph
