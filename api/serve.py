@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -58,6 +59,9 @@ def serve(args: argparse.Namespace) -> int:
         ensure_secret_file(Path(env["YUTANG_DATA_DIR"]) / "secret.key")
     embedded = None
     metrics_dir = None
+    # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler the
+    # process would die before `finally` stops the embedded Redis (it leaked with one worker).
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         if not env.get("REDIS_URL"):
             embedded = EmbeddedRedis(env["YUTANG_DATA_DIR"]).start()
@@ -87,3 +91,7 @@ def serve(args: argparse.Namespace) -> int:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)

@@ -18,8 +18,8 @@ from tests.api.conftest import KEYS, SECRET, auth, event
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def server(tmp_path):
+@pytest.fixture(params=[2, 1], ids=["2 workers", "1 worker"])
+def server(tmp_path, request):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")}
     env.update(YUTANG_API_KEYS=KEYS, YUTANG_SECRET=SECRET, YUTANG_BACKEND="python")
@@ -31,7 +31,7 @@ def server(tmp_path):
         "--port",
         str(port),
         "--workers",
-        "2",
+        str(request.param),
         "--data-dir",
         str(tmp_path / "data"),
         "--rules",
