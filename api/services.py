@@ -19,6 +19,7 @@ from typing import Any
 
 from api.settings import Settings
 from engine.contacts.gate import ContactGate
+from engine.contacts.platform import WeComMonthly
 from engine.events import Event
 from engine.features.connection import RedisHandle, RedisSettings, open_redis
 from engine.features.keys import KeyBuilder, safe_id
@@ -44,7 +45,7 @@ class Services:
         self.keys = KeyBuilder(secret)
         self.lists = self.store._lists
         self.ledger = OfferLedger(self.client, event_ttl=settings.idempotency_ttl_s)
-        self.gate = ContactGate(self.client)
+        self.gate = ContactGate(self.client, platform_limits=[WeComMonthly()])
 
     async def close(self) -> None:
         """Close the client; stop the embedded server if this worker started it."""

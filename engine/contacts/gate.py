@@ -17,22 +17,38 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
+from engine.contacts.platform import Quota
 from engine.contacts.quiet import quiet_until
 from engine.model import ContactCap, ContactPolicy
 from engine.offers.slots import CustomerKeys, run_batch, text
 
 Reason = Literal["ok", "quiet_hours", "cap", "unknown_channel", "platform_limit"]
 
-#: KEYS: the channel's contact times, the customer's contact log
-#: ARGV: now_ms, record (0/1), member, horizon_ms, log_keep, log_member, then per cap
-#:       (limit, period_ms). Returns {allowed, recorded, count1, boundary1, ...}:
-#:       count = contacts in the cap's window before this one; boundary = the time of
-#:       the contact whose leaving the window frees a place ('' if the cap allows).
+#: KEYS: the channel's contact times, the customer's contact log, then one counter per
+#:       platform quota
+#: ARGV: now_ms, record (0/1), member, horizon_ms, log_keep, log_member, quota count n,
+#:       per quota (limit, reset_at_ms), then per cap (limit, period_ms).
+#:       Returns {allowed, recorded, full_quota, quota_used, count1, boundary1, ...}:
+#:       full_quota = 1-based index of the first exhausted quota (0: none), quota_used its
+#:       count; count = contacts in the cap's window before this one; boundary = the time
+#:       of the contact whose leaving the window frees a place ('' if the cap allows).
+#:       Quota counters are only incremented when the contact is recorded; they expire a
+#:       day after their period ends, measured from the contact's own time (as the
+#:       contact times are), so replayed or back-dated contacts count as well.
 CHECK_AND_RECORD = """
 local now = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[4])))
 local allowed, out = 1, {}
-for i = 7, #ARGV, 2 do
+local quotas = tonumber(ARGV[7])
+local full_quota, quota_used = 0, 0
+for q = 1, quotas do
+  local used = tonumber(redis.call('GET', KEYS[2 + q]) or '0')
+  if used >= tonumber(ARGV[6 + 2 * q]) then
+    allowed = 0
+    if full_quota == 0 then full_quota, quota_used = q, used end
+  end
+end
+for i = 8 + 2 * quotas, #ARGV, 2 do
   local limit, period = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
   local since = '(' .. (now - period)
   local count = redis.call('ZCOUNT', KEYS[1], since, '+inf')
@@ -51,9 +67,13 @@ if allowed == 1 and ARGV[2] == '1' then
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
   redis.call('ZADD', KEYS[2], now, ARGV[6])
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -1 - tonumber(ARGV[5]))
+  for q = 1, quotas do
+    redis.call('INCR', KEYS[2 + q])
+    redis.call('PEXPIRE', KEYS[2 + q], tonumber(ARGV[7 + 2 * q]) - now + 86400000)
+  end
   recorded = 1
 end
-return {allowed, recorded, unpack(out)}
+return {allowed, recorded, full_quota, quota_used, unpack(out)}
 """
 
 
@@ -82,12 +102,15 @@ class ContactRecord:
 
 
 class PlatformLimit(Protocol):
-    """Hook for limits the platform imposes (WeCom's own group-message quota, a later issue).
+    """Hook for limits the platform imposes (WeCom's group-message quota: ``WeComMonthly``).
 
-    Consulted before the pack's caps; an answer refuses the contact, None lets it on.
+    It only names the period's quota (None: no limit on this channel); the gate's script
+    counts it atomically with the caps and increments it only when the contact is
+    recorded, so a refusal by a cap never consumes it. An exhausted quota refuses the
+    contact as ``platform_limit`` before any cap is reported.
     """
 
-    async def check(self, *, tenant: str, customer: str, channel: str, at: datetime) -> ContactAnswer | None: ...
+    def quota(self, *, channel: str, at: datetime, policy: ContactPolicy, zone: ZoneInfo) -> Quota | None: ...
 
 
 class ContactGate:
@@ -115,10 +138,11 @@ class ContactGate:
         known = [c for c in policy.caps if c.channel == channel]
         if not known:
             return ContactAnswer(False, "unknown_channel", None, None, 0, None)
-        for hook in self.platform_limits:
-            answer = await hook.check(tenant=tenant, customer=customer, channel=channel, at=at)
-            if answer is not None:
-                return answer
+        quotas = [
+            quota
+            for hook in self.platform_limits
+            if (quota := hook.quota(channel=channel, at=at, policy=policy, zone=zone)) is not None
+        ]
         caps = [c for c in known if not c.tiers or tier in c.tiers]
         quiet_end = quiet_until(at, policy.quiet_from, policy.quiet_to, zone)
         keys = CustomerKeys(tenant, customer)
@@ -131,12 +155,19 @@ class ContactGate:
             max(c.period_seconds for c in known) * 1000,
             self.history_size,
             f"{channel}|{now_ms}|{contact_id}",
+            len(quotas),
         ]
+        for quota in quotas:
+            args += [quota.limit, int(quota.resets_at.timestamp() * 1000)]
         for cap in caps:
             args += [cap.limit, cap.period_seconds * 1000]
-        reply = (await run_batch(self.client, [(self._script, [keys.contacts(channel), keys.contact_log], args)]))[0]
-        allowed, recorded = int(reply[0]), int(reply[1])
-        windows = [(cap, int(reply[2 + 2 * i]), text(reply[3 + 2 * i])) for i, cap in enumerate(caps)]
+        script_keys = [keys.contacts(channel), keys.contact_log] + [keys.platform(q.name) for q in quotas]
+        reply = (await run_batch(self.client, [(self._script, script_keys, args)]))[0]
+        allowed, recorded, full_quota = int(reply[0]), int(reply[1]), int(reply[2])
+        if full_quota:
+            quota = quotas[full_quota - 1]
+            return ContactAnswer(False, "platform_limit", None, quota.resets_at, int(reply[3]), quota.limit)
+        windows = [(cap, int(reply[4 + 2 * i]), text(reply[5 + 2 * i])) for i, cap in enumerate(caps)]
         if allowed and quiet_end is None:
             return _allowed(windows, bool(recorded))
         return _refused(windows, quiet_end, policy, zone)

@@ -122,6 +122,9 @@ class CustomerKeys:
     def contact_log(self) -> str:  # zset: "channel|ms|id" -> epoch ms, every channel
         return f"{self.base}:ct:log"
 
+    def platform(self, quota: str) -> str:  # int: contacts counted against a platform quota period
+        return f"{self.base}:ct:pf:{quota}"
+
 
 def held_offers_key(tenant: str) -> str:
     """Set of offer ids that ever held a reward: where ``expire_holds`` looks."""
