@@ -73,6 +73,18 @@ class Metrics:
             ["offer", "outcome"],
             registry=r,
         )
+        self.experiment_grants = Counter(
+            "yutang_experiment_grants_total",
+            "Grants of an A/B experiment offer by offer, experiment and variant",
+            ["offer", "experiment", "variant"],
+            registry=r,
+        )
+        self.experiment_conversions = Counter(
+            "yutang_experiment_conversions_total",
+            "Paid orders counted as the first conversion of a customer in a variant",
+            ["offer", "experiment", "variant"],
+            registry=r,
+        )
         self.contacts = Counter(
             "yutang_contacts_total",
             "Contact requests by channel and result (allowed | refused)",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.experiment_metrics import count_experiment_conversions
 from api.journeys.service import apply_journeys
 from api.runtime import Runtime
 from api.services import encode
@@ -35,6 +36,7 @@ async def record_outcome(*, runtime: Runtime, tenant: str, event: Event, author:
     converted = await guard.call(
         "experiments", services.ledger.experiments.on_outcome(tenant=tenant, event=event, experiments=experiments)
     )
+    count_experiment_conversions(runtime.metrics, loaded, converted)
     list_changes = await _apply_lists(runtime, tenant, event, author)
     moves = await apply_journeys(runtime=runtime, tenant=tenant, event=event, loaded=loaded)
     body = {

@@ -12,6 +12,7 @@ import contextlib
 import time
 from typing import Any
 
+from api.experiment_metrics import count_experiment_grants
 from api.journeys.service import apply_journeys
 from api.runtime import Runtime
 from api.scoring.extras import price_offers
@@ -70,6 +71,7 @@ async def score_event(
     stage.labels("remember").observe(finished - after_offers)
     stage.labels("total").observe(finished - started)
     _count(runtime, event, evaluation, body)
+    count_experiment_grants(metrics, loaded, body["offers"])
     return body, False
 
 

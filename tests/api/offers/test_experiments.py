@@ -47,3 +47,20 @@ async def test_privileges_are_budgeted_and_reported_like_discounts(offers_api: h
     advisor = next(r for r in report["offers"] if r["offer"] == "advisor")
     assert (advisor["used"], advisor["remaining"], advisor["granted"]) == (1, 9, 1)
     assert report["used_by_effect_type"]["privilege"] == 1
+
+
+async def test_grants_and_conversions_per_variant_are_prometheus_series(offers_api: httpx.AsyncClient) -> None:
+    body = (await offers_api.post("/v1/score", json=event("signup", customer="metrics_buyer_7"), headers=auth())).json()
+    [granted] = body["offers"]
+    offer, variant = granted["offer"], granted["variant"]
+    report = (await offers_api.get("/v1/reports/experiments", headers=auth())).json()
+    [experiment] = report["experiments"]
+    labels = f'experiment="{experiment["experiment"]}",offer="{offer}",variant="{variant}"'
+    for _ in range(2):  # a second paid order is not a second conversion
+        await offers_api.post(
+            "/v1/events", json=event("order_paid", customer="metrics_buyer_7", amount=99), headers=auth()
+        )
+    metrics = (await offers_api.get("/metrics")).text
+    assert f"yutang_experiment_grants_total{{{labels}}} 1.0" in metrics
+    assert f"yutang_experiment_conversions_total{{{labels}}} 1.0" in metrics
+    assert "metrics_buyer_7" not in metrics  # never a customer id
