@@ -61,14 +61,14 @@ def compile_automation(
     quiet_scope = replace(
         scope, names={n: t for n, t in event_scope.names.items() if not n.startswith(("event.", "attr."))}
     )
-    check_unique_ids(cast("list[Located[object]]", journeys), "journey", diagnostics)
+    check_unique_ids(journeys, "journey", diagnostics)
     compiled = [
         journey
         for located in journeys
         if located.item.mode is not Mode.OFF
         and (journey := _journey(located, event_scope, quiet_scope, refs, diagnostics))
     ]
-    check_unique_ids(cast("list[Located[object]]", community), "community rule", diagnostics)
+    check_unique_ids(community, "community rule", diagnostics)
     group_scope = replace(
         scope, names={n: t for n, t in scope.names.items() if n.startswith("event.")} | COMMUNITY_NAMES
     )
@@ -159,7 +159,7 @@ def _journey(
         transitions.append(
             Transition(index, frozenset(raw.from_), on, condition, raw.to, actions, located.location(*where))
         )
-    timeout_items: list[Located[object]] = [_Sub(located, ("timeouts", i), t) for i, t in enumerate(item.timeouts)]
+    timeout_items: list[Located[Any]] = [_Sub(located, ("timeouts", i), t) for i, t in enumerate(item.timeouts)]
     check_unique_ids(timeout_items, "timeout", diagnostics)
     timeouts = [_timeout(located, i, t, stage, quiet_scope, refs, diagnostics) for i, t in enumerate(item.timeouts)]
     conversions = []

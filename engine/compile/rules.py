@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, tzinfo
+from typing import Protocol
 
 from engine.compile.conditions import compile_condition
 from engine.compile.offer_terms import compile_experiment, compile_group_buy, compile_reservation
@@ -41,8 +42,13 @@ def check_event_types(
     return frozenset(good)
 
 
-def check_unique_ids(items: Iterable[Located[object]], kind: str, diagnostics: list[Diagnostic]) -> None:
-    first: dict[str, Located[object]] = {}
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+def check_unique_ids(items: Iterable[Located[_Identified]], kind: str, diagnostics: list[Diagnostic]) -> None:
+    first: dict[str, Located[_Identified]] = {}
     for located in items:
         item_id = str(located.item.id)
         if item_id in first:

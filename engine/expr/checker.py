@@ -11,6 +11,7 @@ import ast
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from engine.diagnostics import Code, did_you_mean
 from engine.expr.tree import (
@@ -186,7 +187,8 @@ class _Checker:
         if isinstance(node.op, ast.USub | ast.UAdd):
             operand = self._number(node.operand, depth)
             if isinstance(operand, Const):
-                value = operand.value if isinstance(node.op, ast.UAdd) else -operand.value
+                number = cast(float, operand.value)  # _number() guarantees a number
+                value = number if isinstance(node.op, ast.UAdd) else -number
                 return Const(value, Type.NUMBER)
             return operand if isinstance(node.op, ast.UAdd) else Arith("-", Const(0, Type.NUMBER), operand)
         raise self.reject(node, Code.UNSUPPORTED_SYNTAX, f"operator {_describe(node.op)} is not allowed")
@@ -334,7 +336,7 @@ class _Checker:
         return Matches(subject, pattern)
 
 
-_HANDLERS: dict[type[ast.AST], Callable[[_Checker, ast.Any, int], Node]] = {
+_HANDLERS: dict[type[ast.AST], Callable[[_Checker, Any, int], Node]] = {
     ast.Constant: _Checker.constant,
     ast.Name: _Checker.name,
     ast.Attribute: _Checker.name,

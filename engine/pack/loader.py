@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -31,7 +31,7 @@ from engine.pack.schema import (
 )
 from engine.pack.yaml_source import Path, SourceFile, load_yaml
 
-T = TypeVar("T")
+T = TypeVar("T", covariant=True)
 MAX_FILE_BYTES = 2_000_000
 MAX_LIST_VALUES = 100_000
 
@@ -199,7 +199,7 @@ def _validate_feature(pack: ValidatedPack, source: SourceFile, path: Path, raw: 
             )
         )
         return None
-    return _validate(pack, source, path, FeatureItem, raw)
+    return cast(FeatureItem | None, _validate(pack, source, path, FeatureItem, raw))
 
 
 def _validate_list(pack: ValidatedPack, source: SourceFile, path: Path, raw: Any) -> list[str | int | float] | None:
