@@ -2,60 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from engine.redis_embedded import free_port
-from tests.api.conftest import KEYS, SECRET, auth, event
+from tests.api.conftest import auth, event
+from tests.api.serving import yutang_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(params=[2, 1], ids=["2 workers", "1 worker"])
 def server(tmp_path, request):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")}
-    env.update(YUTANG_API_KEYS=KEYS, YUTANG_SECRET=SECRET, YUTANG_BACKEND="python")
-    cmd = [
-        sys.executable,
-        "-m",
-        "engine.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        str(request.param),
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--rules",
-        str(ROOT / "tests/api/packs/small"),
-    ]
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        process.wait()
-        pytest.fail(log.read_text())
-    yield base, tmp_path / "data", process
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
+    with yutang_serve(tmp_path, rules=ROOT / "tests/api/packs/small", workers=request.param) as (base, process):
+        yield base, tmp_path / "data", process
 
 
 def test_serve_with_workers_and_the_embedded_redis(server):

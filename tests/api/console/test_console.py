@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from engine.redis_embedded import free_port
-from tests.api.conftest import ALPHA, KEYS, PACK, SECRET, auth, event
+from tests.api.conftest import ALPHA, PACK, auth, event
 from tests.api.console.png import read_png
+from tests.api.serving import yutang_serve
 
 ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -70,28 +66,8 @@ def served(tmp_path: Path) -> Iterator[str]:
     """``yutang serve`` (one worker, python backend, recording on) on a copy of the small pack."""
     rules = tmp_path / "rules"
     shutil.copytree(PACK, rules)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")}
-    env.update(YUTANG_API_KEYS=KEYS, YUTANG_SECRET=SECRET, YUTANG_BACKEND="python", YUTANG_RECORD_EVENTS="1")
-    cmd = [sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--workers", "1",
-           "--data-dir", str(tmp_path / "data"), "--rules", str(rules)]  # fmt: skip
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail(log.read_text())
-    yield base
-    process.send_signal(signal.SIGTERM)
-    process.wait(30)
+    with yutang_serve(tmp_path, rules=rules, env={"YUTANG_RECORD_EVENTS": "1"}) as (base, _):
+        yield base
 
 
 def wait_for(driver: object, predicate, what: str, seconds: float = 15.0):  # type: ignore[no-untyped-def]
