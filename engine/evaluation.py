@@ -64,15 +64,13 @@ class Evaluator:
         self.ruleset = ruleset
         self.zone = ZoneInfo(ruleset.timezone)
         self.rules = {r.id: r for r in ruleset.rules}
-        self.tier_conditions = {t.id for t in ruleset.tiers if t.condition is not None}
         self.default_tier = next(
             (t for t in ruleset.tiers if t.condition is None), ruleset.tiers[-1] if ruleset.tiers else None
         )
-        self.offers_with_condition = {o.id for o in ruleset.offers if o.condition is not None}
         self.stacked = stacked_groups(ruleset.offer_groups)
         # Per-event lookups prepared once: predicate keys, declaration order, offers by event type.
         self.tier_keys = tuple((t, f"tier:{t.id}" if t.condition is not None else None) for t in ruleset.tiers)
-        self.offer_keys = {o.id: f"offer:{o.id}" for o in ruleset.offers}
+        self.condition_keys = {o.id: f"offer:{o.id}" for o in ruleset.offers if o.condition is not None}
         self.declared = {o.id: i for i, o in enumerate(ruleset.offers)}
         self.offers_for: dict[str, tuple[Offer, ...]] = {}
         self.other_type: dict[str, tuple[WithheldOffer, ...]] = {}
@@ -169,7 +167,8 @@ class Evaluator:
     def _why_not(self, offer: Offer, local: datetime, tier: str, decision: Decision, matched: set[str]) -> str:
         if tier not in offer.tiers:
             return "tier"
-        if offer.id in self.offers_with_condition and self.offer_keys[offer.id] not in matched:
+        key = self.condition_keys.get(offer.id)
+        if key is not None and key not in matched:
             return "condition"
         if not in_window(offer, local):
             return "window"
