@@ -106,7 +106,12 @@ def _cluster_client(url: str, settings: RedisSettings) -> RedisCluster:
 async def open_redis(settings: RedisSettings) -> RedisHandle:
     """Connect as configured, starting the embedded server when no URL is set."""
     if settings.url:
-        return RedisHandle(client=client_from_url(settings.url, settings))
+        client = client_from_url(settings.url, settings)
+        if isinstance(client, RedisCluster):
+            # Learn the slot map once, up front: redis-py initializes lazily, and a burst of
+            # first requests then re-initializes concurrently, dropping connections in use.
+            await client.initialize()
+        return RedisHandle(client=client)
     server = EmbeddedRedis(settings.data_dir)
     await asyncio.to_thread(server.start)
     return RedisHandle(client=client_from_url(server.url, settings), embedded=server)

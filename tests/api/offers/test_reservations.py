@@ -118,15 +118,10 @@ async def test_racing_reservations_commits_refunds_and_expiries_add_up(offers_ap
 
 
 @pytest.mark.cluster
-@pytest.mark.xfail(
-    reason="known bug, open: under ~160 concurrent HTTP checkouts on a loaded 2-core box the async cluster "
-    "client raises an empty ConnectionError for a few grants (answered degraded, never overspent); the "
-    "ledger-level cluster race in tests/engine/offers holds exactly",
-    strict=False,
-)
 async def test_the_same_race_on_the_cluster(
     make_api: MakeApi, redis_cluster_client: RedisCluster, redis_cluster: Any
 ) -> None:
     # generous timeout: 160 racers on a 3-node cluster on a loaded 2-core CI box (a timeout is a 503, not a bug)
-    async with make_api(rules_path=OFFERS_PACK, redis_url=redis_cluster.url, redis_cluster=True, redis_timeout_s=10) as api:
+    cluster = {"redis_url": redis_cluster.url, "redis_cluster": True}
+    async with make_api(rules_path=OFFERS_PACK, redis_timeout_s=10, **cluster) as api:
         await race(api, customers=80, seed=11)

@@ -80,6 +80,7 @@ async def test_200_racers_for_the_last_50_units_on_the_cluster(
     redis_cluster: Any, redis_cluster_client: RedisCluster, tenant: str, offer: MakeOffer, event: MakeEvent
 ) -> None:
     clients = [RedisCluster(startup_nodes=redis_cluster.nodes()) for _ in range(4)]
+    await asyncio.gather(*(c.initialize() for c in clients))  # as open_redis does before serving
     try:
         await race_for_last_units(redis_cluster_client, [OfferLedger(c) for c in clients], tenant, offer, event)
     finally:
