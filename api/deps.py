@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -12,7 +12,7 @@ from api.errors import Forbidden, Unauthorized
 from api.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -20,7 +20,7 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def authenticate(
+async def authenticate(
     runtime: RuntimeDep, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
 ) -> Principal:
     """The caller behind ``Authorization: Bearer <key>``, or 401."""
@@ -35,11 +35,11 @@ def authenticate(
     return principal
 
 
-def require(*scopes: Scope) -> Callable[[Principal], Principal]:
+def require(*scopes: Scope) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets through a caller holding any of ``scopes``, else 403."""
     wanted = " or ".join(f"'{s.value}'" for s in scopes)
 
-    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if principal.scopes.isdisjoint(scopes):
             held = "+".join(sorted(s.value for s in principal.scopes)) or "none"
             raise Forbidden(f"this API key (tenant {principal.tenant}, scopes {held}) lacks the {wanted} scope")
