@@ -14,17 +14,21 @@ first (so a self-referral sees them).
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from engine.events import Event
-from engine.features.keys import KeyBuilder, digest
+from engine.features.keys import NAMESPACE, PREFIX, KeyBuilder, digest, entity_value, safe_id
 from engine.features.plan import Plan
 from engine.features.spec import Entity
 
 Arg = str | int | float
-SEPARATOR = "\x1f"  # never inside an op field: ids are safe_id()s, digests, numbers, JSON
+#: The ops go to the script as one JSON array: redis-py spends microseconds per
+#: argument, and cjson decodes an array (indices and counts as numbers) far faster than
+#: Lua splits a string.
+_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":")).encode
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
@@ -72,8 +76,8 @@ class Batch:
         return name in self._index
 
     def argv(self, t: int, now: int, n: int) -> list[Arg]:
-        """Header plus every op packed in one \x1f-separated argument (see plan.lua)."""
-        return [t, now, n, self.marker, SEPARATOR.join(map(str, (*self.ops, *self.deferred)))]
+        """Header plus every op packed in one JSON array argument (see plan.lua)."""
+        return [t, now, n, self.marker, _encode(self.ops + self.deferred if self.deferred else self.ops)]
 
 
 class RequestBuilder:
@@ -101,10 +105,16 @@ class RequestBuilder:
         self.cluster = cluster
         self.now = now_ms if now_ms is not None else int(time.time() * 1000)
         self.t = min(event_ms(event), self.now + settings.max_future_skew_s * 1000)
+        self.t_arg = str(self.t)
+        self.history_ttl = str(settings.history_ttl_s * 1000)
         self.event_hash = digest(event.event_id)
         self.batches: dict[str, Batch] = {}
         self.written: set[str] = set()  # keys already given their write op
         self._ids: dict[tuple[Entity, str], str] = {}
+        self._located: dict[Entity, tuple[str, str] | None] = {}
+        self._tags: dict[tuple[str, str], str] = {}
+        self._tenant_id = safe_id(tenant)
+        self._bounds: dict[int | None, str] = {}
         self.upline_pending: Batch | None = None  # cluster: referrer batch whose chain B copies
 
     # -- entities ------------------------------------------------------------------
@@ -118,8 +128,23 @@ class RequestBuilder:
             found = self._ids[(entity, raw)] = self.keys.entity_id(self.tenant, entity, raw)
         return found
 
+    def locate(self, entity: Entity) -> tuple[str, str] | None:
+        """Key id and tag of the event's value of ``entity`` (None when absent), once per request."""
+        try:
+            return self._located[entity]
+        except KeyError:
+            pass
+        entity_id = self.entity_id(entity, entity_value(self.event, entity))
+        found = self._located[entity] = None if entity_id is None else (entity_id, self.tag_of(entity, entity_id))
+        return found
+
     def tag_of(self, entity: Entity, entity_id: str) -> str:
-        return self.keys.tag(self.tenant, entity, entity_id)
+        """``KeyBuilder.tag``, memoized for the request."""
+        namespace = NAMESPACE[entity]
+        found = self._tags.get((namespace, entity_id))
+        if found is None:
+            found = self._tags[(namespace, entity_id)] = f"{PREFIX}:{{{self._tenant_id}:{namespace}:{entity_id}}}"
+        return found
 
     def batch(self, tag: str) -> Batch:
         """The batch for keys under ``tag`` (the only batch when not on a cluster)."""
@@ -130,34 +155,42 @@ class RequestBuilder:
         return found
 
     def customer_tag(self) -> str:
-        customer_id = self.keys.entity_id(self.tenant, Entity.CUSTOMER, self.event.customer)
-        return self.tag_of(Entity.CUSTOMER, customer_id)
+        located = self.locate(Entity.CUSTOMER)
+        assert located is not None  # every event has a customer
+        return located[1]
 
     # -- ttl and windows -------------------------------------------------------------
 
-    def window_ttl_ms(self, window_ms: int) -> int:
-        if window_ms < 0:
-            return self.settings.history_ttl_s * 1000
-        return window_ms + self.settings.ttl_slack_s * 1000
+    # Numbers the script only passes on to Redis go as strings: cjson parses them faster
+    # than numbers, and redis.call() need not format them back.
 
-    def trim(self, window_ms: int) -> Arg:
+    def window_ttl(self, window_ms: int) -> str:
+        """TTL (ms) of a set trimmed to ``window_ms``: the window plus slack, or the history TTL."""
+        if window_ms < 0:
+            return self.history_ttl
+        return str(window_ms + self.settings.ttl_slack_s * 1000)
+
+    def trim(self, window_ms: int) -> str:
         """Score at or below which members have left the longest window ('' = keep all)."""
-        return "" if window_ms < 0 else self.t - window_ms
+        return "" if window_ms < 0 else str(self.t - window_ms)
 
     def low(self, window_seconds: int | None) -> int:
         """Exclusive lower bound of the window (t - W, t]; -1 for all history."""
         return -1 if window_seconds is None else self.t - window_seconds * 1000
 
-    @property
-    def history_ttl_ms(self) -> int:
-        return self.settings.history_ttl_s * 1000
+    def after(self, window_seconds: int | None) -> str:
+        """``low`` as a Redis exclusive score bound: ``(<low>``."""
+        found = self._bounds.get(window_seconds)
+        if found is None:
+            found = self._bounds[window_seconds] = f"({self.low(window_seconds)}"
+        return found
 
     # -- request-level ops -------------------------------------------------------------
 
     def add_marker(self, mode: str) -> None:
         """Remember the event id in the customer's slot; a second sight is a replay."""
         batch = self.batch(self.customer_tag())
-        index = batch.key(f"{self.customer_tag()}:ev:{self.event_hash}")
+        index = batch.key(self.marker_key())
         ttl = self.settings.replay_ttl_s * 1000
         batch.marker = f"{index}|{ttl}|{mode}|{self.plan.fingerprint}"
 
@@ -171,9 +204,9 @@ class RequestBuilder:
             return
         tag = self.customer_tag()
         batch = self.batch(tag)
-        index = batch.key(f"{tag}:links")
-        for link in self.links():
-            batch.ops.extend(("LK", index, link, self.history_ttl_ms, self.settings.links_cap))
+        links = self.links()
+        batch.ops.extend(("LK", batch.key(f"{tag}:links"), self.history_ttl, self.settings.links_cap, len(links)))
+        batch.ops.extend(links)
 
     def links(self) -> list[str]:
         """This event's device and ip as link members: ``d:<device>``, ``i:<ip hash>``."""

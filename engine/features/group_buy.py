@@ -52,10 +52,9 @@ def emit(builder: RequestBuilder, spec: GroupFeature, index: int) -> None:
     window = builder.plan.windows[f"gb:{set_name}"]
     if builder.record and builder.event.type == JOIN and key not in builder.written:
         builder.written.add(key)
-        ttl, trim = builder.window_ttl_ms(window), builder.trim(window)
+        ttl, trim = builder.window_ttl(window), builder.trim(window)
         batch.ops.extend(("ZA", key_index, "GT", customer, ttl, trim))
-    low = builder.low(spec.window_seconds)
     if spec.metric is GroupMetric.MEMBERS:
-        batch.ops.extend(("ZC", index, key_index, low, "+inf"))
+        batch.ops.extend(("ZC", index, key_index, builder.after(spec.window_seconds), "+inf"))
     else:
-        batch.ops.extend(("GS", index, key_index, low, customer))
+        batch.ops.extend(("GS", index, key_index, builder.low(spec.window_seconds), customer))

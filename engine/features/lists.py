@@ -5,7 +5,8 @@ An entry lives in its entity's slot, ``yt:{<tenant>:<ns>:<id>}:list``, a hash wi
 author, created_at, expires_at and a display ``hint``). The id is the same keyed hash
 events use, so a listed phone matches events without the phone ever being stored:
 the hint of a personal value is masked (``138****5678``); other values are shown.
-Reading a ``<entity>.blocked`` feature is one HGET in the script of that entity's slot.
+Reading an entity's ``.blocked`` / ``.allowed`` / ``.watched`` features is one HMGET in
+the script of that entity's slot.
 
 A per-tenant sorted set ``yt:{<tenant>:lists}:idx`` (member ``kind|entity|id``,
 scored by creation) lets the admin API page through entries; expired ones are
@@ -22,9 +23,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.features.builder import RequestBuilder, StoreSettings
-from engine.features.keys import KeyBuilder, entity_value, mask, normalize
+from engine.features.keys import KeyBuilder, mask, normalize
+from engine.features.plan import ListRead
 from engine.features.scripts import AnyRedis, Call, Script, guarded, run_many, run_one
-from engine.features.spec import PII_ENTITIES, Entity, ListFeature, ListKind
+from engine.features.spec import PII_ENTITIES, Entity, ListKind
 
 LIST_SCRIPT = Script.load("list_entry.lua")
 
@@ -49,15 +51,16 @@ class ListPage:
     next_cursor: str | None  # pass back to get the next page; None at the end
 
 
-def emit(builder: RequestBuilder, spec: ListFeature, index: int) -> None:
-    """Add the op reading whether the event's value of ``spec.entity`` is listed now."""
-    entity_id = builder.entity_id(spec.entity, entity_value(builder.event, spec.entity))
-    if entity_id is None:
+def emit(builder: RequestBuilder, reads: ListRead) -> None:
+    """Add the op reading whether the event's value of ``reads.entity`` is listed now (each kind asked)."""
+    located = builder.locate(reads.entity)
+    if located is None:
         return
-    tag = builder.tag_of(spec.entity, entity_id)
+    tag = located[1]
     batch = builder.batch(tag)
-    batch.owned.append(index)
-    batch.ops.extend(("LS", index, batch.key(f"{tag}:list"), spec.kind.value))
+    batch.owned.extend(reads.indices)
+    batch.ops.extend(("LS", batch.key(f"{tag}:list"), len(reads.indices)))
+    batch.ops.extend(reads.pairs)
 
 
 def _ms(moment: datetime) -> int:

@@ -21,6 +21,7 @@ from engine.features.spec import (
     FeatureSpec,
     GroupFeature,
     GroupMetric,
+    ListFeature,
     ReferralFeature,
     ReferralMetric,
     WindowedFeature,
@@ -89,6 +90,15 @@ def _merge_window(windows: dict[str, int], suffix: str, seconds: int | None) -> 
 
 
 @dataclass(frozen=True, slots=True)
+class ListRead:
+    """The list features of one entity: their value indices, and (index, kind) pairs flat."""
+
+    entity: Entity
+    indices: tuple[int, ...]
+    pairs: tuple[int | str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """The compiled form of one spec tuple."""
 
@@ -99,6 +109,9 @@ class Plan:
     referral: bool = False  # any referral feature: record the invitee's upline
     referral_sets: frozenset[str] = frozenset()  # referrer-side sets some metric reads
     suffixes: tuple[str, ...] = ()  # per spec: its windowed set's key suffix ('' otherwise)
+    distinct_of: tuple[Entity | None, ...] = ()  # per spec: the entity a distinct counts
+    list_reads: tuple[ListRead, ...] = ()  # list features grouped by entity, in order of first use
+    value_types: tuple[type[int | float | bool], ...] = ()  # per spec: what its raw value converts to
 
     @property
     def size(self) -> int:
@@ -132,4 +145,32 @@ def compile_plan(specs: Sequence[FeatureSpec]) -> Plan:
         referral=has_referral,
         referral_sets=frozenset(referral_sets),
         suffixes=tuple(windowed_suffix(s) if isinstance(s, WindowedFeature) else "" for s in specs),
+        distinct_of=tuple(field_entity(s.field) if isinstance(s, WindowedFeature) else None for s in specs),
+        list_reads=_list_reads(specs),
+        value_types=tuple(value_type(s) for s in specs),
+    )
+
+
+def value_type(spec: FeatureSpec) -> type[int | float | bool]:
+    """Counts are int, sums / ages / shares float, flags bool."""
+    if isinstance(spec, ListFeature) or (isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.RING):
+        return bool
+    if isinstance(spec, WindowedFeature) and spec.aggregate in (
+        Aggregate.SUM, Aggregate.FIRST_SEEN, Aggregate.LAST_SEEN,
+    ):  # fmt: skip
+        return float
+    if isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.PAID_SHARE:
+        return float
+    return int
+
+
+def _list_reads(specs: tuple[FeatureSpec, ...]) -> tuple[ListRead, ...]:
+    """Group list features by entity: one HMGET reads every kind asked of one entity's list."""
+    reads: dict[Entity, list[tuple[int, str]]] = {}
+    for index, spec in enumerate(specs, start=1):
+        if isinstance(spec, ListFeature):
+            reads.setdefault(spec.entity, []).append((index, spec.kind.value))
+    return tuple(
+        ListRead(entity, tuple(i for i, _ in pairs), tuple(x for pair in pairs for x in pair))
+        for entity, pairs in reads.items()
     )

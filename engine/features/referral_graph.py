@@ -58,7 +58,7 @@ def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
         _emit_core(builder, batch, tag)
     batch.owned.append(index)
     invitee = builder.entity_id(Entity.CUSTOMER, builder.event.customer) or ""
-    low = builder.low(spec.window_seconds)
+    after = builder.after(spec.window_seconds)
     match spec.metric:
         case ReferralMetric.DEPTH:
             batch.ops.extend(("RD", index))
@@ -67,10 +67,10 @@ def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
         case ReferralMetric.PAID_SHARE:
             within = _NO_LIMIT_MS if spec.within_seconds is None else spec.within_seconds * 1000
             inv, paid = batch.key(f"{tag}:rg:inv"), batch.key(f"{tag}:rg:paid")
-            batch.ops.extend(("PS", index, inv, paid, low, within))
+            batch.ops.extend(("PS", index, inv, paid, after, within))
         case metric:
             key = batch.key(f"{tag}:rg:{_SET_OF[metric]}")
-            batch.ops.extend(("ZC", index, key, low, "+inf"))
+            batch.ops.extend(("ZC", index, key, after, "+inf"))
 
 
 def referrer_id(builder: RequestBuilder) -> str:
@@ -94,7 +94,7 @@ def _emit_core(builder: RequestBuilder, batch: Batch, tag: str) -> None:
     for name in sorted(builder.plan.referral_sets):
         window = builder.plan.windows[f"rg:{name}"]
         key = batch.key(f"{tag}:rg:{name}")
-        ttl, trim = builder.window_ttl_ms(window), builder.trim(window)
+        ttl, trim = builder.window_ttl(window), builder.trim(window)
         if name in members:
             if members[name] is not None:
                 batch.ops.extend(("ZA", key, "GT", members[name] or "", ttl, trim))
@@ -126,7 +126,7 @@ def upline_op(builder: RequestBuilder, batch: Batch, chain: str, depth: int) -> 
     """The RU op writing the invitee's upline below the event's referrer."""
     key = batch.key(f"{builder.customer_tag()}:up")
     referrer = referrer_id(builder)
-    return ("RU", key, referrer, digest(referrer), builder.history_ttl_ms, chain, depth)
+    return ("RU", key, referrer, digest(referrer), builder.history_ttl, chain, depth)
 
 
 def emit_paid(builder: RequestBuilder) -> None:
@@ -142,4 +142,4 @@ def emit_paid_mark(builder: RequestBuilder, referrer: str) -> None:
     tag = builder.tag_of(Entity.REFERRER, referrer)
     batch = builder.batch(tag)
     payer = builder.entity_id(Entity.CUSTOMER, builder.event.customer) or ""
-    batch.ops.extend(("PM", batch.key(f"{tag}:rg:paid"), payer, builder.history_ttl_ms))
+    batch.ops.extend(("PM", batch.key(f"{tag}:rg:paid"), payer, builder.history_ttl))

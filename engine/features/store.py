@@ -23,7 +23,7 @@ clamped to it. See docs/features.md for each feature's exact semantics.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,14 +37,11 @@ from engine.features.lists import ListEntry, ListPage, ListStore
 from engine.features.plan import Plan, compile_plan
 from engine.features.scripts import AnyRedis, Call, Script, guarded, is_cluster, run_many
 from engine.features.spec import (
-    Aggregate,
     Entity,
     FeatureSpec,
     GroupFeature,
-    ListFeature,
     ListKind,
     ReferralFeature,
-    ReferralMetric,
     WindowedFeature,
 )
 
@@ -241,16 +238,20 @@ class FeatureStore:
         await run_many(self._client, calls)
 
 
+_EMIT: dict[type, Callable[[RequestBuilder, Any, int], None]] = {
+    WindowedFeature: windows.emit,
+    ReferralFeature: referral_graph.emit,
+    GroupFeature: group_buy.emit,
+}
+
+
 def _emit_all(builder: RequestBuilder, plan: Plan) -> None:
     for index, spec in enumerate(plan.specs, start=1):
-        if isinstance(spec, WindowedFeature):
-            windows.emit(builder, spec, index)
-        elif isinstance(spec, ReferralFeature):
-            referral_graph.emit(builder, spec, index)
-        elif isinstance(spec, GroupFeature):
-            group_buy.emit(builder, spec, index)
-        elif isinstance(spec, ListFeature):
-            lists.emit(builder, spec, index)
+        emit = _EMIT.get(type(spec))  # list features: below, one op per entity
+        if emit is not None:
+            emit(builder, spec, index)
+    for reads in plan.list_reads:  # reads of keys no script writes: their place is free
+        lists.emit(builder, reads)
 
 
 def _call(builder: RequestBuilder, batch: Batch) -> Call:
@@ -294,19 +295,8 @@ def _extra(batches: list[Batch], results: list[Any], name: str) -> str | None:
 
 
 def _convert(plan: Plan, raw: list[Value]) -> dict[str, Value]:
-    return {spec.name: _typed(spec, value) for spec, value in zip(plan.specs, raw, strict=True)}
-
-
-def _typed(spec: FeatureSpec, value: Value) -> Value:
-    """Counts as int, sums / ages / shares as float, flags as bool."""
-    if value is None:
-        return None
-    if isinstance(spec, ListFeature) or (isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.RING):
-        return bool(value)
-    if isinstance(spec, WindowedFeature) and spec.aggregate in (
-        Aggregate.SUM, Aggregate.FIRST_SEEN, Aggregate.LAST_SEEN,
-    ):  # fmt: skip
-        return float(value)
-    if isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.PAID_SHARE:
-        return float(value)
-    return int(value)
+    """Counts as int, sums / ages / shares as float, flags as bool (see ``plan.value_type``)."""
+    return {
+        name: None if value is None else kind(value)
+        for name, kind, value in zip(plan.names, plan.value_types, raw, strict=True)
+    }

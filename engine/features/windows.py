@@ -24,7 +24,6 @@ are never negative.
 from __future__ import annotations
 
 from engine.features.builder import Batch, RequestBuilder
-from engine.features.keys import entity_value
 from engine.features.plan import field_entity
 from engine.features.spec import UNIT_SECONDS, Aggregate, WindowedFeature
 
@@ -51,27 +50,31 @@ def numeric_field(builder: RequestBuilder, name: str | None) -> float | None:
 def distinct_member(builder: RequestBuilder, spec: WindowedFeature) -> str | None:
     """The id of the value a ``distinct`` counts (hashed when personal)."""
     entity = field_entity(spec.field)
-    if entity is None:
-        return None
-    return builder.entity_id(entity, entity_value(builder.event, entity))
+    located = None if entity is None else builder.locate(entity)
+    return None if located is None else located[0]
 
 
 def emit(builder: RequestBuilder, spec: WindowedFeature, index: int) -> None:
     """Add the ops recording (when fed) and reading ``spec`` for this event."""
-    entity_id = builder.entity_id(spec.by, entity_value(builder.event, spec.by))
-    if entity_id is None:
+    located = builder.locate(spec.by)
+    if located is None:
         return  # missing: the event has no such entity
-    tag = builder.tag_of(spec.by, entity_id)
+    tag = located[1]
     batch = builder.batch(tag)
     batch.owned.append(index)
     suffix = builder.plan.suffixes[index - 1]
-    record = builder.record and feeds(spec, builder.event.type)
-    if spec.aggregate in (Aggregate.FIRST_SEEN, Aggregate.LAST_SEEN):
+    record = builder.record and (not spec.on or builder.event.type in spec.on)
+    aggregate = spec.aggregate
+    if aggregate is _FIRST_SEEN or aggregate is _LAST_SEEN:
         _emit_seen(builder, spec, index, batch, f"{tag}:{suffix}", record)
-    elif spec.aggregate is Aggregate.DISTINCT and spec.approx:
+    elif aggregate is _DISTINCT and spec.approx:
         _emit_hll(builder, spec, index, batch, f"{tag}:{suffix}", record)
     else:
         _emit_sorted_set(builder, spec, index, batch, suffix, f"{tag}:{suffix}", record)
+
+
+_COUNT, _SUM, _DISTINCT = Aggregate.COUNT, Aggregate.SUM, Aggregate.DISTINCT
+_FIRST_SEEN, _LAST_SEEN = Aggregate.FIRST_SEEN, Aggregate.LAST_SEEN
 
 
 def _emit_sorted_set(
@@ -84,29 +87,32 @@ def _emit_sorted_set(
     record: bool,
 ) -> None:
     key_index = batch.key(key)
-    window = builder.plan.windows[suffix]
-    member = _member(builder, spec)
-    if record and member is not None and key not in builder.written:
-        builder.written.add(key)
-        flag = "GT" if spec.aggregate is Aggregate.DISTINCT else ""
-        batch.ops.extend(("ZA", key_index, flag, member, builder.window_ttl_ms(window), builder.trim(window)))
+    aggregate = spec.aggregate
+    if record and key not in builder.written:
+        member = _member(builder, spec, index)
+        if member is not None:
+            builder.written.add(key)
+            window = builder.plan.windows[suffix]
+            flag = "GT" if aggregate is _DISTINCT else ""
+            batch.ops.extend(("ZA", key_index, flag, member, builder.window_ttl(window), builder.trim(window)))
     if not builder.read_values:
         return
-    low = builder.low(spec.window_seconds)
-    if spec.aggregate is Aggregate.SUM:
-        batch.ops.extend(("ZS", index, key_index, low))
+    after = builder.after(spec.window_seconds)
+    if aggregate is _SUM:
+        batch.ops.extend(("ZS", index, key_index, after))
     else:
-        high = "+inf" if spec.aggregate is Aggregate.DISTINCT else builder.t
-        batch.ops.extend(("ZC", index, key_index, low, high))
+        batch.ops.extend(("ZC", index, key_index, after, "+inf" if aggregate is _DISTINCT else builder.t_arg))
 
 
-def _member(builder: RequestBuilder, spec: WindowedFeature) -> str | None:
-    if spec.aggregate is Aggregate.COUNT:
+def _member(builder: RequestBuilder, spec: WindowedFeature, index: int) -> str | None:
+    if spec.aggregate is _COUNT:
         return builder.event_hash
-    if spec.aggregate is Aggregate.SUM:
+    if spec.aggregate is _SUM:
         amount = numeric_field(builder, spec.field)
         return None if amount is None else f"{builder.event_hash}:{amount!r}"
-    return distinct_member(builder, spec)
+    entity = builder.plan.distinct_of[index - 1]
+    located = None if entity is None else builder.locate(entity)
+    return None if located is None else located[0]
 
 
 def _emit_hll(
@@ -120,7 +126,7 @@ def _emit_hll(
     key = f"{prefix}:{current}"
     if record and member is not None and key not in builder.written:
         builder.written.add(key)
-        ttl = window_ms + width + builder.settings.ttl_slack_s * 1000
+        ttl = str(window_ms + width + builder.settings.ttl_slack_s * 1000)
         batch.ops.extend(("PA", indices[-1], member, ttl))
     if builder.read_values:
         batch.ops.extend(("PC", index, len(indices), *indices))
@@ -130,10 +136,9 @@ def _emit_seen(
     builder: RequestBuilder, spec: WindowedFeature, index: int, batch: Batch, key: str, record: bool
 ) -> None:
     key_index = batch.key(key)
-    field = "f" if spec.aggregate is Aggregate.FIRST_SEEN else "l"
-    unit_ms = UNIT_SECONDS[spec.unit] * 1000
     if builder.read_values:
-        batch.ops.extend(("SR", index, key_index, field, unit_ms))
+        field = "f" if spec.aggregate is _FIRST_SEEN else "l"
+        batch.ops.extend(("SR", index, key_index, field, UNIT_SECONDS[spec.unit] * 1000))
     if record and key not in builder.written:
         builder.written.add(key)
-        batch.deferred.extend(("SW", key_index, builder.history_ttl_ms))
+        batch.deferred.extend(("SW", key_index, builder.history_ttl))

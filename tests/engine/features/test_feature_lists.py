@@ -76,3 +76,17 @@ async def test_entries_page_by_kind_and_entity(backend: Backend, tenant: str) ->
     assert [(e.kind, e.hint) for e in watched.entries] == [(ListKind.WATCH, "170****5678")]
     other = await store.list_entries(tenant=tenant + "x")
     assert other.entries == []
+
+
+async def test_every_kind_of_one_entity_is_read_together(backend: Backend, tenant: str) -> None:
+    """One HMGET reads block / allow / watch of a device: each flag keeps its own answer."""
+    store = backend.store()
+    specs = (*(ListFeature(f"device.{k.value}", Entity.DEVICE, k) for k in ListKind), BLOCKED_PHONE)
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    await store.add_entry(tenant=tenant, entity=Entity.DEVICE, value="pad-9", kind=ListKind.BLOCK,
+                          reason="farm", author="ops", expires_at=past)  # fmt: skip
+    await store.add_entry(tenant=tenant, entity=Entity.DEVICE, value="pad-9", kind=ListKind.WATCH,
+                          reason="odd hours", author="ops")  # fmt: skip
+    event = _signup(9, device="pad-9")
+    values = (await store.record_and_read(tenant=tenant, event=event, specs=specs)).values
+    assert values == {"device.block": False, "device.allow": False, "device.watch": True, "phone.blocked": None}

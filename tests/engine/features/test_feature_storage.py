@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from feature_backends import Backend
-from feature_stream import SPECS, event_stream
+from datetime import timedelta
 
-from engine.events import OUTCOME_TYPES, email_domain, ip_subnet
-from engine.features.spec import Entity, ListKind
+from feature_backends import SECRET, Backend
+from feature_stream import SPECS, START, event_stream
+
+from engine.events import OUTCOME_TYPES, Event, email_domain, ip_subnet
+from engine.features.builder import StoreSettings
+from engine.features.spec import Entity, ListKind, ReferralFeature, ReferralMetric
+from engine.features.store import FeatureStore
 
 
 async def _dump(backend: Backend) -> tuple[dict[bytes, int], bytes]:
@@ -61,3 +65,19 @@ async def test_no_personal_value_is_readable_in_redis(backend: Backend, tenant: 
     leaked = [value for value in personal if value.lower().encode() in text]
     assert leaked == []
     assert b"138****5678" in blob  # the list shows a masked hint instead
+
+
+async def test_own_links_keep_the_newest_up_to_the_cap(backend: Backend, tenant: str) -> None:
+    """A customer's device and ip are added together; the set keeps the newest ``links_cap``."""
+    store = FeatureStore(backend.client, secret=SECRET, settings=StoreSettings(links_cap=2))
+    on_own = (ReferralFeature("referrer.on_own_device", ReferralMetric.INVITEES_ON_REFERRER_DEVICE, 86400),)
+    for n, device in enumerate(["old-pad", "new-pad"]):
+        own = Event(event_id=f"own{n}", type="signup", customer="ref1", device=device, ip=f"10.0.0.{n + 1}",
+                    timestamp=START + timedelta(minutes=n))  # fmt: skip
+        await store.record_and_read(tenant=tenant, event=own, specs=on_own)
+    counts = []
+    for n, device in enumerate(["old-pad", "new-pad"]):
+        referral = Event(event_id=f"inv{n}", type="referral", customer=f"inv{n}", referrer="ref1", device=device,
+                         timestamp=START + timedelta(minutes=5 + n))  # fmt: skip
+        counts.append((await store.record_and_read(tenant=tenant, event=referral, specs=on_own)).values)
+    assert counts == [{"referrer.on_own_device": 0}, {"referrer.on_own_device": 1}]
