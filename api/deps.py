@@ -20,9 +20,7 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def authenticate(
-    runtime: RuntimeDep, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
-) -> Principal:
+def principal_for(runtime: Runtime, authorization: str | None) -> Principal:
     """The caller behind ``Authorization: Bearer <key>``, or 401."""
     if not authorization:
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
@@ -35,15 +33,30 @@ async def authenticate(
     return principal
 
 
+def check_scopes(principal: Principal, scopes: tuple[Scope, ...]) -> Principal:
+    """``principal`` when it holds any of ``scopes``, else 403."""
+    if principal.scopes.isdisjoint(scopes):
+        held = "+".join(sorted(s.value for s in principal.scopes)) or "none"
+        wanted = " or ".join(f"'{s.value}'" for s in scopes)
+        raise Forbidden(f"this API key (tenant {principal.tenant}, scopes {held}) lacks the {wanted} scope")
+    return principal
+
+
+async def authenticate(
+    runtime: RuntimeDep, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
+) -> Principal:
+    return principal_for(runtime, authorization)
+
+
 def require(*scopes: Scope) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency that lets through a caller holding any of ``scopes``, else 403."""
-    wanted = " or ".join(f"'{s.value}'" for s in scopes)
+    """A dependency that lets through a caller holding any of ``scopes``, else 403.
+
+    Async on purpose, like every dependency here: a plain ``def`` dependency runs in the
+    thread pool, and three such hops doubled the CPU cost of a /v1/score request.
+    """
 
     async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if principal.scopes.isdisjoint(scopes):
-            held = "+".join(sorted(s.value for s in principal.scopes)) or "none"
-            raise Forbidden(f"this API key (tenant {principal.tenant}, scopes {held}) lacks the {wanted} scope")
-        return principal
+        return check_scopes(principal, scopes)
 
     return check
 

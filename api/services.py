@@ -28,6 +28,7 @@ from engine.features.spec import Entity, ListKind
 from engine.features.store import FeatureStore
 from engine.model import SeedListEntry
 from engine.offers.ledger import OfferLedger
+from engine.offers.slots import Command
 
 #: Recent decisions of a customer are kept this long after the last one.
 DECISIONS_TTL_S = 90 * 86400
@@ -59,25 +60,24 @@ class Services:
         raw = await self.store.recall_result(tenant=tenant, event_id=key)
         return None if raw is None else dict(json.loads(raw))
 
-    async def remember(self, *, tenant: str, event: Event, alias: str | None, body: dict[str, Any]) -> None:
-        """Keep ``body`` for retries (by event id and Idempotency-Key) and as a recent decision.
+    def remember_calls(self, *, tenant: str, event: Event, alias: str | None, body: dict[str, Any], payload: bytes) -> list[Command]:
+        """The writes keeping ``payload`` for retries (by event id and Idempotency-Key) and as a recent decision.
 
-        One pipelined round trip: the first answer is stored with SET NX under the feature
-        store's result key (what ``FeatureStore.recall_result`` reads), and a compact record
-        is pushed onto the customer's capped list of recent decisions.
+        Plain commands, sent by the caller together with the request's other writes: the
+        first answer is stored with SET NX under the feature store's result key (what
+        ``FeatureStore.recall_result`` reads), and a compact record is pushed onto the
+        customer's capped list of recent decisions.
         """
         ttl_ms = self.settings.idempotency_ttl_s * 1000
-        payload = encode(body)
-        async with guarded("remember"), self.client.pipeline(transaction=False) as pipe:
-            pipe.set(self.keys.result_key(tenant, event.event_id), payload, nx=True, px=ttl_ms)
-            if alias:
-                pipe.set(self.keys.result_key(tenant, alias), payload, nx=True, px=ttl_ms)
-            if self.settings.recent_decisions:
-                key = self._decisions_key(tenant, event.customer)
-                pipe.lpush(key, encode(_decision_record(event, body)))
-                pipe.ltrim(key, 0, self.settings.recent_decisions - 1)
-                pipe.expire(key, DECISIONS_TTL_S)
-            await pipe.execute()
+        calls: list[Command] = [("SET", self.keys.result_key(tenant, event.event_id), payload, "NX", "PX", ttl_ms)]
+        if alias:
+            calls.append(("SET", self.keys.result_key(tenant, alias), payload, "NX", "PX", ttl_ms))
+        if self.settings.recent_decisions:
+            key = self._decisions_key(tenant, event.customer)
+            calls.append(("LPUSH", key, encode(_decision_record(event, body))))
+            calls.append(("LTRIM", key, 0, self.settings.recent_decisions - 1))
+            calls.append(("EXPIRE", key, DECISIONS_TTL_S))
+        return calls
 
     async def recent_decisions(self, *, tenant: str, customer: str, limit: int) -> list[dict[str, Any]]:
         async with guarded("recent decisions"):

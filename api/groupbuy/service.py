@@ -69,7 +69,7 @@ async def join_group(*, runtime: Runtime, tenant: str, group_id: str, event: Eve
 async def _enter(
     runtime: Runtime, tenant: str, offer: Offer, group_id: str, event: Event, *, opening: bool
 ) -> dict[str, Any]:
-    scored, _ = await score_event(runtime=runtime, tenant=tenant, event=event, idempotency_key=None)
+    scored = (await score_event(runtime=runtime, tenant=tenant, event=event, idempotency_key=None)).body
     decision = Decision(scored["decision"])
     book, _ = parts(runtime)
     if decision in offer.withhold_on:

@@ -7,9 +7,11 @@ retried request must carry the same event): ``?explain=true`` and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.runtime import Runtime
 from api.scoring.extras import contact_allowance, explain
@@ -19,11 +21,39 @@ from engine.offers.results import Grant
 from engine.rule_engine import LoadedRuleSet
 
 
-@dataclass(frozen=True, slots=True)
-class ScoreOptions:
-    explain: bool = False
-    contact: str | None = None
-    contact_record: bool = False
+class ScoreOptions(BaseModel):
+    """The query string of ``/v1/score`` (unknown parameters are ignored, as FastAPI does)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    explain: bool = Field(False, description="list every offer: applied, or why not")
+    contact: str | None = Field(
+        None, pattern=r"^[a-z0-9_]{1,64}$", description="also answer: may staff contact them on it now?"
+    )
+    contact_record: bool = Field(False, description="record the contact when allowed")
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> ScoreOptions | None:
+        """The options asked for, or None when the answer is the plain one; 422 naming a bad parameter."""
+        if not query:
+            return None
+        try:
+            options = cls.model_validate(dict(query))
+        except ValidationError as err:
+            raise RequestValidationError(
+                [{**e, "loc": ("query", *e["loc"])} for e in err.errors(include_url=False)]
+            ) from None
+        return options if options.explain or options.contact else None
+
+    @classmethod
+    def openapi_parameters(cls) -> list[dict[str, Any]]:
+        """The query parameters as OpenAPI declares them (the route parses them itself)."""
+        properties = cls.model_json_schema()["properties"]
+        return [
+            {"name": name, "in": "query", "required": False, "description": schema.pop("description", ""),
+             "schema": schema}
+            for name, schema in properties.items()
+        ]  # fmt: skip
 
     async def apply(
         self,

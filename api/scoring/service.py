@@ -1,15 +1,19 @@
 """Score one event: record + read its features, evaluate, grant offers, remember the answer.
 
 Round trips on the happy path: one for the features (the store pipelines every
-entity), one for the offer ledger when an offer is eligible, one to remember the
-response for retries. When Redis fails, the event type's fail mode answers
-(open: allow, nothing granted; closed: review), flagged ``degraded``.
+entity), one for the journeys, one to reserve offer budgets when an offer is
+eligible, and one for every write that follows the decision: the grants' history
+and the answer kept for retries (and the customer's recent decisions). When Redis
+fails, the event type's fail mode answers (open: allow, nothing granted; closed:
+review), flagged ``degraded``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from api.experiment_metrics import count_experiment_grants
@@ -18,13 +22,26 @@ from api.runtime import Runtime
 from api.scoring.extras import price_offers
 from api.scoring.options import ScoreOptions
 from api.scoring.render import render_evaluation, render_fail_mode, render_grants
+from api.services import encode
 from engine.errors import StoreUnavailable
 from engine.evaluation import Evaluation
 from engine.events import Event
 from engine.offers.results import Grant
+from engine.offers.slots import Command, ScriptCall, run_batch
 from engine.rule_engine import LoadedRuleSet
 
 ROUTE = "/v1/score"
+
+Writes = list[ScriptCall | Command]
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """The answer to one event: as a dict, as the JSON sent (and kept for retries), and whether replayed."""
+
+    body: dict[str, Any]
+    payload: bytes
+    replayed: bool
 
 
 async def score_event(
@@ -34,35 +51,39 @@ async def score_event(
     event: Event,
     idempotency_key: str | None,
     options: ScoreOptions | None = None,
-) -> tuple[dict[str, Any], bool]:
-    """The response body for ``event`` and whether it is a replay of an earlier answer."""
+) -> Scored:
+    """The answer to ``event``: a fresh one, or the first answer when this is a retry."""
     started = time.perf_counter()
     loaded = runtime.rulesets.current  # one reference for the whole request
     services, guard, metrics = runtime.services, runtime.guard, runtime.metrics
     alias = idempotency_key if idempotency_key and idempotency_key != event.event_id else None
     try:
         if alias:
-            earlier = await guard.call("recall", services.recall(tenant=tenant, key=alias))
+            earlier = await _recall(runtime, tenant, alias)
             if earlier is not None:
-                return _replayed(runtime, earlier)
+                return earlier
         specs = loaded.ruleset.record_plan[event.type]
         snapshot = await guard.call("features", services.store.record_and_read(tenant=tenant, event=event, specs=specs))
     except StoreUnavailable as err:
-        return _degraded(runtime, loaded, event, "features", str(err)), False
+        body = _degraded(runtime, loaded, event, "features", str(err))
+        return Scored(body, encode(body), replayed=False)
     after_features = time.perf_counter()
     if snapshot.replayed:
         earlier = await _recall_quietly(runtime, tenant, event.event_id)
         if earlier is not None:
-            return _replayed(runtime, earlier)
+            return earlier
     evaluation = loaded.evaluate(event, snapshot.values)
     after_evaluation = time.perf_counter()
     body = render_evaluation(event, evaluation)
     body.update(await apply_journeys(runtime=runtime, tenant=tenant, event=event, loaded=loaded, tier=evaluation.tier))
-    grants = await _grant(runtime, tenant, event, loaded, evaluation, body)
+    writes: Writes = []
+    grants = await _grant(runtime, tenant, event, loaded, evaluation, body, writes)
     if options is not None:
         await options.apply(runtime, tenant, event, loaded, evaluation, grants, body)
     after_offers = time.perf_counter()
-    await _remember(runtime, tenant, event, alias, body)
+    payload = encode(body)
+    writes += runtime.services.remember_calls(tenant=tenant, event=event, alias=alias, body=body, payload=payload)
+    await _write(runtime, writes)
     finished = time.perf_counter()
     stage = metrics.stage_seconds
     stage.labels("features").observe(after_features - started)
@@ -72,11 +93,17 @@ async def score_event(
     stage.labels("total").observe(finished - started)
     _count(runtime, event, evaluation, body)
     count_experiment_grants(metrics, loaded, body["offers"])
-    return body, False
+    return Scored(body, payload, replayed=False)
 
 
 async def _grant(
-    runtime: Runtime, tenant: str, event: Event, loaded: LoadedRuleSet, evaluation: Evaluation, body: dict[str, Any]
+    runtime: Runtime,
+    tenant: str,
+    event: Event,
+    loaded: LoadedRuleSet,
+    evaluation: Evaluation,
+    body: dict[str, Any],
+    writes: Writes,
 ) -> list[Grant]:
     if not evaluation.offers:
         return []
@@ -89,6 +116,7 @@ async def _grant(
                 evaluation_offers=evaluation.eligible,
                 zone=loaded.evaluator.zone,
                 stacked=loaded.evaluator.stacked,
+                deferred=writes,
             ),
         )
     except StoreUnavailable as err:
@@ -101,23 +129,29 @@ async def _grant(
     return grants
 
 
-async def _remember(runtime: Runtime, tenant: str, event: Event, alias: str | None, body: dict[str, Any]) -> None:
-    """Store the answer for retries and the customer's recent decisions; never fail the request."""
-    remember = runtime.services.remember(tenant=tenant, event=event, alias=alias, body=body)
-    with contextlib.suppress(StoreUnavailable):  # counted by the guard; a retry re-evaluates, grants stay idempotent
-        await runtime.guard.call("remember", remember)
+async def _write(runtime: Runtime, writes: Writes) -> None:
+    """Send the writes that follow the decision in one round trip; never fail the request.
+
+    A failure is counted by the guard. The budgets are already reserved, so the answer
+    stands; a retry re-evaluates, and the grants stay idempotent by event id.
+    """
+    with contextlib.suppress(StoreUnavailable):
+        await runtime.guard.call("remember", run_batch(runtime.services.client, writes))
 
 
-async def _recall_quietly(runtime: Runtime, tenant: str, key: str) -> dict[str, Any] | None:
+async def _recall(runtime: Runtime, tenant: str, key: str) -> Scored | None:
+    raw = await runtime.guard.call("recall", runtime.services.store.recall_result(tenant=tenant, event_id=key))
+    if raw is None:
+        return None
+    runtime.metrics.replays.labels(ROUTE).inc()
+    return Scored(json.loads(raw), raw, replayed=True)
+
+
+async def _recall_quietly(runtime: Runtime, tenant: str, key: str) -> Scored | None:
     try:
-        return await runtime.guard.call("recall", runtime.services.recall(tenant=tenant, key=key))
+        return await _recall(runtime, tenant, key)
     except StoreUnavailable:
         return None
-
-
-def _replayed(runtime: Runtime, earlier: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    runtime.metrics.replays.labels(ROUTE).inc()
-    return earlier, True
 
 
 def _degraded(runtime: Runtime, loaded: LoadedRuleSet, event: Event, stage: str, why: str) -> dict[str, Any]:

@@ -97,12 +97,17 @@ class OfferLedger:
         evaluation_offers: Sequence[Offer],
         zone: ZoneInfo,
         stacked: frozenset[str] = frozenset(),
+        deferred: list[ScriptCall | Command] | None = None,
     ) -> list[Grant]:
         """Grant at most one offer per exclusivity group, trying each group in priority order.
 
         ``evaluation_offers`` is ``Evaluation.eligible`` (every eligible offer, so a
         spent offer falls back to the next of its group). Returns every offer tried,
         refusals included, groups in order of first appearance.
+
+        The budgets are reserved here, atomically. Recording the grants into the
+        beneficiaries' histories is bookkeeping: with ``deferred`` its calls are appended
+        there for the caller to send with its own writes (one round trip, not two).
         """
         groups = rank_groups(evaluation_offers, stacked=stacked, keep_order=True)
         day = Periods.of(event.timestamp.astimezone(zone))
@@ -122,7 +127,11 @@ class OfferLedger:
                     del cursor[g]
         grants = [grant for group in tried for grant in group]
         by_id = {o.id: o for o in evaluation_offers}
-        await self._record_grants(tenant, event, grants, self.experiments.grant_calls(tenant, grants, by_id))
+        records = self._record_calls(tenant, event, grants, self.experiments.grant_calls(tenant, grants, by_id))
+        if deferred is None:
+            await run_batch(self.client, records)
+        else:
+            deferred.extend(records)
         return grants
 
     def _plan(self, tenant: str, event: Event, offer: Offer, periods: Periods) -> Grant | ScriptCall:
@@ -176,10 +185,10 @@ class OfferLedger:
         ]
         return (self._reserve, key_list, args)
 
-    async def _record_grants(
+    def _record_calls(
         self, tenant: str, event: Event, grants: Sequence[Grant], extra: Sequence[ScriptCall]
-    ) -> None:
-        """Write each grant into its beneficiary's history and each hold into the indexes."""
+    ) -> list[ScriptCall | Command]:
+        """The writes putting each grant into its beneficiary's history and each hold into the indexes."""
         records: dict[str, tuple[list[Any], set[str]]] = {}
         held_offers: set[str] = set()
         reserved: list[str] = []
@@ -204,7 +213,7 @@ class OfferLedger:
         if reserved:
             calls.append(("SADD", CustomerKeys(tenant, event.customer).reservations, *reserved))
             calls.append(("SADD", reserved_offers_key(tenant), *sorted({split_hold_id(r)[0] for r in reserved})))
-        await run_batch(self.client, calls)
+        return calls
 
     # -- held rewards ----------------------------------------------------------------
 

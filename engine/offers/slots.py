@@ -13,7 +13,6 @@ rewards -- so one script decides a grant atomically on one server or a cluster.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import re
@@ -23,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis import exceptions as redis_errors
-from redis.asyncio import RedisCluster
 from redis.commands.core import AsyncScript
 
 from engine.errors import StoreUnavailable
@@ -157,22 +155,20 @@ async def run_batch(client: Any, calls: Sequence[ScriptCall | Command]) -> list[
     A single call goes straight out. Several go in one non-transactional pipeline of
     raw EVALSHAs: redis-py's script-aware pipeline would spend an extra SCRIPT EXISTS
     round trip on every execute; a script Redis does not know (restarted, flushed) is
-    loaded and run again. A cluster pipeline routes each call to the node owning its
-    keys' slot. A cluster pipeline refuses EVALSHA, so on a cluster several script
-    calls go out concurrently instead, one per slot (each on its node's connection).
+    loaded and run again. A cluster pipeline routes each command, raw EVALSHAs
+    included, to the node owning its keys' slot (one round trip per node, in
+    parallel, on one connection each).
     """
     if not calls:
         return []
     with store_errors():
         if len(calls) == 1:
             return [await _run_one(client, calls[0])]
-        if isinstance(client, RedisCluster) and any(isinstance(call[0], AsyncScript) for call in calls):
-            return list(await asyncio.gather(*(_run_one(client, call) for call in calls)))
         pipe = client.pipeline(transaction=False)
         for call in calls:
             if isinstance(call[0], AsyncScript):
                 script, keys, args = call
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
+                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
             else:
                 pipe.execute_command(*call)
         results: list[Any] = await pipe.execute(raise_on_error=False)
