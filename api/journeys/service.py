@@ -8,6 +8,7 @@ event's own answer (decision, offers, holds) stands, and webhooks are only queue
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from api.runtime import Runtime
@@ -43,9 +44,14 @@ def automation(runtime: Runtime) -> Automation:
 
 
 async def apply_journeys(
-    *, runtime: Runtime, tenant: str, event: Event, loaded: LoadedRuleSet, tier: str | None = None
-) -> dict[str, list[dict[str, Any]]]:
-    """Move the customer along the pack's journeys, or record a group event; what changed."""
+    *, runtime: Runtime, tenant: str, event: Event, loaded: LoadedRuleSet, tier: str | None = None,
+    features: Mapping[str, Any] | None = None,
+) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
+    """Move the customer along the pack's journeys, or record a group event; what changed.
+
+    A scored event passes its tier and feature values: the journeys' conditions then
+    need no read of their own (one round trip for all journeys).
+    """
     spec = loaded.ruleset.automation
     if not spec.journeys and not spec.community:
         return {}
@@ -54,7 +60,7 @@ async def apply_journeys(
         if event.type in GROUP_TYPES:
             signals = await parts.community.on_event(tenant=tenant, loaded=loaded, event=event)
             return {"signals": signals} if signals else {}
-        changes = await parts.runner.on_event(tenant=tenant, loaded=loaded, event=event, tier=tier)
+        changes = await parts.runner.on_event(tenant=tenant, loaded=loaded, event=event, features=features, tier=tier)
         return {"journeys": changes} if changes else {}
     except Exception as err:  # never fail the event for its journey
         log.warning("journeys not applied to %s: %s", event.event_id, err)

@@ -75,7 +75,11 @@ async def score_event(
     evaluation = loaded.evaluate(event, snapshot.values)
     after_evaluation = time.perf_counter()
     body = render_evaluation(event, evaluation)
-    body.update(await apply_journeys(runtime=runtime, tenant=tenant, event=event, loaded=loaded, tier=evaluation.tier))
+    body.update(
+        await apply_journeys(
+            runtime=runtime, tenant=tenant, event=event, loaded=loaded, tier=evaluation.tier, features=snapshot.values
+        )
+    )
     writes: Writes = []
     grants = await _grant(runtime, tenant, event, loaded, evaluation, body, writes)
     if options is not None:

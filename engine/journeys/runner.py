@@ -1,9 +1,12 @@
 """Apply events to customers' journeys and fire their timeouts.
 
-Event path (``on_event``, called by the API after scoring or recording): for each
-journey, read the customer's stage, pick the first transition from that stage on
-this event type whose condition holds, compare-and-set the move, arm the new stage's
-timeouts as due items, run the transition's actions. Timeout path (``fire``, called
+Event path (``on_event``, called by the API after scoring or recording): check the
+conditions of the transitions on the event's type up front (engine.journeys.moves),
+then one STEP script call for every journey the event concerns reads each stage and
+takes the first allowed transition from it atomically; only when a customer moved,
+arm the new stage's timeouts as due items and run the transition's actions. A
+condition that reads the stay (days in stage, days silent) falls back to read,
+evaluate, compare-and-set. Timeout path (``fire``, called
 by ``yutang worker``): a timeout fires only if the customer is still in the stay it
 was armed in; a ``silent`` timeout whose customer came back is pushed to the new
 ``last event + silence`` instead.
@@ -12,20 +15,17 @@ was armed in; a ``silent`` timeout whose customer came back is pushed to the new
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.backends.python_codegen import generate_matcher
 from engine.events import Event
 from engine.facts import build_facts
-from engine.features.spec import Entity, ListFeature, WindowedFeature
 from engine.journeys.actions import ActionContext, Parts, run_actions
 from engine.journeys.due import DueItem, DueQueue
-from engine.journeys.model import Journey, Timeout
-from engine.journeys.state import JourneyState, JourneyStore
-from engine.model import Predicate
+from engine.journeys.model import Journey, Timeout, Transition
+from engine.journeys.moves import Checks, Choice, Compiled, JourneyPlan, choices, log_entry
+from engine.journeys.state import Applied, JourneyState, JourneyStore, Step, Stepped
 from engine.offers.slots import run_batch
 from engine.rule_engine import LoadedRuleSet
 
@@ -40,40 +40,19 @@ def stage_entries_key(tenant: str, journey: str, stage: str) -> str:
     return f"yt:{{{safe_id(tenant)}:jr}}:{journey}:in:{stage}"
 
 
-@dataclass
-class _Conditions:
-    """Journey conditions compiled once per rule set (python backend), keyed ``<journey>:<name>``."""
-
-    match: Any
-
-    @classmethod
-    def build(cls, loaded: LoadedRuleSet) -> _Conditions:
-        predicates = []
-        for journey in loaded.ruleset.automation.journeys:
-            predicates += [
-                Predicate(f"{journey.id}:t{t.index}", frozenset(), t.condition)
-                for t in journey.transitions
-                if t.condition is not None
-            ]
-            predicates += [
-                Predicate(f"{journey.id}:{t.id}", frozenset(), t.condition) for t in journey.timeouts if t.condition
-            ]
-        return cls(generate_matcher(predicates))
-
-
 class JourneyRunner:
     def __init__(self, *, parts: Parts, store: Any, queue: DueQueue) -> None:
         self.parts = parts
         self.features = store  # FeatureStore
         self.queue = queue
         self.state = JourneyStore(parts.client)
-        self._conditions: dict[str, _Conditions] = {}
+        self._compiled: dict[str, Compiled] = {}
 
-    def conditions(self, loaded: LoadedRuleSet) -> Any:
+    def compiled(self, loaded: LoadedRuleSet) -> Compiled:
         version = loaded.ruleset.version
-        if version not in self._conditions:
-            self._conditions = {version: _Conditions.build(loaded)}
-        return self._conditions[version].match
+        if version not in self._compiled:
+            self._compiled = {version: Compiled.build(loaded)}
+        return self._compiled[version]
 
     # -- events ------------------------------------------------------------------
 
@@ -81,18 +60,87 @@ class JourneyRunner:
         self, *, tenant: str, loaded: LoadedRuleSet, event: Event, features: Mapping[str, Any] | None = None,
         tier: str | None = None,
     ) -> list[dict[str, Any]]:  # fmt: skip
-        """Apply ``event`` to every journey; the changes it made (stage moves and their actions)."""
+        """Apply ``event`` to every journey it concerns; the changes it made (stage moves and their actions).
+
+        ``features``/``tier``: what scoring computed for the event, when it was scored;
+        the customer's features are read only when a condition needs one they lack.
+        One round trip for all journeys unless a move is made or a condition reads the stay.
+        """
+        compiled = self.compiled(loaded)
+        plans = compiled.concerned(event.type)
+        if not plans:
+            return []
+        checks, tier = await self._checks(tenant, loaded, compiled, plans, event, features, tier)
+        chosen = [choices(plan, event, checks) for plan in plans]
+        steps = [
+            Step(p.journey.id, p.journey.start, tuple(c.wire for c in cs)) for p, cs in zip(plans, chosen, strict=True)
+        ]
+        results = await self.state.step(
+            tenant=tenant, customer=event.customer, event_id=event.event_id, epoch=event.epoch, steps=steps
+        )
         changes = []
-        for journey in loaded.ruleset.automation.journeys:
-            change = await self._apply(tenant, loaded, journey, event, features, tier)
+        for plan, options, result in zip(plans, chosen, results, strict=True):
+            change = await self._settle(tenant, loaded, plan.journey, event, options, result, tier)
             if change:
                 changes.append(change)
         return changes
+
+    async def _checks(
+        self, tenant: str, loaded: LoadedRuleSet, compiled: Compiled, plans: list[JourneyPlan], event: Event,
+        features: Mapping[str, Any] | None, tier: str | None,
+    ) -> tuple[Checks | None, str | None]:  # fmt: skip
+        """The transitions' conditions on this event's facts, read only when what was given lacks a name."""
+        names = compiled.checked_up_front(plans, event.type)
+        if names is None:
+            return None, tier
+        values = compiled.given(features) if features is not None else {}
+        if compiled.needs_read(names, features, tier):
+            read, computed = await self._customer_facts(tenant, loaded, event.customer, event.epoch)
+            values, tier = read, tier or computed
+        facts = build_facts(
+            event, values, feature_specs=loaded.ruleset.features, attributes=loaded.ruleset.attributes,
+            zone=loaded.evaluator.zone,
+        )  # fmt: skip
+        facts["journey.tier"] = tier
+        return Checks(compiled.match, facts), tier
+
+    async def _settle(
+        self, tenant: str, loaded: LoadedRuleSet, journey: Journey, event: Event, options: list[Choice],
+        result: Stepped, tier: str | None,
+    ) -> dict[str, Any] | None:  # fmt: skip
+        """After STEP: the post-move work, or the compare-and-set path when the script asked."""
+        if result.status == "ask":
+            return await self._apply(tenant, loaded, journey, event, None, tier)
+        if result.status == "dup":
+            return None
+        if result.status == "ok":
+            await self._rearm_silent(tenant, journey, event.customer, result.stage, result.seq, result.last,
+                                     result.armed)  # fmt: skip
+            return None
+        taken = options[result.choice]
+        return await self._moved(tenant, loaded, journey, event, taken.stage, taken.transition, result, tier)
+
+    async def _moved(
+        self, tenant: str, loaded: LoadedRuleSet, journey: Journey, event: Event, source: str, chosen: Transition,
+        applied: Applied | Stepped, tier: str | None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Arm the new stage's timeouts and run the transition's actions: what the move did."""
+        customer = event.customer
+        if tier is None and any(a.kind in ("contact", "webhook") for a in chosen.actions):
+            tier = (await self._customer_facts(tenant, loaded, customer, event.epoch))[1]
+        await self._enter(tenant, journey, customer, applied.stage, applied.seq, event.epoch, applied.last)
+        ctx = ActionContext(
+            tenant, customer, tier or "", event.epoch, event.event_id,
+            {"event": "journey.transition", "journey": journey.id, "from": source, "to": chosen.to},
+        )  # fmt: skip
+        results = await run_actions(self.parts, loaded, ctx, chosen.actions)
+        return {"journey": journey.id, "from": source, "to": chosen.to, "actions": results}
 
     async def _apply(
         self, tenant: str, loaded: LoadedRuleSet, journey: Journey, event: Event,
         features: Mapping[str, Any] | None, tier: str | None,
     ) -> dict[str, Any] | None:  # fmt: skip
+        """Read, evaluate, compare-and-set (retried on a conflict): for conditions that read the stay."""
         customer = event.customer
         for _ in range(MAX_RETRIES):
             state = await self.state.read(tenant=tenant, customer=customer, journey=journey.id, start=journey.start)
@@ -103,31 +151,21 @@ class JourneyRunner:
                 chosen = next(
                     (t for t in candidates if t.condition is None or f"{journey.id}:t{t.index}" in matched), None
                 )
-            entry = json.dumps(
-                {"at": event.epoch, "from": state.stage, "to": chosen.to if chosen else "", "by": event.type,
-                 "event": event.event_id}, separators=(",", ":"),
-            )  # fmt: skip
             applied = await self.state.apply(
                 tenant=tenant, customer=customer, journey=journey.id, event_id=event.event_id, epoch=event.epoch,
-                start=journey.start, expected=state.stage, to=chosen.to if chosen else "", log=entry,
+                start=journey.start, expected=state.stage, to=chosen.to if chosen else "",
+                log=log_entry(event, state.stage, chosen.to if chosen else ""),
             )  # fmt: skip
             if applied.status == "conflict":
                 continue
             if applied.status == "dup":
                 return None
             if applied.status == "ok":
-                await self._rearm_silent(tenant, journey, customer, applied.stage, applied.seq, applied.last, state)
+                await self._rearm_silent(tenant, journey, customer, applied.stage, applied.seq, applied.last,
+                                         state.armed)  # fmt: skip
                 return None
             assert chosen is not None
-            if tier is None and any(a.kind in ("contact", "webhook") for a in chosen.actions):
-                tier = (await self._customer_facts(tenant, loaded, customer, event.epoch))[1]
-            await self._enter(tenant, journey, customer, applied.stage, applied.seq, event.epoch, applied.last)
-            ctx = ActionContext(
-                tenant, customer, tier or "", event.epoch, event.event_id,
-                {"event": "journey.transition", "journey": journey.id, "from": state.stage, "to": chosen.to},
-            )  # fmt: skip
-            results = await run_actions(self.parts, loaded, ctx, chosen.actions)
-            return {"journey": journey.id, "from": state.stage, "to": chosen.to, "actions": results}
+            return await self._moved(tenant, loaded, journey, event, state.stage, chosen, applied, tier)
         return None
 
     async def _match(
@@ -153,7 +191,7 @@ class JourneyRunner:
             "journey.days_in_stage": (at - state.since) / 86400,
             "journey.days_silent": (at - max(state.last, state.since)) / 86400,
         }
-        return list(self.conditions(loaded)(facts)), tier
+        return list(self.compiled(loaded).match(facts)), tier
 
     async def _customer_facts(
         self, tenant: str, loaded: LoadedRuleSet, customer: str, at: float
@@ -161,11 +199,7 @@ class JourneyRunner:
         """The customer's own features at ``at`` and the tier scoring would give them."""
         view = Event(event_id=f"journey-{customer}", type="order", customer=customer,
                      timestamp=datetime.fromtimestamp(at, UTC))  # fmt: skip
-        specs = [
-            s for s in loaded.ruleset.features.values()
-            if (isinstance(s, WindowedFeature) and s.by is Entity.CUSTOMER)
-            or (isinstance(s, ListFeature) and s.entity is Entity.CUSTOMER)
-        ]  # fmt: skip
+        specs = self.compiled(loaded).customer_specs
         values = dict(await self.features.read(tenant=tenant, event=view, specs=specs))
         return values, loaded.evaluate(view, values).tier
 
@@ -182,10 +216,10 @@ class JourneyRunner:
         )
 
     async def _rearm_silent(
-        self, tenant: str, journey: Journey, customer: str, stage: str, seq: int, last: float, before: JourneyState
+        self, tenant: str, journey: Journey, customer: str, stage: str, seq: int, last: float, armed: Collection[str]
     ) -> None:
         """A customer who came back after a silent timeout fired gets it armed again."""
-        due = {t.id: last + t.seconds for t in journey.timeouts_in(stage) if t.silent and t.id not in before.armed}
+        due = {t.id: last + t.seconds for t in journey.timeouts_in(stage) if t.silent and t.id not in armed}
         if due and await self.state.arm(tenant=tenant, customer=customer, journey=journey.id, seq=seq, due=due):
             for timeout_id, at in due.items():
                 await self._schedule(tenant, journey, customer, seq, timeout_id, at)

@@ -10,13 +10,20 @@ tag as the feature store and the ledger), so every script touches one slot:
 - ``…:jr:<journey>:seen`` zset: event ids already applied (a retried event is a no-op).
 - ``…:jr:<journey>:log`` list: the customer's transitions and firings, newest first.
 
-Why compare-and-set: conditions are evaluated in Python between the read and the
-write; the script refuses the write when another request moved the customer first,
-and the runner re-reads and re-evaluates.
+An event goes through STEP: its moves were decided in Python beforehand as
+``(stage, to, log entry)`` choices (engine.journeys.moves), and the script reads the
+stage and takes the first choice for it, for every journey of the customer in one call
+(their keys share the slot): one round trip per event, atomic against concurrent events
+and the timeout worker. A choice whose condition reads the stay (days in stage, days
+silent) is an *ask*: the script changes nothing and the runner falls back to APPLY_EVENT,
+a compare-and-set: conditions are evaluated in Python between a read and the write; the
+script refuses the write when another request moved the customer first, and the runner
+re-reads and re-evaluates.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +32,57 @@ from engine.offers.slots import CustomerKeys, run_batch, text
 SEEN_KEEP = 200
 LOG_KEEP = 100
 
+#: KEYS: (state, seen, log) of each journey. ARGV: event id, epoch, seen keep, log keep, then for each
+#: journey: start stage, number of choices, (stage, to, log entry) per choice; to = '' asks.
+#: Returns per journey {status, stage, seq, since, last, choice taken (1-based, 0: none), armed
+#: timeout ids...}; status ok | moved | dup | ask (nothing written: evaluate against the stay first).
+STEP = """
+local epoch = tonumber(ARGV[2])
+local function step(state, seen, log, start, first, after)
+  if redis.call('ZSCORE', seen, ARGV[1]) then
+    local s = redis.call('HMGET', state, 'stage', 'seq', 'since', 'last')
+    return {'dup', s[1] or start, s[2] or '0', s[3] or '0', s[4] or '0', 0}
+  end
+  local stored = redis.call('HGET', state, 'stage')
+  local stage = stored or start
+  local pick = 0
+  for i = first, after - 1, 3 do
+    if ARGV[i] == stage then pick = i break end
+  end
+  if pick > 0 and ARGV[pick + 1] == '' then return {'ask', stage, '0', '0', '0', 0} end
+  if not stored then redis.call('HSET', state, 'stage', stage, 'since', ARGV[2], 'seq', 0) end
+  local last = tonumber(redis.call('HGET', state, 'last') or '0')
+  if epoch > last then redis.call('HSET', state, 'last', ARGV[2]) end
+  local status, armed = 'ok', {}
+  for _, field in ipairs(redis.call('HKEYS', state)) do
+    local kind = string.sub(field, 1, 2)
+    if pick > 0 and (kind == 't:' or kind == 'f:') then redis.call('HDEL', state, field)
+    elseif kind == 't:' then armed[#armed + 1] = string.sub(field, 3) end
+  end
+  if pick > 0 then
+    redis.call('HSET', state, 'stage', ARGV[pick + 1], 'since', ARGV[2])
+    redis.call('HINCRBY', state, 'seq', 1)
+    redis.call('LPUSH', log, ARGV[pick + 2])
+    redis.call('LTRIM', log, 0, tonumber(ARGV[4]) - 1)
+    status = 'moved'
+  end
+  redis.call('ZADD', seen, epoch, ARGV[1])
+  redis.call('ZREMRANGEBYRANK', seen, 0, -1 - tonumber(ARGV[3]))
+  local s = redis.call('HMGET', state, 'stage', 'seq', 'since', 'last')
+  local reply = {status, s[1], s[2], s[3], s[4] or '0', pick > 0 and (pick - first) / 3 + 1 or 0}
+  for _, id in ipairs(armed) do reply[#reply + 1] = id end
+  return reply
+end
+local replies, at = {}, 5
+for k = 1, #KEYS, 3 do
+  local count = tonumber(ARGV[at + 1])
+  replies[#replies + 1] = step(KEYS[k], KEYS[k + 1], KEYS[k + 2], ARGV[at], at + 2, at + 2 + 3 * count)
+  at = at + 2 + 3 * count
+end
+return replies
+"""
+
+#: The fallback of STEP's ask, a compare-and-set.
 #: KEYS: state, seen, log. ARGV: event_id, epoch, start, expected, to, log entry.
 #: Returns {status, stage, seq, since, last}; status ok | moved | dup | conflict.
 APPLY_EVENT = """
@@ -102,6 +160,26 @@ class JourneyState:
 
 
 @dataclass(frozen=True, slots=True)
+class Step:
+    """One journey's part of a STEP call: its start stage and the event's choices, (stage, to, entry)."""
+
+    journey: str
+    start: str
+    choices: tuple[tuple[str, str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Stepped:
+    status: str  # ok | moved | dup | ask
+    stage: str
+    seq: int
+    since: float
+    last: float
+    choice: int  # index of the choice taken, -1 if none
+    armed: frozenset[str]  # timeouts armed in the stay (status ok)
+
+
+@dataclass(frozen=True, slots=True)
 class Applied:
     status: str  # ok | moved | dup | conflict
     stage: str
@@ -115,6 +193,7 @@ class JourneyStore:
 
     def __init__(self, client: Any) -> None:
         self.client = client
+        self._step = client.register_script(STEP)
         self._apply = client.register_script(APPLY_EVENT)
         self._fire = client.register_script(FIRE)
         self._arm = client.register_script(ARM)
@@ -134,6 +213,21 @@ class JourneyStore:
             armed={k[2:]: float(v) for k, v in fields.items() if k.startswith("t:")},
             fired={k[2:]: v for k, v in fields.items() if k.startswith("f:")},
         )
+
+    async def step(
+        self, *, tenant: str, customer: str, event_id: str, epoch: float, steps: Sequence[Step]
+    ) -> list[Stepped]:
+        """Apply an event to several journeys of one customer in one script call (one round trip)."""
+        keys: list[str] = []
+        args: list[Any] = [event_id, repr(epoch), SEEN_KEEP, LOG_KEEP]
+        for step in steps:
+            key = self.key(tenant, customer, step.journey)
+            keys += [key, f"{key}:seen", f"{key}:log"]
+            args += [step.start, len(step.choices)]
+            for choice in step.choices:
+                args += choice
+        replies = (await run_batch(self.client, [(self._step, keys, args)]))[0]
+        return [_stepped(reply) for reply in replies]
 
     async def apply(
         self, *, tenant: str, customer: str, journey: str, event_id: str, epoch: float, start: str,
@@ -165,6 +259,12 @@ class JourneyStore:
     async def history(self, *, tenant: str, customer: str, journey: str, limit: int) -> list[str]:
         key = self.key(tenant, customer, journey)
         return [text(r) for r in (await run_batch(self.client, [("LRANGE", f"{key}:log", 0, limit - 1)]))[0]]
+
+
+def _stepped(reply: Any) -> Stepped:
+    status, stage, seq, since, last = (text(v) for v in reply[:5])
+    return Stepped(status, stage, int(seq), float(since), float(last), int(reply[5]) - 1,
+                   frozenset(text(v) for v in reply[6:]))  # fmt: skip
 
 
 def _pairs(reply: Any) -> list[tuple[Any, Any]]:
