@@ -28,7 +28,7 @@ from engine.features.spec import Entity, ListKind
 from engine.features.store import FeatureStore
 from engine.model import SeedListEntry
 from engine.offers.ledger import OfferLedger
-from engine.offers.slots import Command
+from engine.offers.slots import Command, Writes
 
 #: Recent decisions of a customer are kept this long after the last one.
 DECISIONS_TTL_S = 90 * 86400
@@ -47,6 +47,7 @@ class Services:
         self.lists = self.store._lists
         self.ledger = OfferLedger(self.client, event_ttl=settings.idempotency_ttl_s)
         self.gate = ContactGate(self.client, platform_limits=[WeComMonthly()])
+        self.writes = Writes(self.client)
 
     async def close(self) -> None:
         """Close the client; stop the embedded server if this worker started it."""

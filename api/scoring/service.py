@@ -27,12 +27,12 @@ from engine.errors import StoreUnavailable
 from engine.evaluation import Evaluation
 from engine.events import Event
 from engine.offers.results import Grant
-from engine.offers.slots import Command, ScriptCall, run_batch
+from engine.offers.slots import Command, ScriptCall
 from engine.rule_engine import LoadedRuleSet
 
 ROUTE = "/v1/score"
 
-Writes = list[ScriptCall | Command]
+PendingWrites = list[ScriptCall | Command]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,7 @@ async def score_event(
             runtime=runtime, tenant=tenant, event=event, loaded=loaded, tier=evaluation.tier, features=snapshot.values
         )
     )
-    writes: Writes = []
+    writes: PendingWrites = []
     grants = await _grant(runtime, tenant, event, loaded, evaluation, body, writes)
     if options is not None:
         await options.apply(runtime, tenant, event, loaded, evaluation, grants, body)
@@ -107,7 +107,7 @@ async def _grant(
     loaded: LoadedRuleSet,
     evaluation: Evaluation,
     body: dict[str, Any],
-    writes: Writes,
+    writes: PendingWrites,
 ) -> list[Grant]:
     if not evaluation.offers:
         return []
@@ -133,14 +133,14 @@ async def _grant(
     return grants
 
 
-async def _write(runtime: Runtime, writes: Writes) -> None:
+async def _write(runtime: Runtime, writes: PendingWrites) -> None:
     """Send the writes that follow the decision in one round trip; never fail the request.
 
     A failure is counted by the guard. The budgets are already reserved, so the answer
     stands; a retry re-evaluates, and the grants stay idempotent by event id.
     """
     with contextlib.suppress(StoreUnavailable):
-        await runtime.guard.call("remember", run_batch(runtime.services.client, writes))
+        await runtime.guard.call("remember", runtime.services.writes.send(writes))
 
 
 async def _recall(runtime: Runtime, tenant: str, key: str) -> Scored | None:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis import exceptions as redis_errors
+from redis.asyncio import RedisCluster
+from redis.crc import key_slot
 from redis.commands.core import AsyncScript
 
 from engine.errors import StoreUnavailable
@@ -178,6 +180,54 @@ async def run_batch(client: Any, calls: Sequence[ScriptCall | Command]) -> list[
             elif isinstance(result, Exception):
                 raise result
         return results
+
+
+#: Plain write commands folded into one script call: ARGV holds, per command, its name,
+#: the index of its key in KEYS, how many arguments follow, then those arguments.
+FOLDED_WRITES = """
+local i = 1
+while i <= #ARGV do
+  local n = tonumber(ARGV[i + 2])
+  redis.call(ARGV[i], KEYS[tonumber(ARGV[i + 1])], unpack(ARGV, i + 3, i + 2 + n))
+  i = i + 3 + n
+end
+return 1
+"""
+
+
+class Writes:
+    """Sends the write-only calls of a request in one round trip, its plain commands folded.
+
+    redis-py spends ~20 µs of client CPU on each command of a pipeline, so the plain
+    commands (``(name, key, *args)``, key first) go as one script call per hash slot
+    instead; script calls stay as they are. Nothing is read back.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.cluster = isinstance(client, RedisCluster)
+        self.script = client.register_script(FOLDED_WRITES)
+
+    async def send(self, calls: Sequence[ScriptCall | Command]) -> None:
+        scripts: list[ScriptCall | Command] = []
+        by_slot: dict[int, list[Command]] = {}
+        for call in calls:
+            if isinstance(call[0], AsyncScript):
+                scripts.append(call)
+            else:
+                slot = key_slot(str(call[1]).encode()) if self.cluster else 0
+                by_slot.setdefault(slot, []).append(call)
+        await run_batch(self.client, [*scripts, *(self._fold(commands) for commands in by_slot.values())])
+
+    def _fold(self, commands: Sequence[Command]) -> ScriptCall | Command:
+        if len(commands) == 1:
+            return commands[0]
+        keys: dict[str, int] = {}
+        args: list[Any] = []
+        for name, key, *rest in commands:
+            index = keys.setdefault(str(key), len(keys) + 1)
+            args += [name, index, len(rest), *rest]
+        return (self.script, list(keys), args)
 
 
 async def _run_one(client: Any, call: ScriptCall | Command) -> Any:
