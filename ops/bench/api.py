@@ -4,8 +4,10 @@ Starts the embedded Redis, then in turn (1) the floor app (api_floor.py: validat
 Event model + one pipelined Redis round trip) and (2) ``yutang serve`` with the
 shipped pack, each on N uvicorn workers; drives each with the same load generator
 (a separate process: asyncio, raw HTTP/1.1 keep-alive connections, a realistic mix
-of shipped-pack events with fresh event ids) and prints throughput and latency.
-The last line is one JSON object: score_rps, floor_rps, ratio, p50_ms, p99_ms.
+of shipped-pack events with fresh event ids) and prints throughput, latency and
+the CPU each request cost the server's processes and Redis (read from /proc and
+INFO cpu, divided by every request served, warm-up included). The last line is one
+JSON object: score_rps, floor_rps, ratio, p50_ms, p99_ms and the four CPU figures.
 
     ./yt bench api [--workers 2] [--seconds 10] [--connections 64]
 """
@@ -55,10 +57,10 @@ def main() -> int:
                 sys.executable, "-m", "uvicorn", "--factory", "ops.bench.api_floor:create_floor_app",
                 "--app-dir", str(ROOT), "--workers", str(args.workers), "--log-level", "warning", "--no-access-log",
             ]  # fmt: skip
-            floor = run_server(floor_cmd, env, "/floor", args, cwd=tmp, health=None)
+            floor = run_server(floor_cmd, env, "/floor", args, cwd=tmp, health=None, redis_url=redis.url)
             score_cmd = [sys.executable, "-m", "engine.cli", "serve", "--workers", str(args.workers),
                          "--rules", args.rules, "--data-dir", str(Path(tmp) / "data")]  # fmt: skip
-            score = run_server(score_cmd, env, "/v1/score", args, cwd=tmp, health="/readyz")
+            score = run_server(score_cmd, env, "/v1/score", args, cwd=tmp, health="/readyz", redis_url=redis.url)
         finally:
             redis.stop()
     report("floor", floor)
@@ -69,13 +71,24 @@ def main() -> int:
         "ratio": round(score["rps"] / floor["rps"], 3) if floor["rps"] else 0.0,
         "p50_ms": round(score["p50_ms"], 3),
         "p99_ms": round(score["p99_ms"], 3),
+        "score_server_cpu_us": round(score["server_cpu_us"]),
+        "score_redis_cpu_us": round(score["redis_cpu_us"]),
+        "floor_server_cpu_us": round(floor["server_cpu_us"]),
+        "floor_redis_cpu_us": round(floor["redis_cpu_us"]),
     }
     print(json.dumps(result))
     return 0
 
 
 def run_server(
-    cmd: list[str], env: dict[str, str], path: str, args: argparse.Namespace, *, cwd: str, health: str | None
+    cmd: list[str],
+    env: dict[str, str],
+    path: str,
+    args: argparse.Namespace,
+    *,
+    cwd: str,
+    health: str | None,
+    redis_url: str,
 ) -> dict[str, float]:
     port = free_port()
     full = [*cmd, "--port", str(port)]
@@ -83,8 +96,13 @@ def run_server(
     process = subprocess.Popen(full, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_ready(f"http://127.0.0.1:{port}", health or path, process, log.name)
+        workers, redis_before = cpu_seconds(process.pid), redis_cpu_seconds(redis_url)
         with multiprocessing.get_context("spawn").Pool(1) as pool:
-            return pool.apply(load, (port, path, args.connections, args.warmup, args.seconds))
+            figures = pool.apply(load, (port, path, args.connections, args.warmup, args.seconds))
+        served = figures["served"] or 1.0
+        figures["server_cpu_us"] = (cpu_seconds(process.pid) - workers) / served * 1e6
+        figures["redis_cpu_us"] = (redis_cpu_seconds(redis_url) - redis_before) / served * 1e6
+        return figures
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -92,6 +110,38 @@ def run_server(
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its live children: the server and its workers."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for each in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(child) for child in found]
+
+
+def redis_cpu_seconds(url: str) -> float:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        info = client.info("cpu")
+    finally:
+        client.close()
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 def wait_ready(base: str, path: str, process: subprocess.Popen[bytes], log: str) -> None:
@@ -146,12 +196,12 @@ def load(port: int, path: str, connections: int, warmup: float, seconds: float) 
 
 async def _load(port: int, path: str, connections: int, warmup: float, seconds: float) -> dict[str, float]:
     latencies: list[float] = []
-    errors = 0
+    errors = served = 0
     start = time.perf_counter()
     measure_from, stop_at = start + warmup, start + warmup + seconds
 
     async def connection(conn: int) -> None:
-        nonlocal errors
+        nonlocal errors, served
         rng = random.Random(conn)
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         n = 0
@@ -164,6 +214,7 @@ async def _load(port: int, path: str, connections: int, warmup: float, seconds: 
             writer.write(head + body)
             status = await _read_response(reader)
             done = time.perf_counter()
+            served += 1
             if status != 200:
                 errors += 1
             elif done >= measure_from and done < stop_at:
@@ -178,6 +229,7 @@ async def _load(port: int, path: str, connections: int, warmup: float, seconds: 
         "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0.0,
         "errors": float(errors),
         "requests": float(len(latencies)),
+        "served": float(served),  # warm-up included: what the CPU figures are divided by
     }
 
 
@@ -192,7 +244,8 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 def report(name: str, figures: dict[str, float]) -> None:
     print(f"{name:6s} {figures['rps']:9.1f} req/s  p50 {figures['p50_ms']:7.3f} ms  p99 {figures['p99_ms']:7.3f} ms  "
-          f"errors {int(figures['errors'])}  ({int(figures['requests'])} measured)")  # fmt: skip
+          f"errors {int(figures['errors'])}  ({int(figures['requests'])} measured)  "
+          f"CPU per request: server {figures['server_cpu_us']:.0f} us, redis {figures['redis_cpu_us']:.0f} us")  # fmt: skip
 
 
 if __name__ == "__main__":
