@@ -25,6 +25,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from engine.errors import StoreUnavailable
+from engine.features.coalescing import CoalescingRedis
 from engine.features.scripts import AnyRedis
 from engine.redis_embedded import EmbeddedRedis
 
@@ -75,7 +76,7 @@ def client_from_url(url: str, settings: RedisSettings) -> AnyRedis:
         return _cluster_client(url, settings)
     if scheme not in ("redis", "rediss", "unix"):
         raise StoreUnavailable(f"unsupported REDIS_URL scheme {scheme!r}")
-    return Redis.from_url(
+    return CoalescingRedis.from_url(
         url,
         socket_timeout=settings.socket_timeout,
         socket_connect_timeout=settings.connect_timeout,
