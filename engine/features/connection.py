@@ -13,14 +13,19 @@ Redis turns into :class:`~engine.errors.StoreUnavailable` instead of a hung requ
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
+from redis.asyncio.connection import AbstractConnection
+from redis.connection import HiredisRespSerializer
+from redis.utils import HIREDIS_AVAILABLE
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -76,13 +81,35 @@ def client_from_url(url: str, settings: RedisSettings) -> AnyRedis:
         return _cluster_client(url, settings)
     if scheme not in ("redis", "rediss", "unix"):
         raise StoreUnavailable(f"unsupported REDIS_URL scheme {scheme!r}")
-    return CoalescingRedis.from_url(
+    client = CoalescingRedis.from_url(
         url,
         socket_timeout=settings.socket_timeout,
         socket_connect_timeout=settings.connect_timeout,
         max_connections=settings.max_connections,
         retry=Retry(NoBackoff(), 1),
     )
+    pool = client.connection_pool
+    pool.connection_class = hiredis_packing(pool.connection_class)
+    return client
+
+
+@functools.cache
+def hiredis_packing(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:
+    """``connection_class`` packing commands with hiredis' C packer.
+
+    redis-py's sync client packs with hiredis when it is installed; its asyncio client
+    packs in Python, about 1.2 µs of CPU per argument, and a scored event sends ~85
+    (script keys and arguments). Same bytes on the wire: hiredis formats ints and floats
+    as ``repr`` does, and refuses other types as redis-py does (DataError).
+    """
+    if not HIREDIS_AVAILABLE:
+        return connection_class
+    serializer = HiredisRespSerializer()
+
+    def pack_command(self: AbstractConnection, *args: Any) -> list[bytes]:
+        return serializer.pack(*args)
+
+    return type(f"Hiredis{connection_class.__name__}", (connection_class,), {"pack_command": pack_command})
 
 
 def _cluster_client(url: str, settings: RedisSettings) -> RedisCluster:
