@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.events import EVENT_TYPES
-from engine.model import CompiledRuleSet, Decision, DecisionPolicy, Mode, Offer, Rule
+from engine.model import CompiledRuleSet, Decision, DecisionPolicy, Mode, Offer, OfferGroup, Rule
 from engine.pack.durations import in_daily_range
 from engine.stacking import order_group, stacked_groups
 
@@ -80,29 +80,50 @@ class Evaluator:
             self.other_type[event_type] = tuple(
                 WithheldOffer(o.id, "event_type") for o in ruleset.offers if o not in applies
             )
+        self._reason_heads = {f"rule:{r.id}": _ReasonHead(r) for r in ruleset.rules}
+        self._withheld = {(o.id, why): WithheldOffer(o.id, why) for o in ruleset.offers for why in _WHY_NOT}
+        # The eligible offers are ranked by priority (stable): filtering a list sorted once is the same.
+        self._by_priority = {t: sorted(offers, key=lambda o: -o.priority) for t, offers in self.offers_for.items()}
+        self._group_key = {o.id: o.exclusive_group or f"\x00{o.id}" for o in ruleset.offers}
+        groups = ruleset.offer_groups
+        self._plain_rank = {t: _ranked_by_priority(offers, groups) for t, offers in self.offers_for.items()}
 
     def decide(
-        self, *, event_type: str, timestamp: datetime, matched: Sequence[str], facts: Mapping[str, Any]
+        self,
+        *,
+        event_type: str,
+        timestamp: datetime,
+        matched: Sequence[str],
+        facts: Mapping[str, Any],
+        local: datetime | None = None,
     ) -> Evaluation:
-        matched_set = set(matched)
-        active: list[Rule] = []
-        shadow: list[Rule] = []
+        """The evaluation of one event; ``local`` is ``timestamp`` in the pack's zone, if already known."""
+        active: list[_ReasonHead] = []
+        shadow: list[_ReasonHead] = []
+        heads = self._reason_heads
         for key in matched:
             if key.startswith("rule:"):
-                rule = self.rules[key[5:]]
-                (shadow if rule.mode is Mode.SHADOW else active).append(rule)
-        score = _clamp(sum(r.score for r in active))
-        decision = combine(score, active, self.ruleset.decision)
-        shadow_decision = combine(
-            _clamp(score + sum(r.score for r in shadow)), [*active, *shadow], self.ruleset.decision
-        )
+                head = heads[key]
+                (shadow if head.shadow else active).append(head)
+        policy = self.ruleset.decision
+        score = _clamp(sum([h.score for h in active]))
+        overrides: set[Decision] = {h.decision for h in active if h.decision is not None} if active else set()
+        decision = _decide(score, overrides, policy)
+        shadow_decision = decision
+        if shadow:
+            shadow_score = _clamp(score + sum(h.score for h in shadow))
+            overrides |= {h.decision for h in shadow if h.decision is not None}
+            shadow_decision = _decide(shadow_score, overrides, policy)
+        matched_set = set(matched)
         tier = self._tier(matched_set)
-        eligible, offers, withheld = self._offers(event_type, timestamp, tier, decision, matched_set, facts)
+        if local is None:
+            local = timestamp.astimezone(self.zone)
+        eligible, offers, withheld = self._offers(event_type, local, tier, decision, matched_set, facts)
         return Evaluation(
             decision=decision,
             score=score,
-            reasons=tuple(_reason(r, facts) for r in active),
-            shadow=tuple(_reason(r, facts) for r in shadow),
+            reasons=tuple([h.reason(facts) for h in active]),
+            shadow=tuple([h.reason(facts) for h in shadow]) if shadow else (),
             tier=tier.id if tier else "",
             tier_label=tier.label if tier else "",
             offers=offers,
@@ -122,23 +143,22 @@ class Evaluator:
     def _offers(  # type: ignore[no-untyped-def]
         self,
         event_type: str,
-        timestamp: datetime,
+        local: datetime,
         tier,
         decision: Decision,
         matched: set[str],
         facts: Mapping[str, Any],
     ) -> tuple[tuple[Offer, ...], tuple[Offer, ...], tuple[WithheldOffer, ...]]:
-        eligible: list[Offer] = []
+        eligible: set[str] = set()
         withheld: list[WithheldOffer] = list(self.other_type[event_type])
-        local = timestamp.astimezone(self.zone)
         tier_id = tier.id if tier else ""
         for offer in self.offers_for[event_type]:
             why = self._why_not(offer, local, tier_id, decision, matched)
             if why:
-                withheld.append(WithheldOffer(offer.id, why))
+                withheld.append(self._withheld[offer.id, why])
             else:
-                eligible.append(offer)
-        ranked = self._rank(eligible, facts)
+                eligible.add(offer.id)
+        ranked = self._rank(event_type, [o for o in self._by_priority[event_type] if o.id in eligible], facts)
         chosen: list[Offer] = []
         taken_groups: set[str] = set()
         for offer in ranked:
@@ -148,16 +168,18 @@ class Evaluator:
                 if group:
                     taken_groups.add(group)
             else:
-                withheld.append(WithheldOffer(offer.id, "exclusive"))
+                withheld.append(self._withheld[offer.id, "exclusive"])
         chosen.sort(key=lambda o: self.declared[o.id])
         return tuple(ranked), tuple(chosen), tuple(withheld)
 
-    def _rank(self, eligible: list[Offer], facts: Mapping[str, Any]) -> list[Offer]:
+    def _rank(self, event_type: str, by_priority: list[Offer], facts: Mapping[str, Any]) -> list[Offer]:
         """Every eligible offer, each group in its policy's order (stable: declaration breaks ties)."""
+        if self._plain_rank[event_type]:
+            return by_priority
         amount, customer = facts.get("event.amount"), facts.get("event.customer")
         groups: dict[str, list[Offer]] = {}
-        for offer in sorted(eligible, key=lambda o: -o.priority):
-            groups.setdefault(offer.exclusive_group or f"\x00{offer.id}", []).append(offer)
+        for offer in by_priority:
+            groups.setdefault(self._group_key[offer.id], []).append(offer)
         ranked: list[Offer] = []
         for key, members in groups.items():
             declared = self.ruleset.offer_groups.get(key)
@@ -170,11 +192,37 @@ class Evaluator:
         key = self.condition_keys.get(offer.id)
         if key is not None and key not in matched:
             return "condition"
-        if not in_window(offer, local):
+        if offer.window is not None and not in_window(offer, local):
             return "window"
         if decision in offer.withhold_on:
             return "risk"
         return ""
+
+
+def _ranked_by_priority(offers: Sequence[Offer], declared: Mapping[str, OfferGroup]) -> bool:
+    """Whether ranking any subset of ``offers`` keeps priority order: no declared policy, no shared group."""
+    groups = [o.exclusive_group for o in offers if o.exclusive_group is not None]
+    return len(set(groups)) == len(groups) and not any(g in declared for g in groups)
+
+
+_WHY_NOT = ("condition", "tier", "window", "event_type", "risk", "exclusive")
+
+
+class _ReasonHead:
+    """What a matched rule contributes, read once from the rule: its reason is this plus values."""
+
+    __slots__ = ("decision", "fields", "reads", "score", "shadow")
+
+    def __init__(self, rule: Rule) -> None:
+        self.score = rule.score
+        self.decision = rule.decision
+        self.shadow = rule.mode is Mode.SHADOW
+        self.reads = rule.reads
+        self.fields = (rule.id, rule.code, rule.reason_zh, rule.reason_en, rule.score)
+
+    def reason(self, facts: Mapping[str, Any]) -> Reason:
+        get = facts.get
+        return Reason(*self.fields, {name: get(name) for name in self.reads})
 
 
 def in_window(offer: Offer, local: datetime) -> bool:
@@ -191,10 +239,15 @@ def in_window(offer: Offer, local: datetime) -> bool:
 
 
 def combine(score: int, rules: Sequence[Rule], policy: DecisionPolicy) -> Decision:
+    return _decide(score, {r.decision for r in rules if r.decision is not None}, policy)
+
+
+def _decide(score: int, overrides: set[Decision], policy: DecisionPolicy) -> Decision:
     decision = (
         Decision.DENY if score >= policy.deny_at else Decision.REVIEW if score >= policy.review_at else Decision.ALLOW
     )
-    overrides = {r.decision for r in rules if r.decision is not None}
+    if not overrides:
+        return decision
     if Decision.DENY in overrides:
         return Decision.DENY
     if Decision.ALLOW in overrides:
@@ -206,8 +259,3 @@ def combine(score: int, rules: Sequence[Rule], policy: DecisionPolicy) -> Decisi
 
 def _clamp(score: int) -> int:
     return max(0, min(100, score))
-
-
-def _reason(rule: Rule, facts: Mapping[str, Any]) -> Reason:
-    values = {name: facts.get(name) for name in rule.reads}
-    return Reason(rule.id, rule.code, rule.reason_zh, rule.reason_en, rule.score, values)

@@ -3,15 +3,21 @@
 Values are coerced to their declared types here, once, so that a backend never
 meets a string where the pack promised a number: a value of the wrong type is
 treated as missing.
+
+``FactBuilder`` prepares, once per rule set, everything that does not depend on the
+event (each declared name's type, the attribute names); ``build_facts`` is the
+one-off spelling of the same thing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.compile.features import feature_type, is_boolean_feature
+from engine.compile.features import feature_type
 from engine.events import Event, derived_fields
 from engine.expr.tree import Type
 from engine.features.spec import FeatureSpec
@@ -30,6 +36,57 @@ _EVENT_STRING_FIELDS = (
     "address",
     "label",
 )
+_EVENT_KEYS = tuple(f"event.{field}" for field in _EVENT_STRING_FIELDS)
+_event_strings = attrgetter(*_EVENT_STRING_FIELDS)
+_NUMBER, _BOOL = Type.NUMBER, Type.BOOL
+
+
+class FactBuilder:
+    """Builds the facts of one rule set: declared types and attribute names looked up once."""
+
+    def __init__(
+        self, *, feature_specs: Mapping[str, FeatureSpec], attributes: Mapping[str, Type], zone: ZoneInfo
+    ) -> None:
+        self.zone = zone
+        self._features = {name: feature_type(spec) for name, spec in feature_specs.items()}
+        self._attributes = tuple((name, name.removeprefix("attr."), declared) for name, declared in attributes.items())
+
+    def build(self, event: Event, features: Mapping[str, Any], local: datetime | None = None) -> dict[str, Any]:
+        """The facts of ``event``; ``local`` is its timestamp in the pack's zone, if already known."""
+        facts: dict[str, Any] = {}
+        for key, value in zip(_EVENT_KEYS, _event_strings(event), strict=True):
+            if value is not None:
+                facts[key] = value
+        if event.amount is not None:
+            facts["event.amount"] = event.amount
+        if local is None:
+            local = event.timestamp.astimezone(self.zone)
+        facts["event.hour"] = local.hour
+        facts["event.weekday"] = local.isoweekday()
+        for name, value in derived_fields(event).items():
+            if value is not None:
+                facts[name] = value
+        given = event.attributes
+        if given:
+            for name, attribute, declared in self._attributes:
+                value = given.get(attribute)
+                if value is not None and (value := coerce(value, declared)) is not None:
+                    facts[name] = value
+        declared_types = self._features
+        for name, value in features.items():
+            if value is None or (declared := declared_types.get(name)) is None:
+                continue
+            kind = type(value)
+            if declared is _NUMBER:
+                if (kind is int or kind is float) and value == value:
+                    facts[name] = value  # the common cases: a number or a flag where one is declared
+                    continue
+            elif declared is _BOOL and kind is bool:
+                facts[name] = value
+                continue
+            if (coerced := coerce(value, declared)) is not None:
+                facts[name] = coerced
+        return facts
 
 
 def build_facts(
@@ -40,32 +97,20 @@ def build_facts(
     attributes: Mapping[str, Type],
     zone: ZoneInfo,
 ) -> dict[str, Any]:
-    facts: dict[str, Any] = {}
-    for field in _EVENT_STRING_FIELDS:
-        value = getattr(event, field)
-        if value is not None:
-            facts[f"event.{field}"] = value
-    if event.amount is not None:
-        facts["event.amount"] = event.amount
-    local = event.timestamp.astimezone(zone)
-    facts["event.hour"] = local.hour
-    facts["event.weekday"] = local.isoweekday()
-    for name, value in derived_fields(event).items():
-        if value is not None:
-            facts[name] = value
-    for name, declared in attributes.items():
-        value = coerce(event.attributes.get(name.removeprefix("attr.")), declared)
-        if value is not None:
-            facts[name] = value
-    for name, value in features.items():
-        if value is None or (spec := feature_specs.get(name)) is None:
-            continue
-        kind = type(value)
-        if (kind is int or kind is float) and value == value and not is_boolean_feature(spec):
-            facts[name] = value  # the common case: a number where a number is declared
-        elif (coerced := coerce(value, feature_type(spec))) is not None:
-            facts[name] = coerced
-    return facts
+    """The facts of ``event``, for callers without the rule set's own ``FactBuilder``."""
+    key = (id(feature_specs), id(attributes), zone)
+    held = _builders.get(key)
+    if held is None or held[0] is not feature_specs or held[1] is not attributes:
+        if len(_builders) >= _KEEP_BUILDERS:
+            _builders.clear()
+        held = (feature_specs, attributes, FactBuilder(feature_specs=feature_specs, attributes=attributes, zone=zone))
+        _builders[key] = held
+    return held[2].build(event, features)
+
+
+#: Builders by the identity of the mappings they were prepared from (held, so ids stay theirs).
+_builders: dict[tuple[int, int, ZoneInfo], tuple[Mapping[str, FeatureSpec], Mapping[str, Type], FactBuilder]] = {}
+_KEEP_BUILDERS = 16
 
 
 def coerce(value: Any, declared: Type) -> Any:

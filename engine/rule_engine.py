@@ -26,7 +26,7 @@ from engine.diagnostics import Diagnostic
 from engine.errors import EngineError, RuleLoadError
 from engine.evaluation import Evaluation, Evaluator
 from engine.events import Event
-from engine.facts import build_facts
+from engine.facts import FactBuilder
 from engine.model import CompiledRuleSet
 from engine.pack.loader import read_pack_files
 
@@ -40,14 +40,21 @@ class LoadedRuleSet:
     evaluator: Evaluator
     diagnostics: tuple[Diagnostic, ...]
     files: Mapping[str, str] = field(default_factory=dict)  # the pack's text: rollbacks, other workers, console
+    fact_builder: FactBuilder = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ruleset = self.ruleset
+        builder = FactBuilder(feature_specs=ruleset.features, attributes=ruleset.attributes, zone=self.evaluator.zone)
+        object.__setattr__(self, "fact_builder", builder)  # frozen: set once, derived from the rule set
 
     def evaluate(self, event: Event, features: Mapping[str, Any]) -> Evaluation:
-        ruleset = self.ruleset
-        facts = build_facts(
-            event, features, feature_specs=ruleset.features, attributes=ruleset.attributes, zone=self.evaluator.zone
+        event_type, timestamp = event.type, event.timestamp
+        local = timestamp.astimezone(self.evaluator.zone)
+        facts = self.fact_builder.build(event, features, local)
+        matched = self.matcher.match(event_type, facts)
+        return self.evaluator.decide(
+            event_type=event_type, timestamp=timestamp, matched=matched, facts=facts, local=local
         )
-        matched = self.matcher.match(event.type, facts)
-        return self.evaluator.decide(event_type=event.type, timestamp=event.timestamp, matched=matched, facts=facts)
 
 
 def backend_checks(kind: BackendKind) -> tuple[BackendCheck, ...]:

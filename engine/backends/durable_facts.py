@@ -62,8 +62,15 @@ def generate_encoder(
     emitter = _Emitter()
     body: list[str] = []
     for path, field_id, declared in natives:
+        key = json.dumps(field_id) + ":"
         body.append(f"    v = g({path!r})")
-        body.append(f"    if v is not None: a({json.dumps(field_id) + ':'!r} + {_ENCODERS[declared]}(v))")
+        if declared is Type.BOOL:  # the whole property is a constant
+            body.append(f"    if v is not None: a({key + 'true'!r} if v else {key + 'false'!r})")
+        elif declared is Type.NUMBER:  # repr is exponent-free between 1e-4 and 2**53 (< 1e16)
+            plain = f"-{EXACT_LIMIT} <= v <= {EXACT_LIMIT} and (v >= 0.0001 or v <= -0.0001 or v == 0)"
+            body.append(f"    if v is not None: a({key!r} + (_repr(v) if {plain} else _num(v)))")
+        else:
+            body.append(f"    if v is not None: a({key!r} + {_ENCODERS[declared]}(v))")
     for projection in projections:
         prefix = repr(json.dumps(projection.field) + ":")
         if projection.boolean:
@@ -86,6 +93,7 @@ def generate_encoder(
         "_num": encode_number,
         "_bool": _encode_bool,
         "_val": encode_value,
+        "_repr": repr,
     }
     exec(compile(source, "<yutang-durable-facts>", "exec"), namespace)
     encoder: Encoder = namespace["encode"]

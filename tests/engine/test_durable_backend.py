@@ -10,10 +10,13 @@ from typing import Any
 import durable_rules_engine as dre
 import psutil
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.backends import BackendKind
 from engine.backends import durable as durable_module
 from engine.backends.durable import SESSION, DurableMatcher
+from engine.backends.durable_facts import encode_value, generate_encoder
 from engine.backends.durable_network import DurableLimits
 from engine.backends.python_codegen import PythonMatcher
 from engine.compile.pack import compile_files
@@ -223,3 +226,18 @@ def test_durable_is_the_default_backend() -> None:
 
     if "YUTANG_BACKEND" not in os.environ:
         assert BackendKind.DURABLE.value == cli.DEFAULT_BACKEND
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    number=st.one_of(
+        st.sampled_from([0, -0.0, 1e-4, -1e-4, 9.99e-5, 2**53, -(2**53), 2**53 + 1, 2.0**53, 1e16, float("inf")]),
+        st.integers(-(2**60), 2**60),
+        st.floats(allow_nan=False),
+    ),
+    flag=st.booleans(),
+)
+def test_the_fact_encoder_writes_numbers_and_flags_as_encode_value_does(number: float, flag: bool) -> None:
+    encode, _ = generate_encoder(("t_", "order"), [("n.a", "v0", Type.NUMBER), ("b.a", "v1", Type.BOOL)], [])
+    written = encode({"n.a": number, "b.a": flag})
+    assert written == f'"t_":"order","v0":{encode_value(number)},"v1":{encode_value(flag)}}}'

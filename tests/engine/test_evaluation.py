@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from engine.backends import BackendKind
+from engine.evaluation import Evaluator
 from engine.events import Event
 from engine.model import Decision
 from engine.pack.loader import read_pack_files
@@ -151,3 +153,29 @@ def test_record_plan_adds_what_each_event_type_feeds(loaded: LoadedRuleSet) -> N
     assert plan["referral"][: len(reads)] == reads  # reads first, in order
     assert {"device.accounts_24h", "referrer.invitees_7d"} <= set(plan["referral"])
     assert "referrer.invitees_7d" not in plan["signup"]  # a signup feeds no referral graph
+
+
+@pytest.mark.parametrize(
+    ("groups", "eligible", "granted"),
+    [
+        # a group split by a higher-priority offer of another group still ranks together
+        (["g", "h", "g"], ["a", "c", "b"], ["a", "b"]),
+        (["g", None, None], ["a", "b", "c"], ["a", "b", "c"]),
+        (["g", "h", "k"], ["a", "b", "c"], ["a", "b", "c"]),
+    ],
+)
+def test_offers_rank_by_priority_within_their_group(
+    loaded: LoadedRuleSet, groups: list[str | None], eligible: list[str], granted: list[str]
+) -> None:
+    template = next(o for o in loaded.ruleset.offers if o.id == "newcomer_coupon")
+    offers = tuple(
+        replace(template, id=offer_id, exclusive_group=group, priority=priority)
+        for offer_id, group, priority in zip("abc", groups, (10, 5, 1), strict=True)
+    )
+    evaluator = Evaluator(replace(loaded.ruleset, offers=offers))
+    result = evaluator.decide(
+        event_type="signup", timestamp=datetime.fromisoformat("2026-11-10T21:00:00+08:00"), matched=[], facts={}
+    )
+    assert [o.id for o in result.eligible] == eligible
+    assert [o.id for o in result.offers] == granted
+    assert [w.offer for w in result.withheld if w.why == "exclusive"] == sorted(set("abc") - set(granted))

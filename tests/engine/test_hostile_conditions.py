@@ -81,7 +81,7 @@ def test_a_hostile_condition_is_rejected_with_a_diagnostic(condition: str) -> No
 
 
 _SAFE_NAME = re.compile(
-    r"^(f|g|o|a|v|out|encode|match|n\d+|t\d+|K\d+|_min|_max|_abs|_len|_lower|_str|_num|_bool|_val)$"
+    r"^(f|g|o|a|v|out|encode|match|n\d+|t\d+|K\d+|_min|_max|_abs|_len|_lower|_str|_num|_bool|_val|_repr)$"
 )
 _SAFE_NODES = (
     ast.Module,
