@@ -117,7 +117,7 @@ def _cluster_client(url: str, settings: RedisSettings) -> RedisCluster:
     if parts.scheme != "redis+cluster":
         return RedisCluster.from_url(
             url, socket_timeout=settings.socket_timeout,
-            socket_connect_timeout=settings.connect_timeout,
+            socket_connect_timeout=settings.connect_timeout, max_connections=settings.max_connections,
         )  # fmt: skip
     nodes = []
     for item in parts.netloc.rsplit("@", 1)[-1].split(","):
@@ -128,6 +128,7 @@ def _cluster_client(url: str, settings: RedisSettings) -> RedisCluster:
         password=parts.password,
         socket_timeout=settings.socket_timeout,
         socket_connect_timeout=settings.connect_timeout,
+        max_connections=settings.max_connections,  # per node; redis-py's default is 100
     )
 
 
