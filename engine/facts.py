@@ -97,20 +97,11 @@ def build_facts(
     attributes: Mapping[str, Type],
     zone: ZoneInfo,
 ) -> dict[str, Any]:
-    """The facts of ``event``, for callers without the rule set's own ``FactBuilder``."""
-    key = (id(feature_specs), id(attributes), zone)
-    held = _builders.get(key)
-    if held is None or held[0] is not feature_specs or held[1] is not attributes:
-        if len(_builders) >= _KEEP_BUILDERS:
-            _builders.clear()
-        held = (feature_specs, attributes, FactBuilder(feature_specs=feature_specs, attributes=attributes, zone=zone))
-        _builders[key] = held
-    return held[2].build(event, features)
+    """The facts of ``event``, for callers without a rule set's ``FactBuilder`` (tests, benches).
 
-
-#: Builders by the identity of the mappings they were prepared from (held, so ids stay theirs).
-_builders: dict[tuple[int, int, ZoneInfo], tuple[Mapping[str, FeatureSpec], Mapping[str, Type], FactBuilder]] = {}
-_KEEP_BUILDERS = 16
+    Prepares a builder per call; a loaded rule set keeps one (``LoadedRuleSet.fact_builder``).
+    """
+    return FactBuilder(feature_specs=feature_specs, attributes=attributes, zone=zone).build(event, features)
 
 
 def coerce(value: Any, declared: Type) -> Any:

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.events import Event
-from engine.facts import build_facts
 from engine.journeys.actions import ActionContext, Parts, run_actions
 from engine.journeys.due import DueItem, DueQueue
 from engine.journeys.model import Journey, Timeout, Transition
@@ -97,10 +96,7 @@ class JourneyRunner:
         if compiled.needs_read(names, features, tier):
             read, computed = await self._customer_facts(tenant, loaded, event.customer, event.epoch)
             values, tier = read, tier or computed
-        facts = build_facts(
-            event, values, feature_specs=loaded.ruleset.features, attributes=loaded.ruleset.attributes,
-            zone=loaded.evaluator.zone,
-        )  # fmt: skip
+        facts = loaded.fact_builder.build(event, values)
         facts["journey.tier"] = tier
         return Checks(compiled.match, facts), tier
 
@@ -179,10 +175,7 @@ class JourneyRunner:
             read, computed = await self._customer_facts(tenant, loaded, customer, at)
             features = features if features is not None else read
             tier = tier or computed
-        facts = build_facts(
-            subject, features, feature_specs=loaded.ruleset.features, attributes=loaded.ruleset.attributes,
-            zone=loaded.evaluator.zone,
-        )  # fmt: skip
+        facts = loaded.fact_builder.build(subject, features)
         if event is None:
             facts = {k: v for k, v in facts.items() if not k.startswith(("event.", "attr."))}
         facts |= {
