@@ -115,10 +115,10 @@ class Runtime:
 async def _stop(tasks: list[asyncio.Task[None]]) -> None:
     """Cancel the background tasks and wait until they have ended.
 
-    Cancelled again every second while one still runs: on Python 3.11 a cancellation
-    that lands as an ``asyncio.timeout`` block expires (redis-py wraps its reads in
-    one) can be swallowed, and a single ``cancel()`` then left ``_maintain`` looping
-    and shutdown hanging for ever.
+    Cancelled again every second while one still runs: under load, a single
+    ``cancel()`` was seen to leave ``_maintain`` looping (the task stuck "cancelling"
+    in its sleep, the request swallowed on the way, most likely by a timeout block in
+    the Redis calls it makes) and the shutdown hanging for ever.
     """
     pending = set(tasks)
     while pending:
