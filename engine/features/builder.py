@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from engine.events import Event
-from engine.features.keys import NAMESPACE, PREFIX, KeyBuilder, digest, entity_value, safe_id
+from engine.features.keys import KeyBuilder, digest, entity_value
 from engine.features.plan import Plan
 from engine.features.spec import Entity
 
@@ -112,8 +112,7 @@ class RequestBuilder:
         self.written: set[str] = set()  # keys already given their write op
         self._ids: dict[tuple[Entity, str], str] = {}
         self._located: dict[Entity, tuple[str, str] | None] = {}
-        self._tags: dict[tuple[str, str], str] = {}
-        self._tenant_id = safe_id(tenant)
+        self._tags: dict[tuple[Entity, str], str] = {}
         self._bounds: dict[int | None, str] = {}
         self.upline_pending: Batch | None = None  # cluster: referrer batch whose chain B copies
 
@@ -140,10 +139,9 @@ class RequestBuilder:
 
     def tag_of(self, entity: Entity, entity_id: str) -> str:
         """``KeyBuilder.tag``, memoized for the request."""
-        namespace = NAMESPACE[entity]
-        found = self._tags.get((namespace, entity_id))
+        found = self._tags.get((entity, entity_id))
         if found is None:
-            found = self._tags[(namespace, entity_id)] = f"{PREFIX}:{{{self._tenant_id}:{namespace}:{entity_id}}}"
+            found = self._tags[(entity, entity_id)] = self.keys.tag(self.tenant, entity, entity_id)
         return found
 
     def batch(self, tag: str) -> Batch:
