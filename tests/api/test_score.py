@@ -157,3 +157,27 @@ async def test_unknown_route_and_method(api):
     assert (await api.get("/v1/nope", headers=auth())).status_code == 404
     r = await api.get("/v1/score", headers=auth())
     assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("query", "headers", "field"),
+    [
+        ("?contact=Group%20Chat!", {}, "contact"),
+        ("?explain=perhaps", {}, "explain"),
+        ("", {"Idempotency-Key": "k" * 129}, "Idempotency-Key"),
+    ],
+)
+async def test_bad_query_parameters_and_headers_get_422_naming_them(api, query, headers, field):
+    r = await api.post(f"/v1/score{query}", json=event("signup"), headers={**auth(), **headers})
+    assert r.status_code == 422, r.text
+    assert [f["field"] for f in r.json()["error"]["fields"]] == [field]
+
+
+async def test_openapi_documents_the_body_parameters_and_answer_of_score(api):
+    operation = (await api.get("/openapi.json")).json()["paths"]["/v1/score"]["post"]
+    assert operation["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Event"}
+    assert {(p["name"], p["in"]) for p in operation["parameters"]} == {
+        ("explain", "query"), ("contact", "query"), ("contact_record", "query"), ("Idempotency-Key", "header"),
+    }  # fmt: skip
+    answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/ScoreResponse"}
