@@ -44,7 +44,7 @@ def auth(key: str = ALPHA) -> dict[str, str]:
 
 
 def event(type_: str = "signup", **fields: Any) -> dict[str, Any]:
-    """An event body with a fresh event id, at noon in Shanghai (outside quiet hours / windows)."""
+    """An event body with a fresh event id, at the current time (pass ``timestamp`` to pin it)."""
     body: dict[str, Any] = {"event_id": f"e{next(_ids)}-{type_}", "type": type_, "customer": f"c{next(_ids)}"}
     body["timestamp"] = datetime.now(UTC).isoformat()
     body.update(fields)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from tests.api.conftest import auth, event
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 async def score(api: httpx.AsyncClient, body: dict[str, Any], **params: Any) -> dict[str, Any]:
@@ -68,16 +72,24 @@ async def test_explain_says_which_cap_blocked_and_what_is_left(offers_api: httpx
     assert entry["budget"]["per_customer"] == 1 and entry["budget"]["customer_used"] == 1
 
 
+def last_noon_in_shanghai() -> str:
+    """Outside the pack's quiet hours (22:00-08:00) whenever the test runs, and never in the future."""
+    now = datetime.now(SHANGHAI)
+    noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
+    return (noon if noon <= now else noon - timedelta(days=1)).isoformat()
+
+
 async def test_one_call_answers_risk_offer_and_contact_allowance(offers_api: httpx.AsyncClient) -> None:
-    signup = event("signup")
+    at = last_noon_in_shanghai()
+    signup = event("signup", timestamp=at)
     body = await score(offers_api, signup, contact="one_to_one")
     assert body["decision"] == "allow" and [o["offer"] for o in body["offers"]] == ["newcomer_test"]
     assert body["contact"]["allowed"] is True and body["contact"]["recorded"] is False
-    recorded = await score(
-        offers_api, event("signup", customer=signup["customer"]), contact="one_to_one", contact_record="true"
-    )
+    again = event("signup", customer=signup["customer"], timestamp=at)
+    recorded = await score(offers_api, again, contact="one_to_one", contact_record="true")
     assert recorded["contact"]["recorded"] is True
-    refused = await score(offers_api, event("signup", customer=signup["customer"]), contact="one_to_one")
+    third = event("signup", customer=signup["customer"], timestamp=at)
+    refused = await score(offers_api, third, contact="one_to_one")
     assert refused["contact"]["allowed"] is False and refused["contact"]["reason"] == "cap"
     assert refused["contact"]["next_allowed_at"] is not None
 
