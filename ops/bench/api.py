@@ -1,6 +1,6 @@
 """Benchmark POST /v1/score against a floor measured in the same run, on the same workers.
 
-Starts the embedded Redis, then in turn (1) the floor app (api_floor.py: validate the
+Starts the embedded Redis, then in turn (1) the floor app (parts/api_floor.py: validate the
 Event model + one pipelined Redis round trip) and (2) ``yutang serve`` with the
 shipped pack, each on N uvicorn workers; drives each with the same load generator
 (a separate process: asyncio, raw HTTP/1.1 keep-alive connections, a realistic mix
@@ -54,7 +54,7 @@ def main() -> int:
                    "YUTANG_SECRET": "bench-secret-0123456789", "YUTANG_LOG_LEVEL": "warning"}  # fmt: skip
             env.pop("PROMETHEUS_MULTIPROC_DIR", None)
             floor_cmd = [
-                sys.executable, "-m", "uvicorn", "--factory", "ops.bench.api_floor:create_floor_app",
+                sys.executable, "-m", "uvicorn", "--factory", "ops.bench.parts.api_floor:create_floor_app",
                 "--app-dir", str(ROOT), "--workers", str(args.workers), "--log-level", "warning", "--no-access-log",
             ]  # fmt: skip
             floor = run_server(floor_cmd, env, "/floor", args, cwd=tmp, health=None, redis_url=redis.url)

@@ -38,8 +38,8 @@ from engine.facts import build_facts
 from engine.model import CompiledRuleSet
 from engine.pack.loader import read_pack_files
 from engine.rule_engine import backend_checks
-from ops.bench.engine_packs import generate_inputs, generate_pack
-from ops.bench.engine_peers import Unsupported, build_rule_engine, build_zen
+from ops.bench.parts.engine_packs import generate_inputs, generate_pack
+from ops.bench.parts.engine_peers import Unsupported, build_rule_engine, build_zen
 
 Input = tuple[str, Any, dict[str, Any]]  # event type, timestamp, facts
 Match = Callable[[str, Mapping[str, Any]], list[str]]

@@ -2,7 +2,7 @@
 
 A FastAPI endpoint that validates the same ``Event`` model and makes one pipelined
 Redis round trip (record a counter, read it back); no auth, rules or offers.
-Run by the benchmark as ``uvicorn --factory api_floor:create_floor_app``.
+Run by the benchmark as ``uvicorn --factory ops.bench.parts.api_floor:create_floor_app``.
 """
 
 from __future__ import annotations
