@@ -66,12 +66,3 @@ EventsCaller = Annotated[Principal, Depends(require(Scope.EVENTS))]
 AdminCaller = Annotated[Principal, Depends(require(Scope.ADMIN))]
 ReaderCaller = Annotated[Principal, Depends(require(Scope.SCORE, Scope.EVENTS, Scope.ADMIN))]
 ContactCaller = Annotated[Principal, Depends(require(Scope.SCORE, Scope.EVENTS))]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=128,
-        description="a retried request with the same key gets the first response",
-    ),
-]

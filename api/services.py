@@ -61,7 +61,9 @@ class Services:
         raw = await self.store.recall_result(tenant=tenant, event_id=key)
         return None if raw is None else dict(json.loads(raw))
 
-    def remember_calls(self, *, tenant: str, event: Event, alias: str | None, body: dict[str, Any], payload: bytes) -> list[Command]:
+    def remember_calls(
+        self, *, tenant: str, event: Event, alias: str | None, body: dict[str, Any], payload: bytes
+    ) -> list[Command]:
         """The writes keeping ``payload`` for retries (by event id and Idempotency-Key) and as a recent decision.
 
         Plain commands, sent by the caller together with the request's other writes: the

@@ -74,17 +74,17 @@ class FactBuilder:
                     facts[name] = value
         declared_types = self._features
         for name, value in features.items():
-            if value is None or (declared := declared_types.get(name)) is None:
+            if value is None or (expected := declared_types.get(name)) is None:
                 continue
             kind = type(value)
-            if declared is _NUMBER:
+            if expected is _NUMBER:
                 if (kind is int or kind is float) and value == value:
                     facts[name] = value  # the common cases: a number or a flag where one is declared
                     continue
-            elif declared is _BOOL and kind is bool:
+            elif expected is _BOOL and kind is bool:
                 facts[name] = value
                 continue
-            if (coerced := coerce(value, declared)) is not None:
+            if (coerced := coerce(value, expected)) is not None:
                 facts[name] = coerced
         return facts
 

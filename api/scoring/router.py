@@ -30,7 +30,10 @@ IDEMPOTENCY_HEADER = "idempotency-key"
 IDEMPOTENCY_KEY_MAX = 128
 
 OPENAPI = {
-    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Event"}}}},
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Event"}}},
+    },
     "parameters": [
         *ScoreOptions.openapi_parameters(),
         {

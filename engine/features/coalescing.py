@@ -52,7 +52,7 @@ class CoalescingRedis(Redis):
         try:
             if len(batch) == 1:
                 args, options, _ = batch[0]
-                results: list[Any] = [await super().execute_command(*args, **options)]
+                results: list[Any] = [await super().execute_command(*args, **options)]  # type: ignore[no-untyped-call]
             else:
                 async with self.pipeline(transaction=False) as pipe:
                     for args, options, _ in batch:

@@ -13,7 +13,6 @@ Redis turns into :class:`~engine.errors.StoreUnavailable` instead of a hung requ
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,13 +20,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import RedisCluster
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.connection import AbstractConnection
-from redis.connection import HiredisRespSerializer
-from redis.utils import HIREDIS_AVAILABLE
 from redis.backoff import NoBackoff
+from redis.connection import HiredisRespSerializer
 from redis.retry import Retry
+from redis.utils import HIREDIS_AVAILABLE
 
 from engine.errors import StoreUnavailable
 from engine.features.coalescing import CoalescingRedis
@@ -93,7 +92,6 @@ def client_from_url(url: str, settings: RedisSettings) -> AnyRedis:
     return client
 
 
-@functools.cache
 def hiredis_packing(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:
     """``connection_class`` packing commands with hiredis' C packer.
 
@@ -104,12 +102,21 @@ def hiredis_packing(connection_class: type[AbstractConnection]) -> type[Abstract
     """
     if not HIREDIS_AVAILABLE:
         return connection_class
-    serializer = HiredisRespSerializer()
+    found = _HIREDIS_PACKING.get(connection_class)
+    if found is None:
 
-    def pack_command(self: AbstractConnection, *args: Any) -> list[bytes]:
-        return serializer.pack(*args)
+        def pack_command(self: AbstractConnection, *args: Any) -> list[bytes]:
+            packed: list[bytes] = _SERIALIZER.pack(*args)
+            return packed
 
-    return type(f"Hiredis{connection_class.__name__}", (connection_class,), {"pack_command": pack_command})
+        found = _HIREDIS_PACKING[connection_class] = type(
+            f"Hiredis{connection_class.__name__}", (connection_class,), {"pack_command": pack_command}
+        )
+    return found
+
+
+_SERIALIZER = HiredisRespSerializer()
+_HIREDIS_PACKING: dict[type[AbstractConnection], type[AbstractConnection]] = {}
 
 
 def _cluster_client(url: str, settings: RedisSettings) -> RedisCluster:

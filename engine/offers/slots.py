@@ -23,8 +23,8 @@ from typing import Any
 
 from redis import exceptions as redis_errors
 from redis.asyncio import RedisCluster
-from redis.crc import key_slot
 from redis.commands.core import AsyncScript
+from redis.crc import key_slot
 
 from engine.errors import StoreUnavailable
 

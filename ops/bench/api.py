@@ -245,7 +245,8 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 def report(name: str, figures: dict[str, float]) -> None:
     print(f"{name:6s} {figures['rps']:9.1f} req/s  p50 {figures['p50_ms']:7.3f} ms  p99 {figures['p99_ms']:7.3f} ms  "
           f"errors {int(figures['errors'])}  ({int(figures['requests'])} measured)  "
-          f"CPU per request: server {figures['server_cpu_us']:.0f} us, redis {figures['redis_cpu_us']:.0f} us")  # fmt: skip
+          f"CPU per request: server {figures['server_cpu_us']:.0f} us, "
+          f"redis {figures['redis_cpu_us']:.0f} us")  # fmt: skip
 
 
 if __name__ == "__main__":

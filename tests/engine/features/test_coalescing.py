@@ -50,7 +50,9 @@ async def test_an_error_reaches_only_its_caller(client: CoalescingRedis) -> None
     assert isinstance(results[2], ResponseError)
 
 
-async def test_a_lost_server_fails_every_caller_and_a_restart_recovers(tmp_path_factory: pytest.TempPathFactory) -> None:
+async def test_a_lost_server_fails_every_caller_and_a_restart_recovers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     server = EmbeddedRedis(tmp_path_factory.mktemp("coalescing"), port=free_port()).start()
     client = CoalescingRedis.from_url(server.url, socket_timeout=2)
     try:
