@@ -10,10 +10,17 @@ from fastapi import Depends, Header, Request
 from api.auth import Principal, Scope
 from api.errors import Forbidden, Unauthorized
 from api.runtime import Runtime
+from engine.phones import use_region
 
 
 async def get_runtime(request: Request) -> Runtime:
+    """The app's runtime; also reads this request's phones in the serving pack's region.
+
+    FastAPI solves dependencies before it validates the body, so an ``Event`` body is
+    parsed with the region set here (engine/phones.py).
+    """
     runtime: Runtime = request.app.state.runtime
+    use_region(runtime.rulesets.current.ruleset.phone_region)
     return runtime
 
 

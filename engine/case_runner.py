@@ -42,7 +42,7 @@ async def run_cases(loaded: LoadedRuleSet, source: FeatureSource | None = None) 
 async def run_case(loaded: LoadedRuleSet, case_index: int, case: TestCase, source: FeatureSource | None) -> CaseResult:
     result = CaseResult(case)
     for step_index, step in enumerate(case.steps):
-        event = step_event(step.event, case_index, step_index)
+        event = step_event(step.event, case_index, step_index, region=loaded.ruleset.phone_region)
         features: dict[str, Any] = dict(await source(case_index, event)) if source else {}
         features.update(step.features)
         if event.type not in SCORED_TYPES:

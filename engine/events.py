@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from engine.phones import e164
 
 
 class ScoredType(StrEnum):
@@ -59,8 +61,25 @@ GROUP_TYPES: frozenset[str] = frozenset(
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s]+$")]
 AttributeValue = str | int | float | bool
-_PHONE = re.compile(r"^\+?[0-9]{5,20}$")
+#: The moments an event (or any time a caller sends) may name. Wider than any skew a
+#: deployment allows, narrow enough that every local time zone and window arithmetic
+#: (``astimezone``, day starts, ``+ window``) stays inside ``datetime``'s years 1-9999.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 _EMAIL = re.compile(r"^[^@\s]{1,128}@[^@\s]{1,253}$")
+
+
+def bounded_moment(value: datetime) -> datetime:
+    """``value`` made aware (UTC when naive) if it lies in [EARLIEST, LATEST); else a ValueError naming the bounds."""
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    # the year check first: comparing 0001-01-01T00:00+14:00 with an aware bound overflows
+    if not EARLIEST.year - 1 <= value.year <= LATEST.year or not EARLIEST <= value < LATEST:
+        raise ValueError(f"must be between {EARLIEST:%Y-%m-%dT%H:%M:%SZ} and {LATEST:%Y-%m-%dT%H:%M:%SZ}")
+    return value
+
+
+#: A caller's date-time: aware, and within [EARLIEST, LATEST) so no conversion can overflow.
+Moment = Annotated[datetime, AfterValidator(bounded_moment)]
 
 
 class Event(BaseModel):
@@ -71,7 +90,7 @@ class Event(BaseModel):
     event_id: Identifier
     type: str
     customer: Identifier
-    timestamp: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    timestamp: Moment = Field(default_factory=lambda: datetime.now(UTC))
     device: Identifier | None = None
     ip: str | None = None
     phone: str | None = None
@@ -92,11 +111,6 @@ class Event(BaseModel):
             raise ValueError(f"unknown event type {value!r}; one of {sorted(EVENT_TYPES)}")
         return value
 
-    @field_validator("timestamp")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-
     @field_validator("ip")
     @classmethod
     def _ip(cls, value: str | None) -> str | None:
@@ -105,9 +119,8 @@ class Event(BaseModel):
     @field_validator("phone")
     @classmethod
     def _phone(cls, value: str | None) -> str | None:
-        if value is not None and not _PHONE.match(value.replace(" ", "").replace("-", "")):
-            raise ValueError("phone must be 5-20 digits, optionally with a leading +")
-        return None if value is None else value.replace(" ", "").replace("-", "")
+        """E.164, read in the pack's region (engine.phones): one number, one spelling."""
+        return None if value is None else e164(value)
 
     @field_validator("email")
     @classmethod
@@ -129,9 +142,16 @@ class Event(BaseModel):
 
 
 def phone_segment(phone: str | None) -> str | None:
-    """First three digits of a mainland mobile number (the carrier segment, e.g. 170)."""
+    """First three digits of a mainland mobile number (the carrier segment, e.g. 170).
+
+    Events carry E.164 (``+8617012345678`` -> ``170``); a number of another country has
+    no mainland segment (``+17035550123`` is not a virtual-operator 170 number). Bare
+    digits (a value not normalized yet) are read as before.
+    """
     if not phone:
         return None
+    if phone.startswith("+"):
+        return phone[3:6] if phone.startswith("+86") and len(phone) >= 6 else None
     digits = phone.removeprefix("+").removeprefix("86") if len(phone) > 11 else phone.lstrip("+")
     return digits[:3] if len(digits) >= 3 else None
 

@@ -318,6 +318,7 @@ class CompiledRuleSet:
     all_rules: tuple[Rule, ...] = ()  # including off and expired ones, for /v1/rules
     offer_groups: Mapping[str, OfferGroup] = field(default_factory=dict)  # declared stacking policies
     automation: Automation = field(default_factory=Automation)  # journeys, community rules, webhooks
+    phone_region: str = "CN"  # phones without a country code are read in this region (engine/phones.py)
 
     @property
     def shadow_rules(self) -> tuple[Rule, ...]:

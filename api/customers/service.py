@@ -14,6 +14,7 @@ from typing import Any
 from api.journeys.service import automation
 from api.runtime import Runtime
 from engine.events import Event
+from engine.features.keys import digest
 from engine.features.spec import Entity, ListFeature, WindowedFeature
 from engine.rule_engine import LoadedRuleSet
 
@@ -35,7 +36,8 @@ async def customer_features(
     runtime: Runtime, tenant: str, customer: str
 ) -> tuple[LoadedRuleSet, Event, dict[str, Any]]:
     loaded = runtime.rulesets.current
-    event = Event(event_id=f"view-{customer}", type=VIEW_TYPE, customer=customer, timestamp=datetime.now(UTC))
+    # never stored; a digest keeps the id within 128 characters for a 128-character customer id
+    event = Event(event_id=f"view-{digest(customer)}", type=VIEW_TYPE, customer=customer, timestamp=datetime.now(UTC))
     values = await runtime.guard.call(
         "features", runtime.services.store.read(tenant=tenant, event=event, specs=customer_specs(loaded))
     )

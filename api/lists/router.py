@@ -6,10 +6,12 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
+from fastapi.exceptions import RequestValidationError
 
 from api.deps import AdminCaller, RuntimeDep
 from api.errors import NotFound
 from api.lists.schemas import ListEntryIn, ListEntryOut, ListPageOut, RemovedOut
+from engine.features.keys import normalize
 from engine.features.spec import Entity, ListKind
 
 router = APIRouter(prefix="/v1/lists", tags=["lists"])
@@ -54,6 +56,7 @@ async def list_entries(
     "/entries/{entity}/{value:path}", response_model=list[ListEntryOut], summary="Every live entry of one value"
 )
 async def get_entries(entity: Entity, value: Value, runtime: RuntimeDep, caller: AdminCaller) -> list[ListEntryOut]:
+    value = _path_value(entity, value)
     entries = await runtime.guard.call(
         "lists", runtime.services.lists.get(tenant=caller.tenant, entity=entity, value=value)
     )
@@ -64,12 +67,23 @@ async def get_entries(entity: Entity, value: Value, runtime: RuntimeDep, caller:
 async def remove_entry(
     entity: Entity, value: Value, kind: ListKind, runtime: RuntimeDep, caller: AdminCaller
 ) -> RemovedOut:
+    value = _path_value(entity, value)
     removed = await runtime.guard.call(
         "lists", runtime.services.lists.remove(tenant=caller.tenant, entity=entity, value=value, kind=kind)
     )
     if not removed:
         raise NotFound(f"no {kind.value} entry for that {entity.value}")
     return RemovedOut(removed=True)
+
+
+def _path_value(entity: Entity, value: str) -> str:
+    """The path's value in the form events carry, or 422 naming ``value`` (``ip/0`` is no address)."""
+    try:
+        return normalize(entity, value)
+    except ValueError as err:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("path", "value"), "msg": str(err), "input": value}]
+        ) from None
 
 
 def _out(entry: Any) -> ListEntryOut:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from engine.events import Moment
+from engine.features.keys import normalize
 from engine.features.spec import Entity, ListKind
 
 
@@ -22,7 +24,14 @@ class ListEntryIn(BaseModel):
     author: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
         default=None, description="default: the API key's id"
     )
-    expires_at: datetime | None = Field(default=None, description="ISO 8601; absent = until removed")
+    expires_at: Moment | None = Field(default=None, description="ISO 8601; absent = until removed")
+
+    @field_validator("value")
+    @classmethod
+    def _of_entity(cls, value: str, info: ValidationInfo) -> str:
+        """The value in the form events carry (an ip parses, a phone becomes E.164), or 422 naming it."""
+        entity = info.data.get("entity")
+        return value if entity is None else normalize(entity, value)
 
     @field_validator("expires_at")
     @classmethod

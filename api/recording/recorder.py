@@ -7,8 +7,10 @@ pseudonyms made with the feature store's HMAC (:class:`engine.features.keys.KeyB
 so the raw values never reach the stream and the same value always gets the same
 pseudonym for one tenant. The pseudonyms keep what rules read from these fields:
 
-- phone: the carrier segment (first three digits, e.g. 170) and eight digits of the
-  HMAC of the number: ``phone.segment`` rules still fire, repeats still count;
+- phone: E.164 with the carrier segment (``+86`` and the first three digits, e.g. 170)
+  and eight digits of the HMAC of the number (another country: its code and ten
+  digits): ``phone.segment`` rules still fire, repeats still count; the number was
+  normalized first, so its spellings share one pseudonym;
 - ip: a /24 made from the HMAC of the real /24 and a host from the HMAC of the
   address, so ``ip.subnet`` windows group the same events (IPv6 likewise in fd00::/8);
 - email: the local part becomes ``u<hmac>``, the domain stays (disposable-domain rules);
@@ -29,6 +31,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from engine.events import Event, ip_subnet, phone_segment
+from engine.phones import country_code
 from engine.features.keys import PREFIX, KeyBuilder, normalize, safe_id
 from engine.features.spec import Entity
 from engine.replay.log import dump_record
@@ -53,8 +56,7 @@ class EventRecorder:
         if not data.get("attributes"):
             data.pop("attributes", None)
         if event.phone:
-            digits = self._number(tenant, Entity.PHONE, event.phone) % 10**8
-            data["phone"] = f"{phone_segment(event.phone) or '000'}{digits:08d}"
+            data["phone"] = self._phone(tenant, event.phone)
         if event.ip:
             data["ip"] = self._ip(tenant, event.ip)
         if event.email:
@@ -71,6 +73,14 @@ class EventRecorder:
 
     def _number(self, tenant: str, entity: Entity, value: str) -> int:
         return int.from_bytes(base64.urlsafe_b64decode(self.keys.pii_hash(tenant, entity, value)), "big")
+
+    def _phone(self, tenant: str, phone: str) -> str:
+        """E.164 again: a mainland number keeps its segment (+86 170 ...), another its country code."""
+        number = self._number(tenant, Entity.PHONE, phone)
+        segment = phone_segment(phone)
+        if segment:
+            return f"+86{segment}{number % 10**8:08d}"
+        return f"+{country_code(phone)}{number % 10**10:010d}"
 
     def _ip(self, tenant: str, ip: str) -> str:
         subnet = ip_subnet(ip) or ip

@@ -22,6 +22,7 @@ from api.scoring.options import ScoreOptions
 from api.scoring.schemas import ScoreResponse
 from api.scoring.service import score_event
 from engine.events import SCORED_TYPES, Event
+from engine.phones import use_region
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 
@@ -64,6 +65,7 @@ async def score(request: Request) -> Response:
     caller = check_scopes(principal_for(runtime, request.headers.get("authorization")), SCORE_SCOPES)
     options = ScoreOptions.from_query(request.query_params)
     idempotency_key = _idempotency_key(request.headers.get(IDEMPOTENCY_HEADER))
+    use_region(runtime.rulesets.current.ruleset.phone_region)  # phones in the body are read in the pack's region
     event = _event(await request.body())
     scored = await score_event(
         runtime=runtime, tenant=caller.tenant, event=event, idempotency_key=idempotency_key, options=options

@@ -13,18 +13,22 @@ from engine.events import Event
 from engine.model import TestCase, TestStep
 from engine.pack.loader import Located
 from engine.pack.schema import TestItem
+from engine.phones import DEFAULT_REGION, phone_region
 
 #: Steps without a timestamp happen one minute apart from this moment (Shanghai 10:00).
 TEST_CLOCK_START = datetime.fromisoformat("2026-11-02T10:00:00+08:00")
 
 
-def step_event(raw: Mapping[str, Any], case_index: int, step_index: int) -> Event:
-    """The step's event with defaults filled in: an id, a customer, a clock."""
+def step_event(
+    raw: Mapping[str, Any], case_index: int, step_index: int, *, region: str = DEFAULT_REGION
+) -> Event:
+    """The step's event with defaults filled in: an id, a customer, a clock; phones read in ``region``."""
     values = dict(raw)
     values.setdefault("event_id", f"case{case_index}-step{step_index}")
     values.setdefault("customer", f"case{case_index}-customer")
     values.setdefault("timestamp", TEST_CLOCK_START + timedelta(minutes=step_index))
-    return Event.model_validate(values)
+    with phone_region(region):
+        return Event.model_validate(values)
 
 
 def compile_cases(
@@ -35,6 +39,7 @@ def compile_cases(
     offer_ids: Collection[str],
     names: Collection[str],
     diagnostics: list[Diagnostic],
+    region: str = DEFAULT_REGION,
 ) -> tuple[TestCase, ...]:
     cases: list[TestCase] = []
     references = {
@@ -50,7 +55,7 @@ def compile_cases(
         for step_index, step in enumerate(item.steps):
             at = ("steps", step_index)
             try:
-                step_event(step.event, case_index, step_index)
+                step_event(step.event, case_index, step_index, region=region)
             except ValidationError as err:
                 for error in err.errors(include_url=False):
                     field = ".".join(str(p) for p in error["loc"])

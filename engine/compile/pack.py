@@ -11,7 +11,13 @@ from engine.compile.features import compile_features, feature_type
 from engine.compile.journeys import RESERVED_PREFIXES, compile_automation, conditions_of
 from engine.compile.names import ATTRIBUTE_TYPES, DERIVED_FIELDS, EVENT_FIELDS
 from engine.compile.offer_terms import compile_offer_groups
-from engine.compile.policies import compile_contacts, compile_decision, compile_seed_lists, resolve_zone
+from engine.compile.policies import (
+    compile_contacts,
+    compile_decision,
+    compile_seed_lists,
+    resolve_phone_region,
+    resolve_zone,
+)
 from engine.compile.rules import compile_offers, compile_rules, compile_tiers
 from engine.diagnostics import Code, Diagnostic, Location, Severity, sort_diagnostics
 from engine.errors import RuleLoadError
@@ -59,6 +65,7 @@ def _compile(
 ) -> tuple[CompiledRuleSet, list[Diagnostic]]:
     diagnostics = list(pack.diagnostics)
     zone_name, zone = resolve_zone(pack, diagnostics)
+    region = resolve_phone_region(pack, diagnostics)
     attributes = {f"attr.{name}": ATTRIBUTE_TYPES[located.item] for name, located in pack.attributes.items()}
     features = compile_features(pack.features, attributes, diagnostics)
     builtins = builtin_list_features()
@@ -128,6 +135,7 @@ def _compile(
         offer_ids={o.item.id for o in pack.offers},
         names=set(all_features),
         diagnostics=diagnostics,
+        region=region,
     )
     ruleset = CompiledRuleSet(
         version=pack.version,
@@ -141,13 +149,14 @@ def _compile(
         lists=lists,
         decision=decision,
         contacts=contacts,
-        seed_lists=compile_seed_lists(pack, zone),
+        seed_lists=compile_seed_lists(pack, zone, region, diagnostics),
         tests=cases,
         predicates=predicates,
         feature_plan=(reads := _feature_plan(predicates, all_features)),
         record_plan=_record_plan(reads, {n: all_features[n] for n in used}),
         files=tuple(f.path for f in pack.files),
         all_rules=rules,
+        phone_region=region,
         offer_groups=offer_groups,
         automation=automation,
     )

@@ -6,10 +6,12 @@ from datetime import UTC, date, datetime, time, tzinfo
 
 from engine.diagnostics import Code, Diagnostic, Location, did_you_mean
 from engine.events import SCORED_TYPES
+from engine.features.keys import normalize
 from engine.model import ContactCap, ContactPolicy, Decision, DecisionPolicy, FailMode, SeedListEntry
 from engine.pack.durations import parse_daily_range, parse_duration
 from engine.pack.loader import Located, ValidatedPack
 from engine.pack.schema import ContactsItem, DecisionItem
+from engine.phones import DEFAULT_REGION, known_region, phone_region
 
 DEFAULT_DECISION = DecisionPolicy(
     review_at=40, deny_at=70, withhold_offers_on=frozenset({Decision.REVIEW, Decision.DENY}), fail_modes={}
@@ -83,16 +85,25 @@ def compile_contacts(
     return ContactPolicy(tuple(caps), quiet[0], quiet[1], item.platform_monthly)
 
 
-def compile_seed_lists(pack: ValidatedPack, zone: tzinfo) -> tuple[SeedListEntry, ...]:
+def compile_seed_lists(
+    pack: ValidatedPack, zone: tzinfo, region: str, diagnostics: list[Diagnostic]
+) -> tuple[SeedListEntry, ...]:
+    """Seed entries with their values in the form events carry (E.164 phones, networks), each checked."""
     entries = []
     for located in pack.seed_lists:
         item = located.item
+        try:
+            with phone_region(region):
+                value = normalize(item.entity, item.value)
+        except ValueError as err:
+            diagnostics.append(Diagnostic(located.location("value"), Code.INVALID_VALUE, f"{item.entity.value}: {err}"))
+            continue
         expires = item.expires
         if isinstance(expires, date) and not isinstance(expires, datetime):
             expires = datetime.combine(expires, time(0), zone)
         elif isinstance(expires, datetime) and expires.tzinfo is None:
             expires = expires.replace(tzinfo=zone)
-        entries.append(SeedListEntry(item.entity.value, item.value, item.kind.value, item.reason, expires))
+        entries.append(SeedListEntry(item.entity.value, value, item.kind.value, item.reason, expires))
     return tuple(entries)
 
 
@@ -108,3 +119,15 @@ def resolve_zone(pack: ValidatedPack, diagnostics: list[Diagnostic]) -> tuple[st
             Diagnostic(where, Code.INVALID_VALUE, f"unknown time zone '{name}'; use an IANA name like Asia/Shanghai")
         )
         return "UTC", UTC
+
+
+def resolve_phone_region(pack: ValidatedPack, diagnostics: list[Diagnostic]) -> str:
+    """The region phones without a country code are read in; CN when the pack names none it knows."""
+    region = pack.meta.item.phone_region if pack.meta else DEFAULT_REGION
+    if known_region(region):
+        return region
+    where = pack.meta.location("phone_region") if pack.meta else Location("<pack>")
+    diagnostics.append(
+        Diagnostic(where, Code.INVALID_VALUE, f"unknown phone region '{region}'; use an ISO 3166 code like CN or HK")
+    )
+    return DEFAULT_REGION

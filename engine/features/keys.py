@@ -24,6 +24,7 @@ import re
 
 from engine.events import Event, email_domain, ip_subnet, phone_segment
 from engine.features.spec import PII_ENTITIES, Entity
+from engine.phones import e164
 
 PREFIX = "yt"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.@+=-]{1,64}$")
@@ -57,19 +58,36 @@ def safe_id(value: str) -> str:
 
 
 def normalize(entity: Entity, value: str) -> str:
-    """Canonical form of a raw value, so that list entries match events' values."""
+    """Canonical form of a raw value, so that list entries match events' values.
+
+    ValueError, with a message fit for the caller, when ``value`` is not one of ``entity``
+    (``0`` is not an ip, ``10.0.0/24`` not a subnet, ``phone-ish`` not a phone).
+    """
     value = value.strip()
     if entity is Entity.PHONE:
-        return value.replace(" ", "").replace("-", "")
+        return e164(value)
     if entity is Entity.IP:
-        return str(ipaddress.ip_address(value))
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise ValueError(f"{value[:64]!r} is not an IPv4 or IPv6 address") from None
     if entity is Entity.SUBNET:
-        return str(ipaddress.ip_network(value if "/" in value else ip_subnet(value) or value, strict=False))
+        return _subnet(value)
     if entity in (Entity.EMAIL_DOMAIN,):
         return value.lower().rsplit("@", 1)[-1]
     if entity is Entity.ADDRESS:
         return " ".join(value.lower().split())
     return value
+
+
+def _subnet(value: str) -> str:
+    """A network (``203.0.113.0/24``), or the /24 or /64 an address belongs to."""
+    try:
+        if "/" in value:
+            return str(ipaddress.ip_network(value, strict=False))
+        return str(ipaddress.ip_network(ip_subnet(str(ipaddress.ip_address(value))) or value, strict=False))
+    except ValueError:
+        raise ValueError(f"{value[:64]!r} is not a network like 203.0.113.0/24 or an IP address") from None
 
 
 def entity_value(event: Event, entity: Entity) -> str | None:
@@ -105,7 +123,8 @@ def entity_value(event: Event, entity: Entity) -> str | None:
 def mask(entity: Entity, value: str) -> str:
     """A display hint for a personal value that does not reveal it (138****5678)."""
     if entity is Entity.PHONE and len(value) >= 7:
-        return f"{value[:3]}****{value[-4:]}"
+        national = value.removeprefix("+86") if value.startswith("+86") else value
+        return f"{national[:3]}****{national[-4:]}"
     if entity in (Entity.IP, Entity.SUBNET):
         head = value.split(".", 1)[0] if "." in value else value.split(":", 1)[0]
         return f"{head}.*.*.*" + ("/" + value.rsplit("/", 1)[1] if "/" in value else "")

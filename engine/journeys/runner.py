@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.events import Event
+from engine.features.keys import digest
 from engine.journeys.actions import ActionContext, Parts, run_actions
 from engine.journeys.due import DueItem, DueQueue
 from engine.journeys.model import Journey, Timeout, Transition
@@ -190,7 +191,8 @@ class JourneyRunner:
         self, tenant: str, loaded: LoadedRuleSet, customer: str, at: float
     ) -> tuple[dict[str, Any], str]:
         """The customer's own features at ``at`` and the tier scoring would give them."""
-        view = Event(event_id=f"journey-{customer}", type="order", customer=customer,
+        # the id is never stored; a digest keeps it within the 128 characters of an id for a 128-character customer
+        view = Event(event_id=f"journey-{digest(customer)}", type="order", customer=customer,
                      timestamp=datetime.fromtimestamp(at, UTC))  # fmt: skip
         specs = self.compiled(loaded).customer_specs
         values = dict(await self.features.read(tenant=tenant, event=view, specs=specs))

@@ -26,6 +26,7 @@ class _Section(BaseModel):
 class PackMeta(_Section):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     timezone: str = "Asia/Shanghai"
+    phone_region: str = "CN"  # ISO 3166 region a phone without a country code is read in (engine/phones.py)
     description: str = ""
 
 
