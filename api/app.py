@@ -9,17 +9,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from api.admin.router import router as admin_router
 from api.admin.versions import router as versions_router
 from api.console.router import router as console_router
 from api.contacts.router import router as contacts_router
 from api.customers.router import router as customers_router
+from api.error_responses import document_errors
 from api.errors import install_error_handlers
 from api.groupbuy.router import router as groupbuy_router
 from api.health.router import router as health_router
 from api.journeys.router import router as journeys_router
 from api.lists.router import router as lists_router
+from api.media import JsonBodies, reads_json
 from api.metrics import Metrics
 from api.middleware import BodyLimit, RequestMetrics
 from api.outcomes.router import router as outcomes_router
@@ -54,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="yutang", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
-    for router in (
+    routers = (
         scoring_router,
         outcomes_router,
         customers_router,
@@ -68,8 +71,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
         journeys_router,
         groupbuy_router,
-    ):
+    )
+    for router in routers:
         app.include_router(router)
+    routes = [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
+    document_errors(app, routes)
+    app.add_middleware(JsonBodies, routes=[route for route in routes if reads_json(route)])
     app.add_middleware(PathBodyLimit, settings=settings)
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app

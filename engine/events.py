@@ -88,13 +88,19 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     event_id: Identifier
-    type: str
+    type: str = Field(json_schema_extra={"enum": sorted(EVENT_TYPES)})
     customer: Identifier
-    timestamp: Moment = Field(default_factory=lambda: datetime.now(UTC))
+    timestamp: Moment = Field(
+        default_factory=lambda: datetime.now(UTC), description="ISO 8601, between 2000-01-01 and 2100-01-01 (UTC)"
+    )
     device: Identifier | None = None
-    ip: str | None = None
-    phone: str | None = None
-    email: str | None = None
+    ip: str | None = Field(default=None, description="IPv4 or IPv6 address")
+    phone: str | None = Field(
+        default=None,
+        description="read in the pack's phone_region unless it has a country code; stored as E.164",
+        json_schema_extra={"pattern": r"^\+?[0-9 ().-]{5,40}$"},
+    )
+    email: str | None = Field(default=None, json_schema_extra={"pattern": _EMAIL.pattern})
     referrer: Identifier | None = None
     group: Identifier | None = None
     campaign: Identifier | None = None

@@ -26,7 +26,12 @@ async def join(group_id: GroupId, body: JoinRequest, runtime: RuntimeDep, caller
     return JoinResponse(**answer)
 
 
-@router.get("/{group_id}", response_model=GroupOut, summary="A group's state and members (payments to refund)")
+@router.get(
+    "/{group_id}",
+    response_model=GroupOut,
+    summary="A group's state and members (payments to refund)",
+    responses={404: {"description": "no such group-buy"}},
+)
 async def read(group_id: GroupId, runtime: RuntimeDep, caller: ReaderCaller) -> GroupOut:
     book, _ = parts(runtime)
     state = await runtime.guard.call("groupbuy", book.state(tenant=caller.tenant, group_id=group_id))

@@ -15,7 +15,16 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Redis answers and a rule set is loaded; 503 otherwise")
+@router.get(
+    "/readyz",
+    summary="Redis answers and a rule set is loaded; 503 otherwise",
+    responses={
+        503: {
+            "description": "not ready (same body, ready: false)",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     loaded = runtime.rulesets.engine.loaded
     redis_ok = await runtime.redis_ok()

@@ -63,7 +63,12 @@ async def get_entries(entity: Entity, value: Value, runtime: RuntimeDep, caller:
     return [_out(e) for e in entries]
 
 
-@router.delete("/entries/{entity}/{value:path}", response_model=RemovedOut, summary="Remove the entry of one kind")
+@router.delete(
+    "/entries/{entity}/{value:path}",
+    response_model=RemovedOut,
+    summary="Remove the entry of one kind",
+    responses={404: {"description": "no entry of that kind for that value"}},
+)
 async def remove_entry(
     entity: Entity, value: Value, kind: ListKind, runtime: RuntimeDep, caller: AdminCaller
 ) -> RemovedOut:

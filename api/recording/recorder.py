@@ -31,9 +31,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from engine.events import Event, ip_subnet, phone_segment
-from engine.phones import country_code
 from engine.features.keys import PREFIX, KeyBuilder, normalize, safe_id
 from engine.features.spec import Entity
+from engine.phones import country_code
 from engine.replay.log import dump_record
 
 PAGE = 500
