@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.events import Moment
+
 
 class ContactRequest(BaseModel):
     """May staff message ``customer`` on ``channel`` now? Recorded when allowed."""
@@ -21,7 +23,7 @@ class ContactRequest(BaseModel):
     tier: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
         default=None, description="default: the customer's tier computed now"
     )
-    at: datetime | None = Field(default=None, description="default: now")
+    at: Moment | None = Field(default=None, description="default: now")
 
 
 class ContactResponse(BaseModel):

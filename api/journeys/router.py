@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from api.deps import ReaderCaller, RuntimeDep
 from api.journeys.service import automation
 from api.runtime import Runtime
+from engine.events import Moment
 from engine.journeys.reports import as_csv, kpis, period_bounds
 
 router = APIRouter(prefix="/v1", tags=["journeys"])
@@ -19,7 +20,7 @@ GroupId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\s]+$")
 
 @router.get("/groups/{group}", summary="A group's health (members, staff pushes) and raised signals")
 async def get_group(
-    group: GroupId, runtime: RuntimeDep, caller: ReaderCaller, at: datetime | None = None
+    group: GroupId, runtime: RuntimeDep, caller: ReaderCaller, at: Moment | None = None
 ) -> dict[str, Any]:
     moment = (at or datetime.now(UTC)).timestamp()
     return await runtime.guard.call(
