@@ -44,6 +44,11 @@ class Runtime:
         keys = ApiKeys.load(settings.api_keys, settings.api_keys_file)
         if not len(keys):
             log.warning("no API keys configured (YUTANG_API_KEYS / YUTANG_API_KEYS_FILE): every request will get 401")
+        if settings.trust_event_time:
+            log.warning(
+                "YUTANG_TRUST_EVENT_TIME is on: /v1/score takes event times as sent, so a caller decides caps, "
+                "periods and velocity windows. Only for backfills and simulations, never a live deployment."
+            )
         metrics = metrics or Metrics()
         services = await open_services(settings)
         guard = RedisGuard(metrics=metrics, timeout_s=settings.redis_timeout_s, breaker_s=settings.breaker_s)

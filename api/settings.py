@@ -26,6 +26,9 @@ class Settings(BaseModel):
     redis_timeout_s: float = Field(default=0.5, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     idempotency_ttl_s: int = Field(default=86400, gt=0)
+    claim_wait_s: float = Field(default=2.0, ge=0)  # a concurrent copy of an event waits this long for its answer
+    event_time_skew_s: int = Field(default=300, ge=0)  # /v1/score refuses event times further off the clock
+    trust_event_time: bool = False  # take event times as sent (backfills, simulations): never on a live deployment
     rules_poll_s: float = Field(default=2.0, gt=0)
     breaker_s: float = Field(default=0.5, ge=0)
     recent_decisions: int = Field(default=20, ge=0)
@@ -59,6 +62,9 @@ _VARIABLES = {
     "api_keys_file": "YUTANG_API_KEYS_FILE",
     "max_body_bytes": "YUTANG_MAX_BODY_BYTES",
     "idempotency_ttl_s": "YUTANG_IDEMPOTENCY_TTL_S",
+    "claim_wait_s": "YUTANG_CLAIM_WAIT_S",
+    "event_time_skew_s": "YUTANG_EVENT_TIME_SKEW_S",
+    "trust_event_time": "YUTANG_TRUST_EVENT_TIME",
     "rules_poll_s": "YUTANG_RULES_POLL_S",
     "breaker_s": "YUTANG_REDIS_BREAKER_S",
     "recent_decisions": "YUTANG_RECENT_DECISIONS",
