@@ -14,8 +14,9 @@ So a reused id can never be evaluated twice: no second grant, history entry, exp
 row or metric. ``Idempotency-Key`` has its own claims, bound to the fingerprint of
 the body and query string; it never reads an event id's answer.
 
-Keys are ``yt:{<tenant>:evt:<digest>}`` and ``yt:{<tenant>:idk:<digest>}``: one slot
-per claim, so claims spread over a cluster. A pending claim lives ``PENDING_TTL_MS``:
+Keys are ``yt:{<tenant>:<space>:<digest>}``, the space ``evt`` for scored events,
+``out`` for outcomes (``/v1/events``) and ``idk`` for Idempotency-Keys: one slot per
+claim, so claims spread over a cluster. A pending claim lives ``PENDING_TTL_MS``:
 if its worker dies mid-request, the id is free again after that and a retry is
 evaluated (the offer ledger is keyed by event id, so no budget is spent twice).
 """
@@ -29,6 +30,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from api.errors import IdempotencyConflict, InProgress
+from api.redis_guard import RedisGuard
 from engine.events import Event
 from engine.features.keys import PREFIX, digest, safe_id
 from engine.features.scripts import AnyRedis, Call, Script, guarded, run_one
@@ -38,6 +41,8 @@ CLAIM_SCRIPT = Script.load("claim.lua")
 #: How long a claim stays pending when its request never finishes (worker killed).
 PENDING_TTL_MS = 15_000
 _PENDING, _DONE = "P", "D"
+#: Claim spaces: event ids of scored events and of outcomes are claimed apart.
+SCORED, OUTCOME = "evt", "out"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,17 +115,19 @@ class Claims:
         self._ttl_ms = ttl_s * 1000
 
     @staticmethod
-    def event_key(tenant: str, event_id: str) -> str:
-        return f"{PREFIX}:{{{safe_id(tenant)}:evt:{digest(event_id, 12)}}}"
+    def event_key(tenant: str, event_id: str, space: str = SCORED) -> str:
+        return f"{PREFIX}:{{{safe_id(tenant)}:{space}:{digest(event_id, 12)}}}"
 
     @staticmethod
     def idempotency_key(tenant: str, key: str) -> str:
         return f"{PREFIX}:{{{safe_id(tenant)}:idk:{digest(key, 12)}}}"
 
-    async def claim_event(self, *, tenant: str, event: Event, fingerprint: Fingerprint) -> Claim:
+    async def claim_event(
+        self, *, tenant: str, event: Event, fingerprint: Fingerprint, space: str = SCORED
+    ) -> Claim:
         """Claim ``event.event_id`` as pending, or say what the earlier claim means."""
         value = f"{_PENDING}|{fingerprint.encode()}"
-        call = Call(CLAIM_SCRIPT, [self.event_key(tenant, event.event_id)], [value, PENDING_TTL_MS])
+        call = Call(CLAIM_SCRIPT, [self.event_key(tenant, event.event_id, space)], [value, PENDING_TTL_MS])
         stored = await run_one(self._client, call)
         return Claim(ClaimState.NEW) if stored is None else _parse(stored, fingerprint)
 
@@ -134,14 +141,16 @@ class Claims:
         stored = await run_one(self._client, Call(CLAIM_SCRIPT, [self.idempotency_key(tenant, key)], [value, self._ttl_ms]))
         return Claim(ClaimState.NEW) if stored is None else _parse(stored, fingerprint)
 
-    async def peek_event(self, *, tenant: str, event_id: str, fingerprint: Fingerprint) -> Claim | None:
+    async def peek_event(
+        self, *, tenant: str, event_id: str, fingerprint: Fingerprint, space: str = SCORED
+    ) -> Claim | None:
         """The claim of ``event_id`` without claiming it; None when it is free."""
         async with guarded("claim"):
-            stored = await self._client.get(self.event_key(tenant, event_id))
+            stored = await self._client.get(self.event_key(tenant, event_id, space))
         return None if stored is None else _parse(stored, fingerprint)
 
     async def wait_for(
-        self, *, tenant: str, event_id: str, fingerprint: Fingerprint, timeout_s: float
+        self, *, tenant: str, event_id: str, fingerprint: Fingerprint, timeout_s: float, space: str = SCORED
     ) -> Claim | None:
         """Poll a pending claim until it is done, freed (None) or ``timeout_s`` passes (PENDING)."""
         deadline = time.monotonic() + timeout_s
@@ -149,17 +158,58 @@ class Claims:
         while time.monotonic() < deadline:
             await asyncio.sleep(pause)
             pause = min(pause * 1.5, 0.1)
-            claim = await self.peek_event(tenant=tenant, event_id=event_id, fingerprint=fingerprint)
+            claim = await self.peek_event(tenant=tenant, event_id=event_id, fingerprint=fingerprint, space=space)
             if claim is None or claim.state is not ClaimState.PENDING:
                 return claim
         return Claim(ClaimState.PENDING)
 
-    def complete_calls(self, *, tenant: str, event: Event, fingerprint: Fingerprint, payload: bytes) -> list[Command]:
+    def complete_calls(
+        self, *, tenant: str, event: Event, fingerprint: Fingerprint, payload: bytes, space: str = SCORED
+    ) -> list[Command]:
         """The write marking the claim done with its answer, sent with the request's other writes."""
         value = f"{_DONE}|{fingerprint.encode()}|".encode() + payload
-        return [("SET", self.event_key(tenant, event.event_id), value, "PX", self._ttl_ms)]
+        return [("SET", self.event_key(tenant, event.event_id, space), value, "PX", self._ttl_ms)]
 
-    async def release(self, *, tenant: str, event_id: str) -> None:
+    async def release(self, *, tenant: str, event_id: str, space: str = SCORED) -> None:
         """Free a pending claim whose request could not be evaluated (Redis failed on the way)."""
         async with guarded("claim"):
-            await self._client.delete(self.event_key(tenant, event_id))
+            await self._client.delete(self.event_key(tenant, event_id, space))
+
+
+async def claim_or_replay(
+    claims: Claims, guard: RedisGuard, *, tenant: str, event: Event, fingerprint: Fingerprint, wait_s: float,
+    space: str = SCORED,
+) -> bytes | None:
+    """Claim the event id (None: evaluate the event) or the first answer to replay.
+
+    Raises 409 :class:`IdempotencyConflict` when the id was first sent with other
+    fields, :class:`InProgress` when its first request is still running after
+    ``wait_s``.
+    """
+    where = {"tenant": tenant, "fingerprint": fingerprint, "space": space}
+    for _ in range(2):  # a second try when the pending first request gave up its claim
+        claim: Claim | None = await guard.call("claim", claims.claim_event(event=event, **where))
+        if claim.state is ClaimState.NEW:
+            return None
+        if claim.state is ClaimState.PENDING:
+            claim = await claims.wait_for(event_id=event.event_id, timeout_s=wait_s, **where)
+            if claim is None:
+                continue
+        if claim.state is ClaimState.CONFLICT:
+            raise conflict("event_id", event.event_id, claim.fields)
+        if claim.state is ClaimState.DONE:
+            return claim.payload
+        break
+    raise InProgress(
+        f"event_id {event.event_id!r} is being evaluated by an earlier request; retry for its answer",
+        headers={"Retry-After": "1"},
+    )
+
+
+def conflict(what: str, value: str, fields: tuple[str, ...]) -> IdempotencyConflict:
+    """409 for an event id or Idempotency-Key first sent with other ``fields``."""
+    named = ", ".join(fields) or "the request"
+    return IdempotencyConflict(
+        f"{what} {value!r} was first sent with other values of: {named}; a new event needs a new {what}",
+        extra={"fields": [{"field": f, "message": f"differs from the first request with this {what}"} for f in fields]},
+    )

@@ -58,11 +58,6 @@ class Services:
     async def ping(self) -> bool:
         return bool(await self.store.ping())
 
-    async def recall(self, *, tenant: str, key: str) -> dict[str, Any] | None:
-        """The response first given for ``key`` (an event id or an Idempotency-Key)."""
-        raw = await self.store.recall_result(tenant=tenant, event_id=key)
-        return None if raw is None else dict(json.loads(raw))
-
     def decision_calls(self, *, tenant: str, event: Event, body: dict[str, Any]) -> list[Command]:
         """The writes keeping a compact record of the decision on the customer's capped list.
 

@@ -16,11 +16,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from api.claims import ClaimState, Fingerprint, claim_or_replay, conflict
+from api.errors import InProgress
 from api.experiment_metrics import count_experiment_grants
 from api.journeys.service import apply_journeys
 from api.runtime import Runtime
-from api.errors import IdempotencyConflict, InProgress
-from api.claims import ClaimState, Fingerprint
 from api.scoring.event_time import event_time_error
 from api.scoring.extras import price_offers
 from api.scoring.options import ScoreOptions
@@ -114,7 +114,7 @@ async def _bind_key(runtime: Runtime, tenant: str, key: str, fingerprint: Finger
         "claim", runtime.services.claims.claim_key(tenant=tenant, key=key, fingerprint=fingerprint)
     )
     if claim.state is ClaimState.CONFLICT:
-        raise _conflict("Idempotency-Key", key, claim.fields)
+        raise conflict("Idempotency-Key", key, claim.fields)
 
 
 async def _claim(runtime: Runtime, tenant: str, event: Event, fingerprint: Fingerprint) -> Scored | None:
@@ -130,34 +130,14 @@ async def _claim(runtime: Runtime, tenant: str, event: Event, fingerprint: Finge
         if found is not None and found.state is ClaimState.DONE:
             return _replayed(runtime, found.payload)
         raise late
-    for _ in range(2):  # a second try when the pending first request gave up its claim
-        claim = await guard.call("claim", claims.claim_event(tenant=tenant, event=event, fingerprint=fingerprint))
-        if claim.state is ClaimState.NEW:
-            return None
-        if claim.state is ClaimState.PENDING:
-            claim = await claims.wait_for(
-                tenant=tenant, event_id=event.event_id, fingerprint=fingerprint, timeout_s=runtime.settings.claim_wait_s
-            )
-            if claim is None:
-                continue
-        if claim.state is ClaimState.CONFLICT:
-            raise _conflict("event_id", event.event_id, claim.fields)
-        if claim.state is ClaimState.DONE:
-            return _replayed(runtime, claim.payload)
-        break
-    runtime.metrics.replays.labels(ROUTE).inc()
-    raise InProgress(
-        f"event_id {event.event_id!r} is being evaluated by an earlier request; retry for its answer",
-        headers={"Retry-After": "1"},
-    )
-
-
-def _conflict(what: str, value: str, fields: tuple[str, ...]) -> IdempotencyConflict:
-    named = ", ".join(fields) or "the request"
-    return IdempotencyConflict(
-        f"{what} {value!r} was first sent with other values of: {named}; a new event needs a new {what}",
-        extra={"fields": [{"field": f, "message": f"differs from the first request with this {what}"} for f in fields]},
-    )
+    try:
+        payload = await claim_or_replay(
+            claims, guard, tenant=tenant, event=event, fingerprint=fingerprint, wait_s=runtime.settings.claim_wait_s
+        )
+    except InProgress:
+        runtime.metrics.replays.labels(ROUTE).inc()
+        raise
+    return None if payload is None else _replayed(runtime, payload)
 
 
 def _replayed(runtime: Runtime, payload: bytes) -> Scored:
