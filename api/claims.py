@@ -62,7 +62,7 @@ class Fingerprint:
         if "timestamp" in sent:
             sent["timestamp"] = event.epoch
         if query:
-            sent["query"] = query
+            sent["query"] = "&".join(sorted(query.split("&")))  # the order of parameters means nothing
         fields = {name: digest(json.dumps(value, sort_keys=True, ensure_ascii=False), 6) for name, value in sent.items()}
         return cls(fields, digest(json.dumps(fields, sort_keys=True), 12))
 
