@@ -17,7 +17,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 #: Instance-metadata endpoints of the big clouds (AWS, GCP, Azure, Alibaba, Oracle): named in refusals.
 METADATA = frozenset(
-    ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "192.0.0.192")
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "192.0.0.192")
 )
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
 NAT64 = ipaddress.ip_network("64:ff9b::/96")

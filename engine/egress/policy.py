@@ -88,7 +88,8 @@ class AllowList:
             return refusal
         name = _ascii(host)
         if name == LOCALHOST_NAMES[0] or name.endswith(LOCALHOST_NAMES[1]):
-            return self.address_refusal(ipaddress.ip_address("127.0.0.1"))
+            refusal = self.address_refusal(ipaddress.ip_address("127.0.0.1"))
+            return f"{name} always resolves to loopback: {refusal}" if refusal else None
         return None
 
 
@@ -101,7 +102,9 @@ class WebhookPolicy:
     secret_prefix: str = DEFAULT_SECRET_PREFIX
 
     @classmethod
-    def parse(cls, *, hosts: str = "*", tenant_hosts: str = "", secret_prefix: str = DEFAULT_SECRET_PREFIX) -> WebhookPolicy:
+    def parse(
+        cls, *, hosts: str = "*", tenant_hosts: str = "", secret_prefix: str = DEFAULT_SECRET_PREFIX
+    ) -> WebhookPolicy:
         """``tenant_hosts`` is ``tenant=entry entry;tenant2=entry``."""
         source = "YUTANG_WEBHOOK_TENANT_HOSTS"
         tenants: dict[str, AllowList] = {}

@@ -24,10 +24,10 @@ sys.path.insert(0, str(ROOT))
 
 from engine.backends import BackendKind  # noqa: E402
 from engine.contacts.gate import ContactGate  # noqa: E402
-from engine.events import Event  # noqa: E402
-from engine.features.store import FeatureStore  # noqa: E402
 from engine.egress.policy import WebhookPolicy  # noqa: E402
 from engine.egress.transport import Egress  # noqa: E402
+from engine.events import Event  # noqa: E402
+from engine.features.store import FeatureStore  # noqa: E402
 from engine.journeys.actions import Parts  # noqa: E402
 from engine.journeys.community import Community  # noqa: E402
 from engine.journeys.due import DueQueue  # noqa: E402
@@ -51,7 +51,13 @@ def worker_on(client: Any, loaded: Any, egress: Egress) -> Worker:
     runner = JourneyRunner(parts=parts, store=store, queue=queue)
     community = Community(parts=parts, queue=queue)
     return Worker(
-        client=client, queue=queue, runner=runner, outbox=outbox, community=community, ruleset=lambda: loaded, egress=egress
+        client=client,
+        queue=queue,
+        runner=runner,
+        outbox=outbox,
+        community=community,
+        ruleset=lambda: loaded,
+        egress=egress,
     )
 
 

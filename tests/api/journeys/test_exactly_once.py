@@ -51,8 +51,8 @@ async def test_a_worker_killed_mid_batch_leaves_its_items_to_another(
     monkeypatch.setenv("YUTANG_WEBHOOK_SECRET_STUDIO_CRM", HOOK_SECRET)
     receiver = Receiver()
     with crm_server(receiver) as url:
-        async with make_api(rules_path=pack_with_hook(tmp_path, url),
-                            api_keys=f"{KEY}:{tenant}:score+events+admin", webhook_hosts=LOCAL_HOOKS) as api:  # fmt: skip
+        async with make_api(rules_path=pack_with_hook(tmp_path, url), webhook_hosts=LOCAL_HOOKS,
+                            api_keys=f"{KEY}:{tenant}:score+events+admin") as api:  # fmt: skip
             await _trials(api)
             async with worker_for(api, lease_s=30) as dying, worker_for(api, lease_s=30) as survivor:
                 now = day(4, 12).timestamp()

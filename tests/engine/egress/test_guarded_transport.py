@@ -6,13 +6,9 @@ got: a refusal must happen before any byte is sent, not after.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import socket
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpcore
@@ -21,44 +17,7 @@ import pytest
 
 from engine.egress.policy import WebhookPolicy
 from engine.egress.transport import Egress, EgressRefused, GuardedBackend
-
-
-class Receiver:
-    """Records each request's Host header and path; answers ``status`` (a 302 names ``location``)."""
-
-    def __init__(self, status: int = 200, location: str = "") -> None:
-        self.status, self.location = status, location
-        self.requests: list[dict[str, str]] = []
-        self.connections = 0
-
-
-@contextlib.contextmanager
-def receiver_at(receiver: Receiver) -> Iterator[int]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            receiver.requests.append({"host": self.headers.get("Host", ""), "path": self.path})
-            self.send_response(receiver.status)
-            if receiver.location:
-                self.send_header("Location", receiver.location)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    class Server(ThreadingHTTPServer):
-        def verify_request(self, request: Any, client_address: Any) -> bool:
-            receiver.connections += 1
-            return True
-
-    server = Server(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
+from tests.engine.egress.local_receiver import Receiver, receiver_at
 
 
 async def post(policy: WebhookPolicy, url: str, tenant: str = "studio") -> httpx.Response:
