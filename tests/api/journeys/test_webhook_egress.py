@@ -167,3 +167,19 @@ def test_over_real_http_validate_refuses_and_the_delivery_log_needs_the_admin_sc
             assert denied.status_code == 403
             assert "lacks the 'admin' scope" in denied.json()["error"]["message"]
         assert httpx.get(f"{base}/v1/webhooks/deliveries", headers=auth(ALPHA), timeout=10).status_code == 200
+
+
+def test_settings_read_the_policy_from_the_environment_and_refuse_a_bad_entry() -> None:
+    from pydantic import ValidationError
+
+    from api.settings import Settings
+
+    env = {"YUTANG_WEBHOOK_HOSTS": "crm.studio.example", "YUTANG_WEBHOOK_TENANT_HOSTS": "studio=127.0.0.1"}
+    policy = Settings.from_env(env).webhook_policy()
+    assert policy.url_refusal("https://crm.studio.example/hooks", tenant="other") is None
+    assert policy.url_refusal("https://evil.example/hooks", tenant="other") is not None
+    assert policy.url_refusal("http://127.0.0.1:8080/", tenant="studio") is None
+    assert Settings.from_env({}).webhook_policy().url_refusal("https://crm.studio.example/") is None
+    assert Settings.from_env({"YUTANG_WEBHOOK_HOSTS": ""}).webhook_policy().url_refusal("https://a.example/")
+    with pytest.raises(ValidationError, match="YUTANG_WEBHOOK_HOSTS: 'https://crm\\.studio"):
+        Settings.from_env({"YUTANG_WEBHOOK_HOSTS": "https://crm.studio.example/"})
