@@ -22,6 +22,8 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import httpx
+
 from engine.egress.addresses import IPAddress, literal_address, special_kind
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -146,8 +148,6 @@ class WebhookPolicy:
 
 
 def _host(url: str) -> str | None:
-    import httpx
-
     try:
         return httpx.URL(url).host or None  # the parser that delivers, so both read the same host
     except httpx.InvalidURL:
