@@ -52,7 +52,7 @@ class Runtime:
         metrics = metrics or Metrics()
         services = await open_services(settings)
         guard = RedisGuard(metrics=metrics, timeout_s=settings.redis_timeout_s, breaker_s=settings.breaker_s)
-        engine = RuleEngine(settings.rules_path, backend=settings.backend)
+        engine = RuleEngine(settings.rules_path, backend=settings.backend, webhook_policy=settings.webhook_policy())
         runtime: Runtime
         rulesets = RuleSets(engine, metrics=metrics, redis=services.client, on_swap=lambda loaded: runtime.seed(loaded))
         observer = Observer(
