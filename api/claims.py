@@ -63,7 +63,9 @@ class Fingerprint:
             sent["timestamp"] = event.epoch
         if query:
             sent["query"] = "&".join(sorted(query.split("&")))  # the order of parameters means nothing
-        fields = {name: digest(json.dumps(value, sort_keys=True, ensure_ascii=False), 6) for name, value in sent.items()}
+        fields = {
+            name: digest(json.dumps(value, sort_keys=True, ensure_ascii=False), 6) for name, value in sent.items()
+        }
         return cls(fields, digest(json.dumps(fields, sort_keys=True), 12))
 
     def differing(self, other: Fingerprint) -> list[str]:
@@ -122,9 +124,7 @@ class Claims:
     def idempotency_key(tenant: str, key: str) -> str:
         return f"{PREFIX}:{{{safe_id(tenant)}:idk:{digest(key, 12)}}}"
 
-    async def claim_event(
-        self, *, tenant: str, event: Event, fingerprint: Fingerprint, space: str = SCORED
-    ) -> Claim:
+    async def claim_event(self, *, tenant: str, event: Event, fingerprint: Fingerprint, space: str = SCORED) -> Claim:
         """Claim ``event.event_id`` as pending, or say what the earlier claim means."""
         value = f"{_PENDING}|{fingerprint.encode()}"
         call = Call(CLAIM_SCRIPT, [self.event_key(tenant, event.event_id, space)], [value, PENDING_TTL_MS])
@@ -138,7 +138,9 @@ class Claims:
         which replays (DONE here only means "same request as before").
         """
         value = f"{_DONE}|{fingerprint.encode()}"
-        stored = await run_one(self._client, Call(CLAIM_SCRIPT, [self.idempotency_key(tenant, key)], [value, self._ttl_ms]))
+        stored = await run_one(
+            self._client, Call(CLAIM_SCRIPT, [self.idempotency_key(tenant, key)], [value, self._ttl_ms])
+        )
         return Claim(ClaimState.NEW) if stored is None else _parse(stored, fingerprint)
 
     async def peek_event(
@@ -177,7 +179,13 @@ class Claims:
 
 
 async def claim_or_replay(
-    claims: Claims, guard: RedisGuard, *, tenant: str, event: Event, fingerprint: Fingerprint, wait_s: float,
+    claims: Claims,
+    guard: RedisGuard,
+    *,
+    tenant: str,
+    event: Event,
+    fingerprint: Fingerprint,
+    wait_s: float,
     space: str = SCORED,
 ) -> bytes | None:
     """Claim the event id (None: evaluate the event) or the first answer to replay.
@@ -186,19 +194,23 @@ async def claim_or_replay(
     fields, :class:`InProgress` when its first request is still running after
     ``wait_s``.
     """
-    where = {"tenant": tenant, "fingerprint": fingerprint, "space": space}
+    event_id = event.event_id
     for _ in range(2):  # a second try when the pending first request gave up its claim
-        claim: Claim | None = await guard.call("claim", claims.claim_event(event=event, **where))
-        if claim.state is ClaimState.NEW:
+        found: Claim | None = await guard.call(
+            "claim", claims.claim_event(tenant=tenant, event=event, fingerprint=fingerprint, space=space)
+        )
+        if found is not None and found.state is ClaimState.NEW:
             return None
-        if claim.state is ClaimState.PENDING:
-            claim = await claims.wait_for(event_id=event.event_id, timeout_s=wait_s, **where)
-            if claim is None:
-                continue
-        if claim.state is ClaimState.CONFLICT:
-            raise conflict("event_id", event.event_id, claim.fields)
-        if claim.state is ClaimState.DONE:
-            return claim.payload
+        if found is not None and found.state is ClaimState.PENDING:
+            found = await claims.wait_for(
+                tenant=tenant, event_id=event_id, fingerprint=fingerprint, timeout_s=wait_s, space=space
+            )
+        if found is None:
+            continue
+        if found.state is ClaimState.CONFLICT:
+            raise conflict("event_id", event_id, found.fields)
+        if found.state is ClaimState.DONE:
+            return found.payload
         break
     raise InProgress(
         f"event_id {event.event_id!r} is being evaluated by an earlier request; retry for its answer",

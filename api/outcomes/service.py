@@ -30,8 +30,10 @@ async def record_outcome(*, runtime: Runtime, tenant: str, event: Event, author:
     """The response body and whether it replays the first answer for this event id."""
     services, guard = runtime.services, runtime.guard
     fingerprint = Fingerprint.of(event)
-    where = {"tenant": tenant, "event": event, "fingerprint": fingerprint, "space": OUTCOME}
-    earlier = await claim_or_replay(services.claims, guard, wait_s=runtime.settings.claim_wait_s, **where)
+    earlier = await claim_or_replay(
+        services.claims, guard, tenant=tenant, event=event, fingerprint=fingerprint,
+        wait_s=runtime.settings.claim_wait_s, space=OUTCOME,
+    )  # fmt: skip
     if earlier is not None:
         runtime.metrics.replays.labels(ROUTE).inc()
         return json.loads(earlier), True
@@ -41,7 +43,14 @@ async def record_outcome(*, runtime: Runtime, tenant: str, event: Event, author:
         with contextlib.suppress(StoreUnavailable):  # a retry must be recorded, not told "in progress"
             await guard.call("claim", services.claims.release(tenant=tenant, event_id=event.event_id, space=OUTCOME))
         raise
-    await guard.call("remember", services.writes.send(services.claims.complete_calls(payload=encode(body), **where)))
+    await guard.call(
+        "remember",
+        services.writes.send(
+            services.claims.complete_calls(
+                tenant=tenant, event=event, fingerprint=fingerprint, payload=encode(body), space=OUTCOME
+            )
+        ),
+    )
     runtime.metrics.outcomes.labels(event.type).inc()
     return body, False
 

@@ -36,5 +36,8 @@ def event_time_error(settings: Settings, event: Event, *, now: float | None = No
     )
     return TimestampOutOfRange(
         message,
-        extra={"fields": [{"field": "timestamp", "message": f"must be within ±{bound} s of {clock}"}], "bound_s": bound},
+        extra={
+            "fields": [{"field": "timestamp", "message": f"must be within ±{bound} s of {clock}"}],
+            "bound_s": bound,
+        },
     )

@@ -126,7 +126,9 @@ async def _claim(runtime: Runtime, tenant: str, event: Event, fingerprint: Finge
     claims, guard = runtime.services.claims, runtime.guard
     late = event_time_error(runtime.settings, event)
     if late is not None:
-        found = await guard.call("claim", claims.peek_event(tenant=tenant, event_id=event.event_id, fingerprint=fingerprint))
+        found = await guard.call(
+            "claim", claims.peek_event(tenant=tenant, event_id=event.event_id, fingerprint=fingerprint)
+        )
         if found is not None and found.state is ClaimState.DONE:
             return _replayed(runtime, found.payload)
         raise late

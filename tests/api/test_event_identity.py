@@ -20,7 +20,9 @@ async def test_an_outcome_id_reused_for_another_customer_is_refused_not_replayed
     other = await api.post("/v1/events", json={**label, "customer": "honest-8"}, headers=auth())
     assert other.status_code == 409 and [f["field"] for f in other.json()["error"]["fields"]] == ["customer"]
     # scored events and outcomes are claimed apart: a scored event may share the order's id
-    assert (await api.post("/v1/score", json=event("order", event_id=label["event_id"]), headers=auth())).status_code == 200
+    assert (
+        await api.post("/v1/score", json=event("order", event_id=label["event_id"]), headers=auth())
+    ).status_code == 200
 
 
 async def test_a_retry_after_the_skew_bound_still_gets_its_first_answer(make_api) -> None:

@@ -34,8 +34,16 @@ def _pack(root: Path) -> Path:
     shutil.copytree(RULES, rules)
     offers = rules / "offers.yaml"
     text = offers.read_text()
-    text = text.replace("budget: {total: 500, per_customer: 1, per_day: 50}", f"budget: {{total: {TRIAL_TOTAL}, per_customer: 1, per_day: 50}}", 1)  # noqa: E501
-    text = text.replace("budget: {total: 2000, per_customer: 1, per_day: 100}", f"budget: {{total: {GIFT_TOTAL}, per_customer: 1, per_day: 100}}", 1)  # noqa: E501
+    text = text.replace(
+        "budget: {total: 500, per_customer: 1, per_day: 50}",
+        f"budget: {{total: {TRIAL_TOTAL}, per_customer: 1, per_day: 50}}",
+        1,
+    )
+    text = text.replace(
+        "budget: {total: 2000, per_customer: 1, per_day: 100}",
+        f"budget: {{total: {GIFT_TOTAL}, per_customer: 1, per_day: 100}}",
+        1,
+    )
     offers.write_text(text)
     return rules
 
@@ -105,7 +113,11 @@ def test_a_reused_event_id_never_grants_past_the_budget(server: str) -> None:
     assert history_grants(server, customers, "trial_99") == TRIAL_TOTAL
     # the first sender's own retry still gets its first answer
     again = post(server, first_grant)
-    assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true" and granted(again.json(), "trial_99")
+    assert (
+        again.status_code == 200
+        and again.headers["idempotent-replayed"] == "true"
+        and granted(again.json(), "trial_99")
+    )
 
 
 @pytest.mark.parametrize(

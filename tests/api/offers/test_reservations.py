@@ -56,7 +56,9 @@ async def test_reserved_at_checkout_committed_by_payment_released_by_refund(offe
     assert again["offers"][0]["status"] == "reserved"
 
 
-async def test_cancel_before_payment_and_an_unpaid_checkout_lapse_by_themselves(timed_offers_api: httpx.AsyncClient) -> None:
+async def test_cancel_before_payment_and_an_unpaid_checkout_lapse_by_themselves(
+    timed_offers_api: httpx.AsyncClient,
+) -> None:
     cancelled = await checkout(timed_offers_api)
     moved = await outcome(timed_offers_api, "order_cancelled", cancelled["offers"][0]["beneficiary"])
     assert [r["status"] for r in moved["reservations"]] == ["cancelled"]
