@@ -45,6 +45,15 @@ KEY_ERRORS = {
 }
 
 
+#: For routes that claim an event id (api/claims.py): declare with ``responses=CLAIMS_EVENT_ID``.
+CLAIMS_EVENT_ID: dict[int | str, dict[str, Any]] = {
+    409: {
+        "description": "idempotency_conflict: the event_id was first sent with other fields (named); "
+        "in_progress: its first request is still running (Retry-After)"
+    }
+}
+
+
 class FieldError(BaseModel):
     field: str = Field(description="dotted path of the field, parameter or header, e.g. timestamp or body")
     message: str
@@ -87,7 +96,7 @@ def add_error_responses(schema: dict[str, Any], routes: Iterable[APIRoute]) -> N
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     for route in routes:
-        for method in route.methods:
+        for method in route.methods or ():
             operation = schema.get("paths", {}).get(route.path_format, {}).get(method.lower())
             if operation is not None:
                 _document(operation, statuses(route))

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from engine.phones import e164
 
@@ -88,7 +88,7 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     event_id: Identifier
-    type: str = Field(json_schema_extra={"enum": sorted(EVENT_TYPES)})
+    type: str = Field(json_schema_extra={"enum": list[JsonValue](sorted(EVENT_TYPES))})
     customer: Identifier
     timestamp: Moment = Field(
         default_factory=lambda: datetime.now(UTC), description="ISO 8601, between 2000-01-01 and 2100-01-01 (UTC)"

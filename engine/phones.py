@@ -63,7 +63,7 @@ def known_region(region: str) -> bool:
 
 def country_code(number: str) -> int:
     """The country calling code of an E.164 number (86 for +8613800138000)."""
-    return phonenumbers.parse(number, None).country_code
+    return int(phonenumbers.parse(number, None).country_code or 0)
 
 
 def e164(raw: str, region: str | None = None) -> str:

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import EventsCaller, RuntimeDep
+from api.error_responses import CLAIMS_EVENT_ID
 from api.errors import InvalidRequest
 from api.outcomes.schemas import OutcomeResponse
 from api.outcomes.service import record_outcome
@@ -18,7 +19,10 @@ router = APIRouter(prefix="/v1", tags=["outcomes"])
     "/events",
     response_model=OutcomeResponse,
     summary="Record an outcome: updates features, releases or voids held rewards, updates lists",
-    responses={503: {"description": "Redis unavailable: retry later (outcomes are idempotent by event_id)"}},
+    responses={
+        **CLAIMS_EVENT_ID,
+        503: {"description": "Redis unavailable: retry later (outcomes are idempotent by event_id)"},
+    },
 )
 async def post_event(event: Event, runtime: RuntimeDep, caller: EventsCaller) -> JSONResponse:
     if event.type not in OUTCOME_TYPES:

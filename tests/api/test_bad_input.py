@@ -153,3 +153,14 @@ def test_json_sent_as_another_type_gets_415_on_every_json_route(client: KeepAliv
     assert status == 200
     status, _ = client.send("POST", "/v1/rules/reload", None, content_type=None)  # no body, no type: allowed
     assert status == 200
+
+
+def test_a_reused_event_id_with_another_body_is_a_documented_409(client: KeepAlive) -> None:
+    first = event("order_paid")
+    assert client.send("POST", "/v1/events", first)[0] == 200
+    status, body = client.send("POST", "/v1/events", {**first, "customer": "someone-else"})
+    assert status == 409 and body["error"]["code"] == "idempotency_conflict" and fields(body) == ["customer"]
+    client.good()
+    status, document = client.send("GET", "/openapi.json")
+    for path in ("/v1/score", "/v1/events", "/v1/groupbuys", "/v1/groupbuys/{group_id}/join"):
+        assert "409" in document["paths"][path]["post"]["responses"], path
