@@ -36,7 +36,8 @@ async def test_stream_matches_brute_force(backend: Backend, tenant: str, seed: i
                           reason="emulator farm", author="risk-team")  # fmt: skip
     await store.add_entry(tenant=tenant, entity=Entity.PHONE, value="17012345678", kind=ListKind.WATCH,
                           reason="virtual number", author="risk-team")  # fmt: skip
-    oracle.listed = {(Entity.DEVICE, "dev-3"): {"block"}, (Entity.PHONE, "17012345678"): {"watch"}}
+    # events carry E.164: the listed bare number is that phone (engine/phones.py)
+    oracle.listed = {(Entity.DEVICE, "dev-3"): {"block"}, (Entity.PHONE, "+8617012345678"): {"watch"}}
     approx = {s.name: s for s in SPECS if s.name in APPROX}
     mismatches: list[str] = []
     for n, event in enumerate(event_stream(seed, 240)):
