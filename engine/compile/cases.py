@@ -19,9 +19,7 @@ from engine.phones import DEFAULT_REGION, phone_region
 TEST_CLOCK_START = datetime.fromisoformat("2026-11-02T10:00:00+08:00")
 
 
-def step_event(
-    raw: Mapping[str, Any], case_index: int, step_index: int, *, region: str = DEFAULT_REGION
-) -> Event:
+def step_event(raw: Mapping[str, Any], case_index: int, step_index: int, *, region: str = DEFAULT_REGION) -> Event:
     """The step's event with defaults filled in: an id, a customer, a clock; phones read in ``region``."""
     values = dict(raw)
     values.setdefault("event_id", f"case{case_index}-step{step_index}")
