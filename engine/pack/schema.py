@@ -218,6 +218,9 @@ class ExpectItem(_Section):
     shadow: list[str] | None = None
     tier: str | None = None
     offers: list[str] | None = None
+    beneficiaries: dict[str, Annotated[str, Field(min_length=1, max_length=128)]] | None = Field(
+        None, description="offer id -> the customer id who receives it (the event's customer, or its referrer)"
+    )
 
 
 class StepItem(_Section):
