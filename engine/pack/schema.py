@@ -160,6 +160,9 @@ class FeatureItem(_Section):
     on: list[str] | None = None
     window: str | None = None
     within: str | None = None
+    older_than: str | None = Field(
+        None, description="referral invitees / paid_share: only invitees referred at least this long ago (e.g. 3d)"
+    )
     hops: Annotated[int, Field(ge=2, le=8)] = 4
     approx: bool = False
     unit: TimeUnit = TimeUnit.SECONDS

@@ -58,7 +58,10 @@ def test_honest_customers_are_allowed_somewhere_in_the_cases(results: list[CaseR
 
 def test_every_offer_has_a_case_saying_who_receives_it(loaded: LoadedRuleSet) -> None:
     asserted = {
-        offer for case in loaded.ruleset.tests for step in case.steps for offer in (step.expect or {}).get("beneficiaries", {})
+        offer
+        for case in loaded.ruleset.tests
+        for step in case.steps
+        for offer in (step.expect or {}).get("beneficiaries", {})
     }
     assert sorted(o.id for o in loaded.ruleset.offers if o.id not in asserted) == []
 
