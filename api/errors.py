@@ -27,10 +27,13 @@ class ApiError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, message: str, *, extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.extra = extra or {}
+        self.headers = headers
 
 
 class Unauthorized(ApiError):
@@ -56,6 +59,24 @@ class PayloadTooLarge(ApiError):
 class InvalidRequest(ApiError):
     status = 422
     code = "invalid_request"
+
+
+class TimestampOutOfRange(InvalidRequest):
+    code = "timestamp_out_of_range"
+
+
+class IdempotencyConflict(ApiError):
+    """An event id or Idempotency-Key reused with a different request."""
+
+    status = 409
+    code = "idempotency_conflict"
+
+
+class InProgress(ApiError):
+    """The first request with this event id is still being evaluated; retry after ``Retry-After``."""
+
+    status = 409
+    code = "in_progress"
 
 
 class ServiceUnavailable(ApiError):
@@ -90,7 +111,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else exc.headers
         return JSONResponse(error_body(exc.code, exc.message, **exc.extra), exc.status, headers=headers)
 
     async def engine_error(request: Request, exc: Exception) -> JSONResponse:

@@ -44,10 +44,15 @@ class Runtime:
         keys = ApiKeys.load(settings.api_keys, settings.api_keys_file)
         if not len(keys):
             log.warning("no API keys configured (YUTANG_API_KEYS / YUTANG_API_KEYS_FILE): every request will get 401")
+        if settings.trust_event_time:
+            log.warning(
+                "YUTANG_TRUST_EVENT_TIME is on: /v1/score takes event times as sent, so a caller decides caps, "
+                "periods and velocity windows. Only for backfills and simulations, never a live deployment."
+            )
         metrics = metrics or Metrics()
         services = await open_services(settings)
         guard = RedisGuard(metrics=metrics, timeout_s=settings.redis_timeout_s, breaker_s=settings.breaker_s)
-        engine = RuleEngine(settings.rules_path, backend=settings.backend)
+        engine = RuleEngine(settings.rules_path, backend=settings.backend, webhook_policy=settings.webhook_policy())
         runtime: Runtime
         rulesets = RuleSets(engine, metrics=metrics, redis=services.client, on_swap=lambda loaded: runtime.seed(loaded))
         observer = Observer(

@@ -1,8 +1,8 @@
 """The Redis-backed parts the routes use, built on one client: feature store, ledger, gate.
 
-This module only wires the engine's parts together and adds the two things that
-are the API's own: remembered responses (idempotent retries, via the store's
-``remember_result``) and each customer's recent decisions.
+This module only wires the engine's parts together and adds the things that are
+the API's own: claims of event ids (idempotent retries, api.scoring.claims), the
+outcome route's remembered responses and each customer's recent decisions.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from api.claims import Claims
 from api.settings import Settings
 from engine.contacts.gate import ContactGate
 from engine.contacts.platform import WeComMonthly
@@ -48,6 +49,7 @@ class Services:
         self.ledger = OfferLedger(self.client, event_ttl=settings.idempotency_ttl_s)
         self.gate = ContactGate(self.client, platform_limits=[WeComMonthly()])
         self.writes = Writes(self.client)
+        self.claims = Claims(self.client, ttl_s=settings.idempotency_ttl_s)
 
     async def close(self) -> None:
         """Close the client; stop the embedded server if this worker started it."""
@@ -56,31 +58,19 @@ class Services:
     async def ping(self) -> bool:
         return bool(await self.store.ping())
 
-    async def recall(self, *, tenant: str, key: str) -> dict[str, Any] | None:
-        """The response first given for ``key`` (an event id or an Idempotency-Key)."""
-        raw = await self.store.recall_result(tenant=tenant, event_id=key)
-        return None if raw is None else dict(json.loads(raw))
+    def decision_calls(self, *, tenant: str, event: Event, body: dict[str, Any]) -> list[Command]:
+        """The writes keeping a compact record of the decision on the customer's capped list.
 
-    def remember_calls(
-        self, *, tenant: str, event: Event, alias: str | None, body: dict[str, Any], payload: bytes
-    ) -> list[Command]:
-        """The writes keeping ``payload`` for retries (by event id and Idempotency-Key) and as a recent decision.
-
-        Plain commands, sent by the caller together with the request's other writes: the
-        first answer is stored with SET NX under the feature store's result key (what
-        ``FeatureStore.recall_result`` reads), and a compact record is pushed onto the
-        customer's capped list of recent decisions.
+        Plain commands, sent by the caller together with the request's other writes.
         """
-        ttl_ms = self.settings.idempotency_ttl_s * 1000
-        calls: list[Command] = [("SET", self.keys.result_key(tenant, event.event_id), payload, "NX", "PX", ttl_ms)]
-        if alias:
-            calls.append(("SET", self.keys.result_key(tenant, alias), payload, "NX", "PX", ttl_ms))
-        if self.settings.recent_decisions:
-            key = self._decisions_key(tenant, event.customer)
-            calls.append(("LPUSH", key, encode(_decision_record(event, body))))
-            calls.append(("LTRIM", key, 0, self.settings.recent_decisions - 1))
-            calls.append(("EXPIRE", key, DECISIONS_TTL_S))
-        return calls
+        if not self.settings.recent_decisions:
+            return []
+        key = self._decisions_key(tenant, event.customer)
+        return [
+            ("LPUSH", key, encode(_decision_record(event, body))),
+            ("LTRIM", key, 0, self.settings.recent_decisions - 1),
+            ("EXPIRE", key, DECISIONS_TTL_S),
+        ]
 
     async def recent_decisions(self, *, tenant: str, customer: str, limit: int) -> list[dict[str, Any]]:
         async with guarded("recent decisions"):

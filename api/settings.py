@@ -6,7 +6,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from engine.egress.policy import DEFAULT_SECRET_PREFIX, PolicyError, WebhookPolicy
 
 
 class Settings(BaseModel):
@@ -26,12 +28,32 @@ class Settings(BaseModel):
     redis_timeout_s: float = Field(default=0.5, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     idempotency_ttl_s: int = Field(default=86400, gt=0)
+    claim_wait_s: float = Field(default=2.0, ge=0)  # a concurrent copy of an event waits this long for its answer
+    event_time_skew_s: int = Field(default=300, ge=0)  # /v1/score refuses event times further off the clock
+    trust_event_time: bool = False  # take event times as sent (backfills, simulations): never on a live deployment
     rules_poll_s: float = Field(default=2.0, gt=0)
     breaker_s: float = Field(default=0.5, ge=0)
     recent_decisions: int = Field(default=20, ge=0)
     watch_rules: bool = True  # reload when a file under rules_path changes (polled every rules_poll_s)
     record_events: bool = False  # keep answered events, pseudonymized, for GET /v1/events/export
     record_max_events: int = Field(default=100_000, gt=0)  # per tenant; the oldest go first
+    webhook_hosts: str = "*"  # where webhooks may go by default: any public host (engine/egress/policy.py)
+    webhook_tenant_hosts: str = ""  # "tenant=entry entry;tenant2=entry": replaces the default for that tenant
+    webhook_secret_prefix: str = DEFAULT_SECRET_PREFIX  # the only variables a pack's secret_env may name
+
+    @model_validator(mode="after")
+    def _webhook_policy_parses(self) -> Settings:
+        try:
+            self.webhook_policy()
+        except PolicyError as err:
+            raise ValueError(str(err)) from None
+        return self
+
+    def webhook_policy(self) -> WebhookPolicy:
+        """Who may be posted to, per tenant, and which variables may sign (see docs/api.md)."""
+        return WebhookPolicy.parse(
+            hosts=self.webhook_hosts, tenant_hosts=self.webhook_tenant_hosts, secret_prefix=self.webhook_secret_prefix
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -41,6 +63,8 @@ class Settings(BaseModel):
         for field, variable in _VARIABLES.items():
             if env.get(variable):
                 found[field] = env[variable]
+        if "YUTANG_WEBHOOK_HOSTS" in env:  # set but empty: webhooks go nowhere (not "unset: the default")
+            found["webhook_hosts"] = env["YUTANG_WEBHOOK_HOSTS"]
         if env.get("YUTANG_REDIS_TIMEOUT_MS"):
             found["redis_timeout_s"] = float(env["YUTANG_REDIS_TIMEOUT_MS"]) / 1000
         found.update(overrides)
@@ -59,10 +83,16 @@ _VARIABLES = {
     "api_keys_file": "YUTANG_API_KEYS_FILE",
     "max_body_bytes": "YUTANG_MAX_BODY_BYTES",
     "idempotency_ttl_s": "YUTANG_IDEMPOTENCY_TTL_S",
+    "claim_wait_s": "YUTANG_CLAIM_WAIT_S",
+    "event_time_skew_s": "YUTANG_EVENT_TIME_SKEW_S",
+    "trust_event_time": "YUTANG_TRUST_EVENT_TIME",
     "rules_poll_s": "YUTANG_RULES_POLL_S",
     "breaker_s": "YUTANG_REDIS_BREAKER_S",
     "recent_decisions": "YUTANG_RECENT_DECISIONS",
     "watch_rules": "YUTANG_WATCH_RULES",
     "record_events": "YUTANG_RECORD_EVENTS",
     "record_max_events": "YUTANG_RECORD_MAX_EVENTS",
+    "webhook_hosts": "YUTANG_WEBHOOK_HOSTS",
+    "webhook_tenant_hosts": "YUTANG_WEBHOOK_TENANT_HOSTS",
+    "webhook_secret_prefix": "YUTANG_WEBHOOK_SECRET_PREFIX",
 }

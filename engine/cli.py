@@ -25,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("path", nargs="?", default=DEFAULT_RULES)
     check.add_argument("--backend", choices=[b.value for b in BackendKind], default=DEFAULT_BACKEND)
     check.add_argument("--json", action="store_true", help="diagnostics as JSON lines")
+    check.add_argument("--tenant", help="check webhooks against this tenant's allow-list (default: any tenant's)")
     test = commands.add_parser("test", help="run the pack's test cases")
     test.add_argument("path", nargs="?", default=DEFAULT_RULES)
     test.add_argument("--backend", choices=[b.value for b in BackendKind], default=DEFAULT_BACKEND)
@@ -40,7 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    ruleset, diagnostics = compile_path(args.path, checks=backend_checks(BackendKind(args.backend)))
+    from api.settings import Settings  # the deployment's webhook policy, from the same variables as serve
+
+    checks = backend_checks(BackendKind(args.backend))
+    policy = Settings.from_env().webhook_policy()
+    policy = policy.only(args.tenant) if args.tenant else policy
+    ruleset, diagnostics = compile_path(args.path, checks=checks, webhook_policy=policy)
     for diagnostic in diagnostics:
         print(diagnostic.as_json() if args.json else diagnostic.render())
     errors = sum(d.is_error for d in diagnostics)

@@ -23,6 +23,7 @@ from typing import Any
 from engine.backends import BackendKind, Matcher, build_matcher
 from engine.compile.pack import BackendCheck, compile_files
 from engine.diagnostics import Diagnostic
+from engine.egress.policy import WebhookPolicy
 from engine.errors import EngineError, RuleLoadError
 from engine.evaluation import Evaluation, Evaluator
 from engine.events import Event
@@ -66,9 +67,11 @@ def backend_checks(kind: BackendKind) -> tuple[BackendCheck, ...]:
     return ()
 
 
-def prepare(files: Mapping[str, str], kind: BackendKind) -> LoadedRuleSet:
+def prepare(
+    files: Mapping[str, str], kind: BackendKind, *, webhook_policy: WebhookPolicy | None = None
+) -> LoadedRuleSet:
     """Compile and build a backend, or raise RuleLoadError with every diagnostic."""
-    ruleset, diagnostics = compile_files(files, checks=backend_checks(kind))
+    ruleset, diagnostics = compile_files(files, checks=backend_checks(kind), webhook_policy=webhook_policy)
     if ruleset is None:
         raise RuleLoadError(diagnostics)
     return LoadedRuleSet(ruleset, build_matcher(kind, ruleset), Evaluator(ruleset), tuple(diagnostics), dict(files))
@@ -84,9 +87,11 @@ class RuleEngine:
         backend: BackendKind | str = BackendKind.DURABLE,
         keep: int = 5,
         grace_s: float = 30.0,
+        webhook_policy: WebhookPolicy | None = None,
     ) -> None:
         self.rules_path = Path(rules_path)
         self.backend = BackendKind(backend)
+        self.webhook_policy = webhook_policy  # a set whose webhooks it refuses (by every tenant) does not load
         self.keep = keep
         self.grace_s = grace_s
         self._lock = threading.Lock()
@@ -110,7 +115,8 @@ class RuleEngine:
         A version already kept is made current again as it is (the new build is closed):
         replacing it would leave the kept one's backend open with nobody to close it.
         """
-        loaded = prepare(files if files is not None else read_pack_files(self.rules_path), self.backend)
+        files = files if files is not None else read_pack_files(self.rules_path)
+        loaded = prepare(files, self.backend, webhook_policy=self.webhook_policy)
         with self._lock:
             kept = self._history.get(loaded.ruleset.version)
             if kept is not None:

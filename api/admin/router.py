@@ -38,7 +38,8 @@ async def get_rules(runtime: RuntimeDep, caller: ReaderCaller) -> RulesResponse:
 )
 async def validate(body: PackFiles, runtime: RuntimeDep, caller: AdminCaller) -> ValidateResponse:
     checks = backend_checks(runtime.rulesets.engine.backend)
-    ruleset, diagnostics = await asyncio.to_thread(compile_files, body.files, checks=checks)
+    policy = runtime.settings.webhook_policy().only(caller.tenant)  # where *this* tenant's webhooks may go
+    ruleset, diagnostics = await asyncio.to_thread(compile_files, body.files, checks=checks, webhook_policy=policy)
     return ValidateResponse.model_validate(
         {
             "ok": ruleset is not None,

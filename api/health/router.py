@@ -23,6 +23,8 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
         "ready": loaded and redis_ok,
         "redis": "ok" if redis_ok else "unreachable",
         "ruleset_version": runtime.rulesets.current.ruleset.version if loaded else None,
+        # event times taken as sent: a backfill / simulation deployment, never a live one
+        "trust_event_time": runtime.settings.trust_event_time,
     }
     return JSONResponse(body, 200 if body["ready"] else 503)
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from api.deps import ReaderCaller, RuntimeDep
+from api.deps import AdminCaller, ReaderCaller, RuntimeDep
 from api.journeys.service import automation
 from api.runtime import Runtime
 from engine.journeys.reports import as_csv, kpis, period_bounds
@@ -49,10 +49,11 @@ async def kpi_report(
     return JSONResponse(report)
 
 
-@router.get("/webhooks/deliveries", summary="Every webhook delivery attempt, newest first")
+@router.get("/webhooks/deliveries", summary="Every webhook delivery attempt, newest first (admin scope)")
 async def deliveries(
-    runtime: RuntimeDep, caller: ReaderCaller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    runtime: RuntimeDep, caller: AdminCaller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> dict[str, Any]:
+    """Admin only: the log names the merchant's endpoints and what they answered, not for a storefront's key."""
     rows = await runtime.guard.call(
         "webhooks", automation(runtime).outbox.deliveries(tenant=caller.tenant, limit=limit)
     )

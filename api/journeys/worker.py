@@ -13,12 +13,11 @@ import contextlib
 import logging
 from typing import Any
 
-import httpx
-
 from api.metrics import Metrics
 from api.rulesets import RuleSets
 from api.services import Services, open_services
 from api.settings import Settings
+from engine.egress.transport import Egress
 from engine.journeys.actions import Parts
 from engine.journeys.community import Community
 from engine.journeys.due import DueQueue
@@ -29,8 +28,8 @@ from engine.rule_engine import RuleEngine
 from engine.scheduler.run import run_offers, tenants_from_keys
 
 
-def build_worker(services: Services, rulesets: Any, http: httpx.AsyncClient, *, lease_s: float = 60.0) -> Worker:
-    """A worker on ``services``' Redis client; ``rulesets.current`` is read per item."""
+def build_worker(services: Services, rulesets: Any, egress: Egress, *, lease_s: float = 60.0) -> Worker:
+    """A worker on ``services``' Redis client; ``rulesets.current`` is read per item; webhooks post via ``egress``."""
     queue = DueQueue(services.client, lease_s=lease_s)
     outbox = Outbox(services.client, queue)
     parts = Parts(services.client, services.ledger, services.gate, outbox)
@@ -41,13 +40,13 @@ def build_worker(services: Services, rulesets: Any, http: httpx.AsyncClient, *, 
         outbox=outbox,
         community=Community(parts=parts, queue=queue),
         ruleset=lambda: rulesets.current,
-        http=http,
+        egress=egress,
     )
 
 
 async def run(settings: Settings, *, poll_s: float) -> None:
     services = await open_services(settings)
-    engine = RuleEngine(settings.rules_path, backend=settings.backend)
+    engine = RuleEngine(settings.rules_path, backend=settings.backend, webhook_policy=settings.webhook_policy())
 
     async def no_seed(_: Any) -> None:
         return None
@@ -58,8 +57,8 @@ async def run(settings: Settings, *, poll_s: float) -> None:
     tenants = tenants_from_keys(settings.api_keys)  # group-buy deadlines, hold and reservation expiry
     offers = asyncio.create_task(run_offers(services.client, tenants=tenants, idle_s=poll_s))
     try:
-        async with httpx.AsyncClient() as http:
-            await build_worker(services, rulesets, http).run_forever(poll_s=poll_s)
+        async with Egress(settings.webhook_policy()) as egress:
+            await build_worker(services, rulesets, egress).run_forever(poll_s=poll_s)
     finally:
         follower.cancel()
         offers.cancel()

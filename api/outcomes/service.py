@@ -5,17 +5,23 @@ customer by (the event's device, the customer's known devices, phones and addres
 on the watch list; a chargeback puts the customer on the watch list; ``label: legit``
 lifts the customer's entries and the watches its fraud label added
 (``engine.outcome_lists``).
-The first answer is remembered, so a retried outcome gets the same body.
+Outcome event ids are claimed like scored ones (api.claims, their own space): a
+retry with the same body gets the first answer, the same id with another body 409,
+concurrent copies are recorded once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import Any
 
+from api.claims import OUTCOME, Fingerprint, claim_or_replay
 from api.experiment_metrics import count_experiment_conversions
 from api.journeys.service import apply_journeys
 from api.runtime import Runtime
 from api.services import encode
+from engine.errors import StoreUnavailable
 from engine.events import Event
 from engine.outcome_lists import apply_outcome
 
@@ -25,10 +31,34 @@ ROUTE = "/v1/events"
 async def record_outcome(*, runtime: Runtime, tenant: str, event: Event, author: str) -> tuple[dict[str, Any], bool]:
     """The response body and whether it replays the first answer for this event id."""
     services, guard = runtime.services, runtime.guard
-    earlier = await guard.call("recall", services.recall(tenant=tenant, key=f"outcome:{event.event_id}"))
+    fingerprint = Fingerprint.of(event)
+    earlier = await claim_or_replay(
+        services.claims, guard, tenant=tenant, event=event, fingerprint=fingerprint,
+        wait_s=runtime.settings.claim_wait_s, space=OUTCOME,
+    )  # fmt: skip
     if earlier is not None:
         runtime.metrics.replays.labels(ROUTE).inc()
-        return earlier, True
+        return json.loads(earlier), True
+    try:
+        body = await _record(runtime, tenant, event, author)
+    except BaseException:
+        with contextlib.suppress(StoreUnavailable):  # a retry must be recorded, not told "in progress"
+            await guard.call("claim", services.claims.release(tenant=tenant, event_id=event.event_id, space=OUTCOME))
+        raise
+    await guard.call(
+        "remember",
+        services.writes.send(
+            services.claims.complete_calls(
+                tenant=tenant, event=event, fingerprint=fingerprint, payload=encode(body), space=OUTCOME
+            )
+        ),
+    )
+    runtime.metrics.outcomes.labels(event.type).inc()
+    return body, False
+
+
+async def _record(runtime: Runtime, tenant: str, event: Event, author: str) -> dict[str, Any]:
+    services, guard = runtime.services, runtime.guard
     loaded = runtime.rulesets.current
     specs = loaded.ruleset.record_plan[event.type]
     await guard.call("features", services.store.record_outcome(tenant=tenant, event=event, specs=specs))
@@ -63,17 +93,7 @@ async def record_outcome(*, runtime: Runtime, tenant: str, event: Event, author:
         ],
         "experiments": converted,
     }
-    await guard.call(
-        "remember",
-        services.store.remember_result(
-            tenant=tenant,
-            event_id=f"outcome:{event.event_id}",
-            payload=encode(body),
-            ttl_s=runtime.settings.idempotency_ttl_s,
-        ),
-    )
-    runtime.metrics.outcomes.labels(event.type).inc()
-    return body, False
+    return body
 
 
 async def _apply_lists(runtime: Runtime, tenant: str, event: Event, author: str) -> list[dict[str, str]]:

@@ -40,7 +40,8 @@ OPENAPI = {
             "name": "Idempotency-Key",
             "in": "header",
             "required": False,
-            "description": "a retried request with the same key gets the first response",
+            "description": "a retried request with the same key and the same body and query gets the first "
+            "response; the same key with another request gets 409 idempotency_conflict",
             "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
         },
     ],
@@ -54,7 +55,10 @@ OPENAPI = {
     responses={
         401: {"description": "no, malformed or unknown API key"},
         403: {"description": "the key lacks the 'score' scope"},
-        422: {"description": "a field is invalid; the message names it"},
+        409: {"description": "idempotency_conflict: the event_id or Idempotency-Key was first sent with other "
+              "fields (named); in_progress: its first request is still being evaluated (Retry-After)"},
+        422: {"description": "a field is invalid (the message names it); timestamp_out_of_range: the event "
+              "time is further than the skew bound from the server's clock"},
         413: {"description": "body too large"},
     },
     openapi_extra=OPENAPI,
@@ -66,7 +70,8 @@ async def score(request: Request) -> Response:
     idempotency_key = _idempotency_key(request.headers.get(IDEMPOTENCY_HEADER))
     event = _event(await request.body())
     scored = await score_event(
-        runtime=runtime, tenant=caller.tenant, event=event, idempotency_key=idempotency_key, options=options
+        runtime=runtime, tenant=caller.tenant, event=event, idempotency_key=idempotency_key, options=options,
+        query=request.url.query,
     )
     if not scored.replayed:
         await runtime.observer.scored(caller.tenant, event, scored.body)

@@ -16,9 +16,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from api.claims import ClaimState, Fingerprint, claim_or_replay, conflict
+from api.errors import InProgress
 from api.experiment_metrics import count_experiment_grants
 from api.journeys.service import apply_journeys
 from api.runtime import Runtime
+from api.scoring.event_time import event_time_error
 from api.scoring.extras import price_offers
 from api.scoring.options import ScoreOptions
 from api.scoring.render import render_evaluation, render_fail_mode, render_grants
@@ -51,27 +54,34 @@ async def score_event(
     event: Event,
     idempotency_key: str | None,
     options: ScoreOptions | None = None,
+    query: str = "",
 ) -> Scored:
-    """The answer to ``event``: a fresh one, or the first answer when this is a retry."""
+    """The answer to ``event``: a fresh one, or the first answer when this is a retry.
+
+    Raises 409 (:class:`IdempotencyConflict`, :class:`InProgress`) for a reused event id
+    or Idempotency-Key, 422 :class:`TimestampOutOfRange` for an event time off the clock.
+    """
     started = time.perf_counter()
     loaded = runtime.rulesets.current  # one reference for the whole request
     services, guard, metrics = runtime.services, runtime.guard, runtime.metrics
-    alias = idempotency_key if idempotency_key and idempotency_key != event.event_id else None
+    fingerprint = Fingerprint.of(event)
+    claimed = False
     try:
-        if alias:
-            earlier = await _recall(runtime, tenant, alias)
-            if earlier is not None:
-                return earlier
+        if idempotency_key is not None:
+            await _bind_key(runtime, tenant, idempotency_key, Fingerprint.of(event, query=query))
+        earlier = await _claim(runtime, tenant, event, fingerprint)
+        if earlier is not None:
+            return earlier
+        claimed = True
         specs = loaded.ruleset.record_plan[event.type]
         snapshot = await guard.call("features", services.store.record_and_read(tenant=tenant, event=event, specs=specs))
     except StoreUnavailable as err:
+        if claimed:  # a retry must be evaluated, not told "in progress"
+            with contextlib.suppress(StoreUnavailable):
+                await guard.call("claim", services.claims.release(tenant=tenant, event_id=event.event_id))
         body = _degraded(runtime, loaded, event, "features", str(err))
         return Scored(body, encode(body), replayed=False)
     after_features = time.perf_counter()
-    if snapshot.replayed:
-        earlier = await _recall_quietly(runtime, tenant, event.event_id)
-        if earlier is not None:
-            return earlier
     evaluation = loaded.evaluate(event, snapshot.values)
     after_evaluation = time.perf_counter()
     body = render_evaluation(event, evaluation)
@@ -85,9 +95,7 @@ async def score_event(
     if options is not None:
         await options.apply(runtime, tenant, event, loaded, evaluation, grants, body)
     after_offers = time.perf_counter()
-    payload = encode(body)
-    writes += runtime.services.remember_calls(tenant=tenant, event=event, alias=alias, body=body, payload=payload)
-    await _write(runtime, writes)
+    payload = await _keep(runtime, tenant, event, fingerprint, body, writes)
     finished = time.perf_counter()
     stage = metrics.stage_seconds
     stage.labels("features").observe(after_features - started)
@@ -98,6 +106,68 @@ async def score_event(
     _count(runtime, event, evaluation, body)
     count_experiment_grants(metrics, loaded, body["offers"])
     return Scored(body, payload, replayed=False)
+
+
+async def _bind_key(runtime: Runtime, tenant: str, key: str, fingerprint: Fingerprint) -> None:
+    """Bind an Idempotency-Key to this request; 409 when it was first used for another."""
+    claim = await runtime.guard.call(
+        "claim", runtime.services.claims.claim_key(tenant=tenant, key=key, fingerprint=fingerprint)
+    )
+    if claim.state is ClaimState.CONFLICT:
+        raise conflict("Idempotency-Key", key, claim.fields)
+
+
+async def _claim(runtime: Runtime, tenant: str, event: Event, fingerprint: Fingerprint) -> Scored | None:
+    """Claim the event id (None: evaluate it), or the earlier answer to replay; 409 / 422 otherwise.
+
+    An event time outside the skew bound is refused unless it is a retry of an event
+    answered before (a storefront retrying after its own timeout resends the old time).
+    """
+    claims, guard = runtime.services.claims, runtime.guard
+    late = event_time_error(runtime.settings, event)
+    if late is not None:
+        found = await guard.call(
+            "claim", claims.peek_event(tenant=tenant, event_id=event.event_id, fingerprint=fingerprint)
+        )
+        if found is not None and found.state is ClaimState.DONE:
+            return _replayed(runtime, found.payload)
+        raise late
+    try:
+        payload = await claim_or_replay(
+            claims, guard, tenant=tenant, event=event, fingerprint=fingerprint, wait_s=runtime.settings.claim_wait_s
+        )
+    except InProgress:
+        runtime.metrics.replays.labels(ROUTE).inc()
+        raise
+    return None if payload is None else _replayed(runtime, payload)
+
+
+def _replayed(runtime: Runtime, payload: bytes) -> Scored:
+    runtime.metrics.replays.labels(ROUTE).inc()
+    return Scored(json.loads(payload), payload, replayed=True)
+
+
+async def _keep(
+    runtime: Runtime, tenant: str, event: Event, fingerprint: Fingerprint, body: dict[str, Any], writes: PendingWrites
+) -> bytes:
+    """Send the writes that follow the decision, the answer kept for retries among them.
+
+    One round trip. The budgets are already reserved, so a failure leaves the decision
+    standing, but the answer says so (``degraded``): its history entry and the kept
+    answer are lost, and a retry after the pending claim expires is evaluated again
+    (the grants stay idempotent by event id).
+    """
+    services = runtime.services
+    payload = encode(body)
+    writes += services.decision_calls(tenant=tenant, event=event, body=body)
+    writes += services.claims.complete_calls(tenant=tenant, event=event, fingerprint=fingerprint, payload=payload)
+    try:
+        await runtime.guard.call("remember", services.writes.send(writes))
+    except StoreUnavailable as err:
+        body["degraded"], body["degraded_reason"] = True, f"answer not kept (history, retries): {err}"
+        runtime.metrics.degraded.labels(event.type, "kept", "remember").inc()
+        payload = encode(body)
+    return payload
 
 
 async def _grant(
@@ -131,31 +201,6 @@ async def _grant(
     render_grants(body, grants, {o.id: o for o in loaded.ruleset.offers})
     price_offers(body, loaded, event)
     return grants
-
-
-async def _write(runtime: Runtime, writes: PendingWrites) -> None:
-    """Send the writes that follow the decision in one round trip; never fail the request.
-
-    A failure is counted by the guard. The budgets are already reserved, so the answer
-    stands; a retry re-evaluates, and the grants stay idempotent by event id.
-    """
-    with contextlib.suppress(StoreUnavailable):
-        await runtime.guard.call("remember", runtime.services.writes.send(writes))
-
-
-async def _recall(runtime: Runtime, tenant: str, key: str) -> Scored | None:
-    raw = await runtime.guard.call("recall", runtime.services.store.recall_result(tenant=tenant, event_id=key))
-    if raw is None:
-        return None
-    runtime.metrics.replays.labels(ROUTE).inc()
-    return Scored(json.loads(raw), raw, replayed=True)
-
-
-async def _recall_quietly(runtime: Runtime, tenant: str, key: str) -> Scored | None:
-    try:
-        return await _recall(runtime, tenant, key)
-    except StoreUnavailable:
-        return None
 
 
 def _degraded(runtime: Runtime, loaded: LoadedRuleSet, event: Event, stage: str, why: str) -> dict[str, Any]:

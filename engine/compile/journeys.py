@@ -15,6 +15,7 @@ from typing import Any, cast
 from engine.compile.conditions import compile_condition
 from engine.compile.rules import check_event_types, check_unique_ids
 from engine.diagnostics import Code, Diagnostic, Severity, did_you_mean
+from engine.egress.policy import WebhookPolicy
 from engine.events import EVENT_TYPES, GROUP_TYPES
 from engine.expr.checker import Scope
 from engine.expr.tree import Node, Type
@@ -52,9 +53,12 @@ def compile_automation(
     offers: Collection[str],
     channels: Collection[str],
     diagnostics: list[Diagnostic],
+    webhook_policy: WebhookPolicy | None = None,
 ) -> Automation:
     compiled_hooks = {
-        name: hook for name, located in webhooks.items() if (hook := _webhook(name, located, diagnostics))
+        name: hook
+        for name, located in webhooks.items()
+        if (hook := _webhook(name, located, webhook_policy, diagnostics))
     }
     refs = _Refs(offers, channels, webhooks, diagnostics)
     event_scope = replace(scope, names={**scope.names, **JOURNEY_NAMES})
@@ -264,14 +268,33 @@ def _health_rule(
     )
 
 
-def _webhook(name: str, located: Located[WebhookItem], diagnostics: list[Diagnostic]) -> Webhook | None:
+def _webhook(
+    name: str, located: Located[WebhookItem], policy: WebhookPolicy | None, diagnostics: list[Diagnostic]
+) -> Webhook | None:
     item = located.item
     subject = f"webhook '{name}'"
+    errors = len(diagnostics)
     backoff = _duration(located, ("backoff",), item.backoff, subject, diagnostics)
     timeout = _duration(located, ("timeout",), item.timeout, subject, diagnostics)
-    if backoff is None or timeout is None:
+    if policy is not None:
+        _check_egress(subject, located, policy, diagnostics)
+    if backoff is None or timeout is None or len(diagnostics) > errors:
         return None
     return Webhook(name, item.url, item.secret_env, item.attempts, backoff, timeout)
+
+
+def _check_egress(
+    subject: str, located: Located[WebhookItem], policy: WebhookPolicy, diagnostics: list[Diagnostic]
+) -> None:
+    """What the operator's policy refuses without DNS; delivery checks the resolved addresses again."""
+    refusal = policy.url_refusal(located.item.url)
+    if refusal is not None:
+        diagnostics.append(Diagnostic(located.location("url"), Code.WEBHOOK_HOST_REFUSED, f"{subject}: {refusal}"))
+    refusal = policy.secret_refusal(located.item.secret_env)
+    if refusal is not None:
+        diagnostics.append(
+            Diagnostic(located.location("secret_env"), Code.WEBHOOK_SECRET_REFUSED, f"{subject}: {refusal}")
+        )
 
 
 def _condition(

@@ -14,6 +14,7 @@ from engine.compile.offer_terms import compile_offer_groups
 from engine.compile.policies import compile_contacts, compile_decision, compile_seed_lists, resolve_zone
 from engine.compile.rules import compile_offers, compile_rules, compile_tiers
 from engine.diagnostics import Code, Diagnostic, Location, Severity, sort_diagnostics
+from engine.egress.policy import WebhookPolicy
 from engine.errors import RuleLoadError
 from engine.events import EVENT_TYPES, SCORED_TYPES
 from engine.expr.checker import Scope, scalar_type
@@ -27,11 +28,20 @@ BackendCheck = Callable[[Sequence[Predicate], Mapping[str, Location]], list[Diag
 
 
 def compile_files(
-    files: Mapping[str, str], *, today: date | None = None, checks: Iterable[BackendCheck] = ()
+    files: Mapping[str, str],
+    *,
+    today: date | None = None,
+    checks: Iterable[BackendCheck] = (),
+    webhook_policy: WebhookPolicy | None = None,
 ) -> tuple[CompiledRuleSet | None, list[Diagnostic]]:
-    """Compile pack text; the rule set is None when any diagnostic is an error."""
+    """Compile pack text; the rule set is None when any diagnostic is an error.
+
+    ``webhook_policy``: the deployment's, so a webhook URL or secret it refuses is a
+    diagnostic now rather than a refused delivery later (None: not checked here; delivery
+    always checks).
+    """
     pack = load_sources(files)
-    ruleset, diagnostics = _compile(pack, today or datetime.now().date(), tuple(checks))
+    ruleset, diagnostics = _compile(pack, today or datetime.now().date(), tuple(checks), webhook_policy)
     diagnostics = sort_diagnostics(diagnostics)
     if any(d.is_error for d in diagnostics):
         return None, diagnostics
@@ -39,9 +49,13 @@ def compile_files(
 
 
 def compile_path(
-    path: str | Path, *, today: date | None = None, checks: Iterable[BackendCheck] = ()
+    path: str | Path,
+    *,
+    today: date | None = None,
+    checks: Iterable[BackendCheck] = (),
+    webhook_policy: WebhookPolicy | None = None,
 ) -> tuple[CompiledRuleSet | None, list[Diagnostic]]:
-    return compile_files(read_pack_files(path), today=today, checks=checks)
+    return compile_files(read_pack_files(path), today=today, checks=checks, webhook_policy=webhook_policy)
 
 
 def load_ruleset(
@@ -55,7 +69,7 @@ def load_ruleset(
 
 
 def _compile(
-    pack: ValidatedPack, today: date, checks: tuple[BackendCheck, ...]
+    pack: ValidatedPack, today: date, checks: tuple[BackendCheck, ...], webhook_policy: WebhookPolicy | None
 ) -> tuple[CompiledRuleSet, list[Diagnostic]]:
     diagnostics = list(pack.diagnostics)
     zone_name, zone = resolve_zone(pack, diagnostics)
@@ -99,6 +113,7 @@ def _compile(
         offers={o.item.id for o in pack.offers},
         channels={c.channel for c in contacts.caps},
         diagnostics=diagnostics,
+        webhook_policy=webhook_policy,
     )
     live_rules = tuple(r for r in rules if r.mode is not Mode.OFF and (r.expires is None or r.expires > today))
     predicates = _predicates(live_rules, tiers, offers)

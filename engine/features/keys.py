@@ -138,10 +138,6 @@ class KeyBuilder:
         """Key prefix (with hash tag) of everything stored about one entity."""
         return f"{PREFIX}:{{{safe_id(tenant)}:{NAMESPACE[entity]}:{entity_id}}}"
 
-    def result_key(self, tenant: str, event_id: str) -> str:
-        """Where the API keeps its first response to an event (idempotent retries)."""
-        return f"{PREFIX}:{{{safe_id(tenant)}:res:{digest(event_id)}}}"
-
     def list_index_key(self, tenant: str) -> str:
         """Per-tenant index of live list entries, for listing them page by page."""
         return f"{PREFIX}:{{{safe_id(tenant)}:lists}}:idx"

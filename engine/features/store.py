@@ -156,20 +156,6 @@ class FeatureStore:
             await run_many(self._client, [_call(mark, b) for b in mark.batches.values()])
         return True
 
-    # -- idempotent API responses -----------------------------------------------------
-
-    async def remember_result(self, *, tenant: str, event_id: str, payload: bytes, ttl_s: int) -> bool:
-        """Store the API's first response to an event; False if one was already stored."""
-        async with guarded("remember"):
-            stored = await self._client.set(self._keys.result_key(tenant, event_id), payload, nx=True, px=ttl_s * 1000)
-        return bool(stored)
-
-    async def recall_result(self, *, tenant: str, event_id: str) -> bytes | None:
-        """The stored first response to an event, if any."""
-        async with guarded("recall"):
-            found = await self._client.get(self._keys.result_key(tenant, event_id))
-        return found.encode() if isinstance(found, str) else found
-
     # -- lists ------------------------------------------------------------------------
 
     async def add_entry(

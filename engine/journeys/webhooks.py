@@ -6,6 +6,12 @@ The worker POSTs the JSON body signed with HMAC-SHA256 of the webhook's secret
 after ``backoff``, doubling each time, up to ``attempts`` tries, and records every
 attempt (``GET /v1/webhooks/deliveries``). ``X-Yutang-Delivery`` is the same on every
 attempt of one delivery, so a receiver can drop a duplicate.
+
+The URL and ``secret_env`` come from a rule pack, which the operator does not vet line
+by line: a delivery posts only through ``Egress`` (the tenant's allow-list, checked on
+the resolved addresses as the socket opens, no proxy, no redirects) and signs only with
+a variable under the operator's secret prefix. A refused delivery is recorded as
+``refused`` and not retried: nothing but a change of settings would let it through.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from engine.egress.transport import Egress, EgressRefused
 from engine.features.keys import safe_id
 from engine.journeys.due import DueItem, DueQueue
 from engine.journeys.model import Webhook
@@ -48,14 +55,13 @@ class Outbox:
         await self.queue.schedule(tenant=tenant, item_id=f"wh|{delivery}|1", due_at=at, payload=payload)
         await run_batch(self.client, [("SADD", "yt:due:tenants", tenant)])
 
-    async def deliver(self, item: DueItem, hook: Webhook | None, *, now: float, http: httpx.AsyncClient) -> str:
-        """One attempt: ``delivered``, ``retry`` (scheduled again) or ``failed`` (gave up)."""
+    async def deliver(self, item: DueItem, hook: Webhook | None, *, now: float, egress: Egress) -> str:
+        """One attempt: ``delivered``, ``retry`` (scheduled again), ``failed`` (gave up) or ``refused`` (policy)."""
         payload = item.payload
         attempt = int(payload["attempt"])
         body = json.dumps(payload["body"], ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
-        outcome, detail = await self._post(hook, body, payload["delivery"], attempt, http)
-        status = "delivered" if outcome else "failed"
-        if not outcome and hook is not None and attempt < hook.attempts:
+        status, detail = await self._post(item.tenant, hook, body, payload["delivery"], attempt, egress)
+        if status == "failed" and hook is not None and attempt < hook.attempts:
             status = "retry"
             delay = hook.backoff_seconds * 2 ** (attempt - 1)
             retry = {**payload, "attempt": attempt + 1}
@@ -77,13 +83,16 @@ class Outbox:
         return status
 
     async def _post(
-        self, hook: Webhook | None, body: bytes, delivery: str, attempt: int, http: httpx.AsyncClient
-    ) -> tuple[bool, str]:
+        self, tenant: str, hook: Webhook | None, body: bytes, delivery: str, attempt: int, egress: Egress
+    ) -> tuple[str, str]:
         if hook is None:
-            return False, "webhook no longer in the rule pack"
+            return "failed", "webhook no longer in the rule pack"
+        refusal = egress.policy.secret_refusal(hook.secret_env)
+        if refusal is not None:
+            return "refused", refusal
         secret = os.environ.get(hook.secret_env)
         if not secret:
-            return False, f"secret {hook.secret_env} is not set"
+            return "failed", f"secret {hook.secret_env} is not set"
         stamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
@@ -93,10 +102,16 @@ class Outbox:
             "X-Yutang-Signature": sign(secret.encode(), stamp, body),
         }
         try:
-            response = await http.post(hook.url, content=body, headers=headers, timeout=hook.timeout_seconds)
+            response = await egress.client(tenant).post(
+                hook.url, content=body, headers=headers, timeout=hook.timeout_seconds
+            )
         except httpx.HTTPError as err:
-            return False, f"{type(err).__name__}: {err}"[:200]
-        return response.is_success, f"HTTP {response.status_code}"
+            if isinstance(err.__cause__, EgressRefused):
+                return "refused", str(err.__cause__)[:300]
+            return "failed", f"{type(err).__name__}: {err}"[:200]
+        if response.is_redirect:
+            return "failed", f"HTTP {response.status_code} (redirects are not followed)"
+        return ("delivered" if response.is_success else "failed"), f"HTTP {response.status_code}"
 
     async def deliveries(self, *, tenant: str, limit: int = 100) -> list[dict[str, Any]]:
         rows = (await run_batch(self.client, [("LRANGE", log_key(tenant), 0, limit - 1)]))[0]

@@ -15,8 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
+from engine.egress.transport import Egress
 from engine.journeys.community import Community
 from engine.journeys.due import DueItem, DueQueue
 from engine.journeys.runner import JourneyRunner
@@ -38,7 +37,7 @@ class Worker:
         outbox: Outbox,
         community: Community,
         ruleset: Callable[[], LoadedRuleSet],
-        http: httpx.AsyncClient,
+        egress: Egress,
         batch: int = 100,
     ) -> None:
         self.client = client
@@ -47,7 +46,7 @@ class Worker:
         self.outbox = outbox
         self.community = community
         self.ruleset = ruleset
-        self.http = http
+        self.egress = egress
         self.batch = batch
 
     async def run_once(self, *, now: float | None = None) -> Counter[str]:
@@ -72,7 +71,7 @@ class Worker:
             return f"timeout_{(await self.runner.fire(loaded=loaded, item=item, now=now))['status']}"
         if kind == "webhook":
             hook = loaded.ruleset.automation.webhooks.get(item.payload["hook"])
-            return f"webhook_{await self.outbox.deliver(item, hook, now=now, http=self.http)}"
+            return f"webhook_{await self.outbox.deliver(item, hook, now=now, egress=self.egress)}"
         if kind == "red_packet":
             return f"red_packet_{await self.community.check_red_packet(item, loaded=loaded, now=now)}"
         return "unknown"

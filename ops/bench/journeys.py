@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from redis.asyncio import Redis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from engine.backends import BackendKind  # noqa: E402
 from engine.contacts.gate import ContactGate  # noqa: E402
+from engine.egress.policy import WebhookPolicy  # noqa: E402
+from engine.egress.transport import Egress  # noqa: E402
 from engine.events import Event  # noqa: E402
 from engine.features.store import FeatureStore  # noqa: E402
 from engine.journeys.actions import Parts  # noqa: E402
@@ -42,7 +43,7 @@ N = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 START = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
 
-def worker_on(client: Any, loaded: Any, http: httpx.AsyncClient) -> Worker:
+def worker_on(client: Any, loaded: Any, egress: Egress) -> Worker:
     queue = DueQueue(client)
     outbox = Outbox(client, queue)
     parts = Parts(client, OfferLedger(client), ContactGate(client), outbox)
@@ -50,14 +51,20 @@ def worker_on(client: Any, loaded: Any, http: httpx.AsyncClient) -> Worker:
     runner = JourneyRunner(parts=parts, store=store, queue=queue)
     community = Community(parts=parts, queue=queue)
     return Worker(
-        client=client, queue=queue, runner=runner, outbox=outbox, community=community, ruleset=lambda: loaded, http=http
+        client=client,
+        queue=queue,
+        runner=runner,
+        outbox=outbox,
+        community=community,
+        ruleset=lambda: loaded,
+        egress=egress,
     )
 
 
 async def round_(url: str, loaded: Any, tenant: str, workers: int) -> float:
     clients = [Redis.from_url(url) for _ in range(workers)]
-    async with httpx.AsyncClient() as http:
-        fleet = [worker_on(c, loaded, http) for c in clients]
+    async with Egress(WebhookPolicy()) as egress:
+        fleet = [worker_on(c, loaded, egress) for c in clients]
         feeder = fleet[0].runner
         for i in range(N):
             event = Event(event_id=f"{tenant}-{i}", type="order_paid", customer=f"m{i}", amount=99, timestamp=START)

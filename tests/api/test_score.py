@@ -89,12 +89,15 @@ async def test_retry_with_the_same_event_id_returns_the_first_response(api):
     assert again["offers"][0]["remaining"] == 3
 
 
-async def test_idempotency_key_header_returns_the_first_response(api):
+async def test_idempotency_key_header_returns_the_first_response_and_refuses_another_request(api):
     first = event("signup", device="d-idem")
     r1 = await api.post("/v1/score", json=first, headers={**auth(), "Idempotency-Key": "order-42-try"})
-    retry = {**first, "event_id": first["event_id"] + "-b"}
-    r2 = await api.post("/v1/score", json=retry, headers={**auth(), "Idempotency-Key": "order-42-try"})
+    r2 = await api.post("/v1/score", json=first, headers={**auth(), "Idempotency-Key": "order-42-try"})
     assert r2.json() == r1.json() and r2.headers["idempotent-replayed"] == "true"
+    other = {**first, "event_id": first["event_id"] + "-b"}
+    r3 = await api.post("/v1/score", json=other, headers={**auth(), "Idempotency-Key": "order-42-try"})
+    assert r3.status_code == 409 and r3.json()["error"]["code"] == "idempotency_conflict"
+    assert [f["field"] for f in r3.json()["error"]["fields"]] == ["event_id"]
 
 
 async def test_concurrent_retries_do_not_double_grant(api):

@@ -86,3 +86,23 @@ def test_empty_reasons_means_no_rule_may_fire(tmp_path: Path, capsys: pytest.Cap
     (pack / "pack.yaml").write_text(text.replace("reasons: [device_farm], not_reasons", "reasons: [], not_reasons"))
     assert main(["test", str(pack), "--backend", "python"]) == 1
     assert "no rule may fire, but ['device_farm'] did" in capsys.readouterr().out
+
+
+def test_check_refuses_webhooks_by_the_deployments_own_settings(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(FIXTURES)
+    for variable in ("YUTANG_WEBHOOK_HOSTS", "YUTANG_WEBHOOK_TENANT_HOSTS"):
+        monkeypatch.delenv(variable, raising=False)
+    assert main(["check", "webhook_host_refused.yaml", "--backend", "python"]) == 1
+    out = capsys.readouterr().out
+    assert "webhook_host_refused.yaml:9:21 WEBHOOK_HOST_REFUSED webhook 'poke_redis': 127.0.0.1 is a loopback" in out
+    # the operator opens loopback for one tenant: the set loads (that tenant may use it); others still may not
+    monkeypatch.setenv("YUTANG_WEBHOOK_TENANT_HOSTS", "studio=* 127.0.0.1 ::1 169.254.169.254")
+    assert main(["check", "webhook_host_refused.yaml", "--backend", "python"]) == 0
+    assert main(["check", "webhook_host_refused.yaml", "--backend", "python", "--tenant", "studio"]) == 0
+    assert main(["check", "webhook_host_refused.yaml", "--backend", "python", "--tenant", "other"]) == 1
+    monkeypatch.setenv("YUTANG_WEBHOOK_HOSTS", "")  # set and empty: webhooks go nowhere
+    capsys.readouterr()
+    assert main(["check", "webhook_host_refused.yaml", "--backend", "python", "--tenant", "other"]) == 1
+    assert "host crm.studio.example is not in the allow-list" in capsys.readouterr().out

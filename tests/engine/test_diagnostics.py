@@ -9,6 +9,7 @@ import pytest
 
 from engine.compile.pack import compile_files, compile_path
 from engine.diagnostics import Code
+from engine.egress.policy import WebhookPolicy
 
 FIXTURES = Path(__file__).parent / "fixtures" / "diagnostics"
 TODAY = date(2026, 11, 23)
@@ -19,7 +20,7 @@ CASES = sorted(p.stem for p in FIXTURES.glob("*.expected"))
 def test_fixture_reports_exactly_its_expected_diagnostics(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(FIXTURES)
     target = name if (FIXTURES / name).is_dir() else f"{name}.yaml"
-    ruleset, diagnostics = compile_path(target, today=TODAY)
+    ruleset, diagnostics = compile_path(target, today=TODAY, webhook_policy=WebhookPolicy())  # the default policy
     expected = (FIXTURES / f"{name}.expected").read_text(encoding="utf-8").splitlines()
     assert [d.render() for d in diagnostics] == [line for line in expected if line]
     if any(d.is_error for d in diagnostics):

@@ -13,6 +13,7 @@ from engine.scheduler.queue import DueQueue
 from engine.scheduler.run import build_worker
 from tests.api.conftest import auth, event
 from tests.api.offers.conftest import offers_api as offers_api
+from tests.api.offers.conftest import timed_offers_api as timed_offers_api
 
 
 def join(customer: str, **fields: Any) -> dict[str, Any]:
@@ -55,19 +56,19 @@ async def test_total_groups_limit(offers_api: httpx.AsyncClient) -> None:
 
 
 async def test_deadline_fails_a_group_and_flags_refunds_or_completes_it_virtually(
-    offers_api: httpx.AsyncClient, redis_client: Redis
+    timed_offers_api: httpx.AsyncClient, redis_client: Redis
 ) -> None:
     past = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
-    strict = await open_group(offers_api, "strict_group", "dad1", timestamp=past)
-    virtual = await open_group(offers_api, "trial_group", "dad2", timestamp=past)
-    await join_group(offers_api, virtual["group"]["group_id"], "dad3", timestamp=past)
+    strict = await open_group(timed_offers_api, "strict_group", "dad1", timestamp=past)
+    virtual = await open_group(timed_offers_api, "trial_group", "dad2", timestamp=past)
+    await join_group(timed_offers_api, virtual["group"]["group_id"], "dad3", timestamp=past)
     worker = build_worker(redis_client)
     assert await worker.run_once(DueQueue(redis_client, "alpha")) == 2
     assert worker.fired == 2
-    failed = (await offers_api.get(f"/v1/groupbuys/{strict['group']['group_id']}", headers=auth())).json()
+    failed = (await timed_offers_api.get(f"/v1/groupbuys/{strict['group']['group_id']}", headers=auth())).json()
     assert failed["state"] == "failed" and [m["payment"] for m in failed["members"]] == ["refund_due"]
-    done = (await offers_api.get(f"/v1/groupbuys/{virtual['group']['group_id']}", headers=auth())).json()
+    done = (await timed_offers_api.get(f"/v1/groupbuys/{virtual['group']['group_id']}", headers=auth())).json()
     assert done["state"] == "virtual" and [m["payment"] for m in done["members"]] == ["paid", "paid"]
     assert await worker.run_once(DueQueue(redis_client, "alpha")) == 0  # fired once, never again
-    missing = await offers_api.get("/v1/groupbuys/trial_group.000000000000", headers=auth())
+    missing = await timed_offers_api.get("/v1/groupbuys/trial_group.000000000000", headers=auth())
     assert missing.status_code == 404

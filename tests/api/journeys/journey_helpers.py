@@ -19,11 +19,14 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from api.journeys.worker import build_worker
+from engine.egress.transport import Egress
 from engine.journeys.worker import Worker
 
 RULES = Path(__file__).parents[3] / "rules"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOOK_SECRET = "studio-crm-secret-for-tests"
+#: The operator's setting that lets webhooks reach the local receiver (loopback is refused by default).
+LOCAL_HOOKS = "127.0.0.1"
 START = datetime(2026, 12, 1, 10, 0, tzinfo=SHANGHAI)  # a Tuesday morning
 
 
@@ -98,5 +101,5 @@ def pack_with_hook(tmp_path: Path, url: str) -> Path:
 @contextlib.asynccontextmanager
 async def worker_for(api: httpx.AsyncClient, *, lease_s: float = 60.0) -> AsyncIterator[Worker]:
     runtime = api.app.state.runtime  # type: ignore[attr-defined]
-    async with httpx.AsyncClient() as http:
-        yield build_worker(runtime.services, runtime.rulesets, http, lease_s=lease_s)
+    async with Egress(runtime.settings.webhook_policy()) as egress:  # the operator's allow-list, as in production
+        yield build_worker(runtime.services, runtime.rulesets, egress, lease_s=lease_s)

@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from journey_helpers import HOOK_SECRET, Receiver, crm_server, day, pack_with_hook, worker_for
+from journey_helpers import HOOK_SECRET, LOCAL_HOOKS, Receiver, crm_server, day, pack_with_hook, worker_for
 
 KEY = "group-admin-key-01234567890"
 H = {"Authorization": f"Bearer {KEY}"}
@@ -22,11 +22,15 @@ async def group_event(api: Any, type_: str, group: str, customer: str, at: Any, 
 
 
 async def test_a_week_of_two_parent_groups(make_api: Any, tenant: str, tmp_path: Any, monkeypatch: Any) -> None:
-    monkeypatch.setenv("YUTANG_WEBHOOK_STUDIO_CRM_SECRET", HOOK_SECRET)
+    monkeypatch.setenv("YUTANG_WEBHOOK_SECRET_STUDIO_CRM", HOOK_SECRET)
     receiver = Receiver()
     with crm_server(receiver) as url:
         async with (
-            make_api(rules_path=pack_with_hook(tmp_path, url), api_keys=f"{KEY}:{tenant}:score+events+admin") as api,
+            make_api(
+                rules_path=pack_with_hook(tmp_path, url),
+                api_keys=f"{KEY}:{tenant}:score+events+admin",
+                webhook_hosts=LOCAL_HOOKS,
+            ) as api,
             worker_for(api) as worker,
         ):
             await week(api, worker, receiver)

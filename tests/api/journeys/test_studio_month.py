@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 import httpx
-from journey_helpers import HOOK_SECRET, Receiver, crm_server, day, pack_with_hook, worker_for
+from journey_helpers import HOOK_SECRET, LOCAL_HOOKS, Receiver, crm_server, day, pack_with_hook, worker_for
 
 from engine.journeys.worker import Worker
 
@@ -38,12 +38,12 @@ async def run(worker: Worker, at: Any) -> Counter[str]:
 
 
 async def test_a_season_of_the_studio_ladder(make_api: Any, tenant: str, tmp_path: Any, monkeypatch: Any) -> None:
-    monkeypatch.setenv("YUTANG_WEBHOOK_STUDIO_CRM_SECRET", HOOK_SECRET)
+    monkeypatch.setenv("YUTANG_WEBHOOK_SECRET_STUDIO_CRM", HOOK_SECRET)
     receiver = Receiver(fail_first=2)
     with crm_server(receiver) as url:
         rules = pack_with_hook(tmp_path, url)
         async with (
-            make_api(rules_path=rules, api_keys=f"{KEY}:{tenant}:score+events+admin") as api,
+            make_api(rules_path=rules, api_keys=f"{KEY}:{tenant}:score+events+admin", webhook_hosts=LOCAL_HOOKS) as api,
             worker_for(api) as worker,
         ):
             await season(api, worker, receiver)

@@ -79,17 +79,17 @@ def last_noon_in_shanghai() -> str:
     return (noon if noon <= now else noon - timedelta(days=1)).isoformat()
 
 
-async def test_one_call_answers_risk_offer_and_contact_allowance(offers_api: httpx.AsyncClient) -> None:
+async def test_one_call_answers_risk_offer_and_contact_allowance(timed_offers_api: httpx.AsyncClient) -> None:
     at = last_noon_in_shanghai()
     signup = event("signup", timestamp=at)
-    body = await score(offers_api, signup, contact="one_to_one")
+    body = await score(timed_offers_api, signup, contact="one_to_one")
     assert body["decision"] == "allow" and [o["offer"] for o in body["offers"]] == ["newcomer_test"]
     assert body["contact"]["allowed"] is True and body["contact"]["recorded"] is False
     again = event("signup", customer=signup["customer"], timestamp=at)
-    recorded = await score(offers_api, again, contact="one_to_one", contact_record="true")
+    recorded = await score(timed_offers_api, again, contact="one_to_one", contact_record="true")
     assert recorded["contact"]["recorded"] is True
     third = event("signup", customer=signup["customer"], timestamp=at)
-    refused = await score(offers_api, third, contact="one_to_one")
+    refused = await score(timed_offers_api, third, contact="one_to_one")
     assert refused["contact"]["allowed"] is False and refused["contact"]["reason"] == "cap"
     assert refused["contact"]["next_allowed_at"] is not None
 

@@ -56,16 +56,18 @@ async def test_reserved_at_checkout_committed_by_payment_released_by_refund(offe
     assert again["offers"][0]["status"] == "reserved"
 
 
-async def test_cancel_before_payment_and_an_unpaid_checkout_lapse_by_themselves(offers_api: httpx.AsyncClient) -> None:
-    cancelled = await checkout(offers_api)
-    moved = await outcome(offers_api, "order_cancelled", cancelled["offers"][0]["beneficiary"])
+async def test_cancel_before_payment_and_an_unpaid_checkout_lapse_by_themselves(
+    timed_offers_api: httpx.AsyncClient,
+) -> None:
+    cancelled = await checkout(timed_offers_api)
+    moved = await outcome(timed_offers_api, "order_cancelled", cancelled["offers"][0]["beneficiary"])
     assert [r["status"] for r in moved["reservations"]] == ["cancelled"]
     stale = (datetime.now(UTC) - timedelta(minutes=11)).isoformat()
-    abandoned = await checkout(offers_api, timestamp=stale)
+    abandoned = await checkout(timed_offers_api, timestamp=stale)
     assert abandoned["offers"][0]["status"] == "reserved"
-    counts = await coupon_counts(offers_api)  # read after the 10-minute TTL: released lazily
+    counts = await coupon_counts(timed_offers_api)  # read after the 10-minute TTL: released lazily
     assert (counts["used"], counts["reserved"], counts["cancelled"], counts["lapsed"]) == (0, 0, 1, 1)
-    late = await outcome(offers_api, "order_paid", abandoned["offers"][0]["beneficiary"])
+    late = await outcome(timed_offers_api, "order_paid", abandoned["offers"][0]["beneficiary"])
     assert late["reservations"] == []  # too late: nothing to commit
 
 
@@ -113,8 +115,8 @@ async def race(api: httpx.AsyncClient, *, customers: int, seed: int) -> None:
     assert counts["lapsed"] >= count(stale, "leave")
 
 
-async def test_racing_reservations_commits_refunds_and_expiries_add_up(offers_api: httpx.AsyncClient) -> None:
-    await race(offers_api, customers=80, seed=7)
+async def test_racing_reservations_commits_refunds_and_expiries_add_up(timed_offers_api: httpx.AsyncClient) -> None:
+    await race(timed_offers_api, customers=80, seed=7)
 
 
 @pytest.mark.cluster
@@ -123,5 +125,5 @@ async def test_the_same_race_on_the_cluster(
 ) -> None:
     # generous timeout: 160 racers on a 3-node cluster on a loaded 2-core CI box (a timeout is a 503, not a bug)
     cluster = {"redis_url": redis_cluster.url, "redis_cluster": True}
-    async with make_api(rules_path=OFFERS_PACK, redis_timeout_s=10, **cluster) as api:
+    async with make_api(rules_path=OFFERS_PACK, redis_timeout_s=10, trust_event_time=True, **cluster) as api:
         await race(api, customers=80, seed=11)

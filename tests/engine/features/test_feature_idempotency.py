@@ -52,10 +52,3 @@ async def test_replay_after_rule_set_change_reads_current_values(backend: Backen
     assert snapshot.replayed
     assert snapshot.values["customer.events_1h"] == 1  # counted once, not twice
 
-
-async def test_api_result_is_kept_once(backend: Backend, tenant: str) -> None:
-    store = backend.store()
-    assert await store.recall_result(tenant=tenant, event_id="e1") is None
-    assert await store.remember_result(tenant=tenant, event_id="e1", payload=b'{"decision":"allow"}', ttl_s=60)
-    assert not await store.remember_result(tenant=tenant, event_id="e1", payload=b'{"decision":"deny"}', ttl_s=60)
-    assert await store.recall_result(tenant=tenant, event_id="e1") == b'{"decision":"allow"}'

@@ -1,0 +1,227 @@
+"""An event id names one event: the first request claims it, later ones replay or conflict.
+
+Per tenant, ``/v1/score`` claims ``event_id`` before anything is recorded, with one
+atomic SET NX (``claim.lua``) holding a fingerprint of the request: a digest of each
+field as sent. The claim is *pending* while the first request is evaluated and
+*done*, with the answer, once its writes land (in the same round trip as the
+request's other writes). A later request with the same id then
+
+- replays the answer when every field matches (``Idempotent-Replayed: true``),
+- gets 409 ``idempotency_conflict`` naming the fields that differ,
+- waits briefly while the first is pending, then gets 409 ``in_progress``.
+
+So a reused id can never be evaluated twice: no second grant, history entry, export
+row or metric. ``Idempotency-Key`` has its own claims, bound to the fingerprint of
+the body and query string; it never reads an event id's answer.
+
+Keys are ``yt:{<tenant>:<space>:<digest>}``, the space ``evt`` for scored events,
+``out`` for outcomes (``/v1/events``) and ``idk`` for Idempotency-Keys: one slot per
+claim, so claims spread over a cluster. A pending claim lives ``PENDING_TTL_MS``:
+if its worker dies mid-request, the id is free again after that and a retry is
+evaluated (the offer ledger is keyed by event id, so no budget is spent twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from api.errors import IdempotencyConflict, InProgress
+from api.redis_guard import RedisGuard
+from engine.events import Event
+from engine.features.keys import PREFIX, digest, safe_id
+from engine.features.scripts import AnyRedis, Call, Script, guarded, run_one
+from engine.offers.slots import Command
+
+CLAIM_SCRIPT = Script.load("claim.lua")
+#: How long a claim stays pending when its request never finishes (worker killed).
+PENDING_TTL_MS = 15_000
+_PENDING, _DONE = "P", "D"
+#: Claim spaces: event ids of scored events and of outcomes are claimed apart.
+SCORED, OUTCOME = "evt", "out"
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """A request as sent: a short digest per field, and one of them all."""
+
+    fields: dict[str, str]
+    whole: str
+
+    @classmethod
+    def of(cls, event: Event, *, query: str = "") -> Fingerprint:
+        """The fields the caller sent (defaults excluded), times compared as instants.
+
+        ``query`` (the query string, for Idempotency-Key) counts as one more field.
+        """
+        sent = event.model_dump(mode="json", exclude_unset=True)
+        if "timestamp" in sent:
+            sent["timestamp"] = event.epoch
+        if query:
+            sent["query"] = "&".join(sorted(query.split("&")))  # the order of parameters means nothing
+        fields = {
+            name: digest(json.dumps(value, sort_keys=True, ensure_ascii=False), 6) for name, value in sent.items()
+        }
+        return cls(fields, digest(json.dumps(fields, sort_keys=True), 12))
+
+    def differing(self, other: Fingerprint) -> list[str]:
+        """Names of the fields whose values differ, or that only one of the two sent."""
+        names = self.fields.keys() | other.fields.keys()
+        return sorted(n for n in names if self.fields.get(n) != other.fields.get(n))
+
+    def encode(self) -> str:
+        return json.dumps(self.fields, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, text: str) -> Fingerprint:
+        fields = json.loads(text)
+        return cls(fields, digest(json.dumps(fields, sort_keys=True), 12))
+
+
+class ClaimState(StrEnum):
+    NEW = "new"  # this request claimed the id: evaluate it
+    DONE = "done"  # answered before with the same fields: replay ``payload``
+    PENDING = "pending"  # the first request with this id is still being evaluated
+    CONFLICT = "conflict"  # the id was first sent with other fields: ``fields``
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    state: ClaimState
+    payload: bytes = b""
+    fields: tuple[str, ...] = ()
+
+
+def _parse(stored: Any, fingerprint: Fingerprint) -> Claim:
+    """What an existing claim means for a request with ``fingerprint``."""
+    raw = stored if isinstance(stored, bytes) else str(stored).encode()
+    state, _, rest = raw.partition(b"|")
+    encoded, _, payload = rest.partition(b"|")
+    first = Fingerprint.decode(encoded.decode())
+    if first.whole != fingerprint.whole:
+        return Claim(ClaimState.CONFLICT, fields=tuple(first.differing(fingerprint)))
+    if state.decode() == _DONE:
+        return Claim(ClaimState.DONE, payload=payload)
+    return Claim(ClaimState.PENDING)
+
+
+class Claims:
+    """Claims of event ids and Idempotency-Keys for one Redis client."""
+
+    def __init__(self, client: AnyRedis, *, ttl_s: int) -> None:
+        self._client = client
+        self._ttl_ms = ttl_s * 1000
+
+    @staticmethod
+    def event_key(tenant: str, event_id: str, space: str = SCORED) -> str:
+        return f"{PREFIX}:{{{safe_id(tenant)}:{space}:{digest(event_id, 12)}}}"
+
+    @staticmethod
+    def idempotency_key(tenant: str, key: str) -> str:
+        return f"{PREFIX}:{{{safe_id(tenant)}:idk:{digest(key, 12)}}}"
+
+    async def claim_event(self, *, tenant: str, event: Event, fingerprint: Fingerprint, space: str = SCORED) -> Claim:
+        """Claim ``event.event_id`` as pending, or say what the earlier claim means."""
+        value = f"{_PENDING}|{fingerprint.encode()}"
+        call = Call(CLAIM_SCRIPT, [self.event_key(tenant, event.event_id, space)], [value, PENDING_TTL_MS])
+        stored = await run_one(self._client, call)
+        return Claim(ClaimState.NEW) if stored is None else _parse(stored, fingerprint)
+
+    async def claim_key(self, *, tenant: str, key: str, fingerprint: Fingerprint) -> Claim:
+        """Bind an Idempotency-Key to the request's fingerprint (NEW), or compare with its binding.
+
+        The binding holds no answer: a matching request goes on to its event id's claim,
+        which replays (DONE here only means "same request as before").
+        """
+        value = f"{_DONE}|{fingerprint.encode()}"
+        stored = await run_one(
+            self._client, Call(CLAIM_SCRIPT, [self.idempotency_key(tenant, key)], [value, self._ttl_ms])
+        )
+        return Claim(ClaimState.NEW) if stored is None else _parse(stored, fingerprint)
+
+    async def peek_event(
+        self, *, tenant: str, event_id: str, fingerprint: Fingerprint, space: str = SCORED
+    ) -> Claim | None:
+        """The claim of ``event_id`` without claiming it; None when it is free."""
+        async with guarded("claim"):
+            stored = await self._client.get(self.event_key(tenant, event_id, space))
+        return None if stored is None else _parse(stored, fingerprint)
+
+    async def wait_for(
+        self, *, tenant: str, event_id: str, fingerprint: Fingerprint, timeout_s: float, space: str = SCORED
+    ) -> Claim | None:
+        """Poll a pending claim until it is done, freed (None) or ``timeout_s`` passes (PENDING)."""
+        deadline = time.monotonic() + timeout_s
+        pause = 0.01
+        while time.monotonic() < deadline:
+            await asyncio.sleep(pause)
+            pause = min(pause * 1.5, 0.1)
+            claim = await self.peek_event(tenant=tenant, event_id=event_id, fingerprint=fingerprint, space=space)
+            if claim is None or claim.state is not ClaimState.PENDING:
+                return claim
+        return Claim(ClaimState.PENDING)
+
+    def complete_calls(
+        self, *, tenant: str, event: Event, fingerprint: Fingerprint, payload: bytes, space: str = SCORED
+    ) -> list[Command]:
+        """The write marking the claim done with its answer, sent with the request's other writes."""
+        value = f"{_DONE}|{fingerprint.encode()}|".encode() + payload
+        return [("SET", self.event_key(tenant, event.event_id, space), value, "PX", self._ttl_ms)]
+
+    async def release(self, *, tenant: str, event_id: str, space: str = SCORED) -> None:
+        """Free a pending claim whose request could not be evaluated (Redis failed on the way)."""
+        async with guarded("claim"):
+            await self._client.delete(self.event_key(tenant, event_id, space))
+
+
+async def claim_or_replay(
+    claims: Claims,
+    guard: RedisGuard,
+    *,
+    tenant: str,
+    event: Event,
+    fingerprint: Fingerprint,
+    wait_s: float,
+    space: str = SCORED,
+) -> bytes | None:
+    """Claim the event id (None: evaluate the event) or the first answer to replay.
+
+    Raises 409 :class:`IdempotencyConflict` when the id was first sent with other
+    fields, :class:`InProgress` when its first request is still running after
+    ``wait_s``.
+    """
+    event_id = event.event_id
+    for _ in range(2):  # a second try when the pending first request gave up its claim
+        found: Claim | None = await guard.call(
+            "claim", claims.claim_event(tenant=tenant, event=event, fingerprint=fingerprint, space=space)
+        )
+        if found is not None and found.state is ClaimState.NEW:
+            return None
+        if found is not None and found.state is ClaimState.PENDING:
+            found = await claims.wait_for(
+                tenant=tenant, event_id=event_id, fingerprint=fingerprint, timeout_s=wait_s, space=space
+            )
+        if found is None:
+            continue
+        if found.state is ClaimState.CONFLICT:
+            raise conflict("event_id", event_id, found.fields)
+        if found.state is ClaimState.DONE:
+            return found.payload
+        break
+    raise InProgress(
+        f"event_id {event.event_id!r} is being evaluated by an earlier request; retry for its answer",
+        headers={"Retry-After": "1"},
+    )
+
+
+def conflict(what: str, value: str, fields: tuple[str, ...]) -> IdempotencyConflict:
+    """409 for an event id or Idempotency-Key first sent with other ``fields``."""
+    named = ", ".join(fields) or "the request"
+    return IdempotencyConflict(
+        f"{what} {value!r} was first sent with other values of: {named}; a new event needs a new {what}",
+        extra={"fields": [{"field": f, "message": f"differs from the first request with this {what}"} for f in fields]},
+    )

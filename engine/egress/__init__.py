@@ -1,0 +1,1 @@
+"""Where outgoing HTTP (merchant webhooks) may go: the operator's allow-list, enforced at connect time."""

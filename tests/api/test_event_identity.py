@@ -1,0 +1,70 @@
+"""Event identity beyond the happy path: outcomes' ids, late retries, outages and lost writes."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from api.claims import Claims
+from engine.errors import StoreUnavailable
+from tests.api.conftest import auth, event
+
+
+async def test_an_outcome_id_reused_for_another_customer_is_refused_not_replayed(api) -> None:
+    label = event("label", customer="farm-7", label="fraud")
+    first = await api.post("/v1/events", json=label, headers=auth())
+    assert first.status_code == 200 and first.json()["lists"]
+    again = await api.post("/v1/events", json=label, headers=auth())
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    other = await api.post("/v1/events", json={**label, "customer": "honest-8"}, headers=auth())
+    assert other.status_code == 409 and [f["field"] for f in other.json()["error"]["fields"]] == ["customer"]
+    # scored events and outcomes are claimed apart: a scored event may share the order's id
+    assert (
+        await api.post("/v1/score", json=event("order", event_id=label["event_id"]), headers=auth())
+    ).status_code == 200
+
+
+async def test_a_retry_after_the_skew_bound_still_gets_its_first_answer(make_api) -> None:
+    async with make_api(event_time_skew_s=1) as api:
+        body = event("signup", device="d-late-retry")
+        first = await api.post("/v1/score", json=body, headers=auth())
+        await asyncio.sleep(1.5)
+        retry = await api.post("/v1/score", json=body, headers=auth())
+        assert retry.status_code == 200 and retry.headers["idempotent-replayed"] == "true"
+        assert retry.json() == first.json()
+        late = await api.post("/v1/score", json=event("signup", timestamp=body["timestamp"]), headers=auth())
+        assert late.status_code == 422 and late.json()["error"]["code"] == "timestamp_out_of_range"
+
+
+async def test_an_answer_whose_writes_were_lost_says_so_and_its_retry_is_evaluated(make_api) -> None:
+    async with make_api(claim_wait_s=0.2) as api:
+        services = api.app.state.runtime.services  # type: ignore[attr-defined]
+        send = services.writes.send
+
+        async def lost(calls: Any) -> None:  # a fault real Redis cannot produce on demand mid-request
+            raise StoreUnavailable("redis remember failed: ConnectionError: injected")
+
+        services.writes.send = lost
+        body = event("signup", device="d-lost-writes")
+        answer = (await api.post("/v1/score", json=body, headers=auth())).json()
+        assert answer["degraded"] is True and answer["degraded_reason"].startswith("answer not kept")
+        assert answer["offers"][0]["status"] == "granted"  # the budget was reserved before the writes
+        services.writes.send = send
+        await asyncio.sleep(0.3)  # the guard's breaker (0.2 s) opened on the failure
+        busy = await api.post("/v1/score", json=body, headers=auth())
+        assert busy.status_code == 409 and busy.json()["error"]["code"] == "in_progress"
+        await services.client.delete(Claims.event_key("alpha", body["event_id"]))  # as the pending TTL would
+        retry = (await api.post("/v1/score", json=body, headers=auth())).json()
+        assert retry["degraded"] is False and retry["offers"] == answer["offers"]  # the same grant, not a second
+        remaining = (await api.post("/v1/score", json=event("signup"), headers=auth())).json()["offers"][0]["remaining"]
+        assert remaining == answer["offers"][0]["remaining"] - 1  # the retry spent no second unit
+
+
+async def test_a_backfill_deployment_says_it_trusts_event_times(make_api) -> None:
+    async with make_api() as live, make_api(trust_event_time=True) as backfill:
+        assert (await live.get("/readyz")).json()["trust_event_time"] is False
+        assert (await backfill.get("/readyz")).json()["trust_event_time"] is True
+        old = event("signup", timestamp=datetime(2026, 1, 5, 12, tzinfo=UTC).isoformat())
+        assert (await live.post("/v1/score", json=old, headers=auth())).status_code == 422
+        assert (await backfill.post("/v1/score", json=old, headers=auth())).status_code == 200
