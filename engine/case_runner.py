@@ -51,11 +51,12 @@ async def run_case(loaded: LoadedRuleSet, case_index: int, case: TestCase, sourc
         result.evaluations.append(evaluation)
         if step.expect:
             where = f"step {step_index + 1} ({step.location.render()})"
-            result.failures += [f"{where}: {problem}" for problem in check_expectations(step.expect, evaluation)]
+            problems = check_expectations(step.expect, evaluation, event)
+            result.failures += [f"{where}: {problem}" for problem in problems]
     return result
 
 
-def check_expectations(expect: Mapping[str, Any], evaluation: Evaluation) -> list[str]:
+def check_expectations(expect: Mapping[str, Any], evaluation: Evaluation, event: Event) -> list[str]:
     problems: list[str] = []
     fired = set(evaluation.rule_ids)
     shadow = {r.rule for r in evaluation.shadow}
@@ -84,4 +85,21 @@ def check_expectations(expect: Mapping[str, Any], evaluation: Evaluation) -> lis
         got = sorted(o.id for o in evaluation.offers)
         if got != sorted(expect["offers"]):
             problems.append(f"offers are {got}, expected {sorted(expect['offers'])}")
+    problems += _check_beneficiaries(expect.get("beneficiaries") or {}, event, evaluation)
+    return problems
+
+
+def _check_beneficiaries(expected: Mapping[str, str], event: Event, evaluation: Evaluation) -> list[str]:
+    """Each named offer is offered, to the customer the case says (the ledger grants it to the same one)."""
+    offered = {o.id: o for o in evaluation.offers}
+    problems: list[str] = []
+    for offer_id, who in expected.items():
+        offer = offered.get(offer_id)
+        if offer is None:
+            problems.append(f"offer {offer_id} is not offered, so nobody receives it (expected {who})")
+            continue
+        got = offer.recipient(event.customer, event.referrer)
+        if got != who:
+            role = "the referrer" if offer.beneficiary == "referrer" else "the event's customer"
+            problems.append(f"offer {offer_id} goes to {got} ({role}), expected {who}")
     return problems

@@ -237,6 +237,10 @@ class Offer:
     experiment: Experiment | None = None
     group_buy: GroupBuyTerms | None = None
 
+    def recipient(self, customer: str, referrer: str | None) -> str | None:
+        """Who receives this offer on an event of ``customer`` (invited by ``referrer``); None: nobody."""
+        return referrer if self.beneficiary == "referrer" else customer
+
 
 @dataclass(frozen=True, slots=True)
 class ContactCap:

@@ -18,6 +18,9 @@ class ListChangeOut(BaseModel):
     entity: str
     kind: str
     action: str = Field(description="added | removed")
+    hint: str = Field(
+        "", description="which value: as given (customer, device), or whose it is (a phone or address the store knows)"
+    )
 
 
 class ReservationChangeOut(BaseModel):
@@ -31,7 +34,10 @@ class OutcomeResponse(BaseModel):
     event_id: str
     type: str
     holds: list[HoldChangeOut] = Field(description="held referral rewards this outcome released or voided")
-    lists: list[ListChangeOut] = Field(description="list entries a label or chargeback changed")
+    lists: list[ListChangeOut] = Field(
+        description="list entries a label or chargeback changed: a fraud label blocks the customer and watches its "
+        "device and the devices, phones and addresses the store has seen it use"
+    )
     reservations: list[ReservationChangeOut] = Field(
         default_factory=list, description="checkout reservations this outcome committed or released"
     )

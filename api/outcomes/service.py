@@ -1,8 +1,10 @@
 """Record an outcome: features, held rewards, and lists for reviewers' labels.
 
-A ``label: fraud`` puts the customer on the block list and their device on the
-watch list; a chargeback puts the customer on the watch list; ``label: legit``
-takes the customer off the block and watch lists (a reviewer cleared them).
+A ``label: fraud`` puts the customer on the block list and what the store knows the
+customer by (the event's device, the customer's known devices, phones and addresses)
+on the watch list; a chargeback puts the customer on the watch list; ``label: legit``
+lifts the customer's entries and the watches its fraud label added
+(``engine.outcome_lists``).
 Outcome event ids are claimed like scored ones (api.claims, their own space): a
 retry with the same body gets the first answer, the same id with another body 409,
 concurrent copies are recorded once.
@@ -21,7 +23,7 @@ from api.runtime import Runtime
 from api.services import encode
 from engine.errors import StoreUnavailable
 from engine.events import Event
-from engine.features.spec import Entity, ListKind
+from engine.outcome_lists import apply_outcome
 
 ROUTE = "/v1/events"
 
@@ -95,27 +97,7 @@ async def _record(runtime: Runtime, tenant: str, event: Event, author: str) -> d
 
 
 async def _apply_lists(runtime: Runtime, tenant: str, event: Event, author: str) -> list[dict[str, str]]:
-    lists, guard = runtime.services.lists, runtime.guard
-    changes: list[dict[str, str]] = []
-
-    async def add(entity: Entity, value: str | None, kind: ListKind, reason: str) -> None:
-        if value:
-            await guard.call(
-                "lists", lists.add(tenant=tenant, entity=entity, value=value, kind=kind, reason=reason, author=author)
-            )
-            changes.append({"entity": entity.value, "kind": kind.value, "action": "added"})
-
-    if event.type == "label" and event.label == "fraud":
-        await add(Entity.CUSTOMER, event.customer, ListKind.BLOCK, f"labelled fraud (event {event.event_id})")
-        await add(
-            Entity.DEVICE, event.device, ListKind.WATCH, f"device of a customer labelled fraud (event {event.event_id})"
-        )
-    elif event.type == "chargeback":
-        await add(Entity.CUSTOMER, event.customer, ListKind.WATCH, f"chargeback (event {event.event_id})")
-    elif event.type == "label" and event.label == "legit":
-        for kind in (ListKind.BLOCK, ListKind.WATCH):
-            if await guard.call(
-                "lists", lists.remove(tenant=tenant, entity=Entity.CUSTOMER, value=event.customer, kind=kind)
-            ):
-                changes.append({"entity": Entity.CUSTOMER.value, "kind": kind.value, "action": "removed"})
-    return changes
+    """Blocks, watches and lifts as ``engine.outcome_lists`` says (replay applies the same)."""
+    store = runtime.services.store
+    changes = await runtime.guard.call("lists", apply_outcome(store, tenant=tenant, event=event, author=author))
+    return [change.as_dict() for change in changes]

@@ -85,6 +85,15 @@ def compile_cases(
                                     f"{subject}: unknown {kind} '{ref}'{did_you_mean(ref, known)}",
                                 )
                             )
+                for offer in expect.beneficiaries or {}:
+                    if offer not in offer_ids:
+                        diagnostics.append(
+                            Diagnostic(
+                                located.location(*at, "expect", "beneficiaries", offer, key=True),
+                                Code.UNKNOWN_OFFER,
+                                f"{subject}: unknown offer '{offer}'{did_you_mean(offer, offer_ids)}",
+                            )
+                        )
                 if expect.tier is not None and expect.tier not in tier_ids:
                     diagnostics.append(
                         Diagnostic(

@@ -124,7 +124,31 @@ def _referral(name: str, item: FeatureItem, attributes: Mapping[str, Type], prob
         problems.add("by", Code.UNKNOWN_ENTITY, "referral features are always by the event's referrer; drop 'by:'")
     window = _window(item, problems, required=metric in _WINDOWED_REFERRAL)
     within = _window(item, problems, required=metric is ReferralMetric.PAID_SHARE, field="within")
-    return ReferralFeature(name, metric, window, within, item.hops)
+    older_than = _older_than(item, metric, window, problems)
+    return ReferralFeature(name, metric, window, within, item.hops, older_than)
+
+
+#: Metrics over the invitee set itself, which can leave out invitees referred too recently.
+_AGED_REFERRAL = {ReferralMetric.INVITEES, ReferralMetric.PAID_SHARE}
+
+
+def _older_than(item: FeatureItem, metric: ReferralMetric, window: int | None, problems: _Problems) -> int | None:
+    """``older_than``: a buy rate means something only over invitees who have had time to buy."""
+    if item.older_than is None:
+        return None
+    if metric not in _AGED_REFERRAL:
+        problems.add(
+            "older_than", Code.INVALID_VALUE, f"'older_than' applies to referral invitees and paid_share, not {metric}"
+        )
+        return None
+    age = _window(item, problems, required=True, field="older_than")
+    if age is not None and window is not None and age >= window:
+        problems.add(
+            "older_than",
+            Code.BAD_WINDOW,
+            f"'older_than: {item.older_than}' leaves nothing of 'window: {item.window}'; it must be shorter",
+        )
+    return age
 
 
 def _group(name: str, item: FeatureItem, attributes: Mapping[str, Type], problems: _Problems) -> FeatureSpec | None:

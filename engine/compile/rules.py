@@ -192,6 +192,7 @@ def compile_offers(
                     )
                 )
         on = check_event_types(located, "on", item.on, SCORED_TYPES, diagnostics, subject)
+        _check_referral_beneficiary(located, diagnostics, subject)
         condition = None
         if item.when is not None:
             condition = compile_condition(located, "when", item.when, scope, diagnostics, subject)
@@ -231,6 +232,29 @@ def compile_offers(
             )
         )
     return tuple(offers)
+
+
+def _check_referral_beneficiary(located: Located[OfferItem], diagnostics: list[Diagnostic], subject: str) -> None:
+    """Warn when an offer given on referral events leaves its receiver to the default.
+
+    On a referral the event's customer is the invitee; a gift meant for the inviter
+    that forgets ``beneficiary: referrer`` silently goes to the friend instead.
+    """
+    item = located.item
+    if "beneficiary" in item.model_fields_set or (item.on and "referral" not in item.on):
+        return
+    where = located.location("on", item.on.index("referral")) if item.on else located.location("id")
+    scope = "referral events" if item.on else "every event type, referral included,"
+    diagnostics.append(
+        Diagnostic(
+            where,
+            Code.IMPLICIT_BENEFICIARY,
+            f"{subject} is given on {scope} but names no beneficiary, so it goes to the invitee (the event's "
+            "customer); say 'beneficiary: referrer' for the inviter's reward or 'beneficiary: customer' for the "
+            "invitee's",
+            Severity.WARNING,
+        )
+    )
 
 
 def _offer_window(

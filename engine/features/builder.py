@@ -42,8 +42,8 @@ class StoreSettings:
     history_ttl_s: int = 400 * 86_400  # first/last seen, referral graph, windowless sets
     list_default_ttl_s: int = 3650 * 86_400  # list entries without an expiry
     ttl_slack_s: int = 3_600  # added to a window to get its set's TTL
-    track_links: bool = True  # remember each customer's devices/ips (referrer's own device)
-    links_cap: int = 32  # newest devices + ips kept per customer
+    track_links: bool = True  # remember each customer's devices/ips/phones/addresses (own device, fraud labels)
+    links_cap: int = 32  # newest of them kept per customer
 
 
 def event_ms(event: Event) -> int:
@@ -196,23 +196,30 @@ class RequestBuilder:
         return f"{self.customer_tag()}:ev:{self.event_hash}"
 
     def add_links(self) -> None:
-        """Record the customer's own device and ip (read when they refer someone)."""
-        event = self.event
-        if not self.settings.track_links or (event.device is None and event.ip is None):
+        """Record the customer's own device, ip, phone and address: one ZADD in the customer's slot.
+
+        Read when they refer someone (an invitee on the referrer's own device) and when
+        they are labelled fraud (their known devices, phones and addresses are watched).
+        """
+        if not self.settings.track_links:
+            return
+        links = self.links()
+        if not links:
             return
         tag = self.customer_tag()
         batch = self.batch(tag)
-        links = self.links()
         batch.ops.extend(("LK", batch.key(f"{tag}:links"), self.history_ttl, self.settings.links_cap, len(links)))
         batch.ops.extend(links)
 
     def links(self) -> list[str]:
-        """This event's device and ip as link members: ``d:<device>``, ``i:<ip hash>``."""
+        """This event's identities as link members: ``d:<device>``, ``i:``/``p:``/``a:`` + ip/phone/address hash."""
         found: list[str] = []
-        device_id = self.entity_id(Entity.DEVICE, self.event.device)
-        ip_id = self.entity_id(Entity.IP, self.event.ip)
-        if device_id is not None:
-            found.append(f"d:{device_id}")
-        if ip_id is not None:
-            found.append(f"i:{ip_id}")
+        for entity, prefix in LINK_PREFIX.items():
+            located = self.locate(entity)
+            if located is not None:
+                found.append(f"{prefix}:{located[0]}")
         return found
+
+
+#: Link member prefix of each identity a customer's ``links`` set remembers.
+LINK_PREFIX: dict[Entity, str] = {Entity.DEVICE: "d", Entity.IP: "i", Entity.PHONE: "p", Entity.ADDRESS: "a"}

@@ -95,33 +95,71 @@ class ListStore:
         reason: str,
         author: str,
         expires_at: datetime | None = None,
+        cause: str = "",
     ) -> ListEntry:
-        """Add (or replace) the ``kind`` entry of ``value``."""
-        normalized, entity_id, key = self._locate(tenant, entity, value)
-        now = datetime.now(UTC)
-        expires = 0 if expires_at is None else _ms(expires_at)
-        entry = ListEntry(
-            entity=entity,
-            kind=kind,
-            entry_id=entity_id,
-            hint=mask(entity, normalized) if entity in PII_ENTITIES else normalized,
-            reason=reason,
-            author=author,
-            created_at=now,
-            expires_at=expires_at,
-        )
-        ttl = self._settings.list_default_ttl_s * 1000
-        meta = json.dumps(_meta(entry), ensure_ascii=False)
-        member = f"{kind.value}|{entity.value}|{entity_id}"
-        index = self._keys.list_index_key(tenant)
-        await run_many(
-            self._client,
-            [
-                Call(LIST_SCRIPT, [key], ["add", kind.value, expires, meta, ttl, _ms(now)]),
-                Call(LIST_SCRIPT, [index], ["index", member, expires, "", ttl, _ms(now)]),
-            ],
-        )
+        """Add (or replace) the ``kind`` entry of ``value`` (``cause``: see :meth:`add_ids`)."""
+        normalized, entity_id, _ = self._locate(tenant, entity, value)
+        hint = mask(entity, normalized) if entity in PII_ENTITIES else normalized
+        entry = ListEntry(entity, kind, entity_id, hint, reason, author, datetime.now(UTC), expires_at)
+        await run_many(self._client, self._add_calls(tenant, entry, cause))
         return entry
+
+    async def add_ids(
+        self,
+        *,
+        tenant: str,
+        ids: Sequence[tuple[Entity, str, str]],
+        kind: ListKind,
+        reason: str,
+        author: str,
+        cause: str,
+    ) -> list[ListEntry]:
+        """Add entries by stored id, ``(entity, id, hint)``, in one round trip, tagged with ``cause``.
+
+        For values the store only knows as ids (a customer's known devices and hashed
+        phones): the raw value was never kept, so the hint says where the id came from.
+        ``cause`` lets :meth:`remove_caused` lift exactly these entries later.
+        """
+        now = datetime.now(UTC)
+        entries = [ListEntry(e, kind, entity_id, hint, reason, author, now, None) for e, entity_id, hint in ids]
+        if entries:
+            await run_many(self._client, [c for e in entries for c in self._add_calls(tenant, e, cause)])
+        return entries
+
+    async def remove_caused(
+        self, *, tenant: str, ids: Sequence[tuple[Entity, str]], kind: ListKind, cause: str
+    ) -> list[tuple[Entity, str]]:
+        """Remove the ``kind`` entries of ``ids`` that ``cause`` put there (not ones replaced since); those removed."""
+        keys = [f"{self._keys.tag(tenant, entity, entity_id)}:list" for entity, entity_id in ids]
+        if not keys:
+            return []
+        async with guarded("list read"), self._client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hget(key, f"{kind.value}:m")
+            metas = await pipe.execute()
+        mine = [(ident, key) for ident, key, meta in zip(ids, keys, metas, strict=True) if _caused(meta, cause)]
+        ttl = self._settings.list_default_ttl_s * 1000
+        calls = [Call(LIST_SCRIPT, [key], ["remove", kind.value, 0, "", ttl, _now_ms()]) for _, key in mine]
+        index = self._keys.list_index_key(tenant)
+        if mine:
+            await run_many(self._client, calls)
+            async with guarded("list index"):
+                await self._client.zrem(index, *(f"{kind.value}|{e.value}|{i}" for (e, i), _ in mine))
+        return [ident for ident, _ in mine]
+
+    def _add_calls(self, tenant: str, entry: ListEntry, cause: str = "") -> list[Call]:
+        """The entity's list write and the tenant index write of one entry."""
+        key = f"{self._keys.tag(tenant, entry.entity, entry.entry_id)}:list"
+        now = _ms(entry.created_at)
+        expires = 0 if entry.expires_at is None else _ms(entry.expires_at)
+        ttl = self._settings.list_default_ttl_s * 1000
+        meta = json.dumps(_meta(entry) | ({"cause": cause} if cause else {}), ensure_ascii=False)
+        member = f"{entry.kind.value}|{entry.entity.value}|{entry.entry_id}"
+        index = self._keys.list_index_key(tenant)
+        return [
+            Call(LIST_SCRIPT, [key], ["add", entry.kind.value, expires, meta, ttl, now]),
+            Call(LIST_SCRIPT, [index], ["index", member, expires, "", ttl, now]),
+        ]
 
     async def remove(self, *, tenant: str, entity: Entity, value: str, kind: ListKind) -> bool:
         """Remove the ``kind`` entry of ``value``; False when there was none."""
@@ -197,6 +235,13 @@ def _meta(entry: ListEntry) -> dict[str, str | None]:
         "created_at": entry.created_at.isoformat(),
         "expires_at": None if entry.expires_at is None else entry.expires_at.isoformat(),
     }
+
+
+def _caused(meta: Any, cause: str) -> bool:
+    if meta is None:
+        return False
+    text = meta.decode() if isinstance(meta, bytes) else str(meta)
+    return bool(json.loads(text).get("cause") == cause)
 
 
 def _live_entries(entity: Entity, entity_id: str, stored: Mapping[Any, Any], now: int) -> list[ListEntry]:

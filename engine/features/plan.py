@@ -112,6 +112,9 @@ class Plan:
     distinct_of: tuple[Entity | None, ...] = ()  # per spec: the entity a distinct counts
     list_reads: tuple[ListRead, ...] = ()  # list features grouped by entity, in order of first use
     value_types: tuple[type[int | float | bool], ...] = ()  # per spec: what its raw value converts to
+    # paid_share value index -> the index of an `invitees` spec over the same invitees (window and
+    # older_than), whose count the paid_share op returns for free: one ZCOUNT less per referral
+    share_counts: dict[int, int] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -148,7 +151,23 @@ def compile_plan(specs: Sequence[FeatureSpec]) -> Plan:
         distinct_of=tuple(field_entity(s.field) if isinstance(s, WindowedFeature) else None for s in specs),
         list_reads=_list_reads(specs),
         value_types=tuple(value_type(s) for s in specs),
+        share_counts=_share_counts(specs),
     )
+
+
+def _share_counts(specs: tuple[FeatureSpec, ...]) -> dict[int, int]:
+    """Pair each ``invitees`` spec with a ``paid_share`` spec over the same invitees, if any."""
+    shares: dict[tuple[int | None, int | None], int] = {}
+    for index, spec in enumerate(specs, start=1):
+        if isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.PAID_SHARE:
+            shares.setdefault((spec.window_seconds, spec.older_than_seconds), index)
+    pairs: dict[int, int] = {}
+    for index, spec in enumerate(specs, start=1):
+        if isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.INVITEES:
+            share = shares.get((spec.window_seconds, spec.older_than_seconds))
+            if share is not None and share not in pairs:
+                pairs[share] = index
+    return pairs
 
 
 def value_type(spec: FeatureSpec) -> type[int | float | bool]:

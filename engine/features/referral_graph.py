@@ -67,10 +67,20 @@ def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
         case ReferralMetric.PAID_SHARE:
             within = _NO_LIMIT_MS if spec.within_seconds is None else spec.within_seconds * 1000
             inv, paid = batch.key(f"{tag}:rg:inv"), batch.key(f"{tag}:rg:paid")
-            batch.ops.extend(("PS", index, inv, paid, after, within))
+            count = builder.plan.share_counts.get(index, 0)
+            batch.ops.extend(("PS", index, inv, paid, after, _until(builder, spec), within, count))
+        case ReferralMetric.INVITEES if index in builder.plan.share_counts.values():
+            pass  # the paired paid_share op returns this count
         case metric:
             key = batch.key(f"{tag}:rg:{_SET_OF[metric]}")
-            batch.ops.extend(("ZC", index, key, after, "+inf"))
+            batch.ops.extend(("ZC", index, key, after, _until(builder, spec)))
+
+
+def _until(builder: RequestBuilder, spec: ReferralFeature) -> str:
+    """Inclusive upper score bound: now, or ``older_than`` before it (invitees old enough to have bought)."""
+    if spec.older_than_seconds is None:
+        return "+inf" if spec.metric is not ReferralMetric.PAID_SHARE else builder.t_arg
+    return str(builder.t - spec.older_than_seconds * 1000)
 
 
 def referrer_id(builder: RequestBuilder) -> str:

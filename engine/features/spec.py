@@ -54,6 +54,7 @@ class ReferralMetric(StrEnum):
     INVITEES_ON_REFERRER_DEVICE = "invitees_on_referrer_device"
     INVITEES_ON_REFERRER_IP = "invitees_on_referrer_ip"
     PAID_SHARE = "paid_share"  # share of window's invitees with a paid order within `within`
+    # invitees and paid_share take `older_than`: only invitees old enough to have bought
     DEPTH = "depth"  # length of the referral chain above the invitee
     RING = "ring"  # the new edge closes a cycle of at most `hops` edges (bool)
 
@@ -113,6 +114,7 @@ class ReferralFeature:
     window_seconds: int | None = None
     within_seconds: int | None = None  # paid_share: paid order within this long of the referral
     hops: int = 4  # ring: longest cycle detected
+    older_than_seconds: int | None = None  # invitees / paid_share: only invitees referred at least this long ago
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from typing import Any
 from engine.errors import StoreUnavailable
 from engine.events import Event
 from engine.features import group_buy, lists, referral_graph, windows
-from engine.features.builder import Batch, RequestBuilder, StoreSettings
+from engine.features.builder import LINK_PREFIX, Batch, RequestBuilder, StoreSettings
 from engine.features.keys import KeyBuilder
 from engine.features.lists import ListEntry, ListPage, ListStore
 from engine.features.plan import Plan, compile_plan
@@ -46,6 +46,7 @@ from engine.features.spec import (
 )
 
 PLAN_SCRIPT = Script.load("plan.lua")
+LINKED_ENTITY: dict[str, Entity] = {prefix: entity for entity, prefix in LINK_PREFIX.items()}
 Value = int | float | bool | None
 _MAX_CACHED_PLANS = 256
 
@@ -72,6 +73,28 @@ class FeatureStore:
     @property
     def settings(self) -> StoreSettings:
         return self._settings
+
+    @property
+    def lists(self) -> ListStore:
+        """The live block / allow / watch lists of every tenant."""
+        return self._lists
+
+    async def known_identities(self, *, tenant: str, customer: str) -> list[tuple[Entity, str]]:
+        """The devices, ips, phones and addresses the customer used, newest first, as stored ids.
+
+        The customer's ``links`` set (one ZREVRANGE), written on every scored event and
+        outcome and capped at ``links_cap``; personal values are only their keyed hashes.
+        """
+        tag = self._keys.tag(tenant, Entity.CUSTOMER, self._keys.entity_id(tenant, Entity.CUSTOMER, customer))
+        async with guarded("known identities"):
+            members = await self._client.zrevrange(f"{tag}:links", 0, self._settings.links_cap - 1)
+        found: list[tuple[Entity, str]] = []
+        for raw in members:
+            prefix, _, entity_id = _text(raw).partition(":")
+            entity = LINKED_ENTITY.get(prefix)
+            if entity is not None and entity_id:
+                found.append((entity, entity_id))
+        return found
 
     # -- scoring path ---------------------------------------------------------------
 

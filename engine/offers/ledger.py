@@ -136,7 +136,7 @@ class OfferLedger:
 
     def _plan(self, tenant: str, event: Event, offer: Offer, periods: Periods) -> Grant | ScriptCall:
         """The grant itself when no Redis state is involved, else the reservation call."""
-        beneficiary = event.referrer if offer.beneficiary == "referrer" else event.customer
+        beneficiary = offer.recipient(event.customer, event.referrer)
         if beneficiary is None:
             return Grant(offer.id, "no_beneficiary", None, None)
         budget = offer.budget
@@ -357,7 +357,7 @@ def split_hold_id(value: str) -> tuple[str, str]:
 
 def _parse_reserve(offer: Offer, event: Event, reply: str) -> Grant:
     status, remaining, void_at, fresh = reply.split("|")
-    beneficiary = event.referrer if offer.beneficiary == "referrer" else event.customer
+    beneficiary = offer.recipient(event.customer, event.referrer)
     held, reserved = status == "held", status == "reserved"
     return Grant(
         offer_id=offer.id,

@@ -161,6 +161,9 @@ class FeatureItem(_Section):
     on: list[str] | None = None
     window: str | None = None
     within: str | None = None
+    older_than: str | None = Field(
+        None, description="referral invitees / paid_share: only invitees referred at least this long ago (e.g. 3d)"
+    )
     hops: Annotated[int, Field(ge=2, le=8)] = 4
     approx: bool = False
     unit: TimeUnit = TimeUnit.SECONDS
@@ -219,6 +222,9 @@ class ExpectItem(_Section):
     shadow: list[str] | None = None
     tier: str | None = None
     offers: list[str] | None = None
+    beneficiaries: dict[str, Annotated[str, Field(min_length=1, max_length=128)]] | None = Field(
+        None, description="offer id -> the customer id who receives it (the event's customer, or its referrer)"
+    )
 
 
 class StepItem(_Section):

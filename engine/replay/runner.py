@@ -21,6 +21,7 @@ from engine.events import SCORED_TYPES, Event
 from engine.features.spec import Entity, ListKind
 from engine.features.store import PLAN_SCRIPT, FeatureSnapshot, FeatureStore
 from engine.model import SeedListEntry
+from engine.outcome_lists import apply_outcome
 from engine.replay.judge import Item, Judge, PackSource
 from engine.replay.log import Record
 from engine.replay.pipeline import PipelinedClient
@@ -176,38 +177,8 @@ class Replayer:
         return None
 
     async def _lists(self, event: Event) -> None:
-        """What ``/v1/events`` does to the lists: fraud blocks, chargebacks watch, legit clears."""
-        store, tenant, why = self.box.store, self.box.tenant, f"replayed {event.type} {event.event_id}"
-        if event.type == "label" and event.label == "fraud":
-            await store.add_entry(
-                tenant=tenant,
-                entity=Entity.CUSTOMER,
-                value=event.customer,
-                kind=ListKind.BLOCK,
-                reason=why,
-                author="replay",
-            )
-            if event.device:
-                await store.add_entry(
-                    tenant=tenant,
-                    entity=Entity.DEVICE,
-                    value=event.device,
-                    kind=ListKind.WATCH,
-                    reason=why,
-                    author="replay",
-                )
-        elif event.type == "chargeback":
-            await store.add_entry(
-                tenant=tenant,
-                entity=Entity.CUSTOMER,
-                value=event.customer,
-                kind=ListKind.WATCH,
-                reason=why,
-                author="replay",
-            )
-        elif event.type == "label" and event.label == "legit":
-            for kind in (ListKind.BLOCK, ListKind.WATCH):
-                await store.remove_entry(tenant=tenant, entity=Entity.CUSTOMER, value=event.customer, kind=kind)
+        """What ``/v1/events`` does to the lists (``engine.outcome_lists``): fraud blocks and watches, legit lifts."""
+        await apply_outcome(self.box.store, tenant=self.box.tenant, event=event, author="replay")
 
 
 async def replay(

@@ -54,3 +54,29 @@ def test_honest_customers_are_allowed_somewhere_in_the_cases(results: list[CaseR
     clean = [e for r in results for e in r.evaluations if e.decision == "allow" and not e.reasons]
     assert clean, "the pack's cases must include honest customers who pass untouched"
     assert any(e.offers for e in clean)
+
+
+def test_every_offer_has_a_case_saying_who_receives_it(loaded: LoadedRuleSet) -> None:
+    asserted = {
+        offer
+        for case in loaded.ruleset.tests
+        for step in case.steps
+        for offer in (step.expect or {}).get("beneficiaries", {})
+    }
+    assert sorted(o.id for o in loaded.ruleset.offers if o.id not in asserted) == []
+
+
+def test_a_referral_gift_sent_to_the_invitee_fails_the_packs_own_cases() -> None:
+    """Issue 21: without ``beneficiary: referrer`` the gift went to the friend; the cases must say so."""
+    files = read_pack_files(RULES)
+    offers = next(path for path in files if path.endswith("offers.yaml") and "journeys" not in path)
+    line = "    beneficiary: referrer       # the event's customer is the invitee; the gift is the inviter's\n"
+    assert line in files[offers]
+    files[offers] = files[offers].replace(line, "")
+    broken = prepare(files, BackendKind.PYTHON)
+    warnings = [d.render() for d in broken.diagnostics]
+    assert any("IMPLICIT_BENEFICIARY" in w and "'referral_reward'" in w for w in warnings), warnings
+    failures = [f for r in asyncio.run(run_cases(broken)) for f in r.failures]
+    to_invitee = [f for f in failures if "offer referral_reward goes to" in f]
+    assert to_invitee, failures
+    assert "goes to o_friend1 (the event's customer), expected o_mum1" in " ".join(to_invitee)

@@ -179,13 +179,16 @@ while i <= last do
       call('PEXPIRE', key, A[i + 4])
     end
     i = i + 7
-  elseif op == 'PS' then      -- idx invitees paid (lo within: share of invitees paid in time
-    local inv = call('ZRANGEBYSCORE', KEYS[A[i + 2]], A[i + 4], tstr, 'WITHSCORES')
+  elseif op == 'PS' then      -- idx invitees paid (lo hi within count_idx: share of invitees paid in time
+    -- invitees referred in (lo, hi]; count_idx > 0 also receives how many there are (an
+    -- `invitees` feature over the same set, for free instead of its own ZCOUNT)
+    local inv = call('ZRANGEBYSCORE', KEYS[A[i + 2]], A[i + 4], A[i + 5], 'WITHSCORES')
+    if A[i + 7] > 0 then vals[A[i + 7]] = #inv / 2 end
     if #inv > 0 then
       local names = {}
       for k = 1, #inv, 2 do names[#names + 1] = inv[k] end
       local paid_at = call('HMGET', KEYS[A[i + 3]], unpack(names))
-      local within, paid = A[i + 5], 0
+      local within, paid = A[i + 6], 0
       for k, p in ipairs(paid_at) do
         if p then
           local at = tonumber(p)
@@ -194,7 +197,7 @@ while i <= last do
       end
       vals[A[i + 1]] = paid / #names
     end
-    i = i + 6
+    i = i + 8
   elseif op == 'PU' then      -- key: who referred this customer, and when
     local up = call('HMGET', KEYS[A[i + 1]], 'r', 'a')
     extra[#extra + 1] = up[1]

@@ -130,6 +130,8 @@ class Oracle:
         t = ms(event)
         low = -1 if spec.window_seconds is None else t - spec.window_seconds * 1000
         edges = [e for e in self._referrals(events) if e.referrer == referrer and low < ms(e)]
+        if spec.older_than_seconds is not None:
+            edges = self._older(edges, t - spec.older_than_seconds * 1000)
         match spec.metric:
             case ReferralMetric.INVITEES:
                 return len({e.customer for e in edges})
@@ -144,6 +146,14 @@ class Oracle:
                 return len({e.customer for e in edges if self._own(referrer, e, attr, events)})
             case _:
                 return self._paid_share(spec, referrer, edges, events, t)
+
+    @staticmethod
+    def _older(edges: list[Event], until: int) -> list[Event]:
+        """The edges of invitees whose latest referral (by this referrer) is at or before ``until``."""
+        latest: dict[str, int] = {}
+        for edge in edges:
+            latest[edge.customer] = max(latest.get(edge.customer, 0), ms(edge))
+        return [e for e in edges if latest[e.customer] <= until and ms(e) == latest[e.customer]]
 
     def _own(self, referrer: str, edge: Event, attr: str, events: list[Event]) -> bool:
         """Whether the edge's device/ip was used by the referrer at or before the edge."""

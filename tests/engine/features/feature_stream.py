@@ -79,6 +79,20 @@ SPECS: tuple[FeatureSpec, ...] = (
     ReferralFeature("referrer.on_own_ip_1d", ReferralMetric.INVITEES_ON_REFERRER_IP, window_seconds=86400),
     ReferralFeature("referrer.paid_share_1d", ReferralMetric.PAID_SHARE, window_seconds=86400, within_seconds=3 * 3600),
     ReferralFeature("referrer.paid_share_ever", ReferralMetric.PAID_SHARE),
+    # invitees referred at least `older_than` ago; the 1d pair shares one script op
+    ReferralFeature(
+        "referrer.invitees_2h_older_30m", ReferralMetric.INVITEES, window_seconds=7200, older_than_seconds=1800
+    ),
+    ReferralFeature(
+        "referrer.invitees_1d_older_2h", ReferralMetric.INVITEES, window_seconds=86400, older_than_seconds=7200
+    ),
+    ReferralFeature(
+        "referrer.paid_share_1d_older_2h",
+        ReferralMetric.PAID_SHARE,
+        window_seconds=86400,
+        within_seconds=3 * 3600,
+        older_than_seconds=7200,
+    ),
     ReferralFeature("referrer.depth", ReferralMetric.DEPTH),
     ReferralFeature("referrer.ring3", ReferralMetric.RING, hops=3),
     ReferralFeature("referrer.ring8", ReferralMetric.RING, hops=8),
