@@ -59,6 +59,8 @@ GROUP_TYPES: frozenset[str] = frozenset(
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s]+$")]
 AttributeValue = str | int | float | bool
+#: Longest attribute string: bounds the work of one event's conditions (RE2 matching is linear in it).
+MAX_ATTRIBUTE_CHARS = 1024
 _PHONE = re.compile(r"^\+?[0-9]{5,20}$")
 _EMAIL = re.compile(r"^[^@\s]{1,128}@[^@\s]{1,253}$")
 
@@ -121,6 +123,14 @@ class Event(BaseModel):
     def _label(cls, value: str | None) -> str | None:
         if value is not None and value not in ("fraud", "legit"):
             raise ValueError("label must be 'fraud' or 'legit'")
+        return value
+
+    @field_validator("attributes")
+    @classmethod
+    def _attribute_lengths(cls, value: dict[str, AttributeValue]) -> dict[str, AttributeValue]:
+        for name, item in value.items():
+            if isinstance(item, str) and len(item) > MAX_ATTRIBUTE_CHARS:
+                raise ValueError(f"attribute {name!r} is longer than {MAX_ATTRIBUTE_CHARS} characters")
         return value
 
     @property

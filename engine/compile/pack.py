@@ -12,6 +12,7 @@ from engine.compile.journeys import RESERVED_PREFIXES, compile_automation, condi
 from engine.compile.names import ATTRIBUTE_TYPES, DERIVED_FIELDS, EVENT_FIELDS
 from engine.compile.offer_terms import compile_offer_groups
 from engine.compile.policies import compile_contacts, compile_decision, compile_seed_lists, resolve_zone
+from engine.compile.regex_budget import check_regex_budget
 from engine.compile.rules import compile_offers, compile_rules, compile_tiers
 from engine.diagnostics import Code, Diagnostic, Location, Severity, sort_diagnostics
 from engine.errors import RuleLoadError
@@ -107,6 +108,7 @@ def _compile(
         | {f"tier:{t.id}": t.location for t in tiers}
         | {f"offer:{o.id}": o.location for o in offers}
     )
+    diagnostics.extend(check_regex_budget(predicates, locations))
     for check in checks:
         diagnostics.extend(check(predicates, locations))
     used = _used_features(predicates, all_features)
