@@ -42,7 +42,9 @@ def regex_pack(*conditions: str, attributes: int = 1) -> dict[str, str]:
 
 
 def signup(**attributes: str) -> Event:
-    return Event(event_id="e-regex", type="signup", customer="c-regex", timestamp=datetime.now(UTC), attributes=attributes)
+    return Event(
+        event_id="e-regex", type="signup", customer="c-regex", timestamp=datetime.now(UTC), attributes=attributes
+    )
 
 
 def timed_evaluate(files: dict[str, str], kind: BackendKind, event: Event) -> tuple[float, list[str]]:
