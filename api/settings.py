@@ -32,6 +32,9 @@ class Settings(BaseModel):
     watch_rules: bool = True  # reload when a file under rules_path changes (polled every rules_poll_s)
     record_events: bool = False  # keep answered events, pseudonymized, for GET /v1/events/export
     record_max_events: int = Field(default=100_000, gt=0)  # per tenant; the oldest go first
+    # an uploaded pack compiles in a child process within these (engine/compile/isolated.py)
+    compile_timeout_s: float = Field(default=30.0, gt=0)
+    compile_memory_mb: int = Field(default=1024, gt=0)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -65,4 +68,6 @@ _VARIABLES = {
     "watch_rules": "YUTANG_WATCH_RULES",
     "record_events": "YUTANG_RECORD_EVENTS",
     "record_max_events": "YUTANG_RECORD_MAX_EVENTS",
+    "compile_timeout_s": "YUTANG_COMPILE_TIMEOUT_S",
+    "compile_memory_mb": "YUTANG_COMPILE_MEMORY_MB",
 }

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,13 @@ def prepare(files: Mapping[str, str], kind: BackendKind) -> LoadedRuleSet:
     ruleset, diagnostics = compile_files(files, checks=backend_checks(kind))
     if ruleset is None:
         raise RuleLoadError(diagnostics)
+    return assemble(ruleset, diagnostics, files, kind)
+
+
+def assemble(
+    ruleset: CompiledRuleSet, diagnostics: Sequence[Diagnostic], files: Mapping[str, str], kind: BackendKind
+) -> LoadedRuleSet:
+    """Build the backend of a compiled set (compiled here or in a child: engine/compile/isolated.py)."""
     return LoadedRuleSet(ruleset, build_matcher(kind, ruleset), Evaluator(ruleset), tuple(diagnostics), dict(files))
 
 
@@ -110,7 +117,10 @@ class RuleEngine:
         A version already kept is made current again as it is (the new build is closed):
         replacing it would leave the kept one's backend open with nobody to close it.
         """
-        loaded = prepare(files if files is not None else read_pack_files(self.rules_path), self.backend)
+        return self.install(prepare(files if files is not None else read_pack_files(self.rules_path), self.backend))
+
+    def install(self, loaded: LoadedRuleSet) -> LoadedRuleSet:
+        """Make a prepared set current (or the kept set of the same version, closing the new build)."""
         with self._lock:
             kept = self._history.get(loaded.ruleset.version)
             if kept is not None:

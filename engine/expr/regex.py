@@ -84,6 +84,6 @@ def full_matcher(pattern: str) -> Callable[[str], bool]:
 
     def fullmatch(text: str) -> bool:
         data = text.encode("utf-8", "surrogatepass")
-        return match(_FULL, data, 0, len(data))[0][0] != -1
+        return bool(match(_FULL, data, 0, len(data))[0][0] != -1)
 
     return fullmatch

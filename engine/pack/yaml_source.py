@@ -67,7 +67,7 @@ class SourceFile:
 
 
 class _LimitExceeded(yaml.YAMLError):
-    def __init__(self, mark: yaml.Mark, message: str) -> None:
+    def __init__(self, mark: Any, message: str) -> None:
         super().__init__(message)
         self.mark = mark
         self.message = message
@@ -86,18 +86,17 @@ class _BoundedLoader(yaml.SafeLoader):
         """Refuse deep ``[[[...`` in the scanner already: it looks ahead up to 1024 characters per token."""
         if self.flow_level >= MAX_DEPTH:
             raise _LimitExceeded(self.get_mark(), f"nesting is deeper than {MAX_DEPTH} levels")
-        super().fetch_flow_collection_start(TokenClass)  # type: ignore[misc]
+        super().fetch_flow_collection_start(TokenClass)
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
-        event = self.peek_event()
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent):
-            size = self._sizes.get(event.anchor)
-            if size is None and event.anchor in self.anchors:
-                raise _LimitExceeded(
-                    event.start_mark, f"alias '*{event.anchor}' is inside its own anchor: it never ends"
-                )
-            self._grow(size or 0, event.start_mark, f"alias '*{event.anchor}'")
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            name = str(event.anchor)
+            size = self._sizes.get(name)
+            if size is None and name in self.anchors:
+                raise _LimitExceeded(event.start_mark, f"alias '*{name}' is inside its own anchor: it never ends")
+            self._grow(size or 0, event.start_mark, f"alias '*{name}'")
+            return super().compose_node(parent, index)
         level = 1 if isinstance(event, yaml.CollectionStartEvent) else 0  # a level is a mapping or sequence
         self._depth += level
         if self._depth > MAX_DEPTH:
@@ -105,7 +104,7 @@ class _BoundedLoader(yaml.SafeLoader):
         before = self._expanded
         self._grow(1, event.start_mark, "this value")
         try:
-            node: yaml.Node = super().compose_node(parent, index)
+            node = super().compose_node(parent, index)
         finally:
             self._depth -= level
         anchor = getattr(event, "anchor", None)
@@ -113,7 +112,7 @@ class _BoundedLoader(yaml.SafeLoader):
             self._sizes[anchor] = self._expanded - before
         return node
 
-    def _grow(self, size: int, mark: yaml.Mark, what: str) -> None:
+    def _grow(self, size: int, mark: Any, what: str) -> None:
         self._expanded += size
         if self._expanded > MAX_NODES:
             raise _LimitExceeded(
