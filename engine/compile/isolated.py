@@ -46,6 +46,7 @@ from engine.compile.pack import compile_files
 from engine.diagnostics import Code, Diagnostic, Location
 from engine.errors import CompileAbandoned
 from engine.model import CompiledRuleSet
+from engine.rule_engine import backend_checks
 
 log = logging.getLogger("yutang.rules")
 
@@ -146,8 +147,6 @@ def _limit(message: str) -> Diagnostic:
 
 def _child(writer: Connection, files: dict[str, str], backend: BackendKind, memory_mb: int) -> None:
     """In the child: cap memory, compile, send the result (or "memory") and exit."""
-    from engine.rule_engine import backend_checks
-
     _cap_address_space(memory_mb)
     try:
         result: object = compile_files(files, checks=backend_checks(backend))
