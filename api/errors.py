@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from engine.errors import EngineError, EvaluationError, RuleLoadError, StoreUnavailable
+from engine.errors import CompileAbandoned, EngineError, EvaluationError, RuleLoadError, StoreUnavailable
 
 log = logging.getLogger("yutang.api")
 
@@ -87,6 +87,7 @@ class ServiceUnavailable(ApiError):
 #: Engine errors by class, most specific first: (status, code).
 ENGINE_ERRORS: tuple[tuple[type[EngineError], int, str], ...] = (
     (RuleLoadError, 422, "rule_pack_invalid"),
+    (CompileAbandoned, 499, "client_closed_request"),  # nobody reads it: the client has gone
     (StoreUnavailable, 503, "store_unavailable"),
     (EvaluationError, 500, "evaluation_failed"),
     (EngineError, 500, "engine_error"),

@@ -127,12 +127,12 @@ class Metrics:
         )
         self.reloads = Counter(
             "yutang_rule_reloads_total",
-            "Rule set reloads by result (ok | failed | unchanged | rollback)",
+            "Rule set reloads by result (ok | failed | unchanged | rollback | abandoned: the client left mid-compile)",
             ["result"],
             registry=r,
         )
         # exported at 0: increase() cannot see a series born at 1
-        for result in ("ok", "failed", "unchanged", "rollback"):
+        for result in ("ok", "failed", "unchanged", "rollback", "abandoned"):
             self.reloads.labels(result)
 
     def running_version(self, version: str, previous: str | None) -> None:

@@ -1,8 +1,11 @@
 """The running rule set of this worker: reloads, their propagation to every worker, seeding.
 
-A reload compiles off to the side (in a thread: compiling must not stall traffic)
-and swaps one reference inside ``RuleEngine``; a request takes that reference once
-and uses it throughout, so it never sees half of two sets.
+A reload compiles off to the side, in a child process bounded in time and memory
+(engine/compile/isolated.py: an uploaded pack is untrusted text, and compiling must
+not stall traffic), builds the backend in a thread, and swaps one reference inside
+``RuleEngine``; a request takes that reference once and uses it throughout, so it
+never sees half of two sets. A compile that fails, runs out of time or memory, or
+whose client disconnects (``abandoned``) changes nothing.
 
 Several workers (and hosts) each hold their own rule set. A successful reload is
 published in Redis under ``yt:rules:published`` (a generation id and, for uploaded
@@ -21,12 +24,17 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from api.metrics import Metrics
-from engine.errors import RuleLoadError
-from engine.rule_engine import LoadedRuleSet, RuleEngine
+from engine.compile.isolated import Compiled, CompileLimits, compile_isolated
+from engine.egress.policy import WebhookPolicy
+from engine.errors import CompileAbandoned, RuleLoadError
+from engine.pack.loader import read_pack_files
+from engine.rule_engine import LoadedRuleSet, RuleEngine, assemble
 
 log = logging.getLogger("yutang.rules")
 PUBLISHED_KEY = "yt:rules:published"
 
+#: Tells whether the client that asked for a compile has gone (Starlette's ``Request.is_disconnected``).
+Abandoned = Callable[[], Awaitable[bool]]
 #: Called with each newly running set (seeds its lists).
 OnSwap = Callable[[LoadedRuleSet], Awaitable[None]]
 
@@ -34,8 +42,17 @@ OnSwap = Callable[[LoadedRuleSet], Awaitable[None]]
 class RuleSets:
     """This worker's rule engine plus the reload protocol around it."""
 
-    def __init__(self, engine: RuleEngine, *, metrics: Metrics, redis: Any, on_swap: OnSwap) -> None:
+    def __init__(
+        self,
+        engine: RuleEngine,
+        *,
+        metrics: Metrics,
+        redis: Any,
+        on_swap: OnSwap,
+        limits: CompileLimits | None = None,
+    ) -> None:
         self.engine = engine
+        self.limits = limits or CompileLimits()
         self.metrics = metrics
         self.redis = redis
         self.on_swap = on_swap
@@ -54,11 +71,16 @@ class RuleSets:
         loaded = await self._load(None)
         return loaded
 
-    async def reload(self, files: Mapping[str, str] | None = None) -> tuple[LoadedRuleSet, bool]:
-        """Compile and swap; publish for the other workers. Returns (set, changed)."""
+    async def reload(
+        self, files: Mapping[str, str] | None = None, *, abandoned: Abandoned | None = None
+    ) -> tuple[LoadedRuleSet, bool]:
+        """Compile and swap; publish for the other workers. Returns (set, changed).
+
+        ``abandoned`` (the request's ``is_disconnected``) stops the compile, raising CompileAbandoned.
+        """
         async with self._reload_lock:
             before = self.engine.current.ruleset.version if self.engine.loaded else None
-            loaded = await self._load(files)
+            loaded = await self._load(files, abandoned=abandoned)
             changed = loaded.ruleset.version != before
             generation = uuid.uuid4().hex
             payload = {
@@ -125,13 +147,40 @@ class RuleSets:
         raw = await self.redis.get(PUBLISHED_KEY)
         return json.loads(raw) if raw else None
 
-    async def _load(self, files: Mapping[str, str] | None) -> LoadedRuleSet:
+    async def compile(
+        self,
+        files: Mapping[str, str],
+        *,
+        abandoned: Abandoned | None = None,
+        webhook_policy: WebhookPolicy | None = None,
+    ) -> Compiled:
+        """Compile ``files`` for this worker's backend in a bounded child process (nothing is loaded).
+
+        Webhook URLs are checked against ``webhook_policy`` (one tenant's, for its
+        validate) or else the engine's (every tenant's: what a loaded set may hold).
+        """
+        return await compile_isolated(
+            files,
+            backend=self.engine.backend,
+            limits=self.limits,
+            abandoned=abandoned,
+            webhook_policy=webhook_policy or self.engine.webhook_policy,
+        )
+
+    async def _load(self, files: Mapping[str, str] | None, *, abandoned: Abandoned | None = None) -> LoadedRuleSet:
         before = self.engine.current.ruleset.version if self.engine.loaded else None
+        if files is None:
+            files = await asyncio.to_thread(read_pack_files, self.engine.rules_path)
         try:
-            loaded = await asyncio.to_thread(self.engine.load, files)
-        except RuleLoadError:
-            self.metrics.reloads.labels("failed").inc()
+            ruleset, diagnostics = await self.compile(files, abandoned=abandoned)
+        except CompileAbandoned:
+            self.metrics.reloads.labels("abandoned").inc()
             raise
+        if ruleset is None:
+            self.metrics.reloads.labels("failed").inc()
+            raise RuleLoadError(diagnostics)
+        kind = self.engine.backend
+        loaded = await asyncio.to_thread(lambda: self.engine.install(assemble(ruleset, diagnostics, files, kind)))
         version = loaded.ruleset.version
         self.metrics.reloads.labels("ok" if version != before else "unchanged").inc()
         self.metrics.running_version(version, before)

@@ -19,6 +19,7 @@ from api.redis_guard import RedisGuard
 from api.rulesets import RuleSets
 from api.services import Services, open_services
 from api.settings import Settings
+from engine.compile.isolated import CompileLimits
 from engine.rule_engine import LoadedRuleSet, RuleEngine
 
 log = logging.getLogger("yutang.api")
@@ -54,7 +55,13 @@ class Runtime:
         guard = RedisGuard(metrics=metrics, timeout_s=settings.redis_timeout_s, breaker_s=settings.breaker_s)
         engine = RuleEngine(settings.rules_path, backend=settings.backend, webhook_policy=settings.webhook_policy())
         runtime: Runtime
-        rulesets = RuleSets(engine, metrics=metrics, redis=services.client, on_swap=lambda loaded: runtime.seed(loaded))
+        rulesets = RuleSets(
+            engine,
+            metrics=metrics,
+            redis=services.client,
+            on_swap=lambda loaded: runtime.seed(loaded),
+            limits=CompileLimits(timeout_s=settings.compile_timeout_s, memory_mb=settings.compile_memory_mb),
+        )
         observer = Observer(
             client=services.client,
             guard=guard,

@@ -37,6 +37,10 @@ class Settings(BaseModel):
     watch_rules: bool = True  # reload when a file under rules_path changes (polled every rules_poll_s)
     record_events: bool = False  # keep answered events, pseudonymized, for GET /v1/events/export
     record_max_events: int = Field(default=100_000, gt=0)  # per tenant; the oldest go first
+    # an uploaded pack compiles in a child process within these (engine/compile/isolated.py)
+    compile_timeout_s: float = Field(default=30.0, gt=0)
+    compile_memory_mb: int = Field(default=1024, gt=0)
+
     webhook_hosts: str = "*"  # where webhooks may go by default: any public host (engine/egress/policy.py)
     webhook_tenant_hosts: str = ""  # "tenant=entry entry;tenant2=entry": replaces the default for that tenant
     webhook_secret_prefix: str = DEFAULT_SECRET_PREFIX  # the only variables a pack's secret_env may name
@@ -95,4 +99,6 @@ _VARIABLES = {
     "webhook_hosts": "YUTANG_WEBHOOK_HOSTS",
     "webhook_tenant_hosts": "YUTANG_WEBHOOK_TENANT_HOSTS",
     "webhook_secret_prefix": "YUTANG_WEBHOOK_SECRET_PREFIX",
+    "compile_timeout_s": "YUTANG_COMPILE_TIMEOUT_S",
+    "compile_memory_mb": "YUTANG_COMPILE_MEMORY_MB",
 }

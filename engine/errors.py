@@ -24,6 +24,10 @@ class RuleLoadError(EngineError):
         super().__init__(f"rule pack has {len(errors)} error(s):\n{head}{more}")
 
 
+class CompileAbandoned(EngineError):
+    """The client that asked for a compile went away; the compile was stopped (engine/compile/isolated.py)."""
+
+
 class EvaluationError(EngineError):
     """An event could not be evaluated against the compiled rule set."""
 

@@ -66,6 +66,8 @@ AttributeValue = str | int | float | bool
 #: (``astimezone``, day starts, ``+ window``) stays inside ``datetime``'s years 1-9999.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+#: Longest attribute string: bounds the work of one event's conditions (RE2 matching is linear in it).
+MAX_ATTRIBUTE_CHARS = 1024
 _EMAIL = re.compile(r"^[^@\s]{1,128}@[^@\s]{1,253}$")
 
 
@@ -140,6 +142,14 @@ class Event(BaseModel):
     def _label(cls, value: str | None) -> str | None:
         if value is not None and value not in ("fraud", "legit"):
             raise ValueError("label must be 'fraud' or 'legit'")
+        return value
+
+    @field_validator("attributes")
+    @classmethod
+    def _attribute_lengths(cls, value: dict[str, AttributeValue]) -> dict[str, AttributeValue]:
+        for name, item in value.items():
+            if isinstance(item, str) and len(item) > MAX_ATTRIBUTE_CHARS:
+                raise ValueError(f"attribute {name!r} is longer than {MAX_ATTRIBUTE_CHARS} characters")
         return value
 
     @property

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,13 @@ def prepare(
     ruleset, diagnostics = compile_files(files, checks=backend_checks(kind), webhook_policy=webhook_policy)
     if ruleset is None:
         raise RuleLoadError(diagnostics)
+    return assemble(ruleset, diagnostics, files, kind)
+
+
+def assemble(
+    ruleset: CompiledRuleSet, diagnostics: Sequence[Diagnostic], files: Mapping[str, str], kind: BackendKind
+) -> LoadedRuleSet:
+    """Build the backend of a compiled set (compiled here or in a child: engine/compile/isolated.py)."""
     return LoadedRuleSet(ruleset, build_matcher(kind, ruleset), Evaluator(ruleset), tuple(diagnostics), dict(files))
 
 
@@ -116,7 +123,10 @@ class RuleEngine:
         replacing it would leave the kept one's backend open with nobody to close it.
         """
         files = files if files is not None else read_pack_files(self.rules_path)
-        loaded = prepare(files, self.backend, webhook_policy=self.webhook_policy)
+        return self.install(prepare(files, self.backend, webhook_policy=self.webhook_policy))
+
+    def install(self, loaded: LoadedRuleSet) -> LoadedRuleSet:
+        """Make a prepared set current (or the kept set of the same version, closing the new build)."""
         with self._lock:
             kept = self._history.get(loaded.ruleset.version)
             if kept is not None:

@@ -1,18 +1,19 @@
-"""Rule administration: what is running, validate an uploaded pack, reload atomically."""
+"""Rule administration: what is running, validate an uploaded pack, reload atomically.
+
+Validate and reload compile in a bounded child process (engine/compile/isolated.py)
+and stop it when the client disconnects: an abandoned upload costs nothing more.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api.admin.schemas import PackFiles, ReloadRequest, ReloadResponse, RulesResponse, RuleSummary, ValidateResponse
 from api.deps import AdminCaller, ReaderCaller, RuntimeDep
-from engine.compile.pack import compile_files
 from engine.model import CompiledRuleSet, Mode
-from engine.rule_engine import backend_checks
 
 router = APIRouter(prefix="/v1/rules", tags=["rules"])
 
@@ -36,10 +37,11 @@ async def get_rules(runtime: RuntimeDep, caller: ReaderCaller) -> RulesResponse:
 @router.post(
     "/validate", response_model=ValidateResponse, summary="Diagnostics for an uploaded pack (nothing is loaded)"
 )
-async def validate(body: PackFiles, runtime: RuntimeDep, caller: AdminCaller) -> ValidateResponse:
-    checks = backend_checks(runtime.rulesets.engine.backend)
+async def validate(body: PackFiles, request: Request, runtime: RuntimeDep, caller: AdminCaller) -> ValidateResponse:
     policy = runtime.settings.webhook_policy().only(caller.tenant)  # where *this* tenant's webhooks may go
-    ruleset, diagnostics = await asyncio.to_thread(compile_files, body.files, checks=checks, webhook_policy=policy)
+    ruleset, diagnostics = await runtime.rulesets.compile(
+        body.files, abandoned=request.is_disconnected, webhook_policy=policy
+    )
     return ValidateResponse.model_validate(
         {
             "ok": ruleset is not None,
@@ -56,9 +58,11 @@ async def validate(body: PackFiles, runtime: RuntimeDep, caller: AdminCaller) ->
     summary="Compile the rules directory (or uploaded files) and swap it in atomically",
     responses={422: {"description": "the pack has errors; the running set stays"}},
 )
-async def reload(runtime: RuntimeDep, caller: AdminCaller, body: ReloadRequest | None = None) -> ReloadResponse:
+async def reload(
+    request: Request, runtime: RuntimeDep, caller: AdminCaller, body: ReloadRequest | None = None
+) -> ReloadResponse:
     previous = runtime.rulesets.current.ruleset.version if runtime.rulesets.engine.loaded else None
-    loaded, changed = await runtime.rulesets.reload(body.files if body else None)
+    loaded, changed = await runtime.rulesets.reload(body.files if body else None, abandoned=request.is_disconnected)
     warnings = [d.as_dict() for d in loaded.diagnostics]
     return ReloadResponse.model_validate(
         {"version": loaded.ruleset.version, "previous": previous, "changed": changed, "warnings": warnings}

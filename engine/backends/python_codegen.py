@@ -9,12 +9,12 @@ ever pasted into code, and ``exec`` runs with empty builtins.
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from engine.backends import BackendKind
 from engine.events import SCORED_TYPES
+from engine.expr.regex import full_matcher
 from engine.expr.tree import (
     And,
     Arith,
@@ -112,8 +112,8 @@ class _Emitter:
             return "(" + " and ".join([*guard, f"{needle} {word} {self.constant(node.haystack.values)}"]) + ")"
         if isinstance(node, Matches):
             subject, guard = self.guarded(node.subject)
-            matcher = self.constant(re.compile(node.pattern).fullmatch)
-            return "(" + " and ".join([*guard, f"{matcher}({subject}) is not None"]) + ")"
+            matcher = self.constant(full_matcher(node.pattern))
+            return "(" + " and ".join([*guard, f"{matcher}({subject})"]) + ")"
         raise TypeError(f"not a boolean node: {node!r}")
 
     def guarded(self, node: Node) -> tuple[str, list[str]]:

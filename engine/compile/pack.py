@@ -18,6 +18,7 @@ from engine.compile.policies import (
     resolve_phone_region,
     resolve_zone,
 )
+from engine.compile.regex_budget import check_regex_budget
 from engine.compile.rules import compile_offers, compile_rules, compile_tiers
 from engine.diagnostics import Code, Diagnostic, Location, Severity, sort_diagnostics
 from engine.egress.policy import WebhookPolicy
@@ -129,6 +130,7 @@ def _compile(
         | {f"tier:{t.id}": t.location for t in tiers}
         | {f"offer:{o.id}": o.location for o in offers}
     )
+    diagnostics.extend(check_regex_budget(predicates, locations))
     for check in checks:
         diagnostics.extend(check(predicates, locations))
     used = _used_features(predicates, all_features)

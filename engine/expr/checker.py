@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from engine.diagnostics import Code, did_you_mean
+from engine.expr.regex import MAX_PROGRAM, check_pattern, program_size
 from engine.expr.tree import (
     And,
     Arith,
@@ -329,11 +330,28 @@ class _Checker:
         pattern = pattern_ast.value
         if len(pattern) > MAX_REGEX:
             raise self.reject(pattern_ast, Code.LIMIT_EXCEEDED, f"regular expression is longer than {MAX_REGEX}")
-        try:
-            re.compile(pattern)
-        except re.error as err:
-            raise self.reject(pattern_ast, Code.BAD_REGEX, f"bad regular expression {pattern!r}: {err}") from None
+        refused = check_pattern(pattern)
+        if refused is not None:
+            raise self.reject(pattern_ast, Code.BAD_REGEX, _regex_problem(pattern, refused))
+        if (size := program_size(pattern)) > MAX_PROGRAM:
+            raise self.reject(
+                pattern_ast,
+                Code.LIMIT_EXCEEDED,
+                f"regular expression {pattern!r} compiles to {size} RE2 instructions, more than {MAX_PROGRAM}",
+            )
         return Matches(subject, pattern)
+
+
+def _regex_problem(pattern: str, refused: str) -> str:
+    """RE2's reason, saying when the pattern is valid Python but needs backtracking (engine/expr/regex.py)."""
+    try:
+        re.compile(pattern)  # compiled only to tell the two cases apart, never matched
+    except re.error:
+        return f"bad regular expression {pattern!r}: {refused}"
+    return (
+        f"regular expression {pattern!r} is refused: {refused} (matches() runs on RE2, which never backtracks:"
+        " no backreferences, lookahead/lookbehind or possessive repeats)"
+    )
 
 
 _HANDLERS: dict[type[ast.AST], Callable[[_Checker, Any, int], Node]] = {

@@ -9,10 +9,10 @@ the backends decide. For ``a and b`` the false conjuncts are reported, for
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from engine.expr.regex import full_matcher
 from engine.expr.tree import (
     And,
     Arith,
@@ -69,7 +69,7 @@ def value(node: Node, facts: Mapping[str, Any]) -> Any:
         return needle is not None and ((needle in node.haystack.values) != node.negated)
     if isinstance(node, Matches):
         subject = value(node.subject, facts)
-        return subject is not None and re.fullmatch(node.pattern, str(subject)) is not None
+        return subject is not None and full_matcher(node.pattern)(str(subject))
     if isinstance(node, Arith):
         left, right = value(node.left, facts), value(node.right, facts)
         if left is None or right is None or (node.op in "/%" and right == 0):

@@ -63,7 +63,7 @@ class In:
 
 @dataclass(frozen=True, slots=True)
 class Matches:
-    """Whole-string regular-expression match (Python ``re.fullmatch``)."""
+    """Whole-string regular-expression match, on RE2 (engine/expr/regex.py): linear time, never backtracks."""
 
     subject: Node
     pattern: str

@@ -34,6 +34,8 @@ from engine.pack.yaml_source import Path, SourceFile, load_yaml
 T = TypeVar("T", covariant=True)
 MAX_FILE_BYTES = 2_000_000
 MAX_LIST_VALUES = 100_000
+#: Most values a whole pack may expand to (each file is also capped: yaml_source.MAX_NODES).
+MAX_PACK_NODES = 400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +85,13 @@ def load_sources(files: Mapping[str, str]) -> ValidatedPack:
     pack = ValidatedPack(version=content_version(files))
     if not files:
         pack.diagnostics.append(Diagnostic(Location("<pack>"), Code.EMPTY_PACK, "no rule files (*.yaml) found"))
+    expanded = 0
     for name in sorted(files):
         text = files[name]
+        if expanded > MAX_PACK_NODES:
+            message = f"the pack expands to more than {MAX_PACK_NODES} values before this file; it is not read"
+            pack.diagnostics.append(Diagnostic(Location(name, 1, 1), Code.LIMIT_EXCEEDED, message))
+            continue
         if len(text.encode("utf-8")) > MAX_FILE_BYTES:
             pack.diagnostics.append(
                 Diagnostic(Location(name, 1, 1), Code.LIMIT_EXCEEDED, f"file is larger than {MAX_FILE_BYTES} bytes")
@@ -93,6 +100,7 @@ def load_sources(files: Mapping[str, str]) -> ValidatedPack:
         source, problems = load_yaml(name, text)
         pack.diagnostics.extend(problems)
         if source is not None:
+            expanded += len(source.values)
             pack.files.append(source)
             _collect_file(pack, source)
     return pack
