@@ -44,7 +44,7 @@ Authenticate with `Authorization: Bearer <key>`; each key belongs to one tenant
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; nothing is read or started until the lifespan runs."""
     settings = settings or Settings.from_env()
-    metrics = Metrics()
+    metrics = Metrics(embedded_redis_state=settings.embedded_redis_state)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -9,9 +9,15 @@ rule / offer ids, decisions and modes: never a customer, device, ip or event id.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from engine.redis_supervisor import read_state
 
 #: Resolves 100 µs steps below a millisecond and still shows a stalled Redis.
 LATENCY_BUCKETS = (
@@ -38,9 +44,12 @@ LATENCY_BUCKETS = (
 class Metrics:
     """Every metric the service exports, registered on one registry per app."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None, *, embedded_redis_state: Path | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self.embedded_redis = EmbeddedRedisCollector(embedded_redis_state) if embedded_redis_state else None
         r = self.registry
+        if self.embedded_redis is not None:
+            r.register(self.embedded_redis)
         self.requests = Counter(
             "yutang_http_requests_total",
             "HTTP requests by route template, method and status",
@@ -146,5 +155,35 @@ class Metrics:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            if self.embedded_redis is not None:
+                registry.register(self.embedded_redis)
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class EmbeddedRedisCollector(Collector):
+    """The supervisor's restarts and the server's state, read from its state file at each scrape.
+
+    The supervisor lives in ``yutang serve``'s parent process, which serves no /metrics
+    (and, with one worker, is the worker: its registry is the app's): a file is the one
+    channel that is right in both cases. Two label values, never a pid.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def collect(self) -> Iterator[Metric]:
+        state = read_state(self.path)
+        if state is None:
+            return
+        restarts = CounterMetricFamily(
+            "yutang_embedded_redis_restarts",
+            "Restarts of the embedded Redis after it died, by outcome (ok | failed: it did not come back)",
+            labels=["outcome"],
+        )
+        restarts.add_metric(["ok"], state.restarts_ok)
+        restarts.add_metric(["failed"], state.restarts_failed)
+        up = GaugeMetricFamily("yutang_embedded_redis_up", "1 while the supervised embedded Redis runs, 0 otherwise")
+        up.add_metric([], 1 if state.state == "running" else 0)
+        yield restarts
+        yield up

