@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 import math
 import re
+import tempfile
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +23,7 @@ import pytest
 import yaml
 
 from api.metrics import Metrics
+from engine.redis_supervisor import STATE_FILE, SupervisorState
 from tests.ops.conftest import ADMIN_KEY, OPS, SCRAPE_INTERVAL_S, Prometheus, Yutang, wait_until
 
 DASHBOARD = json.loads((OPS / "grafana" / "yutang.json").read_text())
@@ -67,7 +71,11 @@ def variable_queries() -> list[tuple[str, str, str]]:
 def exported_names() -> set[str]:
     """Every series name the app exports (histograms and counters with their suffixes)."""
     names = set()
-    for family in Metrics().registry.collect():
+    with tempfile.TemporaryDirectory() as tmp:  # as `yutang serve` runs it: supervising its embedded Redis
+        state = Path(tmp) / STATE_FILE
+        state.write_text(json.dumps(asdict(SupervisorState())), encoding="utf-8")
+        families = list(Metrics(embedded_redis_state=state).registry.collect())
+    for family in families:
         kind = family.type
         suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}.get(kind, [""])
         names |= {family.name + s for s in suffixes}
