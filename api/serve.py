@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from api.auth import generate_dev_key
+from engine.errors import StoreUnavailable
 from engine.redis_embedded import EmbeddedRedis
 from engine.redis_supervisor import RedisSupervisor
 
@@ -75,7 +76,11 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         if not env.get("REDIS_URL"):
-            supervisor = _supervised_redis(Path(env["YUTANG_DATA_DIR"]), max_delay=args.redis_restart_max_delay)
+            try:
+                supervisor = _supervised_redis(Path(env["YUTANG_DATA_DIR"]), max_delay=args.redis_restart_max_delay)
+            except StoreUnavailable as err:  # the data dir is taken, the AOF does not load...
+                print(f"yutang serve: cannot start the embedded Redis: {err}", file=sys.stderr)
+                return 1
             env["REDIS_URL"] = supervisor.server.url
             env["YUTANG_EMBEDDED_REDIS_STATE"] = str(supervisor.state_path)
         if args.workers > 1 and not env.get("PROMETHEUS_MULTIPROC_DIR"):

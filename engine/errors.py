@@ -34,3 +34,7 @@ class EvaluationError(EngineError):
 
 class StoreUnavailable(EngineError):
     """Redis could not be reached or answered too late."""
+
+
+class DataDirInUse(StoreUnavailable):
+    """Another process's embedded Redis owns this data directory (its lock is held)."""

@@ -43,7 +43,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from engine.errors import StoreUnavailable
+from engine.errors import DataDirInUse, StoreUnavailable
 
 #: Linux limits a unix socket path to 108 bytes; longer data dirs get a socket in /tmp.
 _MAX_SOCKET_PATH = 100
@@ -214,7 +214,7 @@ class EmbeddedRedis:
             holder = ""
             with contextlib.suppress(OSError, ValueError):
                 holder = f" by redis-server pid {int(self.pid_file.read_text())}"
-            raise StoreUnavailable(
+            raise DataDirInUse(
                 f"{self.data_dir} is in use{holder}: one embedded Redis per data directory "
                 "(stop the other yutang serve, or set REDIS_URL to share its server)"
             ) from None

@@ -2,6 +2,8 @@
 
 - no URL: start an :class:`~engine.redis_embedded.EmbeddedRedis` on a unix socket in
   the data directory and connect to it (stopped again by :meth:`RedisHandle.aclose`);
+  when another process already runs one there (``yutang serve``, which supervises it),
+  connect to that one's socket instead of starting a second server on its files;
 - ``redis://``, ``rediss://``, ``unix://``: :class:`redis.asyncio.Redis`;
 - ``redis+cluster://host:port,host:port`` (or ``cluster=True`` / ``REDIS_CLUSTER=1``
   with a ``redis://`` URL): :class:`redis.asyncio.RedisCluster`.
@@ -28,7 +30,7 @@ from redis.connection import HiredisRespSerializer
 from redis.retry import Retry
 from redis.utils import HIREDIS_AVAILABLE
 
-from engine.errors import StoreUnavailable
+from engine.errors import DataDirInUse, StoreUnavailable
 from engine.features.coalescing import CoalescingRedis
 from engine.features.scripts import AnyRedis
 from engine.redis_embedded import EmbeddedRedis
@@ -149,5 +151,8 @@ async def open_redis(settings: RedisSettings) -> RedisHandle:
             await client.initialize()
         return RedisHandle(client=client)
     server = EmbeddedRedis(settings.data_dir)
-    await asyncio.to_thread(server.start)
+    try:
+        await asyncio.to_thread(server.start)
+    except DataDirInUse:
+        return RedisHandle(client=client_from_url(server.url, settings))  # its owner keeps it running
     return RedisHandle(client=client_from_url(server.url, settings), embedded=server)

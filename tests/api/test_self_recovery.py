@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.api.conftest import auth, event
+from tests.api.conftest import KEYS, SECRET, auth, event
 from tests.api.serving import yutang_serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,3 +137,21 @@ def test_a_redis_that_keeps_dying_is_retried_with_backoff_not_a_spinning_core(tm
         view = client.get("/v1/customers/mum-zhao", headers=auth()).json()
         assert [d["event_id"] for d in view["recent_decisions"]] == [first["event_id"]]
     assert redis_servers_of(data) == []
+
+
+def test_a_second_serve_on_the_same_data_dir_is_refused_and_the_first_keeps_serving(tmp_path: Path) -> None:
+    with (
+        yutang_serve(tmp_path, rules=PACK) as (base, _),
+        httpx.Client(base_url=base, timeout=10) as client,
+    ):
+        second = subprocess.run(
+            [sys.executable, "-m", "engine.cli", "serve", "--port", "1", "--data-dir", str(tmp_path / "data"),
+             "--rules", str(PACK)],
+            cwd=ROOT, env={**os.environ, "YUTANG_API_KEYS": KEYS, "YUTANG_SECRET": SECRET}, capture_output=True,
+            text=True, timeout=60,
+        )  # fmt: skip
+        assert second.returncode == 1
+        [pid] = redis_servers_of(tmp_path / "data")
+        assert f"is in use by redis-server pid {pid}" in second.stderr and "Traceback" not in second.stderr
+        assert client.get("/readyz").status_code == 200
+        assert client.post("/v1/score", json=event("signup"), headers=auth()).json()["degraded"] is False

@@ -66,6 +66,24 @@ async def test_no_url_starts_an_embedded_server_on_a_unix_socket(tmp_path: Path)
     assert (tmp_path / "data" / "appendonly.aof").exists()
 
 
+async def test_a_second_process_on_the_data_dir_shares_its_server_instead_of_starting_one(tmp_path: Path) -> None:
+    owner = await asyncio.to_thread(EmbeddedRedis(tmp_path / "data").start)  # as `yutang serve` holds it
+    try:
+        handle = await open_redis(RedisSettings(data_dir=tmp_path / "data"))  # as `yutang worker` opens it
+        try:
+            assert handle.embedded is None  # not its server: closing the handle leaves it running
+            assert await _count(owner, 0) == 1
+            store = FeatureStore(handle.client, secret=SECRET)
+            assert (await store.record_and_read(tenant="m1", event=_signup(1), specs=(SIGNUPS,))).values == {
+                SIGNUPS.name: 2
+            }
+        finally:
+            await handle.aclose()
+        assert owner.running and await _count(owner, 2) == 3
+    finally:
+        owner.stop()
+
+
 async def test_outage_raises_store_unavailable_then_recovers(tmp_path: Path) -> None:
     server = await asyncio.to_thread(EmbeddedRedis(tmp_path / "data", port=free_port()).start)
     client = client_from_url(server.url, RedisSettings(socket_timeout=0.3, connect_timeout=0.3))
