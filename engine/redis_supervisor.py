@@ -24,6 +24,7 @@ workers are other processes, and read it for ``/readyz`` and ``/metrics``
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
@@ -96,11 +97,15 @@ class RedisSupervisor:
         self._publish(state="running", pid=self.server.pid)
         self._thread = threading.Thread(target=self._watch, name="yutang-redis-supervisor", daemon=True)
         self._thread.start()
+        # before the interpreter's last-resort stop of every embedded server (registered
+        # earlier, so run later): a server stopped behind our back would be restarted
+        atexit.register(self.stop)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server cleanly and for good: nothing restarts it after this."""
         self._stopping.set()
+        atexit.unregister(self.stop)
         with self._restart_lock:  # an attempt in progress finishes first, then is stopped
             self.server.stop(timeout)
         if self._thread is not None:

@@ -155,3 +155,20 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_a_program_that_exits_without_stopping_its_supervisor_leaves_no_server(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    program = (
+        "import sys; from engine.redis_embedded import EmbeddedRedis; from engine.redis_supervisor import "
+        "RedisSupervisor; RedisSupervisor(EmbeddedRedis(sys.argv[1])).start(); print('up', flush=True)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program, str(data)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout == "up\n"
+    assert "died" not in done.stderr  # the last-resort stop at exit was not taken for a crash
+    assert not (data / "redis.pid").exists()
+    state = read_state(data / "redis-supervisor.json")
+    assert state is not None and state.state == "stopped"
