@@ -1,0 +1,219 @@
+"""Red team: event identity and time, attacked as a farmer who owns every byte a storefront forwards.
+
+Each test sends what the attacker would send, over real HTTP, to a real ``yutang serve``
+(two workers) on the shipped pack, with one group-buy offer added (``studio_group``, a
+3-person group that closes 2 s after it opens, so a deadline can pass within a test).
+The breaches these tests found, and the defences they pin:
+
+- a crafted pair of customer ids whose field digests collide replayed one customer's
+  grant to the other (the fingerprint's per-field digests were 48 bits: a birthday
+  search over ~2^24 ids, three minutes on one core, finds such a pair);
+- outcomes (``/v1/events``) took any timestamp: an ``order_paid`` dated 2020 left the
+  payer "new" (``orders_365d`` 0: newcomer offers again) and "lapsed" (win-back);
+- a group-buy took its deadline, and a join its time, from the event: a leader back-dated
+  the deadline, a member dated before the deadline joined after it;
+- ``NaN`` / ``Infinity`` attribute values were accepted and written into the NDJSON
+  event export, which no strict JSON reader can then parse.
+
+Attacks that did not breach are pinned too (``test_what_held``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.conftest import ALPHA_EVENTS, ALPHA_SCORE, BETA, auth
+from tests.api.serving import yutang_serve
+
+RULES = Path(__file__).resolve().parents[2] / "rules"
+GROUP_OFFER = """
+  - id: studio_group
+    label: 3人拼团
+    tiers: [occasional, regular, important]
+    on: [group_buy_join]
+    effect: {type: trial, value: 69, description: 3人成团69元}
+    group_buy: {size: 3, within: 2s}
+"""
+#: Two customer ids whose digests, as the fingerprint took them (blake2b, 6 bytes, of the
+#: JSON string), are equal: found offline by sorting the digests of "wx_<hex>" for 40M ids.
+COLLIDING_CUSTOMERS = ("wx_bb8f5d", "wx_17fffe2")
+_n = itertools.count()
+
+
+def _pack(root: Path) -> Path:
+    rules = root / "rules"
+    shutil.copytree(RULES, rules)
+    offers = rules / "offers.yaml"
+    text = offers.read_text()
+    at = text.index("\ntests:")
+    offers.write_text(text[:at] + GROUP_OFFER + text[at:])
+    return rules
+
+
+@pytest.fixture(scope="module", params=["embedded", pytest.param("cluster", marks=pytest.mark.cluster)])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp(f"redteam-{request.param}")
+    env = {"YUTANG_RECORD_EVENTS": "1"}
+    if request.param == "cluster":
+        cluster = request.getfixturevalue("redis_cluster")
+        env.update(REDIS_URL=cluster.url, REDIS_CLUSTER="1", YUTANG_REDIS_TIMEOUT_MS="5000")
+    with yutang_serve(root, rules=_pack(root), workers=2, env=env) as (base, _):
+        yield base
+
+
+def now(**delta: float) -> str:
+    return (datetime.now(UTC) + timedelta(**delta)).isoformat()
+
+
+def signup(**fields: Any) -> dict[str, Any]:
+    """A clean newcomer: its own device, network and phone, at the current time."""
+    n = next(_n)
+    body = {
+        "event_id": f"rt-su-{n}-{time.time_ns()}", "type": "signup", "customer": f"rt-parent-{n}-{time.time_ns()}",
+        "device": f"rt-dv-{n}", "ip": f"58.{n // 250 % 250}.{n % 250}.{9 + n % 200}",
+        "phone": f"1590{n:07d}", "timestamp": now(),
+    }  # fmt: skip
+    body.update(fields)
+    return body
+
+
+def post(base: str, path: str, body: Any, key: str | None = None, **headers: str) -> httpx.Response:
+    sent = {**(auth(key) if key else auth()), **headers}
+    return httpx.post(f"{base}{path}", json=body, headers=sent, timeout=30)
+
+
+def customer(base: str, who: str) -> dict[str, Any]:
+    return dict(httpx.get(f"{base}/v1/customers/{who}", headers=auth(), timeout=10).json())
+
+
+def test_a_crafted_digest_collision_never_replays_another_customers_grant(server: str) -> None:
+    first, second = COLLIDING_CUSTOMERS
+    body = signup(customer=first)
+    granted = post(server, "/v1/score", body)
+    assert granted.status_code == 200 and granted.json()["offers"][0]["status"] == "granted"
+    stolen = post(server, "/v1/score", {**body, "customer": second})
+    assert stolen.status_code == 409, stolen.text  # was 200 Idempotent-Replayed: wx_bb8f5d's trial, to wx_17fffe2
+    error = stolen.json()["error"]
+    assert error["code"] == "idempotency_conflict" and [f["field"] for f in error["fields"]] == ["customer"]
+    assert customer(server, second)["offers"] == []
+
+
+@pytest.mark.parametrize(
+    ("type_", "when"),
+    [("order_paid", "2020-06-01T00:00:00Z"), ("order_paid", "2035-06-01T00:00:00+08:00"), ("refund", "2020-01-01T00:00:00Z"),
+     ("label", "2019-03-01T08:00:00-05:00")],
+    ids=["paid-2020", "paid-2035", "refund-2020", "label-2019"],
+)  # fmt: skip
+def test_an_outcome_dated_off_the_clock_is_refused(server: str, type_: str, when: str) -> None:
+    payer = f"rt-payer-{next(_n)}-{time.time_ns()}"
+    body: dict[str, Any] = {"event_id": f"rt-out-{payer}", "type": type_, "customer": payer, "timestamp": when}
+    body.update({"label": "legit"} if type_ == "label" else {"amount": 99})
+    answer = post(server, "/v1/events", body, ALPHA_EVENTS)
+    assert answer.status_code == 422, answer.text  # was 200: the payment counted in 2020, the payer stayed "new"
+    error = answer.json()["error"]
+    assert error["code"] == "timestamp_out_of_range" and error["bound_s"] == 300
+    assert error["fields"][0]["field"] == "timestamp"
+    features = customer(server, payer)["features"]
+    assert features["customer.orders_365d"] == 0 and features["customer.days_since_order"] is None
+    # the same payment at the server's time is recorded, once
+    paid = {**body, "event_id": body["event_id"] + "-now", "timestamp": now(seconds=-60)}
+    assert post(server, "/v1/events", paid, ALPHA_EVENTS).status_code == 200
+    assert post(server, "/v1/events", paid, ALPHA_EVENTS).headers["idempotent-replayed"] == "true"
+    if type_ == "order_paid":
+        assert customer(server, payer)["features"]["customer.orders_365d"] == 1
+
+
+def join(who: str, **fields: Any) -> dict[str, Any]:
+    body = {"event_id": f"rt-gb-{who}", "type": "group_buy_join", "customer": who, "device": f"rt-dv-{who}",
+            "ip": f"61.{next(_n) % 250}.7.{next(_n) % 250 + 1}", "amount": 69, "timestamp": now()}  # fmt: skip
+    body.update(fields)
+    return body
+
+
+def test_a_group_buy_runs_on_the_servers_clock(server: str) -> None:
+    tag = time.time_ns()
+    leader = join(f"rt-lead-{tag}", timestamp=now(seconds=-290))  # back-dated as far as the skew allows
+    before = datetime.now(UTC)
+    opened = post(server, "/v1/groupbuys", {"offer": "studio_group", "join": leader}, ALPHA_SCORE)
+    assert opened.status_code == 200 and opened.json()["outcome"] == "open", opened.text
+    group = opened.json()["group"]
+    deadline = datetime.fromisoformat(group["deadline"])
+    assert deadline >= before + timedelta(seconds=2)  # was 288 s in the past: the group was born expired
+    time.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds()) + 0.5)
+    # the deadline has passed (no worker runs here, so the group is still "open" in Redis);
+    # two members send joins dated before it
+    for n in range(2):
+        late = join(f"rt-late{n}-{tag}", timestamp=(deadline - timedelta(seconds=1)).isoformat())
+        answer = post(server, f"/v1/groupbuys/{group['group_id']}/join", {"join": late}, ALPHA_SCORE)
+        assert answer.status_code == 200, answer.text
+        assert (answer.json()["outcome"], answer.json()["reason"]) == ("refused", "deadline_passed")
+    state = httpx.get(f"{server}/v1/groupbuys/{group['group_id']}", headers=auth(), timeout=10).json()
+    assert state["state"] == "open" and len(state["members"]) == 1  # was "completed" after its deadline
+
+
+def test_a_join_scored_before_the_deadline_cannot_be_sent_after_it(server: str) -> None:
+    tag = time.time_ns()
+    opened = post(server, "/v1/groupbuys", {"offer": "studio_group", "join": join(f"rt-lead2-{tag}")}, ALPHA_SCORE)
+    group = opened.json()["group"]
+    # the member's join was scored (and answered) before the deadline, through /v1/score
+    early = join(f"rt-early-{tag}", group=group["group_id"])
+    assert post(server, "/v1/score", early, ALPHA_SCORE).status_code == 200
+    time.sleep(max(0.0, (datetime.fromisoformat(group["deadline"]) - datetime.now(UTC)).total_seconds()) + 0.5)
+    replayed = post(server, f"/v1/groupbuys/{group['group_id']}/join", {"join": early}, ALPHA_SCORE)
+    assert replayed.status_code == 200 and replayed.json()["score"]["event_id"] == early["event_id"]
+    assert (replayed.json()["outcome"], replayed.json()["reason"]) == ("refused", "deadline_passed")
+
+
+def test_non_finite_attributes_never_reach_the_export(server: str) -> None:
+    for token in ("NaN", "Infinity", "-Infinity", "1e400"):
+        body = json.dumps(signup(attributes={"ua_score": 0})).replace('"ua_score": 0', f'"ua_score": {token}')
+        answer = httpx.post(f"{server}/v1/score", content=body, timeout=30,
+                            headers={**auth(), "Content-Type": "application/json"})  # fmt: skip
+        assert answer.status_code == 422, (token, answer.text)  # was 200, and `NaN` written into the export
+        assert answer.json()["error"]["fields"][0]["field"].startswith("attributes.ua_score")
+    export = httpx.get(f"{server}/v1/events/export", headers=auth(), timeout=30)
+    for line in export.text.splitlines():
+        json.loads(line, parse_constant=lambda token: pytest.fail(f"export line with {token}: {line}"))
+
+
+async def test_what_held(server: str) -> None:
+    """Attacks that did not breach: each answer is what a farmer got."""
+    body = signup()
+    first = post(server, "/v1/score", body)
+    assert first.status_code == 200
+    # another tenant's same event id is its own event; the first tenant's answer is untouched
+    beta = post(server, "/v1/score", {**body, "customer": "beta-someone"}, BETA)
+    assert beta.status_code == 200 and beta.headers.get("idempotent-replayed") is None
+    assert post(server, "/v1/score", body, ALPHA_SCORE).content == first.content
+    # whitespace around the id is the same id (so a conflict), case and look-alikes are other events
+    padded = post(server, "/v1/score", {**body, "event_id": f" {body['event_id']}\t", "customer": "rt-other"})
+    assert padded.status_code == 409
+    # an events-only key cannot score; an outcome id is not a scored id
+    assert post(server, "/v1/score", body, ALPHA_EVENTS).status_code == 403
+    # an oversized or empty Idempotency-Key, 65 attributes, a nested attribute: 422 naming the field
+    for headers, sent in (({"Idempotency-Key": "k" * 129}, signup()), ({"Idempotency-Key": ""}, signup()),
+                          ({}, signup(attributes={f"a{i}": i for i in range(65)})), ({}, signup(attributes={"a": {}}))):
+        answer = post(server, "/v1/score", sent, **headers)
+        assert answer.status_code == 422 and answer.json()["error"]["fields"], answer.text
+    # odd but valid timestamps: epoch seconds, a naive time (UTC), nanoseconds, a +14:00 offset
+    for stamp in (int(time.time()), datetime.now(UTC).replace(tzinfo=None).isoformat(), now()[:26] + "789Z",
+                  datetime.now(timezone(timedelta(hours=14))).isoformat()):
+        assert post(server, "/v1/score", signup(timestamp=stamp)).status_code == 200, stamp
+    # ten bodies racing behind one Idempotency-Key: one is evaluated, the rest are refused
+    key = f"rt-race-{time.time_ns()}"
+    async with httpx.AsyncClient(base_url=server, headers=auth(), timeout=30) as client:
+        answers = await asyncio.gather(
+            *(client.post("/v1/score", json=signup(), headers={"Idempotency-Key": key}) for _ in range(10))
+        )
+    assert sorted(a.status_code for a in answers) == [200] + [409] * 9
