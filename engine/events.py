@@ -58,7 +58,9 @@ GROUP_TYPES: frozenset[str] = frozenset(
 )
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s]+$")]
-AttributeValue = str | int | float | bool
+#: NaN and Infinity are refused: JSON has no such numbers, and the event export (NDJSON)
+#: must stay readable by strict parsers (jq, Go, JavaScript) whatever a caller sends.
+AttributeValue = str | int | Annotated[float, Field(allow_inf_nan=False)] | bool
 _PHONE = re.compile(r"^\+?[0-9]{5,20}$")
 _EMAIL = re.compile(r"^[^@\s]{1,128}@[^@\s]{1,253}$")
 

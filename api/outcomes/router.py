@@ -18,7 +18,17 @@ router = APIRouter(prefix="/v1", tags=["outcomes"])
     "/events",
     response_model=OutcomeResponse,
     summary="Record an outcome: updates features, releases or voids held rewards, updates lists",
-    responses={503: {"description": "Redis unavailable: retry later (outcomes are idempotent by event_id)"}},
+    responses={
+        409: {
+            "description": "idempotency_conflict: the event_id was first sent with other fields (named); "
+            "in_progress: its first request is still being recorded (Retry-After)"
+        },
+        422: {
+            "description": "a field is invalid (the message names it); timestamp_out_of_range: the event "
+            "time is further than the skew bound from the server's clock"
+        },
+        503: {"description": "Redis unavailable: retry later (outcomes are idempotent by event_id)"},
+    },
 )
 async def post_event(event: Event, runtime: RuntimeDep, caller: EventsCaller) -> JSONResponse:
     if event.type not in OUTCOME_TYPES:
