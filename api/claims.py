@@ -180,6 +180,11 @@ class Claims:
         value = f"{_DONE}|{fingerprint.encode()}|".encode() + payload
         return [("SET", self.event_key(tenant, event.event_id, space), value, "PX", self._ttl_ms)]
 
+    async def release_key(self, *, tenant: str, key: str) -> None:
+        """Unbind an Idempotency-Key whose request was refused before it was evaluated."""
+        async with guarded("claim"):
+            await self._client.delete(self.idempotency_key(tenant, key))
+
     async def release(self, *, tenant: str, event_id: str, space: str = SCORED) -> None:
         """Free a pending claim whose request could not be evaluated (Redis failed on the way)."""
         async with guarded("claim"):

@@ -245,3 +245,18 @@ async def test_a_late_retry_of_a_recorded_outcome_still_gets_its_answer(make_api
         assert retry.json() == first.json()
         other = await api.post("/v1/events", json={**paid, "event_id": paid["event_id"] + "-2"}, headers=auth())
         assert other.status_code == 422 and other.json()["error"]["code"] == "timestamp_out_of_range"
+
+
+def test_an_idempotency_key_is_not_stuck_to_a_refused_request(server: str) -> None:
+    key = f"rt-refused-{time.time_ns()}"
+    stale = signup(timestamp=now(hours=-8))  # a storefront whose clock ran on local time as UTC
+    assert post(server, "/v1/score", stale, **{"Idempotency-Key": key}).status_code == 422
+    taken = signup()
+    assert post(server, "/v1/score", taken).status_code == 200
+    reused = post(server, "/v1/score", {**taken, "customer": "rt-someone-else"}, **{"Idempotency-Key": key})
+    assert reused.status_code == 409 and reused.json()["error"]["fields"][0]["field"] == "customer"
+    # neither refusal bound the key: the storefront's corrected request goes through under it
+    fixed = post(server, "/v1/score", {**stale, "timestamp": now()}, **{"Idempotency-Key": key})
+    assert fixed.status_code == 200, fixed.text  # was 409 for a day: the key was bound to the refused request
+    again = post(server, "/v1/score", {**stale, "customer": "rt-other-2"}, **{"Idempotency-Key": key})
+    assert again.status_code == 409  # bound now, to the request that was answered
