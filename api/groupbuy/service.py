@@ -63,7 +63,7 @@ def _join_event(event: Event, group_id: str) -> Event:
 
 async def open_group(*, runtime: Runtime, tenant: str, offer_id: str, event: Event) -> dict[str, Any]:
     offer = group_offer(runtime, offer_id)
-    group_id = new_group_id(offer.id)
+    group_id = new_group_id(offer.id, event.event_id)  # a retried opening names the same group
     return await _enter(runtime, tenant, offer, group_id, _join_event(event, group_id), opening=True)
 
 

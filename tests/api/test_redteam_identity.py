@@ -260,3 +260,23 @@ def test_an_idempotency_key_is_not_stuck_to_a_refused_request(server: str) -> No
     assert fixed.status_code == 200, fixed.text  # was 409 for a day: the key was bound to the refused request
     again = post(server, "/v1/score", {**stale, "customer": "rt-other-2"}, **{"Idempotency-Key": key})
     assert again.status_code == 409  # bound now, to the request that was answered
+
+
+async def test_a_retried_group_buy_open_gets_its_group_once(server: str) -> None:
+    leader = join(f"rt-lead3-{time.time_ns()}")
+    request = {"offer": "studio_group", "join": leader}
+    first = post(server, "/v1/groupbuys", request, ALPHA_SCORE)
+    assert first.status_code == 200 and first.json()["outcome"] == "open"
+    group = first.json()["group"]
+    # the storefront timed out and resends the same open: it must learn the same group
+    retry = post(server, "/v1/groupbuys", request, ALPHA_SCORE)
+    assert retry.status_code == 200, retry.text  # was 409 idempotency_conflict on 'group': a new group id per try
+    assert retry.json()["outcome"] == "member" and retry.json()["group"]["group_id"] == group["group_id"]
+    assert retry.json()["group"]["deadline"] == group["deadline"]  # the retry does not move the deadline
+    # five copies at once: one group, one opening
+    racer = {"offer": "studio_group", "join": join(f"rt-lead4-{time.time_ns()}")}
+    async with httpx.AsyncClient(base_url=server, headers=auth(ALPHA_SCORE), timeout=30) as client:
+        answers = await asyncio.gather(*(client.post("/v1/groupbuys", json=racer) for _ in range(5)))
+    done = [a.json() for a in answers if a.status_code == 200]
+    assert {a.status_code for a in answers} <= {200, 409} and done
+    assert len({a["group"]["group_id"] for a in done}) == 1 and [a["outcome"] for a in done].count("open") <= 1
