@@ -60,7 +60,9 @@ GROUP_TYPES: frozenset[str] = frozenset(
 )
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s]+$")]
-AttributeValue = str | int | float | bool
+#: NaN and Infinity are refused: JSON has no such numbers, and the event export (NDJSON)
+#: must stay readable by strict parsers (jq, Go, JavaScript) whatever a caller sends.
+AttributeValue = str | int | Annotated[float, Field(allow_inf_nan=False)] | bool
 #: The moments an event (or any time a caller sends) may name. Wider than any skew a
 #: deployment allows, narrow enough that every local time zone and window arithmetic
 #: (``astimezone``, day starts, ``+ window``) stays inside ``datetime``'s years 1-9999.

@@ -4,10 +4,16 @@ A join the decision withholds the offer for (``withhold_on``, by default review 
 deny) is refused with reason ``risk``: a self-dealing group-buy filled from one
 device never completes. Opening schedules the deadline as a due item; the worker
 (``yutang worker``) closes the group then, exactly once.
+
+The server's clock, not the event's, opens and joins a group (unless the deployment
+trusts event times, for backfills): a leader who back-dated the opening within the skew
+bound got a group born past its deadline, and a member who dated a join before the
+deadline, or resent a join scored before it, joined after it.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from api.errors import InvalidRequest
@@ -57,7 +63,7 @@ def _join_event(event: Event, group_id: str) -> Event:
 
 async def open_group(*, runtime: Runtime, tenant: str, offer_id: str, event: Event) -> dict[str, Any]:
     offer = group_offer(runtime, offer_id)
-    group_id = new_group_id(offer.id)
+    group_id = new_group_id(offer.id, event.event_id)  # a retried opening names the same group
     return await _enter(runtime, tenant, offer, group_id, _join_event(event, group_id), opening=True)
 
 
@@ -72,10 +78,11 @@ async def _enter(
     scored = (await score_event(runtime=runtime, tenant=tenant, event=event, idempotency_key=None)).body
     decision = Decision(scored["decision"])
     book, _ = parts(runtime)
+    at = event.timestamp if runtime.settings.trust_event_time else datetime.now(UTC)
     if decision in offer.withhold_on:
         result = JoinResult("refused", None, "risk")
     else:
-        member = {"event_id": event.event_id, "at": event.epoch, "amount": event.amount}
+        member = {"event_id": event.event_id, "at": at.timestamp(), "amount": event.amount}
         if event.attributes.get("order_id") is not None:
             member["order_id"] = event.attributes["order_id"]
         if opening:
@@ -85,7 +92,7 @@ async def _enter(
                 group_id=group_id,
                 customer=event.customer,
                 member=member,
-                at=event.timestamp,
+                at=at,
             )
             result, deadline = await runtime.guard.call("groupbuy", opened)
             if result.outcome == "open":
@@ -99,7 +106,7 @@ async def _enter(
                 group_id=group_id,
                 customer=event.customer,
                 member=member,
-                at=event.timestamp,
+                at=at,
             )
             result = await runtime.guard.call("groupbuy", joined)
     state = await runtime.guard.call("groupbuy", book.state(tenant=tenant, group_id=group_id))

@@ -21,6 +21,10 @@ router = APIRouter(prefix="/v1", tags=["outcomes"])
     summary="Record an outcome: updates features, releases or voids held rewards, updates lists",
     responses={
         **CLAIMS_EVENT_ID,
+        422: {
+            "description": "a field is invalid (the message names it); timestamp_out_of_range: the event "
+            "time is further than the skew bound from the server's clock"
+        },
         503: {"description": "Redis unavailable: retry later (outcomes are idempotent by event_id)"},
     },
 )

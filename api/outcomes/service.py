@@ -8,6 +8,12 @@ lifts the customer's entries and the watches its fraud label added
 Outcome event ids are claimed like scored ones (api.claims, their own space): a
 retry with the same body gets the first answer, the same id with another body 409,
 concurrent copies are recorded once.
+
+Their times are held to the server's clock like scored events' (api.scoring.event_time):
+paid orders, refunds and chargebacks feed the windows that gate money (``orders_365d``
+decides who is "new", ``days_since_order`` who has lapsed) and a paid order releases a
+held reward only before its ``void_at``, so an ``order_paid`` dated 2020 would keep a
+payer "new" for ever and one dated before a lapsed hold's deadline would release it.
 """
 
 from __future__ import annotations
@@ -16,10 +22,11 @@ import contextlib
 import json
 from typing import Any
 
-from api.claims import OUTCOME, Fingerprint, claim_or_replay
+from api.claims import OUTCOME, ClaimState, Fingerprint, claim_or_replay
 from api.experiment_metrics import count_experiment_conversions
 from api.journeys.service import apply_journeys
 from api.runtime import Runtime
+from api.scoring.event_time import event_time_error
 from api.services import encode
 from engine.errors import StoreUnavailable
 from engine.events import Event
@@ -32,6 +39,16 @@ async def record_outcome(*, runtime: Runtime, tenant: str, event: Event, author:
     """The response body and whether it replays the first answer for this event id."""
     services, guard = runtime.services, runtime.guard
     fingerprint = Fingerprint.of(event)
+    late = event_time_error(runtime.settings, event)
+    if late is not None:  # refused, unless it is a retry of an outcome recorded before
+        found = await guard.call(
+            "claim",
+            services.claims.peek_event(tenant=tenant, event_id=event.event_id, fingerprint=fingerprint, space=OUTCOME),
+        )
+        if found is None or found.state is not ClaimState.DONE:
+            raise late
+        runtime.metrics.replays.labels(ROUTE).inc()
+        return json.loads(found.payload), True
     earlier = await claim_or_replay(
         services.claims, guard, tenant=tenant, event=event, fingerprint=fingerprint,
         wait_s=runtime.settings.claim_wait_s, space=OUTCOME,

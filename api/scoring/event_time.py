@@ -2,11 +2,13 @@
 
 Caps, periods, windows and velocity counters all read the event's timestamp, so a
 caller that could send any time could back-date claims past a daily cap or into a
-red-packet hour of another day. ``/v1/score`` therefore accepts a timestamp only
+red-packet hour of another day, and an outcome dated years back could keep a payer
+"new". ``/v1/score`` and ``/v1/events`` therefore accept a timestamp only
 within ``event_time_skew_s`` of this host's clock (default 5 minutes: queueing and
 clock drift of a storefront, no more). Loading history is replay's job, on an
 isolated store; a deployment started with ``YUTANG_TRUST_EVENT_TIME=1`` (backfills,
-simulations through the HTTP API) takes times as sent.
+simulations through the HTTP API) takes times as sent. Group-buys do not read the
+event's time at all: a group's deadline and a join's moment are the server's.
 """
 
 from __future__ import annotations

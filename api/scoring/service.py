@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.claims import ClaimState, Fingerprint, claim_or_replay, conflict
-from api.errors import InProgress
+from api.errors import IdempotencyConflict, InProgress, TimestampOutOfRange
 from api.experiment_metrics import count_experiment_grants
 from api.journeys.service import apply_journeys
 from api.runtime import Runtime
@@ -60,6 +60,7 @@ async def score_event(
 
     Raises 409 (:class:`IdempotencyConflict`, :class:`InProgress`) for a reused event id
     or Idempotency-Key, 422 :class:`TimestampOutOfRange` for an event time off the clock.
+    An Idempotency-Key is bound to the request only once its event is taken in.
     """
     started = time.perf_counter()
     loaded = runtime.rulesets.current  # one reference for the whole request
@@ -68,8 +69,9 @@ async def score_event(
     claimed = False
     try:
         if idempotency_key is not None:
-            await _bind_key(runtime, tenant, idempotency_key, Fingerprint.of(event, query=query))
-        earlier = await _claim(runtime, tenant, event, fingerprint)
+            earlier = await _claim_keyed(runtime, tenant, event, fingerprint, idempotency_key, query)
+        else:
+            earlier = await _claim(runtime, tenant, event, fingerprint)
         if earlier is not None:
             return earlier
         claimed = True
@@ -108,13 +110,28 @@ async def score_event(
     return Scored(body, payload, replayed=False)
 
 
-async def _bind_key(runtime: Runtime, tenant: str, key: str, fingerprint: Fingerprint) -> None:
-    """Bind an Idempotency-Key to this request; 409 when it was first used for another."""
-    claim = await runtime.guard.call(
-        "claim", runtime.services.claims.claim_key(tenant=tenant, key=key, fingerprint=fingerprint)
+async def _claim_keyed(
+    runtime: Runtime, tenant: str, event: Event, fingerprint: Fingerprint, key: str, query: str
+) -> Scored | None:
+    """Bind the Idempotency-Key, then claim the event id as :func:`_claim` does.
+
+    A key this request bound is let go again when the event is refused (422 for its
+    time, 409 for a reused id): as at Stripe, only a request that was evaluated keeps
+    its key, so a storefront that fixes its clock can resend under the same key.
+    """
+    claims = runtime.services.claims
+    binding = await runtime.guard.call(
+        "claim", claims.claim_key(tenant=tenant, key=key, fingerprint=Fingerprint.of(event, query=query))
     )
-    if claim.state is ClaimState.CONFLICT:
-        raise conflict("Idempotency-Key", key, claim.fields)
+    if binding.state is ClaimState.CONFLICT:
+        raise conflict("Idempotency-Key", key, binding.fields)
+    try:
+        return await _claim(runtime, tenant, event, fingerprint)
+    except (TimestampOutOfRange, IdempotencyConflict):
+        if binding.state is ClaimState.NEW:
+            with contextlib.suppress(StoreUnavailable):
+                await runtime.guard.call("claim", claims.release_key(tenant=tenant, key=key))
+        raise
 
 
 async def _claim(runtime: Runtime, tenant: str, event: Event, fingerprint: Fingerprint) -> Scored | None:

@@ -18,6 +18,7 @@ The deadline is a due item (engine.scheduler) of kind ``group_buy_deadline``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -30,9 +31,13 @@ from engine.offers.slots import PREFIX, run_batch, safe_id, text
 DEADLINE_KIND = "group_buy_deadline"
 
 #: KEYS: opened, cust, g, m. ARGV: customer, size, deadline, virtual_min (-1), total (-1),
-#: per_customer (-1), member JSON, now.
+#: per_customer (-1), member JSON, now. A group that exists: 'member|<state>' for a retry
+#: of its opening (the customer is in it; nothing changes, the deadline stays), else 'exists'.
 OPEN = """
-if redis.call('EXISTS', KEYS[3]) == 1 then return 'exists' end
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then return 'member|' .. redis.call('HGET', KEYS[3], 'state') end
+  return 'exists'
+end
 local total, per = tonumber(ARGV[5]), tonumber(ARGV[6])
 if total >= 0 and tonumber(redis.call('GET', KEYS[1]) or '0') >= total then return 'total_limit' end
 if per >= 0 and tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0') >= per then return 'customer_limit' end
@@ -106,9 +111,15 @@ class GroupState:
     leader: str
 
 
-def new_group_id(offer_id: str) -> str:
-    """``<offer>.<random>``: the offer (and so the slot) is readable from the id."""
-    return f"{offer_id}.{uuid.uuid4().hex[:12]}"
+def new_group_id(offer_id: str, event_id: str | None = None) -> str:
+    """``<offer>.<12 hex>``: the offer (and so the slot) is readable from the id.
+
+    With the opening event's id the suffix is its digest, so a retried opening names the
+    same group (and replays its scored join) instead of opening another one.
+    """
+    if event_id is None:
+        return f"{offer_id}.{uuid.uuid4().hex[:12]}"
+    return f"{offer_id}.{hashlib.blake2b(event_id.encode(), digest_size=6, person=b'yt-groupbuy').hexdigest()}"
 
 
 def offer_of(group_id: str) -> str:
@@ -160,6 +171,9 @@ class GroupBuyBook:
         when = datetime.fromtimestamp(deadline, UTC)
         if reply == "open":
             return JoinResult("open", "open"), when
+        kind, _, state = reply.partition("|")
+        if kind == "member":
+            return JoinResult("member", state), when
         return JoinResult("refused", None, reply), when
 
     async def join(

@@ -30,6 +30,7 @@ async def test_a_week_of_two_parent_groups(make_api: Any, tenant: str, tmp_path:
                 rules_path=pack_with_hook(tmp_path, url),
                 api_keys=f"{KEY}:{tenant}:score+events+admin",
                 webhook_hosts=LOCAL_HOOKS,
+                trust_event_time=True,  # a simulated week through the HTTP API
             ) as api,
             worker_for(api) as worker,
         ):

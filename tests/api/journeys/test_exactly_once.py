@@ -33,7 +33,8 @@ async def _reminders(api: Any) -> Counter[str]:
 
 async def test_four_workers_racing_fire_each_reminder_once(make_api: Any, tenant: str, tmp_path: Any) -> None:
     async with make_api(rules_path=pack_with_hook(tmp_path, "http://127.0.0.1:9/x"),
-                        api_keys=f"{KEY}:{tenant}:score+events+admin", webhook_hosts=LOCAL_HOOKS) as api:  # fmt: skip
+                        api_keys=f"{KEY}:{tenant}:score+events+admin", webhook_hosts=LOCAL_HOOKS,
+                        trust_event_time=True) as api:  # fmt: skip
         await _trials(api)
         async with worker_for(api) as w1, worker_for(api) as w2, worker_for(api) as w3, worker_for(api) as w4:
             for w in (w1, w2, w3, w4):
@@ -52,7 +53,7 @@ async def test_a_worker_killed_mid_batch_leaves_its_items_to_another(
     receiver = Receiver()
     with crm_server(receiver) as url:
         async with make_api(rules_path=pack_with_hook(tmp_path, url), webhook_hosts=LOCAL_HOOKS,
-                            api_keys=f"{KEY}:{tenant}:score+events+admin") as api:  # fmt: skip
+                            api_keys=f"{KEY}:{tenant}:score+events+admin", trust_event_time=True) as api:  # fmt: skip
             await _trials(api)
             async with worker_for(api, lease_s=30) as dying, worker_for(api, lease_s=30) as survivor:
                 now = day(4, 12).timestamp()

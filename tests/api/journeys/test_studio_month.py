@@ -43,7 +43,12 @@ async def test_a_season_of_the_studio_ladder(make_api: Any, tenant: str, tmp_pat
     with crm_server(receiver) as url:
         rules = pack_with_hook(tmp_path, url)
         async with (
-            make_api(rules_path=rules, api_keys=f"{KEY}:{tenant}:score+events+admin", webhook_hosts=LOCAL_HOOKS) as api,
+            make_api(
+                rules_path=rules,
+                api_keys=f"{KEY}:{tenant}:score+events+admin",
+                webhook_hosts=LOCAL_HOOKS,
+                trust_event_time=True,
+            ) as api,  # a simulated season through the HTTP API
             worker_for(api) as worker,
         ):
             await season(api, worker, receiver)
