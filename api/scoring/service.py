@@ -250,5 +250,15 @@ def _count(runtime: Runtime, event: Event, evaluation: Evaluation, body: dict[st
 #: Withheld reasons worth a series: risk gating and budgets. Tier, condition, window and
 #: exclusivity are the pack working as written, on nearly every event.
 _COUNTED = frozenset(
-    {"risk", "exhausted", "customer_cap", "daily_cap", "weekly_cap", "monthly_cap", "no_beneficiary", "degraded"}
+    {
+        "risk",
+        "exhausted",
+        "customer_cap",
+        "daily_cap",
+        "weekly_cap",
+        "monthly_cap",
+        "no_beneficiary",
+        "event_taken",
+        "degraded",
+    }
 )

@@ -123,7 +123,7 @@ class OfferLedger:
                 assert isinstance(grant, Grant)
                 tried[g].append(grant)
                 cursor[g] += 1
-                if grant.granted or cursor[g] == len(groups[g]):
+                if grant.granted or grant.status == "event_taken" or cursor[g] == len(groups[g]):
                     del cursor[g]
         grants = [grant for group in tried for grant in group]
         by_id = {o.id: o for o in evaluation_offers}

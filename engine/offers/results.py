@@ -16,6 +16,7 @@ GrantStatus = Literal[
     "weekly_cap",
     "monthly_cap",
     "no_beneficiary",
+    "event_taken",
 ]
 HoldState = Literal["held", "released", "voided", "expired"]
 ReservationState = Literal["committed", "cancelled", "refunded", "lapsed"]
@@ -33,7 +34,8 @@ class Grant:
     or left unpaid past ``expires_at`` (the unit goes back). ``exhausted`` (限量 total
     spent), ``customer_cap`` and ``daily_cap`` / ``weekly_cap`` / ``monthly_cap``:
     refused, the next offer of the group was tried. ``no_beneficiary``: a referrer reward
-    on an event without a referrer.
+    on an event without a referrer. ``event_taken``: this event id already spent a unit
+    of the offer on another beneficiary (nothing else of the group is tried for it).
     """
 
     offer_id: str

@@ -37,10 +37,21 @@ end
 #: Releases up to 20 lapsed reservations first (lazily, at the event's time), so a
 #: budget is never blocked by checkouts that were abandoned.
 #: Returns "status|remaining|void_at|fresh": fresh is 1 when this call decided, 0 when
-#: it returns the outcome stored for a retried event.
-RESERVE = GIVE_BACK + """
+#: it returns the outcome stored for a retried event. The stored outcome carries its
+#: beneficiary ("outcome#beneficiary"): the same event id sent for someone else (its
+#: API claim gone with a lost answer) gets "event_taken", never the first one's unit.
+RESERVE = (
+    GIVE_BACK
+    + """
 local stored = redis.call('GET', KEYS[4])
-if stored then return stored .. '|0' end
+if stored then
+  local sep = string.find(stored, '#', 1, true)
+  if sep then
+    if string.sub(stored, sep + 1) ~= ARGV[17] then return 'event_taken|||0' end
+    stored = string.sub(stored, 1, sep - 1)
+  end
+  return stored .. '|0'
+end
 local base = string.sub(KEYS[1], 1, -8)
 local lapsed = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', ARGV[12], 'LIMIT', 0, 20)
 for _, ev in ipairs(lapsed) do
@@ -108,9 +119,10 @@ end
 local remaining = ''
 if total >= 0 then remaining = tostring(math.max(total - used, 0)) end
 local outcome = status .. '|' .. remaining .. '|' .. void_at
-redis.call('SET', KEYS[4], outcome, 'EX', ARGV[6])
+redis.call('SET', KEYS[4], outcome .. '#' .. ARGV[17], 'EX', ARGV[6])
 return outcome .. '|1'
 """
+)
 
 #: KEYS: budget, customers, hold, rdue
 #: ARGV: action (outcome | expire), customer, cause (outcome type), at, cause event id,
@@ -118,7 +130,9 @@ return outcome .. '|1'
 #: reserved -> committed (commit_on), reserved -> cancelled / committed -> refunded
 #: (release_on), reserved -> lapsed (expire, past expires_at). Each step happens once.
 #: Returns {'changed', new_state, subject, beneficiary} | {'gone'} | {'kept'}
-RESERVATION = GIVE_BACK + """
+RESERVATION = (
+    GIVE_BACK
+    + """
 local h = redis.call('HMGET', KEYS[3], 'state', 'subject', 'commit_on', 'release_on', 'expires_at',
   'order', 'beneficiary', 'event')
 if not h[1] or (h[1] ~= 'reserved' and h[1] ~= 'committed') then return {'gone'} end
@@ -146,6 +160,7 @@ for name in string.gmatch(h[4], '[^,]+') do
 end
 return {'kept'}
 """
+)
 
 #: KEYS: budget, customers, hold, due
 #: ARGV: action (release | void | expire), customer, cause (event type or label),

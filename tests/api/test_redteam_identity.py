@@ -18,9 +18,11 @@ The breaches these tests found, and the defences they pin:
 - a retried group-buy opening made a new group id each time, so it got 409 and never
   learned its group.
 
-Still open (xfail): once an event id's claim is gone (its answer lost with Redis, the
-pending claim expired), the offer ledger's per-event record grants to whoever sends the
-id next, without spending a unit. Attacks that did not breach: ``test_what_held``.
+- once an event id's claim was gone (its answer lost with Redis, the pending claim
+  expired), the offer ledger's per-event record granted to whoever sent the id next,
+  without spending a unit; it now stores its beneficiary and answers ``event_taken``.
+
+Attacks that did not breach: ``test_what_held``.
 """
 
 from __future__ import annotations
@@ -296,11 +298,6 @@ async def test_a_retried_group_buy_open_gets_its_group_once(server: str) -> None
     assert len({a["group"]["group_id"] for a in done}) == 1 and [a["outcome"] for a in done].count("open") <= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the offer ledger's per-event record (engine/offers RESERVE) answers a stored grant to whoever sends "
-    "the event id once its claim is gone; it should compare the beneficiary it stored (not a local fix)",
-)
 async def test_an_event_id_whose_answer_was_lost_cannot_be_taken_over_by_another_customer(make_api: Any) -> None:
     from api.claims import Claims
     from engine.errors import StoreUnavailable
@@ -322,3 +319,7 @@ async def test_an_event_id_whose_answer_was_lost_cannot_be_taken_over_by_another
         taken = await api.post("/v1/score", json={**body, "customer": "rt-taker"}, headers=auth())
         offers = taken.json().get("offers", [])
         assert not any(o["status"] == "granted" and o["beneficiary"] == "rt-taker" for o in offers), taken.text
+        assert {"offer": answer["offers"][0]["offer"], "why": "event_taken"} in taken.json()["withheld"]
+        # the taker's request now defines the id: the first owner (who was answered, degraded) gets 409
+        again = await api.post("/v1/score", json=body, headers=auth())
+        assert again.status_code == 409 and again.json()["error"]["code"] == "idempotency_conflict"
