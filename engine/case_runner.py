@@ -62,7 +62,8 @@ def check_expectations(expect: Mapping[str, Any], evaluation: Evaluation, event:
     shadow = {r.rule for r in evaluation.shadow}
     if "decision" in expect and evaluation.decision != expect["decision"]:
         problems.append(
-            f"decision is {evaluation.decision}, expected {expect['decision']} (score {evaluation.score}, reasons {sorted(fired)})"
+            f"decision is {evaluation.decision}, expected {expect['decision']}"
+            f" (score {evaluation.score}, reasons {sorted(fired)})"
         )
     if "score" in expect:
         low, high = (expect["score"], expect["score"]) if isinstance(expect["score"], int) else expect["score"]

@@ -54,7 +54,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     if ruleset is None:
         print(f"{args.path}: {errors} error(s), {warnings} warning(s); the pack cannot be loaded", file=sys.stderr)
         return 1
-    counts = f"{len(ruleset.rules)} rules ({len(ruleset.shadow_rules)} shadow), {len(ruleset.tiers)} tiers, {len(ruleset.offers)} offers, {len(ruleset.features)} features"
+    counts = (
+        f"{len(ruleset.rules)} rules ({len(ruleset.shadow_rules)} shadow), {len(ruleset.tiers)} tiers,"
+        f" {len(ruleset.offers)} offers, {len(ruleset.features)} features"
+    )
     print(f"{args.path}: ok, version {ruleset.version}: {counts}; {warnings} warning(s)", file=sys.stderr)
     return 0
 
@@ -80,7 +83,8 @@ def cmd_test(args: argparse.Namespace) -> int:
         for failure in result.failures:
             print(f"     {failure}")
     print(
-        f"{len(results) - failed} passed, {failed} failed, {len(results)} cases ({args.backend} backend, version {loaded.ruleset.version})"
+        f"{len(results) - failed} passed, {failed} failed, {len(results)} cases"
+        f" ({args.backend} backend, version {loaded.ruleset.version})"
     )
     return 1 if failed or not results else 0
 

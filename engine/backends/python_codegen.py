@@ -136,7 +136,8 @@ class _Emitter:
             left, right = self.temp(), self.temp()
             zero = f" or {right} == 0" if node.op in ("/", "%") else ""
             return (
-                f"(None if ({left} := {self.value(node.left)}) is None or ({right} := {self.value(node.right)}) is None{zero}"
+                f"(None if ({left} := {self.value(node.left)}) is None"
+                f" or ({right} := {self.value(node.right)}) is None{zero}"
                 f" else {left} {node.op} {right})"
             )
         if isinstance(node, Call):

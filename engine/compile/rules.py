@@ -88,7 +88,8 @@ def compile_tiers(items: list[Located[TierItem]], scope: Scope, diagnostics: lis
                     Diagnostic(
                         located.location("when"),
                         Code.UNREACHABLE_TIER,
-                        f"tier '{item.id}' can never be chosen: tier '{seen_conditions[text]}' before it has the same condition",
+                        f"tier '{item.id}' can never be chosen:"
+                        f" tier '{seen_conditions[text]}' before it has the same condition",
                     )
                 )
             seen_conditions.setdefault(text, item.id)
