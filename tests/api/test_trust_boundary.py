@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
+from engine.events import MAX_ATTRIBUTE_CHARS
+from engine.pack.loader import read_pack_files
 from tests.api.conftest import auth
 from tests.api.serving import yutang_serve
 
@@ -48,6 +51,9 @@ def _pack(root: Path) -> Path:
     return rules
 
 
+_PACKS: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="module", params=["embedded", pytest.param("cluster", marks=pytest.mark.cluster)])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp(f"trust-{request.param}")
@@ -55,7 +61,9 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     if request.param == "cluster":
         cluster = request.getfixturevalue("redis_cluster")
         env.update(REDIS_URL=cluster.url, REDIS_CLUSTER="1", YUTANG_REDIS_TIMEOUT_MS="5000")
-    with yutang_serve(root, rules=_pack(root), workers=2, env=env) as (base, _):
+    rules = _pack(root)
+    with yutang_serve(root, rules=rules, workers=2, env=env) as (base, _):
+        _PACKS[base] = rules
         yield base
 
 
@@ -207,3 +215,26 @@ async def test_200_racers_for_the_last_gift_units_get_exactly_the_budget(server:
     assert sum(granted(a, "newcomer_gift") for a in fresh) == GIFT_TOTAL
     assert offer_used(server, "newcomer_gift") == GIFT_TOTAL
     assert history_grants(server, [b["customer"] for b in racers], "newcomer_gift") == GIFT_TOTAL
+
+
+def test_a_backtracking_regex_reloaded_cannot_freeze_a_worker(server: str) -> None:
+    rule = (
+        "rules:\n  - id: bot_agent\n    code: 9901\n    on: [signup]\n"
+        "    when: 'matches(attr.user_agent, \"(a+)+$\")'\n    score: 10\n    reason: {zh: 机器人, en: bot agent}\n"
+    )
+    files = {**read_pack_files(_PACKS[server]), "bots.yaml": rule}
+    reloaded = httpx.post(f"{server}/v1/rules/reload", json={"files": files}, headers=auth(), timeout=60)
+    assert reloaded.status_code == 200, reloaded.text
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # until both workers run the new set
+        fired = [post(server, signup(attributes={"user_agent": "a" * 40})).json() for _ in range(4)]
+        if all("bot_agent" in [r["rule"] for r in f["reasons"]] for f in fired):
+            break
+    else:
+        pytest.fail("the reloaded rule never ran on both workers")
+    for _ in range(6):  # Python's re: 3.5 s at 26 characters, doubling per character
+        hostile = signup(attributes={"user_agent": "a" * (MAX_ATTRIBUTE_CHARS - 1) + "b"})
+        started = time.monotonic()
+        answer = post(server, hostile)
+        assert answer.status_code == 200 and time.monotonic() - started < 1.0
+        assert "bot_agent" not in [r["rule"] for r in answer.json()["reasons"]]
