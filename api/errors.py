@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.errors import CompileAbandoned, EngineError, EvaluationError, RuleLoadError, StoreUnavailable
+from engine.events import ID_PATTERN
 
 log = logging.getLogger("yutang.api")
 
@@ -103,8 +104,15 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
     fields = []
     for err in errors:
         loc = [str(part) for part in err.get("loc", ()) if part not in ("body", "query", "path", "header")]
-        fields.append({"field": ".".join(loc) or "body", "message": str(err.get("msg", "invalid"))})
+        fields.append({"field": ".".join(loc) or "body", "message": _message(err)})
     return fields
+
+
+def _message(err: Any) -> str:
+    """Pydantic's message, except for ids, whose pattern would say nothing to a caller."""
+    if (err.get("ctx") or {}).get("pattern") == ID_PATTERN:
+        return "an id: visible characters only, no spaces, controls or invisible characters"
+    return str(err.get("msg", "invalid"))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -59,7 +59,12 @@ GROUP_TYPES: frozenset[str] = frozenset(
     )
 )
 
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s]+$")]
+#: Ids are compared byte for byte, so characters a reviewer cannot see (controls,
+#: zero-width spaces and joiners, bidi overrides, the BOM, soft hyphens) are refused:
+#: two ids that look the same are the same id.
+_INVISIBLE = r"\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+ID_PATTERN = rf"^[^\s{_INVISIBLE}]+$"  # also for ids in paths and other bodies: one rule for every id
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN)]
 #: NaN and Infinity are refused: JSON has no such numbers, and the event export (NDJSON)
 #: must stay readable by strict parsers (jq, Go, JavaScript) whatever a caller sends.
 AttributeValue = str | int | Annotated[float, Field(allow_inf_nan=False)] | bool

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.events import Moment
+from engine.events import ID_PATTERN, Moment
 
 
 class ContactRequest(BaseModel):
@@ -15,7 +15,7 @@ class ContactRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    customer: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s]+$")]
+    customer: Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN)]
     channel: Annotated[
         str,
         Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$", description="e.g. group_message, private_message"),

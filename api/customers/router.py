@@ -8,9 +8,10 @@ from fastapi import APIRouter, Path, Query
 
 from api.customers.service import customer_view
 from api.deps import ReaderCaller, RuntimeDep
+from engine.events import ID_PATTERN
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
-CustomerId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\s]+$")]
+CustomerId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
 
 
 @router.get("/{customer}", summary="A customer's tier, feature values, recent decisions, offers and contacts")

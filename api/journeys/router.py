@@ -11,11 +11,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from api.deps import AdminCaller, ReaderCaller, RuntimeDep
 from api.journeys.service import automation
 from api.runtime import Runtime
-from engine.events import Moment
+from engine.events import ID_PATTERN, Moment
 from engine.journeys.reports import as_csv, kpis, period_bounds
 
 router = APIRouter(prefix="/v1", tags=["journeys"])
-GroupId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\s]+$")]
+GroupId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
 
 
 @router.get("/groups/{group}", summary="A group's health (members, staff pushes) and raised signals")

@@ -117,6 +117,9 @@ async def test_concurrent_retries_do_not_double_grant(api):
         ({"event_id": "e1", "type": "signup"}, "customer"),
         ({"event_id": "e1", "type": "sign_up", "customer": "c1"}, "type"),
         ({"event_id": "e1", "type": "signup", "customer": "c1", "ip": "999.1.1.1"}, "ip"),
+        ({"event_id": "e1", "type": "signup", "customer": "wx\u200b_mum"}, "customer"),  # zero-width space
+        ({"event_id": "\ufeffe1", "type": "signup", "customer": "c1"}, "event_id"),  # BOM
+        ({"event_id": "e1", "type": "signup", "customer": "c1", "device": "d\u202e1"}, "device"),  # bidi override
         ({"event_id": "e1", "type": "signup", "customer": "c1", "phone": "call me"}, "phone"),
         ({"event_id": "e1", "type": "signup", "customer": "c1", "amount": -5}, "amount"),
         ({"event_id": "e1", "type": "signup", "customer": "c1", "timestamp": "yesterday"}, "timestamp"),
