@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis.cluster import ClusterNode, RedisCluster
 
 from engine.redis_embedded import free_port
 from tests.api.conftest import KEYS, SECRET
@@ -49,3 +50,22 @@ def yutang_serve(
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             process.wait(30)
+
+
+@contextmanager
+def serve_on(request: pytest.FixtureRequest, root: Path, *, rules: Path, env: dict[str, str]) -> Iterator[str]:
+    """A 2-worker ``yutang serve`` on its embedded Redis, or (``request.param == "cluster"``) on
+    the session's 3-master cluster, which is shared: it is left as found, empty."""
+    if request.param != "cluster":
+        with yutang_serve(root, rules=rules, workers=2, env=env) as (base, _):
+            yield base
+        return
+    cluster = request.getfixturevalue("redis_cluster")
+    env = {**env, "REDIS_URL": cluster.url, "REDIS_CLUSTER": "1", "YUTANG_REDIS_TIMEOUT_MS": "5000"}
+    client = RedisCluster(startup_nodes=[ClusterNode(n.host, n.port) for n in cluster.nodes()])
+    try:
+        with yutang_serve(root, rules=rules, workers=2, env=env) as (base, _):
+            yield base
+    finally:
+        client.flushall(target_nodes=RedisCluster.PRIMARIES)
+        client.close()

@@ -39,10 +39,9 @@ from typing import Any
 
 import httpx
 import pytest
-from redis.cluster import ClusterNode, RedisCluster
 
 from tests.api.conftest import ALPHA_EVENTS, ALPHA_SCORE, BETA, auth
-from tests.api.serving import yutang_serve
+from tests.api.serving import serve_on
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 GROUP_OFFER = """
@@ -72,20 +71,8 @@ def _pack(root: Path) -> Path:
 @pytest.fixture(scope="module", params=["embedded", pytest.param("cluster", marks=pytest.mark.cluster)])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp(f"redteam-{request.param}")
-    env = {"YUTANG_RECORD_EVENTS": "1"}
-    if request.param != "cluster":
-        with yutang_serve(root, rules=_pack(root), workers=2, env=env) as (base, _):
-            yield base
-        return
-    cluster = request.getfixturevalue("redis_cluster")  # shared by the session: leave it as found, empty
-    env.update(REDIS_URL=cluster.url, REDIS_CLUSTER="1", YUTANG_REDIS_TIMEOUT_MS="5000")
-    client = RedisCluster(startup_nodes=[ClusterNode(n.host, n.port) for n in cluster.nodes()])
-    try:
-        with yutang_serve(root, rules=_pack(root), workers=2, env=env) as (base, _):
-            yield base
-    finally:
-        client.flushall(target_nodes=RedisCluster.PRIMARIES)
-        client.close()
+    with serve_on(request, root, rules=_pack(root), env={"YUTANG_RECORD_EVENTS": "1"}) as base:
+        yield base
 
 
 def now(**delta: float) -> str:

@@ -24,7 +24,7 @@ import pytest
 from engine.events import MAX_ATTRIBUTE_CHARS
 from engine.pack.loader import read_pack_files
 from tests.api.conftest import auth
-from tests.api.serving import yutang_serve
+from tests.api.serving import serve_on
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 TRIAL_TOTAL = 7
@@ -57,12 +57,8 @@ _PACKS: dict[str, Path] = {}
 @pytest.fixture(scope="module", params=["embedded", pytest.param("cluster", marks=pytest.mark.cluster)])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp(f"trust-{request.param}")
-    env = {"YUTANG_RECORD_EVENTS": "1"}
-    if request.param == "cluster":
-        cluster = request.getfixturevalue("redis_cluster")
-        env.update(REDIS_URL=cluster.url, REDIS_CLUSTER="1", YUTANG_REDIS_TIMEOUT_MS="5000")
     rules = _pack(root)
-    with yutang_serve(root, rules=rules, workers=2, env=env) as (base, _):
+    with serve_on(request, root, rules=rules, env={"YUTANG_RECORD_EVENTS": "1"}) as base:
         _PACKS[base] = rules
         yield base
 
