@@ -187,3 +187,19 @@ async def test_openapi_documents_the_body_parameters_and_answer_of_score(api):
     }  # fmt: skip
     answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert answer == {"$ref": "#/components/schemas/ScoreResponse"}
+
+
+@pytest.mark.parametrize("route", ["/v1/score", "/v1/events"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"event_id":"e1","type":"signup","customer":"c1","attributes":' + "[" * 10_000 + "]" * 10_000 + "}",
+        "[" * 10_000 + "]" * 10_000,
+        '{"a":' * 5_000 + "1" + "}" * 5_000,
+    ],
+    ids=["deep-attribute", "deep-array", "deep-object"],
+)
+async def test_a_body_nested_10000_levels_deep_is_a_400_naming_the_json(api, route, body):
+    r = await api.post(route, content=body, headers={**auth(), "Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
+    assert (await api.post("/v1/score", json=event("signup"), headers=auth())).status_code == 200
