@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from api.errors import IdempotencyConflict, InProgress
+from api.errors import ApiError, IdempotencyConflict, InProgress
 from api.redis_guard import RedisGuard
 from engine.events import Event
 from engine.features.keys import PREFIX, digest, safe_id
@@ -70,10 +70,15 @@ class Fingerprint:
             sent["timestamp"] = event.epoch
         if query:
             sent["query"] = "&".join(sorted(query.split("&")))  # the order of parameters means nothing
-        fields = {
-            name: digest(json.dumps(value, sort_keys=True, ensure_ascii=False), FIELD_DIGEST_BYTES)
-            for name, value in sent.items()
-        }
+        return cls.of_fields(
+            {
+                name: digest(json.dumps(value, sort_keys=True, ensure_ascii=False), FIELD_DIGEST_BYTES)
+                for name, value in sent.items()
+            }
+        )
+
+    @classmethod
+    def of_fields(cls, fields: dict[str, str]) -> Fingerprint:
         return cls(fields, digest(json.dumps(fields, sort_keys=True), FIELD_DIGEST_BYTES))
 
     def differing(self, other: Fingerprint) -> list[str]:
@@ -86,8 +91,7 @@ class Fingerprint:
 
     @classmethod
     def decode(cls, text: str) -> Fingerprint:
-        fields = json.loads(text)
-        return cls(fields, digest(json.dumps(fields, sort_keys=True), FIELD_DIGEST_BYTES))
+        return cls.of_fields(json.loads(text))
 
 
 class ClaimState(StrEnum):
@@ -199,15 +203,24 @@ async def claim_or_replay(
     event: Event,
     fingerprint: Fingerprint,
     wait_s: float,
+    late: ApiError | None = None,
     space: str = SCORED,
 ) -> bytes | None:
     """Claim the event id (None: evaluate the event) or the first answer to replay.
 
     Raises 409 :class:`IdempotencyConflict` when the id was first sent with other
     fields, :class:`InProgress` when its first request is still running after
-    ``wait_s``.
+    ``wait_s``. ``late`` (an event time the clock refuses) is raised unless the event
+    was answered before: a storefront retrying after its own timeout resends the old time.
     """
     event_id = event.event_id
+    if late is not None:
+        answered = await guard.call(
+            "claim", claims.peek_event(tenant=tenant, event_id=event_id, fingerprint=fingerprint, space=space)
+        )
+        if answered is None or answered.state is not ClaimState.DONE:
+            raise late
+        return answered.payload
     for _ in range(2):  # a second try when the pending first request gave up its claim
         found: Claim | None = await guard.call(
             "claim", claims.claim_event(tenant=tenant, event=event, fingerprint=fingerprint, space=space)

@@ -22,11 +22,11 @@ import contextlib
 import json
 from typing import Any
 
-from api.claims import OUTCOME, ClaimState, Fingerprint, claim_or_replay
+from api.claims import OUTCOME, Fingerprint, claim_or_replay
+from api.event_time import event_time_error
 from api.experiment_metrics import count_experiment_conversions
 from api.journeys.service import apply_journeys
 from api.runtime import Runtime
-from api.scoring.event_time import event_time_error
 from api.services import encode
 from engine.errors import StoreUnavailable
 from engine.events import Event
@@ -39,19 +39,9 @@ async def record_outcome(*, runtime: Runtime, tenant: str, event: Event, author:
     """The response body and whether it replays the first answer for this event id."""
     services, guard = runtime.services, runtime.guard
     fingerprint = Fingerprint.of(event)
-    late = event_time_error(runtime.settings, event)
-    if late is not None:  # refused, unless it is a retry of an outcome recorded before
-        found = await guard.call(
-            "claim",
-            services.claims.peek_event(tenant=tenant, event_id=event.event_id, fingerprint=fingerprint, space=OUTCOME),
-        )
-        if found is None or found.state is not ClaimState.DONE:
-            raise late
-        runtime.metrics.replays.labels(ROUTE).inc()
-        return json.loads(found.payload), True
     earlier = await claim_or_replay(
         services.claims, guard, tenant=tenant, event=event, fingerprint=fingerprint,
-        wait_s=runtime.settings.claim_wait_s, space=OUTCOME,
+        wait_s=runtime.settings.claim_wait_s, late=event_time_error(runtime.settings, event), space=OUTCOME,
     )  # fmt: skip
     if earlier is not None:
         runtime.metrics.replays.labels(ROUTE).inc()

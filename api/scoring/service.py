@@ -18,10 +18,10 @@ from typing import Any
 
 from api.claims import ClaimState, Fingerprint, claim_or_replay, conflict
 from api.errors import IdempotencyConflict, InProgress, TimestampOutOfRange
+from api.event_time import event_time_error
 from api.experiment_metrics import count_experiment_grants
 from api.journeys.service import apply_journeys
 from api.runtime import Runtime
-from api.scoring.event_time import event_time_error
 from api.scoring.extras import price_offers
 from api.scoring.options import ScoreOptions
 from api.scoring.render import render_evaluation, render_fail_mode, render_grants
@@ -29,7 +29,7 @@ from api.services import encode
 from engine.errors import StoreUnavailable
 from engine.evaluation import Evaluation
 from engine.events import Event
-from engine.offers.results import Grant
+from engine.offers.results import REFUSED, Grant
 from engine.offers.slots import Command, ScriptCall
 from engine.rule_engine import LoadedRuleSet
 
@@ -135,24 +135,12 @@ async def _claim_keyed(
 
 
 async def _claim(runtime: Runtime, tenant: str, event: Event, fingerprint: Fingerprint) -> Scored | None:
-    """Claim the event id (None: evaluate it), or the earlier answer to replay; 409 / 422 otherwise.
-
-    An event time outside the skew bound is refused unless it is a retry of an event
-    answered before (a storefront retrying after its own timeout resends the old time).
-    """
-    claims, guard = runtime.services.claims, runtime.guard
-    late = event_time_error(runtime.settings, event)
-    if late is not None:
-        found = await guard.call(
-            "claim", claims.peek_event(tenant=tenant, event_id=event.event_id, fingerprint=fingerprint)
-        )
-        if found is not None and found.state is ClaimState.DONE:
-            return _replayed(runtime, found.payload)
-        raise late
+    """Claim the event id (None: evaluate it), or the earlier answer to replay; 409 / 422 otherwise."""
     try:
         payload = await claim_or_replay(
-            claims, guard, tenant=tenant, event=event, fingerprint=fingerprint, wait_s=runtime.settings.claim_wait_s
-        )
+            runtime.services.claims, runtime.guard, tenant=tenant, event=event, fingerprint=fingerprint,
+            wait_s=runtime.settings.claim_wait_s, late=event_time_error(runtime.settings, event),
+        )  # fmt: skip
     except InProgress:
         runtime.metrics.replays.labels(ROUTE).inc()
         raise
@@ -247,18 +235,7 @@ def _count(runtime: Runtime, event: Event, evaluation: Evaluation, body: dict[st
             metrics.budget_remaining.labels(withheld["offer"]).set(0)
 
 
-#: Withheld reasons worth a series: risk gating and budgets. Tier, condition, window and
-#: exclusivity are the pack working as written, on nearly every event.
-_COUNTED = frozenset(
-    {
-        "risk",
-        "exhausted",
-        "customer_cap",
-        "daily_cap",
-        "weekly_cap",
-        "monthly_cap",
-        "no_beneficiary",
-        "event_taken",
-        "degraded",
-    }
-)
+#: Withheld reasons worth a series: risk gating, the ledger's refusals (budgets, caps...)
+#: and outages. Tier, condition, window and exclusivity are the pack working as written,
+#: on nearly every event.
+_COUNTED = REFUSED | {"risk", "degraded"}

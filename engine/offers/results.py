@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 GrantStatus = Literal[
     "granted",
@@ -21,6 +21,8 @@ GrantStatus = Literal[
 HoldState = Literal["held", "released", "voided", "expired"]
 ReservationState = Literal["committed", "cancelled", "refunded", "lapsed"]
 GRANTED: frozenset[str] = frozenset({"granted", "held", "reserved"})
+#: What the ledger answers when it refuses an offer: budgets, caps, no beneficiary, a taken event.
+REFUSED: frozenset[str] = frozenset(get_args(GrantStatus)) - GRANTED
 
 
 @dataclass(frozen=True, slots=True)
