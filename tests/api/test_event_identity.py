@@ -68,3 +68,14 @@ async def test_a_backfill_deployment_says_it_trusts_event_times(make_api) -> Non
         old = event("signup", timestamp=datetime(2026, 1, 5, 12, tzinfo=UTC).isoformat())
         assert (await live.post("/v1/score", json=old, headers=auth())).status_code == 422
         assert (await backfill.post("/v1/score", json=old, headers=auth())).status_code == 200
+
+
+async def test_fifty_concurrent_copies_of_an_outcome_are_recorded_once(api) -> None:
+    paid = event("order_paid", customer="payer-50", amount=99)
+    answers = await asyncio.gather(*(api.post("/v1/events", json=paid, headers=auth()) for _ in range(50)))
+    assert {a.status_code for a in answers} <= {200, 409}
+    fresh = [a for a in answers if a.status_code == 200 and a.headers.get("idempotent-replayed") != "true"]
+    assert len(fresh) == 1
+    assert all(a.json()["error"]["code"] == "in_progress" for a in answers if a.status_code == 409)
+    view = (await api.get("/v1/customers/payer-50", headers=auth())).json()
+    assert view["features"]["customer.orders_365d"] == 1  # counted once
