@@ -41,6 +41,7 @@ class Settings(BaseModel):
     # an uploaded pack compiles in a child process within these (engine/compile/isolated.py)
     compile_timeout_s: float = Field(default=30.0, gt=0)
     compile_memory_mb: int = Field(default=1024, gt=0)
+    audit_retention_days: float = Field(default=365, gt=0)  # audit entries older than this are trimmed
 
     webhook_hosts: str = "*"  # where webhooks may go by default: any public host (engine/egress/policy.py)
     webhook_tenant_hosts: str = ""  # "tenant=entry entry;tenant2=entry": replaces the default for that tenant
@@ -103,4 +104,5 @@ _VARIABLES = {
     "webhook_secret_prefix": "YUTANG_WEBHOOK_SECRET_PREFIX",
     "compile_timeout_s": "YUTANG_COMPILE_TIMEOUT_S",
     "compile_memory_mb": "YUTANG_COMPILE_MEMORY_MB",
+    "audit_retention_days": "YUTANG_AUDIT_RETENTION_DAYS",
 }
