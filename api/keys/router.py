@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api import audit
 from api.audit import Action
@@ -45,16 +45,15 @@ class KeyIn(BaseModel):
     @field_validator("role")
     @classmethod
     def _not_platform(cls, role: Role | None) -> Role | None:
-        if role is Role.PLATFORM:
+        if role == Role.PLATFORM:
             raise ValueError("platform keys are configured (YUTANG_API_KEYS), never made through the API")
         return role
 
-    @field_validator("scopes")
-    @classmethod
-    def _something(cls, scopes: list[Scope], info: Any) -> list[Scope]:
-        if not scopes and info.data.get("role") is None:
+    @model_validator(mode="after")
+    def _grants_something(self) -> KeyIn:
+        if not self.scopes and self.role is None:
             raise ValueError("a key needs a role or at least one scope")
-        return scopes
+        return self
 
 
 class TenantIn(BaseModel):
