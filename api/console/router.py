@@ -1,7 +1,8 @@
 """``GET /console`` (the page), ``POST /v1/console/dry-run`` and ``POST /v1/rules/replay``.
 
-The page itself needs no key: it is static, asks for an admin key, keeps it in the
-tab's sessionStorage and calls the JSON API with ``Authorization: Bearer``. The replay
+The page itself needs no key: it is static, asks for a key (admin, marketer; a
+marketer's sees no audit trail), keeps it in the tab's sessionStorage and calls the JSON
+API with ``Authorization: Bearer``; it shows the key's own tenant only. The replay
 lives under ``/v1/rules`` because logs are larger than events (the pack body limit).
 """
 
