@@ -24,6 +24,7 @@ from api.audit import Action
 from api.auth import TENANT_PATTERN, Principal, Role, Scope
 from api.deps import KeysCaller, PlatformCaller, RuntimeDep, authenticate
 from api.errors import ApiError, NotFound
+from api.keys.store import MAX_KEYS, TooManyKeys
 
 router = APIRouter(tags=["keys"])
 
@@ -70,15 +71,21 @@ def _configured(principal: Principal) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@router.post("/v1/keys", status_code=201, summary="Make a key for the caller's tenant (the key is shown only now)")
+@router.post(
+    "/v1/keys",
+    status_code=201,
+    summary="Make a key for the caller's tenant (the key is shown only now)",
+    responses={409: {"description": f"the tenant has {MAX_KEYS} made keys: revoke some first"}},
+)
 async def create_key(body: KeyIn, runtime: RuntimeDep, caller: KeysCaller) -> dict[str, Any]:
-    key, record = await runtime.guard.call(
-        "keys",
-        runtime.keystore.create(
-            tenant=caller.tenant, role=body.role, scopes=frozenset(body.scopes), author=f"key:{caller.key_id}",
-            label=body.label,
-        ),
+    made = runtime.keystore.create(
+        tenant=caller.tenant, role=body.role, scopes=frozenset(body.scopes), author=f"key:{caller.key_id}",
+        label=body.label,
     )  # fmt: skip
+    try:
+        key, record = await runtime.guard.call("keys", made)
+    except TooManyKeys:
+        raise Conflict(f"tenant {caller.tenant} has {MAX_KEYS} made keys: revoke some first") from None
     await audit.record(runtime, caller, Action.KEYS_CREATE, target=record.id, **_grants(record.as_dict()))
     return {"key": key, **record.as_dict()}
 

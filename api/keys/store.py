@@ -29,6 +29,8 @@ from engine.features.keys import PREFIX, safe_id
 from engine.features.scripts import AnyRedis
 
 KEY_PREFIX = "ytk~"
+#: made keys per tenant: a leaked admin key cannot grow a tenant's hash (and each revoke's scan) without bound
+MAX_KEYS = 1_000
 _TENANTS = f"{PREFIX}:{{platform}}:tenants"
 _TENANT = re.compile(TENANT_PATTERN)
 
@@ -77,6 +79,10 @@ def tenant_of(key: str) -> str | None:
     return tenant if sep and _TENANT.match(tenant) else None
 
 
+class TooManyKeys(Exception):
+    """The tenant already has ``MAX_KEYS`` made keys."""
+
+
 class KeyStore:
     """Made keys per tenant (create, list, revoke, look up) and the tenant registry."""
 
@@ -91,6 +97,8 @@ class KeyStore:
         self, *, tenant: str, role: Role | None, scopes: frozenset[Scope], author: str, label: str = ""
     ) -> tuple[str, KeyRecord]:
         """A new key of ``tenant``: (the key, shown only now; its record)."""
+        if await self.client.hlen(self._hash(tenant)) >= MAX_KEYS:
+            raise TooManyKeys(tenant)
         key = f"{KEY_PREFIX}{tenant}~{secrets.token_urlsafe(32)}"
         digest = key_digest(key)
         record = KeyRecord(digest[:12], tenant, role, scopes, round(time.time(), 3), author, label)

@@ -60,3 +60,17 @@ async def test_no_key_escapes_its_tenant_or_outranks_platform(make_api, redis_cl
                          if k["source"] == "config" and k["role"] == "marketer")  # fmt: skip
         assert (await api.delete(f"/v1/keys/{config_id}", headers=auth(ALPHA))).status_code == 409
         assert (await api.get("/v1/rules", headers=auth(CALLERS["marketer"]))).status_code == 200
+
+
+async def test_a_tenant_holds_at_most_max_keys_made_keys(make_api, redis_client):
+    from api.keys.store import MAX_KEYS, KeyStore
+
+    async with make_api(api_keys=ROLE_KEYS) as api:
+        first = (await api.post("/v1/keys", json={"scopes": ["events"]}, headers=auth(ALPHA))).json()
+        raw = await redis_client.hvals(KeyStore._hash("alpha"))
+        await redis_client.hset(KeyStore._hash("alpha"), mapping={f"filler-{n}": raw[0] for n in range(MAX_KEYS - 1)})
+        refused = await api.post("/v1/keys", json={"scopes": ["events"]}, headers=auth(ALPHA))
+        assert refused.status_code == 409 and "revoke some first" in refused.json()["error"]["message"]
+        assert (await api.delete(f"/v1/keys/{first['id']}", headers=auth(ALPHA))).status_code == 200
+        assert (await api.post("/v1/keys", json={"scopes": ["events"]}, headers=auth(ALPHA))).status_code == 201
+        assert (await api.post("/v1/keys", json={"scopes": ["events"]}, headers=auth(BETA))).status_code == 201
