@@ -12,8 +12,7 @@ import logging
 from dataclasses import dataclass, field
 
 from api.admin.watch import RulesWatcher
-from api.audit import SYSTEM, Action, Source, record
-from api.audit.diff import rules_diff
+from api.audit.record import record_watched
 from api.audit.trail import AuditTrail
 from api.auth import ApiKeys
 from api.keys.store import KeyStore
@@ -81,7 +80,9 @@ class Runtime:
         try:
             await rulesets.start()
             if settings.watch_rules:
-                runtime.watcher = RulesWatcher(rulesets, settings.rules_path, on_change=runtime.audit_watched)
+                runtime.watcher = RulesWatcher(
+                    rulesets, settings.rules_path, on_change=lambda old, new: record_watched(runtime, old, new)
+                )
                 await runtime.watcher.start()
         except BaseException:
             await runtime.close()
@@ -109,18 +110,6 @@ class Runtime:
             self.seeded_version = loaded.ruleset.version
         except Exception as err:  # Redis down at start-up: _maintain retries
             log.warning("seed lists of %s not written yet: %s", loaded.ruleset.version, err)
-
-    async def audit_watched(self, before: LoadedRuleSet, after: LoadedRuleSet) -> None:
-        """Record a reload the rules directory caused, once (every worker watches), in each tenant it reached."""
-        once = f"yt:{{platform}}:audit-once:{before.ruleset.version}:{after.ruleset.version}"
-        if not await self.guard.call("audit", self.services.client.set(once, 1, nx=True, ex=60)):
-            return
-        diff = rules_diff(before, after)
-        for tenant in sorted(self.keys.tenants):  # one pack serves every tenant (until per-tenant packs)
-            await record(
-                self, SYSTEM, Action.RULES_RELOAD, tenant=tenant, target=str(self.settings.rules_path),
-                before=before.ruleset.version, after=after.ruleset.version, diff=diff, source=Source.FILE_WATCHER,
-            )  # fmt: skip
 
     async def redis_ok(self) -> bool:
         try:

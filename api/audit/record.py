@@ -18,10 +18,12 @@ import time
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from api.audit.diff import rules_diff
 from api.auth import Principal
 
 if TYPE_CHECKING:
     from api.runtime import Runtime
+    from engine.rule_engine import LoadedRuleSet
 
 log = logging.getLogger("yutang.audit")
 
@@ -82,3 +84,17 @@ async def record(
     except Exception as err:
         log.error("audit entry for tenant %s not written (%s): %s", where, err, body)
         return None
+
+
+async def record_watched(runtime: Runtime, before: LoadedRuleSet, after: LoadedRuleSet) -> None:
+    """Record a reload the rules directory caused, once (every worker watches), in each tenant it reached."""
+    once = f"yt:{{platform}}:audit-once:{before.ruleset.version}:{after.ruleset.version}"
+    if not await runtime.guard.call("audit", runtime.services.client.set(once, 1, nx=True, ex=60)):
+        return
+    created = await runtime.guard.call("keys", runtime.keystore.created_tenants())
+    diff = rules_diff(before, after)
+    for tenant in sorted(runtime.keys.tenants | created):  # one pack serves every tenant (until per-tenant packs)
+        await record(
+            runtime, SYSTEM, Action.RULES_RELOAD, tenant=tenant, target=str(runtime.settings.rules_path),
+            before=before.ruleset.version, after=after.ruleset.version, diff=diff, source=Source.FILE_WATCHER,
+        )  # fmt: skip
