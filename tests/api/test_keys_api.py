@@ -74,3 +74,23 @@ async def test_a_tenant_holds_at_most_max_keys_made_keys(make_api, redis_client)
         assert (await api.delete(f"/v1/keys/{first['id']}", headers=auth(ALPHA))).status_code == 200
         assert (await api.post("/v1/keys", json={"scopes": ["events"]}, headers=auth(ALPHA))).status_code == 201
         assert (await api.post("/v1/keys", json={"scopes": ["events"]}, headers=auth(BETA))).status_code == 201
+
+
+async def test_platform_onboards_a_tenant_and_its_first_admin(make_api, redis_client):
+    async with make_api(api_keys=ROLE_KEYS) as api:
+        assert (await api.post("/v1/tenants", json={"tenant": "studio7"}, headers=auth(PLATFORM))).status_code == 201
+        named = {**auth(PLATFORM), "X-Yutang-Tenant": "studio7"}
+        admin = (await api.post("/v1/keys", json={"role": "admin", "scopes": ["score"]}, headers=named)).json()
+        assert admin["tenant"] == "studio7" and admin["key"].startswith("ytk~studio7~")
+        who = (await api.get("/v1/whoami", headers=auth(admin["key"]))).json()
+        assert (who["tenant"], who["role"], who["source"]) == ("studio7", "admin", "api")
+        assert (await api.post("/v1/score", json=event(), headers=auth(admin["key"]))).status_code == 200
+        trail = (await api.get("/v1/audit", headers=auth(admin["key"]))).json()["entries"]
+        assert [(e["action"], e["role"]) for e in trail] == [
+            ("keys.create", "platform"),
+            ("tenants.create", "platform"),
+        ]
+        # its admin stays in studio7: naming the platform's tenant or another is refused
+        for other in ("ops", "alpha"):
+            r = await api.get("/v1/rules", headers={**auth(admin["key"]), "X-Yutang-Tenant": other})
+            assert r.status_code == 403
