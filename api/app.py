@@ -31,6 +31,7 @@ from api.reports.router import router as reports_router
 from api.runtime import Runtime
 from api.scoring.router import router as scoring_router
 from api.settings import Settings
+from api.wecom.router import router as wecom_router
 
 #: Uploaded rule packs are larger than events.
 PACK_BODY_BYTES = 2 * 1024 * 1024
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
         journeys_router,
         groupbuy_router,
+        wecom_router,
     )
     for router in routers:
         app.include_router(router)
