@@ -31,6 +31,7 @@ IDEMPOTENCY_HEADER = "idempotency-key"
 IDEMPOTENCY_KEY_MAX = 128
 
 OPENAPI = {
+    "security": [{"bearerAuth": []}],  # the key is read here, not through the authenticate dependency
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Event"}}},

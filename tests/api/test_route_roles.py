@@ -79,11 +79,14 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, int]] = {
     ("DELETE", "/v1/keys/{key_id}"): (ADMIN, 404),
     ("GET", "/v1/audit"): (ADMIN, 200),
     ("GET", "/v1/tenants"): (PLATFORM_ONLY, 200),
+    ("GET", "/v1/wecom/{tenant}/callback"): (PUBLIC, 422),  # WeCom signs its calls: no key (api/wecom)
+    ("POST", "/v1/wecom/{tenant}/callback"): (PUBLIC, 422),
+    ("GET", "/v1/wecom/report"): (ANY, 200),
     ("POST", "/v1/tenants"): (PLATFORM_ONLY, 422),
 }
 PLACEHOLDERS = {
     "{group_id}": "trial.0123456789ab", "{customer}": "c-probe", "{group}": "grp-probe", "{entity}": "device",
-    "{value:path}": "d-probe", "{key_id}": "0123456789ab",
+    "{value:path}": "d-probe", "{key_id}": "0123456789ab", "{tenant}": "alpha",
 }  # fmt: skip
 
 
