@@ -21,7 +21,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from api.auth import TENANT_PATTERN, Ability, Principal, Role, holders
-from api.errors import Forbidden, InvalidRequest, Unauthorized
+from api.errors import Forbidden, Unauthorized
 from api.runtime import Runtime
 from engine.phones import use_region
 
@@ -70,8 +70,10 @@ async def acting_on(runtime: Runtime, principal: Principal, tenant: str | None) 
             extra={"tenant": principal.tenant, "role": principal.role_name},
         )
     if not _TENANT.match(tenant):
-        raise InvalidRequest(f"{TENANT_HEADER}: a tenant matches {TENANT_PATTERN}", extra={"fields": [
-            {"field": TENANT_HEADER, "message": f"must match {TENANT_PATTERN}"}]})  # fmt: skip
+        raise Forbidden(
+            f"{TENANT_HEADER}: {tenant[:64]!r} is not a tenant name ({TENANT_PATTERN})",
+            extra={"tenant": principal.tenant, "role": principal.role_name},
+        )
     known = tenant in runtime.keys.tenants or await runtime.guard.call("keys", runtime.keystore.tenant_exists(tenant))
     if not known:
         raise Forbidden(
@@ -96,17 +98,12 @@ def check(principal: Principal, abilities: tuple[Ability, ...]) -> Principal:
     return principal
 
 
+#: ``X-Yutang-Tenant`` is described once (api/app.py's description, docs/api.md), not as a parameter of every
+#: operation: every answer it can cause is a 403, which each keyed operation documents already.
 async def authenticate(
     runtime: RuntimeDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-    x_yutang_tenant: Annotated[
-        str | None,
-        Header(
-            alias=TENANT_HEADER,
-            max_length=64,
-            description="platform keys only: the tenant this request acts on (any other key: 403 unless its own)",
-        ),
-    ] = None,
+    x_yutang_tenant: Annotated[str | None, Header(alias=TENANT_HEADER, include_in_schema=False)] = None,
 ) -> Principal:
     return await principal_for(runtime, authorization, x_yutang_tenant)
 

@@ -27,6 +27,7 @@ from engine.features.keys import PREFIX, safe_id
 from engine.features.scripts import AnyRedis
 
 SCAN_LIMIT = 5_000
+MAX_SEQ = 2**64 - 1
 _BATCH = 500
 
 
@@ -92,8 +93,10 @@ class AuditTrail:
                 yield entry
 
     async def _newest_first(self, tenant: str, query: Query) -> AsyncIterator[dict[str, Any]]:
-        high = f"({query.cursor}" if query.cursor else (str(query.until_ms) if query.until_ms is not None else "+")
-        if query.cursor and query.until_ms is not None and _ms(query.cursor) > query.until_ms:
+        high = _before(query.cursor) if query.cursor else (str(query.until_ms) if query.until_ms is not None else "+")
+        if high is None:  # the cursor was the oldest id there can be
+            return
+        if query.cursor and query.until_ms is not None and _ms(high) > query.until_ms:
             high = str(query.until_ms)
         low = str(query.since_ms) if query.since_ms is not None else "-"
         while True:
@@ -102,7 +105,9 @@ class AuditTrail:
                 yield _entry(stream_id, fields)
             if len(rows) < _BATCH:
                 return
-            high = f"({_text(rows[-1][0])}"
+            high = _before(_text(rows[-1][0]))
+            if high is None:
+                return
 
 
 def _entry(stream_id: bytes | str, fields: Any) -> dict[str, Any]:
@@ -114,6 +119,14 @@ def _entry(stream_id: bytes | str, fields: Any) -> dict[str, Any]:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _before(stream_id: str) -> str | None:
+    """The id just before ``stream_id`` (an exclusive bound Redis refuses for ``0-0``); None: there is none."""
+    ms, _, seq = stream_id.partition("-")
+    if int(seq or 0) > 0:
+        return f"{int(ms)}-{int(seq) - 1}"
+    return f"{int(ms) - 1}-{MAX_SEQ}" if int(ms) > 0 else None
 
 
 def _ms(stream_id: str) -> int:

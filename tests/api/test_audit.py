@@ -91,6 +91,10 @@ async def test_filters_cursor_paging_and_the_jsonl_export(make_api, redis_client
         actor = (await trail(api))["entries"][0]["actor"]
         assert len((await trail(api, actor=actor))["entries"]) == 6
         assert (await trail(api, actor="0123456789ab"))["entries"] == []
+        oldest = {"entries": [], "next_cursor": None}
+        assert {k: (await trail(api, cursor="0-0"))[k] for k in oldest} == oldest  # the fuzzer's 503: no id before 0-0
+        last = (await trail(api, action="lists"))["entries"][-1]["id"]
+        assert (await trail(api, action="lists", cursor=last))["entries"] == []
         exported = await api.get("/v1/audit", params={"format": "jsonl", "action": "lists"}, headers=auth(ALPHA))
         assert exported.headers["content-type"].startswith("application/x-ndjson")
         lines = [json.loads(line) for line in exported.text.splitlines()]
