@@ -27,12 +27,23 @@ class Entity(StrEnum):
     GROUP = "group"
     CAMPAIGN = "campaign"
     COUPON = "coupon"
-    ADDRESS = "address"
+    ADDRESS = "address"  # the canonical key of engine.identity.addresses, never the raw text
+    EMAIL = "email"  # canonical per provider (engine.identity.emails)
+    PAYMENT = "payment"  # a wallet or card token from the payment provider (engine.identity.payments)
 
 
 #: Entities that carry personal data: stored only as keyed hashes (HMAC).
 PII_ENTITIES: frozenset[Entity] = frozenset(
-    {Entity.IP, Entity.SUBNET, Entity.PHONE, Entity.PHONE_SEGMENT, Entity.EMAIL_DOMAIN, Entity.ADDRESS}
+    {
+        Entity.IP,
+        Entity.SUBNET,
+        Entity.PHONE,
+        Entity.PHONE_SEGMENT,
+        Entity.EMAIL_DOMAIN,
+        Entity.ADDRESS,
+        Entity.EMAIL,
+        Entity.PAYMENT,
+    }
 )
 
 
