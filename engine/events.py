@@ -165,11 +165,12 @@ class Event(BaseModel):
             canonical_address(value)
         return value
 
-    @field_validator("payment")
+    @field_validator("payment", mode="before")
     @classmethod
-    def _payment(cls, value: str | None) -> str | None:
-        """A token, never a card number (engine.identity.payments)."""
-        return None if value is None else canonical_payment(value)
+    def _payment(cls, value: Any) -> Any:
+        """A token, never a card number (engine.identity.payments): checked before the id pattern,
+        so ``4111 1111 1111 1111`` is refused as a card number, not for its spaces."""
+        return canonical_payment(value) if isinstance(value, str) else value
 
     @field_validator("label")
     @classmethod

@@ -212,7 +212,10 @@ class RequestBuilder:
         batch.ops.extend(links)
 
     def links(self) -> list[str]:
-        """This event's identities as link members: ``d:<device>``, ``i:``/``p:``/``a:``/``w:`` + ip/phone/address/payment hash."""
+        """This event's identities as link members: ``d:<device>``; ``i:``, ``p:``, ``a:``, ``w:`` + a keyed hash.
+
+        ``i`` ip, ``p`` phone (E.164), ``a`` address (its canonical key), ``w`` payment token.
+        """
         found: list[str] = []
         for entity, prefix in LINK_PREFIX.items():
             located = self.locate(entity)

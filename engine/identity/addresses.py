@@ -16,10 +16,11 @@ How the key is made (``canonical_address``):
    (``中山路``, ``南京东路``) is never read as a city. Parts the text leaves out are
    filled from the smallest one it names (``西湖区`` -> 浙江省 / 杭州市); short forms
    (``杭州``, ``浙江``) are the place they abbreviate. A name several divisions share, given
-   without the division above it (朝阳区: Beijing and Changchun; 西湖区: Hangzhou and
-   Nanchang; 鼓楼区: four cities), is read as the one with the lowest adcode (Beijing's,
-   Hangzhou's, Nanjing's): deterministic, so every spelling without the city keys alike,
-   and usually the best-known one. With its city named it is that city's.
+   without the division above it (朝阳区: Beijing and Changchun; 南山区: Shenzhen and
+   Hegang; 鼓楼区: four cities), is read as a major city's (municipalities, provincial
+   capitals and a few others: ``MAJOR_CITIES``), then the lowest adcode (Beijing's,
+   Shenzhen's, Nanjing's): deterministic, so every spelling without the city keys
+   alike, and usually the one meant. With its city named it is that city's.
 3. **The rest** (``addresses_fold.fold_street``): spaces and punctuation dropped,
    Chinese numerals before an address unit to digits (``二单元`` -> ``2单元``,
    ``五〇一室`` -> ``501室``), leading zeros dropped, and the unit words folded:
@@ -117,15 +118,23 @@ def _divisions(text: str) -> tuple[str | None, int]:
     return adcode, consumed
 
 
+#: Cities (adcode's first four digits) whose district wins when a district name is shared
+#: and no city is given: the municipalities, provincial capitals and the largest others.
+_MAJOR = """1101 1201 3101 5001 4401 4403 3301 3201 3205 3202 4201 5101 6101 3702 3701 2102 2101 3302 3502 3501
+4301 4101 3401 2201 2301 1301 1401 3601 5301 5201 4501 4601 6201 6301 6401 6501 1501 5401 4419 4406"""
+MAJOR_CITIES = frozenset(_MAJOR.split())
+
+
 def _pick(candidates: list[Any], last: Any) -> Any:
     """The division a matched name means under ``last`` (None when it is not under it).
 
-    Without a parent, the lowest adcode. Under a parent, one inside it; failing that one
-    in the parent's province below the parent's rank: the library keys a short name once,
+    Without a parent, a major city's (MAJOR_CITIES) before others, then the lowest
+    adcode. Under a parent, one inside it; failing that one in the parent's province
+    below the parent's rank: the library keys a short name once,
     so ``吉林`` in ``吉林长春朝阳区`` comes back as 吉林市, not 吉林省.
     """
     if last is None:
-        return min(candidates, key=lambda info: str(info.adcode))
+        return min(candidates, key=lambda info: (str(info.adcode)[:4] not in MAJOR_CITIES, str(info.adcode)))
     inside = [info for info in candidates if info.belong_to(last)]
     if inside:
         return inside[0]

@@ -12,10 +12,13 @@ import re
 
 #: Traditional characters that occur in addresses, to their simplified forms.
 _TRADITIONAL = str.maketrans(
-    "號樓棟單區縣鎮鄉門層國號東西南北廣場園裏巷衛龍華爲陽灣臺台黃邊莊閣陳滙匯鐵鄭隴蘇遼寧貴",
-    "号楼栋单区县镇乡门层国号东西南北广场园里巷卫龙华为阳湾台台黄边庄阁陈汇汇铁郑陇苏辽宁贵",
+    "號樓棟單區縣鎮鄉門層國東廣場園裏衛龍華爲陽灣臺黃邊莊閣陳滙匯鐵鄭隴蘇遼寧貴"
+    "學興農開發業濱寶豐長橋嶺雲風紅綠藍馬鳳頭關館書醫環體師範電廠廟灘橫壩勝門樂濟義檔車",
+    "号楼栋单区县镇乡门层国东广场园里卫龙华为阳湾台黄边庄阁陈汇汇铁郑陇苏辽宁贵"
+    "学兴农开发业滨宝丰长桥岭云风红绿蓝马凤头关馆书医环体师范电厂庙滩横坝胜门乐济义档车",
 )
-_CN_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+#: Chinese digits, the ideographic zero among them (as in 501 written with Chinese numerals).
+_CN_DIGITS = dict(zip("〇零一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_NUMBER = "〇零一二两三四五六七八九十百千"
 #: Words that follow a number in an address: a Chinese numeral before one of them is a number.
@@ -36,7 +39,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"([0-9]+)号院", r"\1号"),
         (r"([0-9]+)[房户]", r"\1室"),
         (r"(栋|单元)-?([0-9]+)-([0-9]+)$", r"\1\2单元\3室"),  # 3栋2-501
-        (r"(栋|单元|层)-?([0-9]+)$", r"\1\2室"),  # a bare trailing number after a building / unit is the room
+        (r"(栋|单元|层|号)-?([0-9]+)$", r"\1\2室"),  # a bare trailing number after a building, unit or house
         (r"([0-9]+)-([0-9]+)$", r"\1栋\2室"),  # 5-301 at the end: building and room
     )
 )

@@ -40,9 +40,7 @@ _EMAIL = re.compile(r"^([^@\s]{1,128})@([^@\s]{1,253})$")
 _DOMAIN = re.compile(r"^(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_][\w-]{0,62}$")
 
 GMAIL = frozenset({"gmail.com", "googlemail.com"})
-MICROSOFT = frozenset(
-    {"outlook.com", "hotmail.com", "live.com", "msn.com", "outlook.cn", "hotmail.cn", "live.cn"}
-)
+MICROSOFT = frozenset({"outlook.com", "hotmail.com", "live.com", "msn.com", "outlook.cn", "hotmail.cn", "live.cn"})
 #: Domain aliases that deliver to the same mailbox: fold to one spelling.
 SAME_MAILBOX: dict[str, str] = {"googlemail.com": "gmail.com"}
 
