@@ -16,6 +16,7 @@ from api.admin.versions import router as versions_router
 from api.console.router import router as console_router
 from api.contacts.router import router as contacts_router
 from api.customers.router import router as customers_router
+from api.devices.router import router as devices_router
 from api.error_responses import document_errors
 from api.errors import install_error_handlers
 from api.groupbuy.router import router as groupbuy_router
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         customers_router,
         contacts_router,
         lists_router,
+        devices_router,
         reports_router,
         admin_router,
         versions_router,

@@ -83,6 +83,7 @@ class ListKind(StrEnum):
     BLOCK = "block"
     ALLOW = "allow"
     WATCH = "watch"
+    STORE = "store"  # a merchant's own counter device (devices only: /v1/devices)
 
 
 class TimeUnit(StrEnum):
@@ -137,7 +138,7 @@ class GroupFeature:
 
 @dataclass(frozen=True, slots=True)
 class ListFeature:
-    """Built-in ``<entity>.blocked`` / ``.allowed`` / ``.watched``: a live list hit."""
+    """Built-in ``<entity>.blocked`` / ``.allowed`` / ``.watched`` and ``device.is_store``: a live list hit."""
 
     name: str
     entity: Entity
@@ -150,14 +151,25 @@ LIST_SUFFIX: dict[ListKind, str] = {
     ListKind.BLOCK: "blocked",
     ListKind.ALLOW: "allowed",
     ListKind.WATCH: "watched",
+    ListKind.STORE: "is_store",
 }
+#: List kinds that only some entities have: a store device is a device.
+KIND_ENTITIES: dict[ListKind, frozenset[Entity]] = {ListKind.STORE: frozenset({Entity.DEVICE})}
+
+
+def kind_fits(kind: ListKind, entity: Entity) -> bool:
+    """Whether ``entity`` values can be on a ``kind`` list (every entity, except for store devices)."""
+    allowed = KIND_ENTITIES.get(kind)
+    return allowed is None or entity in allowed
 
 
 def builtin_list_features() -> dict[str, ListFeature]:
-    """Every entity's block/allow/watch flag, always declared."""
+    """Every entity's block/allow/watch flag and ``device.is_store``, always declared."""
     features: dict[str, ListFeature] = {}
     for entity in Entity:
         for kind, suffix in LIST_SUFFIX.items():
+            if not kind_fits(kind, entity):
+                continue
             name = f"{entity.value}.{suffix}"
             features[name] = ListFeature(name=name, entity=entity, kind=kind)
     return features
