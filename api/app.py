@@ -18,6 +18,7 @@ from api.console.router import router as console_router
 from api.contacts.router import router as contacts_router
 from api.contract import package_version, publish_contract
 from api.customers.router import router as customers_router
+from api.devices.router import router as devices_router
 from api.errors import install_error_handlers
 from api.groupbuy.router import router as groupbuy_router
 from api.health.router import router as health_router
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         customers_router,
         contacts_router,
         lists_router,
+        devices_router,
         reports_router,
         admin_router,
         versions_router,

@@ -27,12 +27,23 @@ class Entity(StrEnum):
     GROUP = "group"
     CAMPAIGN = "campaign"
     COUPON = "coupon"
-    ADDRESS = "address"
+    ADDRESS = "address"  # the canonical key of engine.identity.addresses, never the raw text
+    EMAIL = "email"  # canonical per provider (engine.identity.emails)
+    PAYMENT = "payment"  # a wallet or card token from the payment provider (engine.identity.payments)
 
 
 #: Entities that carry personal data: stored only as keyed hashes (HMAC).
 PII_ENTITIES: frozenset[Entity] = frozenset(
-    {Entity.IP, Entity.SUBNET, Entity.PHONE, Entity.PHONE_SEGMENT, Entity.EMAIL_DOMAIN, Entity.ADDRESS}
+    {
+        Entity.IP,
+        Entity.SUBNET,
+        Entity.PHONE,
+        Entity.PHONE_SEGMENT,
+        Entity.EMAIL_DOMAIN,
+        Entity.ADDRESS,
+        Entity.EMAIL,
+        Entity.PAYMENT,
+    }
 )
 
 
@@ -72,6 +83,7 @@ class ListKind(StrEnum):
     BLOCK = "block"
     ALLOW = "allow"
     WATCH = "watch"
+    STORE = "store"  # a merchant's own counter device (devices only: /v1/devices)
 
 
 class TimeUnit(StrEnum):
@@ -126,7 +138,7 @@ class GroupFeature:
 
 @dataclass(frozen=True, slots=True)
 class ListFeature:
-    """Built-in ``<entity>.blocked`` / ``.allowed`` / ``.watched``: a live list hit."""
+    """Built-in ``<entity>.blocked`` / ``.allowed`` / ``.watched`` and ``device.is_store``: a live list hit."""
 
     name: str
     entity: Entity
@@ -139,14 +151,25 @@ LIST_SUFFIX: dict[ListKind, str] = {
     ListKind.BLOCK: "blocked",
     ListKind.ALLOW: "allowed",
     ListKind.WATCH: "watched",
+    ListKind.STORE: "is_store",
 }
+#: List kinds that only some entities have: a store device is a device.
+KIND_ENTITIES: dict[ListKind, frozenset[Entity]] = {ListKind.STORE: frozenset({Entity.DEVICE})}
+
+
+def kind_fits(kind: ListKind, entity: Entity) -> bool:
+    """Whether ``entity`` values can be on a ``kind`` list (every entity, except for store devices)."""
+    allowed = KIND_ENTITIES.get(kind)
+    return allowed is None or entity in allowed
 
 
 def builtin_list_features() -> dict[str, ListFeature]:
-    """Every entity's block/allow/watch flag, always declared."""
+    """Every entity's block/allow/watch flag and ``device.is_store``, always declared."""
     features: dict[str, ListFeature] = {}
     for entity in Entity:
         for kind, suffix in LIST_SUFFIX.items():
+            if not kind_fits(kind, entity):
+                continue
             name = f"{entity.value}.{suffix}"
             features[name] = ListFeature(name=name, entity=entity, kind=kind)
     return features

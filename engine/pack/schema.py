@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine.features.spec import Entity, GroupMetric, ListKind, ReferralMetric, TimeUnit
+from engine.features.spec import Entity, GroupMetric, ListKind, ReferralMetric, TimeUnit, kind_fits
 from engine.model import Decision, EffectType, FailMode, Mode, Period, StackPolicy
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
@@ -212,6 +212,12 @@ class SeedListItem(_Section):
     kind: ListKind
     reason: Annotated[str, Field(min_length=1, max_length=200)]
     expires: datetime | date | None = None
+
+    @model_validator(mode="after")
+    def _kind_of_entity(self) -> SeedListItem:
+        if not kind_fits(self.kind, self.entity):
+            raise ValueError(f"kind {self.kind.value!r} is for devices only (a store's counter device)")
+        return self
 
 
 class ExpectItem(_Section):
