@@ -128,7 +128,7 @@ def syntax_first(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     held = len(diagnostics) - len(syntax) - len(rest)
     if held:
         first = syntax[0]
-        note = f"; the file is not read, so {held} diagnostic(s) about names it may declare are held back until it parses"
+        note = f"; the file is not read, so {held} diagnostic(s) about names it may declare wait until it parses"
         syntax[0] = Diagnostic(first.location, first.code, first.message + note, first.severity)
     return syntax + rest
 

@@ -68,7 +68,7 @@ def test_a_file_that_does_not_parse_is_reported_first_without_the_errors_it_caus
     codes = [d.code for d in diagnostics]
     assert codes[0] is Code.YAML_SYNTAX and diagnostics[0].location.file.endswith("tiers.yaml")
     assert Code.UNKNOWN_TIER not in codes and Code.NO_DEFAULT_TIER not in codes and Code.UNUSED_FEATURE not in codes
-    assert "held back until it parses" in diagnostics[0].message
+    assert "wait until it parses" in diagnostics[0].message
     # what the dropped file cannot explain is still reported: a misspelt policy, with its did-you-mean
     policy = next(d for d in diagnostics if d.code is Code.INVALID_VALUE)
     assert policy.location.line == 5 and "(did you mean 'best_for_customer'?)" in policy.message
