@@ -356,7 +356,9 @@ def split_hold_id(value: str) -> tuple[str, str]:
 
 
 def _parse_reserve(offer: Offer, event: Event, reply: str) -> Grant:
-    status, remaining, void_at, fresh = reply.split("|")
+    statuses, remaining, void_at, fresh = reply.split("|")
+    causes = tuple(statuses.split(","))
+    status = causes[0]
     beneficiary = offer.recipient(event.customer, event.referrer)
     held, reserved = status == "held", status == "reserved"
     return Grant(
@@ -370,6 +372,7 @@ def _parse_reserve(offer: Offer, event: Event, reply: str) -> Grant:
         reservation_id=hold_id(offer.id, event.event_id) if reserved else None,
         expires_at=_when(float(void_at)) if reserved and void_at else None,
         fresh=fresh == "1",
+        causes=causes if len(causes) > 1 else (),
     )
 
 

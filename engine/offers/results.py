@@ -50,6 +50,7 @@ class Grant:
     reservation_id: str | None = None  # reserved: committed by the paid order, else released
     expires_at: datetime | None = None  # reserved: released by itself if not committed by then
     fresh: bool = field(default=True, compare=False)  # False: a retried event's stored outcome (counted once)
+    causes: tuple[str, ...] = ()  # a refusal's every cause, ``status`` first (exhausted and customer_cap...)
 
     @property
     def granted(self) -> bool:
