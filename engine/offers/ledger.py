@@ -15,7 +15,7 @@ slot, written with the reservation).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -128,6 +128,7 @@ class OfferLedger:
         grants = [grant for group in tried for grant in group]
         by_id = {o.id: o for o in evaluation_offers}
         records = self._record_calls(tenant, event, grants, self.experiments.grant_calls(tenant, grants, by_id))
+        records += _unmetered_tally(tenant, grants, by_id, day)
         if deferred is None:
             await run_batch(self.client, records)
         else:
@@ -140,7 +141,7 @@ class OfferLedger:
         if beneficiary is None:
             return Grant(offer.id, "no_beneficiary", None, None)
         budget = offer.budget
-        if budget.unlimited and offer.hold is None and offer.reserve is None and offer.experiment is None:
+        if _unmetered(offer):
             return Grant(offer.id, "granted", beneficiary, None)
         keys = OfferKeys(tenant, offer.id)
         mode, due_at = 0, 0.0
@@ -374,6 +375,34 @@ def _parse_reserve(offer: Offer, event: Event, reply: str) -> Grant:
         fresh=fresh == "1",
         causes=causes if len(causes) > 1 else (),
     )
+
+
+def _unmetered(offer: Offer) -> bool:
+    """No budget, hold, reservation or experiment: granted without a reservation script."""
+    return offer.budget.unlimited and offer.hold is None and offer.reserve is None and offer.experiment is None
+
+
+def _unmetered_tally(
+    tenant: str, grants: Sequence[Grant], offers: Mapping[str, Offer], periods: Periods
+) -> list[ScriptCall | Command]:
+    """Count unmetered grants in the offer's counters, so ``/v1/reports/offers`` shows them.
+
+    Nothing limits such an offer, so the count is a report, sent with the deferred writes
+    (no extra round trip); the API's event-id claim keeps a retried event from counting twice.
+    """
+    calls: list[ScriptCall | Command] = []
+    for grant in grants:
+        offer = offers.get(grant.offer_id)
+        if grant.status != "granted" or not grant.fresh or offer is None or not _unmetered(offer):
+            continue
+        keys = OfferKeys(tenant, offer.id)
+        calls += [
+            ("HINCRBY", keys.budget, "used", 1),
+            ("HINCRBY", keys.budget, "granted", 1),
+            ("INCR", keys.day(periods.day)),
+            ("EXPIRE", keys.day(periods.day), _DAY_TTL),
+        ]
+    return calls
 
 
 def _grant_member(grant: Grant, event: Event) -> str:
