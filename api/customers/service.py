@@ -14,9 +14,9 @@ from typing import Any
 from api.journeys.service import automation
 from api.runtime import Runtime
 from engine.events import Event
-from engine.journeys.actions import tags_key
 from engine.features.keys import digest
 from engine.features.spec import Entity, ListFeature, WindowedFeature
+from engine.journeys.actions import tags_key
 from engine.rule_engine import LoadedRuleSet
 
 #: The event type a customer view is evaluated as (tiers apply to every scored type).

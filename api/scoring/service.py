@@ -206,6 +206,7 @@ async def _grant(
                 zone=loaded.evaluator.zone,
                 stacked=loaded.evaluator.stacked,
                 deferred=writes,
+                now=time.time(),  # a trusted, back-dated event's hold must not end before it is answered
             ),
         )
     except StoreUnavailable as err:

@@ -98,6 +98,7 @@ class OfferLedger:
         zone: ZoneInfo,
         stacked: frozenset[str] = frozenset(),
         deferred: list[ScriptCall | Command] | None = None,
+        now: float | None = None,
     ) -> list[Grant]:
         """Grant at most one offer per exclusivity group, trying each group in priority order.
 
@@ -108,13 +109,18 @@ class OfferLedger:
         The budgets are reserved here, atomically. Recording the grants into the
         beneficiaries' histories is bookkeeping: with ``deferred`` its calls are appended
         there for the caller to send with its own writes (one round trip, not two).
+
+        ``now``: the server's clock (the API's; a replay runs on its log's time and passes
+        None). A hold or reservation whose deadline, counted from the event's time, is not
+        after ``now`` is refused as ``too_late`` rather than answered ``held`` with a
+        ``void_at`` already past: only a trusted, back-dated event gets there.
         """
         groups = rank_groups(evaluation_offers, stacked=stacked, keep_order=True)
         day = Periods.of(event.timestamp.astimezone(zone))
         tried: list[list[Grant]] = [[] for _ in groups]
         cursor = dict.fromkeys(range(len(groups)), 0)
         while cursor:
-            planned = {g: self._plan(tenant, event, groups[g][i], day) for g, i in cursor.items()}
+            planned = {g: self._plan(tenant, event, groups[g][i], day, now) for g, i in cursor.items()}
             calls = [(g, p) for g, p in planned.items() if not isinstance(p, Grant)]
             replies = await run_batch(self.client, [p for _, p in calls])
             for (g, _), reply in zip(calls, replies, strict=True):
@@ -135,11 +141,16 @@ class OfferLedger:
             deferred.extend(records)
         return grants
 
-    def _plan(self, tenant: str, event: Event, offer: Offer, periods: Periods) -> Grant | ScriptCall:
+    def _plan(
+        self, tenant: str, event: Event, offer: Offer, periods: Periods, now: float | None = None
+    ) -> Grant | ScriptCall:
         """The grant itself when no Redis state is involved, else the reservation call."""
         beneficiary = offer.recipient(event.customer, event.referrer)
         if beneficiary is None:
             return Grant(offer.id, "no_beneficiary", None, None)
+        deadline = _deadline(offer, event)
+        if now is not None and deadline is not None and deadline <= now:
+            return Grant(offer.id, "too_late", beneficiary, None)
         budget = offer.budget
         if _unmetered(offer):
             return Grant(offer.id, "granted", beneficiary, None)
@@ -375,6 +386,15 @@ def _parse_reserve(offer: Offer, event: Event, reply: str) -> Grant:
         fresh=fresh == "1",
         causes=causes if len(causes) > 1 else (),
     )
+
+
+def _deadline(offer: Offer, event: Event) -> float | None:
+    """When a hold would be voided or a reservation released, from the event's time."""
+    if offer.hold:
+        return event.epoch + offer.hold.void_after_days * 86400
+    if offer.reserve:
+        return event.epoch + offer.reserve.ttl_seconds
+    return None
 
 
 def _unmetered(offer: Offer) -> bool:
