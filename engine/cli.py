@@ -54,9 +54,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     if ruleset is None:
         print(f"{args.path}: {errors} error(s), {warnings} warning(s); the pack cannot be loaded", file=sys.stderr)
         return 1
+    idle = len(ruleset.all_rules) - len(ruleset.rules)
     counts = (
-        f"{len(ruleset.rules)} rules ({len(ruleset.shadow_rules)} shadow), {len(ruleset.tiers)} tiers,"
-        f" {len(ruleset.offers)} offers, {len(ruleset.features)} features"
+        f"{len(ruleset.all_rules)} rules ({len(ruleset.shadow_rules)} shadow, {idle} off or expired),"
+        f" {len(ruleset.tiers)} tiers, {len(ruleset.offers)} offers,"
+        f" {len(ruleset.declared_features)} features"
     )
     print(f"{args.path}: ok, version {ruleset.version}: {counts}; {warnings} warning(s)", file=sys.stderr)
     return 0
