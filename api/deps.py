@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Request
 from api.auth import Principal, Scope
 from api.errors import Forbidden, Unauthorized
 from api.runtime import Runtime
+from engine.logs import note
 from engine.phones import use_region
 
 
@@ -37,6 +38,7 @@ def principal_for(runtime: Runtime, authorization: str | None) -> Principal:
     principal = runtime.keys.lookup(key.strip())
     if principal is None:
         raise Unauthorized("invalid API key")
+    note(tenant=principal.tenant)
     return principal
 
 

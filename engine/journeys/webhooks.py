@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import time
 from typing import Any
@@ -32,6 +33,7 @@ from engine.journeys.model import Webhook
 from engine.offers.slots import run_batch, text
 
 LOG_KEEP = 1000
+log = logging.getLogger("yutang.webhooks")
 
 
 def sign(secret: bytes, timestamp: str, body: bytes) -> str:
@@ -77,6 +79,11 @@ class Outbox:
             "at": now,
             "event": payload["body"].get("event"),
         }
+        if status != "delivered":  # the delivery log has every attempt; the process log, what needs a look
+            log.warning(
+                "webhook %s delivery %s attempt %d %s: %s",
+                payload["hook"], payload["delivery"], attempt, status, detail, extra={"tenant": item.tenant},
+            )  # fmt: skip
         key = log_key(item.tenant)
         entry = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
         await run_batch(self.client, [("LPUSH", key, entry), ("LTRIM", key, 0, LOG_KEEP - 1)])
