@@ -76,7 +76,6 @@ class RedisGuard:
             log.warning("Redis lost (%s, %s: %r); circuit breaker open, answers are degraded", operation, kind, err)
         return StoreUnavailable(f"redis unavailable ({operation}, {kind}): {err}")
 
-
     def _back(self) -> None:
         assert self._lost_at is not None
         gone = time.monotonic() - self._lost_at
