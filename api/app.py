@@ -31,6 +31,7 @@ from api.middleware import BodyLimit, RequestMetrics
 from api.outcomes.router import router as outcomes_router
 from api.recording.router import router as recording_router
 from api.reports.router import router as reports_router
+from api.request_log import RequestContext
 from api.runtime import Runtime
 from api.scoring.router import router as scoring_router
 from api.settings import Settings
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(JsonBodies, routes=[route for route in routes if reads_json(route)])
     app.add_middleware(PathBodyLimit, settings=settings)
     app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(RequestContext)  # outermost: every answer, even a middleware's refusal, has the request id
     return app
 
 
