@@ -275,3 +275,48 @@ def _text(value: Any) -> str:
 
 def _ms(value: Any) -> int:
     return int(float(_text(value)))
+
+
+# -- the linked group of a customer, for a reviewer ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedMember:
+    """One customer linked to the one asked about: since when, how recently, through what."""
+
+    customer: str  # the customer's id as stored (its own id, or ``~<digest>`` when unsafe in a key)
+    linked_at_ms: int  # the link's time (the latest shared use)
+    since_ms: int  # when the link formed
+    shared: tuple[tuple[Entity, str], ...]  # identities both used among their newest 32 (personal ones hashed)
+
+
+async def linked_group(
+    client: Any, tag_of: Any, customer_tag: str, *, low_ms: int
+) -> list[LinkedMember]:
+    """The strong links of the customer under ``customer_tag`` with a time after ``low_ms``, newest first.
+
+    Two round trips (the peers and the customer's identities, then each peer's identities);
+    ``tag_of(member)`` gives a peer's customer tag.
+    """
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.zrevrangebyscore(f"{customer_tag}:lk:peers", "+inf", f"({low_ms}", withscores=True)
+        pipe.hgetall(f"{customer_tag}:lk:since")
+        pipe.zrange(f"{customer_tag}:links", 0, -1)
+        peers, since, own = await pipe.execute()
+    names = [_text(m) for m, _ in peers]
+    if not names:
+        return []
+    async with client.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.zrange(f"{tag_of(name)}:links", 0, -1)
+        theirs = await pipe.execute()
+    formed = {_text(k): _ms(v) for k, v in since.items()}
+    mine = {_text(m) for m in own}
+    entity_of = {prefix: entity for entity, prefix in LINK_PREFIX.items()}
+    found: list[LinkedMember] = []
+    for (member, at), links in zip(peers, theirs, strict=True):
+        name = _text(member)
+        shared = sorted(mine & {_text(m) for m in links})
+        pairs = tuple((entity_of[s[0]], s[2:]) for s in shared if s[:1] in entity_of and s[1:2] == ":")
+        found.append(LinkedMember(name, int(at), formed.get(name, int(at)), pairs))
+    return found

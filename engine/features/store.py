@@ -23,6 +23,7 @@ clamped to it. See docs/features.md for each feature's exact semantics.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -95,6 +96,22 @@ class FeatureStore:
             if entity is not None and entity_id:
                 found.append((entity, entity_id))
         return found
+
+    async def linked_group(
+        self, *, tenant: str, customer: str, window_s: int = 30 * 86_400, now_ms: int | None = None
+    ) -> list[links.LinkedMember]:
+        """The customers linked to ``customer`` in the last ``window_s`` and the identities they share.
+
+        For a review case: the link features' own links (engine/features/links.py), newest first.
+        """
+        tag = self._keys.tag(tenant, Entity.CUSTOMER, self._keys.entity_id(tenant, Entity.CUSTOMER, customer))
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+
+        def tag_of(member: str) -> str:
+            return self._keys.tag(tenant, Entity.CUSTOMER, member)
+
+        async with guarded("linked group"):
+            return await links.linked_group(self._client, tag_of, tag, low_ms=now - window_s * 1000)
 
     # -- scoring path ---------------------------------------------------------------
 
