@@ -26,7 +26,14 @@ from engine.errors import RuleLoadError
 from engine.events import EVENT_TYPES, SCORED_TYPES
 from engine.expr.checker import Scope, scalar_type
 from engine.expr.tree import Node, Scalar, Type, names_read
-from engine.features.spec import FeatureSpec, GroupFeature, ReferralFeature, WindowedFeature, builtin_list_features
+from engine.features.spec import (
+    FeatureSpec,
+    GroupFeature,
+    LinkFeature,
+    ReferralFeature,
+    WindowedFeature,
+    builtin_list_features,
+)
 from engine.model import CompiledRuleSet, Mode, Predicate
 from engine.pack.loader import ValidatedPack, load_sources, read_pack_files
 
@@ -236,7 +243,7 @@ def _fed_by(spec: FeatureSpec, event_type: str) -> bool:
         return event_type == "referral"
     if isinstance(spec, GroupFeature):
         return event_type == "group_buy_join"
-    return False
+    return isinstance(spec, LinkFeature)  # every event links its customer to its identities
 
 
 def _feature_plan(

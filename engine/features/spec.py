@@ -79,6 +79,19 @@ class GroupMetric(StrEnum):
     SHARED_ADDRESS = "shared_address"
 
 
+class LinkMetric(StrEnum):
+    """Linked-account features: the customers who share a strong identity with the event's customer."""
+
+    ACCOUNTS = "accounts"  # other customers linked in the window (the group is them plus the customer)
+    NEW_SHARE = "new_share"  # share of the group first seen less than `within` ago
+    PAID_SHARE = "paid_share"  # share of the group with a paid order
+    RETURNING_SHARE = "returning_share"  # share of the group seen again at least `within` after first sight
+    REWARDS = "rewards"  # offers granted (or held) to the other members in the window
+    IDENTITIES = "identities"  # distinct strong identities the group used in the window
+    HUBS = "hubs"  # the event's identities shared by more customers than the fan-out (not linked through)
+    LINK_AGE = "link_age"  # age, in `unit`, of the oldest link in the window (a household's stability)
+
+
 class ListKind(StrEnum):
     BLOCK = "block"
     ALLOW = "allow"
@@ -145,7 +158,25 @@ class ListFeature:
     kind: ListKind
 
 
-FeatureSpec = WindowedFeature | ReferralFeature | GroupFeature | ListFeature
+@dataclass(frozen=True, slots=True)
+class LinkFeature:
+    """One value of the event customer's linked group (engine/features/links.py has the layout).
+
+    ``via`` (strong identities) and ``weak`` (identity, short window) and ``fanout`` define
+    the link graph; every link feature of a pack shares one graph (the compiler checks).
+    """
+
+    name: str
+    metric: LinkMetric
+    window_seconds: int
+    via: tuple[Entity, ...]
+    weak: tuple[tuple[Entity, int], ...] = ()
+    fanout: int = 8
+    within_seconds: int | None = None  # new_share / returning_share
+    unit: TimeUnit = TimeUnit.DAYS
+
+
+FeatureSpec = WindowedFeature | ReferralFeature | GroupFeature | ListFeature | LinkFeature
 
 LIST_SUFFIX: dict[ListKind, str] = {
     ListKind.BLOCK: "blocked",
