@@ -26,6 +26,8 @@ from engine.logs import configure as configure_logs
 from engine.redis_embedded import EmbeddedRedis
 from engine.redis_supervisor import RedisSupervisor
 
+#: Seconds a worker may take to answer uvicorn's health ping (its default 5 s is shorter than a cold start).
+WORKER_HEALTHCHECK_S = int(os.environ.get("YUTANG_WORKER_HEALTHCHECK_S", "60"))
 #: The development key (``key:tenant:scopes``) ``yutang serve`` makes when no keys are configured.
 DEV_KEY_FILE = "dev-api-key"
 
@@ -110,6 +112,10 @@ def serve(args: argparse.Namespace) -> int:
             log_config=log_config(log_format, args.log_level),  # applied again in each worker process
             access_log=False,  # ours is api/request_log.py: route templates, request ids, never a client address
             timeout_graceful_shutdown=10,
+            # a worker must answer uvicorn's health ping within this; a spawned worker answers only once it
+            # has imported engine.cli again, which on a loaded 2-core box took longer than uvicorn's 5 s, and
+            # the parent then killed and respawned every worker forever
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         )
     finally:
         if supervisor is not None:
