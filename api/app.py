@@ -18,6 +18,7 @@ from api.console.router import router as console_router
 from api.contacts.router import router as contacts_router
 from api.contract import package_version, publish_contract
 from api.customers.router import router as customers_router
+from api.devices.router import router as devices_router
 from api.errors import install_error_handlers
 from api.groupbuy.router import router as groupbuy_router
 from api.health.router import router as health_router
@@ -30,6 +31,7 @@ from api.middleware import BodyLimit, RequestMetrics
 from api.outcomes.router import router as outcomes_router
 from api.recording.router import router as recording_router
 from api.reports.router import router as reports_router
+from api.request_log import RequestContext
 from api.runtime import Runtime
 from api.scoring.router import router as scoring_router
 from api.settings import Settings
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         customers_router,
         contacts_router,
         lists_router,
+        devices_router,
         reports_router,
         admin_router,
         versions_router,
@@ -87,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(JsonBodies, routes=[route for route in routes if reads_json(route)])
     app.add_middleware(PathBodyLimit, settings=settings)
     app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(RequestContext)  # outermost: every answer, even a middleware's refusal, has the request id
     return app
 
 

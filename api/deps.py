@@ -23,6 +23,7 @@ from fastapi import Depends, Header, Request
 from api.auth import TENANT_PATTERN, Ability, Principal, Role, holders
 from api.errors import Forbidden, Unauthorized
 from api.runtime import Runtime
+from engine.logs import note
 from engine.phones import use_region
 
 TENANT_HEADER = "X-Yutang-Tenant"
@@ -56,7 +57,9 @@ async def principal_for(runtime: Runtime, authorization: str | None, tenant: str
         principal = await runtime.guard.call("keys", runtime.keystore.lookup(key))
     if principal is None:
         raise Unauthorized("invalid API key (unknown or revoked)")
-    return await acting_on(runtime, principal, tenant)
+    acting = await acting_on(runtime, principal, tenant)
+    note(tenant=acting.tenant)
+    return acting
 
 
 async def acting_on(runtime: Runtime, principal: Principal, tenant: str | None) -> Principal:

@@ -65,7 +65,9 @@ class ErrorDetail(BaseModel):
     code: str = Field(description="stable and machine-readable, e.g. invalid_request, unsupported_media_type")
     message: str = Field(description="for people: names the field and what is wrong with it")
     fields: list[FieldError] | None = None
-    request_id: str | None = Field(None, description="the request's X-Request-Id: quote it when reporting a problem")
+    request_id: str | None = Field(
+        default=None, description="this request's X-Request-Id (the caller's if well formed): quote it to the operator"
+    )
 
 
 class ErrorResponse(BaseModel):

@@ -88,12 +88,8 @@ class RulesWatcher:
                 "at": time.time(),
                 "diagnostics": [d.as_dict() for d in sorted(err.diagnostics, key=lambda d: not d.is_error)],
             }
-            log.error(
-                "rules in %s refused, %s keeps running:\n%s", self.root, self.rulesets.current.ruleset.version, err
-            )
-            return False
-        self.failure = None
-        log.info("rules in %s changed: %s running", self.root, loaded.ruleset.version)
+            return False  # logged once, with its diagnostics, where every refused reload is (api/rulesets.py)
+        self.failure = None  # the new set's "running" line is logged where every load is (api/rulesets.py)
         if changed and self.on_change is not None:
             await self.on_change(before, loaded)
         return changed

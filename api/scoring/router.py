@@ -22,6 +22,7 @@ from api.scoring.options import ScoreOptions
 from api.scoring.schemas import ScoreResponse
 from api.scoring.service import score_event
 from engine.events import SCORED_TYPES, Event
+from engine.logs import note
 from engine.phones import use_region
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
@@ -85,6 +86,7 @@ async def score(request: Request) -> Response:
         options=options,
         query=request.url.query,
     )
+    note(event_type=event.type, decision=scored.body.get("decision"), degraded=scored.body.get("degraded"))
     if not scored.replayed:
         await runtime.observer.scored(caller.tenant, event, scored.body)
     headers = {"Idempotent-Replayed": "true"} if scored.replayed else None

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
+from engine.progress import tracked
 from engine.replay.log import write_log
 from engine.simulate.generate import SimulationConfig, simulate
 
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     kinds: Counter[str] = Counter()
 
     def counted() -> Iterator[dict[str, Any]]:
-        for record in simulate(config):
+        for record in tracked(simulate(config), label="simulate", total=config.events):
             kinds[record["truth"]] += 1
             yield record
 
