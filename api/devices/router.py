@@ -16,6 +16,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from api import audit
+from api.audit import Action
 from api.deps import AdminCaller, RuntimeDep
 from api.devices.schemas import StoreDeviceIn, StoreDeviceOut, StoreDevicePageOut
 from api.errors import NotFound
@@ -41,6 +43,8 @@ async def register(body: StoreDeviceIn, runtime: RuntimeDep, caller: AdminCaller
             expires_at=body.expires_at,
         ),
     )
+    target = f"device:store:{entry.hint}"
+    await audit.record(runtime, caller, Action.LISTS_ADD, target=target, diff={"list_entries": {"added": [target]}})
     return _out(entry)
 
 
@@ -89,6 +93,10 @@ async def retire(device: DeviceId, runtime: RuntimeDep, caller: AdminCaller) -> 
     )
     if not removed:
         raise NotFound("that device is not a registered store device")
+    target = f"device:store:{device}"
+    await audit.record(
+        runtime, caller, Action.LISTS_REMOVE, target=target, diff={"list_entries": {"removed": [target]}}
+    )
 
 
 def _out(entry: ListEntry) -> StoreDeviceOut:

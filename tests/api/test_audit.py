@@ -45,15 +45,21 @@ async def test_every_kind_of_change_is_in_the_tenants_trail(make_api, redis_clie
         assert (await api.post("/v1/lists/entries", json=entry, headers=auth(ALPHA))).status_code == 201
         removed = await api.delete("/v1/lists/entries/phone/13812345678", params={"kind": "block"}, headers=auth(ALPHA))
         assert removed.status_code == 200
+        device = {"device": "counter-tablet-1", "label": "front desk"}
+        assert (await api.post("/v1/devices", json=device, headers=auth(ALPHA))).status_code == 201
+        assert (await api.delete("/v1/devices/counter-tablet-1", headers=auth(ALPHA))).status_code == 204
         made = (await api.post("/v1/keys", json={"role": "reviewer"}, headers=auth(ALPHA))).json()
         assert (await api.delete(f"/v1/keys/{made['id']}", headers=auth(ALPHA))).status_code == 200
 
         body = await trail(api)
         entries = body["entries"]
         assert [e["action"] for e in entries] == [
-            "keys.revoke", "keys.create", "lists.remove", "lists.add", "rules.rollback", "rules.reload",
+            "keys.revoke", "keys.create", "lists.remove", "lists.add", "lists.remove", "lists.add", "rules.rollback",
+            "rules.reload",
         ]  # fmt: skip
-        by = {e["action"]: e for e in entries}
+        stores = [e["target"] for e in entries if e["target"].startswith("device:store:")]
+        assert stores == ["device:store:counter-tablet-1"] * 2  # the store-device register is a list
+        by = {e["action"]: e for e in reversed(entries) if not e["target"].startswith("device:store:")}
         reloaded = by["rules.reload"]
         assert (reloaded["before"], reloaded["after"], reloaded["role"]) == (first, second, "marketer")
         assert reloaded["diff"]["rules"] == {"added": ["night_signup"], "removed": [], "changed": []}

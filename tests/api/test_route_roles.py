@@ -79,6 +79,10 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, int]] = {
     ("DELETE", "/v1/keys/{key_id}"): (ADMIN, 404),
     ("GET", "/v1/audit"): (ADMIN, 200),
     ("GET", "/v1/tenants"): (PLATFORM_ONLY, 200),
+    ("POST", "/v1/devices"): (ADMIN, 422),
+    ("GET", "/v1/devices"): (ADMIN, 200),
+    ("GET", "/v1/devices/{device}"): (ADMIN, 404),
+    ("DELETE", "/v1/devices/{device}"): (ADMIN, 404),
     ("GET", "/v1/wecom/{tenant}/callback"): (PUBLIC, 422),  # WeCom signs its calls: no key (api/wecom)
     ("POST", "/v1/wecom/{tenant}/callback"): (PUBLIC, 422),
     ("GET", "/v1/wecom/report"): (ANY, 200),
@@ -86,7 +90,7 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, int]] = {
 }
 PLACEHOLDERS = {
     "{group_id}": "trial.0123456789ab", "{customer}": "c-probe", "{group}": "grp-probe", "{entity}": "device",
-    "{value:path}": "d-probe", "{key_id}": "0123456789ab", "{tenant}": "alpha",
+    "{value:path}": "d-probe", "{key_id}": "0123456789ab", "{tenant}": "alpha", "{device}": "d-probe",
 }  # fmt: skip
 
 
