@@ -9,6 +9,7 @@ from engine.events import EVENT_TYPES
 from engine.expr.tree import Type
 from engine.features.spec import (
     Aggregate,
+    BindingFeature,
     Entity,
     FeatureSpec,
     GroupFeature,
@@ -175,4 +176,6 @@ def feature_type(spec: FeatureSpec) -> Type:
 
 
 def is_boolean_feature(spec: FeatureSpec) -> bool:
+    if isinstance(spec, BindingFeature):
+        return True
     return isinstance(spec, ListFeature) or (isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.RING)

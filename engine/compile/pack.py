@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
+from engine.compile.bindings import compile_bindings
 from engine.compile.cases import compile_cases
 from engine.compile.features import compile_features, feature_type
 from engine.compile.journeys import RESERVED_PREFIXES, compile_automation, conditions_of
@@ -26,7 +27,16 @@ from engine.errors import RuleLoadError
 from engine.events import EVENT_TYPES, SCORED_TYPES
 from engine.expr.checker import Scope, scalar_type
 from engine.expr.tree import Node, Scalar, Type, names_read
-from engine.features.spec import FeatureSpec, GroupFeature, ReferralFeature, WindowedFeature, builtin_list_features
+from engine.features import bindings
+from engine.features.spec import (
+    OUTSIDE_BINDING,
+    BindingFeature,
+    FeatureSpec,
+    GroupFeature,
+    ReferralFeature,
+    WindowedFeature,
+    builtin_list_features,
+)
 from engine.model import CompiledRuleSet, Mode, Predicate
 from engine.pack.loader import ValidatedPack, load_sources, read_pack_files
 
@@ -83,7 +93,7 @@ def _compile(
     region = resolve_phone_region(pack, diagnostics)
     attributes = {f"attr.{name}": ATTRIBUTE_TYPES[located.item] for name, located in pack.attributes.items()}
     features = compile_features(pack.features, attributes, diagnostics)
-    builtins = builtin_list_features()
+    builtins: dict[str, FeatureSpec] = {**builtin_list_features(), OUTSIDE_BINDING: compile_bindings(pack, diagnostics)}
     _check_feature_names(pack, builtins, diagnostics)
     all_features: dict[str, FeatureSpec] = {**builtins, **features}
     lists = {name: frozenset(located.item) for name, located in pack.lists.items()}
@@ -239,6 +249,8 @@ def _fed_by(spec: FeatureSpec, event_type: str) -> bool:
         return event_type == "referral"
     if isinstance(spec, GroupFeature):
         return event_type == "group_buy_join"
+    if isinstance(spec, BindingFeature):
+        return bindings.fed_by(event_type)
     return False
 
 
