@@ -34,6 +34,7 @@ _EVENT_STRING_FIELDS = (
     "campaign",
     "coupon",
     "address",
+    "payment",
     "label",
 )
 _EVENT_KEYS = tuple(f"event.{field}" for field in _EVENT_STRING_FIELDS)

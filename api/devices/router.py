@@ -30,7 +30,7 @@ DeviceId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN,
 
 
 @router.post("", status_code=201, response_model=StoreDeviceOut, summary="Register a store (counter) device")
-async def register(body: StoreDeviceIn, runtime: RuntimeDep, caller: AdminCaller) -> StoreDeviceOut:
+async def register_store_device(body: StoreDeviceIn, runtime: RuntimeDep, caller: AdminCaller) -> StoreDeviceOut:
     entry = await runtime.guard.call(
         "lists",
         runtime.services.lists.add(
@@ -49,7 +49,7 @@ async def register(body: StoreDeviceIn, runtime: RuntimeDep, caller: AdminCaller
 
 
 @router.get("", response_model=StoreDevicePageOut, summary="Page through the registered store devices")
-async def list_devices(
+async def list_store_devices(
     runtime: RuntimeDep,
     caller: AdminCaller,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -70,7 +70,7 @@ async def list_devices(
     summary="One registered store device",
     responses={404: {"description": "the device is not registered (or its registration expired)"}},
 )
-async def get_device(device: DeviceId, runtime: RuntimeDep, caller: AdminCaller) -> StoreDeviceOut:
+async def get_store_device(device: DeviceId, runtime: RuntimeDep, caller: AdminCaller) -> StoreDeviceOut:
     entries = await runtime.guard.call(
         "lists", runtime.services.lists.get(tenant=caller.tenant, entity=Entity.DEVICE, value=device)
     )
@@ -86,7 +86,7 @@ async def get_device(device: DeviceId, runtime: RuntimeDep, caller: AdminCaller)
     summary="Retire a store device",
     responses={404: {"description": "the device is not registered"}},
 )
-async def retire(device: DeviceId, runtime: RuntimeDep, caller: AdminCaller) -> None:
+async def retire_store_device(device: DeviceId, runtime: RuntimeDep, caller: AdminCaller) -> None:
     removed = await runtime.guard.call(
         "lists",
         runtime.services.lists.remove(tenant=caller.tenant, entity=Entity.DEVICE, value=device, kind=ListKind.STORE),

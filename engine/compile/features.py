@@ -10,6 +10,7 @@ from engine.expr.tree import Type
 from engine.features.links import STRONG, WEAK
 from engine.features.spec import (
     Aggregate,
+    BindingFeature,
     Entity,
     FeatureSpec,
     GroupFeature,
@@ -270,4 +271,6 @@ def feature_type(spec: FeatureSpec) -> Type:
 
 
 def is_boolean_feature(spec: FeatureSpec) -> bool:
+    if isinstance(spec, BindingFeature):
+        return True
     return isinstance(spec, ListFeature) or (isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.RING)

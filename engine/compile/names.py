@@ -17,6 +17,7 @@ EVENT_FIELDS: dict[str, Type] = {
     "event.campaign": Type.STRING,
     "event.coupon": Type.STRING,
     "event.address": Type.STRING,
+    "event.payment": Type.STRING,
     "event.label": Type.STRING,
     "event.amount": Type.NUMBER,
     "event.hour": Type.NUMBER,

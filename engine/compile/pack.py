@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
+from engine.compile.bindings import compile_bindings
 from engine.compile.cases import compile_cases
 from engine.compile.features import compile_features, feature_type
 from engine.compile.journeys import RESERVED_PREFIXES, compile_automation, conditions_of
@@ -26,7 +27,10 @@ from engine.errors import RuleLoadError
 from engine.events import EVENT_TYPES, SCORED_TYPES
 from engine.expr.checker import Scope, scalar_type
 from engine.expr.tree import Node, Scalar, Type, names_read
+from engine.features import bindings
 from engine.features.spec import (
+    OUTSIDE_BINDING,
+    BindingFeature,
     FeatureSpec,
     GroupFeature,
     LinkFeature,
@@ -90,7 +94,7 @@ def _compile(
     region = resolve_phone_region(pack, diagnostics)
     attributes = {f"attr.{name}": ATTRIBUTE_TYPES[located.item] for name, located in pack.attributes.items()}
     features = compile_features(pack.features, attributes, diagnostics)
-    builtins = builtin_list_features()
+    builtins: dict[str, FeatureSpec] = {**builtin_list_features(), OUTSIDE_BINDING: compile_bindings(pack, diagnostics)}
     _check_feature_names(pack, builtins, diagnostics)
     all_features: dict[str, FeatureSpec] = {**builtins, **features}
     lists = {name: frozenset(located.item) for name, located in pack.lists.items()}
@@ -243,6 +247,8 @@ def _fed_by(spec: FeatureSpec, event_type: str) -> bool:
         return event_type == "referral"
     if isinstance(spec, GroupFeature):
         return event_type == "group_buy_join"
+    if isinstance(spec, BindingFeature):
+        return bindings.fed_by(event_type)
     return isinstance(spec, LinkFeature)  # every event links its customer to its identities
 
 

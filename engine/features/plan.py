@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from engine.features.spec import (
     Aggregate,
+    BindingFeature,
     Entity,
     FeatureSpec,
     GroupFeature,
@@ -204,7 +205,9 @@ def _share_counts(specs: tuple[FeatureSpec, ...]) -> dict[int, int]:
 
 def value_type(spec: FeatureSpec) -> type[int | float | bool]:
     """Counts are int, sums / ages / shares float, flags bool."""
-    if isinstance(spec, ListFeature) or (isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.RING):
+    if isinstance(spec, ListFeature | BindingFeature) or (
+        isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.RING
+    ):
         return bool
     if isinstance(spec, WindowedFeature) and spec.aggregate in (
         Aggregate.SUM, Aggregate.FIRST_SEEN, Aggregate.LAST_SEEN,

@@ -176,7 +176,44 @@ class LinkFeature:
     unit: TimeUnit = TimeUnit.DAYS
 
 
-FeatureSpec = WindowedFeature | ReferralFeature | GroupFeature | ListFeature | LinkFeature
+@dataclass(frozen=True, slots=True)
+class CouponBinding:
+    """Codes given out in one WeChat group or one campaign (the pack's ``coupon_bindings``)."""
+
+    group: str | None = None
+    campaign: str | None = None
+    codes: frozenset[str] = frozenset()
+    prefix: str | None = None  # every code starting with it (codes minted per group: ``P09-``)
+
+    def covers(self, code: str) -> bool:
+        return code in self.codes or (self.prefix is not None and code.startswith(self.prefix))
+
+
+@dataclass(frozen=True, slots=True)
+class BindingFeature:
+    """Built-in ``coupon.outside_binding``: the event's coupon is bound and its customer is not inside.
+
+    True when the code is bound to a group the customer never joined (``member_joined``,
+    minus ``member_left``) or to a campaign the customer took part in on no *earlier*
+    scored event; False when the code is unbound or the customer is inside; missing
+    without a coupon. Memberships live in the customer's slot (engine/features/bindings.py).
+    """
+
+    name: str
+    bindings: tuple[CouponBinding, ...] = ()
+
+    def binding_of(self, code: str) -> CouponBinding | None:
+        """The binding that covers ``code``: an exact code first, then the longest prefix."""
+        exact = next((b for b in self.bindings if code in b.codes), None)
+        if exact is not None:
+            return exact
+        prefixed = [b for b in self.bindings if b.prefix is not None and code.startswith(b.prefix)]
+        return max(prefixed, key=lambda b: len(b.prefix or ""), default=None)
+
+
+OUTSIDE_BINDING = "coupon.outside_binding"
+
+FeatureSpec = WindowedFeature | ReferralFeature | GroupFeature | ListFeature | LinkFeature | BindingFeature
 
 LIST_SUFFIX: dict[ListKind, str] = {
     ListKind.BLOCK: "blocked",

@@ -31,13 +31,14 @@ from typing import Any
 
 from engine.errors import StoreUnavailable
 from engine.events import Event
-from engine.features import group_buy, links, lists, referral_graph, windows
+from engine.features import bindings, group_buy, links, lists, referral_graph, windows
 from engine.features.builder import LINK_PREFIX, Batch, RequestBuilder, StoreSettings
 from engine.features.keys import KeyBuilder
 from engine.features.lists import ListEntry, ListPage, ListStore
 from engine.features.plan import Plan, compile_plan
 from engine.features.scripts import AnyRedis, Call, Script, guarded, is_cluster, run_many
 from engine.features.spec import (
+    BindingFeature,
     Entity,
     FeatureSpec,
     GroupFeature,
@@ -166,6 +167,8 @@ class FeatureStore:
         for index, spec in enumerate(plan.specs, start=1):
             if isinstance(spec, WindowedFeature):
                 windows.emit(builder, spec, index)
+            elif isinstance(spec, BindingFeature):
+                bindings.emit(builder, spec, index)
         if event.type == "order_paid":
             referral_graph.emit_paid(builder)
         if plan.links is not None:
@@ -309,6 +312,7 @@ _EMIT: dict[type, Callable[[RequestBuilder, Any, int], None]] = {
     WindowedFeature: windows.emit,
     ReferralFeature: referral_graph.emit,
     GroupFeature: group_buy.emit,
+    BindingFeature: bindings.emit,
 }
 
 

@@ -23,27 +23,30 @@ _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_NUMBER = "〇零一二两三四五六七八九十百千"
 #: Words that follow a number in an address: a Chinese numeral before one of them is a number.
 _UNIT_WORDS = "号栋幢座楼单元门室房户层区期弄排组"
-_CN_BEFORE_UNIT = re.compile(rf"[{_CN_NUMBER}]+(?=[{_UNIT_WORDS}])")
+_CN_BEFORE_UNIT = re.compile(rf"[{_CN_NUMBER}]{{1,8}}(?=[{_UNIT_WORDS}])")
 _PUNCTUATION = re.compile(r"[^\w#-]")  # everything but letters, digits, CJK, '#' and '-'
 _LEADING_ZEROS = re.compile(r"(?<![0-9])0+(?=[0-9])")
+#: Numbers in these rules have at most 9 digits: no building or room number is longer, and a
+#: bounded run keeps each rule linear in the text (``[0-9]+`` before an anchored ``$`` retried
+#: from every position of a 512-digit caller's address cost ~70 ms; now well under 1 ms).
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), replacement)
     for pattern, replacement in (
-        (r"([0-9]+)-([0-9]+)-([0-9]+)$", r"\1栋\2单元\3室"),  # 3-2-501
-        (r"([0-9]+)#(?:楼)?", r"\1栋"),  # 5#楼, 5#
-        (r"([0-9]+)号楼", r"\1栋"),
-        (r"([0-9]+)[幢座]", r"\1栋"),
-        (r"([0-9]+)楼(?=[0-9]+(?:单元|门))", r"\1栋"),  # 3楼2单元: building 3
-        (r"([0-9]+)门", r"\1单元"),  # 3号楼2门501 (Beijing)
-        (r"([0-9]+)楼", r"\1层"),  # otherwise a floor
-        (r"([0-9]+)号院", r"\1号"),
-        (r"([0-9]+)[房户]", r"\1室"),
-        (r"(栋|单元)-?([0-9]+)-([0-9]+)$", r"\1\2单元\3室"),  # 3栋2-501
-        (r"(栋|单元|层|号)-?([0-9]+)$", r"\1\2室"),  # a bare trailing number after a building, unit or house
-        (r"([0-9]+)-([0-9]+)$", r"\1栋\2室"),  # 5-301 at the end: building and room
+        (r"([0-9]{1,9})-([0-9]{1,9})-([0-9]{1,9})$", r"\1栋\2单元\3室"),  # 3-2-501
+        (r"([0-9]{1,9})#(?:楼)?", r"\1栋"),  # 5#楼, 5#
+        (r"([0-9]{1,9})号楼", r"\1栋"),
+        (r"([0-9]{1,9})[幢座]", r"\1栋"),
+        (r"([0-9]{1,9})楼(?=[0-9]{1,9}(?:单元|门))", r"\1栋"),  # 3楼2单元: building 3
+        (r"([0-9]{1,9})门", r"\1单元"),  # 3号楼2门501 (Beijing)
+        (r"([0-9]{1,9})楼", r"\1层"),  # otherwise a floor
+        (r"([0-9]{1,9})号院", r"\1号"),
+        (r"([0-9]{1,9})[房户]", r"\1室"),
+        (r"(栋|单元)-?([0-9]{1,9})-([0-9]{1,9})$", r"\1\2单元\3室"),  # 3栋2-501
+        (r"(栋|单元|层|号)-?([0-9]{1,9})$", r"\1\2室"),  # a bare trailing number after a building, unit or house
+        (r"([0-9]{1,9})-([0-9]{1,9})$", r"\1栋\2室"),  # 5-301 at the end: building and room
     )
 )
-_FLOOR_BEFORE_ROOM = re.compile(r"[0-9]+层(?=[0-9]+室)")
+_FLOOR_BEFORE_ROOM = re.compile(r"[0-9]{1,9}层(?=[0-9]{1,9}室)")
 
 
 def simplify(text: str) -> str:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.pack.automation_schema import HealthRuleItem, JourneyItem, WebhookItem
 from engine.pack.schema import (
     ContactsItem,
+    CouponBindingItem,
     DecisionItem,
     FeatureItem,
     OfferGroupItem,
@@ -36,6 +37,9 @@ class RuleFile(BaseModel):
     )
     lists: dict[str, list[str | float]] | None = Field(None, description="named value lists for `x in lists.<name>`")
     seed_lists: list[SeedListItem] | None = None
+    coupon_bindings: list[CouponBindingItem] | None = Field(
+        None, description="coupon codes tied to the group or campaign they were given in (coupon.outside_binding)"
+    )
     features: dict[str, FeatureItem] | None = Field(
         None, description="'<entity>.<name>': aggregate computed by the feature store"
     )

@@ -20,6 +20,7 @@ from engine.pack.automation_schema import HealthRuleItem, JourneyItem, WebhookIt
 from engine.pack.schema import (
     SECTIONS,
     ContactsItem,
+    CouponBindingItem,
     DecisionItem,
     FeatureItem,
     OfferGroupItem,
@@ -61,6 +62,7 @@ class ValidatedPack:
     lists: dict[str, Located[list[str | int | float]]] = field(default_factory=dict)
     features: dict[str, Located[FeatureItem]] = field(default_factory=dict)
     seed_lists: list[Located[SeedListItem]] = field(default_factory=list)
+    coupon_bindings: list[Located[CouponBindingItem]] = field(default_factory=list)
     tiers: list[Located[TierItem]] = field(default_factory=list)
     rules: list[Located[RuleItem]] = field(default_factory=list)
     offers: list[Located[OfferItem]] = field(default_factory=list)

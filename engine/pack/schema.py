@@ -230,6 +230,26 @@ class SeedListItem(_Section):
         return self
 
 
+class CouponBindingItem(_Section):
+    """Codes handed out in one WeChat group or one campaign: a redemption from outside is a signal."""
+
+    codes: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(default_factory=list, max_length=10_000)
+    prefix: Annotated[str, Field(min_length=2, max_length=64)] | None = Field(
+        None, description="every code starting with it, for codes minted per group (P09-)"
+    )
+    group: Annotated[str, Field(min_length=1, max_length=128)] | None = Field(None, description="the WeChat group id")
+    campaign: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _one_place(self) -> CouponBindingItem:
+        if (self.group is None) == (self.campaign is None):
+            raise ValueError("a binding names exactly one of 'group' or 'campaign'")
+        if not self.codes and self.prefix is None:
+            raise ValueError("a binding names 'codes', a 'prefix' or both")
+        return self
+
+
 class ExpectItem(_Section):
     decision: Decision | None = None
     score: int | Annotated[list[int], Field(min_length=2, max_length=2)] | None = None
@@ -279,6 +299,7 @@ SECTIONS: dict[str, tuple[type[BaseModel] | None, str]] = {
     "lists": (None, "map"),
     "features": (FeatureItem, "map"),
     "seed_lists": (SeedListItem, "list"),
+    "coupon_bindings": (CouponBindingItem, "list"),
     "tiers": (TierItem, "list"),
     "rules": (RuleItem, "list"),
     "offers": (OfferItem, "list"),

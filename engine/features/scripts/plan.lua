@@ -278,6 +278,12 @@ while i <= last do
     call('PEXPIRE', peers, A[i + 6])
     call('PEXPIRE', since, A[i + 6])
     i = i + 9
+  elseif op == 'ZM' then      -- idx key member: outside ('' = no binding: inside)
+    vals[A[i + 1]] = A[i + 3] ~= '' and call('ZSCORE', KEYS[A[i + 2]], A[i + 3]) == false
+    i = i + 4
+  elseif op == 'ZR' then      -- key member: remove one member (a customer left a group)
+    call('ZREM', KEYS[A[i + 1]], A[i + 2])
+    i = i + 3
   elseif op == 'MS' then      -- key snapshot: complete a pending replay marker (cluster)
     call('SET', KEYS[A[i + 1]], A[i + 2], 'XX', 'KEEPTTL')
     i = i + 3
