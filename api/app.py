@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 
 from api.admin.router import router as admin_router
 from api.admin.versions import router as versions_router
+from api.cases.router import router as cases_router
 from api.console.router import router as console_router
 from api.contacts.router import router as contacts_router
 from api.customers.router import router as customers_router
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
         journeys_router,
         groupbuy_router,
+        cases_router,
     )
     for router in routers:
         app.include_router(router)

@@ -73,3 +73,5 @@ EventsCaller = Annotated[Principal, Depends(require(Scope.EVENTS))]
 AdminCaller = Annotated[Principal, Depends(require(Scope.ADMIN))]
 ReaderCaller = Annotated[Principal, Depends(require(Scope.SCORE, Scope.EVENTS, Scope.ADMIN))]
 ContactCaller = Annotated[Principal, Depends(require(Scope.SCORE, Scope.EVENTS))]
+#: Who may read and decide review cases: ``admin`` until a ``reviewer`` role exists (switch it here).
+ReviewerCaller = AdminCaller

@@ -19,6 +19,7 @@ from engine.compile.policies import (
     resolve_zone,
 )
 from engine.compile.regex_budget import check_regex_budget
+from engine.compile.review import compile_clawback, compile_review
 from engine.compile.rules import compile_offers, compile_rules, compile_tiers
 from engine.diagnostics import Code, Diagnostic, Location, Severity, sort_diagnostics
 from engine.egress.policy import WebhookPolicy
@@ -123,6 +124,8 @@ def _compile(
         diagnostics=diagnostics,
         webhook_policy=webhook_policy,
     )
+    review = compile_review(pack.review, diagnostics)
+    clawback = compile_clawback(pack.clawback, set(pack.webhooks), diagnostics)
     live_rules = tuple(r for r in rules if r.mode is not Mode.OFF and (r.expires is None or r.expires > today))
     predicates = _predicates(live_rules, tiers, offers)
     locations = (
@@ -176,6 +179,8 @@ def _compile(
         phone_region=region,
         offer_groups=offer_groups,
         automation=automation,
+        review=review,
+        clawback=clawback,
     )
     return ruleset, diagnostics
 
