@@ -51,6 +51,7 @@ async def case_view(runtime: Runtime, tenant: str, case_id: str) -> dict[str, An
     grants = await guard.call("cases", services.ledger.customer_grants(tenant=tenant, customer=case.customer))
     clawbacks = await guard.call("cases", services.clawbacks.of(tenant=tenant, customer=case.customer))
     known = await guard.call("cases", services.store.known_identities(tenant=tenant, customer=case.customer))
+    evidence = await guard.call("cases", services.clawbacks.history(tenant=tenant, customer=case.customer))
     values = {o.id: o.effect.value for o in runtime.rulesets.current.ruleset.offers}
     held: list[dict[str, Any]] = [
         {"offer": g.offer_id, "hold_id": g.hold_id, "value": values.get(g.offer_id, 0.0),
@@ -69,7 +70,10 @@ async def case_view(runtime: Runtime, tenant: str, case_id: str) -> dict[str, An
             "value": round(case.value + sum(float(h["value"] or 0) for h in held), 2),
         },
         "linked": {
-            "accounts": sorted({link["linked_customer"] for link in links if link.get("linked_customer")}),
+            "accounts": sorted(
+                {link["linked_customer"] for link in links if link.get("linked_customer")}
+                | {other for step in evidence for other in step.get("linked", [])}
+            ),
             "links": links,
             "identities": dict(Counter(entity.value for entity, _ in known)),
         },

@@ -189,8 +189,10 @@ async def _record(runtime: Runtime, tenant: str, event: Event, loaded: LoadedRul
         steps.setdefault(claw.customer, []).append(
             {**base, "action": "clawback", "offer": claw.offer_id, "event_id": claw.event_id, "value": claw.value}
         )
+    linked = sorted({link.other for link in found.links if link.other})
     for listed in found.listed:
-        steps.setdefault(event.customer, []).append({**base, "action": listed, "case_id": found.case_id})
+        step = {**base, "action": listed, "case_id": found.case_id, "linked": linked}
+        steps.setdefault(event.customer, []).append(step)
     keep = runtime.services.clawbacks.keep_seconds
     calls = [c for who, entries in steps.items() for c in history_calls(tenant, who, entries, keep)]
     await runtime.guard.call("evidence", runtime.services.writes.send(calls))
