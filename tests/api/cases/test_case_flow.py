@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from api.cases.service import resolve_due
 from tests.api.cases.review_pack import write_pack
@@ -38,7 +39,8 @@ async def _case_of(api: httpx.AsyncClient, customer: str, key: str = ALPHA) -> d
 
 
 @pytest.fixture
-def pack(tmp_path: Path) -> Path:
+def pack(tmp_path: Path, redis_client: Redis) -> Path:
+    """The review pack on an emptied Redis (its offers' budgets are the tenant's, not the test's)."""
     return write_pack(tmp_path, sla="4h", on_timeout="keep", trial_total=1)
 
 
@@ -102,7 +104,9 @@ async def test_the_queue_is_the_tenants_own_and_needs_the_reviewer_scope(make_ap
         assert (await api.get("/v1/cases/c_nope", headers=auth())).status_code == 422
 
 
-async def test_a_timeout_decides_once_even_with_two_workers_racing(make_api: MakeApi, tmp_path: Path) -> None:
+async def test_a_timeout_decides_once_even_with_four_workers_racing(
+    make_api: MakeApi, tmp_path: Path, redis_client: Redis
+) -> None:
     pack = write_pack(tmp_path, sla="1s", on_timeout="deny")
     async with make_api(rules_path=pack, webhook_hosts="127.0.0.1") as api:
         await _review(api, "farm-9", "coupon_claim")
@@ -116,3 +120,50 @@ async def test_a_timeout_decides_once_even_with_two_workers_racing(make_api: Mak
         assert [e["action"] for e in detail["log"]] == ["deny"]
         lists = (await api.get("/v1/customers/farm-9", headers=auth())).json()["lists"]
         assert {e["kind"] for e in lists} == {"block", "watch"}
+
+
+async def test_racing_decisions_grant_once_and_one_outcome_wins(make_api: MakeApi, pack: Path) -> None:
+    async with make_api(rules_path=pack, webhook_hosts="127.0.0.1") as api:
+        first = await _review(api, "racer-1")
+        retry = await api.post("/v1/score", json={**event("signup", customer="racer-1", phone=VIRTUAL),
+                                                  "event_id": first["event_id"]}, headers=auth())  # fmt: skip
+        assert retry.status_code in (200, 409)
+        case = await _case_of(api, "racer-1")
+        assert case["event_count"] == 1  # a retried review event joins its case once
+        url = f"/v1/cases/{case['id']}/decision"
+        approvals = await asyncio.gather(
+            *(api.post(url, json={"decision": "approve"}, headers=auth()) for _ in range(5))
+        )
+        assert {r.status_code for r in approvals} == {200}
+        assert sum(r.headers.get("Idempotent-Replayed") != "true" for r in approvals) == 1
+        assert {len(r.json()["result"]["granted"]) for r in approvals if r.json()["result"]} == {1}
+        budgets = (await api.get("/v1/reports/offers", headers=auth())).json()["offers"]
+        assert next(o for o in budgets if o["offer"] == "trial_99")["used"] == 1  # the trial's one unit, once
+        await _review(api, "racer-2")
+        other = await _case_of(api, "racer-2")
+        url = f"/v1/cases/{other['id']}/decision"
+        both = await asyncio.gather(api.post(url, json={"decision": "approve"}, headers=auth()),
+                                    api.post(url, json={"decision": "deny"}, headers=auth()))  # fmt: skip
+        assert sorted(r.status_code for r in both) == [200, 409]
+
+
+async def test_a_caller_cannot_claw_back_or_void_someone_elses_rewards(make_api: MakeApi, pack: Path) -> None:
+    async with make_api(rules_path=pack, webhook_hosts="127.0.0.1") as api:
+        invited = await api.post("/v1/score", json=event("referral", customer="friend", referrer="honest-mum"),
+                                 headers=auth())  # fmt: skip
+        assert invited.json()["offers"][0]["status"] == "held"
+        paid = await api.post("/v1/events", json=event("order_paid", customer="friend", attributes={"order_id": "o-7"}),
+                              headers=auth())  # fmt: skip
+        assert [h["status"] for h in paid.json()["holds"]] == ["released"]
+        # another customer "refunds" the friend's order: it released nothing of theirs
+        fake = await api.post("/v1/events", json=event("refund", customer="stranger", attributes={"order_id": "o-7"}),
+                              headers=auth())  # fmt: skip
+        assert "late_evidence" not in fake.json()
+        # a farm account pays to the honest mother's address: nobody is labelled there, nothing happens to anyone
+        await api.post("/v1/score", json=event("coupon_claim", customer="farm-z"), headers=auth())
+        sent = await api.post("/v1/events", json=event("order_paid", customer="farm-z", address="honest mum's flat"),
+                              headers=auth())  # fmt: skip
+        assert "late_evidence" not in sent.json()
+        view = (await api.get("/v1/customers/honest-mum", headers=auth())).json()
+        assert view["clawbacks"] == [] and view["lists"] == []
+        assert [o["status"] for o in view["offers"]] == ["released"]
