@@ -32,6 +32,7 @@ from engine.model import SeedListEntry
 from engine.offers.clawbacks import Clawbacks
 from engine.offers.ledger import OfferLedger
 from engine.offers.slots import Command, Writes
+from engine.wecom.ledger import WecomLedger
 
 #: Recent decisions of a customer are kept this long after the last one.
 DECISIONS_TTL_S = 90 * 86400
@@ -54,6 +55,7 @@ class Services:
         self.claims = Claims(self.client, ttl_s=settings.idempotency_ttl_s)
         self.cases = CaseBook(self.client)
         self.clawbacks = Clawbacks(self.client)
+        self.wecom = WecomLedger(self.client)
 
     async def close(self) -> None:
         """Close the client; stop the embedded server if this worker started it."""

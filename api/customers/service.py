@@ -87,6 +87,7 @@ async def customer_view(runtime: Runtime, tenant: str, customer: str, *, limit: 
         "contacts": [_contact(c) for c in contacts],
         "clawbacks": clawbacks,  # rewards out already that the storefront should reverse (docs/review.md)
         "late_evidence": evidence,  # each step late evidence took on this customer, with its cause
+        "wecom_contacts": await guard.call("customer", services.wecom.standing(tenant=tenant, customer=customer)),
         "journeys": await guard.call(
             "journeys", automation(runtime).runner.view(tenant=tenant, loaded=loaded, customer=customer, limit=limit)
         ),
