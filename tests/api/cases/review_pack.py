@@ -90,7 +90,12 @@ webhooks:
 """
 
 HOOK_SECRET = "hook-secret-0123456789"
-ENV = {"YUTANG_WEBHOOK_HOSTS": "127.0.0.1", "YUTANG_WEBHOOK_SECRET_TEST": HOOK_SECRET}
+#: The servers' settings: the pack's loopback webhook allowed, Redis timeouts for a box shared by several suites
+ENV = {
+    "YUTANG_WEBHOOK_HOSTS": "127.0.0.1",
+    "YUTANG_WEBHOOK_SECRET_TEST": HOOK_SECRET,
+    "YUTANG_REDIS_TIMEOUT_MS": "5000",
+}
 
 
 def write_pack(

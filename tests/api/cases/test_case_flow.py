@@ -20,6 +20,8 @@ from tests.api.cases.review_pack import write_pack
 from tests.api.conftest import ALPHA, ALPHA_SCORE, BETA, MakeApi, auth, event
 
 VIRTUAL = "17012345678"  # a virtual-operator number: the review rule
+#: Redis timeout of these apps: the races here are the queue's, not a 500 ms timeout on a box shared by eight suites
+LOADED_BOX_TIMEOUT_S = 5.0
 
 
 async def _review(api: httpx.AsyncClient, customer: str, type_: str = "signup", **fields: Any) -> dict[str, Any]:
@@ -47,7 +49,7 @@ def pack(tmp_path: Path, redis_client: Redis) -> Path:
 async def test_review_opens_one_case_per_actor_and_approve_grants_the_withheld_trial(
     make_api: MakeApi, pack: Path
 ) -> None:
-    async with make_api(rules_path=pack, webhook_hosts="127.0.0.1") as api:
+    async with make_api(rules_path=pack, webhook_hosts="127.0.0.1", redis_timeout_s=LOADED_BOX_TIMEOUT_S) as api:
         await _review(api, "mum-1")
         await _review(api, "mum-1", "coupon_claim")
         case = await _case_of(api, "mum-1")
@@ -76,7 +78,9 @@ async def test_review_opens_one_case_per_actor_and_approve_grants_the_withheld_t
 
 async def test_a_second_reviewer_cannot_claim_or_decide_a_leased_case(make_api: MakeApi, pack: Path) -> None:
     keys = f"{ALPHA}:alpha:score+events+admin,other-admin-key-0123456:alpha:admin"
-    async with make_api(rules_path=pack, webhook_hosts="127.0.0.1", api_keys=keys) as api:
+    async with make_api(
+        rules_path=pack, webhook_hosts="127.0.0.1", redis_timeout_s=LOADED_BOX_TIMEOUT_S, api_keys=keys
+    ) as api:
         await _review(api, "mum-2")
         case = await _case_of(api, "mum-2")
         first, second = await asyncio.gather(
@@ -90,7 +94,7 @@ async def test_a_second_reviewer_cannot_claim_or_decide_a_leased_case(make_api: 
 
 
 async def test_the_queue_is_the_tenants_own_and_needs_the_reviewer_scope(make_api: MakeApi, pack: Path) -> None:
-    async with make_api(rules_path=pack, webhook_hosts="127.0.0.1") as api:
+    async with make_api(rules_path=pack, webhook_hosts="127.0.0.1", redis_timeout_s=LOADED_BOX_TIMEOUT_S) as api:
         await _review(api, "mum-3")
         case = await _case_of(api, "mum-3")
         assert (await api.get(f"/v1/cases/{case['id']}", headers=auth(BETA))).status_code == 404
@@ -108,7 +112,7 @@ async def test_a_timeout_decides_once_even_with_four_workers_racing(
     make_api: MakeApi, tmp_path: Path, redis_client: Redis
 ) -> None:
     pack = write_pack(tmp_path, sla="1s", on_timeout="deny")
-    async with make_api(rules_path=pack, webhook_hosts="127.0.0.1") as api:
+    async with make_api(rules_path=pack, webhook_hosts="127.0.0.1", redis_timeout_s=LOADED_BOX_TIMEOUT_S) as api:
         await _review(api, "farm-9", "coupon_claim")
         case = await _case_of(api, "farm-9")
         await asyncio.sleep(1.2)
@@ -123,7 +127,7 @@ async def test_a_timeout_decides_once_even_with_four_workers_racing(
 
 
 async def test_racing_decisions_grant_once_and_one_outcome_wins(make_api: MakeApi, pack: Path) -> None:
-    async with make_api(rules_path=pack, webhook_hosts="127.0.0.1") as api:
+    async with make_api(rules_path=pack, webhook_hosts="127.0.0.1", redis_timeout_s=LOADED_BOX_TIMEOUT_S) as api:
         first = await _review(api, "racer-1")
         retry = await api.post("/v1/score", json={**event("signup", customer="racer-1", phone=VIRTUAL),
                                                   "event_id": first["event_id"]}, headers=auth())  # fmt: skip
@@ -148,7 +152,7 @@ async def test_racing_decisions_grant_once_and_one_outcome_wins(make_api: MakeAp
 
 
 async def test_a_caller_cannot_claw_back_or_void_someone_elses_rewards(make_api: MakeApi, pack: Path) -> None:
-    async with make_api(rules_path=pack, webhook_hosts="127.0.0.1") as api:
+    async with make_api(rules_path=pack, webhook_hosts="127.0.0.1", redis_timeout_s=LOADED_BOX_TIMEOUT_S) as api:
         invited = await api.post("/v1/score", json=event("referral", customer="friend", referrer="honest-mum"),
                                  headers=auth())  # fmt: skip
         assert invited.json()["offers"][0]["status"] == "held"
