@@ -12,12 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.pack.automation_schema import HealthRuleItem, JourneyItem, WebhookItem
 from engine.pack.schema import (
+    ClawbackItem,
     ContactsItem,
     DecisionItem,
     FeatureItem,
     OfferGroupItem,
     OfferItem,
     PackMeta,
+    ReviewItem,
     RuleItem,
     SeedListItem,
     TestItem,
@@ -51,6 +53,8 @@ class RuleFile(BaseModel):
     journeys: list[JourneyItem] | None = Field(None, description="stages, transitions, timeouts (docs/journeys.md)")
     community: list[HealthRuleItem] | None = Field(None, description="group health rules (docs/journeys.md)")
     webhooks: dict[str, WebhookItem] | None = Field(None, description="name -> merchant endpoint, HMAC-signed")
+    review: ReviewItem | None = Field(None, description="the review queue: SLA, timeout policy (docs/review.md)")
+    clawback: ClawbackItem | None = Field(None, description="late evidence: causes, window, webhook (docs/review.md)")
 
 
 def rule_file_schema() -> dict[str, Any]:
