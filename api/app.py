@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from api.admin.router import router as admin_router
 from api.admin.versions import router as versions_router
 from api.audit.router import router as audit_router
+from api.cases.router import router as cases_router
 from api.console.router import router as console_router
 from api.contacts.router import router as contacts_router
 from api.contract import package_version, publish_contract
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
         journeys_router,
         groupbuy_router,
+        cases_router,
         wecom_router,
         keys_router,
         audit_router,

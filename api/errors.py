@@ -81,6 +81,13 @@ class InProgress(ApiError):
     code = "in_progress"
 
 
+class CaseConflict(ApiError):
+    """A case is claimed by another reviewer, or was decided otherwise."""
+
+    status = 409
+    code = "case_conflict"
+
+
 class ServiceUnavailable(ApiError):
     status = 503
     code = "unavailable"

@@ -127,6 +127,35 @@ class Metrics:
             ["route"],
             registry=r,
         )
+        self.late_evidence = Counter(
+            "yutang_late_evidence_total",
+            "Steps late evidence took, by cause (fraud_label, chargeback, refund_released, case_denied, "
+            "linked_at_checkout) and action (voided, cancelled, clawback, watch, case)",
+            ["cause", "action"],
+            registry=r,
+        )
+        self.cases_opened = Counter(
+            "yutang_cases_opened_total", "Review events sent to the queue (a new case or a join)", registry=r
+        )
+        self.case_decisions = Counter(
+            "yutang_case_decisions_total",
+            "Case decisions by outcome (approve | deny | escalate | keep), reviewer role and via (reviewer | timeout)",
+            ["decision", "role", "via"],
+            registry=r,
+        )
+        self.cases_open = Gauge(
+            "yutang_review_queue_open",
+            "Undecided review cases (open or escalated), as of the latest scrape",
+            multiprocess_mode="mostrecent",
+            registry=r,
+        )
+        self.case_age = Gauge(
+            "yutang_review_queue_age_seconds",
+            "Age of the undecided review cases at the latest scrape, by quantile (0.5, 0.95, 1 = the oldest)",
+            ["quantile"],
+            multiprocess_mode="mostrecent",
+            registry=r,
+        )
         self.budget_remaining = Gauge(
             "yutang_offer_budget_remaining",
             "Units left in an offer's total budget, as of its latest grant or refusal (offers with a total only)",

@@ -19,6 +19,7 @@ from typing import Any
 
 from api.claims import Claims
 from api.settings import Settings
+from engine.cases.book import CaseBook
 from engine.contacts.gate import ContactGate
 from engine.contacts.platform import WeComMonthly
 from engine.events import Event
@@ -28,6 +29,7 @@ from engine.features.scripts import guarded
 from engine.features.spec import Entity, ListKind
 from engine.features.store import FeatureStore
 from engine.model import SeedListEntry
+from engine.offers.clawbacks import Clawbacks
 from engine.offers.ledger import OfferLedger
 from engine.offers.slots import Command, Writes
 from engine.wecom.ledger import WecomLedger
@@ -51,6 +53,8 @@ class Services:
         self.gate = ContactGate(self.client, platform_limits=[WeComMonthly()])
         self.writes = Writes(self.client)
         self.claims = Claims(self.client, ttl_s=settings.idempotency_ttl_s)
+        self.cases = CaseBook(self.client)
+        self.clawbacks = Clawbacks(self.client)
         self.wecom = WecomLedger(self.client)
 
     async def close(self) -> None:

@@ -136,10 +136,15 @@ class TimeWindow:
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """Referral rewards held until the invitee's first paid order (or voided)."""
+    """A reward held until an outcome (the invitee's or beneficiary's first paid order), else voided."""
 
     release_on: str  # outcome event type, e.g. order_paid
-    void_after_days: int
+    void_after_days: int  # rounded up, for reports
+    void_after_seconds: int = 0  # exact; 0 = void_after_days days
+
+    @property
+    def seconds(self) -> int:
+        return self.void_after_seconds or self.void_after_days * 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +278,27 @@ class DecisionPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewPolicy:
+    """The pack's ``review:``: a case's deadline, what its timeout decides, what a denial lists."""
+
+    sla_seconds: int = 4 * 3600
+    on_timeout: str = "keep"  # deny | approve | keep
+    deny_block: tuple[str, ...] = ("customer",)  # entities of the case's customer blocked on deny
+    deny_watch: tuple[str, ...] = ()  # and watched (the fraud label already watches devices, phones, addresses)
+    lease_seconds: int = 900
+
+
+@dataclass(frozen=True, slots=True)
+class ClawbackPolicy:
+    """The pack's ``clawback:``: which late evidence re-examines grants, how far back, who is told."""
+
+    on: frozenset[str] = frozenset()  # fraud_label | chargeback | refund_released | case_denied | linked_at_checkout
+    window_seconds: int = 30 * 86400
+    webhook: str | None = None
+    linked: str = "watch"  # what happens to a customer linked at checkout: watch | case | none
+
+
+@dataclass(frozen=True, slots=True)
 class SeedListEntry:
     """A block/allow/watch entry seeded from YAML into the live lists."""
 
@@ -324,6 +350,8 @@ class CompiledRuleSet:
     automation: Automation = field(default_factory=Automation)  # journeys, community rules, webhooks
     phone_region: str = "CN"  # phones without a country code are read in this region (engine/phones.py)
     declared_features: tuple[str, ...] = ()  # every feature the pack declares (``features`` keeps those read)
+    review: ReviewPolicy = field(default_factory=ReviewPolicy)  # the review queue (engine/cases)
+    clawback: ClawbackPolicy = field(default_factory=ClawbackPolicy)  # late evidence (engine/offers/clawbacks.py)
 
     @property
     def shadow_rules(self) -> tuple[Rule, ...]:

@@ -56,13 +56,20 @@ async def customer_view(runtime: Runtime, tenant: str, customer: str, *, limit: 
     loaded, event, values = await customer_features(runtime, tenant, customer)
     evaluation = loaded.evaluate(event, values)
     services, guard = runtime.services, runtime.guard
-    decisions, grants, contacts, entries, tags = await asyncio.gather(
-        guard.call("customer", services.recent_decisions(tenant=tenant, customer=customer, limit=limit)),
-        guard.call("customer", services.ledger.customer_grants(tenant=tenant, customer=customer, limit=limit)),
-        guard.call("customer", services.contact_history(tenant=tenant, customer=customer, limit=limit)),
-        guard.call("customer", services.lists.get(tenant=tenant, entity=Entity.CUSTOMER, value=customer)),
-        guard.call("customer", services.client.smembers(tags_key(tenant, customer))),
+    found: list[Any] = list(
+        await asyncio.gather(
+            guard.call("customer", services.recent_decisions(tenant=tenant, customer=customer, limit=limit)),
+            guard.call("customer", services.ledger.customer_grants(tenant=tenant, customer=customer, limit=limit)),
+            guard.call("customer", services.contact_history(tenant=tenant, customer=customer, limit=limit)),
+            guard.call("customer", services.lists.get(tenant=tenant, entity=Entity.CUSTOMER, value=customer)),
+            guard.call("customer", services.client.smembers(tags_key(tenant, customer))),
+            guard.call("customer", services.clawbacks.of(tenant=tenant, customer=customer)),
+            guard.call("customer", services.clawbacks.history(tenant=tenant, customer=customer, limit=limit)),
+            guard.call("customer", services.wecom.standing(tenant=tenant, customer=customer)),
+        )
     )
+    decisions, grants, contacts, entries, tags, clawbacks, evidence, wecom = found
+    clawed = {(c["offer_id"], c["event_id"]) for c in clawbacks}
     return {
         "customer": customer,
         "tier": evaluation.tier,
@@ -77,7 +84,7 @@ async def customer_view(runtime: Runtime, tenant: str, customer: str, *, limit: 
             {
                 "offer": g.offer_id,
                 "event_id": g.event_id,
-                "status": g.status,
+                "status": "clawback" if (g.offer_id, g.event_id) in clawed else g.status,
                 "at": g.at,
                 "hold_id": g.hold_id,
                 "void_at": g.void_at,
@@ -85,7 +92,9 @@ async def customer_view(runtime: Runtime, tenant: str, customer: str, *, limit: 
             for g in grants
         ],
         "contacts": [_contact(c) for c in contacts],
-        "wecom_contacts": await guard.call("customer", services.wecom.standing(tenant=tenant, customer=customer)),
+        "clawbacks": clawbacks,  # rewards out already that the storefront should reverse (docs/review.md)
+        "late_evidence": evidence,  # each step late evidence took on this customer, with its cause
+        "wecom_contacts": wecom,  # the staff members it added on WeCom, as the last callback left them
         "journeys": await guard.call(
             "journeys", automation(runtime).runner.view(tenant=tenant, loaded=loaded, customer=customer, limit=limit)
         ),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Literal
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from api.cases.service import refresh_queue_metrics
 from api.deps import RuntimeDep
 from engine.redis_supervisor import read_state
 
@@ -62,5 +64,7 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics, summed over workers", include_in_schema=False)
 async def metrics(runtime: RuntimeDep) -> Response:
+    with contextlib.suppress(Exception):  # the queue's gauges: a scrape never fails for them
+        await refresh_queue_metrics(runtime)
     payload, content_type = runtime.metrics.render()
     return Response(payload, media_type=content_type)

@@ -1,4 +1,4 @@
-"""``yutang worker``: fire journey timeouts, red-packet tests and webhook deliveries.
+"""``yutang worker``: fire journey timeouts, red-packet tests, webhook deliveries and review-case timeouts.
 
 Built on the same settings, Redis client and PII secret as ``yutang serve`` (so it
 reads the features the API wrote), with its own copy of the rule set that follows
@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 from typing import Any
 
+from api.cases.timeouts import run_forever as run_case_timeouts
+from api.cases.timeouts import worker_runtime
 from api.metrics import Metrics
 from api.rulesets import RuleSets
 from api.services import Services, open_services
@@ -56,12 +58,15 @@ async def run(settings: Settings, *, poll_s: float) -> None:
     follower = asyncio.create_task(rulesets.follow(settings.rules_poll_s))
     tenants = tenants_from_keys(settings.api_keys)  # group-buy deadlines, hold and reservation expiry
     offers = asyncio.create_task(run_offers(services.client, tenants=tenants, idle_s=poll_s))
+    runtime = worker_runtime(settings, services, rulesets, Metrics())
+    cases = asyncio.create_task(run_case_timeouts(runtime, tenants, poll_s=poll_s))  # review SLA timeouts
     try:
         async with Egress(settings.webhook_policy()) as egress:
             await build_worker(services, rulesets, egress).run_forever(poll_s=poll_s)
     finally:
         follower.cancel()
         offers.cancel()
+        cases.cancel()
         await services.close()
         engine.close()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -43,4 +45,9 @@ class OutcomeResponse(BaseModel):
     )
     experiments: list[str] = Field(
         default_factory=list, description="'<experiment>:<variant>' conversions this paid order counted"
+    )
+    late_evidence: dict[str, Any] | None = Field(
+        None,
+        description="what the pack's clawback section did on this evidence: cause, links found at checkout, holds "
+        "voided, reservations cancelled, rewards marked for clawback, watch or case (docs/review.md)",
     )

@@ -26,6 +26,7 @@ from api.claims import OUTCOME, Fingerprint, claim_or_replay
 from api.event_time import event_time_error
 from api.experiment_metrics import count_experiment_conversions
 from api.journeys.service import apply_journeys
+from api.outcomes import late
 from api.runtime import Runtime
 from api.services import encode
 from engine.errors import StoreUnavailable
@@ -35,8 +36,14 @@ from engine.outcome_lists import apply_outcome
 ROUTE = "/v1/events"
 
 
-async def record_outcome(*, runtime: Runtime, tenant: str, event: Event, author: str) -> tuple[dict[str, Any], bool]:
-    """The response body and whether it replays the first answer for this event id."""
+async def record_outcome(
+    *, runtime: Runtime, tenant: str, event: Event, author: str, evidence: str | None = None
+) -> tuple[dict[str, Any], bool]:
+    """The response body and whether it replays the first answer for this event id.
+
+    ``evidence`` names the late-evidence cause when it is not the event's own (a denied
+    case is recorded as a fraud label with ``evidence="case_denied"``).
+    """
     services, guard = runtime.services, runtime.guard
     fingerprint = Fingerprint.of(event)
     earlier = await claim_or_replay(
@@ -47,7 +54,7 @@ async def record_outcome(*, runtime: Runtime, tenant: str, event: Event, author:
         runtime.metrics.replays.labels(ROUTE).inc()
         return json.loads(earlier), True
     try:
-        body = await _record(runtime, tenant, event, author)
+        body = await _record(runtime, tenant, event, author, evidence)
     except BaseException:
         with contextlib.suppress(StoreUnavailable):  # a retry must be recorded, not told "in progress"
             await guard.call("claim", services.claims.release(tenant=tenant, event_id=event.event_id, space=OUTCOME))
@@ -64,11 +71,12 @@ async def record_outcome(*, runtime: Runtime, tenant: str, event: Event, author:
     return body, False
 
 
-async def _record(runtime: Runtime, tenant: str, event: Event, author: str) -> dict[str, Any]:
+async def _record(runtime: Runtime, tenant: str, event: Event, author: str, evidence: str | None) -> dict[str, Any]:
     services, guard = runtime.services, runtime.guard
     loaded = runtime.rulesets.current
     specs = loaded.ruleset.record_plan[event.type]
     await guard.call("features", services.store.record_outcome(tenant=tenant, event=event, specs=specs))
+    early = await late.before_release(runtime, tenant, event, loaded)  # linked at checkout: nothing to release
     changes = await guard.call("holds", services.ledger.on_outcome(tenant=tenant, event=event))
     moved = await guard.call("reservations", services.ledger.on_reservation_outcome(tenant=tenant, event=event))
     experiments = [o.experiment for o in loaded.ruleset.offers if o.experiment is not None]
@@ -78,7 +86,7 @@ async def _record(runtime: Runtime, tenant: str, event: Event, author: str) -> d
     count_experiment_conversions(runtime.metrics, loaded, converted)
     list_changes = await _apply_lists(runtime, tenant, event, author)
     moves = await apply_journeys(runtime=runtime, tenant=tenant, event=event, loaded=loaded)
-    body = {
+    body: dict[str, Any] = {
         "event_id": event.event_id,
         "type": event.type,
         "holds": [
@@ -100,6 +108,9 @@ async def _record(runtime: Runtime, tenant: str, event: Event, author: str) -> d
         ],
         "experiments": converted,
     }
+    found = await late.after_outcome(runtime, tenant, event, loaded, early, evidence)
+    if found is not None:
+        body["late_evidence"] = found.as_dict()
     return body
 
 

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from api.cases.opening import opening_for
 from api.claims import ClaimState, Fingerprint, claim_or_replay, conflict
 from api.errors import IdempotencyConflict, InProgress, TimestampOutOfRange
 from api.event_time import event_time_error
@@ -101,6 +102,10 @@ async def score_event(
     writes: PendingWrites = []
     held_back = await gate(loaded, evaluation) if gate is not None else {}
     grants = await _grant(runtime, tenant, event, loaded, evaluation, body, writes, held_back)
+    opening = opening_for(loaded, event, evaluation, body)  # a review goes to the queue, with the other writes
+    if opening is not None:
+        writes.append(services.cases.open_call(tenant, opening))
+        metrics.cases_opened.inc()
     if options is not None:
         await options.apply(runtime, tenant, event, loaded, evaluation, grants, body)
     after_offers = time.perf_counter()

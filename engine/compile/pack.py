@@ -20,6 +20,7 @@ from engine.compile.policies import (
     resolve_zone,
 )
 from engine.compile.regex_budget import check_regex_budget
+from engine.compile.review import compile_clawback, compile_review
 from engine.compile.rules import compile_offers, compile_rules, compile_tiers
 from engine.diagnostics import Code, Diagnostic, Location, Severity, sort_diagnostics, syntax_first
 from engine.egress.policy import WebhookPolicy
@@ -130,6 +131,8 @@ def _compile(
         diagnostics=diagnostics,
         webhook_policy=webhook_policy,
     )
+    review = compile_review(pack.review, diagnostics)
+    clawback = compile_clawback(pack.clawback, set(pack.webhooks), diagnostics)
     live_rules = tuple(r for r in rules if r.mode is not Mode.OFF and (r.expires is None or r.expires > today))
     predicates = _predicates(live_rules, tiers, offers)
     locations = (
@@ -184,6 +187,8 @@ def _compile(
         offer_groups=offer_groups,
         automation=automation,
         declared_features=tuple(features),
+        review=review,
+        clawback=clawback,
     )
     return ruleset, diagnostics
 

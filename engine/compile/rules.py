@@ -7,12 +7,13 @@ from datetime import date, datetime, tzinfo
 from typing import Protocol
 
 from engine.compile.conditions import compile_condition
+from engine.compile.holds import compile_hold
 from engine.compile.offer_terms import compile_experiment, compile_group_buy, compile_reservation
 from engine.diagnostics import Code, Diagnostic, Severity, did_you_mean
-from engine.events import OUTCOME_TYPES, SCORED_TYPES
+from engine.events import SCORED_TYPES
 from engine.expr.checker import Scope
 from engine.expr.tree import Const, names_read, render
-from engine.model import Budget, Decision, Effect, Hold, Offer, Rule, Tier, TimeWindow
+from engine.model import Budget, Decision, Effect, Offer, Rule, Tier, TimeWindow
 from engine.pack.durations import parse_daily_range
 from engine.pack.loader import Located
 from engine.pack.schema import OfferItem, RuleItem, TierItem
@@ -198,10 +199,7 @@ def compile_offers(
         if item.when is not None:
             condition = compile_condition(located, "when", item.when, scope, diagnostics, subject)
         window = _offer_window(located, zone, diagnostics, subject)
-        hold = None
-        if item.hold is not None:
-            check_event_types(located, "hold", [item.hold.release_on], OUTCOME_TYPES, diagnostics, subject)
-            hold = Hold(item.hold.release_on, item.hold.void_after_days)
+        hold = compile_hold(located, diagnostics)
         effect = Effect(item.effect.type, item.effect.value, item.effect.description or item.label)
         reserve = compile_reservation(located, diagnostics)
         experiment = compile_experiment(located, effect, diagnostics)

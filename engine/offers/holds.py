@@ -5,6 +5,11 @@ it out of ``held`` exactly once and, when voiding, returns the unit to the offer
 total and to the beneficiary's per-customer count in the same atomic step. The
 customer-slot sets (``of:holds``) are only indexes telling ``on_outcome`` where to
 look; a racing second outcome finds the hold already decided and reports nothing.
+
+A released hold is remembered in its subject's and beneficiary's ``of:released``
+(hold id -> release time) with the order that released it (``of:released:ref``), so
+a later refund of that order, or a fraud label, can find the reward it released
+(engine.offers.clawbacks).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 from redis.commands.core import AsyncScript
 
 from engine.events import OUTCOME_TYPES, Event
+from engine.offers.periods import order_reference
 from engine.offers.results import HoldChange
 from engine.offers.slots import (
     Command,
@@ -52,7 +58,34 @@ async def on_outcome(
         return []
     verb, cause = action
     args = [verb, event.customer, cause, repr(event.epoch), event.event_id, keep_seconds]
-    return await _transition(client, transition, tenant, hold_ids, args, cause, event.timestamp, index)
+    ref = order_reference(event) or event.event_id
+    return await _transition(client, transition, tenant, hold_ids, args, cause, event.timestamp, index, ref)
+
+
+async def decide_for(
+    client: Any,
+    transition: AsyncScript,
+    tenant: str,
+    *,
+    customer: str,
+    verb: str,
+    cause: str,
+    at: datetime,
+    cause_event: str,
+    keep_seconds: int,
+) -> list[HoldChange]:
+    """Void (``verb="void"``) or release (``"approve"``) every pending hold ``customer`` is party to.
+
+    Late evidence and review decisions: a void covers the holds the customer is the
+    subject or the beneficiary of; an approval releases the ones it is the beneficiary of.
+    """
+    index = CustomerKeys(tenant, customer).holds
+    members = (await run_batch(client, [("SMEMBERS", index)]))[0]
+    hold_ids = sorted(text(m) for m in members)
+    if not hold_ids:
+        return []
+    args = [verb, customer, cause, repr(at.timestamp()), cause_event, keep_seconds]
+    return await _transition(client, transition, tenant, hold_ids, args, cause, at, index, cause_event)
 
 
 async def expire(
@@ -71,7 +104,7 @@ async def expire(
         if not hold_ids:
             break
         args = ["expire", "", "expired", repr(epoch), "", keep_seconds]
-        changes = await _transition(client, transition, tenant, hold_ids, args, "expired", now, None)
+        changes = await _transition(client, transition, tenant, hold_ids, args, "expired", now, None, "")
         expired += len(changes)
         offers = [o for o, events in zip(offers, due, strict=True) if len(events) == batch]
     return expired
@@ -86,6 +119,7 @@ async def _transition(
     reason: str,
     at: datetime,
     index: str | None,
+    ref: str,
 ) -> list[HoldChange]:
     """Run TRANSITION on each hold (one call per offer slot), then tidy the indexes."""
     calls: list[ScriptCall | Command] = []
@@ -107,6 +141,11 @@ async def _transition(
         offer_id = hold.split("/", 1)[0]
         changes.append(HoldChange(hold, offer_id, state, why, subject, beneficiary, at.astimezone(UTC)))  # type: ignore[arg-type]
         for customer in {subject, beneficiary}:
-            tidy.append(("SREM", CustomerKeys(tenant, customer).holds, hold))
+            party = CustomerKeys(tenant, customer)
+            tidy.append(("SREM", party.holds, hold))
+            if state == "released":
+                tidy.append(("ZADD", party.released, repr(at.timestamp()), hold))
+                tidy.append(("HSET", party.released_refs, hold, f"{ref}|{beneficiary}|{subject}"))
+                tidy += [("EXPIRE", party.released, args[5]), ("EXPIRE", party.released_refs, args[5])]
     await run_batch(client, tidy)
     return changes

@@ -157,7 +157,7 @@ class OfferLedger:
         keys = OfferKeys(tenant, offer.id)
         mode, due_at = 0, 0.0
         if offer.hold:
-            mode, due_at = 1, event.epoch + offer.hold.void_after_days * 86400
+            mode, due_at = 1, event.epoch + offer.hold.seconds
         elif offer.reserve:
             mode, due_at = 2, event.epoch + offer.reserve.ttl_seconds
         reserve = offer.reserve
@@ -232,6 +232,24 @@ class OfferLedger:
     async def on_outcome(self, *, tenant: str, event: Event) -> list[HoldChange]:
         """Release or void the holds an outcome decides (order paid, fraud label, chargeback)."""
         return await holds.on_outcome(self.client, self._transition, tenant, event, self.hold_keep_seconds)
+
+    async def decide_holds(
+        self, *, tenant: str, customer: str, verb: str, cause: str, at: datetime, cause_event: str
+    ) -> list[HoldChange]:
+        """Void (``void``) or release (``approve``) the customer's pending holds: late evidence, a review."""
+        return await holds.decide_for(
+            self.client, self._transition, tenant, customer=customer, verb=verb, cause=cause, at=at,
+            cause_event=cause_event, keep_seconds=self.hold_keep_seconds,
+        )  # fmt: skip
+
+    async def cancel_reservations(
+        self, *, tenant: str, customer: str, cause: str, at: datetime, cause_event: str
+    ) -> list[ReservationChange]:
+        """Give back every unit still reserved for ``customer``'s checkouts (late evidence against it)."""
+        return await reservations.cancel_for(
+            self.client, self._reservation, tenant, customer=customer, cause=cause, at=at,
+            cause_event=cause_event, keep_seconds=self.hold_keep_seconds,
+        )  # fmt: skip
 
     async def expire_holds(self, *, tenant: str, now: datetime, batch: int = 500) -> int:
         """Expire every hold past ``void_at`` (the invitee never bought); return how many."""

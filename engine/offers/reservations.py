@@ -48,6 +48,26 @@ async def on_outcome(
     return await _move(client, script, tenant, ids, args, event.type, event.timestamp, index)
 
 
+async def cancel_for(
+    client: Any,
+    script: AsyncScript,
+    tenant: str,
+    *,
+    customer: str,
+    cause: str,
+    at: datetime,
+    cause_event: str,
+    keep_seconds: int,
+) -> list[ReservationChange]:
+    """Cancel the customer's reservations not yet committed (late evidence); committed ones stay."""
+    index = CustomerKeys(tenant, customer).reservations
+    ids = sorted(text(m) for m in (await run_batch(client, [("SMEMBERS", index)]))[0])
+    if not ids:
+        return []
+    args = ["cancel", customer, cause, repr(at.timestamp()), cause_event, keep_seconds, ""]
+    return await _move(client, script, tenant, ids, args, cause, at, index)
+
+
 async def expire(client: Any, script: AsyncScript, tenant: str, now: datetime, batch: int, keep_seconds: int) -> int:
     """Release every reservation not committed by its ``expires_at``; return how many."""
     offers = sorted(text(o) for o in (await run_batch(client, [("SMEMBERS", reserved_offers_key(tenant))]))[0])

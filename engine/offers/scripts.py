@@ -128,10 +128,11 @@ return outcome .. '|1'
 )
 
 #: KEYS: budget, customers, hold, rdue
-#: ARGV: action (outcome | expire), customer, cause (outcome type), at, cause event id,
-#:       keep_ttl, order reference ('' = any of the customer's)
+#: ARGV: action (outcome | expire | cancel), customer, cause (outcome type, or the late
+#:       evidence for cancel), at, cause event id, keep_ttl, order reference ('' = any)
 #: reserved -> committed (commit_on), reserved -> cancelled / committed -> refunded
-#: (release_on), reserved -> lapsed (expire, past expires_at). Each step happens once.
+#: (release_on), reserved -> lapsed (expire, past expires_at), reserved -> cancelled
+#: (cancel: late evidence against the customer). Each step happens once.
 #: Returns {'changed', new_state, subject, beneficiary} | {'gone'} | {'kept'}
 RESERVATION = (
     GIVE_BACK
@@ -144,6 +145,11 @@ if action == 'expire' then
   if h[1] ~= 'reserved' or tonumber(h[5]) > tonumber(at) then return {'kept'} end
   give_back(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 'lapsed', 'expired', at, '', ARGV[6])
   return {'changed', 'lapsed', h[2], h[7]}
+end
+if action == 'cancel' then
+  if h[1] ~= 'reserved' or (h[2] ~= customer and h[7] ~= customer) then return {'kept'} end
+  give_back(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 'cancelled', cause, at, ARGV[5], ARGV[6])
+  return {'changed', 'cancelled', h[2], h[7]}
 end
 if h[2] ~= customer then return {'kept'} end
 if ARGV[7] ~= '' and h[6] ~= '' and h[6] ~= ARGV[7] then return {'kept'} end
@@ -166,9 +172,11 @@ return {'kept'}
 )
 
 #: KEYS: budget, customers, hold, due
-#: ARGV: action (release | void | expire), customer, cause (event type or label),
-#:       at (epoch seconds of the cause), cause event id, keep_ttl
-#: A hold leaves ``held`` exactly once. Returns
+#: ARGV: action (release | void | expire | approve), customer, cause (event type, label,
+#:       or late evidence), at (epoch seconds of the cause), cause event id, keep_ttl
+#: void: the customer is the hold's subject, or its beneficiary for any cause but a
+#: chargeback (a fraud label, a denied case, a link at checkout); approve: a reviewer
+#: releases the beneficiary's hold. A hold leaves ``held`` exactly once. Returns
 #:   {'changed', new_state, subject, beneficiary, void_at}  -- this call moved it
 #:   {'gone'}  -- unknown or already released/voided: drop it from customer indexes
 #:   {'kept'}  -- still pending, but this cause does not apply to it
@@ -183,7 +191,10 @@ if action == 'release' then
   if h[2] ~= customer or h[4] ~= cause then return {'kept'} end
   if at > void_at then action = 'expire' end
 elseif action == 'void' then
-  if h[2] ~= customer and not (cause == 'fraud' and h[3] == customer) then return {'kept'} end
+  if h[2] ~= customer and not (cause ~= 'chargeback' and h[3] == customer) then return {'kept'} end
+elseif action == 'approve' then
+  if h[3] ~= customer then return {'kept'} end
+  action = 'release'
 elseif action == 'expire' then
   if void_at > at then return {'kept'} end
 else

@@ -112,6 +112,18 @@ class CustomerKeys:
         return f"{self.base}:of:holds"
 
     @property
+    def released(self) -> str:  # zset: hold ids released where this customer is invitee or beneficiary -> when
+        return f"{self.base}:of:released"
+
+    @property
+    def released_refs(self) -> str:  # hash: released hold id -> "order reference|beneficiary|subject"
+        return f"{self.base}:of:released:ref"
+
+    @property
+    def clawbacks(self) -> str:  # hash: "offer/event" -> JSON of a reward marked for clawback
+        return f"{self.base}:of:clawbacks"
+
+    @property
     def reservations(self) -> str:  # set: reservation ids (offer/event) still reserved or committed
         return f"{self.base}:of:resv"
 

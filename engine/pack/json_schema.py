@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.pack.automation_schema import HealthRuleItem, JourneyItem, WebhookItem
 from engine.pack.schema import (
+    ClawbackItem,
     ContactsItem,
     CouponBindingItem,
     DecisionItem,
@@ -19,6 +20,7 @@ from engine.pack.schema import (
     OfferGroupItem,
     OfferItem,
     PackMeta,
+    ReviewItem,
     RuleItem,
     SeedListItem,
     TestItem,
@@ -55,6 +57,8 @@ class RuleFile(BaseModel):
     journeys: list[JourneyItem] | None = Field(None, description="stages, transitions, timeouts (docs/journeys.md)")
     community: list[HealthRuleItem] | None = Field(None, description="group health rules (docs/journeys.md)")
     webhooks: dict[str, WebhookItem] | None = Field(None, description="name -> merchant endpoint, HMAC-signed")
+    review: ReviewItem | None = Field(None, description="the review queue: SLA, timeout policy (docs/review.md)")
+    clawback: ClawbackItem | None = Field(None, description="late evidence: causes, window, webhook (docs/review.md)")
 
 
 def rule_file_schema() -> dict[str, Any]:

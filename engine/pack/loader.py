@@ -19,6 +19,7 @@ from engine.diagnostics import Code, Diagnostic, Location, did_you_mean
 from engine.pack.automation_schema import HealthRuleItem, JourneyItem, WebhookItem
 from engine.pack.schema import (
     SECTIONS,
+    ClawbackItem,
     ContactsItem,
     CouponBindingItem,
     DecisionItem,
@@ -26,6 +27,7 @@ from engine.pack.schema import (
     OfferGroupItem,
     OfferItem,
     PackMeta,
+    ReviewItem,
     RuleItem,
     SeedListItem,
     TestItem,
@@ -71,6 +73,8 @@ class ValidatedPack:
     journeys: list[Located[JourneyItem]] = field(default_factory=list)
     community: list[Located[HealthRuleItem]] = field(default_factory=list)
     webhooks: dict[str, Located[WebhookItem]] = field(default_factory=dict)
+    review: Located[ReviewItem] | None = None
+    clawback: Located[ClawbackItem] | None = None
 
 
 def read_pack_files(root: str | FsPath) -> dict[str, str]:
@@ -314,7 +318,7 @@ def _known_fields() -> frozenset[str]:
 
 KNOWN_FIELDS = _known_fields()
 
-_FIELD = {"pack": "meta", "decision": "decision", "contacts": "contacts"}
+_FIELD = {"pack": "meta", "decision": "decision", "contacts": "contacts", "review": "review", "clawback": "clawback"}
 _COLLECTORS = {"single": _collect_single, "list": _collect_list, "map": _collect_map}
 def _validate_offer_group(pack: ValidatedPack, source: SourceFile, path: Path, raw: Any) -> OfferGroupItem | None:
     item: OfferGroupItem | None = _validate(pack, source, path, OfferGroupItem, raw)

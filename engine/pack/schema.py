@@ -123,8 +123,16 @@ class OfferGroupItem(_Section):
 
 
 class HoldItem(_Section):
-    release_on: str = "order_paid"
-    void_after_days: Annotated[int, Field(ge=1, le=365)] = 14
+    """Held until an outcome of the beneficiary's (or, on a referral, the invitee's), else voided.
+
+    ``until`` / ``void_after`` (a duration) are the names to write; ``release_on`` /
+    ``void_after_days`` are the older spelling of the same terms.
+    """
+
+    until: str | None = Field(None, description="outcome type that releases the hold, e.g. order_paid")
+    void_after: str | None = Field(None, description="voided when not released within this duration, e.g. 7d")
+    release_on: str | None = None
+    void_after_days: Annotated[int, Field(ge=1, le=365)] | None = None
 
 
 class OfferItem(_Section):
@@ -276,6 +284,36 @@ class TestItem(_Section):
 
 AttributeType = Literal["number", "string", "bool"]
 
+
+class ReviewDenyItem(_Section):
+    """What a denied case adds to the lists besides the fraud label's own entries."""
+
+    block: list[Entity] = Field(default_factory=lambda: [Entity.CUSTOMER])
+    watch: list[Entity] = Field(default_factory=list)
+
+
+class ReviewItem(_Section):
+    """The review queue: how long a case may wait and what happens when nobody decides."""
+
+    sla: str = "4h"
+    on_timeout: Literal["deny", "approve", "keep"] = "keep"
+    deny: ReviewDenyItem = ReviewDenyItem()
+    lease: str = Field("15m", description="how long a reviewer's claim on a case lasts")
+    description: str = ""
+
+
+ClawbackCause = Literal["fraud_label", "chargeback", "refund_released", "case_denied", "linked_at_checkout"]
+
+
+class ClawbackItem(_Section):
+    """Late evidence: which outcomes re-examine a customer's grants, how far back, who is told."""
+
+    on: Annotated[list[ClawbackCause], Field(min_length=1)]
+    window: str = "30d"
+    webhook: str | None = Field(None, description="a webhook of the pack announcing every clawback")
+    linked: Literal["watch", "case", "none"] = "watch"
+    description: str = ""
+
 # journeys, community rules and webhooks have their own module; imported here so that
 # SECTIONS and the loader's "did you mean" field names see them
 from engine.pack.automation_schema import (  # noqa: E402
@@ -308,4 +346,6 @@ SECTIONS: dict[str, tuple[type[BaseModel] | None, str]] = {
     "journeys": (JourneyItem, "list"),
     "community": (HealthRuleItem, "list"),
     "webhooks": (WebhookItem, "map"),
+    "review": (ReviewItem, "single"),
+    "clawback": (ClawbackItem, "single"),
 }

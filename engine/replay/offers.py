@@ -67,7 +67,7 @@ class OfferTally:
                 self.granted[winner.id] += 1
             else:
                 self.held[winner.id] += 1
-                deadline = event.epoch + winner.hold.void_after_days * 86_400
+                deadline = event.epoch + winner.hold.seconds
                 self._pending[event.customer].append(_Hold(winner, deadline))
         return granted
 

@@ -96,7 +96,9 @@ def runner_on(client: Redis) -> JourneyRunner:
 
 
 def pack(*, ladder: bool = True, extra: Mapping[str, str] | None = None) -> LoadedRuleSet:
-    files = {k: v for k, v in read_pack_files(RULES).items() if ladder or not k.endswith("studio_ladder.yaml")}
+    # review.yaml announces clawbacks on the ladder's studio_crm webhook: it goes with the ladder
+    without = ("studio_ladder.yaml", "review.yaml")
+    files = {k: v for k, v in read_pack_files(RULES).items() if ladder or not k.endswith(without)}
     return prepare(files | dict(extra or {}), BackendKind.PYTHON)
 
 

@@ -1,0 +1,1 @@
+"""The review queue's routes, the decisions' actions and their timeouts."""

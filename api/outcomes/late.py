@@ -1,0 +1,218 @@
+"""Late evidence: an outcome that reveals abuse re-examines what was already granted.
+
+The pack's ``clawback:`` section names the causes it acts on and the window it looks
+back over (engine.model.ClawbackPolicy):
+
+- ``linked_at_checkout``: a paid order whose device, phone or address is listed because
+  of an account labelled fraud (engine.cases.links). Examined *before* the order's holds
+  are released: the payer's pending holds are voided instead, its open reservations
+  cancelled, its rewards within the window marked for clawback, and the payer is put on
+  watch or into a case (``linked: watch | case``);
+- ``fraud_label`` (``label: fraud``), ``case_denied`` (a reviewer's or timeout's denial,
+  recorded as a fraud label), ``chargeback``: the customer's remaining holds voided, its
+  reservations cancelled, its rewards within the window and the rewards its paid orders
+  released for others (a referrer's gift) marked for clawback;
+- ``refund_released``: a refund of the order that released a held reward (刷单): that
+  reward, whoever received it, marked for clawback.
+
+Every step is idempotent on the cause's event id (a hold moves once, a clawback is
+written once per reward), written to the affected customers' histories with its cause,
+counted, and each clawback is announced by the pack's webhook.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from api.journeys.service import automation
+from api.runtime import Runtime
+from engine.cases.book import Opening
+from engine.cases.keys import actor_of, case_id_for
+from engine.cases.links import Link, links_of
+from engine.events import Event
+from engine.features.keys import digest
+from engine.features.spec import Entity, ListKind
+from engine.offers.clawbacks import Clawback, history_calls
+from engine.offers.results import HoldChange, ReservationChange
+from engine.rule_engine import LoadedRuleSet
+
+AUTHOR = "late-evidence"
+
+
+@dataclass
+class Findings:
+    """What one outcome's late evidence did, for the answer and the history."""
+
+    cause: str
+    links: list[Link] = field(default_factory=list)
+    voided: list[HoldChange] = field(default_factory=list)
+    cancelled: list[ReservationChange] = field(default_factory=list)
+    clawbacks: list[Clawback] = field(default_factory=list)
+    listed: list[str] = field(default_factory=list)  # watch | case
+    case_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cause": self.cause,
+            "links": [link.as_dict() for link in self.links],
+            "voided": [
+                {"hold_id": h.hold_id, "offer": h.offer_id, "beneficiary": h.beneficiary_id} for h in self.voided
+            ],
+            "cancelled": [{"reservation_id": r.reservation_id, "offer": r.offer_id} for r in self.cancelled],
+            "clawbacks": [c.as_dict() for c in self.clawbacks],
+            "listed": self.listed,
+            "case_id": self.case_id,
+        }
+
+
+def cause_of(event: Event, override: str | None = None) -> str | None:
+    """The late-evidence cause an outcome stands for (before the pack says whether it acts on it)."""
+    if override is not None:
+        return override
+    if event.type == "label" and event.label == "fraud":
+        return "fraud_label"
+    if event.type in ("chargeback", "refund"):
+        return "chargeback" if event.type == "chargeback" else "refund_released"
+    return None
+
+
+async def before_release(runtime: Runtime, tenant: str, event: Event, loaded: LoadedRuleSet) -> Findings | None:
+    """A paid order linked at checkout: void and cancel before the order can release anything."""
+    policy = loaded.ruleset.clawback
+    if event.type != "order_paid" or "linked_at_checkout" not in policy.on:
+        return None
+    services = runtime.services
+    links = await runtime.guard.call("evidence", links_of(services.client, services.keys, tenant=tenant, event=event))
+    if not links:
+        return None
+    found = Findings("linked_at_checkout", links=links)
+    await _void_and_cancel(runtime, tenant, event.customer, found, event)
+    return found
+
+
+async def after_outcome(
+    runtime: Runtime,
+    tenant: str,
+    event: Event,
+    loaded: LoadedRuleSet,
+    early: Findings | None,
+    override: str | None = None,
+) -> Findings | None:
+    """The clawbacks, listings and cases the outcome's evidence calls for (``early``: found at checkout)."""
+    policy = loaded.ruleset.clawback
+    cause = early.cause if early is not None else cause_of(event, override)
+    if cause is None or cause not in policy.on:
+        return None
+    found = early or Findings(cause)
+    since = event.timestamp - timedelta(seconds=policy.window_seconds)
+    values = {o.id: o.effect.value for o in loaded.ruleset.offers}
+    claw = runtime.services.clawbacks
+    at, ref = event.timestamp.astimezone(UTC), event.event_id
+    if cause == "refund_released":
+        order = str(event.attributes.get("order_id") or "")
+        found.clawbacks += await runtime.guard.call(
+            "evidence", claw.released_by(tenant=tenant, payer=event.customer, order=order, since=since,
+                                         cause=cause, cause_event=ref, at=at, values=values),
+        )  # fmt: skip
+    else:
+        if early is None:
+            await _void_and_cancel(runtime, tenant, event.customer, found, event)
+        found.clawbacks += await runtime.guard.call(
+            "evidence", claw.against(tenant=tenant, customer=event.customer, since=since, cause=cause,
+                                     cause_event=ref, at=at, values=values),
+        )  # fmt: skip
+        found.clawbacks += await runtime.guard.call(
+            "evidence", claw.released_by(tenant=tenant, payer=event.customer, order="", since=since,
+                                         cause=cause, cause_event=ref, at=at, values=values),
+        )  # fmt: skip
+    if cause == "linked_at_checkout":
+        await _list_linked(runtime, tenant, event, loaded, found)
+    if not (found.voided or found.cancelled or found.clawbacks or found.links):
+        return None
+    await _record(runtime, tenant, event, loaded, found)
+    return found
+
+
+async def _void_and_cancel(runtime: Runtime, tenant: str, customer: str, found: Findings, event: Event) -> None:
+    ledger, at = runtime.services.ledger, event.timestamp.astimezone(UTC)
+    cause = f"late:{found.cause}"
+    found.voided += await runtime.guard.call(
+        "evidence",
+        ledger.decide_holds(tenant=tenant, customer=customer, verb="void", cause=cause, at=at,
+                            cause_event=event.event_id),
+    )  # fmt: skip
+    found.cancelled += await runtime.guard.call(
+        "evidence",
+        ledger.cancel_reservations(tenant=tenant, customer=customer, cause=cause, at=at, cause_event=event.event_id),
+    )
+
+
+async def _list_linked(runtime: Runtime, tenant: str, event: Event, loaded: LoadedRuleSet, found: Findings) -> None:
+    """The payer linked at checkout goes on watch, or into a case, as the pack says."""
+    policy, others = loaded.ruleset.clawback, sorted({link.other or "a blocked identity" for link in found.links})
+    why = f"linked at checkout (event {event.event_id}) to {', '.join(others)}"
+    if policy.linked == "watch":
+        await runtime.guard.call(
+            "evidence", runtime.services.store.add_entry(tenant=tenant, entity=Entity.CUSTOMER, value=event.customer,
+                                                         kind=ListKind.WATCH, reason=why[:200], author=AUTHOR),
+        )  # fmt: skip
+        found.listed.append("watch")
+    elif policy.linked == "case":
+        review = loaded.ruleset.review
+        actor, at = actor_of(event.customer), event.timestamp.timestamp()
+        record = {"event_id": event.event_id, "type": event.type, "at": event.timestamp.isoformat(),
+                  "decision": "late_evidence", "score": 0, "reasons": [], "withheld": [],
+                  "links": [link.as_dict() for link in found.links]}  # fmt: skip
+        opening = Opening(actor, event.customer, case_id_for(actor, event.event_id), event.event_id, at,
+                          at + review.sla_seconds, 0, 0.0, "", ["linked_at_checkout"], record)  # fmt: skip
+        found.case_id, _, _ = await runtime.guard.call("evidence", runtime.services.cases.open(tenant, opening))
+        found.listed.append("case")
+
+
+async def _record(runtime: Runtime, tenant: str, event: Event, loaded: LoadedRuleSet, found: Findings) -> None:
+    """Each step into its customer's history, the counters, and one webhook per clawback."""
+    base = {"at": event.timestamp.astimezone(UTC).isoformat(), "cause": found.cause, "cause_event": event.event_id}
+    steps: dict[str, list[dict[str, Any]]] = {}
+    for hold in found.voided:
+        for who in {hold.subject_id, hold.beneficiary_id}:
+            steps.setdefault(who, []).append(
+                {**base, "action": "voided", "offer": hold.offer_id, "hold_id": hold.hold_id}
+            )
+    for reservation in found.cancelled:
+        steps.setdefault(reservation.customer_id, []).append(
+            {**base, "action": "cancelled", "offer": reservation.offer_id, "reservation_id": reservation.reservation_id}
+        )
+    for claw in found.clawbacks:
+        steps.setdefault(claw.customer, []).append(
+            {**base, "action": "clawback", "offer": claw.offer_id, "event_id": claw.event_id, "value": claw.value}
+        )
+    linked = sorted({link.other for link in found.links if link.other})
+    for listed in found.listed:
+        step = {**base, "action": listed, "case_id": found.case_id, "linked": linked}
+        steps.setdefault(event.customer, []).append(step)
+    keep = runtime.services.clawbacks.keep_seconds
+    calls = [c for who, entries in steps.items() for c in history_calls(tenant, who, entries, keep)]
+    await runtime.guard.call("evidence", runtime.services.writes.send(calls))
+    metrics = runtime.metrics
+    for action, count in (("voided", len(found.voided)), ("cancelled", len(found.cancelled)),
+                          ("clawback", len(found.clawbacks)), *((name, 1) for name in found.listed)):  # fmt: skip
+        if count:
+            metrics.late_evidence.labels(found.cause, action).inc(count)
+    await _announce(runtime, tenant, loaded, found)
+
+
+async def _announce(runtime: Runtime, tenant: str, loaded: LoadedRuleSet, found: Findings) -> None:
+    name = loaded.ruleset.clawback.webhook
+    hook = loaded.ruleset.automation.webhooks.get(name) if name else None
+    if hook is None or not found.clawbacks:
+        return
+    outbox, now = automation(runtime).outbox, time.time()
+    for claw in found.clawbacks:
+        body = {"event": "clawback", "sent_at": datetime.now(UTC).isoformat(), **claw.as_dict()}
+        delivery = f"clawback-{digest(f'{tenant}|{claw.key}')}"
+        await runtime.guard.call(
+            "evidence", outbox.enqueue(tenant=tenant, hook=hook, delivery=delivery, body=body, at=now)
+        )
