@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from engine.diagnostics import Code, Diagnostic, Location, did_you_mean
 from engine.pack.automation_schema import HealthRuleItem, JourneyItem, WebhookItem
+from engine.pack.scenario_schema import ScenarioItem
 from engine.pack.schema import (
     SECTIONS,
     ContactsItem,
@@ -69,6 +70,7 @@ class ValidatedPack:
     journeys: list[Located[JourneyItem]] = field(default_factory=list)
     community: list[Located[HealthRuleItem]] = field(default_factory=list)
     webhooks: dict[str, Located[WebhookItem]] = field(default_factory=dict)
+    scenarios: list[Located[ScenarioItem]] = field(default_factory=list)
 
 
 def read_pack_files(root: str | FsPath) -> dict[str, str]:

@@ -252,6 +252,7 @@ from engine.pack.automation_schema import (  # noqa: E402
     TransitionItem,  # noqa: F401
     WebhookItem,
 )
+from engine.pack.scenario_schema import ScenarioItem  # noqa: E402
 
 #: section name -> (item model, shape); "list" sections concatenate, "map" merge by key,
 #: "single" may appear in one file only.
@@ -271,4 +272,5 @@ SECTIONS: dict[str, tuple[type[BaseModel] | None, str]] = {
     "journeys": (JourneyItem, "list"),
     "community": (HealthRuleItem, "list"),
     "webhooks": (WebhookItem, "map"),
+    "scenarios": (ScenarioItem, "list"),
 }
