@@ -45,6 +45,8 @@ def _actual(
     if field == "withheld":
         return {w["offer"]: [w["why"], *w.get("causes", [])] for w in scored.get("withheld", [])}
     if field == "status":
+        if "recent_decisions" in answer:  # newest first: each offer's latest grant
+            return {o["offer"]: o["status"] for o in reversed(answer.get("offers", []))}
         return {o["offer"]: o["status"] for o in scored.get("offers", [])}
     if field == "remaining":
         return {offer: (seen.get("report") or {}).get(offer, {}).get("remaining") for offer in want}

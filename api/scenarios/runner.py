@@ -12,7 +12,7 @@ The clock is the scenario's: ``time_machine`` moves this process's wall clock (t
 API, the ledger, the contact gate and the workers all read it), standing still except
 one second per step and each ``advance:``. After an ``advance`` the due work a
 ``yutang worker`` would do runs at the new time: group-buy deadlines, expired holds and
-reservations, journey timeouts (webhooks are not delivered). Redis' own key expiry
+reservations, journey timeouts (webhooks are refused, never sent). Redis' own key expiry
 keeps real time, which only matters to keys that live for days (retry claims).
 """
 
@@ -35,6 +35,7 @@ from api.app import create_app
 from api.scenarios.expect import check
 from api.settings import Settings
 from engine.diagnostics import Location
+from engine.egress.policy import WebhookPolicy
 from engine.egress.transport import Egress
 from engine.model import Scenario, ScenarioStep
 from engine.pack.durations import parse_duration
@@ -209,7 +210,7 @@ async def _due_work(run: _Run) -> dict[str, Any]:
     fired = await offer_worker(client).run_once(DueQueue(client, run.tenant))
     voided = await runtime.services.ledger.expire_holds(tenant=run.tenant, now=now)
     lapsed = await runtime.services.ledger.expire_reservations(tenant=run.tenant, now=now)
-    async with Egress(runtime.settings.webhook_policy()) as egress:
+    async with Egress(WebhookPolicy.parse(hosts="")) as egress:  # a scenario never calls a real webhook
         moves = await journey_worker(runtime.services, runtime.rulesets, egress).run_once(now=time.time())
     return {"deadlines": fired, "holds_expired": voided, "reservations_lapsed": lapsed, "journeys": dict(moves)}
 

@@ -37,7 +37,7 @@ EXPECTS: Mapping[str, frozenset[str]] = {
     "open_group": GROUP,
     "join_group": GROUP,
     "list": frozenset(),
-    "customer": frozenset({"tier", "offers", "remaining"}),
+    "customer": frozenset({"tier", "offers", "status", "remaining"}),
     "advance": frozenset({"remaining"}),
 }
 ANY_STEP = frozenset({"journey", "tags"})
@@ -87,7 +87,7 @@ class _Checker:
         if text is None:
             return SCENARIO_START
         try:
-            moment = datetime.fromisoformat(text)
+            moment = text if isinstance(text, datetime) else datetime.fromisoformat(text)
         except ValueError:
             moment = None
         if moment is None or moment.tzinfo is None:

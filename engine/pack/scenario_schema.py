@@ -8,6 +8,7 @@ resolved by ``engine.compile.scenarios``; events are checked like a request's bo
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -56,7 +57,9 @@ class ScenarioExpect(_Section):
     tier: Name | None = None
     offers: list[Id] | None = Field(None, description="exactly these offers granted, held or reserved")
     withheld: dict[Id, str] | None = Field(None, description="offer -> why it was withheld (budgets: every cause)")
-    status: dict[Id, str] | None = Field(None, description="offer -> granted | held | reserved")
+    status: dict[Id, str] | None = Field(
+        None, description="offer -> granted | held | reserved (a customer step: its latest grant's state, e.g. voided)"
+    )
     remaining: dict[Id, int] | None = Field(None, description="offer -> units of its total left (the offers report)")
     # outcomes
     holds: dict[Id, str] | None = Field(None, description="offer -> released | voided ... for holds this outcome moved")
@@ -82,7 +85,7 @@ class ScenarioStepItem(_Section):
     join_group: dict[str, Any] | None = Field(None, description="a group_buy_join event for the last opened group")
     list: ListStep | None = None
     customer: Name | None = Field(None, description="read the customer (tier, journeys, tags, offers) to expect on")
-    advance: Annotated[str, Field(pattern=r"^\d+[smhdw]$")] | None = Field(
+    advance: Annotated[str, Field(min_length=1, max_length=16)] | None = Field(
         None, description="move the clock (2h, 3d); due group-buy deadlines, holds and journey timeouts fire"
     )
     expect: ScenarioExpect | None = None
@@ -101,6 +104,8 @@ class ScenarioStepItem(_Section):
 
 class ScenarioItem(_Section):
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    start: str | None = Field(None, description="ISO time the clock starts at (default 2026-11-02T10:00+08:00)")
+    start: datetime | str | None = Field(
+        None, description="ISO time with a zone the clock starts at (default 2026-11-02T10:00+08:00)"
+    )
     customer: Name | None = Field(None, description="default customer of the steps' events")
     steps: Annotated[list[ScenarioStepItem], Field(min_length=1, max_length=500)]
