@@ -58,7 +58,7 @@ def _actual(
         return answer.get("next_allowed_at")
     if field in ("group_state", "group_size"):
         group = answer.get("group") or {}
-        return group.get("state" if field == "group_state" else "size")
+        return group.get("state") if field == "group_state" else len(group.get("members", []))
     if field == "journey":
         return {j["journey"]: j["stage"] for j in customer.get("journeys", [])}
     if field == "tags":

@@ -71,7 +71,7 @@ class ScenarioExpect(_Section):
     # group-buys
     outcome: str | None = Field(None, description="open | joined | member | refused")
     group_state: str | None = Field(None, description="open | completed | virtual | failed")
-    group_size: int | None = None
+    group_size: int | None = Field(None, description="members in the group now")
     # journeys (any step: read from GET /v1/customers/{id} after it)
     journey: dict[Id, Id] | None = Field(None, description="journey -> stage the customer is in")
     tags: list[Name] | None = None
