@@ -91,8 +91,8 @@ def test_a_wrong_expectation_fails_at_its_place_with_expected_and_actual(
     junit = tmp_path / "results.xml"
     assert main(["test", str(rules), "--backend", "python", "--junit", str(junit)]) == 1
     out = capsys.readouterr().out
-    assert f"FAIL scenario a blocked device is denied until the entry is lifted  ({rules}/pack.yaml:10:5)" in out
-    assert f"FAIL step 4 score  ({rules}/pack.yaml:17:9)" in out
+    assert f"FAIL scenario a blocked device is denied until the entry is lifted  ({rules}/pack.yaml:11:5)" in out
+    assert f"FAIL step 4 score  ({rules}/pack.yaml:18:9)" in out
     assert "decision: expected 'review', got 'allow'" in out
     assert "PASS scenario the same customer in another scenario starts afresh" in out
     assert out.splitlines()[-1].startswith("0 passed, 0 failed, 0 cases; 1 passed, 1 failed, 2 scenarios (5 steps)")
