@@ -30,6 +30,14 @@ rules:
 offers:
   - {id: first_box, label: 首单鲜果箱, tiers: [regular], on: [signup], effect: {type: coupon, value: 20},
      budget: {total: 5, per_customer: 1}}
+journeys:
+  - id: greens
+    start: new
+    stages: {new: {label: 新客}, buyer: {label: 已下单}, lapsed: {label: 流失}}
+    transitions:
+      - {from: [new, lapsed], on: [order_paid], to: buyer, actions: [{tag: first_box}]}
+    timeouts:
+      - {id: quiet_week, in: [buyer], silent: 7d, to: lapsed}
 scenarios:
   - name: a blocked device is denied until the entry is lifted
     customer: aunt_li
@@ -44,7 +52,13 @@ scenarios:
     customer: aunt_li
     steps:
       - score: {type: signup, device: dv-good}
-        expect: {decision: allow, offers: [first_box], remaining: {first_box: 4}}
+        expect: {decision: allow, offers: [first_box], remaining: {first_box: 4}, journey: {greens: new}}
+      - outcome: {type: order_paid, amount: 39}
+        expect: {journey: {greens: buyer}, tags: [first_box]}
+      - advance: 6d
+        expect: {journey: {greens: buyer}}
+      - advance: 2d
+        expect: {journey: {greens: lapsed}}
 """
 
 
@@ -91,13 +105,13 @@ def test_a_wrong_expectation_fails_at_its_place_with_expected_and_actual(
     junit = tmp_path / "results.xml"
     assert main(["test", str(rules), "--backend", "python", "--junit", str(junit)]) == 1
     out = capsys.readouterr().out
-    assert f"FAIL scenario a blocked device is denied until the entry is lifted  ({rules}/pack.yaml:11:5)" in out
-    assert f"FAIL step 4 score  ({rules}/pack.yaml:18:9)" in out
+    assert f"FAIL scenario a blocked device is denied until the entry is lifted  ({rules}/pack.yaml:19:5)" in out
+    assert f"FAIL step 4 score  ({rules}/pack.yaml:26:9)" in out
     assert "decision: expected 'review', got 'allow'" in out
     assert "PASS scenario the same customer in another scenario starts afresh" in out
-    assert out.splitlines()[-1].startswith("0 passed, 0 failed, 0 cases; 1 passed, 1 failed, 2 scenarios (5 steps)")
+    assert out.splitlines()[-1].startswith("0 passed, 0 failed, 0 cases; 1 passed, 1 failed, 2 scenarios (8 steps)")
     suite = ET.parse(junit).getroot().find("testsuite[@name='scenarios']")
-    assert suite is not None and (suite.get("tests"), suite.get("failures")) == ("5", "1")
+    assert suite is not None and (suite.get("tests"), suite.get("failures")) == ("8", "1")
 
 
 def test_scenario_names_are_checked_with_did_you_mean(tmp_path: Path) -> None:
