@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.pack.automation_schema import HealthRuleItem, JourneyItem, WebhookItem
+from engine.pack.scenario_schema import ScenarioItem
 from engine.pack.schema import (
     ContactsItem,
     DecisionItem,
@@ -51,6 +52,9 @@ class RuleFile(BaseModel):
     journeys: list[JourneyItem] | None = Field(None, description="stages, transitions, timeouts (docs/journeys.md)")
     community: list[HealthRuleItem] | None = Field(None, description="group health rules (docs/journeys.md)")
     webhooks: dict[str, WebhookItem] | None = Field(None, description="name -> merchant endpoint, HMAC-signed")
+    scenarios: list[ScenarioItem] | None = Field(
+        None, description="stateful sequences run by yutang test through the API (docs/rule-pack.md)"
+    )
 
 
 def rule_file_schema() -> dict[str, Any]:
