@@ -10,7 +10,6 @@ as for a process that SIGPIPE stopped.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import os
@@ -19,10 +18,8 @@ from collections.abc import Sequence
 
 from engine.backends import BackendKind
 from engine.compile.pack import compile_path
-from engine.errors import RuleLoadError
 from engine.logs import configure as configure_logs
-from engine.pack.loader import read_pack_files
-from engine.rule_engine import backend_checks, prepare
+from engine.rule_engine import backend_checks
 from engine.version import __version__
 
 DEFAULT_RULES = os.environ.get("YUTANG_RULES", "rules")
@@ -73,10 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--backend", choices=[b.value for b in BackendKind], default=DEFAULT_BACKEND)
     check.add_argument("--json", action="store_true", help="diagnostics as JSON lines")
     check.add_argument("--tenant", help="check webhooks against this tenant's allow-list (default: any tenant's)")
-    test = commands.add_parser("test", help="run the pack's test cases")
+    test = commands.add_parser("test", help="run the pack's test cases and scenarios")
     test.add_argument("path", nargs="?", default=DEFAULT_RULES)
     test.add_argument("--backend", choices=[b.value for b in BackendKind], default=DEFAULT_BACKEND)
     test.add_argument("-q", "--quiet", action="store_true", help="print failures and the summary only")
+    test.add_argument("-v", "--verbose", action="store_true", help="print every scenario step, not only failed ones")
+    test.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML (for CI)")
     commands.add_parser("schema", help="print the JSON Schema of a rule file (for editors)")
     serve = commands.add_parser("serve", help="run the HTTP API (embedded Redis unless REDIS_URL is set)")
     add_serve_arguments(serve)
@@ -122,30 +121,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from engine.case_runner import run_cases
+    from api.scenarios.command import run  # scenarios run through the API on a throw-away Redis
 
-    try:
-        loaded = prepare(read_pack_files(args.path), BackendKind(args.backend))
-    except RuleLoadError as err:
-        print(err, file=sys.stderr)
-        return 1
-    try:
-        results = asyncio.run(run_cases(loaded))
-    finally:
-        loaded.matcher.close()
-    failed = 0
-    for result in results:
-        status = "PASS" if result.passed else "FAIL"
-        failed += not result.passed
-        if not result.passed or not args.quiet:
-            print(f"{status} {result.case.name}  ({result.case.location.render()})")
-        for failure in result.failures:
-            print(f"     {failure}")
-    print(
-        f"{len(results) - failed} passed, {failed} failed, {len(results)} cases"
-        f" ({args.backend} backend, version {loaded.ruleset.version})"
-    )
-    return 1 if failed or not results else 0
+    return run(args)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -325,6 +325,25 @@ class TestCase:
 
 
 @dataclass(frozen=True, slots=True)
+class ScenarioStep:
+    """One step of a stateful scenario: its kind, its body, what must hold after it."""
+
+    kind: str  # score | outcome | contact | open_group | join_group | list | customer | advance
+    body: Any
+    expect: Mapping[str, Any]
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    start: datetime
+    customer: str
+    steps: tuple[ScenarioStep, ...]
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledRuleSet:
     """Immutable; ``version`` is a hash of the pack's content."""
 
@@ -349,6 +368,7 @@ class CompiledRuleSet:
     offer_groups: Mapping[str, OfferGroup] = field(default_factory=dict)  # declared stacking policies
     automation: Automation = field(default_factory=Automation)  # journeys, community rules, webhooks
     phone_region: str = "CN"  # phones without a country code are read in this region (engine/phones.py)
+    scenarios: tuple[Scenario, ...] = ()  # stateful sequences, run by yutang test (engine/compile/scenarios.py)
     declared_features: tuple[str, ...] = ()  # every feature the pack declares (``features`` keeps those read)
     review: ReviewPolicy = field(default_factory=ReviewPolicy)  # the review queue (engine/cases)
     clawback: ClawbackPolicy = field(default_factory=ClawbackPolicy)  # late evidence (engine/offers/clawbacks.py)

@@ -22,6 +22,7 @@ from engine.compile.policies import (
 from engine.compile.regex_budget import check_regex_budget
 from engine.compile.review import compile_clawback, compile_review
 from engine.compile.rules import compile_offers, compile_rules, compile_tiers
+from engine.compile.scenarios import Names, compile_scenarios
 from engine.diagnostics import Code, Diagnostic, Location, Severity, sort_diagnostics, syntax_first
 from engine.egress.policy import WebhookPolicy
 from engine.errors import RuleLoadError
@@ -164,6 +165,19 @@ def _compile(
         diagnostics=diagnostics,
         region=region,
     )
+    scenarios = compile_scenarios(
+        pack.scenarios,
+        Names(
+            rules={r.item.id for r in pack.rules},
+            tiers=tier_ids,
+            offers={o.item.id for o in pack.offers},
+            group_buys={o.item.id for o in pack.offers if o.item.group_buy is not None},
+            channels={c.channel for c in contacts.caps},
+            stages={j.item.id: set(j.item.stages) for j in pack.journeys},
+            region=region,
+        ),
+        diagnostics,
+    )
     ruleset = CompiledRuleSet(
         version=pack.version,
         name=pack.meta.item.name if pack.meta else "unnamed",
@@ -189,6 +203,7 @@ def _compile(
         declared_features=tuple(features),
         review=review,
         clawback=clawback,
+        scenarios=scenarios,
     )
     return ruleset, diagnostics
 

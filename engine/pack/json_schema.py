@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.pack.automation_schema import HealthRuleItem, JourneyItem, WebhookItem
+from engine.pack.scenario_schema import ScenarioItem
 from engine.pack.schema import (
     ClawbackItem,
     ContactsItem,
@@ -59,6 +60,9 @@ class RuleFile(BaseModel):
     webhooks: dict[str, WebhookItem] | None = Field(None, description="name -> merchant endpoint, HMAC-signed")
     review: ReviewItem | None = Field(None, description="the review queue: SLA, timeout policy (docs/review.md)")
     clawback: ClawbackItem | None = Field(None, description="late evidence: causes, window, webhook (docs/review.md)")
+    scenarios: list[ScenarioItem] | None = Field(
+        None, description="stateful sequences run by yutang test through the API (docs/rule-pack.md)"
+    )
 
 
 def rule_file_schema() -> dict[str, Any]:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from engine.diagnostics import Code, Diagnostic, Location, did_you_mean
 from engine.pack.automation_schema import HealthRuleItem, JourneyItem, WebhookItem
+from engine.pack.scenario_schema import ScenarioItem
 from engine.pack.schema import (
     SECTIONS,
     ClawbackItem,
@@ -75,6 +76,7 @@ class ValidatedPack:
     webhooks: dict[str, Located[WebhookItem]] = field(default_factory=dict)
     review: Located[ReviewItem] | None = None
     clawback: Located[ClawbackItem] | None = None
+    scenarios: list[Located[ScenarioItem]] = field(default_factory=list)
 
 
 def read_pack_files(root: str | FsPath) -> dict[str, str]:

@@ -326,6 +326,7 @@ from engine.pack.automation_schema import (  # noqa: E402
     TransitionItem,  # noqa: F401
     WebhookItem,
 )
+from engine.pack.scenario_schema import ScenarioItem  # noqa: E402
 
 #: section name -> (item model, shape); "list" sections concatenate, "map" merge by key,
 #: "single" may appear in one file only.
@@ -348,4 +349,5 @@ SECTIONS: dict[str, tuple[type[BaseModel] | None, str]] = {
     "webhooks": (WebhookItem, "map"),
     "review": (ReviewItem, "single"),
     "clawback": (ClawbackItem, "single"),
+    "scenarios": (ScenarioItem, "list"),
 }

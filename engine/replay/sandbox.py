@@ -40,11 +40,25 @@ class Sandbox:
 
 
 @asynccontextmanager
-async def sandbox() -> AsyncIterator[Sandbox]:
-    """Start a throw-away redis-server and a feature store on a unique tenant."""
-    with tempfile.TemporaryDirectory(prefix="yutang-replay-") as data_dir:
+async def throwaway_redis(prefix: str = "yutang-replay-") -> AsyncIterator[EmbeddedRedis]:
+    """A redis-server of its own in a temporary directory, without an AOF, deleted afterwards.
+
+    Replays and the pack's scenarios (``yutang test``) run on one, so nothing they
+    record reaches a live store.
+    """
+    with tempfile.TemporaryDirectory(prefix=prefix) as data_dir:
         server = EmbeddedRedis(data_dir, config={"appendonly": "no"})
         await asyncio.to_thread(server.start)
+        try:
+            yield server
+        finally:
+            await asyncio.to_thread(server.stop)
+
+
+@asynccontextmanager
+async def sandbox() -> AsyncIterator[Sandbox]:
+    """Start a throw-away redis-server and a feature store on a unique tenant."""
+    async with throwaway_redis() as server:
         client = Redis.from_url(server.url, socket_timeout=30)
         try:
             secret = os.urandom(32)
@@ -52,4 +66,3 @@ async def sandbox() -> AsyncIterator[Sandbox]:
             yield Sandbox(store=store, client=client, tenant=f"replay-{secrets.token_hex(6)}", secret=secret)
         finally:
             await client.aclose()
-            await asyncio.to_thread(server.stop)
