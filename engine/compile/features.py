@@ -269,6 +269,9 @@ def _one_link_graph(
                 break
 
 
+_PROVINCE_HINT = " (one of 北京, 上海, 江苏, 浙江, 广东... as in engine/geo.py)"
+
+
 def service_area(meta: Located[PackMeta] | None, sink: list[Diagnostic]) -> frozenset[str]:
     """``pack.service_area``: the provinces the merchant serves, in short form; an unknown one is named."""
     if meta is None:
@@ -277,7 +280,7 @@ def service_area(meta: Located[PackMeta] | None, sink: list[Diagnostic]) -> froz
     for position, text in enumerate(meta.item.service_area):
         name = short_name(text)
         if name not in PROVINCES:
-            hint = did_you_mean(name, list(PROVINCES))
+            hint = did_you_mean(name, list(PROVINCES)) or _PROVINCE_HINT
             message = f"service_area: '{text}' is not a province-level region of China{hint}"
             sink.append(Diagnostic(meta.location("service_area", position), Code.INVALID_VALUE, message))
             continue

@@ -101,7 +101,7 @@ def emit(builder: RequestBuilder, graph: LinkGraph) -> None:
         after = f"({builder.t - graph.window_ms}"
         batch.ops.extend(("LG", batch.key(f"{tag}:lk:peers"), batch.key(f"{tag}:lk:since"), after))
         batch.extras.append("lk:peers")
-        facts_op(builder, batch, tag, graph, "lk:self")
+        facts_op(builder, batch, tag, graph, "lk:self", rewards=False)  # rewards count the others only
     for entity, window_ms, _ in identities(graph):
         located = builder.locate(entity)
         if located is None:
@@ -116,9 +116,12 @@ def emit(builder: RequestBuilder, graph: LinkGraph) -> None:
         ibatch.extras.append(f"lk:{entity.value}")
 
 
-def facts_op(builder: RequestBuilder, batch: Batch, tag: str, graph: LinkGraph, name: str) -> None:
+def facts_op(
+    builder: RequestBuilder, batch: Batch, tag: str, graph: LinkGraph, name: str, *, rewards: bool = True
+) -> None:
     """The LR op reading one member's facts into the extra output ``name``."""
-    lows = [f"({(builder.t - w) / 1000!r}" for w in graph.reward_windows]  # grants are scored in seconds
+    windows = graph.reward_windows if rewards else ()
+    lows = [f"({(builder.t - w) / 1000!r}" for w in windows]  # grants are scored in seconds
     batch.ops.extend((
         "LR", batch.key(f"{tag}:lk:f"), batch.key(f"{tag}:of:grants"), batch.key(f"{tag}:links"),
         f"({builder.t - graph.window_ms}", len(lows), *lows,
@@ -149,7 +152,7 @@ def observe(builder: RequestBuilder, graph: LinkGraph, batches: Sequence[Batch],
         old = found.peers.get(member)
         found.peers[member] = (at, builder.t) if old is None else (max(old[0], at), old[1])
     own = extra_list(batches, results, "lk:self")
-    found.own = None if own is None else parse_facts(own, len(graph.reward_windows))
+    found.own = None if own is None else parse_facts(own, 0)
     return found
 
 
