@@ -27,6 +27,18 @@ short window w links C, on this event only, to the customers who used it in (t -
 A feature with window v reads the links with time > t - v; the **group** is those peers
 plus C. Links are one hop (the customers sharing with C, not their own links).
 
+What is trusted: nothing a caller sends lowers risk. Identities are the caller's claims,
+stored as keyed hashes; a link makes a group bigger, never smaller. Three consequences,
+tested in test_links_households.py: a retried event id links nothing twice (links are
+sets, and a replay writes nothing); a farm that floods its drop address past the fan-out
+to hide it turns it into a hub, which ``hubs`` reports, and the links made before stay;
+and a caller who knows a stranger's device id or phone can link to them, which only
+adds to the stranger's group. The one feature where that costs the stranger something
+is ``rewards`` ("one newcomer reward per household"): a farm that took a reward and then
+claims a stranger's phone makes the stranger look like its household. Packs use it with
+a small group size and no hub (as the shipped rule does), and a denied stranger is a
+review case, not a block.
+
 Cost: round 1 is the request's own script calls (4 Redis calls per identity on the
 event, 4 to 7 in the customer's slot); round 2, one more round trip only when C has
 peers or new links, writes each new link on both sides (6-7 calls each) and reads each
