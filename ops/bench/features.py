@@ -51,6 +51,8 @@ from engine.features.store import FeatureStore
 from engine.redis_embedded import EmbeddedRedis
 
 H, D = 3600, 86400
+CLAIMS = ("coupon_claim", "red_packet_claim", "group_buy_join")
+SIGNUPS = ("signup", "referral")
 
 
 def _w(
@@ -60,7 +62,7 @@ def _w(
 
 
 def bench_specs() -> tuple[FeatureSpec, ...]:
-    """A realistic anti-abuse + tiering feature set (until the shipped pack compiles)."""
+    """22 of the shipped pack's features (rules/features.yaml, same names and definitions)."""
     return (
         _w("customer.orders_365d", Aggregate.COUNT, Entity.CUSTOMER, 365 * D, ("order_paid",)),
         _w("customer.spend_365d", Aggregate.SUM, Entity.CUSTOMER, 365 * D, ("order_paid",), field="amount"),
@@ -68,19 +70,21 @@ def bench_specs() -> tuple[FeatureSpec, ...]:
         _w(
             "customer.days_since_order", Aggregate.LAST_SEEN, Entity.CUSTOMER, None, ("order_paid",), unit=TimeUnit.DAYS
         ),
-        _w("customer.claims_1d", Aggregate.COUNT, Entity.CUSTOMER, D, ("coupon_claim", "red_packet_claim")),
+        _w("customer.claims_24h", Aggregate.COUNT, Entity.CUSTOMER, D, CLAIMS),
         _w("device.accounts_24h", Aggregate.DISTINCT, Entity.DEVICE, D, field="customer"),
-        _w("device.signups_1h", Aggregate.COUNT, Entity.DEVICE, H, ("signup",)),
-        _w("device.claims_1h", Aggregate.COUNT, Entity.DEVICE, H, ("coupon_claim", "red_packet_claim")),
-        _w("ip.signups_1h", Aggregate.COUNT, Entity.IP, H, ("signup",)),
-        _w("ip.accounts_24h", Aggregate.DISTINCT, Entity.IP, D, field="customer"),
-        _w("subnet.signups_1h", Aggregate.COUNT, Entity.SUBNET, H, ("signup",)),
-        _w("subnet.devices_24h", Aggregate.DISTINCT, Entity.SUBNET, D, field="device", approx=True),
-        _w("phone_segment.signups_1h", Aggregate.COUNT, Entity.PHONE_SEGMENT, H, ("signup",)),
+        _w("device.red_packets_1h", Aggregate.COUNT, Entity.DEVICE, H, ("red_packet_claim",)),
+        _w("device.claims_1h", Aggregate.COUNT, Entity.DEVICE, H, CLAIMS),
+        _w("ip.signups_1h", Aggregate.COUNT, Entity.IP, H, SIGNUPS),
+        _w("ip.accounts_1h", Aggregate.DISTINCT, Entity.IP, H, field="customer"),
+        _w("subnet.signups_1h", Aggregate.COUNT, Entity.SUBNET, H, SIGNUPS),
+        _w("customer.devices_24h", Aggregate.DISTINCT, Entity.CUSTOMER, D, field="device"),
+        _w("phone_segment.signups_10m", Aggregate.COUNT, Entity.PHONE_SEGMENT, 600, SIGNUPS),
         ReferralFeature("referrer.invitees_7d", ReferralMetric.INVITEES, 7 * D),
-        ReferralFeature("referrer.invitee_devices_7d", ReferralMetric.INVITEE_DEVICES, 7 * D),
-        ReferralFeature("referrer.invitees_on_own_device_7d", ReferralMetric.INVITEES_ON_REFERRER_DEVICE, 7 * D),
-        ReferralFeature("referrer.paid_share_30d", ReferralMetric.PAID_SHARE, 30 * D, 14 * D),
+        ReferralFeature("referrer.invitee_devices_24h", ReferralMetric.INVITEE_DEVICES, D),
+        ReferralFeature("referrer.invitees_on_device_30d", ReferralMetric.INVITEES_ON_REFERRER_DEVICE, 30 * D),
+        ReferralFeature(
+            "referrer.settled_paid_share_30d", ReferralMetric.PAID_SHARE, 30 * D, 14 * D, older_than_seconds=3 * D
+        ),
         ReferralFeature("referrer.in_ring", ReferralMetric.RING, hops=4),
         GroupFeature("group.members", GroupMetric.MEMBERS),
         GroupFeature("group.same_device_members", GroupMetric.SHARED_DEVICE),
