@@ -21,9 +21,10 @@ from engine.features.spec import (
     ReferralMetric,
     WindowedFeature,
 )
+from engine.geo import PROVINCES, short_name
 from engine.pack.durations import parse_duration
 from engine.pack.loader import Located
-from engine.pack.schema import FeatureItem
+from engine.pack.schema import FeatureItem, PackMeta
 
 _ENTITIES = [e.value for e in Entity]
 _WINDOWED_REFERRAL = {
@@ -34,7 +35,12 @@ _WINDOWED_REFERRAL = {
     ReferralMetric.INVITEES_ON_REFERRER_DEVICE,
     ReferralMetric.INVITEES_ON_REFERRER_IP,
     ReferralMetric.PAID_SHARE,
+    ReferralMetric.SUBTREE,
+    ReferralMetric.SUBTREE_PAID_SHARE,
+    ReferralMetric.INVITEE_REGIONS,
+    ReferralMetric.OUTSIDE_SHARE,
 }
+_PAID_SHARES = {ReferralMetric.PAID_SHARE, ReferralMetric.SUBTREE_PAID_SHARE}
 
 
 class _Problems:
@@ -53,11 +59,15 @@ def compile_features(
     items: Mapping[str, Located[FeatureItem]],
     attributes: Mapping[str, Type],
     diagnostics: list[Diagnostic],
+    service_area: frozenset[str] = frozenset(),
 ) -> dict[str, FeatureSpec]:
     specs: dict[str, FeatureSpec] = {}
     for name, located in items.items():
         problems = _Problems(located, diagnostics)
-        spec = _BUILDERS[located.item.aggregate_key](name, located.item, attributes, problems)
+        if located.item.aggregate_key == "referral":
+            spec = _referral(name, located.item, service_area, problems)
+        else:
+            spec = _BUILDERS[located.item.aggregate_key](name, located.item, attributes, problems)
         if spec is not None and not problems.failed:
             specs[name] = spec
     _one_link_graph(items, specs, diagnostics)
@@ -122,19 +132,25 @@ def _windowed(name: str, item: FeatureItem, attributes: Mapping[str, Type], prob
     return WindowedFeature(name, aggregate, by, window, on, field, item.approx, item.unit)
 
 
-def _referral(name: str, item: FeatureItem, attributes: Mapping[str, Type], problems: _Problems) -> FeatureSpec | None:
+def _referral(name: str, item: FeatureItem, area: frozenset[str], problems: _Problems) -> FeatureSpec | None:
     metric = item.referral
     assert metric is not None
     if item.by not in (None, "referrer"):
         problems.add("by", Code.UNKNOWN_ENTITY, "referral features are always by the event's referrer; drop 'by:'")
     window = _window(item, problems, required=metric in _WINDOWED_REFERRAL)
-    within = _window(item, problems, required=metric is ReferralMetric.PAID_SHARE, field="within")
+    within = _window(item, problems, required=metric in _PAID_SHARES, field="within")
     older_than = _older_than(item, metric, window, problems)
-    return ReferralFeature(name, metric, window, within, item.hops, older_than)
+    if metric is ReferralMetric.OUTSIDE_SHARE and not area:
+        message = "outside_share compares invitees' regions with the merchant's: declare pack.service_area"
+        problems.add("referral", Code.MISSING_FIELD, f"{message} (e.g. [上海, 江苏, 浙江])")
+    return ReferralFeature(name, metric, window, within, item.hops, older_than, area)
 
 
 #: Metrics over the invitee set itself, which can leave out invitees referred too recently.
-_AGED_REFERRAL = {ReferralMetric.INVITEES, ReferralMetric.PAID_SHARE}
+_AGED_REFERRAL = {
+    ReferralMetric.INVITEES, ReferralMetric.PAID_SHARE, ReferralMetric.SUBTREE, ReferralMetric.SUBTREE_PAID_SHARE,
+    ReferralMetric.OUTSIDE_SHARE,
+}  # fmt: skip
 
 
 def _older_than(item: FeatureItem, metric: ReferralMetric, window: int | None, problems: _Problems) -> int | None:
@@ -254,13 +270,31 @@ def _one_link_graph(
                 break
 
 
+_PROVINCE_HINT = " (one of 北京, 上海, 江苏, 浙江, 广东... as in engine/geo.py)"
+
+
+def service_area(meta: Located[PackMeta] | None, sink: list[Diagnostic]) -> frozenset[str]:
+    """``pack.service_area``: the provinces the merchant serves, in short form; an unknown one is named."""
+    if meta is None:
+        return frozenset()
+    area: set[str] = set()
+    for position, text in enumerate(meta.item.service_area):
+        name = short_name(text)
+        if name not in PROVINCES:
+            hint = did_you_mean(name, list(PROVINCES)) or _PROVINCE_HINT
+            message = f"service_area: '{text}' is not a province-level region of China{hint}"
+            sink.append(Diagnostic(meta.location("service_area", position), Code.INVALID_VALUE, message))
+            continue
+        area.add(name)
+    return frozenset(area)
+
+
 _BUILDERS: dict[str, Callable[[str, FeatureItem, Mapping[str, Type], _Problems], FeatureSpec | None]] = {
     "count": _windowed,
     "sum": _windowed,
     "distinct": _windowed,
     "first_seen": _windowed,
     "last_seen": _windowed,
-    "referral": _referral,
     "group": _group,
     "link": _link,
 }

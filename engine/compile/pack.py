@@ -8,7 +8,7 @@ from pathlib import Path
 
 from engine.compile.bindings import compile_bindings
 from engine.compile.cases import compile_cases
-from engine.compile.features import compile_features, feature_type
+from engine.compile.features import compile_features, feature_type, service_area
 from engine.compile.journeys import RESERVED_PREFIXES, compile_automation, conditions_of
 from engine.compile.names import ATTRIBUTE_TYPES, DERIVED_FIELDS, EVENT_FIELDS
 from engine.compile.offer_terms import compile_offer_groups
@@ -95,7 +95,7 @@ def _compile(
     zone_name, zone = resolve_zone(pack, diagnostics)
     region = resolve_phone_region(pack, diagnostics)
     attributes = {f"attr.{name}": ATTRIBUTE_TYPES[located.item] for name, located in pack.attributes.items()}
-    features = compile_features(pack.features, attributes, diagnostics)
+    features = compile_features(pack.features, attributes, diagnostics, service_area(pack.meta, diagnostics))
     builtins: dict[str, FeatureSpec] = {**builtin_list_features(), OUTSIDE_BINDING: compile_bindings(pack, diagnostics)}
     _check_feature_names(pack, builtins, diagnostics)
     all_features: dict[str, FeatureSpec] = {**builtins, **features}

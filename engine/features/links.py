@@ -27,6 +27,18 @@ short window w links C, on this event only, to the customers who used it in (t -
 A feature with window v reads the links with time > t - v; the **group** is those peers
 plus C. Links are one hop (the customers sharing with C, not their own links).
 
+What is trusted: nothing a caller sends lowers risk. Identities are the caller's claims,
+stored as keyed hashes; a link makes a group bigger, never smaller. Three consequences,
+tested in test_links_households.py: a retried event id links nothing twice (links are
+sets, and a replay writes nothing); a farm that floods its drop address past the fan-out
+to hide it turns it into a hub, which ``hubs`` reports, and the links made before stay;
+and a caller who knows a stranger's device id or phone can link to them, which only
+adds to the stranger's group. The one feature where that costs the stranger something
+is ``rewards`` ("one newcomer reward per household"): a farm that took a reward and then
+claims a stranger's phone makes the stranger look like its household. Packs use it with
+a small group size and no hub (as the shipped rule does), and a denied stranger is a
+review case, not a block.
+
 Cost: round 1 is the request's own script calls (4 Redis calls per identity on the
 event, 4 to 7 in the customer's slot); round 2, one more round trip only when C has
 peers or new links, writes each new link on both sides (6-7 calls each) and reads each
@@ -101,7 +113,7 @@ def emit(builder: RequestBuilder, graph: LinkGraph) -> None:
         after = f"({builder.t - graph.window_ms}"
         batch.ops.extend(("LG", batch.key(f"{tag}:lk:peers"), batch.key(f"{tag}:lk:since"), after))
         batch.extras.append("lk:peers")
-        facts_op(builder, batch, tag, graph, "lk:self")
+        facts_op(builder, batch, tag, graph, "lk:self", rewards=False)  # rewards count the others only
     for entity, window_ms, _ in identities(graph):
         located = builder.locate(entity)
         if located is None:
@@ -116,9 +128,12 @@ def emit(builder: RequestBuilder, graph: LinkGraph) -> None:
         ibatch.extras.append(f"lk:{entity.value}")
 
 
-def facts_op(builder: RequestBuilder, batch: Batch, tag: str, graph: LinkGraph, name: str) -> None:
+def facts_op(
+    builder: RequestBuilder, batch: Batch, tag: str, graph: LinkGraph, name: str, *, rewards: bool = True
+) -> None:
     """The LR op reading one member's facts into the extra output ``name``."""
-    lows = [f"({(builder.t - w) / 1000!r}" for w in graph.reward_windows]  # grants are scored in seconds
+    windows = graph.reward_windows if rewards else ()
+    lows = [f"({(builder.t - w) / 1000!r}" for w in windows]  # grants are scored in seconds
     batch.ops.extend((
         "LR", batch.key(f"{tag}:lk:f"), batch.key(f"{tag}:of:grants"), batch.key(f"{tag}:links"),
         f"({builder.t - graph.window_ms}", len(lows), *lows,
@@ -149,7 +164,7 @@ def observe(builder: RequestBuilder, graph: LinkGraph, batches: Sequence[Batch],
         old = found.peers.get(member)
         found.peers[member] = (at, builder.t) if old is None else (max(old[0], at), old[1])
     own = extra_list(batches, results, "lk:self")
-    found.own = None if own is None else parse_facts(own, len(graph.reward_windows))
+    found.own = None if own is None else parse_facts(own, 0)
     return found
 
 

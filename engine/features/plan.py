@@ -67,12 +67,15 @@ def windowed_suffix(spec: WindowedFeature) -> str:
 
 #: Referral sets and the metrics that read them.
 REFERRAL_SETS: dict[str, frozenset[ReferralMetric]] = {
-    "inv": frozenset({ReferralMetric.INVITEES, ReferralMetric.PAID_SHARE}),
+    "inv": frozenset({ReferralMetric.INVITEES, ReferralMetric.PAID_SHARE, ReferralMetric.OUTSIDE_SHARE}),
     "dev": frozenset({ReferralMetric.INVITEE_DEVICES}),
     "ip": frozenset({ReferralMetric.INVITEE_IPS}),
     "net": frozenset({ReferralMetric.INVITEE_SUBNETS}),
     "odev": frozenset({ReferralMetric.INVITEES_ON_REFERRER_DEVICE}),
     "oip": frozenset({ReferralMetric.INVITEES_ON_REFERRER_IP}),
+    "sub": frozenset({ReferralMetric.SUBTREE, ReferralMetric.SUBTREE_DEPTH, ReferralMetric.SUBTREE_PAID_SHARE}),
+    "reg": frozenset({ReferralMetric.INVITEE_REGIONS}),
+    "out": frozenset({ReferralMetric.OUTSIDE_SHARE}),
 }
 
 GROUP_SETS: dict[GroupMetric, str] = {
@@ -169,7 +172,8 @@ def compile_plan(specs: Sequence[FeatureSpec]) -> Plan:
             for name, metrics in REFERRAL_SETS.items():
                 if spec.metric in metrics:
                     referral_sets.add(name)
-                    _merge_window(windows, f"rg:{name}", spec.window_seconds)
+                    if spec.metric is not ReferralMetric.SUBTREE_DEPTH:  # a level, kept apart: no set
+                        _merge_window(windows, f"rg:{name}", spec.window_seconds)
         elif isinstance(spec, GroupFeature):
             _merge_window(windows, f"gb:{GROUP_SETS[spec.metric]}", spec.window_seconds)
     return Plan(
@@ -213,13 +217,16 @@ def value_type(spec: FeatureSpec) -> type[int | float | bool]:
         Aggregate.SUM, Aggregate.FIRST_SEEN, Aggregate.LAST_SEEN,
     ):  # fmt: skip
         return float
-    if isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.PAID_SHARE:
+    if isinstance(spec, ReferralFeature) and spec.metric in _REFERRAL_FLOATS:
         return float
     if isinstance(spec, LinkFeature) and spec.metric in _LINK_FLOATS:
         return float
     return int
 
 
+_REFERRAL_FLOATS = frozenset(
+    {ReferralMetric.PAID_SHARE, ReferralMetric.SUBTREE_PAID_SHARE, ReferralMetric.OUTSIDE_SHARE}
+)
 _LINK_FLOATS = frozenset({LinkMetric.NEW_SHARE, LinkMetric.PAID_SHARE, LinkMetric.RETURNING_SHARE, LinkMetric.LINK_AGE})
 
 

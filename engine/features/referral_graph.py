@@ -29,6 +29,7 @@ two dependent steps (the invitee's slot says who the referrer is).
 from __future__ import annotations
 
 from engine.events import ip_subnet
+from engine.features import referral_tree
 from engine.features.builder import Batch, RequestBuilder
 from engine.features.keys import digest
 from engine.features.spec import Entity, ReferralFeature, ReferralMetric
@@ -44,6 +45,8 @@ _SET_OF: dict[ReferralMetric, str] = {
     ReferralMetric.INVITEE_SUBNETS: "net",
     ReferralMetric.INVITEES_ON_REFERRER_DEVICE: "odev",
     ReferralMetric.INVITEES_ON_REFERRER_IP: "oip",
+    ReferralMetric.SUBTREE: "sub",
+    ReferralMetric.INVITEE_REGIONS: "reg",
 }
 
 
@@ -69,6 +72,15 @@ def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
             inv, paid = batch.key(f"{tag}:rg:inv"), batch.key(f"{tag}:rg:paid")
             count = builder.plan.share_counts.get(index, 0)
             batch.ops.extend(("PS", index, inv, paid, after, _until(builder, spec), within, count))
+        case ReferralMetric.SUBTREE_PAID_SHARE:
+            within = _NO_LIMIT_MS if spec.within_seconds is None else spec.within_seconds * 1000
+            sub, paid = batch.key(f"{tag}:rg:sub"), batch.key(f"{tag}:rg:tpaid")
+            batch.ops.extend(("PS", index, sub, paid, after, _until(builder, spec), within, 0))
+        case ReferralMetric.SUBTREE_DEPTH:
+            batch.ops.extend(("TR", index, batch.key(f"{tag}:rg:tree")))
+        case ReferralMetric.OUTSIDE_SHARE:
+            out, inv = batch.key(f"{tag}:rg:out"), batch.key(f"{tag}:rg:inv")
+            batch.ops.extend(("ZR", index, out, inv, after, _until(builder, spec)))
         case ReferralMetric.INVITEES if index in builder.plan.share_counts.values():
             pass  # the paired paid_share op returns this count
         case metric:
@@ -79,8 +91,11 @@ def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
 def _until(builder: RequestBuilder, spec: ReferralFeature) -> str:
     """Inclusive upper score bound: now, or ``older_than`` before it (invitees old enough to have bought)."""
     if spec.older_than_seconds is None:
-        return "+inf" if spec.metric is not ReferralMetric.PAID_SHARE else builder.t_arg
+        return builder.t_arg if spec.metric in _SHARES else "+inf"
     return str(builder.t - spec.older_than_seconds * 1000)
+
+
+_SHARES = frozenset({ReferralMetric.PAID_SHARE, ReferralMetric.SUBTREE_PAID_SHARE})
 
 
 def referrer_id(builder: RequestBuilder) -> str:
@@ -90,7 +105,7 @@ def referrer_id(builder: RequestBuilder) -> str:
 def _emit_core(builder: RequestBuilder, batch: Batch, tag: str) -> None:
     """Load the referrer's chain; on a referral event record the edge into every set."""
     batch.ops.extend(("RR", batch.key(f"{tag}:up")))
-    batch.extras.extend(("chain", "depth"))
+    batch.extras.extend(("chain", "depth", "ids"))
     if not builder.record or builder.event.type != "referral":
         return
     event = builder.event
@@ -102,6 +117,9 @@ def _emit_core(builder: RequestBuilder, batch: Batch, tag: str) -> None:
         "net": builder.entity_id(Entity.SUBNET, _subnet(builder)),
     }
     for name in sorted(builder.plan.referral_sets):
+        if name in referral_tree.SETS:
+            referral_tree.emit_record(builder, batch, tag, name, invitee or "")
+            continue
         window = builder.plan.windows[f"rg:{name}"]
         key = batch.key(f"{tag}:rg:{name}")
         ttl, trim = builder.window_ttl(window), builder.trim(window)
@@ -129,14 +147,14 @@ def _emit_upline(builder: RequestBuilder, referrer_batch: Batch) -> None:
         builder.upline_pending = referrer_batch
         return
     batch = builder.batch(builder.customer_tag())
-    batch.deferred.extend(upline_op(builder, batch, FROM_REGISTER, 0))
+    batch.deferred.extend(upline_op(builder, batch, FROM_REGISTER, 0, ""))
 
 
-def upline_op(builder: RequestBuilder, batch: Batch, chain: str, depth: int) -> tuple[str | int, ...]:
-    """The RU op writing the invitee's upline below the event's referrer."""
+def upline_op(builder: RequestBuilder, batch: Batch, chain: str, depth: int, ids: str) -> tuple[str | int, ...]:
+    """The RU op writing the invitee's upline below the event's referrer (``ids``: the referrer's upline ids)."""
     key = batch.key(f"{builder.customer_tag()}:up")
     referrer = referrer_id(builder)
-    return ("RU", key, referrer, digest(referrer), builder.history_ttl, chain, depth)
+    return ("RU", key, referrer, digest(referrer), builder.history_ttl, chain, depth, ids)
 
 
 def emit_paid(builder: RequestBuilder) -> None:
@@ -144,11 +162,12 @@ def emit_paid(builder: RequestBuilder) -> None:
     tag = builder.customer_tag()
     batch = builder.batch(tag)
     batch.ops.extend(("PU", batch.key(f"{tag}:up")))
-    batch.extras.extend(("ref", "at"))
+    batch.extras.extend(("ref", "at", "ids"))
 
 
-def emit_paid_mark(builder: RequestBuilder, referrer: str) -> None:
-    """Step 2: note the payer's first paid order in its referrer's slot."""
+def emit_paid_mark(builder: RequestBuilder, referrer: str, ids: str = "") -> None:
+    """Step 2: note the payer's first paid order in its referrer's slot and its ancestors' subtrees."""
+    referral_tree.emit_paid_marks(builder, ids)
     tag = builder.tag_of(Entity.REFERRER, referrer)
     batch = builder.batch(tag)
     payer = builder.entity_id(Entity.CUSTOMER, builder.event.customer) or ""

@@ -68,6 +68,13 @@ class ReferralMetric(StrEnum):
     # invitees and paid_share take `older_than`: only invitees old enough to have bought
     DEPTH = "depth"  # length of the referral chain above the invitee
     RING = "ring"  # the new edge closes a cycle of at most `hops` edges (bool)
+    # the referrer's whole tree (invitees, their invitees... up to 8 levels down)
+    SUBTREE = "subtree"  # customers in the referrer's subtree referred in window
+    SUBTREE_DEPTH = "subtree_depth"  # the deepest level below the referrer (all history)
+    SUBTREE_PAID_SHARE = "subtree_paid_share"  # paid_share over the subtree (window, within, older_than)
+    # where the invitees are: phone region (else IP region) against pack.service_area
+    INVITEE_REGIONS = "invitee_regions"  # distinct regions of the window's invitees
+    OUTSIDE_SHARE = "outside_share"  # share of the window's invitees from a known region outside the area
 
 
 class GroupMetric(StrEnum):
@@ -140,6 +147,7 @@ class ReferralFeature:
     within_seconds: int | None = None  # paid_share: paid order within this long of the referral
     hops: int = 4  # ring: longest cycle detected
     older_than_seconds: int | None = None  # invitees / paid_share: only invitees referred at least this long ago
+    area: frozenset[str] = frozenset()  # outside_share: the pack's service area (short province names)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from typing import Any
 
 from engine.errors import StoreUnavailable
 from engine.events import Event
-from engine.features import bindings, group_buy, links, lists, referral_graph, windows
+from engine.features import bindings, group_buy, links, lists, referral_graph, referral_tree, windows
 from engine.features.builder import LINK_PREFIX, Batch, RequestBuilder, StoreSettings
 from engine.features.keys import KeyBuilder
 from engine.features.lists import ListEntry, ListPage, ListStore
@@ -130,6 +130,7 @@ class FeatureStore:
             return await self._replay(plan, tenant, event, replay)
         raw = _merge(plan, batches, results)
         then = self._complete_on_cluster(builder, batches, results, raw) if self._cluster else []
+        then += self._subtree_calls(builder, batches, results)
         if plan.links is not None:
             await self._link_round(builder, batches, results, raw, then)
         elif then:
@@ -181,7 +182,7 @@ class FeatureStore:
         then: list[Call] = []
         if referrer is not None:
             mark = self._builder(plan, tenant, event, record=True)
-            referral_graph.emit_paid_mark(mark, referrer)
+            referral_graph.emit_paid_mark(mark, referrer, _extra(batches, results, "ids") or "")
             then = [_call(mark, b) for b in mark.batches.values()]
         if plan.links is not None:
             await self._link_round(builder, batches, results, [], then)
@@ -277,10 +278,7 @@ class FeatureStore:
         graph = builder.plan.links
         assert graph is not None
         found = links.observe(builder, graph, batches, results)
-        second = RequestBuilder(
-            keys=self._keys, settings=self._settings, plan=builder.plan, tenant=builder.tenant,
-            event=builder.event, record=builder.record, cluster=self._cluster, now_ms=builder.now,
-        )  # fmt: skip
+        second = self._next_step(builder)
         second.read_values = builder.read_values
         members = links.emit_round_two(second, graph, found)
         round_two = [b for b in second.batches.values() if b.ops]
@@ -290,6 +288,25 @@ class FeatureStore:
             facts = links.read_round_two(graph, members, round_two, answers[: len(round_two)])
             for index, value in links.values(builder, graph, found, facts).items():
                 raw[index - 1] = value
+
+    def _next_step(self, builder: RequestBuilder) -> RequestBuilder:
+        """A builder for a dependent step of the same request: same plan, event and clock."""
+        return RequestBuilder(
+            keys=self._keys, settings=self._settings, plan=builder.plan, tenant=builder.tenant,
+            event=builder.event, record=builder.record, cluster=self._cluster, now_ms=builder.now,
+        )  # fmt: skip
+
+    def _subtree_calls(self, builder: RequestBuilder, batches: list[Batch], results: list[Any]) -> list[Call]:
+        """A referral's next step: the invitee into the subtrees of its referrer's ancestors (referral_tree.py)."""
+        event, plan = builder.event, builder.plan
+        if event.type != "referral" or "sub" not in plan.referral_sets or event.referrer is None:
+            return []
+        ids = _extra(batches, results, "ids")
+        if not ids:
+            return []
+        step = self._next_step(builder)
+        referral_tree.emit_ancestors(step, ids)
+        return [_call(step, b) for b in step.batches.values() if b.ops]
 
     def _complete_on_cluster(
         self, builder: RequestBuilder, batches: list[Batch], results: list[Any], raw: list[Value]
@@ -301,7 +318,8 @@ class FeatureStore:
         if builder.upline_pending is not None:
             chain = _extra(batches, results, "chain") or ""
             depth = int(_extra(batches, results, "depth") or 0)
-            batch.ops.extend(referral_graph.upline_op(builder, batch, chain, depth))
+            ids = _extra(batches, results, "ids") or ""
+            batch.ops.extend(referral_graph.upline_op(builder, batch, chain, depth, ids))
         snapshot = f"{builder.plan.fingerprint}|{json.dumps(raw, separators=(',', ':'))}"
         batch.ops.extend(("MS", batch.key(builder.marker_key()), snapshot))
         calls.append(_call(builder, batch))

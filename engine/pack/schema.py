@@ -27,6 +27,10 @@ class PackMeta(_Section):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     timezone: str = "Asia/Shanghai"
     phone_region: str = "CN"  # ISO 3166 region a phone without a country code is read in (engine/phones.py)
+    service_area: list[str] = Field(
+        default_factory=list,
+        description="provinces the merchant serves (上海, 江苏...): referral outside_share counts the others",
+    )
     description: str = ""
 
 

@@ -1,6 +1,6 @@
 """Benchmark the feature store: record + read of ~20 features per event on a real Redis.
 
-    python ops/bench/features.py [--events 50000] [--concurrency 8] [--url redis://...]
+    python ops/bench/features.py [--events 50000] [--concurrency 8] [--url redis://...] [--links]
 
 Without --url it starts an embedded redis-server (unix socket, temp dir). It reports
 events/s and per-event latency (median, p99) of ``record_and_read`` (outcomes through
@@ -9,6 +9,10 @@ round trip of as many Redis commands as the store's scripts executed per event
 (counted from INFO commandstats), at the same concurrency. It also reports Redis
 memory (INFO used_memory) per 1M events, extrapolated from the run. The last line is
 one JSON object with the figures.
+
+``--links`` runs the bench twice, without and with the shipped pack's eight linked-account
+features (engine/features/links.py), and reports what they add per event: worker CPU
+(this process) and Redis CPU (INFO used_cpu_sys + used_cpu_user).
 """
 
 from __future__ import annotations
@@ -27,12 +31,15 @@ from redis.asyncio import Redis
 
 from engine.events import OUTCOME_TYPES, Event
 from engine.features.connection import RedisSettings, client_from_url
+from engine.features.links import STRONG
 from engine.features.spec import (
     Aggregate,
     Entity,
     FeatureSpec,
     GroupFeature,
     GroupMetric,
+    LinkFeature,
+    LinkMetric,
     ListFeature,
     ListKind,
     ReferralFeature,
@@ -44,6 +51,8 @@ from engine.features.store import FeatureStore
 from engine.redis_embedded import EmbeddedRedis
 
 H, D = 3600, 86400
+CLAIMS = ("coupon_claim", "red_packet_claim", "group_buy_join")
+SIGNUPS = ("signup", "referral")
 
 
 def _w(
@@ -53,7 +62,7 @@ def _w(
 
 
 def bench_specs() -> tuple[FeatureSpec, ...]:
-    """A realistic anti-abuse + tiering feature set (until the shipped pack compiles)."""
+    """22 of the shipped pack's features (rules/features.yaml, same names and definitions)."""
     return (
         _w("customer.orders_365d", Aggregate.COUNT, Entity.CUSTOMER, 365 * D, ("order_paid",)),
         _w("customer.spend_365d", Aggregate.SUM, Entity.CUSTOMER, 365 * D, ("order_paid",), field="amount"),
@@ -61,24 +70,44 @@ def bench_specs() -> tuple[FeatureSpec, ...]:
         _w(
             "customer.days_since_order", Aggregate.LAST_SEEN, Entity.CUSTOMER, None, ("order_paid",), unit=TimeUnit.DAYS
         ),
-        _w("customer.claims_1d", Aggregate.COUNT, Entity.CUSTOMER, D, ("coupon_claim", "red_packet_claim")),
+        _w("customer.claims_24h", Aggregate.COUNT, Entity.CUSTOMER, D, CLAIMS),
         _w("device.accounts_24h", Aggregate.DISTINCT, Entity.DEVICE, D, field="customer"),
-        _w("device.signups_1h", Aggregate.COUNT, Entity.DEVICE, H, ("signup",)),
-        _w("device.claims_1h", Aggregate.COUNT, Entity.DEVICE, H, ("coupon_claim", "red_packet_claim")),
-        _w("ip.signups_1h", Aggregate.COUNT, Entity.IP, H, ("signup",)),
-        _w("ip.accounts_24h", Aggregate.DISTINCT, Entity.IP, D, field="customer"),
-        _w("subnet.signups_1h", Aggregate.COUNT, Entity.SUBNET, H, ("signup",)),
-        _w("subnet.devices_24h", Aggregate.DISTINCT, Entity.SUBNET, D, field="device", approx=True),
-        _w("phone_segment.signups_1h", Aggregate.COUNT, Entity.PHONE_SEGMENT, H, ("signup",)),
+        _w("device.red_packets_1h", Aggregate.COUNT, Entity.DEVICE, H, ("red_packet_claim",)),
+        _w("device.claims_1h", Aggregate.COUNT, Entity.DEVICE, H, CLAIMS),
+        _w("ip.signups_1h", Aggregate.COUNT, Entity.IP, H, SIGNUPS),
+        _w("ip.accounts_1h", Aggregate.DISTINCT, Entity.IP, H, field="customer"),
+        _w("subnet.signups_1h", Aggregate.COUNT, Entity.SUBNET, H, SIGNUPS),
+        _w("customer.devices_24h", Aggregate.DISTINCT, Entity.CUSTOMER, D, field="device"),
+        _w("phone_segment.signups_10m", Aggregate.COUNT, Entity.PHONE_SEGMENT, 600, SIGNUPS),
         ReferralFeature("referrer.invitees_7d", ReferralMetric.INVITEES, 7 * D),
-        ReferralFeature("referrer.invitee_devices_7d", ReferralMetric.INVITEE_DEVICES, 7 * D),
-        ReferralFeature("referrer.invitees_on_own_device_7d", ReferralMetric.INVITEES_ON_REFERRER_DEVICE, 7 * D),
-        ReferralFeature("referrer.paid_share_30d", ReferralMetric.PAID_SHARE, 30 * D, 14 * D),
+        ReferralFeature("referrer.invitee_devices_24h", ReferralMetric.INVITEE_DEVICES, D),
+        ReferralFeature("referrer.invitees_on_device_30d", ReferralMetric.INVITEES_ON_REFERRER_DEVICE, 30 * D),
+        ReferralFeature(
+            "referrer.settled_paid_share_30d", ReferralMetric.PAID_SHARE, 30 * D, 14 * D, older_than_seconds=3 * D
+        ),
         ReferralFeature("referrer.in_ring", ReferralMetric.RING, hops=4),
         GroupFeature("group.members", GroupMetric.MEMBERS),
         GroupFeature("group.same_device_members", GroupMetric.SHARED_DEVICE),
         ListFeature("device.blocked", Entity.DEVICE, ListKind.BLOCK),
         ListFeature("phone.blocked", Entity.PHONE, ListKind.BLOCK),
+    )
+
+
+def link_specs() -> tuple[FeatureSpec, ...]:
+    """The shipped pack's link features (rules/features.yaml): one graph, ip weak for 1h, fan-out 8."""
+
+    def link(name: str, metric: LinkMetric, **kw: object) -> LinkFeature:
+        return LinkFeature(name, metric, 30 * D, STRONG, ((Entity.IP, H),), 8, **kw)  # type: ignore[arg-type]
+
+    return (
+        link("customer.linked_accounts_30d", LinkMetric.ACCOUNTS),
+        link("customer.linked_new_share_30d", LinkMetric.NEW_SHARE, within_seconds=7 * D),
+        link("customer.linked_paid_share_30d", LinkMetric.PAID_SHARE),
+        link("customer.linked_returning_30d", LinkMetric.RETURNING_SHARE, within_seconds=7 * D),
+        link("customer.linked_identities_30d", LinkMetric.IDENTITIES),
+        link("customer.link_hubs", LinkMetric.HUBS),
+        link("customer.household_rewards_30d", LinkMetric.REWARDS),
+        link("customer.link_age_days", LinkMetric.LINK_AGE, unit=TimeUnit.DAYS),
     )
 
 
@@ -138,15 +167,22 @@ def _p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def bench(url: str, events: int, concurrency: int) -> dict[str, float | int]:
+async def redis_cpu_s(client: Redis) -> float:
+    """CPU seconds the Redis server has used so far."""
+    cpu = await client.info("cpu")
+    return float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"])
+
+
+async def bench(url: str, events: int, concurrency: int, links: bool = False) -> dict[str, float | int]:
     client = client_from_url(url, RedisSettings(socket_timeout=5.0))
     assert isinstance(client, Redis)
     try:
         await client.flushdb()
         store = FeatureStore(client, secret=b"bench-secret-0123456789")
-        specs, stream = bench_specs(), bench_events(events)
+        specs, stream = bench_specs() + (link_specs() if links else ()), bench_events(events)
         memory_before = int((await client.info("memory"))["used_memory"])
         await client.config_resetstat()
+        cpu_before, redis_before = time.process_time(), await redis_cpu_s(client)
 
         async def record(i: int) -> object:
             event = stream[i]
@@ -155,6 +191,8 @@ async def bench(url: str, events: int, concurrency: int) -> dict[str, float | in
             return await store.record_and_read(tenant="bench", event=event, specs=specs)
 
         elapsed, latencies = await run_concurrently(events, concurrency, record)
+        worker_us = (time.process_time() - cpu_before) / events * 1e6
+        redis_us = (await redis_cpu_s(client) - redis_before) / events * 1e6
         per_event = round(await commands_executed(client) / events)
         memory_after = int((await client.info("memory"))["used_memory"])
 
@@ -178,6 +216,8 @@ async def bench(url: str, events: int, concurrency: int) -> dict[str, float | in
         "p50_ms": round(statistics.median(latencies), 3),
         "p99_ms": round(_p(latencies, 0.99), 3),
         "redis_commands_per_event": per_event,
+        "worker_cpu_us_per_event": round(worker_us, 1),
+        "redis_cpu_us_per_event": round(redis_us, 1),
         "floor_events_per_s": round(floor_rate),
         "floor_p50_ms": round(statistics.median(floor_latencies), 3),
         "floor_p99_ms": round(_p(floor_latencies, 0.99), 3),
@@ -191,12 +231,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--url", default=None, help="Redis URL (default: an embedded server)")
+    parser.add_argument("--links", action="store_true", help="also run with the link features and compare")
     args = parser.parse_args()
     if args.url:
-        figures = asyncio.run(bench(args.url, args.events, args.concurrency))
+        figures = _run(args.url, args)
     else:
         with tempfile.TemporaryDirectory(prefix="yutang-bench-") as data, EmbeddedRedis(data) as server:
-            figures = asyncio.run(bench(server.url, args.events, args.concurrency))
+            figures = _run(server.url, args)
     print(
         f"record+read of {figures['features']} features: {figures['events_per_s']} events/s, "
         f"p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms ({figures['concurrency']} concurrent)"
@@ -207,7 +248,26 @@ def main() -> None:
         f"-> ratio {figures['ratio_vs_floor']}"
     )
     print(f"redis memory: {figures['redis_mb_per_1m_events']} MB per 1M events")
+    if "links" in figures:
+        print(
+            f"with the {figures['link_features']} link features: +{figures['link_worker_cpu_us']} us worker CPU, "
+            f"+{figures['link_redis_cpu_us']} us Redis CPU, +{figures['link_redis_commands']} Redis calls per event"
+        )
     print(json.dumps(figures))
+
+
+def _run(url: str, args: argparse.Namespace) -> dict[str, float | int]:
+    figures = asyncio.run(bench(url, args.events, args.concurrency))
+    if args.links:
+        linked = asyncio.run(bench(url, args.events, args.concurrency, links=True))
+        figures["links"] = 1
+        figures["link_features"] = len(link_specs())
+        figures["link_worker_cpu_us"] = round(linked["worker_cpu_us_per_event"] - figures["worker_cpu_us_per_event"], 1)
+        figures["link_redis_cpu_us"] = round(linked["redis_cpu_us_per_event"] - figures["redis_cpu_us_per_event"], 1)
+        figures["link_redis_commands"] = linked["redis_commands_per_event"] - figures["redis_commands_per_event"]
+        figures["link_events_per_s"] = linked["events_per_s"]
+        figures["link_p50_ms"] = linked["p50_ms"]
+    return figures
 
 
 if __name__ == "__main__":

@@ -69,3 +69,26 @@ def test_link_features_must_share_one_graph() -> None:
     assert problems[0].startswith("p.yaml:14:52 ")
     assert "INVALID_VALUE feature 'customer.hubs': link features share one link graph" in problems[0]
     assert "its fanout differs" in problems[0]
+
+
+def test_outside_share_needs_a_service_area_and_names_a_wrong_province() -> None:
+    feature = "  referrer.outside: {referral: outside_share, window: 7d}\n"
+    _, problems = check(feature, uses="referrer.outside > 0.5")
+    assert len(problems) == 1 and "MISSING_FIELD feature 'referrer.outside': outside_share compares" in problems[0]
+    files = {"p.yaml": HEAD.replace("{uses}", "referrer.outside > 0.5").replace(
+        "pack: {name: links}", "pack: {name: links, service_area: [上海市, 江苏, 浙西]}") + feature}  # fmt: skip
+    ruleset, diagnostics = compile_files(files)
+    assert [d.render() for d in diagnostics] == [
+        "p.yaml:1:45 INVALID_VALUE service_area: '浙西' is not a province-level region of China"
+        " (one of 北京, 上海, 江苏, 浙江, 广东... as in engine/geo.py)"
+    ]
+    assert ruleset is None
+
+
+def test_a_service_area_in_long_or_short_form() -> None:
+    feature = "  referrer.outside: {referral: outside_share, window: 7d}\n"
+    files = {"p.yaml": HEAD.replace("{uses}", "referrer.outside > 0.5").replace(
+        "pack: {name: links}", "pack: {name: links, service_area: [上海市, 江苏省]}") + feature}  # fmt: skip
+    ruleset, diagnostics = compile_files(files)
+    assert diagnostics == []
+    assert ruleset.features["referrer.outside"].area == frozenset({"上海", "江苏"})  # type: ignore[union-attr]

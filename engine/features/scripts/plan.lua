@@ -38,6 +38,7 @@ if ARGV[4] ~= '' then
 end
 
 local chain, depth = '', 0   -- the referrer's ancestor chain, loaded by op RR
+local ids = ''               -- the same ancestors' customer ids (their slots), for subtree writes
 local CHAIN_CAP = 8
 local seen = {}              -- key index -> {first, last} of a first/last-seen hash, read once
 
@@ -139,11 +140,12 @@ while i <= last do
     for k = 1, count do keys[k] = KEYS[A[i + 2 + k]] end
     vals[A[i + 1]] = call('PFCOUNT', unpack(keys))
     i = i + 3 + count
-  elseif op == 'RR' then      -- key: load the referrer's chain and depth
-    local up = call('HMGET', KEYS[A[i + 1]], 'c', 'd')
-    chain, depth = up[1] or '', tonumber(up[2] or '0')
+  elseif op == 'RR' then      -- key: load the referrer's chain, depth and ancestors' ids
+    local up = call('HMGET', KEYS[A[i + 1]], 'c', 'd', 'i')
+    chain, depth, ids = up[1] or '', tonumber(up[2] or '0'), up[3] or ''
     extra[#extra + 1] = chain
     extra[#extra + 1] = tostring(depth)
+    extra[#extra + 1] = ids
     i = i + 2
   elseif op == 'RD' then      -- idx: depth of the invitee under this referrer
     vals[A[i + 1]] = depth + 1
@@ -164,21 +166,25 @@ while i <= last do
       call('PEXPIRE', key, A[i + 5])
     end
     i = i + 7
-  elseif op == 'RU' then      -- key referrer referrer_hash ttl chain depth: invitee's upline, first wins
+  elseif op == 'RU' then      -- key referrer referrer_hash ttl chain depth ids: invitee's upline, first wins
     local key = KEYS[A[i + 1]]
     if call('EXISTS', key) == 0 then
-      local up_chain, up_depth = A[i + 5], tonumber(A[i + 6])
-      if up_chain == '~' then up_chain, up_depth = chain, depth end
-      local ancestors = {A[i + 3]}
+      local up_chain, up_depth, up_ids = A[i + 5], tonumber(A[i + 6]), A[i + 7]
+      if up_chain == '~' then up_chain, up_depth, up_ids = chain, depth, ids end
+      local ancestors, names = {A[i + 3]}, {A[i + 2]}
       for _, a in ipairs(split(up_chain)) do
         if #ancestors >= CHAIN_CAP then break end
         ancestors[#ancestors + 1] = a
       end
+      for _, a in ipairs(split(up_ids)) do
+        if #names >= CHAIN_CAP then break end
+        names[#names + 1] = a
+      end
       call('HSET', key, 'r', A[i + 2], 'a', tstr, 'c', table.concat(ancestors, ','),
-        'd', up_depth + 1)
+        'd', up_depth + 1, 'i', table.concat(names, ','))
       call('PEXPIRE', key, A[i + 4])
     end
-    i = i + 7
+    i = i + 8
   elseif op == 'PS' then      -- idx invitees paid (lo hi within count_idx: share of invitees paid in time
     -- invitees referred in (lo, hi]; count_idx > 0 also receives how many there are (an
     -- `invitees` feature over the same set, for free instead of its own ZCOUNT)
@@ -198,11 +204,25 @@ while i <= last do
       vals[A[i + 1]] = paid / #names
     end
     i = i + 8
-  elseif op == 'PU' then      -- key: who referred this customer, and when
-    local up = call('HMGET', KEYS[A[i + 1]], 'r', 'a')
+  elseif op == 'PU' then      -- key: who referred this customer, when, and the ids of its upline
+    local up = call('HMGET', KEYS[A[i + 1]], 'r', 'a', 'i')
     extra[#extra + 1] = up[1]
     extra[#extra + 1] = up[2]
+    extra[#extra + 1] = up[3]
     i = i + 2
+  elseif op == 'TD' then      -- key depth ttl: a referral tree's deepest level below its root
+    local key = KEYS[A[i + 1]]
+    local d = call('HGET', key, 'd')
+    if not d or tonumber(d) < A[i + 2] then call('HSET', key, 'd', A[i + 2]) end
+    call('PEXPIRE', key, A[i + 3])
+    i = i + 4
+  elseif op == 'TR' then      -- idx key: that level (0: nobody below)
+    vals[A[i + 1]] = tonumber(call('HGET', KEYS[A[i + 2]], 'd') or '0')
+    i = i + 3
+  elseif op == 'ZR' then      -- idx num den lo hi: share of den's members in (lo, hi] that num has too
+    local den = call('ZCOUNT', KEYS[A[i + 3]], A[i + 4], A[i + 5])
+    if den > 0 then vals[A[i + 1]] = call('ZCOUNT', KEYS[A[i + 2]], A[i + 4], A[i + 5]) / den end
+    i = i + 6
   elseif op == 'PM' then      -- key invitee ttl: the invitee's first paid order (event time)
     local key = KEYS[A[i + 1]]
     call('HSETNX', key, A[i + 2], tstr)

@@ -100,3 +100,27 @@ async def test_one_newcomer_reward_per_household(backend: Backend, tenant: str) 
 
 def _ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
+
+
+async def test_a_retried_event_links_nothing_twice_and_answers_the_same(backend: Backend, tenant: str) -> None:
+    store = backend.store()
+    for k in range(3):
+        event = Event(event_id=f"r{k}", type="signup", customer=f"kin{k}", device="tablet", timestamp=DAY0)
+        await store.record_and_read(tenant=tenant, event=event, specs=SPECS)
+    last = Event(event_id="r2", type="signup", customer="kin2", device="tablet", timestamp=DAY0)
+    again = await store.record_and_read(tenant=tenant, event=last, specs=SPECS)
+    assert again.replayed
+    assert again.values["customer.linked_accounts_30d"] == 2
+    group = await store.linked_group(tenant=tenant, customer="kin0", now_ms=_ms(DAY0))
+    assert sorted(m.customer for m in group) == ["kin1", "kin2"]
+
+
+async def test_flooding_a_shared_address_past_the_fan_out_shows_as_a_hub(backend: Backend, tenant: str) -> None:
+    """A farm that sends strangers' ids on its drop address to make it a hub does not vanish: it is a hub."""
+    world = World(backend, tenant)
+    for k in range(9):
+        await world.send(DAY0 + timedelta(minutes=k), type="signup", customer=f"fake{k}", address="Room 3, Bldg 9")
+    later = DAY0 + timedelta(minutes=10)
+    seen = await world.send(later, type="coupon_claim", customer="fake0", address="Room 3, Bldg 9")
+    assert seen["customer.link_hubs"] == 1
+    assert seen["customer.linked_accounts_30d"] == 7  # the links made while it was below the fan-out stay

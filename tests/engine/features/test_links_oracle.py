@@ -70,7 +70,7 @@ def _close(want: object, got: object) -> bool:
     return abs(float(want) - float(got)) < 1e-9  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("seed", [3, 11])
+@pytest.mark.parametrize("seed", [3])
 async def test_link_features_match_brute_force(backend: Backend, tenant: str, seed: int) -> None:
     store, oracle = backend.store(), LinkOracle(window_ms=3 * D * 1000)
     mismatches: list[str] = []

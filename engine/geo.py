@@ -1,0 +1,97 @@
+"""Where a phone number or an IP address is from, offline: the province-level region.
+
+Used by the referral features that compare invitees' regions with the merchant's
+service area (``pack.service_area``). Two offline sources, nothing is ever looked up
+on the network:
+
+- **phones**: the geocoder that ships inside ``phonenumbers`` (its prefix tables give
+  the province and city of a Chinese mobile number's block, e.g. 江苏省常州市);
+  virtual-operator and unallocated blocks give only "中国": no region.
+- **IPs**: the ip2region database (``ip2region.xdb``, IPv4, 11 MB, Apache-2.0) that the
+  ``ip-region`` package ships, read with ip2region's official Python searcher
+  (``py-ip2region``). The ``ipregion`` package itself is never imported (its module
+  talks to online APIs and edits ``sys.path``): only its data file is read, once, into
+  memory, the first time an IP is asked about. Private and reserved addresses have no
+  region; addresses outside China give their country (美国).
+
+What is trusted: nothing. A region is a claim derived from the caller's phone and IP;
+it only ever counts *against* a referrer (invitees outside the area), like identities.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import os
+from functools import lru_cache
+from typing import Any
+
+import phonenumbers
+from phonenumbers import geocoder
+
+#: The 34 province-level divisions, in the short form regions are compared in.
+PROVINCES: tuple[str, ...] = (
+    "北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽",
+    "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州", "云南", "陕西",
+    "甘肃", "青海", "台湾", "内蒙古", "广西", "西藏", "宁夏", "新疆", "香港", "澳门",
+)  # fmt: skip
+_SUFFIXES = ("壮族自治区", "回族自治区", "维吾尔自治区", "特别行政区", "自治区", "省", "市")
+
+
+def province(text: str) -> str | None:
+    """The short province name a region description starts with (江苏省常州市 -> 江苏), else None."""
+    for name in PROVINCES:
+        if text.startswith(name):
+            return name
+    return None
+
+
+def short_name(text: str) -> str:
+    """A province written long or short (广西壮族自治区, 上海市, 江苏) in its short form."""
+    text = text.strip()
+    for suffix in _SUFFIXES:
+        if text.endswith(suffix) and len(text) > len(suffix):
+            return text[: -len(suffix)]
+    return text
+
+
+@lru_cache(maxsize=4096)
+def phone_region(e164: str) -> str | None:
+    """Province of a phone number (E.164) from phonenumbers' offline geocoder; None when unknown."""
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return None
+    return province(geocoder.description_for_number(number, "zh"))
+
+
+@lru_cache(maxsize=16384)
+def ip_region(ip: str) -> str | None:
+    """Province (China) or country (elsewhere) of an IPv4 address; None when private or unknown."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if address.version != 4 or not address.is_global:
+        return None
+    fields = str(_searcher().search(str(address))).split("|")  # country|area|province|city|isp
+    if len(fields) < 3 or fields[0] in ("0", ""):
+        return None
+    if fields[0] != "中国":
+        return fields[0]
+    return province(fields[2]) if fields[2] != "0" else None
+
+
+@lru_cache(maxsize=1)
+def _searcher() -> Any:
+    """ip2region's in-memory searcher over the data file the ``ip-region`` package ships."""
+    from ip2region import searcher, util
+
+    spec = importlib.util.find_spec("ipregion")  # finds the package without running it
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the ip-region package (its ip2region.xdb) is not installed")
+    path = os.path.join(next(iter(spec.submodule_search_locations)), "ip2region.xdb")
+    version = util.version_from_header(util.load_header_from_file(path))
+    if version is None:
+        raise RuntimeError(f"{path}: not an ip2region database")
+    return searcher.new_with_buffer(version, util.load_content_from_file(path))
