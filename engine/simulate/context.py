@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date
 
+from engine.simulate.knobs import Knobs
 from engine.simulate.timeline import DAY, Timeline
 from engine.simulate.units import Unit
 from engine.simulate.world import Identities, Person
@@ -22,20 +23,23 @@ class Sim:
     rng: random.Random
     ids: Identities
     clock: Timeline
+    knobs: Knobs
     members: list[Person] = field(default_factory=list)  # customers from before the window
     newcomers: list[Person] = field(default_factory=list)  # customers created inside it
     groups: dict[str, list[Person]] = field(default_factory=dict)  # parent WeChat groups
     drops: list[tuple[float, str]] = field(default_factory=list)  # red packets sent: (time, group)
     sequence: itertools.count[int] = field(default_factory=itertools.count)
     referrers: set[str] = field(default_factory=set)  # customers who already shared a poster
+    moments: list[float] = field(default_factory=list)  # campaign evenings (20:00 red-packet rains)
+    codes: dict[str, str] = field(default_factory=dict)  # each group's own welfare coupon code
 
     @classmethod
     def create(cls, seed: int, start: date, days: int) -> Sim:
         rng = random.Random(seed)
-        return cls(rng=rng, ids=Identities(rng), clock=Timeline(rng, start, days))
+        return cls(rng=rng, ids=Identities(rng), clock=Timeline(rng, start, days), knobs=Knobs(seed))
 
-    def unit(self, truth: str) -> Unit:
-        return Unit(truth, self.sequence)
+    def unit(self, truth: str, family: str | None = None) -> Unit:
+        return Unit(truth, self.sequence, family)
 
     def existing_before(self, t: float) -> Person:
         """A customer who exists at ``t``: mostly the old base, sometimes a recent paying newcomer."""
@@ -60,3 +64,9 @@ class Sim:
         name = self.rng.choice(list(self.groups))
         self.groups[name].append(person)
         person.groups.append(name)
+
+    def group_code(self, group: str) -> str:
+        """The welfare code staff post in one group (what a reseller leaks)."""
+        if group not in self.codes:
+            self.codes[group] = f"GRP{self.ids.token('', 24).upper()}"
+        return self.codes[group]
