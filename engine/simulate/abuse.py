@@ -230,7 +230,7 @@ def red_packet_bot(sim: Sim) -> Unit:
 
 def _own_drops(sim: Sim, groups: set[str], start: float, until: float) -> list[tuple[float, str]]:
     """Red packets in the bot's groups when no honest drop fell in its active hours."""
-    return sorted((sim.rng.uniform(start, until), group) for group in groups)
+    return sorted((sim.rng.uniform(start, until), group) for group in sorted(groups))
 
 
 def multi_account_group_buy(sim: Sim) -> Unit:

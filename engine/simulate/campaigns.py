@@ -72,8 +72,10 @@ def code_resale(sim: Sim) -> Unit:
     """A group's code on a forum: outsiders redeem it within hours, each on their own phone."""
     rng, ids, knobs = sim.rng, sim.ids, sim.knobs
     unit = sim.unit(CODE_RESALE)
-    group = rng.choice(list(sim.groups))
-    code = sim.group_code(group)
+    coded = [g for g in sim.groups if sim.group_code(g)] or list(sim.groups)
+    group = rng.choice(coded)
+    one_code = rng.random() < knobs.uniform("code_resale.one_code_share", 0.2, 0.8)  # else a batch of codes
+    shared = sim.group_code(group) or sim.ids.token("GRP", 24)
     leaked = sim.clock.moment()
     pace = knobs.uniform("code_resale.minutes_apart", 1, 40)
     buy_share = knobs.uniform("code_resale.buy_share", 0.0, 0.5)
@@ -92,6 +94,7 @@ def code_resale(sim: Sim) -> Unit:
         )
         unit.add(t, "signup", outsider, attributes={USER_AGENT: WECHAT_UA})
         claimed = t + rng.uniform(10, 300)
+        code = shared if one_code else (sim.group_code(group) or shared)
         unit.add(claimed, "coupon_claim", outsider, campaign="group_welfare", amount=50.0, coupon=code)
         if rng.random() < buy_share:
             at = claimed + rng.uniform(5, 120) * MINUTE

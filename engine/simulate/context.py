@@ -17,6 +17,9 @@ from engine.simulate.timeline import DAY, Timeline
 from engine.simulate.units import Unit
 from engine.simulate.world import Identities, Person
 
+#: Groups ``parents-01`` .. ``parents-10`` get welfare codes of their own (the pack binds QUN01- .. QUN10-).
+CODE_GROUPS = 10
+
 
 @dataclass
 class Sim:
@@ -31,7 +34,6 @@ class Sim:
     sequence: itertools.count[int] = field(default_factory=itertools.count)
     referrers: set[str] = field(default_factory=set)  # customers who already shared a poster
     moments: list[float] = field(default_factory=list)  # campaign evenings (20:00 red-packet rains)
-    codes: dict[str, str] = field(default_factory=dict)  # each group's own welfare coupon code
 
     @classmethod
     def create(cls, seed: int, start: date, days: int) -> Sim:
@@ -60,13 +62,16 @@ class Sim:
         self.referrers.add(person.customer)
         return person
 
-    def join_group(self, person: Person) -> None:
+    def join_group(self, person: Person, unit: Unit, t: float) -> None:
+        """Put ``person`` in a random parent group at ``t``; the storefront relays the join (member_joined)."""
         name = self.rng.choice(list(self.groups))
         self.groups[name].append(person)
         person.groups.append(name)
+        unit.add(t, "member_joined", customer=person.customer, group=name)
 
-    def group_code(self, group: str) -> str:
-        """The welfare code staff post in one group (what a reseller leaks)."""
-        if group not in self.codes:
-            self.codes[group] = f"GRP{self.ids.token('', 24).upper()}"
-        return self.codes[group]
+    def group_code(self, group: str) -> str | None:
+        """A welfare code staff hand one member in a code group (QUNnn-..., bound to it in the pack), else None."""
+        number = int(group.rsplit("-", 1)[1])
+        if number > CODE_GROUPS:
+            return None
+        return f"QUN{number:02d}-{self.ids.token('', 24).upper()}"

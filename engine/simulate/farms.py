@@ -84,7 +84,7 @@ def slow_drip(sim: Sim) -> Unit:
             unit.add(t, "signup", account, campaign="trial_99", attributes={USER_AGENT: WECHAT_UA})
             claimed = newcomer_claim(sim, unit, account, t + rng.uniform(1, 60) * MINUTE, t)
             if sim.groups and rng.random() < 0.5:
-                sim.join_group(account)
+                sim.join_group(account, unit, claimed + rng.uniform(1, 30) * MINUTE)
             if rng.random() < checkout_share:
                 at = sim.clock.daytime_after(claimed, 10 * MINUTE, 2 * DAY)
                 farm_checkout(sim, unit, account, at, place, rng.choice(wallets))
@@ -106,7 +106,7 @@ def aged_cashout(sim: Sim) -> Unit:
         account = _account(sim, born, device=rack[-1], ip=rng.choice(exits), virtual_share=0.1)
         account.phone = ids.local_phone()  # raised accounts use real local SIMs
         if sim.groups:
-            sim.join_group(account)
+            sim.join_group(account, unit, max(born + DAY, sim.clock.start - DAY))
         accounts.append(account)
     evening = _campaign_evening(sim)
     for account in accounts:  # kept warm: a red packet now and then, at a thumb's speed

@@ -2,7 +2,8 @@
 
 The ladder from DOMAIN.md drives the journeys: a newcomer takes the 99-yuan trial
 (58% of those who reach the trial step), a quarter of trial customers upgrade to the
-1,500-yuan package, and old customers top up 5,000 / 8,000 / 10,000. Friends invited
+1,500-yuan package, and old customers top up 5,000 / 8,000 / 10,000. The trial is a
+session in the studio: nine in ten trial buyers come (``store_visit``), days later. Friends invited
 by a parent sign up on their own phones and mostly buy within days; red packets are
 grabbed at human speed, by the members of a group, within a few minutes.
 """
@@ -23,6 +24,7 @@ from engine.simulate.world import (
 )
 
 GROUP_SIZE = 45
+ENTRY_CAMPAIGNS = ("trial_99", "group_buy_69")
 TOPUPS = (5000.0, 8000.0, 10000.0)
 
 
@@ -36,7 +38,7 @@ def build_base(sim: Sim, customers: int) -> Unit:
         person = sim.ids.honest_person(created=start - sim.rng.uniform(30, 700) * DAY)
         person.paid = True
         sim.members.append(person)
-        sim.join_group(person)
+        sim.join_group(person, unit, person.created + DAY)
         amounts = _history_amounts(sim)
         earliest = max(person.created, start - 360 * DAY)
         times = sorted(sim.rng.uniform(earliest, start - DAY) for _ in amounts)
@@ -101,7 +103,7 @@ def journey(sim: Sim, unit: Unit, person: Person, t: float, buy_rate: float = 0.
             attributes={SECONDS_SINCE_SIGNUP: int(claim_at - t)},
         )
     if rng.random() < 0.35:
-        sim.join_group(person)
+        sim.join_group(person, unit, t + rng.uniform(1, 60) * MINUTE)
     if rng.random() >= buy_rate:
         return
     trial_at = sim.clock.daytime_after(t, 10 * MINUTE, 6 * DAY)
@@ -119,8 +121,9 @@ def regular_visit(sim: Sim) -> Unit:
     t = sim.clock.moment()
     person = sim.existing_before(t)
     roll = sim.rng.random()
-    if roll < 0.08 and person.groups:
-        group = sim.rng.choice(person.groups)  # the welfare code staff posted in the group
+    coded = [g for g in person.groups if sim.group_code(g)]
+    if roll < 0.08 and coded:
+        group = sim.rng.choice(coded)  # the welfare code staff handed this member in the group
         coupon = sim.group_code(group)
         unit.add(t, "coupon_claim", person, group=group, campaign="group_welfare", amount=50.0, coupon=coupon)
     elif roll < 0.25:
@@ -229,3 +232,6 @@ def paid_order(
         device=device,
         ip=ip,
     )
+    if campaign in ENTRY_CAMPAIGNS and sim.rng.random() < 0.9:  # the trial is a session in the studio
+        at = t + sim.rng.uniform(5, 40) * MINUTE if device else sim.clock.daytime_after(t, DAY, 10 * DAY)
+        unit.add(at, "store_visit", customer=person.customer, campaign=campaign)

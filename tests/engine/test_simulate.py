@@ -13,7 +13,7 @@ import pytest
 
 from engine.cli import main
 from engine.compile.pack import compile_path
-from engine.events import phone_segment
+from engine.events import SCORED_TYPES, phone_segment
 from engine.replay.log import parse_line
 from engine.simulate.generate import DEFAULT_SHARES, SimulationConfig, simulate
 from engine.simulate.world import ATTRIBUTES
@@ -48,7 +48,7 @@ def test_every_line_is_an_event_the_api_accepts_in_time_order(log: list[dict[str
     assert len({r.event.event_id for r in records}) == len(records) == 12_000
     assert {r.truth for r in records} == {"honest", *DEFAULT_SHARES}
     window_start = date(2026, 11, 1)
-    scored = [r for r in records if r.event.type not in ("order_paid", "refund")]
+    scored = [r for r in records if r.event.type in SCORED_TYPES]
     assert all(r.event.timestamp.date() >= window_start for r in scored)  # only paid history precedes the window
     assert max(times).date() < date(2026, 11, 15)
 

@@ -103,11 +103,15 @@ def test_campaign_scripts_hit_the_api_within_a_second_of_the_rain_opening(famili
 
 def test_a_resold_group_code_is_redeemed_by_outsiders_never_seen_in_the_group(families: dict[str, Any]) -> None:
     outsiders = of_type(families["code_resale"], "coupon_claim")
-    codes = {r["coupon"] for r in outsiders}
-    assert all("group" not in r for r in outsiders)
-    members = [r for r in of_type(families["parents"], "coupon_claim") if r.get("coupon") in codes]
-    assert members and all(r.get("group") for r in members)  # the group's own parents claim it from the group
-    assert Counter(r["coupon"] for r in outsiders).most_common(1)[0][1] >= 5
+    prefixes = {r["coupon"].split("-")[0] for r in outsiders}
+    assert outsiders and all(p.startswith("QUN") for p in prefixes) and all("group" not in r for r in outsiders)
+    joined = {(r["customer"], r["group"]) for fam in families.values() for r in of_type(fam, "member_joined")}
+    for claim in outsiders:
+        group = f"parents-{claim['coupon'][3:5]}"
+        assert (claim["customer"], group) not in joined
+    members = [r for r in of_type(families["parents"], "coupon_claim") if r.get("campaign") == "group_welfare"]
+    assert members and all((r["customer"], r["group"]) in joined for r in members)  # the group's own parents
+    assert all(r["coupon"].startswith(f"QUN{r['group'][-2:]}-") for r in members)
 
 
 def test_referral_trees_go_levels_deep_nationwide_and_nobody_buys(families: dict[str, Any]) -> None:
@@ -131,8 +135,12 @@ def test_hired_buyers_pay_so_the_gift_is_released_then_refund(families: dict[str
     refunded = {r["customer"] for r in of_type(ring, "refund")}
     referred = {r["customer"] for r in of_type(ring, "referral")}
     assert paid and refunded and refunded <= paid <= referred
-    assert len(refunded) >= 0.6 * len(paid)
+    assert len(refunded) >= 0.3 * len(paid)  # the others refund after the window
     assert len({r["referrer"] for r in of_type(ring, "referral")}) >= 2  # one gift per referrer: several referrers
+    assert not of_type(ring, "store_visit")  # hired from anywhere, they never come to the studio
+    trials = {r["customer"] for r in of_type(families["parents"], "order_paid") if r.get("campaign") == "trial_99"}
+    visits = {r["customer"] for r in of_type(families["parents"], "store_visit")}
+    assert len(visits & trials) >= 0.3 * len(trials)  # parents come for their session (many after the window)
 
 
 def test_honest_look_alikes_share_what_farms_share_and_buy(families: dict[str, Any]) -> None:
