@@ -304,14 +304,17 @@ def test_a_line_the_api_would_refuse_is_reported_with_its_line_number(tmp_path: 
 
 @pytest.mark.slow
 def test_the_shipped_pack_catches_the_simulated_farms_and_referral_bursts(tmp_path: Path, capsys: Any) -> None:
-    """Issue 6's bar on a 30,000-event log (docs/replay.md has the 100,000-event run)."""
+    """Issue 14's bars the shipped pack meets, on a seed it was not tuned on (README has seeds 1-3)."""
     log = tmp_path / "sim.jsonl"
     assert main(["simulate", "--out", str(log), "--events", "30000", "--seed", "7"]) == 0
     capsys.readouterr()
     assert main(["replay", str(log), "--rules", str(Path(__file__).resolve().parents[2] / "rules"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     families = report["new"]["families"]
-    for kind in ("farming_ring", "fake_referral_burst"):
+    for kind in ("farming_ring", "fake_referral_burst", "red_packet_bot", "multi_account_group_buy"):
         assert families["attack"][kind]["caught"], kind
-        assert families["attack"][kind]["recall"] >= 0.8, kind
-    assert families["honest"]["parents"]["false_positive_rate"] < 0.01
+    card = families["scorecard"]
+    assert card["caught"] >= 6, card["missed"]
+    assert card["precision"] >= 0.95
+    assert card["honest_allowed"] >= 0.99
+    assert card["worst_honest_false_positive_rate"] <= 0.05, card["worst_honest_family"]
