@@ -13,14 +13,17 @@ from fastapi.routing import APIRoute
 
 from api.admin.router import router as admin_router
 from api.admin.versions import router as versions_router
+from api.audit.router import router as audit_router
 from api.console.router import router as console_router
 from api.contacts.router import router as contacts_router
 from api.contract import package_version, publish_contract
 from api.customers.router import router as customers_router
+from api.devices.router import router as devices_router
 from api.errors import install_error_handlers
 from api.groupbuy.router import router as groupbuy_router
 from api.health.router import router as health_router
 from api.journeys.router import router as journeys_router
+from api.keys.router import router as keys_router
 from api.lists.router import router as lists_router
 from api.media import JsonBodies, reads_json
 from api.metrics import Metrics
@@ -28,6 +31,7 @@ from api.middleware import BodyLimit, RequestMetrics
 from api.outcomes.router import router as outcomes_router
 from api.recording.router import router as recording_router
 from api.reports.router import router as reports_router
+from api.request_log import RequestContext
 from api.runtime import Runtime
 from api.scoring.router import router as scoring_router
 from api.settings import Settings
@@ -39,7 +43,9 @@ PACK_BODY_BYTES = 2 * 1024 * 1024
 DESCRIPTION = """Risk decisions and offers for private-domain marketing events.
 
 Authenticate with `Authorization: Bearer <key>`; each key belongs to one tenant
-(merchant) and holds scopes `score`, `events`, `admin`."""
+(merchant), carries a role (`platform`, `admin`, `marketer`, `reviewer`) and/or the data
+scopes `score`, `events`. Only a `platform` key may act on another tenant, by naming it
+in `X-Yutang-Tenant` (docs/api.md, "Roles")."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -64,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         customers_router,
         contacts_router,
         lists_router,
+        devices_router,
         reports_router,
         admin_router,
         versions_router,
@@ -73,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         journeys_router,
         groupbuy_router,
         wecom_router,
+        keys_router,
+        audit_router,
     )
     for router in routers:
         app.include_router(router)
@@ -81,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(JsonBodies, routes=[route for route in routes if reads_json(route)])
     app.add_middleware(PathBodyLimit, settings=settings)
     app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(RequestContext)  # outermost: every answer, even a middleware's refusal, has the request id
     return app
 
 

@@ -1,16 +1,33 @@
-"""Request dependencies as ``Annotated`` aliases: the runtime and who is calling."""
+"""Request dependencies as ``Annotated`` aliases: the runtime and who is calling.
+
+Who is calling, in three steps, for every route that needs a key:
+
+1. the key (``Authorization: Bearer``) -> a :class:`Principal`: configured keys from
+   memory, keys made through the API (``ytk~...``) with one HGET, so a revoked key is
+   refused by the next request on any worker; 401 otherwise;
+2. the tenant it acts on: its own, or, for a ``platform`` key only, the one named by
+   ``X-Yutang-Tenant``. Any other key naming another tenant is 403, whatever the
+   route: the header can never widen what a merchant's key reaches;
+3. the :class:`Ability` the route needs (api/auth.py's tables), else 403 naming the
+   ability, the roles and scopes that grant it, and the key's tenant and role.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from api.auth import Principal, Scope
-from api.errors import Forbidden, Unauthorized
+from api.auth import TENANT_PATTERN, Ability, Principal, Role, holders
+from api.errors import Forbidden, InvalidRequest, Unauthorized
 from api.runtime import Runtime
+from engine.logs import note
 from engine.phones import use_region
+
+TENANT_HEADER = "X-Yutang-Tenant"
+_TENANT = re.compile(TENANT_PATTERN)
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -27,49 +44,101 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def principal_for(runtime: Runtime, authorization: str | None) -> Principal:
-    """The caller behind ``Authorization: Bearer <key>``, or 401."""
+async def principal_for(runtime: Runtime, authorization: str | None, tenant: str | None = None) -> Principal:
+    """The caller behind ``Authorization: Bearer <key>`` acting on its tenant (or the named one), or 401/403."""
     if not authorization:
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
     scheme, _, key = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
         raise Unauthorized("malformed Authorization header: expected 'Bearer <key>'")
-    principal = runtime.keys.lookup(key.strip())
+    principal = runtime.keys.lookup(key)
     if principal is None:
-        raise Unauthorized("invalid API key")
-    return principal
+        principal = await runtime.guard.call("keys", runtime.keystore.lookup(key))
+    if principal is None:
+        raise Unauthorized("invalid API key (unknown or revoked)")
+    acting = await acting_on(runtime, principal, tenant)
+    note(tenant=acting.tenant)
+    return acting
 
 
-def check_scopes(principal: Principal, scopes: tuple[Scope, ...]) -> Principal:
-    """``principal`` when it holds any of ``scopes``, else 403."""
-    if principal.scopes.isdisjoint(scopes):
-        held = "+".join(sorted(s.value for s in principal.scopes)) or "none"
-        wanted = " or ".join(f"'{s.value}'" for s in scopes)
-        raise Forbidden(f"this API key (tenant {principal.tenant}, scopes {held}) lacks the {wanted} scope")
+async def acting_on(runtime: Runtime, principal: Principal, tenant: str | None) -> Principal:
+    """``principal`` on the tenant ``X-Yutang-Tenant`` names: only a platform key may name another one."""
+    if tenant is None or tenant == principal.tenant:
+        return principal
+    if principal.role is not Role.PLATFORM:
+        raise Forbidden(
+            f"{principal.describe()} may not act on tenant {tenant[:64]!r}: only a platform key may name "
+            f"another tenant in {TENANT_HEADER}",
+            extra={"tenant": principal.tenant, "role": principal.role_name},
+        )
+    if not _TENANT.match(tenant):
+        raise InvalidRequest(f"{TENANT_HEADER}: a tenant matches {TENANT_PATTERN}", extra={"fields": [
+            {"field": TENANT_HEADER, "message": f"must match {TENANT_PATTERN}"}]})  # fmt: skip
+    known = tenant in runtime.keys.tenants or await runtime.guard.call("keys", runtime.keystore.tenant_exists(tenant))
+    if not known:
+        raise Forbidden(
+            f"{TENANT_HEADER}: tenant {tenant!r} is not known: create it with POST /v1/tenants",
+            extra={"tenant": principal.tenant, "role": principal.role_name},
+        )
+    return principal.acting_on(tenant)
+
+
+def check(principal: Principal, abilities: tuple[Ability, ...]) -> Principal:
+    """``principal`` when it holds any of ``abilities``, else 403 naming what was missing."""
+    if principal.abilities.isdisjoint(abilities):
+        wanted = " or ".join(f"'{a.value}'" for a in abilities)
+        granted = sorted({h for a in abilities for h in holders(a)})
+        raise Forbidden(
+            f"{principal.describe()} lacks the {wanted} permission, granted by {', '.join(granted)}",
+            extra={
+                "wanted": [a.value for a in abilities], "granted_by": granted,
+                "tenant": principal.home, "role": principal.role_name,
+            },
+        )  # fmt: skip
     return principal
 
 
 async def authenticate(
-    runtime: RuntimeDep, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
+    runtime: RuntimeDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_yutang_tenant: Annotated[
+        str | None,
+        Header(
+            alias=TENANT_HEADER,
+            max_length=64,
+            description="platform keys only: the tenant this request acts on (any other key: 403 unless its own)",
+        ),
+    ] = None,
 ) -> Principal:
-    return principal_for(runtime, authorization)
+    return await principal_for(runtime, authorization, x_yutang_tenant)
 
 
-def require(*scopes: Scope) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency that lets through a caller holding any of ``scopes``, else 403.
+def require(*abilities: Ability) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets through a caller holding any of ``abilities``, else 403.
 
     Async on purpose, like every dependency here: a plain ``def`` dependency runs in the
     thread pool, and three such hops doubled the CPU cost of a /v1/score request.
     """
 
-    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        return check_scopes(principal, scopes)
+    async def checked(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        return check(principal, abilities)
 
-    return check
+    return checked
 
 
-ScoreCaller = Annotated[Principal, Depends(require(Scope.SCORE))]
-EventsCaller = Annotated[Principal, Depends(require(Scope.EVENTS))]
-AdminCaller = Annotated[Principal, Depends(require(Scope.ADMIN))]
-ReaderCaller = Annotated[Principal, Depends(require(Scope.SCORE, Scope.EVENTS, Scope.ADMIN))]
-ContactCaller = Annotated[Principal, Depends(require(Scope.SCORE, Scope.EVENTS))]
+ScoreCaller = Annotated[Principal, Depends(require(Ability.SCORE))]
+EventsCaller = Annotated[Principal, Depends(require(Ability.EVENTS))]
+ContactCaller = Annotated[Principal, Depends(require(Ability.SCORE, Ability.EVENTS))]
+ReaderCaller = Annotated[Principal, Depends(require(Ability.READ))]
+#: validate, reload, roll back, pack files, dry runs, console replays: admin, marketer, platform
+RulesCaller = Annotated[Principal, Depends(require(Ability.RULES))]
+#: what only a tenant's admin (or platform naming the tenant) may do; the same holders as lists, keys, audit
+AdminCaller = Annotated[Principal, Depends(require(Ability.LISTS))]
+ListsCaller = AdminCaller
+ExportCaller = Annotated[Principal, Depends(require(Ability.EXPORT))]
+KeysCaller = Annotated[Principal, Depends(require(Ability.KEYS))]
+AuditCaller = Annotated[Principal, Depends(require(Ability.AUDIT))]
+#: review cases and labels (/v1/cases): reviewer, admin, platform
+ReviewerCaller = Annotated[Principal, Depends(require(Ability.REVIEW))]
+PlatformCaller = Annotated[Principal, Depends(require(Ability.TENANTS))]

@@ -39,7 +39,8 @@ BODY_ERRORS = {
 PARAMETER_ERRORS = {"422": BODY_ERRORS["422"]}
 KEY_ERRORS = {
     "401": "no, malformed or unknown API key (code unauthorized)",
-    "403": "the key lacks the scope this operation needs (code forbidden)",
+    "403": "the key's role or scopes do not allow this operation, or it names another tenant in X-Yutang-Tenant "
+    "without being a platform key (code forbidden)",
     "503": "Redis is unreachable or its circuit is open: retry later (code unavailable or store_unavailable)",
 }
 
@@ -64,7 +65,9 @@ class ErrorDetail(BaseModel):
     code: str = Field(description="stable and machine-readable, e.g. invalid_request, unsupported_media_type")
     message: str = Field(description="for people: names the field and what is wrong with it")
     fields: list[FieldError] | None = None
-    request_id: str | None = Field(None, description="the request's X-Request-Id: quote it when reporting a problem")
+    request_id: str | None = Field(
+        default=None, description="this request's X-Request-Id (the caller's if well formed): quote it to the operator"
+    )
 
 
 class ErrorResponse(BaseModel):

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.errors import CompileAbandoned, EngineError, EvaluationError, RuleLoadError, StoreUnavailable
 from engine.events import ID_PATTERN
+from engine.logs import current_request_id, note
 
 log = logging.getLogger("yutang.api")
 
@@ -96,7 +97,9 @@ ENGINE_ERRORS: tuple[tuple[type[EngineError], int, str], ...] = (
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, **extra}}
+    """``{"error": {code, message, ..., request_id}}``: the request id joins the answer to the server's log line."""
+    note(error=code)
+    return {"error": {"code": code, "message": message, **extra, "request_id": current_request_id()}}
 
 
 def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
@@ -128,8 +131,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, RuleLoadError):
             diagnostics = [d.as_dict() for d in exc.diagnostics]
             return JSONResponse(error_body(code, str(exc).splitlines()[0], diagnostics=diagnostics), status)
-        if status >= 500:
-            log.exception("engine error on %s", request.url.path, exc_info=exc)
+        if status == 500:  # a fault of ours: its traceback, once (the access line has the request id too)
+            log.error("engine error: %s", exc, exc_info=exc)
         return JSONResponse(error_body(code, str(exc) or cls.__name__), status)
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -4,11 +4,16 @@ A call that fails or times out raises ``StoreUnavailable`` and opens a short
 breaker: for ``breaker_s`` the next calls fail at once instead of each waiting out
 the timeout, so an outage costs one timeout, not one per request. After that the
 next call tries Redis again, which is how the service recovers by itself.
+
+The outage is logged once per worker, not per request: a WARNING when the first call
+fails (Redis lost, breaker open), an INFO when a call succeeds again (Redis back,
+breaker closed) with how long it was gone and how many calls failed meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -21,6 +26,7 @@ from api.metrics import Metrics
 from engine.errors import StoreUnavailable
 
 T = TypeVar("T")
+log = logging.getLogger("yutang.redis")
 
 
 class RedisGuard:
@@ -31,6 +37,8 @@ class RedisGuard:
         self.timeout_s = timeout_s
         self.breaker_s = breaker_s
         self._open_until = 0.0
+        self._lost_at: float | None = None  # when the current outage began (None: Redis answers)
+        self._failed_calls = 0
 
     @property
     def open(self) -> bool:
@@ -40,11 +48,12 @@ class RedisGuard:
         """Await ``awaitable`` within the timeout, or raise StoreUnavailable."""
         if self.open:
             _close(awaitable)
+            self._failed_calls += 1
             self.metrics.redis_errors.labels(operation, "breaker_open").inc()
             raise StoreUnavailable(f"redis unavailable ({operation}): breaker open after a recent failure")
         try:
             async with asyncio.timeout(self.timeout_s):  # no extra task, unlike wait_for
-                return await awaitable
+                result = await awaitable
         except (TimeoutError, RedisTimeoutError) as err:
             raise self._failed(operation, "timeout", err) from err
         except (RedisConnectionError, OSError) as err:
@@ -54,11 +63,25 @@ class RedisGuard:
             raise StoreUnavailable(f"redis error ({operation}): {err}") from err
         except StoreUnavailable as err:
             raise self._failed(operation, "connection", err) from err
+        if self._lost_at is not None:
+            self._back()
+        return result
 
     def _failed(self, operation: str, kind: str, err: BaseException) -> StoreUnavailable:
         self.metrics.redis_errors.labels(operation, kind).inc()
         self._open_until = time.monotonic() + self.breaker_s
+        self._failed_calls += 1
+        if self._lost_at is None:
+            self._lost_at = time.monotonic()
+            log.warning("Redis lost (%s, %s: %r); circuit breaker open, answers are degraded", operation, kind, err)
         return StoreUnavailable(f"redis unavailable ({operation}, {kind}): {err}")
+
+    def _back(self) -> None:
+        assert self._lost_at is not None
+        gone = time.monotonic() - self._lost_at
+        failed = self._failed_calls
+        log.info("Redis back after %.1f s (%d calls failed meanwhile); circuit breaker closed", gone, failed)
+        self._lost_at, self._failed_calls = None, 0
 
 
 def _close(awaitable: Awaitable[object]) -> None:

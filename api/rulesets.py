@@ -178,6 +178,11 @@ class RuleSets:
             raise
         if ruleset is None:
             self.metrics.reloads.labels("failed").inc()
+            errors = [d.render() for d in diagnostics if d.is_error]
+            log.error(
+                "rule set refused (%d error(s)), %s keeps running: %s", len(errors), before, "; ".join(errors[:5]),
+                extra={"diagnostics": errors[:50]},
+            )  # fmt: skip
             raise RuleLoadError(diagnostics)
         kind = self.engine.backend
         loaded = await asyncio.to_thread(lambda: self.engine.install(assemble(ruleset, diagnostics, files, kind)))

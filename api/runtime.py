@@ -12,7 +12,10 @@ import logging
 from dataclasses import dataclass, field
 
 from api.admin.watch import RulesWatcher
+from api.audit.record import record_watched
+from api.audit.trail import AuditTrail
 from api.auth import ApiKeys
+from api.keys.store import KeyStore
 from api.metrics import Metrics
 from api.recording.observer import Observer
 from api.redis_guard import RedisGuard
@@ -36,6 +39,8 @@ class Runtime:
     services: Services
     rulesets: RuleSets
     observer: Observer
+    keystore: KeyStore  # keys made through /v1/keys, and the tenants platform created
+    audit: AuditTrail
     seeded_version: str | None = None
     watcher: RulesWatcher | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -69,11 +74,15 @@ class Runtime:
             record=settings.record_events,
             max_events=settings.record_max_events,
         )
-        runtime = cls(settings, keys, metrics, guard, services, rulesets, observer)
+        keystore = KeyStore(services.client)
+        audit = AuditTrail(services.client, retention_s=settings.audit_retention_days * 86400)
+        runtime = cls(settings, keys, metrics, guard, services, rulesets, observer, keystore, audit)
         try:
             await rulesets.start()
             if settings.watch_rules:
-                runtime.watcher = RulesWatcher(rulesets, settings.rules_path)
+                runtime.watcher = RulesWatcher(
+                    rulesets, settings.rules_path, on_change=lambda old, new: record_watched(runtime, old, new)
+                )
                 await runtime.watcher.start()
         except BaseException:
             await runtime.close()

@@ -21,8 +21,15 @@ from pathlib import Path
 
 from api.auth import generate_dev_key
 from engine.errors import StoreUnavailable
+from engine.logs import FORMATS, log_config
+from engine.logs import configure as configure_logs
 from engine.redis_embedded import EmbeddedRedis
 from engine.redis_supervisor import RedisSupervisor
+
+#: Seconds a worker may take to answer uvicorn's health ping (its default 5 s is shorter than a cold start).
+WORKER_HEALTHCHECK_S = int(os.environ.get("YUTANG_WORKER_HEALTHCHECK_S", "60"))
+#: The development key (``key:tenant:scopes``) ``yutang serve`` makes when no keys are configured.
+DEV_KEY_FILE = "dev-api-key"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default=os.environ.get("YUTANG_BACKEND"), help="durable | python")
     parser.add_argument("--log-level", default=os.environ.get("YUTANG_LOG_LEVEL", "info"))
     parser.add_argument(
+        "--log-format",
+        choices=FORMATS,
+        default=os.environ.get("YUTANG_LOG_FORMAT") or None,
+        help="json (default unless stderr is a terminal) | text; also YUTANG_LOG_FORMAT",
+    )
+    parser.add_argument(
         "--redis-restart-max-delay",
         type=float,
         default=float(os.environ.get("YUTANG_REDIS_RESTART_MAX_S", "30")),
@@ -46,6 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    log_format = configure_logs(args.log_format, args.log_level)
     if not Path(args.rules).exists():
         print(f"yutang serve: no rule pack at {args.rules!r} (use --rules DIR)", file=sys.stderr)
         return 2
@@ -55,18 +69,20 @@ def serve(args: argparse.Namespace) -> int:
     env["YUTANG_DATA_DIR"] = str(Path(args.data_dir).resolve())
     if args.backend:
         env["YUTANG_BACKEND"] = args.backend
+    from api.services import ensure_secret_file
+
     if not env.get("YUTANG_API_KEYS") and not env.get("YUTANG_API_KEYS_FILE"):
-        spec = generate_dev_key()
+        # kept in the data directory (0600), so a restart keeps the console's and the scripts' key
+        key_file = Path(env["YUTANG_DATA_DIR"]) / DEV_KEY_FILE
+        spec = ensure_secret_file(key_file, generate_dev_key)
         env["YUTANG_API_KEYS"] = spec
         key, tenant, scopes = spec.split(":")
         print(
-            f"yutang serve: no API keys configured; development key for tenant '{tenant}' ({scopes}):\n\n"
-            f"    Authorization: Bearer {key}\n",
+            f"yutang serve: no API keys configured; development key for tenant '{tenant}' ({scopes}),"
+            f" kept in {key_file}:\n\n    Authorization: Bearer {key}\n",
             file=sys.stderr,
             flush=True,
         )
-    from api.services import ensure_secret_file
-
     if not env.get("YUTANG_SECRET"):
         ensure_secret_file(Path(env["YUTANG_DATA_DIR"]) / "secret.key")
     supervisor = None
@@ -93,8 +109,13 @@ def serve(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             log_level=args.log_level,
-            access_log=False,
+            log_config=log_config(log_format, args.log_level),  # applied again in each worker process
+            access_log=False,  # ours is api/request_log.py: route templates, request ids, never a client address
             timeout_graceful_shutdown=10,
+            # a worker must answer uvicorn's health ping within this; a spawned worker answers only once it
+            # has imported engine.cli again, which on a loaded 2-core box took longer than uvicorn's 5 s, and
+            # the parent then killed and respawned every worker forever
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         )
     finally:
         if supervisor is not None:
@@ -107,14 +128,8 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _supervised_redis(data_dir: Path, *, max_delay: float) -> RedisSupervisor:
-    """Start the embedded Redis under a supervisor whose restarts are logged to stderr."""
+    """Start the embedded Redis under a supervisor (its restarts are logged through engine.logs)."""
     logger = logging.getLogger("yutang.redis")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("yutang serve: %(levelname)s %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
     supervisor = RedisSupervisor(EmbeddedRedis(data_dir), max_delay=max_delay).start()
     logger.info("embedded Redis at %s (data in %s), supervised", supervisor.server.url, data_dir)
     return supervisor

@@ -12,7 +12,7 @@ import json
 import os
 import secrets
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -137,14 +137,20 @@ def _secret(settings: Settings) -> bytes:
     return ensure_secret_file(settings.data_dir / "secret.key").encode()
 
 
-def ensure_secret_file(path: Path) -> str:
-    """Read the key at ``path``, creating it first; several workers racing agree on one."""
+def ensure_secret_file(path: Path, make: Callable[[], str] = lambda: secrets.token_urlsafe(32)) -> str:
+    """Read the secret at ``path``, creating it first from ``make()``; several workers racing agree on one.
+
+    The file is the owner's alone (0600, as ``mkstemp`` creates it); one found readable
+    by others (copied, restored from a backup) is narrowed back to 0600 before use.
+    """
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret-")
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(secrets.token_urlsafe(32))
+            out.write(make())
         with contextlib.suppress(FileExistsError):
             os.link(tmp, path)  # atomic: the first worker's key wins
         os.unlink(tmp)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
     return path.read_text(encoding="utf-8").strip()

@@ -43,6 +43,7 @@ class Settings(BaseModel):
     # an uploaded pack compiles in a child process within these (engine/compile/isolated.py)
     compile_timeout_s: float = Field(default=30.0, gt=0)
     compile_memory_mb: int = Field(default=1024, gt=0)
+    audit_retention_days: float = Field(default=365, gt=0)  # audit entries older than this are trimmed
 
     webhook_hosts: str = "*"  # where webhooks may go by default: any public host (engine/egress/policy.py)
     webhook_tenant_hosts: str = ""  # "tenant=entry entry;tenant2=entry": replaces the default for that tenant
@@ -126,4 +127,5 @@ _VARIABLES = {
     "compile_memory_mb": "YUTANG_COMPILE_MEMORY_MB",
     "wecom_callbacks": "YUTANG_WECOM_CALLBACKS",
     "wecom_callbacks_file": "YUTANG_WECOM_CALLBACKS_FILE",
+    "audit_retention_days": "YUTANG_AUDIT_RETENTION_DAYS",
 }

@@ -1,9 +1,18 @@
-"""The ``yutang`` command: check and test rule packs, serve the API, replay logs."""
+"""The ``yutang`` command: check and test rule packs, serve the API, replay logs.
+
+Exit codes (docs/cli.md): 0 done, nothing wrong; 1 the command found problems (pack
+errors, failed cases, a malformed log line); 2 usage: a bad argument or a file that is
+missing or unreadable, said in one line, never a traceback; 130 interrupted (Ctrl-C);
+141 stdout was closed before the output was written (``yutang check --json | head``),
+as for a process that SIGPIPE stopped.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -11,15 +20,53 @@ from collections.abc import Sequence
 from engine.backends import BackendKind
 from engine.compile.pack import compile_path
 from engine.errors import RuleLoadError
+from engine.logs import configure as configure_logs
 from engine.pack.loader import read_pack_files
 from engine.rule_engine import backend_checks, prepare
+from engine.version import __version__
 
 DEFAULT_RULES = os.environ.get("YUTANG_RULES", "rules")
 DEFAULT_BACKEND = os.environ.get("YUTANG_BACKEND", BackendKind.DURABLE.value)
 
 
+#: Exit statuses; see the module docstring.
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 0, 1, 2, 130, 141
+#: Arguments, of any sub-command, that name a file or directory that must exist (outputs are not among them).
+INPUT_PATHS = ("path", "log", "rules", "baseline", "base")
+#: Commands that log at INFO (a service); the others log warnings and errors only.
+SERVICES = ("serve", "worker")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one sub-command; its exit status (argparse itself exits 2 on a bad argument, with the usage)."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command not in SERVICES and not logging.getLogger().handlers:  # (an embedding program's stay)
+            configure_logs(level="warning")  # serve and worker configure their own (levels, uvicorn's workers)
+        missing = [getattr(args, name) for name in INPUT_PATHS if _missing(getattr(args, name, None))]
+        if missing:
+            print(f"yutang {args.command}: {missing[0]}: no such file or directory", file=sys.stderr)
+            return EXIT_USAGE
+        status = int(COMMANDS[args.command](args))
+        sys.stdout.flush()  # here, not at exit: a closed pipe must be caught below
+        return status
+    except BrokenPipeError:
+        _drop_stdout()
+        return EXIT_PIPE_CLOSED
+    except KeyboardInterrupt:
+        print(f"yutang {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as err:
+        print(f"yutang {args.command}: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as err:  # a setting from the environment (YUTANG_LOG_FORMAT, a Settings field) is wrong
+        print(f"yutang {args.command}: {err}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="yutang", description="yutang rule engine")
+    parser.add_argument("--version", action="version", version=f"yutang {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="validate a rule pack; non-zero exit on any error")
     check.add_argument("path", nargs="?", default=DEFAULT_RULES)
@@ -36,8 +83,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     worker = commands.add_parser("worker", help="fire journey timeouts, red-packet tests and webhook deliveries")
     add_worker_arguments(worker)
     add_replay_commands(commands)
-    args = parser.parse_args(argv)
-    return int(COMMANDS[args.command](args))
+    return parser
+
+
+def _missing(value: object) -> bool:
+    return isinstance(value, str) and value != "-" and not os.path.exists(value)
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null: the reader has gone, and the interpreter's last flush must not raise again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -54,9 +111,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     if ruleset is None:
         print(f"{args.path}: {errors} error(s), {warnings} warning(s); the pack cannot be loaded", file=sys.stderr)
         return 1
+    idle = len(ruleset.all_rules) - len(ruleset.rules)
     counts = (
-        f"{len(ruleset.rules)} rules ({len(ruleset.shadow_rules)} shadow), {len(ruleset.tiers)} tiers,"
-        f" {len(ruleset.offers)} offers, {len(ruleset.features)} features"
+        f"{len(ruleset.all_rules)} rules ({len(ruleset.shadow_rules)} shadow, {idle} off or expired),"
+        f" {len(ruleset.tiers)} tiers, {len(ruleset.offers)} offers,"
+        f" {len(ruleset.declared_features)} features"
     )
     print(f"{args.path}: ok, version {ruleset.version}: {counts}; {warnings} warning(s)", file=sys.stderr)
     return 0

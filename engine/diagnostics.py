@@ -41,6 +41,7 @@ class Code(StrEnum):
     UNKNOWN_TIER = "UNKNOWN_TIER"
     UNKNOWN_RULE = "UNKNOWN_RULE"
     UNKNOWN_OFFER = "UNKNOWN_OFFER"
+    UNKNOWN_GROUP = "UNKNOWN_GROUP"
     NO_DEFAULT_TIER = "NO_DEFAULT_TIER"
     UNREACHABLE_TIER = "UNREACHABLE_TIER"
     BAD_THRESHOLDS = "BAD_THRESHOLDS"
@@ -100,6 +101,36 @@ class Diagnostic:
 
 def sort_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     return sorted(diagnostics, key=lambda d: (d.location, d.code.value, d.message))
+
+
+#: What a file that did not parse causes elsewhere: its names are missing, not misspelt.
+FOLLOWS_FROM_DROPPED_FILE = frozenset(
+    {
+        Code.UNKNOWN_NAME, Code.UNKNOWN_LIST, Code.UNKNOWN_TIER, Code.UNKNOWN_RULE, Code.UNKNOWN_OFFER,
+        Code.UNKNOWN_GROUP, Code.UNKNOWN_STAGE, Code.UNKNOWN_CHANNEL, Code.UNKNOWN_WEBHOOK, Code.UNUSED_FEATURE,
+        Code.NO_DEFAULT_TIER, Code.UNREACHABLE_TIER, Code.UNREACHABLE_STAGE, Code.TYPE_MISMATCH,
+    }
+)  # fmt: skip
+
+
+def syntax_first(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Put YAML syntax errors first and drop the reference errors a dropped file causes.
+
+    A file that does not parse is not read at all, so every name it declared looks
+    unknown elsewhere (25 ``UNKNOWN_TIER`` for one bad indent, each with a misleading
+    did-you-mean). Those are not shown while a syntax error stands; the first syntax
+    error says how many were held back.
+    """
+    syntax = [d for d in diagnostics if d.code is Code.YAML_SYNTAX]
+    if not syntax:
+        return diagnostics
+    rest = [d for d in diagnostics if d.code is not Code.YAML_SYNTAX and d.code not in FOLLOWS_FROM_DROPPED_FILE]
+    held = len(diagnostics) - len(syntax) - len(rest)
+    if held:
+        first = syntax[0]
+        note = f"; the file is not read, so {held} diagnostic(s) about names it may declare wait until it parses"
+        syntax[0] = Diagnostic(first.location, first.code, first.message + note, first.severity)
+    return syntax + rest
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:

@@ -14,7 +14,11 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from engine.phones import e164
+from engine.identity.addresses import canonical_address
+from engine.identity.emails import canonical_email
+from engine.identity.emails import email_domain as email_domain
+from engine.identity.payments import canonical_payment
+from engine.identity.phones import e164
 
 
 class ScoredType(StrEnum):
@@ -78,7 +82,7 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 #: Longest attribute string: bounds the work of one event's conditions (RE2 matching is linear in it).
 MAX_ATTRIBUTE_CHARS = 1024
-_EMAIL = re.compile(r"^[^@\s]{1,128}@[^@\s]{1,253}$")
+_EMAIL = re.compile(r"^[^@\s]{1,128}@[^@\s]{1,253}$")  # the schema's pattern; engine.identity.emails decides
 
 
 def bounded_moment(value: datetime) -> datetime:
@@ -112,12 +116,22 @@ class Event(BaseModel):
         description="read in the pack's phone_region unless it has a country code; stored as E.164",
         json_schema_extra={"pattern": r"^\+?[0-9 ().-]{5,40}$"},
     )
-    email: str | None = Field(default=None, json_schema_extra={"pattern": _EMAIL.pattern})
+    email: str | None = Field(
+        default=None,
+        description="stored in its provider's canonical form (engine.identity.emails: Gmail's dots and +tags...)",
+        json_schema_extra={"pattern": _EMAIL.pattern},
+    )
     referrer: Identifier | None = None
     group: Identifier | None = None
     campaign: Identifier | None = None
     coupon: Identifier | None = None
-    address: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    address: Annotated[str, Field(min_length=1, max_length=512)] | None = Field(
+        default=None, description="delivery address; keyed by its canonical form (engine.identity.addresses)"
+    )
+    payment: Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN)] | None = Field(
+        default=None,
+        description="the payment provider's wallet or card token / fingerprint; a card number is refused (422)",
+    )
     amount: Annotated[float, Field(ge=0, le=1e9)] | None = None
     label: str | None = Field(default=None, description="fraud | legit, for type=label")
     attributes: dict[Annotated[str, Field(max_length=64)], AttributeValue] = Field(default_factory=dict, max_length=64)
@@ -143,9 +157,23 @@ class Event(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL.match(value):
-            raise ValueError("email must look like name@domain")
-        return None if value is None else value.lower()
+        """The mailbox as its provider reads it (engine.identity.emails): one inbox, one spelling."""
+        return None if value is None else canonical_email(value)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        """Kept as sent (conditions may read it); refused when it folds to nothing (``-- ,,``)."""
+        if value is not None:
+            canonical_address(value)
+        return value
+
+    @field_validator("payment", mode="before")
+    @classmethod
+    def _payment(cls, value: Any) -> Any:
+        """A token, never a card number (engine.identity.payments): checked before the id pattern,
+        so ``4111 1111 1111 1111`` is refused as a card number, not for its spaces."""
+        return canonical_payment(value) if isinstance(value, str) else value
 
     @field_validator("label")
     @classmethod
@@ -180,10 +208,6 @@ def phone_segment(phone: str | None) -> str | None:
         return phone[3:6] if phone.startswith("+86") and len(phone) >= 6 else None
     digits = phone.removeprefix("+").removeprefix("86") if len(phone) > 11 else phone.lstrip("+")
     return digits[:3] if len(digits) >= 3 else None
-
-
-def email_domain(email: str | None) -> str | None:
-    return email.rsplit("@", 1)[1] if email and "@" in email else None
 
 
 def ip_subnet(ip: str | None) -> str | None:

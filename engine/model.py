@@ -323,6 +323,7 @@ class CompiledRuleSet:
     offer_groups: Mapping[str, OfferGroup] = field(default_factory=dict)  # declared stacking policies
     automation: Automation = field(default_factory=Automation)  # journeys, community rules, webhooks
     phone_region: str = "CN"  # phones without a country code are read in this region (engine/phones.py)
+    declared_features: tuple[str, ...] = ()  # every feature the pack declares (``features`` keeps those read)
 
     @property
     def shadow_rules(self) -> tuple[Rule, ...]:

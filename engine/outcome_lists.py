@@ -3,7 +3,7 @@
 One story for ``POST /v1/events`` and for replay, so a backtest lists what live traffic lists:
 
 - ``label: fraud`` blocks the customer and watches what the customer is known by: the
-  event's device, and the devices, phones and addresses in the customer's ``links`` set
+  event's device, and the devices, phones, addresses and payment tokens in the customer's ``links`` set
   (written on every scored event, the newest ``links_cap`` of them; see
   :meth:`FeatureStore.known_identities`). A farmer's next account on the same phone or
   device goes to a person instead of taking the next reward. **IPs are not watched**:
@@ -29,7 +29,7 @@ from engine.features.spec import Entity, ListKind
 from engine.features.store import FeatureStore
 
 #: Identities a fraud label watches (see the module docstring for why not IPs).
-WATCHED_ON_FRAUD: frozenset[Entity] = frozenset({Entity.DEVICE, Entity.PHONE, Entity.ADDRESS})
+WATCHED_ON_FRAUD: frozenset[Entity] = frozenset({Entity.DEVICE, Entity.PHONE, Entity.ADDRESS, Entity.PAYMENT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,5 +107,5 @@ async def _legit(store: FeatureStore, tenant: str, event: Event) -> list[ListCha
 
 
 def _hint(entity: Entity, entity_id: str, customer: str) -> str:
-    """A device id is shown as stored; a phone or address only as whose it is (the store keeps a hash)."""
+    """A device id is shown as stored; a phone, address or payment only as whose it is (the store keeps a hash)."""
     return entity_id if entity is Entity.DEVICE else f"{entity.value} of customer {customer}"

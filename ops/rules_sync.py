@@ -106,7 +106,8 @@ def _prune(home: Path, keep: str) -> None:
 
 def reload(url: str, key: str, timeout: float = 30) -> tuple[int, str]:
     """``POST /v1/rules/reload``; (status, body)."""
-    request = urllib.request.Request(url, method="POST", headers={"Authorization": f"Bearer {key}"})
+    headers = {"Authorization": f"Bearer {key}", "X-Yutang-Source": "sidecar"}  # the audit trail says where from
+    request = urllib.request.Request(url, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
             return answer.status, answer.read().decode()

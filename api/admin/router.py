@@ -11,8 +11,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from api import audit
 from api.admin.schemas import PackFiles, ReloadRequest, ReloadResponse, RulesResponse, RuleSummary, ValidateResponse
-from api.deps import AdminCaller, ReaderCaller, RuntimeDep
+from api.audit import Action, Source
+from api.audit.diff import rules_diff
+from api.deps import ReaderCaller, RulesCaller, RuntimeDep
 from engine.model import CompiledRuleSet, Mode
 
 router = APIRouter(prefix="/v1/rules", tags=["rules"])
@@ -37,7 +40,7 @@ async def get_rules(runtime: RuntimeDep, caller: ReaderCaller) -> RulesResponse:
 @router.post(
     "/validate", response_model=ValidateResponse, summary="Diagnostics for an uploaded pack (nothing is loaded)"
 )
-async def validate(body: PackFiles, request: Request, runtime: RuntimeDep, caller: AdminCaller) -> ValidateResponse:
+async def validate(body: PackFiles, request: Request, runtime: RuntimeDep, caller: RulesCaller) -> ValidateResponse:
     policy = runtime.settings.webhook_policy().only(caller.tenant)  # where *this* tenant's webhooks may go
     ruleset, diagnostics = await runtime.rulesets.compile(
         body.files, abandoned=request.is_disconnected, webhook_policy=policy
@@ -59,14 +62,28 @@ async def validate(body: PackFiles, request: Request, runtime: RuntimeDep, calle
     responses={422: {"description": "the pack has errors; the running set stays"}},
 )
 async def reload(
-    request: Request, runtime: RuntimeDep, caller: AdminCaller, body: ReloadRequest | None = None
+    request: Request, runtime: RuntimeDep, caller: RulesCaller, body: ReloadRequest | None = None
 ) -> ReloadResponse:
-    previous = runtime.rulesets.current.ruleset.version if runtime.rulesets.engine.loaded else None
+    before = runtime.rulesets.current if runtime.rulesets.engine.loaded else None
+    previous = before.ruleset.version if before else None
     loaded, changed = await runtime.rulesets.reload(body.files if body else None, abandoned=request.is_disconnected)
+    await audit.record(
+        runtime, caller, Action.RULES_RELOAD, target="upload" if body and body.files else "rules directory",
+        before=previous, after=loaded.ruleset.version, diff=rules_diff(before, loaded), source=reload_source(request),
+        changed=changed,
+    )  # fmt: skip
     warnings = [d.as_dict() for d in loaded.diagnostics]
     return ReloadResponse.model_validate(
         {"version": loaded.ruleset.version, "previous": previous, "changed": changed, "warnings": warnings}
     )
+
+
+def reload_source(request: Request) -> Source:
+    """``sidecar`` when ops/rules_sync.py asked (it says so in X-Yutang-Source), else ``api``.
+
+    Only a label: the entry names the key that asked either way.
+    """
+    return Source.SIDECAR if request.headers.get("x-yutang-source") == Source.SIDECAR else Source.API
 
 
 def counts(ruleset: CompiledRuleSet) -> dict[str, int]:

@@ -13,8 +13,11 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import audit
 from api.admin.rule_stats import rule_report
-from api.deps import AdminCaller, ReaderCaller, RuntimeDep
+from api.audit import Action
+from api.audit.diff import rules_diff
+from api.deps import ReaderCaller, RulesCaller, RuntimeDep
 from api.errors import NotFound
 from api.runtime import Runtime
 from engine.rule_engine import LoadedRuleSet
@@ -48,17 +51,22 @@ async def versions(runtime: RuntimeDep, caller: ReaderCaller) -> dict[str, Any]:
     summary="Make a kept version the running one again, on every worker",
     responses={404: {"description": "the version is not among the kept ones"}},
 )
-async def rollback(body: RollbackRequest, runtime: RuntimeDep, caller: AdminCaller) -> dict[str, Any]:
+async def rollback(body: RollbackRequest, runtime: RuntimeDep, caller: RulesCaller) -> dict[str, Any]:
     kept = runtime.rulesets.engine.versions()
     if body.version not in kept:
         raise NotFound(f"version {body.version} is not kept; kept versions: {', '.join(kept)}", extra={"kept": kept})
-    previous = runtime.rulesets.current.ruleset.version
+    before = runtime.rulesets.current
+    previous = before.ruleset.version
     loaded = await runtime.rulesets.rollback(body.version)
+    await audit.record(
+        runtime, caller, Action.RULES_ROLLBACK, target=body.version, before=previous, after=loaded.ruleset.version,
+        diff=rules_diff(before, loaded),
+    )  # fmt: skip
     return {"version": loaded.ruleset.version, "previous": previous, "changed": previous != body.version}
 
 
 @router.get("/files", summary="The running pack file by file (text, rules, diagnostics) and its tiers")
-async def files(runtime: RuntimeDep, caller: AdminCaller) -> dict[str, Any]:
+async def files(runtime: RuntimeDep, caller: RulesCaller) -> dict[str, Any]:
     loaded = runtime.rulesets.current
     tiers = [{"id": t.id, "label": t.label, "default": t.condition is None} for t in loaded.ruleset.tiers]
     return {"version": loaded.ruleset.version, "files": pack_files(loaded), "tiers": tiers}

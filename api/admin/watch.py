@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from api.rulesets import RuleSets
 from engine.errors import RuleLoadError
 from engine.pack.loader import read_pack_files
+from engine.rule_engine import LoadedRuleSet
 
 log = logging.getLogger("yutang.rules")
 
@@ -44,8 +46,14 @@ def fingerprint(root: Path) -> Fingerprint:
 class RulesWatcher:
     """Reloads ``rulesets`` when the files under ``root`` change."""
 
-    def __init__(self, rulesets: RuleSets, root: Path) -> None:
+    def __init__(
+        self,
+        rulesets: RuleSets,
+        root: Path,
+        on_change: Callable[[LoadedRuleSet, LoadedRuleSet], Awaitable[None]] | None = None,
+    ) -> None:
         self.rulesets = rulesets
+        self.on_change = on_change  # (before, after) once a changed directory is running: the audit trail
         self.root = root
         self.seen: Fingerprint | None = None
         self.failure: dict[str, Any] | None = None
@@ -72,6 +80,7 @@ class RulesWatcher:
         if files == dict(self.rulesets.current.files):
             self.failure = None
             return False
+        before = self.rulesets.current
         try:
             loaded, changed = await self.rulesets.reload(files)
         except RuleLoadError as err:
@@ -79,10 +88,8 @@ class RulesWatcher:
                 "at": time.time(),
                 "diagnostics": [d.as_dict() for d in sorted(err.diagnostics, key=lambda d: not d.is_error)],
             }
-            log.error(
-                "rules in %s refused, %s keeps running:\n%s", self.root, self.rulesets.current.ruleset.version, err
-            )
-            return False
-        self.failure = None
-        log.info("rules in %s changed: %s running", self.root, loaded.ruleset.version)
+            return False  # logged once, with its diagnostics, where every refused reload is (api/rulesets.py)
+        self.failure = None  # the new set's "running" line is logged where every load is (api/rulesets.py)
+        if changed and self.on_change is not None:
+            await self.on_change(before, loaded)
         return changed

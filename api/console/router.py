@@ -1,7 +1,8 @@
 """``GET /console`` (the page), ``POST /v1/console/dry-run`` and ``POST /v1/rules/replay``.
 
-The page itself needs no key: it is static, asks for an admin key, keeps it in the
-tab's sessionStorage and calls the JSON API with ``Authorization: Bearer``. The replay
+The page itself needs no key: it is static, asks for a key (admin, marketer; a
+marketer's sees no audit trail), keeps it in the tab's sessionStorage and calls the JSON
+API with ``Authorization: Bearer``; it shows the key's own tenant only. The replay
 lives under ``/v1/rules`` because logs are larger than events (the pack body limit).
 """
 
@@ -16,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.console.service import MAX_REPLAY_EVENTS, dry_run, pack_source, parse_log, replay_log
-from api.deps import AdminCaller, RuntimeDep
+from api.deps import RulesCaller, RuntimeDep
 from api.errors import InvalidRequest
 from engine.events import SCORED_TYPES, Event
 from engine.replay.log import LogFormatError
@@ -48,7 +49,7 @@ async def console() -> HTMLResponse:
 
 
 @router.post("/v1/console/dry-run", summary="Score a sample event without recording anything or granting offers")
-async def post_dry_run(event: Event, runtime: RuntimeDep, caller: AdminCaller) -> dict[str, Any]:
+async def post_dry_run(event: Event, runtime: RuntimeDep, caller: RulesCaller) -> dict[str, Any]:
     if event.type not in SCORED_TYPES:
         raise InvalidRequest(f"type: {event.type!r} is an outcome; a dry run scores one of {sorted(SCORED_TYPES)}")
     return await dry_run(runtime=runtime, tenant=caller.tenant, event=event)
@@ -58,7 +59,7 @@ async def post_dry_run(event: Event, runtime: RuntimeDep, caller: AdminCaller) -
     "/v1/rules/replay",
     summary=f"Replay a small log (at most {MAX_REPLAY_EVENTS} events) through the running set, against a baseline",
 )
-async def post_replay(body: ReplayRequest, runtime: RuntimeDep, caller: AdminCaller) -> dict[str, Any]:
+async def post_replay(body: ReplayRequest, runtime: RuntimeDep, caller: RulesCaller) -> dict[str, Any]:
     try:
         records = parse_log(body.log)
     except (LogFormatError, ValueError) as err:

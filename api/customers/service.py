@@ -16,6 +16,7 @@ from api.runtime import Runtime
 from engine.events import Event
 from engine.features.keys import digest
 from engine.features.spec import Entity, ListFeature, WindowedFeature
+from engine.journeys.actions import tags_key
 from engine.rule_engine import LoadedRuleSet
 
 #: The event type a customer view is evaluated as (tiers apply to every scored type).
@@ -55,11 +56,12 @@ async def customer_view(runtime: Runtime, tenant: str, customer: str, *, limit: 
     loaded, event, values = await customer_features(runtime, tenant, customer)
     evaluation = loaded.evaluate(event, values)
     services, guard = runtime.services, runtime.guard
-    decisions, grants, contacts, entries = await asyncio.gather(
+    decisions, grants, contacts, entries, tags = await asyncio.gather(
         guard.call("customer", services.recent_decisions(tenant=tenant, customer=customer, limit=limit)),
         guard.call("customer", services.ledger.customer_grants(tenant=tenant, customer=customer, limit=limit)),
         guard.call("customer", services.contact_history(tenant=tenant, customer=customer, limit=limit)),
         guard.call("customer", services.lists.get(tenant=tenant, entity=Entity.CUSTOMER, value=customer)),
+        guard.call("customer", services.client.smembers(tags_key(tenant, customer))),
     )
     return {
         "customer": customer,
@@ -69,6 +71,7 @@ async def customer_view(runtime: Runtime, tenant: str, customer: str, *, limit: 
         "lists": [
             {"kind": e.kind.value, "reason": e.reason, "author": e.author, "expires_at": e.expires_at} for e in entries
         ],
+        "tags": sorted(t.decode() if isinstance(t, bytes) else str(t) for t in tags),  # journeys' tag actions
         "recent_decisions": decisions,
         "offers": [
             {

@@ -19,9 +19,11 @@ from typing import Any
 from api.errors import InvalidRequest
 from api.runtime import Runtime
 from api.scoring.service import score_event
+from engine.evaluation import Evaluation
 from engine.events import Event
 from engine.groupbuy.book import DEADLINE_KIND, GroupBuyBook, GroupState, JoinResult, new_group_id, offer_of
 from engine.model import Decision, Offer
+from engine.rule_engine import LoadedRuleSet
 from engine.scheduler.queue import DueQueue
 
 _PARTS: dict[int, tuple[GroupBuyBook, dict[str, DueQueue]]] = {}
@@ -75,48 +77,67 @@ async def join_group(*, runtime: Runtime, tenant: str, group_id: str, event: Eve
 async def _enter(
     runtime: Runtime, tenant: str, offer: Offer, group_id: str, event: Event, *, opening: bool
 ) -> dict[str, Any]:
-    scored = (await score_event(runtime=runtime, tenant=tenant, event=event, idempotency_key=None)).body
-    decision = Decision(scored["decision"])
+    """Score the join, let the book admit or refuse it, and only then grant the group's offer.
+
+    The book decides between the evaluation and the grants (``score_event``'s gate), so a
+    join refused as ``completed``, ``failed``, ``customer_limit``, ``total_limit`` or
+    ``member`` grants nothing and says why in ``score.withheld``; other group-buy offers
+    are never granted by this group's join (``other_group_buy``). A replayed join (same
+    event id) answers its first score and asks the book again, which changes nothing.
+    """
+    decided: list[JoinResult] = []
+
+    async def gate(loaded: LoadedRuleSet, evaluation: Evaluation) -> dict[str, str]:
+        result = await _admit(runtime, tenant, offer, group_id, event, evaluation.decision, opening=opening)
+        decided.append(result)
+        held = {o.id: "other_group_buy" for o in loaded.ruleset.offers if o.group_buy and o.id != offer.id}
+        if result.outcome not in ADMITTED:
+            held[offer.id] = result.reason or result.outcome
+        return held
+
+    scored = await score_event(runtime=runtime, tenant=tenant, event=event, idempotency_key=None, gate=gate)
+    if not scored.replayed:
+        await runtime.observer.scored(tenant, event, scored.body)  # rule hits and the shadow report, as /v1/score
+    decision = Decision(scored.body["decision"])
+    result = decided[0] if decided else await _admit(runtime, tenant, offer, group_id, event, decision, opening=opening)
     book, _ = parts(runtime)
-    at = event.timestamp if runtime.settings.trust_event_time else datetime.now(UTC)
-    if decision in offer.withhold_on:
-        result = JoinResult("refused", None, "risk")
-    else:
-        member = {"event_id": event.event_id, "at": at.timestamp(), "amount": event.amount}
-        if event.attributes.get("order_id") is not None:
-            member["order_id"] = event.attributes["order_id"]
-        if opening:
-            opened = book.open(
-                tenant=tenant,
-                offer=offer,
-                group_id=group_id,
-                customer=event.customer,
-                member=member,
-                at=at,
-            )
-            result, deadline = await runtime.guard.call("groupbuy", opened)
-            if result.outcome == "open":
-                queue = queue_for(runtime, tenant)
-                scheduled = queue.schedule(DEADLINE_KIND, group_id, deadline, {"tenant": tenant})
-                await runtime.guard.call("groupbuy", scheduled)
-        else:
-            joined = book.join(
-                tenant=tenant,
-                offer=offer,
-                group_id=group_id,
-                customer=event.customer,
-                member=member,
-                at=at,
-            )
-            result = await runtime.guard.call("groupbuy", joined)
     state = await runtime.guard.call("groupbuy", book.state(tenant=tenant, group_id=group_id))
     return {
         "outcome": result.outcome,
         "reason": result.reason,
         "group": render_group(state) if state else None,
         "decision": decision.value,
-        "score": scored,
+        "score": scored.body,
     }
+
+
+#: Outcomes that make the customer a member now: the group's offer is granted with them.
+ADMITTED = frozenset({"open", "joined"})
+
+
+async def _admit(
+    runtime: Runtime, tenant: str, offer: Offer, group_id: str, event: Event, decision: Decision, *, opening: bool
+) -> JoinResult:
+    """Open or join the group in the book, unless the decision withholds the offer (``risk``)."""
+    if decision in offer.withhold_on:
+        return JoinResult("refused", None, "risk")
+    book, _ = parts(runtime)
+    at = event.timestamp if runtime.settings.trust_event_time else datetime.now(UTC)
+    member = {"event_id": event.event_id, "at": at.timestamp(), "amount": event.amount}
+    if event.attributes.get("order_id") is not None:
+        member["order_id"] = event.attributes["order_id"]
+    if not opening:
+        joining = book.join(
+            tenant=tenant, offer=offer, group_id=group_id, customer=event.customer, member=member, at=at
+        )
+        result: JoinResult = await runtime.guard.call("groupbuy", joining)
+        return result
+    opened = book.open(tenant=tenant, offer=offer, group_id=group_id, customer=event.customer, member=member, at=at)
+    result, deadline = await runtime.guard.call("groupbuy", opened)
+    if result.outcome == "open":
+        scheduled = queue_for(runtime, tenant).schedule(DEADLINE_KIND, group_id, deadline, {"tenant": tenant})
+        await runtime.guard.call("groupbuy", scheduled)
+    return result
 
 
 def render_group(state: GroupState) -> dict[str, Any]:

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from api.deps import AdminCaller, ReaderCaller, RuntimeDep
+from api.deps import ExportCaller, ReaderCaller, RuntimeDep
+from api.journeys.schemas import DeliveriesOut, GroupView, KpiReport
 from api.journeys.service import automation
 from api.runtime import Runtime
 from engine.events import ID_PATTERN, Moment
@@ -18,7 +19,9 @@ router = APIRouter(prefix="/v1", tags=["journeys"])
 GroupId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
 
 
-@router.get("/groups/{group}", summary="A group's health (members, staff pushes) and raised signals")
+@router.get(
+    "/groups/{group}", response_model=GroupView, summary="A group's health (members, staff pushes) and raised signals"
+)
 async def get_group(
     group: GroupId, runtime: RuntimeDep, caller: ReaderCaller, at: Moment | None = None
 ) -> dict[str, Any]:
@@ -28,7 +31,12 @@ async def get_group(
     )
 
 
-@router.get("/reports/kpis", summary="Store KPIs for a day, ISO week or month (JSON, or CSV with format=csv)")
+@router.get(
+    "/reports/kpis",
+    response_model=KpiReport,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    summary="Store KPIs for a day, ISO week or month (JSON, or CSV with format=csv)",
+)
 async def kpi_report(
     runtime: RuntimeDep,
     caller: ReaderCaller,
@@ -50,9 +58,13 @@ async def kpi_report(
     return JSONResponse(report)
 
 
-@router.get("/webhooks/deliveries", summary="Every webhook delivery attempt, newest first (admin scope)")
+@router.get(
+    "/webhooks/deliveries",
+    response_model=DeliveriesOut,
+    summary="Every webhook delivery attempt, newest first (admin scope)",
+)
 async def deliveries(
-    runtime: RuntimeDep, caller: AdminCaller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    runtime: RuntimeDep, caller: ExportCaller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> dict[str, Any]:
     """Admin only: the log names the merchant's endpoints and what they answered, not for a storefront's key."""
     rows = await runtime.guard.call(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 from typing import Any
 
 from api.metrics import Metrics
@@ -24,6 +23,7 @@ from engine.journeys.due import DueQueue
 from engine.journeys.runner import JourneyRunner
 from engine.journeys.webhooks import Outbox
 from engine.journeys.worker import Worker
+from engine.logs import configure as configure_logs
 from engine.rule_engine import RuleEngine
 from engine.scheduler.run import run_offers, tenants_from_keys
 
@@ -71,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logs()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run(Settings.from_env(), poll_s=args.poll))
     return 0

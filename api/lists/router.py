@@ -8,11 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from fastapi.exceptions import RequestValidationError
 
-from api.deps import AdminCaller, RuntimeDep
+from api import audit
+from api.audit import Action
+from api.audit.diff import list_entry
+from api.deps import ListsCaller, RuntimeDep
 from api.errors import NotFound
 from api.lists.schemas import ListEntryIn, ListEntryOut, ListPageOut, RemovedOut
-from engine.features.keys import normalize
-from engine.features.spec import Entity, ListKind
+from engine.features.keys import mask, normalize
+from engine.features.spec import PII_ENTITIES, Entity, ListKind
 
 router = APIRouter(prefix="/v1/lists", tags=["lists"])
 Value = Annotated[
@@ -21,7 +24,7 @@ Value = Annotated[
 
 
 @router.post("/entries", status_code=201, response_model=ListEntryOut, summary="Add or replace a list entry")
-async def add_entry(body: ListEntryIn, runtime: RuntimeDep, caller: AdminCaller) -> ListEntryOut:
+async def add_entry(body: ListEntryIn, runtime: RuntimeDep, caller: ListsCaller) -> ListEntryOut:
     entry = await runtime.guard.call(
         "lists",
         runtime.services.lists.add(
@@ -34,13 +37,16 @@ async def add_entry(body: ListEntryIn, runtime: RuntimeDep, caller: AdminCaller)
             expires_at=body.expires_at,
         ),
     )
-    return _out(entry)
+    out = _out(entry)
+    summary = list_entry(out.model_dump())
+    await audit.record(runtime, caller, Action.LISTS_ADD, target=summary, diff={"list_entries": {"added": [summary]}})
+    return out
 
 
 @router.get("/entries", response_model=ListPageOut, summary="Page through live entries")
 async def list_entries(
     runtime: RuntimeDep,
-    caller: AdminCaller,
+    caller: ListsCaller,
     kind: ListKind | None = None,
     entity: Entity | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -55,7 +61,7 @@ async def list_entries(
 @router.get(
     "/entries/{entity}/{value:path}", response_model=list[ListEntryOut], summary="Every live entry of one value"
 )
-async def get_entries(entity: Entity, value: Value, runtime: RuntimeDep, caller: AdminCaller) -> list[ListEntryOut]:
+async def get_entries(entity: Entity, value: Value, runtime: RuntimeDep, caller: ListsCaller) -> list[ListEntryOut]:
     value = _path_value(entity, value)
     entries = await runtime.guard.call(
         "lists", runtime.services.lists.get(tenant=caller.tenant, entity=entity, value=value)
@@ -70,7 +76,7 @@ async def get_entries(entity: Entity, value: Value, runtime: RuntimeDep, caller:
     responses={404: {"description": "no entry of that kind for that value"}},
 )
 async def remove_entry(
-    entity: Entity, value: Value, kind: ListKind, runtime: RuntimeDep, caller: AdminCaller
+    entity: Entity, value: Value, kind: ListKind, runtime: RuntimeDep, caller: ListsCaller
 ) -> RemovedOut:
     value = _path_value(entity, value)
     removed = await runtime.guard.call(
@@ -78,6 +84,10 @@ async def remove_entry(
     )
     if not removed:
         raise NotFound(f"no {kind.value} entry for that {entity.value}")
+    summary = f"{entity.value}:{kind.value}:{mask(entity, value) if entity in PII_ENTITIES else value}"
+    await audit.record(
+        runtime, caller, Action.LISTS_REMOVE, target=summary, diff={"list_entries": {"removed": [summary]}}
+    )
     return RemovedOut(removed=True)
 
 

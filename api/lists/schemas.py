@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from engine.events import Moment
 from engine.features.keys import normalize
-from engine.features.spec import Entity, ListKind
+from engine.features.spec import Entity, ListKind, kind_fits
 
 
 class ListEntryIn(BaseModel):
@@ -32,6 +32,15 @@ class ListEntryIn(BaseModel):
         """The value in the form events carry (an ip parses, a phone becomes E.164), or 422 naming it."""
         entity = info.data.get("entity")
         return value if entity is None else normalize(entity, value)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind_of_entity(cls, value: ListKind, info: ValidationInfo) -> ListKind:
+        """A store entry is for a device (``/v1/devices`` registers them with a label)."""
+        entity = info.data.get("entity")
+        if entity is not None and not kind_fits(value, entity):
+            raise ValueError(f"kind {value.value!r} is for devices only")
+        return value
 
     @field_validator("expires_at")
     @classmethod

@@ -11,6 +11,7 @@ from api.errors import InvalidRequest
 from api.outcomes.schemas import OutcomeResponse
 from api.outcomes.service import record_outcome
 from engine.events import OUTCOME_TYPES, Event
+from engine.logs import note
 
 router = APIRouter(prefix="/v1", tags=["outcomes"])
 
@@ -29,6 +30,7 @@ router = APIRouter(prefix="/v1", tags=["outcomes"])
     },
 )
 async def post_event(event: Event, runtime: RuntimeDep, caller: EventsCaller) -> JSONResponse:
+    note(event_type=event.type)
     if event.type not in OUTCOME_TYPES:
         raise InvalidRequest(
             f"type: {event.type!r} is scored; send it to /v1/score",

@@ -14,7 +14,8 @@ pseudonym for one tenant. The pseudonyms keep what rules read from these fields:
 - ip: a /24 made from the HMAC of the real /24 and a host from the HMAC of the
   address, so ``ip.subnet`` windows group the same events (IPv6 likewise in fd00::/8);
 - email: the local part becomes ``u<hmac>``, the domain stays (disposable-domain rules);
-- address: ``adr-<hmac>`` of the normalized address.
+- address: ``adr-<hmac>`` of the canonical address key (engine.identity.addresses);
+- payment: ``pay-<hmac>`` of the token.
 
 Customer, device, group and campaign ids are the merchant's own opaque ids and are
 kept, as the feature store keeps them. Attributes are kept as sent.
@@ -65,6 +66,8 @@ class EventRecorder:
         if event.address:
             address = normalize(Entity.ADDRESS, event.address)
             data["address"] = "adr-" + self.keys.pii_hash(tenant, Entity.ADDRESS, address)
+        if event.payment:
+            data["payment"] = "pay-" + self.keys.pii_hash(tenant, Entity.PAYMENT, event.payment)
         return data
 
     async def record(self, redis: Any, *, tenant: str, event: Event) -> None:

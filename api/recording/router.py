@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from api.deps import AdminCaller, RuntimeDep
+from api.deps import ExportCaller, RuntimeDep
 from api.errors import ApiError
 from api.recording.recorder import export_lines, recorded_count
 
@@ -29,7 +29,7 @@ class RecordingOff(ApiError):
 )
 async def export(
     runtime: RuntimeDep,
-    caller: AdminCaller,
+    caller: ExportCaller,
     limit: Annotated[int | None, Query(gt=0, description="at most this many (the oldest first)")] = None,
 ) -> StreamingResponse:
     if runtime.observer.recorder is None:

@@ -12,11 +12,14 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import ReaderCaller, RuntimeDep
+from api.reports.schemas import ExperimentsReport, OffersReport
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 
-@router.get("/offers", summary="Every offer's budget counters (discounts and privileges alike)")
+@router.get(
+    "/offers", response_model=OffersReport, summary="Every offer's budget counters (discounts and privileges alike)"
+)
 async def offers_report(runtime: RuntimeDep, caller: ReaderCaller) -> dict[str, Any]:
     loaded = runtime.rulesets.current
     offers = loaded.ruleset.offers
@@ -58,7 +61,11 @@ async def offers_report(runtime: RuntimeDep, caller: ReaderCaller) -> dict[str, 
     return {"ruleset_version": loaded.ruleset.version, "offers": rows, "used_by_effect_type": by_type}
 
 
-@router.get("/experiments", summary="A/B experiments on offers: grants and conversions per variant")
+@router.get(
+    "/experiments",
+    response_model=ExperimentsReport,
+    summary="A/B experiments on offers: grants and conversions per variant",
+)
 async def experiments_report(runtime: RuntimeDep, caller: ReaderCaller) -> dict[str, Any]:
     loaded = runtime.rulesets.current
     book = runtime.services.ledger.experiments

@@ -38,7 +38,10 @@ def render_grants(body: dict[str, Any], grants: Sequence[Grant], offers: Mapping
     """Granted and held offers into ``offers``; refused ones (budgets) into ``withheld``."""
     for grant in grants:
         if not grant.granted:
-            body["withheld"].append({"offer": grant.offer_id, "why": grant.status})
+            withheld: dict[str, Any] = {"offer": grant.offer_id, "why": grant.status}
+            if grant.causes:
+                withheld["causes"] = list(grant.causes)  # every cause that holds, ``why`` first
+            body["withheld"].append(withheld)
             continue
         offer = offers[grant.offer_id]
         effect = offer.effect

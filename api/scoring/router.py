@@ -14,19 +14,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.auth import Scope
-from api.deps import check_scopes, principal_for
+from api.auth import Ability
+from api.deps import TENANT_HEADER, check, principal_for
 from api.errors import InvalidRequest
 from api.runtime import Runtime
 from api.scoring.options import ScoreOptions
 from api.scoring.schemas import ScoreResponse
 from api.scoring.service import score_event
 from engine.events import SCORED_TYPES, Event
+from engine.logs import note
 from engine.phones import use_region
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 
-SCORE_SCOPES = (Scope.SCORE,)
+SCORE_ABILITY = (Ability.SCORE,)
 IDEMPOTENCY_HEADER = "idempotency-key"
 IDEMPOTENCY_KEY_MAX = 128
 
@@ -56,7 +57,7 @@ OPENAPI = {
     summary="Score an event: decision, reasons, tier, offers (budgets reserved atomically)",
     responses={
         401: {"description": "no, malformed or unknown API key"},
-        403: {"description": "the key lacks the 'score' scope"},
+        403: {"description": "the key lacks the 'score' scope, or names another tenant without being a platform key"},
         409: {
             "description": "idempotency_conflict: the event_id or Idempotency-Key was first sent with other "
             "fields (named); in_progress: its first request is still being evaluated (Retry-After)"
@@ -71,7 +72,8 @@ OPENAPI = {
 )
 async def score(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    caller = check_scopes(principal_for(runtime, request.headers.get("authorization")), SCORE_SCOPES)
+    sent = request.headers
+    caller = check(await principal_for(runtime, sent.get("authorization"), sent.get(TENANT_HEADER)), SCORE_ABILITY)
     options = ScoreOptions.from_query(request.query_params)
     idempotency_key = _idempotency_key(request.headers.get(IDEMPOTENCY_HEADER))
     use_region(runtime.rulesets.current.ruleset.phone_region)  # phones in the body are read in the pack's region
@@ -84,6 +86,7 @@ async def score(request: Request) -> Response:
         options=options,
         query=request.url.query,
     )
+    note(event_type=event.type, decision=scored.body.get("decision"), degraded=scored.body.get("degraded"))
     if not scored.replayed:
         await runtime.observer.scored(caller.tenant, event, scored.body)
     headers = {"Idempotent-Replayed": "true"} if scored.replayed else None

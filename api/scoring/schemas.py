@@ -52,7 +52,11 @@ class WithheldOffer(BaseModel):
     offer: str
     why: str = Field(
         description="risk | window | exclusive | tier | condition (the pack), "
-        "exhausted | customer_cap | daily_cap | weekly_cap | monthly_cap | no_beneficiary (budgets), degraded (Redis)"
+        "exhausted | customer_cap | daily_cap | weekly_cap | monthly_cap | no_beneficiary | too_late (budgets), "
+        "degraded (Redis)"
+    )
+    causes: list[str] | None = Field(
+        None, description="when a budget refusal has several causes, all of them, 'why' first (exhausted, customer_cap)"
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,10 @@ ROUTE = "/v1/score"
 
 PendingWrites = list[ScriptCall | Command]
 
+#: Called between the evaluation and the grants: the eligible offers this request must not
+#: grant, each with the reason shown in ``withheld`` (a group-buy join the book refused).
+OfferGate = Callable[[LoadedRuleSet, Evaluation], Awaitable[Mapping[str, str]]]
+
 
 @dataclass(frozen=True, slots=True)
 class Scored:
@@ -55,6 +60,7 @@ async def score_event(
     idempotency_key: str | None,
     options: ScoreOptions | None = None,
     query: str = "",
+    gate: OfferGate | None = None,
 ) -> Scored:
     """The answer to ``event``: a fresh one, or the first answer when this is a retry.
 
@@ -93,7 +99,8 @@ async def score_event(
         )
     )
     writes: PendingWrites = []
-    grants = await _grant(runtime, tenant, event, loaded, evaluation, body, writes)
+    held_back = await gate(loaded, evaluation) if gate is not None else {}
+    grants = await _grant(runtime, tenant, event, loaded, evaluation, body, writes, held_back)
     if options is not None:
         await options.apply(runtime, tenant, event, loaded, evaluation, grants, body)
     after_offers = time.perf_counter()
@@ -183,8 +190,11 @@ async def _grant(
     evaluation: Evaluation,
     body: dict[str, Any],
     writes: PendingWrites,
+    held_back: Mapping[str, str],
 ) -> list[Grant]:
-    if not evaluation.offers:
+    eligible = [o for o in evaluation.eligible if o.id not in held_back]
+    body["withheld"].extend({"offer": o.id, "why": held_back[o.id]} for o in evaluation.offers if o.id in held_back)
+    if not eligible:
         return []
     try:
         grants: list[Grant] = await runtime.guard.call(
@@ -192,14 +202,15 @@ async def _grant(
             runtime.services.ledger.grant(
                 tenant=tenant,
                 event=event,
-                evaluation_offers=evaluation.eligible,
+                evaluation_offers=eligible,
                 zone=loaded.evaluator.zone,
                 stacked=loaded.evaluator.stacked,
                 deferred=writes,
+                now=time.time(),  # a trusted, back-dated event's hold must not end before it is answered
             ),
         )
     except StoreUnavailable as err:
-        body["withheld"].extend({"offer": o.id, "why": "degraded"} for o in evaluation.offers)
+        body["withheld"].extend({"offer": o.id, "why": "degraded"} for o in evaluation.offers if o.id not in held_back)
         body["degraded"], body["degraded_reason"] = True, f"offers not granted: {err}"
         runtime.metrics.degraded.labels(event.type, "offers", "offers").inc()
         return []

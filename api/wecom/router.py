@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from api.deps import ReaderCaller, RuntimeDep
+from api.wecom.schemas import WecomWeek
 from api.wecom.service import Signed, receive, verify_url
 from engine.events import ID_PATTERN
 from engine.wecom.ledger import iso_week
@@ -62,6 +63,7 @@ async def wecom_callback(
 
 @router.get(
     "/report",
+    response_model=WecomWeek,
     summary="One ISO week of WeCom figures: each staff member's adds and deletion rate, each group's churn",
     responses={401: {"description": "no or invalid key"}, 403: {"description": "the key lacks a reading scope"}},
 )

@@ -7,11 +7,14 @@ from collections.abc import Callable, Mapping
 from engine.diagnostics import Code, Diagnostic, did_you_mean
 from engine.events import EVENT_TYPES
 from engine.expr.tree import Type
+from engine.features.links import STRONG, WEAK
 from engine.features.spec import (
     Aggregate,
     Entity,
     FeatureSpec,
     GroupFeature,
+    LinkFeature,
+    LinkMetric,
     ListFeature,
     ReferralFeature,
     ReferralMetric,
@@ -56,6 +59,7 @@ def compile_features(
         spec = _BUILDERS[located.item.aggregate_key](name, located.item, attributes, problems)
         if spec is not None and not problems.failed:
             specs[name] = spec
+    _one_link_graph(items, specs, diagnostics)
     return specs
 
 
@@ -159,6 +163,96 @@ def _group(name: str, item: FeatureItem, attributes: Mapping[str, Type], problem
     return GroupFeature(name, metric, _window(item, problems, required=False))
 
 
+def _link(name: str, item: FeatureItem, attributes: Mapping[str, Type], problems: _Problems) -> FeatureSpec | None:
+    metric = item.link
+    assert metric is not None
+    if item.by not in (None, "customer"):
+        problems.add("by", Code.UNKNOWN_ENTITY, "link features are always by the event's customer; drop 'by:'")
+    window = _window(item, problems, required=True)
+    within = _link_within(item, metric, problems)
+    via = _via(item, problems)
+    weak = _weak(item, window, problems)
+    if window is None:
+        return None
+    return LinkFeature(name, metric, window, via, weak, item.fanout or 8, within, item.unit)
+
+
+_WITHIN_LINK = {LinkMetric.NEW_SHARE: "new", LinkMetric.RETURNING_SHARE: "seen again"}
+
+
+def _link_within(item: FeatureItem, metric: LinkMetric, problems: _Problems) -> int | None:
+    """``within``: how recent a first sight is new (new_share), how late a return counts (returning_share)."""
+    if metric in _WITHIN_LINK:
+        return _window(item, problems, required=True, field="within")
+    if item.within is not None:
+        message = f"'within' applies to link new_share and returning_share, not {metric}"
+        problems.add("within", Code.INVALID_VALUE, message)
+    return None
+
+
+def _via(item: FeatureItem, problems: _Problems) -> tuple[Entity, ...]:
+    if item.via is None:
+        return STRONG
+    strong = [e.value for e in STRONG]
+    found: list[Entity] = []
+    for value in item.via:
+        if value in (e.value for e in WEAK):
+            message = f"'{value}' is a weak identity: give it a short window under 'weak:'"
+            problems.add("via", Code.INVALID_VALUE, message)
+        elif value not in strong:
+            problems.add(
+                "via", Code.UNKNOWN_ENTITY, f"'{value}' cannot link accounts (one of {', '.join(strong)})"
+                f"{did_you_mean(value, strong)}",
+            )
+        elif Entity(value) not in found:
+            found.append(Entity(value))
+    if not found and item.via == []:
+        problems.add("via", Code.INVALID_VALUE, "needs at least one strong identity")
+    return tuple(sorted(found))
+
+
+def _weak(item: FeatureItem, window: int | None, problems: _Problems) -> tuple[tuple[Entity, int], ...]:
+    weak: list[tuple[Entity, int]] = []
+    names = [e.value for e in WEAK]
+    for value, text in (item.weak or {}).items():
+        if value not in names:
+            problems.add("weak", Code.INVALID_VALUE, f"'{value}' is not a weak identity (one of {', '.join(names)})")
+            continue
+        try:
+            seconds = parse_duration(text)
+        except ValueError as err:
+            problems.add("weak", Code.BAD_WINDOW, f"weak '{value}': {err}")
+            continue
+        if window is not None and seconds >= window:
+            message = f"weak '{value}: {text}' must be shorter than 'window: {item.window}'"
+            problems.add("weak", Code.BAD_WINDOW, message)
+            continue
+        weak.append((Entity(value), seconds))
+    return tuple(sorted(weak))
+
+
+def _one_link_graph(
+    items: Mapping[str, Located[FeatureItem]], specs: Mapping[str, FeatureSpec], sink: list[Diagnostic]
+) -> None:
+    """Every link feature reads the same graph: the same via, weak and fanout (one set of links is kept)."""
+    first: LinkFeature | None = None
+    for name, spec in specs.items():
+        if not isinstance(spec, LinkFeature):
+            continue
+        if first is None:
+            first = spec
+            continue
+        for field in ("via", "weak", "fanout"):
+            if getattr(spec, field) != getattr(first, field):
+                sink.append(Diagnostic(
+                    items[name].location(field if getattr(items[name].item, field) is not None else "link"),
+                    Code.INVALID_VALUE,
+                    f"feature '{name}': link features share one link graph; its {field} differs from "
+                    f"'{first.name}' (set the same via, weak and fanout on every link feature)",
+                ))  # fmt: skip
+                break
+
+
 _BUILDERS: dict[str, Callable[[str, FeatureItem, Mapping[str, Type], _Problems], FeatureSpec | None]] = {
     "count": _windowed,
     "sum": _windowed,
@@ -167,6 +261,7 @@ _BUILDERS: dict[str, Callable[[str, FeatureItem, Mapping[str, Type], _Problems],
     "last_seen": _windowed,
     "referral": _referral,
     "group": _group,
+    "link": _link,
 }
 
 

@@ -6,7 +6,7 @@ reports a diagnostic at the item's own line and never hides the next item's erro
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from engine.diagnostics import Code, Diagnostic, Severity, did_you_mean
 from engine.events import OUTCOME_TYPES
@@ -102,9 +102,14 @@ def compile_group_buy(located: Located[OfferItem], diagnostics: list[Diagnostic]
 
 
 def compile_offer_groups(
-    items: Mapping[str, Located[OfferGroupItem]], used: Mapping[str, list[str]], diagnostics: list[Diagnostic]
+    items: Mapping[str, Located[OfferGroupItem]], offers: Sequence[Located[OfferItem]], diagnostics: list[Diagnostic]
 ) -> dict[str, OfferGroup]:
     """Declared policies; a group offers name but nobody declared keeps ``priority``."""
+    used: dict[str, list[str]] = {}
+    for offer in offers:
+        if offer.item.group:
+            used.setdefault(offer.item.group, []).append(offer.item.id)
+    _check_group_names(items, offers, used, diagnostics)
     groups: dict[str, OfferGroup] = {}
     for name, located in items.items():
         item = located.item
@@ -128,6 +133,36 @@ def compile_offer_groups(
             )
         groups[name] = OfferGroup(name, item.policy, item.max_value)
     return groups
+
+
+def _check_group_names(
+    items: Mapping[str, Located[OfferGroupItem]],
+    offers: Sequence[Located[OfferItem]],
+    used: Mapping[str, list[str]],
+    diagnostics: list[Diagnostic],
+) -> None:
+    """An undeclared group that only one offer names, close to another group's name, is a typo.
+
+    Undeclared groups are allowed (exclusivity under ``priority``), so an offer whose
+    ``group: chekout`` misspells a declared ``checkout`` would silently form a group of
+    its own and escape the declared stacking policy. A group of one offer is never
+    exclusive with anything, so a near miss of another name is reported as an error.
+    """
+    for offer in offers:
+        name = offer.item.group
+        if name is None or name in items or len(used.get(name, ())) > 1:
+            continue
+        others = set(items) | {g for g, ids in used.items() if g != name and len(ids) > 1}
+        hint = did_you_mean(name, others)
+        if hint:
+            diagnostics.append(
+                Diagnostic(
+                    offer.location("group"),
+                    Code.UNKNOWN_GROUP,
+                    f"offer '{offer.item.id}': unknown offer group '{name}'{hint}; no offer_groups entry declares it "
+                    "and no other offer names it, so it would form a group of its own",
+                )
+            )
 
 
 def _duration(

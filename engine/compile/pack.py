@@ -20,13 +20,20 @@ from engine.compile.policies import (
 )
 from engine.compile.regex_budget import check_regex_budget
 from engine.compile.rules import compile_offers, compile_rules, compile_tiers
-from engine.diagnostics import Code, Diagnostic, Location, Severity, sort_diagnostics
+from engine.diagnostics import Code, Diagnostic, Location, Severity, sort_diagnostics, syntax_first
 from engine.egress.policy import WebhookPolicy
 from engine.errors import RuleLoadError
 from engine.events import EVENT_TYPES, SCORED_TYPES
 from engine.expr.checker import Scope, scalar_type
 from engine.expr.tree import Node, Scalar, Type, names_read
-from engine.features.spec import FeatureSpec, GroupFeature, ReferralFeature, WindowedFeature, builtin_list_features
+from engine.features.spec import (
+    FeatureSpec,
+    GroupFeature,
+    LinkFeature,
+    ReferralFeature,
+    WindowedFeature,
+    builtin_list_features,
+)
 from engine.model import CompiledRuleSet, Mode, Predicate
 from engine.pack.loader import ValidatedPack, load_sources, read_pack_files
 
@@ -49,7 +56,7 @@ def compile_files(
     """
     pack = load_sources(files)
     ruleset, diagnostics = _compile(pack, today or datetime.now().date(), tuple(checks), webhook_policy)
-    diagnostics = sort_diagnostics(diagnostics)
+    diagnostics = syntax_first(sort_diagnostics(diagnostics))
     if any(d.is_error for d in diagnostics):
         return None, diagnostics
     return ruleset, diagnostics
@@ -107,11 +114,7 @@ def _compile(
         )
     rules = compile_rules(pack.rules, scope, diagnostics, today)
     offers = compile_offers(pack.offers, scope, tier_ids, decision.withhold_offers_on, zone, diagnostics)
-    grouped: dict[str, list[str]] = {}
-    for offer_item in pack.offers:
-        if offer_item.item.group:
-            grouped.setdefault(offer_item.item.group, []).append(offer_item.item.id)
-    offer_groups = compile_offer_groups(pack.offer_groups, grouped, diagnostics)
+    offer_groups = compile_offer_groups(pack.offer_groups, pack.offers, diagnostics)
     contacts = compile_contacts(pack.contacts, tier_ids, diagnostics)
     automation = compile_automation(
         journeys=pack.journeys,
@@ -176,6 +179,7 @@ def _compile(
         phone_region=region,
         offer_groups=offer_groups,
         automation=automation,
+        declared_features=tuple(features),
     )
     return ruleset, diagnostics
 
@@ -239,7 +243,7 @@ def _fed_by(spec: FeatureSpec, event_type: str) -> bool:
         return event_type == "referral"
     if isinstance(spec, GroupFeature):
         return event_type == "group_buy_join"
-    return False
+    return isinstance(spec, LinkFeature)  # every event links its customer to its identities
 
 
 def _feature_plan(

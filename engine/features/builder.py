@@ -196,7 +196,7 @@ class RequestBuilder:
         return f"{self.customer_tag()}:ev:{self.event_hash}"
 
     def add_links(self) -> None:
-        """Record the customer's own device, ip, phone and address: one ZADD in the customer's slot.
+        """Record the customer's own device, ip, phone, address and payment: one ZADD in the customer's slot.
 
         Read when they refer someone (an invitee on the referrer's own device) and when
         they are labelled fraud (their known devices, phones and addresses are watched).
@@ -212,7 +212,10 @@ class RequestBuilder:
         batch.ops.extend(links)
 
     def links(self) -> list[str]:
-        """This event's identities as link members: ``d:<device>``, ``i:``/``p:``/``a:`` + ip/phone/address hash."""
+        """This event's identities as link members: ``d:<device>``; ``i:``, ``p:``, ``a:``, ``w:`` + a keyed hash.
+
+        ``i`` ip, ``p`` phone (E.164), ``a`` address (its canonical key), ``w`` payment token.
+        """
         found: list[str] = []
         for entity, prefix in LINK_PREFIX.items():
             located = self.locate(entity)
@@ -222,4 +225,10 @@ class RequestBuilder:
 
 
 #: Link member prefix of each identity a customer's ``links`` set remembers.
-LINK_PREFIX: dict[Entity, str] = {Entity.DEVICE: "d", Entity.IP: "i", Entity.PHONE: "p", Entity.ADDRESS: "a"}
+LINK_PREFIX: dict[Entity, str] = {
+    Entity.DEVICE: "d",
+    Entity.IP: "i",
+    Entity.PHONE: "p",
+    Entity.ADDRESS: "a",  # the canonical address key's hash (engine.identity.addresses)
+    Entity.PAYMENT: "w",  # wallet or card token's hash
+}

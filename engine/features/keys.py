@@ -8,7 +8,8 @@ read all of its features atomically, and a tenant can never read another's keys.
 ``<id>`` is the entity's own identifier when it is not personal data (customer,
 device, group, campaign, coupon; ids outside ``[A-Za-z0-9_.@+=-]{1,64}`` are replaced
 by a digest so they can never break the hash tag), and otherwise (ip, subnet, phone,
-phone segment, email domain, address) a keyed hash: HMAC-SHA256 with the secret from
+phone segment, email, email domain, address, payment) a keyed hash of the value's
+canonical form (engine.identity: E.164, a provider's mailbox, an address key): HMAC-SHA256 with the secret from
 settings, over ``tenant, entity, value``, truncated to 120 bits (20 base64url chars).
 Without the secret nobody can test a guessed phone number against the keys, and the
 same phone hashes differently for two merchants.
@@ -24,7 +25,10 @@ import re
 
 from engine.events import Event, email_domain, ip_subnet, phone_segment
 from engine.features.spec import PII_ENTITIES, Entity
-from engine.phones import e164
+from engine.identity.addresses import canonical_address
+from engine.identity.emails import canonical_email
+from engine.identity.payments import canonical_payment
+from engine.identity.phones import e164
 
 PREFIX = "yt"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.@+=-]{1,64}$")
@@ -40,6 +44,8 @@ NAMESPACE: dict[Entity, str] = {
     Entity.PHONE_SEGMENT: "seg",
     Entity.EMAIL_DOMAIN: "dom",
     Entity.ADDRESS: "adr",
+    Entity.EMAIL: "eml",
+    Entity.PAYMENT: "pay",
     Entity.GROUP: "grp",
     Entity.CAMPAIGN: "cmp",
     Entity.COUPON: "cpn",
@@ -73,10 +79,14 @@ def normalize(entity: Entity, value: str) -> str:
             raise ValueError(f"{value[:64]!r} is not an IPv4 or IPv6 address") from None
     if entity is Entity.SUBNET:
         return _subnet(value)
-    if entity in (Entity.EMAIL_DOMAIN,):
-        return value.lower().rsplit("@", 1)[-1]
+    if entity is Entity.EMAIL_DOMAIN:
+        return value.lower().rsplit("@", 1)[-1].rstrip(".")
+    if entity is Entity.EMAIL:
+        return canonical_email(value)
     if entity is Entity.ADDRESS:
-        return " ".join(value.lower().split())
+        return canonical_address(value)
+    if entity is Entity.PAYMENT:
+        return canonical_payment(value)
     return value
 
 
@@ -116,7 +126,11 @@ def entity_value(event: Event, entity: Entity) -> str | None:
         case Entity.COUPON:
             return event.coupon
         case Entity.ADDRESS:
-            return None if event.address is None else normalize(Entity.ADDRESS, event.address)
+            return None if event.address is None else canonical_address(event.address)
+        case Entity.EMAIL:
+            return event.email
+        case Entity.PAYMENT:
+            return event.payment
     return None  # pragma: no cover - the match is exhaustive
 
 

@@ -21,6 +21,8 @@ from engine.features.spec import (
     FeatureSpec,
     GroupFeature,
     GroupMetric,
+    LinkFeature,
+    LinkMetric,
     ListFeature,
     ReferralFeature,
     ReferralMetric,
@@ -99,6 +101,34 @@ class ListRead:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkGraph:
+    """What the link features of one plan need from the store (engine/features/links.py)."""
+
+    via: tuple[Entity, ...]  # strong identities
+    weak: tuple[tuple[Entity, int], ...]  # weak identity, its window (ms)
+    fanout: int
+    window_ms: int  # the longest link window: identity and peer sets are trimmed to it
+    specs: tuple[tuple[int, LinkFeature], ...]  # (value index, spec)
+    reward_windows: tuple[int, ...]  # distinct windows (ms) a `rewards` feature reads
+
+
+def link_graph(specs: Sequence[FeatureSpec]) -> LinkGraph | None:
+    """The link graph of the plan's link features (the compiler made them agree), or None."""
+    links = tuple((i, s) for i, s in enumerate(specs, start=1) if isinstance(s, LinkFeature))
+    if not links:
+        return None
+    first = links[0][1]
+    return LinkGraph(
+        via=first.via,
+        weak=tuple((entity, seconds * 1000) for entity, seconds in first.weak),
+        fanout=first.fanout,
+        window_ms=max(s.window_seconds for _, s in links) * 1000,
+        specs=links,
+        reward_windows=tuple(sorted({s.window_seconds * 1000 for _, s in links if s.metric is LinkMetric.REWARDS})),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """The compiled form of one spec tuple."""
 
@@ -115,6 +145,7 @@ class Plan:
     # paid_share value index -> the index of an `invitees` spec over the same invitees (window and
     # older_than), whose count the paid_share op returns for free: one ZCOUNT less per referral
     share_counts: dict[int, int] = field(default_factory=dict)
+    links: LinkGraph | None = None  # linked-account features: one graph, read after the first round
 
     @property
     def size(self) -> int:
@@ -152,6 +183,7 @@ def compile_plan(specs: Sequence[FeatureSpec]) -> Plan:
         list_reads=_list_reads(specs),
         value_types=tuple(value_type(s) for s in specs),
         share_counts=_share_counts(specs),
+        links=link_graph(specs),
     )
 
 
@@ -180,7 +212,12 @@ def value_type(spec: FeatureSpec) -> type[int | float | bool]:
         return float
     if isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.PAID_SHARE:
         return float
+    if isinstance(spec, LinkFeature) and spec.metric in _LINK_FLOATS:
+        return float
     return int
+
+
+_LINK_FLOATS = frozenset({LinkMetric.NEW_SHARE, LinkMetric.PAID_SHARE, LinkMetric.RETURNING_SHARE, LinkMetric.LINK_AGE})
 
 
 def _list_reads(specs: tuple[FeatureSpec, ...]) -> tuple[ListRead, ...]:

@@ -27,12 +27,23 @@ class Entity(StrEnum):
     GROUP = "group"
     CAMPAIGN = "campaign"
     COUPON = "coupon"
-    ADDRESS = "address"
+    ADDRESS = "address"  # the canonical key of engine.identity.addresses, never the raw text
+    EMAIL = "email"  # canonical per provider (engine.identity.emails)
+    PAYMENT = "payment"  # a wallet or card token from the payment provider (engine.identity.payments)
 
 
 #: Entities that carry personal data: stored only as keyed hashes (HMAC).
 PII_ENTITIES: frozenset[Entity] = frozenset(
-    {Entity.IP, Entity.SUBNET, Entity.PHONE, Entity.PHONE_SEGMENT, Entity.EMAIL_DOMAIN, Entity.ADDRESS}
+    {
+        Entity.IP,
+        Entity.SUBNET,
+        Entity.PHONE,
+        Entity.PHONE_SEGMENT,
+        Entity.EMAIL_DOMAIN,
+        Entity.ADDRESS,
+        Entity.EMAIL,
+        Entity.PAYMENT,
+    }
 )
 
 
@@ -68,10 +79,24 @@ class GroupMetric(StrEnum):
     SHARED_ADDRESS = "shared_address"
 
 
+class LinkMetric(StrEnum):
+    """Linked-account features: the customers who share a strong identity with the event's customer."""
+
+    ACCOUNTS = "accounts"  # other customers linked in the window (the group is them plus the customer)
+    NEW_SHARE = "new_share"  # share of the group first seen less than `within` ago
+    PAID_SHARE = "paid_share"  # share of the group with a paid order
+    RETURNING_SHARE = "returning_share"  # share of the group seen again at least `within` after first sight
+    REWARDS = "rewards"  # offers granted (or held) to the other members in the window
+    IDENTITIES = "identities"  # distinct strong identities the group used in the window
+    HUBS = "hubs"  # the event's identities shared by more customers than the fan-out (not linked through)
+    LINK_AGE = "link_age"  # age, in `unit`, of the oldest link in the window (a household's stability)
+
+
 class ListKind(StrEnum):
     BLOCK = "block"
     ALLOW = "allow"
     WATCH = "watch"
+    STORE = "store"  # a merchant's own counter device (devices only: /v1/devices)
 
 
 class TimeUnit(StrEnum):
@@ -126,27 +151,56 @@ class GroupFeature:
 
 @dataclass(frozen=True, slots=True)
 class ListFeature:
-    """Built-in ``<entity>.blocked`` / ``.allowed`` / ``.watched``: a live list hit."""
+    """Built-in ``<entity>.blocked`` / ``.allowed`` / ``.watched`` and ``device.is_store``: a live list hit."""
 
     name: str
     entity: Entity
     kind: ListKind
 
 
-FeatureSpec = WindowedFeature | ReferralFeature | GroupFeature | ListFeature
+@dataclass(frozen=True, slots=True)
+class LinkFeature:
+    """One value of the event customer's linked group (engine/features/links.py has the layout).
+
+    ``via`` (strong identities) and ``weak`` (identity, short window) and ``fanout`` define
+    the link graph; every link feature of a pack shares one graph (the compiler checks).
+    """
+
+    name: str
+    metric: LinkMetric
+    window_seconds: int
+    via: tuple[Entity, ...]
+    weak: tuple[tuple[Entity, int], ...] = ()
+    fanout: int = 8
+    within_seconds: int | None = None  # new_share / returning_share
+    unit: TimeUnit = TimeUnit.DAYS
+
+
+FeatureSpec = WindowedFeature | ReferralFeature | GroupFeature | ListFeature | LinkFeature
 
 LIST_SUFFIX: dict[ListKind, str] = {
     ListKind.BLOCK: "blocked",
     ListKind.ALLOW: "allowed",
     ListKind.WATCH: "watched",
+    ListKind.STORE: "is_store",
 }
+#: List kinds that only some entities have: a store device is a device.
+KIND_ENTITIES: dict[ListKind, frozenset[Entity]] = {ListKind.STORE: frozenset({Entity.DEVICE})}
+
+
+def kind_fits(kind: ListKind, entity: Entity) -> bool:
+    """Whether ``entity`` values can be on a ``kind`` list (every entity, except for store devices)."""
+    allowed = KIND_ENTITIES.get(kind)
+    return allowed is None or entity in allowed
 
 
 def builtin_list_features() -> dict[str, ListFeature]:
-    """Every entity's block/allow/watch flag, always declared."""
+    """Every entity's block/allow/watch flag and ``device.is_store``, always declared."""
     features: dict[str, ListFeature] = {}
     for entity in Entity:
         for kind, suffix in LIST_SUFFIX.items():
+            if not kind_fits(kind, entity):
+                continue
             name = f"{entity.value}.{suffix}"
             features[name] = ListFeature(name=name, entity=entity, kind=kind)
     return features

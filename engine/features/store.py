@@ -23,6 +23,7 @@ clamped to it. See docs/features.md for each feature's exact semantics.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +31,7 @@ from typing import Any
 
 from engine.errors import StoreUnavailable
 from engine.events import Event
-from engine.features import group_buy, lists, referral_graph, windows
+from engine.features import group_buy, links, lists, referral_graph, windows
 from engine.features.builder import LINK_PREFIX, Batch, RequestBuilder, StoreSettings
 from engine.features.keys import KeyBuilder
 from engine.features.lists import ListEntry, ListPage, ListStore
@@ -96,6 +97,22 @@ class FeatureStore:
                 found.append((entity, entity_id))
         return found
 
+    async def linked_group(
+        self, *, tenant: str, customer: str, window_s: int = 30 * 86_400, now_ms: int | None = None
+    ) -> list[links.LinkedMember]:
+        """The customers linked to ``customer`` in the last ``window_s`` and the identities they share.
+
+        For a review case: the link features' own links (engine/features/links.py), newest first.
+        """
+        tag = self._keys.tag(tenant, Entity.CUSTOMER, self._keys.entity_id(tenant, Entity.CUSTOMER, customer))
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+
+        def tag_of(member: str) -> str:
+            return self._keys.tag(tenant, Entity.CUSTOMER, member)
+
+        async with guarded("linked group"):
+            return await links.linked_group(self._client, tag_of, tag, low_ms=now - window_s * 1000)
+
     # -- scoring path ---------------------------------------------------------------
 
     async def record_and_read(self, *, tenant: str, event: Event, specs: Sequence[FeatureSpec]) -> FeatureSnapshot:
@@ -111,8 +128,11 @@ class FeatureStore:
         if replay is not None:
             return await self._replay(plan, tenant, event, replay)
         raw = _merge(plan, batches, results)
-        if self._cluster:
-            await self._complete_on_cluster(builder, batches, results, raw)
+        then = self._complete_on_cluster(builder, batches, results, raw) if self._cluster else []
+        if plan.links is not None:
+            await self._link_round(builder, batches, results, raw, then)
+        elif then:
+            await run_many(self._client, then)
         return FeatureSnapshot(values=_convert(plan, raw), replayed=False)
 
     async def read(self, *, tenant: str, event: Event, specs: Sequence[FeatureSpec]) -> dict[str, Value]:
@@ -127,7 +147,10 @@ class FeatureStore:
         if not batches:
             return dict.fromkeys(plan.names)
         results = await run_many(self._client, [_call(builder, b) for b in batches])
-        return _convert(plan, _merge(plan, batches, results))
+        raw = _merge(plan, batches, results)
+        if plan.links is not None:
+            await self._link_round(builder, batches, results, raw, [])
+        return _convert(plan, raw)
 
     async def record_outcome(self, *, tenant: str, event: Event, specs: Sequence[FeatureSpec]) -> bool:
         """Record an order_paid / refund / chargeback / label; False if already recorded.
@@ -145,15 +168,22 @@ class FeatureStore:
                 windows.emit(builder, spec, index)
         if event.type == "order_paid":
             referral_graph.emit_paid(builder)
+        if plan.links is not None:
+            links.emit(builder, plan.links)
         batches = list(builder.batches.values())
         results = await run_many(self._client, [_call(builder, b) for b in batches])
         if _replayed_snapshot(results) is not None:
             return False
         referrer = _extra(batches, results, "ref")
+        then: list[Call] = []
         if referrer is not None:
             mark = self._builder(plan, tenant, event, record=True)
             referral_graph.emit_paid_mark(mark, referrer)
-            await run_many(self._client, [_call(mark, b) for b in mark.batches.values()])
+            then = [_call(mark, b) for b in mark.batches.values()]
+        if plan.links is not None:
+            await self._link_round(builder, batches, results, [], then)
+        elif then:
+            await run_many(self._client, then)
         return True
 
     # -- lists ------------------------------------------------------------------------
@@ -226,14 +256,42 @@ class FeatureStore:
     async def _replay(self, plan: Plan, tenant: str, event: Event, stored: str) -> FeatureSnapshot:
         fingerprint, _, encoded = stored.partition("|")
         if fingerprint == plan.fingerprint and encoded:
-            return FeatureSnapshot(values=_convert(plan, _decode(encoded, plan.size)), replayed=True)
+            values = _convert(plan, _decode(encoded, plan.size))
+            if plan.links is not None:  # computed after the snapshot was stored: read them again
+                values.update(await self.read(tenant=tenant, event=event, specs=[s for _, s in plan.links.specs]))
+            return FeatureSnapshot(values=values, replayed=True)
         values = await self.read(tenant=tenant, event=event, specs=plan.specs)
         return FeatureSnapshot(values=values, replayed=True)
 
-    async def _complete_on_cluster(
-        self, builder: RequestBuilder, batches: list[Batch], results: list[Any], raw: list[Value]
+    async def _link_round(
+        self, builder: RequestBuilder, batches: list[Batch], results: list[Any], raw: list[Value], then: list[Call]
     ) -> None:
-        """Phase 2 on a cluster: the invitee's upline, and the replay snapshot."""
+        """Round 2 of the link features (with ``then``, calls that also wait on round 1): fills ``raw``.
+
+        One more round trip, and only when round 1 found peers or new links: write the new
+        links on both sides, read every member's facts (engine/features/links.py).
+        """
+        graph = builder.plan.links
+        assert graph is not None
+        found = links.observe(builder, graph, batches, results)
+        second = RequestBuilder(
+            keys=self._keys, settings=self._settings, plan=builder.plan, tenant=builder.tenant,
+            event=builder.event, record=builder.record, cluster=self._cluster, now_ms=builder.now,
+        )  # fmt: skip
+        second.read_values = builder.read_values
+        members = links.emit_round_two(second, graph, found)
+        round_two = [b for b in second.batches.values() if b.ops]
+        calls = [_call(second, b) for b in round_two]
+        answers = await run_many(self._client, calls + then) if calls or then else []
+        if builder.read_values:
+            facts = links.read_round_two(graph, members, round_two, answers[: len(round_two)])
+            for index, value in links.values(builder, graph, found, facts).items():
+                raw[index - 1] = value
+
+    def _complete_on_cluster(
+        self, builder: RequestBuilder, batches: list[Batch], results: list[Any], raw: list[Value]
+    ) -> list[Call]:
+        """Phase 2 on a cluster: the invitee's upline, and the replay snapshot (the calls to run)."""
         calls: list[Call] = []
         tag = builder.customer_tag()
         batch = Batch(tag=tag)
@@ -244,7 +302,7 @@ class FeatureStore:
         snapshot = f"{builder.plan.fingerprint}|{json.dumps(raw, separators=(',', ':'))}"
         batch.ops.extend(("MS", batch.key(builder.marker_key()), snapshot))
         calls.append(_call(builder, batch))
-        await run_many(self._client, calls)
+        return calls
 
 
 _EMIT: dict[type, Callable[[RequestBuilder, Any, int], None]] = {
@@ -259,6 +317,8 @@ def _emit_all(builder: RequestBuilder, plan: Plan) -> None:
         emit = _EMIT.get(type(spec))  # list features: below, one op per entity
         if emit is not None:
             emit(builder, spec, index)
+    if plan.links is not None:
+        links.emit(builder, plan.links)
     for reads in plan.list_reads:  # reads of keys no script writes: their place is free
         lists.emit(builder, reads)
 

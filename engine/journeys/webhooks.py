@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import os
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +41,7 @@ from engine.journeys.model import Webhook
 from engine.offers.slots import run_batch, text
 
 LOG_KEEP = 1000
+log = logging.getLogger("yutang.webhooks")
 
 
 SECRET_PREFIX = "whsec_"
@@ -104,6 +106,11 @@ class Outbox:
             "at": now,
             "event": payload["body"].get("event"),
         }
+        if status != "delivered":  # the delivery log has every attempt; the process log, what needs a look
+            log.warning(
+                "webhook %s delivery %s attempt %d %s: %s",
+                payload["hook"], payload["delivery"], attempt, status, detail, extra={"tenant": item.tenant},
+            )  # fmt: skip
         key = log_key(item.tenant)
         entry = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
         await run_batch(self.client, [("LPUSH", key, entry), ("LTRIM", key, 0, LOG_KEEP - 1)])

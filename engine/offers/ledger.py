@@ -15,7 +15,7 @@ slot, written with the reservation).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -98,6 +98,7 @@ class OfferLedger:
         zone: ZoneInfo,
         stacked: frozenset[str] = frozenset(),
         deferred: list[ScriptCall | Command] | None = None,
+        now: float | None = None,
     ) -> list[Grant]:
         """Grant at most one offer per exclusivity group, trying each group in priority order.
 
@@ -108,13 +109,18 @@ class OfferLedger:
         The budgets are reserved here, atomically. Recording the grants into the
         beneficiaries' histories is bookkeeping: with ``deferred`` its calls are appended
         there for the caller to send with its own writes (one round trip, not two).
+
+        ``now``: the server's clock (the API's; a replay runs on its log's time and passes
+        None). A hold or reservation whose deadline, counted from the event's time, is not
+        after ``now`` is refused as ``too_late`` rather than answered ``held`` with a
+        ``void_at`` already past: only a trusted, back-dated event gets there.
         """
         groups = rank_groups(evaluation_offers, stacked=stacked, keep_order=True)
         day = Periods.of(event.timestamp.astimezone(zone))
         tried: list[list[Grant]] = [[] for _ in groups]
         cursor = dict.fromkeys(range(len(groups)), 0)
         while cursor:
-            planned = {g: self._plan(tenant, event, groups[g][i], day) for g, i in cursor.items()}
+            planned = {g: self._plan(tenant, event, groups[g][i], day, now) for g, i in cursor.items()}
             calls = [(g, p) for g, p in planned.items() if not isinstance(p, Grant)]
             replies = await run_batch(self.client, [p for _, p in calls])
             for (g, _), reply in zip(calls, replies, strict=True):
@@ -128,19 +134,25 @@ class OfferLedger:
         grants = [grant for group in tried for grant in group]
         by_id = {o.id: o for o in evaluation_offers}
         records = self._record_calls(tenant, event, grants, self.experiments.grant_calls(tenant, grants, by_id))
+        records += _unmetered_tally(tenant, grants, by_id, day)
         if deferred is None:
             await run_batch(self.client, records)
         else:
             deferred.extend(records)
         return grants
 
-    def _plan(self, tenant: str, event: Event, offer: Offer, periods: Periods) -> Grant | ScriptCall:
+    def _plan(
+        self, tenant: str, event: Event, offer: Offer, periods: Periods, now: float | None = None
+    ) -> Grant | ScriptCall:
         """The grant itself when no Redis state is involved, else the reservation call."""
         beneficiary = offer.recipient(event.customer, event.referrer)
         if beneficiary is None:
             return Grant(offer.id, "no_beneficiary", None, None)
+        deadline = _deadline(offer, event)
+        if now is not None and deadline is not None and deadline <= now:
+            return Grant(offer.id, "too_late", beneficiary, None)
         budget = offer.budget
-        if budget.unlimited and offer.hold is None and offer.reserve is None and offer.experiment is None:
+        if _unmetered(offer):
             return Grant(offer.id, "granted", beneficiary, None)
         keys = OfferKeys(tenant, offer.id)
         mode, due_at = 0, 0.0
@@ -356,7 +368,9 @@ def split_hold_id(value: str) -> tuple[str, str]:
 
 
 def _parse_reserve(offer: Offer, event: Event, reply: str) -> Grant:
-    status, remaining, void_at, fresh = reply.split("|")
+    statuses, remaining, void_at, fresh = reply.split("|")
+    causes = tuple(statuses.split(","))
+    status = causes[0]
     beneficiary = offer.recipient(event.customer, event.referrer)
     held, reserved = status == "held", status == "reserved"
     return Grant(
@@ -370,7 +384,45 @@ def _parse_reserve(offer: Offer, event: Event, reply: str) -> Grant:
         reservation_id=hold_id(offer.id, event.event_id) if reserved else None,
         expires_at=_when(float(void_at)) if reserved and void_at else None,
         fresh=fresh == "1",
+        causes=causes if len(causes) > 1 else (),
     )
+
+
+def _deadline(offer: Offer, event: Event) -> float | None:
+    """When a hold would be voided or a reservation released, from the event's time."""
+    if offer.hold:
+        return event.epoch + offer.hold.void_after_days * 86400
+    if offer.reserve:
+        return event.epoch + offer.reserve.ttl_seconds
+    return None
+
+
+def _unmetered(offer: Offer) -> bool:
+    """No budget, hold, reservation or experiment: granted without a reservation script."""
+    return offer.budget.unlimited and offer.hold is None and offer.reserve is None and offer.experiment is None
+
+
+def _unmetered_tally(
+    tenant: str, grants: Sequence[Grant], offers: Mapping[str, Offer], periods: Periods
+) -> list[ScriptCall | Command]:
+    """Count unmetered grants in the offer's counters, so ``/v1/reports/offers`` shows them.
+
+    Nothing limits such an offer, so the count is a report, sent with the deferred writes
+    (no extra round trip); the API's event-id claim keeps a retried event from counting twice.
+    """
+    calls: list[ScriptCall | Command] = []
+    for grant in grants:
+        offer = offers.get(grant.offer_id)
+        if grant.status != "granted" or not grant.fresh or offer is None or not _unmetered(offer):
+            continue
+        keys = OfferKeys(tenant, offer.id)
+        calls += [
+            ("HINCRBY", keys.budget, "used", 1),
+            ("HINCRBY", keys.budget, "granted", 1),
+            ("INCR", keys.day(periods.day)),
+            ("EXPIRE", keys.day(periods.day), _DAY_TTL),
+        ]
+    return calls
 
 
 def _grant_member(grant: Grant, event: Event) -> str:

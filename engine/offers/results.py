@@ -17,6 +17,7 @@ GrantStatus = Literal[
     "monthly_cap",
     "no_beneficiary",
     "event_taken",
+    "too_late",
 ]
 HoldState = Literal["held", "released", "voided", "expired"]
 ReservationState = Literal["committed", "cancelled", "refunded", "lapsed"]
@@ -38,6 +39,8 @@ class Grant:
     refused, the next offer of the group was tried. ``no_beneficiary``: a referrer reward
     on an event without a referrer. ``event_taken``: this event id already spent a unit
     of the offer on another beneficiary (nothing else of the group is tried for it).
+    ``too_late``: a hold or reservation that would end (``void_at`` / ``expires_at``)
+    before the server answers, for an event dated that far back (trusted event times).
     """
 
     offer_id: str
@@ -50,6 +53,7 @@ class Grant:
     reservation_id: str | None = None  # reserved: committed by the paid order, else released
     expires_at: datetime | None = None  # reserved: released by itself if not committed by then
     fresh: bool = field(default=True, compare=False)  # False: a retried event's stored outcome (counted once)
+    causes: tuple[str, ...] = ()  # a refusal's every cause, ``status`` first (exhausted and customer_cap...)
 
     @property
     def granted(self) -> bool:

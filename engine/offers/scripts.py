@@ -36,7 +36,9 @@ end
 #:       21 keep_ttl
 #: Releases up to 20 lapsed reservations first (lazily, at the event's time), so a
 #: budget is never blocked by checkouts that were abandoned.
-#: Returns "status|remaining|void_at|fresh": fresh is 1 when this call decided, 0 when
+#: Returns "status|remaining|void_at|fresh": a refusal's status lists every cause that holds,
+#: comma-separated, first the one that would remain longest (total, customer, day, week,
+#: month), so a customer who used the offer and finds it spent hears both. fresh is 1 when this call decided, 0 when
 #: it returns the outcome stored for a retried event. The stored outcome carries its
 #: beneficiary ("outcome#beneficiary"): the same event id sent for someone else (its
 #: API claim gone with a lost answer) gets "event_taken", never the first one's unit.
@@ -64,22 +66,23 @@ for _, ev in ipairs(lapsed) do
 end
 local total = tonumber(ARGV[2])
 local used = tonumber(redis.call('HGET', KEYS[1], 'used') or '0')
-local status = nil
-if total >= 0 and used >= total then
-  status = 'exhausted'
-elseif tonumber(ARGV[3]) >= 0
+local causes = {}
+if total >= 0 and used >= total then causes[#causes + 1] = 'exhausted' end
+if tonumber(ARGV[3]) >= 0
     and tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0') >= tonumber(ARGV[3]) then
-  status = 'customer_cap'
-elseif tonumber(ARGV[4]) >= 0
-    and tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[4]) then
-  status = 'daily_cap'
-elseif tonumber(ARGV[14]) >= 0
-    and tonumber(redis.call('GET', KEYS[7]) or '0') >= tonumber(ARGV[14]) then
-  status = 'weekly_cap'
-elseif tonumber(ARGV[15]) >= 0
-    and tonumber(redis.call('GET', KEYS[8]) or '0') >= tonumber(ARGV[15]) then
-  status = 'monthly_cap'
+  causes[#causes + 1] = 'customer_cap'
 end
+if tonumber(ARGV[4]) >= 0 and tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[4]) then
+  causes[#causes + 1] = 'daily_cap'
+end
+if tonumber(ARGV[14]) >= 0 and tonumber(redis.call('GET', KEYS[7]) or '0') >= tonumber(ARGV[14]) then
+  causes[#causes + 1] = 'weekly_cap'
+end
+if tonumber(ARGV[15]) >= 0 and tonumber(redis.call('GET', KEYS[8]) or '0') >= tonumber(ARGV[15]) then
+  causes[#causes + 1] = 'monthly_cap'
+end
+local status = nil
+if #causes > 0 then status = table.concat(causes, ',') end
 local void_at = ''
 if not status then
   used = redis.call('HINCRBY', KEYS[1], 'used', 1)

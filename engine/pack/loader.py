@@ -7,6 +7,7 @@ from, so the compiler's semantic checks can point at the exact line too.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -282,6 +283,8 @@ def _from_pydantic(source: SourceFile, path: Path, error: Any, what: str) -> Dia
         )
     field_text = ".".join(str(p) for p in loc) or "value"
     message = error["msg"].removeprefix("Value error, ")
+    if kind in ("enum", "literal_error") and isinstance(error.get("input"), str):
+        message += did_you_mean(error["input"], re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected"))))
     return Diagnostic(source.location(full), Code.INVALID_VALUE, f"{what}: '{field_text}': {message}")
 
 

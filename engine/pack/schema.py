@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine.features.spec import Entity, GroupMetric, ListKind, ReferralMetric, TimeUnit
+from engine.features.spec import Entity, GroupMetric, LinkMetric, ListKind, ReferralMetric, TimeUnit, kind_fits
 from engine.model import Decision, EffectType, FailMode, Mode, Period, StackPolicy
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
@@ -148,7 +148,7 @@ class OfferItem(_Section):
 
 
 class FeatureItem(_Section):
-    """Exactly one aggregate key (count, sum, distinct, first_seen, last_seen, referral, group)."""
+    """Exactly one aggregate key (count, sum, distinct, first_seen, last_seen, referral, group, link)."""
 
     count: list[str] | str | None = None
     sum: str | None = None
@@ -157,6 +157,7 @@ class FeatureItem(_Section):
     last_seen: bool | None = None
     referral: ReferralMetric | None = None
     group: GroupMetric | None = None
+    link: LinkMetric | None = None
     by: str | None = None
     on: list[str] | None = None
     window: str | None = None
@@ -167,6 +168,15 @@ class FeatureItem(_Section):
     hops: Annotated[int, Field(ge=2, le=8)] = 4
     approx: bool = False
     unit: TimeUnit = TimeUnit.SECONDS
+    via: list[str] | None = Field(
+        None, description="link: the strong identities that link customers (default device, phone, address, payment)"
+    )
+    weak: dict[str, str] | None = Field(
+        None, description="link: weak identities and their short windows, e.g. {ip: 1h}; they link only on the event"
+    )
+    fanout: Annotated[int, Field(ge=2, le=64)] | None = Field(
+        None, description="link: an identity used by more customers than this in the window is a hub (default 8)"
+    )
     description: str = ""
 
     @model_validator(mode="after")
@@ -181,7 +191,7 @@ class FeatureItem(_Section):
         return next(k for k in AGGREGATE_KEYS if getattr(self, k) not in (None, False))
 
 
-AGGREGATE_KEYS = ("count", "sum", "distinct", "first_seen", "last_seen", "referral", "group")
+AGGREGATE_KEYS = ("count", "sum", "distinct", "first_seen", "last_seen", "referral", "group", "link")
 
 
 class DecisionItem(_Section):
@@ -212,6 +222,12 @@ class SeedListItem(_Section):
     kind: ListKind
     reason: Annotated[str, Field(min_length=1, max_length=200)]
     expires: datetime | date | None = None
+
+    @model_validator(mode="after")
+    def _kind_of_entity(self) -> SeedListItem:
+        if not kind_fits(self.kind, self.entity):
+            raise ValueError(f"kind {self.kind.value!r} is for devices only (a store's counter device)")
+        return self
 
 
 class ExpectItem(_Section):

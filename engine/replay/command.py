@@ -9,6 +9,7 @@ import sys
 
 from engine.backends import BackendKind
 from engine.errors import EngineError, RuleLoadError
+from engine.progress import count_lines, tracked
 from engine.replay.judge import PackSource
 from engine.replay.log import LogFormatError, read_log
 from engine.replay.render import render
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = asyncio.run(
             replay(
-                read_log(args.log),
+                tracked(read_log(args.log), label="replay", total=count_lines(args.log)),
                 sources[0],
                 sources[1] if len(sources) > 1 else None,
                 batch=args.batch,

@@ -73,6 +73,8 @@ def _serve(conn: Connection, sources: list[PackSource]) -> None:
                 except Exception as err:
                     failure = f"{type(err).__name__}: {err}"
         conn.send(failure if failure is not None or judge is None else judge.summary())
+    except (EOFError, BrokenPipeError):  # the parent stopped early (its own error, Ctrl-C): it reports why
+        pass
     finally:
         if judge is not None:
             judge.close()

@@ -41,6 +41,8 @@ class Worker:
         """Fire one batch of due items of ``queue``; return how many were delivered."""
         now = self.clock()
         claimed = await queue.claim(now, self.batch)
+        if claimed:
+            log.info("claimed %d due item(s) of %s", len(claimed), queue.queue)
         for item in claimed:
             handler = self.handlers.get(item.kind)
             if handler is None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
+from engine.progress import tracked
 from engine.replay.log import write_log
 from engine.simulate.context import Sim
 from engine.simulate.generate import SimulationConfig, simulate
@@ -22,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7, help="random seed: the same seed writes the same log")
     parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 11, 1), help="first day (Asia/Shanghai)")
     parser.add_argument("--days", type=int, default=14, help="length of the simulated window in days")
-    parser.add_argument("--payment", action="store_true", help="write the payment identity (wallet fingerprint)")
+    parser.add_argument(
+        "--no-payment", dest="payment", action="store_false", help="leave out the payment identity (wallet token)"
+    )
     parser.add_argument("--show-params", action="store_true", help="print the families' per-seed parameters (JSON)")
 
 
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     sim = Sim.create(config.seed, config.start, config.days)
 
     def counted() -> Iterator[dict[str, Any]]:
-        for record in simulate(config, sim):
+        for record in tracked(simulate(config, sim), label="simulate", total=config.events):
             kinds[record["family"]] += 1
             yield record
 

@@ -91,7 +91,7 @@ class SimulationConfig:
     days: int = 14
     shares: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SHARES))
     lookalikes: Mapping[str, float] = field(default_factory=lambda: dict(LOOKALIKE_SHARES))
-    payment: bool = False  # write the ``payment`` identity (wallet / card fingerprint) on orders
+    payment: bool = True  # write the ``payment`` identity (wallet / card fingerprint) on orders
 
 
 def simulate(config: SimulationConfig, sim: Sim | None = None) -> Iterator[dict[str, Any]]:

@@ -107,3 +107,23 @@ def test_check_refuses_webhooks_by_the_deployments_own_settings(
     capsys.readouterr()
     assert main(["check", "webhook_host_refused.yaml", "--backend", "python", "--tenant", "other"]) == 1
     assert "host crm.studio.example is not in the allow-list" in capsys.readouterr().out
+
+
+def test_check_counts_what_the_pack_declared(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'N features' is the pack's own declarations, not those plus the built-in list flags (issue 16)."""
+    (tmp_path / "pack.yaml").write_text(
+        """
+tiers: [{id: regular, label: 常规型, default: true}]
+features:
+  device.accounts_24h: {distinct: customer, by: device, window: 24h}
+  ip.accounts_1h: {distinct: customer, by: ip, window: 1h}
+rules:
+  - {id: farm, code: 1, on: [signup], when: "device.accounts_24h >= 3 or device.blocked or phone.blocked",
+     score: 80, reason: {zh: 农场, en: farm}}
+  - {id: burst, code: 2, on: [signup], when: ip.accounts_1h >= 9, score: 30, mode: off, reason: {zh: 突发, en: burst}}
+""",
+        encoding="utf-8",
+    )
+    assert main(["check", str(tmp_path)]) == 0
+    summary = capsys.readouterr().err
+    assert "2 rules (0 shadow, 1 off or expired), 1 tiers, 0 offers, 2 features" in summary, summary

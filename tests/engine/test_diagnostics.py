@@ -59,3 +59,24 @@ def test_diagnostics_are_sorted_by_location_across_files(monkeypatch: pytest.Mon
     locations = [(d.location.file, d.location.line, d.location.col) for d in diagnostics]
     assert locations == sorted(locations)
     assert all(d.location.file == "duplicate_id/b_signup.yaml" for d in diagnostics)
+
+
+def test_a_file_that_does_not_parse_is_reported_first_without_the_errors_it_causes() -> None:
+    """One bad indent in tiers.yaml: the syntax error first, no UNKNOWN_TIER for the tiers it held (issue 16)."""
+    ruleset, diagnostics = compile_path(FIXTURES.parent / "dropped_file", today=TODAY)
+    assert ruleset is None
+    codes = [d.code for d in diagnostics]
+    assert codes[0] is Code.YAML_SYNTAX and diagnostics[0].location.file.endswith("tiers.yaml")
+    assert Code.UNKNOWN_TIER not in codes and Code.NO_DEFAULT_TIER not in codes and Code.UNUSED_FEATURE not in codes
+    assert "wait until it parses" in diagnostics[0].message
+    # what the dropped file cannot explain is still reported: a misspelt policy, with its did-you-mean
+    policy = next(d for d in diagnostics if d.code is Code.INVALID_VALUE)
+    assert policy.location.line == 5 and "(did you mean 'best_for_customer'?)" in policy.message
+
+
+def test_once_the_file_parses_its_names_resolve() -> None:
+    files = {p.name: p.read_text(encoding="utf-8") for p in (FIXTURES.parent / "dropped_file").glob("*.yaml")}
+    files["tiers.yaml"] = files["tiers.yaml"].replace("   - {id: occasional", "  - {id: occasional")
+    files["pack.yaml"] = files["pack.yaml"].replace("best_for_custmer", "best_for_customer")
+    ruleset, diagnostics = compile_files(files, today=TODAY)
+    assert ruleset is not None, [d.render() for d in diagnostics]

@@ -168,10 +168,10 @@ def test_local_prefixes_are_where_the_geocoder_says() -> None:
         assert _region(prefix + "1234") == "北京市", prefix
 
 
-def test_payment_is_written_only_when_asked(tmp_path: Path) -> None:
+def test_orders_carry_the_wallet_unless_asked_not_to(tmp_path: Path) -> None:
     plain, paid = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    assert main(["simulate", "--out", str(plain), "--events", "4000", "--seed", "4"]) == 0
-    assert main(["simulate", "--out", str(paid), "--events", "4000", "--seed", "4", "--payment"]) == 0
+    assert main(["simulate", "--out", str(plain), "--events", "4000", "--seed", "4", "--no-payment"]) == 0
+    assert main(["simulate", "--out", str(paid), "--events", "4000", "--seed", "4"]) == 0
     lines = [json.loads(line) for line in paid.read_text(encoding="utf-8").splitlines()]
     assert "payment" not in plain.read_text(encoding="utf-8")
     orders = [r for r in lines if r["type"] == "order"]

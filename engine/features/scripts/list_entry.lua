@@ -1,4 +1,4 @@
--- Add or remove one block/allow/watch entry of one entity value, or index it.
+-- Add or remove one block/allow/watch/store entry of one entity value, or index it.
 -- KEYS[1]: the entity's list hash (fields <kind> = expiry ms or 0, <kind>:m = metadata json)
 --          or, for 'index', the tenant's list index (sorted set).
 -- ARGV: op ('add' | 'remove' | 'index'), kind/member, expiry ms, metadata, default ttl ms, now ms
@@ -8,7 +8,7 @@ local key, op = KEYS[1], ARGV[1]
 local DAY = 86400000
 
 local function retime()
-  local kinds = redis.call('HMGET', key, 'block', 'allow', 'watch')
+  local kinds = redis.call('HMGET', key, 'block', 'allow', 'watch', 'store')
   local latest, forever, any = 0, false, false
   for _, e in ipairs(kinds) do
     if e then

@@ -216,6 +216,68 @@ while i <= last do
     if own and tonumber(own) > lo then count = count - 1 end
     vals[A[i + 1]] = count
     i = i + 5
+  elseif op == 'LI' then      -- key record member ttl trim lo limit: an identity's customers (links.py)
+    local key = KEYS[A[i + 1]]
+    if A[i + 2] == 1 then
+      call('ZADD', key, 'GT', tstr, A[i + 3])
+      if A[i + 5] ~= '' then call('ZREMRANGEBYSCORE', key, '-inf', A[i + 5]) end
+      call('PEXPIRE', key, A[i + 4])
+    end
+    -- at most `limit` (fan-out + 1) users in (lo, +inf]: that many means a hub
+    extra[#extra + 1] = call('ZRANGEBYSCORE', key, A[i + 6], '+inf', 'WITHSCORES', 'LIMIT', 0, A[i + 7])
+    i = i + 8
+  elseif op == 'LF' then      -- key paid ttl: the customer's first / last sight and first paid order
+    local key = KEYS[A[i + 1]]
+    local fl = call('HMGET', key, 'f', 'l')
+    if not fl[1] then
+      call('HSET', key, 'f', tstr, 'l', tstr)
+    elseif tonumber(fl[2]) < t then
+      call('HSET', key, 'l', tstr)
+    end
+    if A[i + 2] == 1 then call('HSETNX', key, 'p', tstr) end
+    call('PEXPIRE', key, A[i + 3])
+    i = i + 4
+  elseif op == 'LR' then      -- facts grants links lo count lo_s...: one member's facts, flat
+    local out = call('HMGET', KEYS[A[i + 1]], 'f', 'l', 'p')
+    local count = A[i + 5]
+    for k = 1, count do out[#out + 1] = call('ZCOUNT', KEYS[A[i + 2]], A[i + 5 + k], '+inf') end
+    local links = call('ZRANGEBYSCORE', KEYS[A[i + 3]], A[i + 4], '+inf', 'WITHSCORES')
+    for k = 1, #links do out[#out + 1] = links[k] end
+    extra[#extra + 1] = out
+    i = i + 6 + count
+  elseif op == 'LG' then      -- peers since lo: linked customers in (lo, +inf], flat (member, time, since)
+    local found = call('ZRANGEBYSCORE', KEYS[A[i + 1]], A[i + 3], '+inf', 'WITHSCORES')
+    local out = {}
+    if #found > 0 then
+      local names = {}
+      for k = 1, #found, 2 do names[#names + 1] = found[k] end
+      local since = call('HMGET', KEYS[A[i + 2]], unpack(names))
+      for k = 1, #names do
+        out[#out + 1] = names[k]
+        out[#out + 1] = found[2 * k]
+        out[#out + 1] = since[k] or found[2 * k]
+      end
+    end
+    extra[#extra + 1] = out
+    i = i + 4
+  elseif op == 'LP' then      -- peers since member at formed ttl trim cap: link a peer (latest time wins)
+    local peers, since, m, at = KEYS[A[i + 1]], KEYS[A[i + 2]], A[i + 3], A[i + 4]
+    local trim, cap = A[i + 7], A[i + 8]
+    local old = call('ZSCORE', peers, m)
+    if not old or (trim ~= '' and tonumber(old) <= tonumber(trim)) then
+      call('HSET', since, m, A[i + 5])  -- a new link, or one that had lapsed: its age starts now
+      if call('HLEN', since) > 4 * cap then
+        for _, f in ipairs(call('HKEYS', since)) do
+          if f ~= m and not call('ZSCORE', peers, f) then call('HDEL', since, f) end
+        end
+      end
+    end
+    call('ZADD', peers, 'GT', at, m)
+    if trim ~= '' then call('ZREMRANGEBYSCORE', peers, '-inf', trim) end
+    call('ZREMRANGEBYRANK', peers, 0, -1 - cap)
+    call('PEXPIRE', peers, A[i + 6])
+    call('PEXPIRE', since, A[i + 6])
+    i = i + 9
   elseif op == 'MS' then      -- key snapshot: complete a pending replay marker (cluster)
     call('SET', KEYS[A[i + 1]], A[i + 2], 'XX', 'KEEPTTL')
     i = i + 3

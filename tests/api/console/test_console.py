@@ -112,6 +112,7 @@ def test_the_console_shows_the_pack_scores_a_sample_refuses_a_broken_pack_and_re
 
     wait_for(driver, lambda d: "many_claims_shadow" in text(d, "rules"), "rules with hit counts")
     assert version.startswith(text(driver, "version"))
+    assert text(driver, "tenant") == "alpha" and "admin" in text(driver, "role")  # the caller's tenant, only
     rows = {r.get_attribute("data-rule"): r.text for r in driver.find_elements("css selector", "#rules tr")}
     assert set(rows) == {"device_farm", "blocked_device", "blocked_customer", "virtual_phone",
                          "many_claims_shadow", "referral_burst"}  # fmt: skip
@@ -142,6 +143,10 @@ def test_the_console_shows_the_pack_scores_a_sample_refuses_a_broken_pack_and_re
     fill(driver, "upload-text", original.replace("score: 45", "score: 10"))
     driver.find_element("id", "reload").click()
     wait_for(driver, lambda d: not version.startswith(text(d, "version")), "the reloaded version in the header")
+    wait_for(driver, lambda d: d.find_elements("css selector", "#audit tr[data-action='rules.reload']"), "audit row")
+    reloaded = driver.find_element("css selector", "#audit tr[data-action='rules.reload']").text
+    assert "rules changed: virtual_phone" in reloaded and "upload" in reloaded and "admin" in reloaded
+    check_screenshot(driver, tmp_path / "audit.png", "audit")
 
     # replay the recorded events: the running set against the previous version
     driver.find_element("id", "replay-export").click()
@@ -155,6 +160,10 @@ def test_the_console_shows_the_pack_scores_a_sample_refuses_a_broken_pack_and_re
     # roll back from the page
     driver.find_element("css selector", f"button.rollback[data-version='{version}']").click()
     wait_for(driver, lambda d: version.startswith(text(d, "version")), "the rolled-back version in the header")
+    wait_for(driver, lambda d: d.find_elements("css selector", "#audit tr[data-action='rules.rollback']"), "rollback")
+    assert [r.get_attribute("data-action") for r in driver.find_elements("css selector", "#audit tr")] == [
+        "rules.rollback", "rules.reload"
+    ]
     with httpx.Client(base_url=served, timeout=10) as client:
         assert client.get("/v1/rules", headers=auth()).json()["version"] == version
 

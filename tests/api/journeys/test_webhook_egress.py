@@ -165,7 +165,8 @@ def test_over_real_http_validate_refuses_and_the_delivery_log_needs_the_admin_sc
         for key in (ALPHA_SCORE, ALPHA_EVENTS):
             denied = httpx.get(f"{base}/v1/webhooks/deliveries", headers=auth(key), timeout=10)
             assert denied.status_code == 403
-            assert "lacks the 'admin' scope" in denied.json()["error"]["message"]
+            message = denied.json()["error"]["message"]
+            assert "lacks the 'export' permission" in message and "role admin" in message
         assert httpx.get(f"{base}/v1/webhooks/deliveries", headers=auth(ALPHA), timeout=10).status_code == 200
 
 

@@ -23,6 +23,7 @@ from engine.features.spec import (
     ReferralMetric,
     WindowedFeature,
 )
+from engine.identity.addresses import canonical_address
 
 CHAIN_CAP = 8
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -45,7 +46,9 @@ def value_of(event: Event, entity: Entity) -> str | None:
         Entity.GROUP: event.group,
         Entity.CAMPAIGN: event.campaign,
         Entity.COUPON: event.coupon,
-        Entity.ADDRESS: event.address,
+        Entity.ADDRESS: None if event.address is None else canonical_address(event.address),
+        Entity.EMAIL: event.email,
+        Entity.PAYMENT: event.payment,
     }[entity]
 
 
@@ -205,13 +208,13 @@ class Oracle:
         if mine is None:
             return None
         if attr == "address":
-            mine = " ".join(mine.lower().split())
+            mine = canonical_address(mine)
         sharing = {
             e.customer
             for e in joins
             if e.customer != event.customer
             and getattr(e, attr) is not None
-            and (" ".join(getattr(e, attr).lower().split()) if attr == "address" else getattr(e, attr)) == mine
+            and (canonical_address(getattr(e, attr)) if attr == "address" else getattr(e, attr)) == mine
         }
         # a member counts while its latest join from this value is inside the window
         return len({c for c in sharing if max(ms(e) for e in joins if e.customer == c and _same(e, attr, mine)) > low})
@@ -239,4 +242,4 @@ def _same(event: Event, attr: str, mine: str) -> bool:
     value = getattr(event, attr)
     if value is None:
         return False
-    return (" ".join(value.lower().split()) if attr == "address" else value) == mine
+    return (canonical_address(value) if attr == "address" else value) == mine

@@ -62,6 +62,9 @@ SPECS: tuple[FeatureSpec, ...] = (
     _w("phone_segment.signups_1h", Aggregate.COUNT, Entity.PHONE_SEGMENT, 3600, frozenset({"signup"})),
     _w("phone.accounts_1d", Aggregate.DISTINCT, Entity.PHONE, 86400, field="customer"),
     _w("email_domain.signups_1h", Aggregate.COUNT, Entity.EMAIL_DOMAIN, 3600, frozenset({"signup"})),
+    _w("email.accounts_1d", Aggregate.DISTINCT, Entity.EMAIL, 86400, field="customer"),
+    _w("payment.accounts_1d", Aggregate.DISTINCT, Entity.PAYMENT, 86400, field="customer"),
+    _w("address.accounts_1d", Aggregate.DISTINCT, Entity.ADDRESS, 86400, field="customer"),
     _w("referrer.referrals_1h", Aggregate.COUNT, Entity.REFERRER, 3600, frozenset({"referral"})),
     _w(
         "campaign.claim_amount_1h",
@@ -108,7 +111,17 @@ SPECS: tuple[FeatureSpec, ...] = (
 APPROX = {"subnet.customers_2h_approx"}
 
 PHONES = [f"1{seg}{n:08d}" for seg in ("38", "70", "65") for n in (12345678, 87654321, 55501234)]
-ADDRESSES = ["1 Nanjing Rd, Shanghai", "1  nanjing rd, SHANGHAI", "88 Huaihai Rd, Shanghai", None]
+ADDRESSES = [
+    "1 Nanjing Rd, Shanghai",
+    "1  nanjing rd, SHANGHAI",
+    "88 Huaihai Rd, Shanghai",
+    "西湖区文三路100号3栋501室",  # one flat typed three ways (engine.identity.addresses)
+    "杭州西湖区文三路１００号３幢５０１",
+    "浙江省杭州市西湖区文三路100号3-501",
+    None,
+]
+SHARED_MAILBOX = ["Shared.Box+1@gmail.com", "sharedbox@googlemail.com"]  # one Gmail inbox
+PAYMENTS = ["wx-wallet-1", "wx-wallet-2", "fp_card_3", None, None]
 
 
 def event_stream(seed: int, count: int) -> list[Event]:
@@ -135,11 +148,20 @@ def event_stream(seed: int, count: int) -> list[Event]:
                 device=rng.choice([*devices, None]),
                 ip=rng.choice([*ips, None]),
                 phone=rng.choice([*PHONES, None]),
-                email=rng.choice([f"{customer}@mail.example", f"{customer}@qq.example", None]),
+                email=rng.choice(
+                    [
+                        f"{customer}@mail.example",
+                        f"{customer}@qq.example",
+                        "Shared.Box+1@gmail.com",
+                        "sharedbox@googlemail.com",
+                        None,
+                    ]
+                ),
                 referrer=rng.choice(customers) if kind == "referral" else rng.choice([None, None, *customers[:3]]),
                 group=rng.choice(["g1", "g2", "g3"]) if kind == "group_buy_join" else None,
                 campaign=rng.choice(["spring", "vip"]) if kind == "red_packet_claim" else None,
                 address=rng.choice(ADDRESSES),
+                payment=rng.choice(PAYMENTS),
                 amount=round(rng.uniform(0.5, 300), 2) if kind in ("order", "order_paid", "red_packet_claim") else None,
             )
         )

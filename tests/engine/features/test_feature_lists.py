@@ -79,7 +79,7 @@ async def test_entries_page_by_kind_and_entity(backend: Backend, tenant: str) ->
 
 
 async def test_every_kind_of_one_entity_is_read_together(backend: Backend, tenant: str) -> None:
-    """One HMGET reads block / allow / watch of a device: each flag keeps its own answer."""
+    """One HMGET reads block / allow / watch / store of a device: each flag keeps its own answer."""
     store = backend.store()
     specs = (*(ListFeature(f"device.{k.value}", Entity.DEVICE, k) for k in ListKind), BLOCKED_PHONE)
     past = datetime.now(UTC) - timedelta(minutes=1)
@@ -89,4 +89,6 @@ async def test_every_kind_of_one_entity_is_read_together(backend: Backend, tenan
                           reason="odd hours", author="ops")  # fmt: skip
     event = _signup(9, device="pad-9")
     values = (await store.record_and_read(tenant=tenant, event=event, specs=specs)).values
-    assert values == {"device.block": False, "device.allow": False, "device.watch": True, "phone.blocked": None}
+    assert values == {
+        "device.block": False, "device.allow": False, "device.watch": True, "device.store": False, "phone.blocked": None
+    }  # fmt: skip

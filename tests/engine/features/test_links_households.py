@@ -1,0 +1,102 @@
+"""Households, farms and hubs as the link features see them, on the real store (one server and cluster)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from feature_backends import Backend
+
+from engine.events import OUTCOME_TYPES, Event
+from engine.features.spec import Entity, FeatureSpec, LinkFeature, LinkMetric, TimeUnit
+from engine.offers.slots import CustomerKeys
+
+DAY0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+D = 86400
+VIA = (Entity.ADDRESS, Entity.DEVICE, Entity.PHONE)
+
+
+def _link(name: str, metric: LinkMetric, **kw: object) -> LinkFeature:
+    return LinkFeature(name, metric, 30 * D, VIA, ((Entity.IP, 3600),), 8, **kw)  # type: ignore[arg-type]
+
+
+SPECS: tuple[FeatureSpec, ...] = (
+    _link("customer.linked_accounts_30d", LinkMetric.ACCOUNTS),
+    _link("customer.linked_paid_share_30d", LinkMetric.PAID_SHARE),
+    _link("customer.linked_new_share_30d", LinkMetric.NEW_SHARE, within_seconds=7 * D),
+    _link("customer.linked_returning_30d", LinkMetric.RETURNING_SHARE, within_seconds=7 * D),
+    _link("customer.link_age_days", LinkMetric.LINK_AGE, unit=TimeUnit.DAYS),
+    _link("customer.link_hubs", LinkMetric.HUBS),
+    _link("customer.household_rewards_30d", LinkMetric.REWARDS),
+)
+
+
+class World:
+    def __init__(self, backend: Backend, tenant: str) -> None:
+        self.store, self.tenant, self.sent = backend.store(), tenant, 0
+
+    async def send(self, at: datetime, **fields: object) -> dict[str, object]:
+        self.sent += 1
+        event = Event.model_validate({"event_id": f"h{self.sent}", "timestamp": at, **fields})
+        if event.type in OUTCOME_TYPES:
+            await self.store.record_outcome(tenant=self.tenant, event=event, specs=SPECS)
+            return {}
+        return dict((await self.store.record_and_read(tenant=self.tenant, event=event, specs=SPECS)).values)
+
+
+async def test_a_family_on_one_tablet_is_a_stable_paying_household(backend: Backend, tenant: str) -> None:
+    world = World(backend, tenant)
+    for week in range(3):  # each parent books and pays for their own child, and comes back
+        for k, parent in enumerate(("mum", "dad", "grandma")):
+            at = DAY0 + timedelta(days=7 * week + k)
+            await world.send(at, type="order", customer=parent, device="tablet", address="12 Garden Rd")
+            await world.send(at + timedelta(minutes=20), type="order_paid", customer=parent, amount=99)
+    seen = await world.send(DAY0 + timedelta(days=16), type="coupon_claim", customer="mum", device="tablet")
+    assert seen["customer.linked_accounts_30d"] == 2
+    assert seen["customer.linked_paid_share_30d"] == 1.0
+    assert seen["customer.linked_returning_30d"] == 1.0
+    assert seen["customer.linked_new_share_30d"] == 0.0
+    assert seen["customer.link_age_days"] is not None and seen["customer.link_age_days"] >= 14
+    group = await world.store.linked_group(tenant=tenant, customer="mum", now_ms=_ms(DAY0 + timedelta(days=16)))
+    assert sorted(m.customer for m in group) == ["dad", "grandma"]
+    assert all((Entity.DEVICE, "tablet") in m.shared for m in group)
+
+
+async def test_a_farm_behind_one_address_is_new_unpaid_and_freshly_linked(backend: Backend, tenant: str) -> None:
+    world = World(backend, tenant)
+    seen: dict[str, object] = {}
+    for k in range(5):  # a fresh device per account, one drop address typed the same way
+        at = DAY0 + timedelta(hours=k)
+        seen = await world.send(at, type="coupon_claim", customer=f"farm{k}", device=f"fd{k}", address="Room 3, Bldg 9")
+    assert seen["customer.linked_accounts_30d"] == 4
+    assert seen["customer.linked_new_share_30d"] == 1.0
+    assert seen["customer.linked_paid_share_30d"] == 0.0
+    assert seen["customer.link_age_days"] == 0.0
+    assert seen["customer.link_hubs"] == 0
+
+
+async def test_a_parcel_locker_is_a_hub_not_a_link(backend: Backend, tenant: str) -> None:
+    world = World(backend, tenant)
+    seen: dict[str, object] = {}
+    for k in range(12):
+        at = DAY0 + timedelta(hours=k)
+        seen = await world.send(at, type="order", customer=f"n{k}", device=f"nd{k}", address="Locker 7")
+    assert seen["customer.link_hubs"] == 1
+    assert seen["customer.linked_accounts_30d"] == 0  # the 9th user on made it a hub: nobody linked through it
+    early = await world.store.linked_group(tenant=tenant, customer="n1", now_ms=_ms(DAY0 + timedelta(hours=12)))
+    assert {m.customer for m in early} <= {f"n{k}" for k in range(8)}  # links made while it was small remain
+
+
+async def test_one_newcomer_reward_per_household(backend: Backend, tenant: str) -> None:
+    world = World(backend, tenant)
+    first = await world.send(DAY0, type="signup", customer="mum", device="tablet")
+    assert first["customer.household_rewards_30d"] == 0
+    # the offer ledger records mum's trial grant in her slot (engine/offers/ledger.py, RECORD)
+    await backend.client.zadd(CustomerKeys(tenant, "mum").grants, {'{"o":"trial_99"}': DAY0.timestamp() + 1})
+    second = await world.send(DAY0 + timedelta(days=1), type="signup", customer="dad", device="tablet")
+    assert second["customer.household_rewards_30d"] == 1
+    stranger = await world.send(DAY0 + timedelta(days=1), type="signup", customer="neighbour", device="own-phone")
+    assert stranger["customer.household_rewards_30d"] == 0
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
