@@ -15,6 +15,7 @@ from engine.backends import BackendKind
 from engine.events import Event
 from engine.pack.loader import read_pack_files
 from engine.replay.diff import DiffTally
+from engine.replay.families import rewards_cut
 from engine.replay.log import HONEST
 from engine.replay.plans import SharedPlan, shared_plan
 from engine.replay.tally import PackTally
@@ -36,9 +37,9 @@ class PackSource:
         return prepare(self.files, self.backend)
 
 
-#: One replayed event as the judge sees it: the event, its truth, its shared feature values
-#: (None for an outcome).
-Item = tuple[Event, str | None, Mapping[str, Any] | None]
+#: One replayed event as the judge sees it: the event, its truth, its family, its shared feature
+#: values (None for an outcome).
+Item = tuple[Event, str | None, str | None, Mapping[str, Any] | None]
 
 
 class Judge:
@@ -54,19 +55,19 @@ class Judge:
         self.outcomes = 0
 
     def take(self, items: list[Item]) -> None:
-        for event, truth, values in items:
+        for event, truth, family, values in items:
             if values is None:
                 self.outcome(event)
             else:
-                self.score(event, truth, values)
+                self.score(event, truth, values, family)
 
-    def score(self, event: Event, truth: str | None, values: Mapping[str, Any]) -> None:
+    def score(self, event: Event, truth: str | None, values: Mapping[str, Any], family: str | None = None) -> None:
         evaluations = [
             pack.evaluate(event, self.plan.values_for(index, event.type, values))
             for index, pack in enumerate(self.packs)
         ]
         for tally, evaluation in zip(self.tallies, evaluations, strict=True):
-            tally.add(event, truth, evaluation)
+            tally.add(event, truth, evaluation, family)
         self.scored += 1
         if truth == HONEST:
             self.honest_customers.add(event.customer)
@@ -84,6 +85,8 @@ class Judge:
         if self.diff is not None:
             out["baseline"] = self.tallies[1].summary()
             out["diff"] = self.diff.summary()
+            if "families" in out["new"]:
+                out["attacker_rewards_cut"] = rewards_cut(out["new"]["families"], out["baseline"]["families"])
         if new.labelled:
             out["honest_offers"] = self._honest_offers()
         return out

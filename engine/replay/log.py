@@ -1,15 +1,18 @@
 """The event-log file format shared by ``yutang simulate`` and ``yutang replay``.
 
 One JSON object per line: exactly the event JSON ``POST /v1/score`` and
-``POST /v1/events`` take, plus one optional key, ``truth``, the ground truth a
-simulator (or an analyst labelling an export) attached:
+``POST /v1/events`` take, plus two optional keys, ``family`` and ``truth``, the ground
+truth a simulator (or an analyst labelling an export) attached:
 
     {"event_id": "sim7-0000042", "type": "referral", "customer": "u3f...", ...,
-     "truth": "fake_referral_burst"}
+     "family": "fake_referral_burst", "truth": "fake_referral_burst"}
 
 ``truth`` is ``"honest"`` or the name of an abuse kind; a line without it is
-unlabelled and takes no part in precision and recall. Replay strips ``truth`` before
-``Event.model_validate``, so the event part is checked exactly as the API checks it.
+unlabelled and takes no part in precision and recall. ``family`` names the story the
+event belongs to: the attack family, or which honest look-alike (``family_tablet``,
+``office_lunch_wave``...); without it the family is the truth. Replay strips both
+before ``Event.model_validate``, so the event part is checked exactly as the API
+checks it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from engine.errors import EngineError
 from engine.events import Event
 
 TRUTH_KEY = "truth"
+FAMILY_KEY = "family"
 HONEST = "honest"
 
 
@@ -38,22 +42,24 @@ class LogFormatError(EngineError):
 class Record:
     event: Event
     truth: str | None  # None: unlabelled
+    family: str | None = None  # None: the truth is the family
 
     @property
     def abusive(self) -> bool | None:
         return None if self.truth is None else self.truth != HONEST
 
 
-#: The simulator writes ``truth`` last: such a line is validated straight from its JSON text.
-_TRAILING_TRUTH = re.compile(r',"truth":"([A-Za-z0-9_]+)"}\s*$')
+#: The simulator writes ``family`` and ``truth`` last: such a line is validated straight from its JSON text.
+_TRAILING_TRUTH = re.compile(r'(?:,"family":"([A-Za-z0-9_]+)")?,"truth":"([A-Za-z0-9_]+)"}\s*$')
 
 
 def parse_line(line: str, where: str = "") -> Record:
-    """One log line -> the validated event and its ground truth."""
+    """One log line -> the validated event, its ground truth and its family."""
     trailing = _TRAILING_TRUTH.search(line)
     if trailing is not None:
         try:
-            return Record(Event.model_validate_json(line[: trailing.start()] + "}"), trailing.group(1))
+            event = Event.model_validate_json(line[: trailing.start()] + "}")
+            return Record(event, trailing.group(2), trailing.group(1))
         except ValidationError:
             pass  # the general path below names the problem
     try:
@@ -63,10 +69,12 @@ def parse_line(line: str, where: str = "") -> Record:
     if not isinstance(data, dict):
         raise LogFormatError(f"{where}: expected a JSON object")
     truth = data.pop(TRUTH_KEY, None)
-    if truth is not None and not isinstance(truth, str):
-        raise LogFormatError(f"{where}: truth must be a string, got {truth!r}")
+    family = data.pop(FAMILY_KEY, None)
+    for key, value in ((TRUTH_KEY, truth), (FAMILY_KEY, family)):
+        if value is not None and not isinstance(value, str):
+            raise LogFormatError(f"{where}: {key} must be a string, got {value!r}")
     try:
-        return Record(Event.model_validate(data), truth)
+        return Record(Event.model_validate(data), truth, family)
     except ValidationError as err:
         first = err.errors()[0]
         at = ".".join(str(part) for part in first["loc"])

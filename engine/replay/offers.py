@@ -7,6 +7,10 @@ rewards (a referral gift) cost nothing until their release outcome (the invitee'
 ``order_paid``) arrives within ``void_after_days``; the report shows them as held,
 released and never released. Counters live in memory: the replay store stays a
 pure feature store, and one replay cannot spend another's budget.
+
+What each family *took* is counted too (:mod:`engine.replay.families`): a reward is any
+grant but points and privileges (what a farm can cash or resell: coupons, red packets,
+gifts, trials below cost), counted when granted, or for a held reward when released.
 """
 
 from __future__ import annotations
@@ -22,12 +26,15 @@ from engine.offers.ledger import rank_groups
 
 #: Effects that are money out of the merchant's pocket; a trial is a price, points are points.
 CASH_EFFECTS: frozenset[EffectType] = frozenset({EffectType.COUPON, EffectType.RED_PACKET, EffectType.GIFT})
+#: Effects a farm takes for what they are worth to it; points and privileges are not its trade.
+REWARD_EFFECTS: frozenset[EffectType] = CASH_EFFECTS | {EffectType.TRIAL, EffectType.DISCOUNT}
 
 
 @dataclass
 class _Hold:
     offer: Offer
     deadline: float
+    family: str | None
 
 
 @dataclass
@@ -45,8 +52,11 @@ class OfferTally:
     _per_customer: Counter[tuple[str, str]] = field(default_factory=Counter)
     _per_day: Counter[tuple[str, str]] = field(default_factory=Counter)
     _pending: defaultdict[str, list[_Hold]] = field(default_factory=lambda: defaultdict(list))
+    taken: Counter[tuple[str, str]] = field(default_factory=Counter)  # (family, offer) -> rewards paid out
 
-    def add(self, event: Event, chosen: tuple[Offer, ...], eligible: tuple[Offer, ...]) -> list[str]:
+    def add(
+        self, event: Event, chosen: tuple[Offer, ...], eligible: tuple[Offer, ...], family: str | None = None
+    ) -> list[str]:
         """Count one scored event's offers; return the ids granted within budget."""
         for offer in chosen:
             self.eligible[offer.id] += 1
@@ -65,10 +75,11 @@ class OfferTally:
             granted.append(winner.id)
             if winner.hold is None:
                 self.granted[winner.id] += 1
+                self._took(family, winner)
             else:
                 self.held[winner.id] += 1
                 deadline = event.epoch + winner.hold.seconds
-                self._pending[event.customer].append(_Hold(winner, deadline))
+                self._pending[event.customer].append(_Hold(winner, deadline, family))
         return granted
 
     def outcome(self, event: Event) -> None:
@@ -81,9 +92,28 @@ class OfferTally:
             assert hold.offer.hold is not None
             if hold.offer.hold.release_on == event.type and event.epoch <= hold.deadline:
                 self.released[hold.offer.id] += 1
+                self._took(hold.family, hold.offer)
             else:
                 keep.append(hold)
         self._pending[event.customer] = keep
+
+    def _took(self, family: str | None, offer: Offer) -> None:
+        if family is not None and offer.effect.type in REWARD_EFFECTS:
+            self.taken[family, offer.id] += 1
+
+    def taken_by_family(self) -> dict[str, dict[str, Any]]:
+        """Per family: rewards paid out (count), their cash value, trials among them, and per offer."""
+        out: dict[str, dict[str, Any]] = {}
+        for (family, offer_id), count in sorted(self.taken.items()):
+            offer = self.offers[offer_id]
+            row = out.setdefault(family, {"count": 0, "cash_value": 0.0, "trials": 0, "by_offer": {}})
+            row["count"] += count
+            row["by_offer"][offer_id] = count
+            if offer.effect.type in CASH_EFFECTS:
+                row["cash_value"] = round(row["cash_value"] + count * offer.effect.value, 2)
+            if offer.effect.type is EffectType.TRIAL:
+                row["trials"] += count
+        return out
 
     def _reserve(self, offer: Offer, event: Event, day: str) -> bool:
         budget = offer.budget

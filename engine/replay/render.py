@@ -5,8 +5,10 @@ The table is rendered from the same dict ``--json`` prints, so the two never dis
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from typing import Any
+
+from engine.replay.family_report import render_families
+from engine.replay.render_table import num, pct, table
 
 CHANGES_SHOWN = 25
 
@@ -23,14 +25,18 @@ def render(summary: dict[str, Any]) -> str:
     for label, pack in packs:
         lines.append(f"  {label}: {pack['name']} version {pack['version']}")
     lines += ["", "decisions"]
-    lines += _table(["", "allow", "review", "deny"], [[label, *_mix(p["decisions"])] for label, p in packs])
+    lines += table(["", "allow", "review", "deny"], [[label, *_mix(p["decisions"])] for label, p in packs])
     new = summary["new"]
     lines += ["", "decisions by event type (new)"]
-    lines += _table(["type", "allow", "review", "deny"], [[t, *_mix(m)] for t, m in new["decisions_by_type"].items()])
+    lines += table(["type", "allow", "review", "deny"], [[t, *_mix(m)] for t, m in new["decisions_by_type"].items()])
     lines += _rules(new)
     lines += _offers(new)
     if "truth" in new:
         lines += _truth(new["truth"])
+    if "families" in new:
+        lines += render_families(new["families"], cut=summary.get("attacker_rewards_cut"))
+    if "families" in summary.get("baseline", {}):
+        lines += render_families(summary["baseline"]["families"], label="baseline")
     if "honest_offers" in summary:
         lines += _honest(summary["honest_offers"])
     if "diff" in summary:
@@ -51,12 +57,12 @@ def _rules(pack: dict[str, Any]) -> list[str]:
         rows = [r for r in pack["rules"] if r["mode"] == mode]
         rows.sort(key=lambda r: -r["hits"])
         lines += ["", f"rule hits ({mode})"]
-        lines += _table(
+        lines += table(
             header,
             [
                 [r["rule"], r["mode"] + (" (lowers risk)" if r.get("lowers_risk") else ""), f"{r['hits']:,}"]
                 + (
-                    [f"{r['abusive_hits']:,}", f"{r['honest_hits']:,}", _num(r["precision"]), _num(r["recall"])]
+                    [f"{r['abusive_hits']:,}", f"{r['honest_hits']:,}", num(r["precision"]), num(r["recall"])]
                     if labelled
                     else []
                 )
@@ -69,13 +75,13 @@ def _rules(pack: dict[str, Any]) -> list[str]:
 
 def _offers(pack: dict[str, Any]) -> list[str]:
     lines = ["", "offers (budgets applied in log order; held rewards count when released)"]
-    lines += _table(
+    lines += table(
         ["offer", "effect", "value", "eligible", "granted", "held", "released", "out of budget", "value granted"],
         [
             [
                 o["offer"],
                 o["effect"],
-                _num(o["value"]),
+                num(o["value"]),
                 f"{o['eligible']:,}",
                 f"{o['granted']:,}",
                 f"{o['held']:,}",
@@ -98,15 +104,15 @@ def _truth(truth: dict[str, Any]) -> list[str]:
             "overall",
             f"{overall['abusive_events']:,}",
             f"{overall['flagged_abusive']:,}",
-            _num(overall["precision"]),
-            _num(overall["recall"]),
+            num(overall["precision"]),
+            num(overall["recall"]),
         ]
     ]
     rows += [
-        [kind, f"{k['events']:,}", f"{k['flagged']:,}", _num(k["precision"]), _num(k["recall"])]
+        [kind, f"{k['events']:,}", f"{k['flagged']:,}", num(k["precision"]), num(k["recall"])]
         for kind, k in truth["kinds"].items()
     ]
-    lines += _table(["abuse", "events", "flagged", "precision", "recall"], rows)
+    lines += table(["abuse", "events", "flagged", "precision", "recall"], rows)
     lines.append(
         f"honest events flagged: {overall['flagged_honest']:,} of {overall['honest_events']:,}  "
         + ", ".join(f"{t} {n:,}" for t, n in truth["honest_flagged_by_type"].items() if n)
@@ -114,7 +120,7 @@ def _truth(truth: dict[str, Any]) -> list[str]:
     for alarm in truth.get("false_alarm_reasons", [])[:5]:
         lines.append(f"  honest flagged by {' + '.join(alarm['rules']) or '(overrides)'}: {alarm['events']:,}")
     for kind, k in truth["kinds"].items():
-        by_type = ", ".join(f"{t} {_num(r)}" for t, r in k["recall_by_type"].items())
+        by_type = ", ".join(f"{t} {num(r)}" for t, r in k["recall_by_type"].items())
         top = ", ".join(f"{r['rule']} {r['hits']:,}" for r in k["top_rules"])
         lines.append(f"  {kind}: recall by type: {by_type}; top rules: {top}")
     return lines
@@ -123,11 +129,11 @@ def _truth(truth: dict[str, Any]) -> list[str]:
 def _honest(honest: dict[str, Any]) -> list[str]:
     line = (
         f"honest customers: {honest['customers']:,}; an offer withheld by risk: {honest['withheld_by_risk']:,} "
-        f"({_pct(honest['withheld_share'])})"
+        f"({pct(honest['withheld_share'])})"
     )
     if "changed_vs_baseline" in honest:
         line += (
-            f"; offers changed vs baseline: {honest['changed_vs_baseline']:,} ({_pct(honest['changed_share'])}),"
+            f"; offers changed vs baseline: {honest['changed_vs_baseline']:,} ({pct(honest['changed_share'])}),"
             f" withheld under the baseline: {honest['withheld_by_risk_baseline']:,}"
         )
     return ["", line]
@@ -141,7 +147,7 @@ def _diff(diff: dict[str, Any]) -> list[str]:
         f"events with other offers: {diff['events_with_other_offers']:,}",
     ]
     shown = diff["changes"][:CHANGES_SHOWN]
-    lines += _table(
+    lines += table(
         ["event", "type", "customer", "truth", "baseline", "new", "rules added", "rules removed"],
         [
             [
@@ -160,22 +166,3 @@ def _diff(diff: dict[str, Any]) -> list[str]:
     if len(diff["changes"]) > len(shown):
         lines.append(f"... {len(diff['changes']) - len(shown):,} more (all of them with --json)")
     return lines
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    body = [list(map(str, r)) for r in rows]
-    if not body:
-        return ["  (none)"]
-    widths = [max(len(str(h)), *(len(r[i]) for r in body)) for i, h in enumerate(header)]
-    fmt = "  " + "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
-    return [fmt.format(*header), *(fmt.format(*r) for r in body)]
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3f}" if isinstance(value, float) and not value.is_integer() else f"{value:g}"
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.2f}%"

@@ -160,7 +160,8 @@ class Replayer:
         items: list[Item] = []
         for record, task in zip(flight.window, flight.tasks, strict=True):
             snapshot = task.result()
-            items.append((record.event, record.truth, None if snapshot is None else snapshot.values))
+            values = None if snapshot is None else snapshot.values
+            items.append((record.event, record.truth, record.family, values))
             if snapshot is None and record.event.type in ("label", "chargeback"):
                 await self._lists(record.event)
         self.run.events += len(items)

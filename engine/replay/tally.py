@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from engine.evaluation import Evaluation
 from engine.events import SCORED_TYPES, Event
 from engine.model import Decision, Mode
+from engine.replay.families import FamilyTally
 from engine.replay.log import HONEST
 from engine.replay.offers import OfferTally
 from engine.rule_engine import LoadedRuleSet
@@ -45,12 +46,13 @@ class PackTally:
     kind_rules: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     honest_withheld: set[str] = field(default_factory=set)  # honest customers denied an offer by risk
     false_alarms: Counter[tuple[str, ...]] = field(default_factory=Counter)  # rules behind flagged honest events
+    families: FamilyTally = field(default_factory=FamilyTally)
     offers: OfferTally = field(init=False)
 
     def __post_init__(self) -> None:
         self.offers = OfferTally(zone=ZoneInfo(self.loaded.ruleset.timezone))
 
-    def add(self, event: Event, truth: str | None, evaluation: Evaluation) -> list[str]:
+    def add(self, event: Event, truth: str | None, evaluation: Evaluation, family: str | None = None) -> list[str]:
         """Count one scored event; return the offers granted within budget."""
         decision = evaluation.decision.value
         self.decisions[decision] += 1
@@ -60,6 +62,8 @@ class PackTally:
         self.shadow_hits.update(r.rule for r in evaluation.shadow)
         self.shadow_would_change += evaluation.shadow_decision != evaluation.decision
         if truth is not None:
+            family = family or truth
+            self.families.add(family, truth, evaluation.decision not in FLAGGED)
             key = (truth, event.type)
             self.labelled[key] += 1
             self.flagged[key] += evaluation.decision in FLAGGED
@@ -72,7 +76,7 @@ class PackTally:
                     self.false_alarms[tuple(sorted(r.rule for r in evaluation.reasons))] += 1
                 if any(w.why == "risk" for w in evaluation.withheld):
                     self.honest_withheld.add(event.customer)
-        return self.offers.add(event, evaluation.offers, evaluation.eligible)
+        return self.offers.add(event, evaluation.offers, evaluation.eligible, family if truth is not None else None)
 
     # -- summaries ---------------------------------------------------------------------
 
@@ -89,6 +93,7 @@ class PackTally:
         }
         if self.labelled:
             out["truth"] = self._truth()
+            out["families"] = self.families.summary(self.offers)
         return out
 
     def _rules(self) -> list[dict[str, Any]]:

@@ -8,14 +8,33 @@
 - red-packet bot (抢红包脚本): a few accounts hopping parent groups and tapping red
   packets faster than a person can (``claim_ms``), a careful minority with jitter.
 - multi-account group-buy (自己拼自己): one person fills a 3-person group-buy with their
-  own extra accounts on the same phone, or the same Wi-Fi and address.
+  own extra accounts on the same phone, or on several phones on the same Wi-Fi (or mobile
+  data), shipping to one home typed several ways and paying from one wallet.
+
+The newer families (shared back end, slow drip, aged accounts, pay-release-refund, campaign
+scripts, code resale, referral trees) live in :mod:`engine.simulate.farms` and
+:mod:`engine.simulate.campaigns`.
 """
 
 from __future__ import annotations
 
+from engine.simulate import campaigns, farms
 from engine.simulate.context import Sim
 from engine.simulate.timeline import DAY, FARM_HOURS, MINUTE
-from engine.simulate.units import FAKE_REFERRAL_BURST, FARMING_RING, MULTI_ACCOUNT_GROUP_BUY, RED_PACKET_BOT, Unit
+from engine.simulate.units import (
+    AGED_CASHOUT,
+    CAMPAIGN_SCRIPT,
+    CODE_RESALE,
+    FAKE_REFERRAL_BURST,
+    FARMING_RING,
+    MULTI_ACCOUNT_GROUP_BUY,
+    PAY_RELEASE_REFUND,
+    RED_PACKET_BOT,
+    REFERRAL_TREE,
+    SHARED_BACKEND,
+    SLOW_DRIP,
+    Unit,
+)
 from engine.simulate.world import (
     AUTOMATION,
     CLAIM_MS,
@@ -211,7 +230,7 @@ def red_packet_bot(sim: Sim) -> Unit:
 
 def _own_drops(sim: Sim, groups: set[str], start: float, until: float) -> list[tuple[float, str]]:
     """Red packets in the bot's groups when no honest drop fell in its active hours."""
-    return sorted((sim.rng.uniform(start, until), group) for group in groups)
+    return sorted((sim.rng.uniform(start, until), group) for group in sorted(groups))
 
 
 def multi_account_group_buy(sim: Sim) -> Unit:
@@ -223,10 +242,12 @@ def multi_account_group_buy(sim: Sim) -> Unit:
     same_phone = rng.random() < 0.5
     group = ids.token("gb-", 32)
     members = [owner]
+    typed = rng.random() < sim.knobs.uniform("multi_account_group_buy.retyped_share", 0.2, 0.8)
     for _ in range(2):
         alt = ids.honest_person(created=t)
-        alt.address = owner.address
-        alt.ip = owner.ip
+        alt.place, alt.payment = owner.place, owner.payment  # one home, one wallet pays all three
+        alt.address = owner.place.render(rng) if typed and owner.place else owner.address
+        alt.ip = owner.ip if rng.random() < 0.7 else ids.mobile_ip()  # sometimes on mobile data
         if same_phone:
             alt.device = owner.device
         members.append(alt)
@@ -256,7 +277,7 @@ def multi_account_group_buy(sim: Sim) -> Unit:
             amount=69.0,
             campaign="group_buy_69",
             address=member.address,
-            attributes={PAY_ACCOUNT_CUSTOMERS: 3},
+            attributes={PAY_ACCOUNT_CUSTOMERS: 3},  # at least: the wallet count fills in the rest
         )
         unit.add(paid_at + rng.uniform(30, 300), "order_paid", member, amount=69.0, campaign="group_buy_69")
     return unit
@@ -267,4 +288,11 @@ ABUSE_UNITS = {
     FAKE_REFERRAL_BURST: fake_referral_burst,
     RED_PACKET_BOT: red_packet_bot,
     MULTI_ACCOUNT_GROUP_BUY: multi_account_group_buy,
+    SHARED_BACKEND: farms.shared_backend,
+    SLOW_DRIP: farms.slow_drip,
+    AGED_CASHOUT: farms.aged_cashout,
+    PAY_RELEASE_REFUND: farms.pay_release_refund,
+    CAMPAIGN_SCRIPT: campaigns.campaign_script,
+    CODE_RESALE: campaigns.code_resale,
+    REFERRAL_TREE: campaigns.referral_tree,
 }

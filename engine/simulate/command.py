@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections import Counter
@@ -12,6 +13,7 @@ from typing import Any
 
 from engine.progress import tracked
 from engine.replay.log import write_log
+from engine.simulate.context import Sim
 from engine.simulate.generate import SimulationConfig, simulate
 
 
@@ -21,16 +23,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7, help="random seed: the same seed writes the same log")
     parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 11, 1), help="first day (Asia/Shanghai)")
     parser.add_argument("--days", type=int, default=14, help="length of the simulated window in days")
+    parser.add_argument(
+        "--no-payment", dest="payment", action="store_false", help="leave out the payment identity (wallet token)"
+    )
+    parser.add_argument("--show-params", action="store_true", help="print the families' per-seed parameters (JSON)")
 
 
 def run(args: argparse.Namespace) -> int:
-    config = SimulationConfig(events=args.events, seed=args.seed, start=args.start, days=args.days)
+    config = SimulationConfig(
+        events=args.events, seed=args.seed, start=args.start, days=args.days, payment=args.payment
+    )
     started = time.perf_counter()
     kinds: Counter[str] = Counter()
+    sim = Sim.create(config.seed, config.start, config.days)
 
     def counted() -> Iterator[dict[str, Any]]:
-        for record in tracked(simulate(config), label="simulate", total=config.events):
-            kinds[record["truth"]] += 1
+        for record in tracked(simulate(config, sim), label="simulate", total=config.events):
+            kinds[record["family"]] += 1
             yield record
 
     if args.out == "-":
@@ -43,4 +52,6 @@ def run(args: argparse.Namespace) -> int:
         f"{args.out}: {written:,} events (seed {args.seed}) in {time.perf_counter() - started:.1f} s: {mix}",
         file=sys.stderr,
     )
+    if args.show_params:
+        print(json.dumps(sim.knobs.values, indent=2, sort_keys=True), file=sys.stderr)
     return 0

@@ -12,9 +12,13 @@ import random
 from dataclasses import dataclass, field
 from datetime import date
 
+from engine.simulate.knobs import Knobs
 from engine.simulate.timeline import DAY, Timeline
 from engine.simulate.units import Unit
 from engine.simulate.world import Identities, Person
+
+#: Groups ``parents-01`` .. ``parents-10`` get welfare codes of their own (the pack binds QUN01- .. QUN10-).
+CODE_GROUPS = 10
 
 
 @dataclass
@@ -22,20 +26,22 @@ class Sim:
     rng: random.Random
     ids: Identities
     clock: Timeline
+    knobs: Knobs
     members: list[Person] = field(default_factory=list)  # customers from before the window
     newcomers: list[Person] = field(default_factory=list)  # customers created inside it
     groups: dict[str, list[Person]] = field(default_factory=dict)  # parent WeChat groups
     drops: list[tuple[float, str]] = field(default_factory=list)  # red packets sent: (time, group)
     sequence: itertools.count[int] = field(default_factory=itertools.count)
     referrers: set[str] = field(default_factory=set)  # customers who already shared a poster
+    moments: list[float] = field(default_factory=list)  # campaign evenings (20:00 red-packet rains)
 
     @classmethod
     def create(cls, seed: int, start: date, days: int) -> Sim:
         rng = random.Random(seed)
-        return cls(rng=rng, ids=Identities(rng), clock=Timeline(rng, start, days))
+        return cls(rng=rng, ids=Identities(rng), clock=Timeline(rng, start, days), knobs=Knobs(seed))
 
-    def unit(self, truth: str) -> Unit:
-        return Unit(truth, self.sequence)
+    def unit(self, truth: str, family: str | None = None) -> Unit:
+        return Unit(truth, self.sequence, family)
 
     def existing_before(self, t: float) -> Person:
         """A customer who exists at ``t``: mostly the old base, sometimes a recent paying newcomer."""
@@ -56,7 +62,16 @@ class Sim:
         self.referrers.add(person.customer)
         return person
 
-    def join_group(self, person: Person) -> None:
+    def join_group(self, person: Person, unit: Unit, t: float) -> None:
+        """Put ``person`` in a random parent group at ``t``; the storefront relays the join (member_joined)."""
         name = self.rng.choice(list(self.groups))
         self.groups[name].append(person)
         person.groups.append(name)
+        unit.add(t, "member_joined", customer=person.customer, group=name)
+
+    def group_code(self, group: str) -> str | None:
+        """A welfare code staff hand one member in a code group (QUNnn-..., bound to it in the pack), else None."""
+        number = int(group.rsplit("-", 1)[1])
+        if number > CODE_GROUPS:
+            return None
+        return f"QUN{number:02d}-{self.ids.token('', 24).upper()}"

@@ -1,10 +1,17 @@
 """Fill a budget of events with whole stories, honest and abusive, and order them in time.
 
-Each abuse kind gets a share of the events, honest parents the rest (their first
-events are the customer base's paid history from before the window). Stories are
+Each attack family and each honest look-alike family gets a share of the events,
+honest parents the rest (their first events are the customer base's paid history from
+before the window). Stories are
 added whole until a kind's budget is reached; the last story is cut short, which
 only ever drops its *later* events. One seeded RNG drives everything, so a seed gives
 the same log byte for byte.
+
+Every record carries ``truth`` (``honest`` or the attack family) and ``family`` (the
+attack family, or which honest look-alike: ``parents``, ``family_tablet``...). A
+wallet's ``pay_account_customers`` is what the payment provider would say: the
+accounts seen paying with it so far. ``payment`` itself (the wallet fingerprint) is
+written only with ``payment=True`` (``--payment``), for event models that accept it.
 """
 
 from __future__ import annotations
@@ -17,14 +24,52 @@ from typing import Any
 from engine.simulate import honest
 from engine.simulate.abuse import ABUSE_UNITS
 from engine.simulate.context import Sim
+from engine.simulate.lookalikes import LOOKALIKE_UNITS
 from engine.simulate.timeline import Draft, render
-from engine.simulate.units import FAKE_REFERRAL_BURST, FARMING_RING, MULTI_ACCOUNT_GROUP_BUY, RED_PACKET_BOT, Unit
+from engine.simulate.units import (
+    AGED_CASHOUT,
+    CAMPAIGN_SCRIPT,
+    CODE_RESALE,
+    COUNTER_TABLET,
+    FAKE_REFERRAL_BURST,
+    FAMILY_TABLET,
+    FARMING_RING,
+    HOLIDAY_RUSH,
+    MULTI_ACCOUNT_GROUP_BUY,
+    OFFICE_LUNCH,
+    PAY_RELEASE_REFUND,
+    POPULAR_REFERRER,
+    RED_PACKET_BOT,
+    REFERRAL_TREE,
+    SHARED_BACKEND,
+    SLOW_DRIP,
+    VIRTUAL_NUMBERS,
+    Unit,
+)
+from engine.simulate.world import PAY_ACCOUNT_CUSTOMERS
 
+#: Attack families and their shares of the log's events (17.5% in all).
 DEFAULT_SHARES: Mapping[str, float] = {
-    FARMING_RING: 0.05,
-    FAKE_REFERRAL_BURST: 0.035,
-    RED_PACKET_BOT: 0.025,
-    MULTI_ACCOUNT_GROUP_BUY: 0.015,
+    FARMING_RING: 0.03,
+    FAKE_REFERRAL_BURST: 0.025,
+    RED_PACKET_BOT: 0.02,
+    MULTI_ACCOUNT_GROUP_BUY: 0.012,
+    SHARED_BACKEND: 0.015,
+    SLOW_DRIP: 0.01,
+    AGED_CASHOUT: 0.015,
+    CAMPAIGN_SCRIPT: 0.013,
+    CODE_RESALE: 0.01,
+    REFERRAL_TREE: 0.015,
+    PAY_RELEASE_REFUND: 0.01,
+}
+#: Honest look-alike families and their shares (the ordinary parents take the rest).
+LOOKALIKE_SHARES: Mapping[str, float] = {
+    COUNTER_TABLET: 0.012,
+    FAMILY_TABLET: 0.015,
+    OFFICE_LUNCH: 0.015,
+    POPULAR_REFERRER: 0.015,
+    VIRTUAL_NUMBERS: 0.01,
+    HOLIDAY_RUSH: 0.015,
 }
 
 #: Honest stories and how often each is told (per story, not per event).
@@ -34,7 +79,6 @@ HONEST_UNITS: tuple[tuple[Callable[[Sim], Unit], float], ...] = (
     (honest.regular_visit, 20),
     (honest.group_buy, 8),
     (honest.red_packet_drop, 1.6),
-    (honest.walk_in, 1.5),
 )
 BASE_CUSTOMERS_PER_EVENT = 1 / 30  # old customers (with a year of history) per event of the log
 
@@ -46,26 +90,45 @@ class SimulationConfig:
     start: date = date(2026, 11, 1)
     days: int = 14
     shares: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SHARES))
+    lookalikes: Mapping[str, float] = field(default_factory=lambda: dict(LOOKALIKE_SHARES))
+    payment: bool = True  # write the ``payment`` identity (wallet / card fingerprint) on orders
 
 
-def simulate(config: SimulationConfig) -> Iterator[dict[str, Any]]:
-    """Yield ``config.events`` log records (API event JSON plus ``truth``) in time order."""
+def simulate(config: SimulationConfig, sim: Sim | None = None) -> Iterator[dict[str, Any]]:
+    """Yield ``config.events`` log records (API event JSON plus ``truth`` and ``family``) in time order."""
     if config.events < 1 or config.days < 1:
         raise ValueError("a simulated log needs at least one event and one day")
-    sim = Sim.create(config.seed, config.start, config.days)
+    sim = sim or Sim.create(config.seed, config.start, config.days)
     budgets = {kind: int(config.events * share) for kind, share in config.shares.items()}
-    honest_budget = config.events - sum(budgets.values())
+    lookalikes = {kind: int(config.events * share) for kind, share in config.lookalikes.items()}
+    parents_budget = config.events - sum(budgets.values()) - sum(lookalikes.values())
     drafts: list[Draft] = []
     base = honest.build_base(sim, max(2, int(config.events * BASE_CUSTOMERS_PER_EVENT)))
-    _take(drafts, sim, [base], honest_budget)
+    _take(drafts, sim, [base], parents_budget)
     stories, weights = zip(*HONEST_UNITS, strict=True)
-    _fill(drafts, sim, lambda: sim.rng.choices(stories, weights=weights)[0](sim), honest_budget)
-    for kind, budget in budgets.items():
-        make = ABUSE_UNITS[kind]
+    _fill(drafts, sim, lambda: sim.rng.choices(stories, weights=weights)[0](sim), parents_budget)
+    makers = {**LOOKALIKE_UNITS, **ABUSE_UNITS}
+    for kind, budget in [*lookalikes.items(), *budgets.items()]:
+        make = makers[kind]
         _fill(drafts, sim, lambda make=make: make(sim), len(drafts) + budget)  # type: ignore[misc]
     drafts.sort(key=lambda d: (d.t, d.seq))
+    _wallet_counts(drafts)
     for index, draft in enumerate(drafts):
-        yield _record(draft, f"sim{config.seed}-{index:07d}")
+        yield _record(draft, f"sim{config.seed}-{index:07d}", payment=config.payment)
+
+
+def _wallet_counts(drafts: list[Draft]) -> None:
+    """Each order's ``pay_account_customers``: the accounts seen on its wallet so far (the provider's count)."""
+    seen: dict[str, set[str]] = {}
+    for draft in drafts:
+        wallet = draft.fields.get("payment")
+        if wallet is None:
+            continue
+        accounts = seen.setdefault(wallet, set())
+        accounts.add(draft.fields["customer"])
+        draft.attributes[PAY_ACCOUNT_CUSTOMERS] = max(
+            int(draft.attributes.get(PAY_ACCOUNT_CUSTOMERS, 1)), len(accounts)
+        )
 
 
 def _fill(drafts: list[Draft], sim: Sim, make: Callable[[], Unit], until: int) -> None:
@@ -79,10 +142,11 @@ def _take(drafts: list[Draft], sim: Sim, units: list[Unit], until: int) -> None:
         drafts.extend(kept[: max(0, until - len(drafts))])
 
 
-def _record(draft: Draft, event_id: str) -> dict[str, Any]:
+def _record(draft: Draft, event_id: str, *, payment: bool) -> dict[str, Any]:
     record: dict[str, Any] = {"event_id": event_id, "type": draft.fields["type"], "timestamp": render(draft.t)}
-    record.update((k, v) for k, v in draft.fields.items() if k != "type")
+    record.update((k, v) for k, v in draft.fields.items() if k != "type" and (payment or k != "payment"))
     if draft.attributes:
         record["attributes"] = draft.attributes
+    record["family"] = draft.family
     record["truth"] = draft.truth
     return record

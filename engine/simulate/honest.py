@@ -2,7 +2,8 @@
 
 The ladder from DOMAIN.md drives the journeys: a newcomer takes the 99-yuan trial
 (58% of those who reach the trial step), a quarter of trial customers upgrade to the
-1,500-yuan package, and old customers top up 5,000 / 8,000 / 10,000. Friends invited
+1,500-yuan package, and old customers top up 5,000 / 8,000 / 10,000. The trial is a
+session in the studio: nine in ten trial buyers come (``store_visit``), days later. Friends invited
 by a parent sign up on their own phones and mostly buy within days; red packets are
 grabbed at human speed, by the members of a group, within a few minutes.
 """
@@ -18,13 +19,12 @@ from engine.simulate.world import (
     CLAIM_MS,
     PAY_ACCOUNT_CUSTOMERS,
     SECONDS_SINCE_SIGNUP,
-    STUDIO_DEVICE,
-    STUDIO_IP,
     USER_AGENT,
     Person,
 )
 
 GROUP_SIZE = 45
+ENTRY_CAMPAIGNS = ("trial_99", "group_buy_69")
 TOPUPS = (5000.0, 8000.0, 10000.0)
 
 
@@ -38,7 +38,7 @@ def build_base(sim: Sim, customers: int) -> Unit:
         person = sim.ids.honest_person(created=start - sim.rng.uniform(30, 700) * DAY)
         person.paid = True
         sim.members.append(person)
-        sim.join_group(person)
+        sim.join_group(person, unit, person.created + DAY)
         amounts = _history_amounts(sim)
         earliest = max(person.created, start - 360 * DAY)
         times = sorted(sim.rng.uniform(earliest, start - DAY) for _ in amounts)
@@ -60,23 +60,9 @@ def newcomer(sim: Sim) -> Unit:
     """A parent finds the mini-program and signs up, then maybe claims and buys."""
     unit = sim.unit(HONEST)
     t = sim.clock.moment()
-    person = _new_person(sim, t)
+    person = new_person(sim, t)
     unit.add(t, "signup", person, campaign="trial_99", attributes={USER_AGENT: sim.ids.user_agent()})
     journey(sim, unit, person, t)
-    return unit
-
-
-def walk_in(sim: Sim) -> Unit:
-    """A parent signed up by staff on the front-desk iPad, paying the trial on the spot."""
-    unit = sim.unit(HONEST)
-    t = sim.clock.moment()
-    hour = local_hour(t)
-    if not 10 <= hour < 19:
-        t += (14 - hour) * HOUR
-    person = _new_person(sim, t)
-    unit.add(t, "signup", person, device=STUDIO_DEVICE, ip=STUDIO_IP)
-    paid_at = t + sim.rng.uniform(3, 15) * MINUTE
-    _order(sim, unit, person, paid_at, 99.0, campaign="trial_99", device=STUDIO_DEVICE, ip=STUDIO_IP)
     return unit
 
 
@@ -87,7 +73,7 @@ def referral_circle(sim: Sim) -> Unit:
     referrer = sim.referrer_before(t)
     for _ in range(sim.rng.choice((1, 1, 1, 2, 2, 3))):
         t = sim.clock.daytime_after(t, 10 * MINUTE, 2 * DAY)
-        friend = _new_person(sim, t)
+        friend = new_person(sim, t)
         if sim.rng.random() < 0.08:
             friend.ip = referrer.ip  # grandma signs up on the family Wi-Fi
         unit.add(
@@ -117,16 +103,16 @@ def journey(sim: Sim, unit: Unit, person: Person, t: float, buy_rate: float = 0.
             attributes={SECONDS_SINCE_SIGNUP: int(claim_at - t)},
         )
     if rng.random() < 0.35:
-        sim.join_group(person)
+        sim.join_group(person, unit, t + rng.uniform(1, 60) * MINUTE)
     if rng.random() >= buy_rate:
         return
     trial_at = sim.clock.daytime_after(t, 10 * MINUTE, 6 * DAY)
-    _order(sim, unit, person, trial_at, 99.0, campaign="trial_99")
+    paid_order(sim, unit, person, trial_at, 99.0, campaign="trial_99")
     person.paid = True
     if rng.random() < 0.03:
         unit.add(trial_at + rng.uniform(1, 3) * DAY, "refund", person, amount=99.0)
     elif rng.random() < 0.25:
-        _order(sim, unit, person, sim.clock.daytime_after(trial_at, 2 * DAY, 10 * DAY), 1500.0)
+        paid_order(sim, unit, person, sim.clock.daytime_after(trial_at, 2 * DAY, 10 * DAY), 1500.0)
 
 
 def regular_visit(sim: Sim) -> Unit:
@@ -135,18 +121,23 @@ def regular_visit(sim: Sim) -> Unit:
     t = sim.clock.moment()
     person = sim.existing_before(t)
     roll = sim.rng.random()
-    if roll < 0.25:
+    coded = [g for g in person.groups if sim.group_code(g)]
+    if roll < 0.08 and coded:
+        group = sim.rng.choice(coded)  # the welfare code staff handed this member in the group
+        coupon = sim.group_code(group)
+        unit.add(t, "coupon_claim", person, group=group, campaign="group_welfare", amount=50.0, coupon=coupon)
+    elif roll < 0.25:
         campaign = "season_reshoot" if sim.rng.random() < 0.7 else "winback"
         amount = 200.0 if campaign == "season_reshoot" else 50.0
         unit.add(t, "coupon_claim", person, campaign=campaign, amount=amount, coupon=sim.ids.token("cp"))
         if sim.rng.random() < 0.4:
-            _order(sim, unit, person, sim.clock.daytime_after(t, HOUR, 5 * DAY), 1500.0, coupon=None)
+            paid_order(sim, unit, person, sim.clock.daytime_after(t, HOUR, 5 * DAY), 1500.0, coupon=None)
     elif roll < 0.45:
-        _order(sim, unit, person, t, sim.rng.choice(TOPUPS))
+        paid_order(sim, unit, person, t, sim.rng.choice(TOPUPS))
     elif roll < 0.7:
-        _order(sim, unit, person, t, 1500.0)
+        paid_order(sim, unit, person, t, 1500.0)
     else:
-        _order(sim, unit, person, t, float(sim.rng.choice((199, 299, 399, 680))))
+        paid_order(sim, unit, person, t, float(sim.rng.choice((199, 299, 399, 680))))
     return unit
 
 
@@ -186,28 +177,28 @@ def group_buy(sim: Sim) -> Unit:
     unit = sim.unit(HONEST)
     t = sim.clock.moment()
     group = sim.ids.token("gb-", 32)
-    opener = sim.existing_before(t) if sim.rng.random() < 0.5 else _new_person(sim, t)
+    opener = sim.existing_before(t) if sim.rng.random() < 0.5 else new_person(sim, t)
     members: list[Person] = []
     joined = t
     for index in range(3):
         if index:
             joined = sim.clock.daytime_after(joined, 5 * MINUTE, 20 * HOUR)
-        person = opener if index == 0 else _new_person(sim, joined)
+        person = opener if index == 0 else new_person(sim, joined)
         members.append(person)
         unit.add(joined, "group_buy_join", person, group=group, campaign="group_buy_69", address=person.address)
     for person in members:
-        _order(sim, unit, person, joined + sim.rng.uniform(1, 30) * MINUTE, 69.0, campaign="group_buy_69")
+        paid_order(sim, unit, person, joined + sim.rng.uniform(1, 30) * MINUTE, 69.0, campaign="group_buy_69")
         person.paid = True
     return unit
 
 
-def _new_person(sim: Sim, t: float) -> Person:
+def new_person(sim: Sim, t: float) -> Person:
     person = sim.ids.honest_person(created=t)
     sim.newcomers.append(person)
     return person
 
 
-def _order(
+def paid_order(
     sim: Sim,
     unit: Unit,
     person: Person,
@@ -219,7 +210,7 @@ def _order(
     ip: str | None = None,
 ) -> None:
     """An order and, minutes later, its payment (the outcome that builds RFM features)."""
-    pay = 2 if sim.rng.random() < 0.15 else 1  # a spouse's WeChat Pay sometimes pays
+    pay = 2 if sim.rng.random() < 0.15 else 1  # the wallet also pays for a spouse's account
     unit.add(
         t,
         "order",
@@ -241,3 +232,6 @@ def _order(
         device=device,
         ip=ip,
     )
+    if campaign in ENTRY_CAMPAIGNS and sim.rng.random() < 0.9:  # the trial is a session in the studio
+        at = t + sim.rng.uniform(5, 40) * MINUTE if device else sim.clock.daytime_after(t, DAY, 10 * DAY)
+        unit.add(at, "store_visit", customer=person.customer, campaign=campaign)

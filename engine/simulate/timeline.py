@@ -79,6 +79,7 @@ class Draft:
     t: float
     fields: dict[str, Any]
     truth: str
+    family: str = ""  # the story's family: an attack's truth, or which honest look-alike
     seq: int = 0  # tie-break: creation order, so equal times keep a unit's causal order
     attributes: dict[str, Any] = field(default_factory=dict)
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from engine.simulate.places import Place, local_phone
+
 #: Attribute names the shipped pack declares under ``attributes:`` (rules/lists.yaml).
 CLAIM_MS = "claim_ms"
 SECONDS_SINCE_SIGNUP = "seconds_since_signup"
@@ -19,10 +21,11 @@ EMULATOR = "emulator"
 AUTOMATION = "automation"
 ROOTED = "rooted"
 PROXY = "proxy"
+TAMPERED = "tampered"
 USER_AGENT = "user_agent"
 PAY_ACCOUNT_CUSTOMERS = "pay_account_customers"
 ATTRIBUTES: frozenset[str] = frozenset(
-    {CLAIM_MS, SECONDS_SINCE_SIGNUP, EMULATOR, AUTOMATION, ROOTED, PROXY, USER_AGENT, PAY_ACCOUNT_CUSTOMERS}
+    {CLAIM_MS, SECONDS_SINCE_SIGNUP, EMULATOR, AUTOMATION, ROOTED, TAMPERED, PROXY, USER_AGENT, PAY_ACCOUNT_CUSTOMERS}
 )
 
 WECHAT_UA = "Mozilla/5.0 (Linux; Android 13) MicroMessenger/8.0.47 MiniProgramEnv/android"
@@ -103,8 +106,6 @@ HOME_OCTETS = (
     223,
 )
 IDC_OCTETS = (47, 103, 118, 139, 150, 154, 156)
-DISTRICTS = ("朝阳区", "海淀区", "东城区", "西城区", "丰台区", "通州区", "昌平区", "大兴区")
-STREETS = ("望京街", "学院路", "和平里", "花园路", "安立路", "建国路", "广渠路", "北苑路", "回龙观东大街")
 STUDIO_DEVICE = "store-ipad-01"  # the allow-listed front-desk iPad
 STUDIO_IP = "198.51.100.7"  # the allow-listed studio Wi-Fi
 
@@ -118,10 +119,12 @@ class Person:
     ip: str
     phone: str
     email: str | None
-    address: str
+    address: str  # as this account types it
     created: float  # epoch seconds of its first event (or of its history)
     groups: list[str] = field(default_factory=list)
     paid: bool = False
+    payment: str | None = None  # wallet / card fingerprint it pays with
+    place: Place | None = None  # the delivery point ``address`` names
 
 
 class Identities:
@@ -153,6 +156,7 @@ class Identities:
         return f"{r.choice(IDC_OCTETS)}.{r.randrange(256)}.{r.randrange(256)}"
 
     def phone(self, virtual: bool = False) -> str:
+        """A number from anywhere in the country (farms buy them from code platforms)."""
         segment = self.rng.choice(VIRTUAL_SEGMENTS if virtual else ORDINARY_SEGMENTS)
         return f"{segment}{self.rng.randrange(10**8):08d}"
 
@@ -169,21 +173,30 @@ class Identities:
         letters = "abcdefghjkmnpqrstwxyz"
         return f"{r.choice(letters)}{r.choice(letters)}{r.randrange(10**6, 10**8)}@{domain}"
 
-    def address(self) -> str:
-        r = self.rng
-        street = f"{r.choice(DISTRICTS)}{r.choice(STREETS)}{r.randrange(1, 300)}号"
-        return f"{street}{r.randrange(1, 30)}栋{r.randrange(101, 2805)}室"
+    def local_phone(self, virtual: bool = False) -> str:
+        """A parent's number: mostly from the studio's city, some kept from a home town."""
+        return local_phone(self.rng, virtual) if self.rng.random() < 0.85 else self.phone(virtual)
 
-    def honest_person(self, created: float) -> Person:
-        mvno = self.rng.random() < 0.01  # a few real parents do use a virtual-operator number
+    def wallet(self) -> str:
+        return self.token("pay-", 48)
+
+    def address(self) -> str:
+        return Place.home(self.rng).render()
+
+    def honest_person(self, created: float, *, mvno: bool | None = None) -> Person:
+        if mvno is None:
+            mvno = self.rng.random() < 0.01  # a few real parents do use a virtual-operator number
+        place = Place.home(self.rng)
         return Person(
             customer=self.customer_id(),
             device=self.device_id(),
             ip=self.home_ip(),
-            phone=self.phone(virtual=mvno),
+            phone=self.local_phone(virtual=mvno),
             email=self.honest_email(),
-            address=self.address(),
+            address=place.render(),
             created=created,
+            payment=self.wallet(),
+            place=place,
         )
 
     def user_agent(self) -> str:

@@ -1,0 +1,186 @@
+"""Farms whose accounts look honest one by one (DOMAIN.md, "How farms work").
+
+- shared back end (接码 + 改机 + 秒拨): every account a fresh rented number, a spoofed
+  device id and a dial-up residential IP, so no device or IP counter builds up; the
+  accounts meet only at checkout, on a few wallets and one place typed several ways.
+- slow drip: a few accounts a day for the whole window on a handful of real phones and
+  the farmer's home line, each behaving like a parent, all shipping to one place.
+- aged accounts (养号): accounts created weeks earlier on a rack of phones, kept warm
+  with red packets, that cash out together in one campaign evening.
+- pay, release, refund (刷单): hired buyers sign up through the organiser's referrer
+  accounts and pay the trial, which releases the referral gift; then they refund.
+
+Every size, pace and share is a per-seed knob (:mod:`engine.simulate.knobs`).
+"""
+
+from __future__ import annotations
+
+from engine.simulate.checkout import farm_checkout, newcomer_claim
+from engine.simulate.context import Sim
+from engine.simulate.places import Place
+from engine.simulate.timeline import DAY, FARM_HOURS, HOUR, MINUTE, PARENT_HOURS
+from engine.simulate.units import AGED_CASHOUT, PAY_RELEASE_REFUND, SHARED_BACKEND, SLOW_DRIP, Unit
+from engine.simulate.world import CLAIM_MS, ROOTED, TAMPERED, USER_AGENT, WECHAT_UA, Person
+
+
+def _place(sim: Sim, family: str) -> Place:
+    locker = sim.rng.random() < sim.knobs.uniform(f"{family}.locker_share", 0.2, 0.8)
+    return Place.locker(sim.rng) if locker else Place.home(sim.rng)
+
+
+def _account(sim: Sim, t: float, *, device: str, ip: str, virtual_share: float) -> Person:
+    ids = sim.ids
+    return Person(
+        customer=ids.customer_id(),
+        device=device,
+        ip=ip,
+        phone=ids.phone(virtual=sim.rng.random() < virtual_share),
+        email=ids.farm_email(sim.rng.random() < 0.3) if sim.rng.random() < 0.4 else None,
+        address="",
+        created=t,
+    )
+
+
+def shared_backend(sim: Sim) -> Unit:
+    """One session of 接码 accounts on spoofed devices and dial-up IPs, meeting at checkout."""
+    rng, ids, knobs = sim.rng, sim.ids, sim.knobs
+    unit = sim.unit(SHARED_BACKEND)
+    place = _place(sim, SHARED_BACKEND)
+    wallets = [ids.wallet() for _ in range(knobs.integer("shared_backend.wallets", 1, 3))]
+    virtual_share = knobs.uniform("shared_backend.virtual_share", 0.05, 0.5)
+    detected = knobs.uniform("shared_backend.spoof_detected", 0.05, 0.6)  # the SDK sees the hook
+    gap = knobs.uniform("shared_backend.gap_minutes", 2, 40)
+    claim_delay = knobs.uniform("shared_backend.claim_delay_s", 20, 900)
+    t = sim.clock.moment(FARM_HOURS)
+    for _ in range(knobs.around(rng, "shared_backend.accounts", 6, 30)):
+        t += rng.uniform(0.3, 1.7) * gap * MINUTE
+        account = _account(sim, t, device=ids.device_id(), ip=ids.home_ip(), virtual_share=virtual_share)
+        flags: dict[str, object] = {TAMPERED: True, ROOTED: rng.random() < 0.5} if rng.random() < detected else {}
+        unit.add(t, "signup", account, campaign="trial_99", attributes={**flags, USER_AGENT: WECHAT_UA})
+        account.ip = ids.home_ip()  # 秒拨: a new address for every request
+        claimed = newcomer_claim(sim, unit, account, t + rng.uniform(0.2, 1.8) * claim_delay, t, **flags)
+        account.ip = ids.home_ip()
+        farm_checkout(
+            sim, unit, account, claimed + rng.uniform(2, 90) * MINUTE, place, rng.choice(wallets), attributes=flags
+        )
+    return unit
+
+
+def slow_drip(sim: Sim) -> Unit:
+    """A farmer adding a few accounts a day for the whole window, each one a model parent."""
+    rng, ids, knobs = sim.rng, sim.ids, sim.knobs
+    unit = sim.unit(SLOW_DRIP)
+    place = _place(sim, SLOW_DRIP)
+    phones = [ids.device_id() for _ in range(knobs.integer("slow_drip.phones", 2, 6))]
+    lines = [ids.home_ip() for _ in range(knobs.integer("slow_drip.home_lines", 1, 3))]
+    wallets = [ids.wallet() for _ in range(knobs.integer("slow_drip.wallets", 1, 3))]
+    per_day = knobs.uniform("slow_drip.accounts_per_day", 0.5, 4)
+    virtual_share = knobs.uniform("slow_drip.virtual_share", 0.0, 0.4)
+    checkout_share = knobs.uniform("slow_drip.checkout_share", 0.4, 1.0)
+    for day in range(sim.clock.days):
+        for _ in range(_poisson(sim, per_day)):
+            t = sim.clock.start + day * DAY + _hour(sim) * HOUR + rng.random() * HOUR
+            account = _account(sim, t, device=rng.choice(phones), ip=rng.choice(lines), virtual_share=virtual_share)
+            unit.add(t, "signup", account, campaign="trial_99", attributes={USER_AGENT: WECHAT_UA})
+            claimed = newcomer_claim(sim, unit, account, t + rng.uniform(1, 60) * MINUTE, t)
+            if sim.groups and rng.random() < 0.5:
+                sim.join_group(account, unit, claimed + rng.uniform(1, 30) * MINUTE)
+            if rng.random() < checkout_share:
+                at = sim.clock.daytime_after(claimed, 10 * MINUTE, 2 * DAY)
+                farm_checkout(sim, unit, account, at, place, rng.choice(wallets))
+    return unit
+
+
+def aged_cashout(sim: Sim) -> Unit:
+    """Accounts raised for weeks (养号) that cash out within one campaign evening."""
+    rng, ids, knobs = sim.rng, sim.ids, sim.knobs
+    unit = sim.unit(AGED_CASHOUT)
+    per_phone = knobs.integer("aged_account_cashout.accounts_per_phone", 1, 4)
+    exits = [ids.home_ip() for _ in range(knobs.integer("aged_account_cashout.exits", 1, 4))]
+    accounts: list[Person] = []
+    rack: list[str] = []
+    for _ in range(knobs.around(rng, "aged_account_cashout.accounts", 8, 40)):
+        if not rack or len(accounts) % per_phone == 0:
+            rack.append(ids.device_id())
+        born = sim.clock.start - rng.uniform(7, knobs.uniform("aged_account_cashout.max_age_days", 20, 90)) * DAY
+        account = _account(sim, born, device=rack[-1], ip=rng.choice(exits), virtual_share=0.1)
+        account.phone = ids.local_phone()  # raised accounts use real local SIMs
+        if sim.groups:
+            sim.join_group(account, unit, max(born + DAY, sim.clock.start - DAY))
+        accounts.append(account)
+    evening = _campaign_evening(sim)
+    for account in accounts:  # kept warm: a red packet now and then, at a thumb's speed
+        for _ in range(rng.randint(0, 2)):
+            at = sim.clock.moment(PARENT_HOURS)
+            if at < evening and account.groups:
+                unit.add(
+                    at,
+                    "red_packet_claim",
+                    account,
+                    group=rng.choice(account.groups),
+                    campaign="weekly_welfare",
+                    amount=5.0,
+                    attributes={CLAIM_MS: ids.human_claim_ms()},
+                )
+    place, wallet = _place(sim, AGED_CASHOUT), ids.wallet()
+    spread = knobs.uniform("aged_account_cashout.spread_minutes", 5, 90)
+    for account in accounts:
+        at = evening + rng.uniform(0, spread) * MINUTE
+        newcomer_claim(sim, unit, account, at, account.created)
+        if rng.random() < 0.7:
+            farm_checkout(sim, unit, account, at + rng.uniform(1, 20) * MINUTE, place, wallet)
+    return unit
+
+
+def pay_release_refund(sim: Sim) -> Unit:
+    """Hired buyers pay the trial through the organiser's referrers, then ask for refunds."""
+    rng, ids, knobs = sim.rng, sim.ids, sim.knobs
+    unit = sim.unit(PAY_RELEASE_REFUND)
+    start = sim.clock.moment()
+    referrers = [
+        Person(
+            customer=ids.customer_id(),
+            device=ids.device_id(),
+            ip=ids.home_ip(),
+            phone=ids.local_phone(),
+            email=None,
+            address="",
+            created=start - rng.uniform(5, 120) * DAY,
+        )
+        for _ in range(knobs.integer("pay_release_refund.referrers", 2, 6))
+    ]
+    organiser_wallet = ids.wallet()
+    own_wallet = knobs.uniform("pay_release_refund.organiser_pays", 0.0, 0.7)
+    refund_after = knobs.uniform("pay_release_refund.refund_after_days", 0.5, 5)
+    for _ in range(knobs.around(rng, "pay_release_refund.buyers", 6, 24)):
+        t = sim.clock.daytime_after(start, 0, 3 * DAY)
+        buyer = _account(sim, t, device=ids.device_id(), ip=ids.home_ip(), virtual_share=0.1)
+        buyer.payment = organiser_wallet if rng.random() < own_wallet else ids.wallet()
+        buyer.address = Place.home(rng).render()
+        unit.add(t, "referral", buyer, referrer=rng.choice(referrers).customer, campaign="trial_99")
+        paid = t + rng.uniform(5, 120) * MINUTE
+        unit.add(paid, "order", buyer, amount=99.0, campaign="trial_99", address=buyer.address)
+        unit.add(paid + rng.uniform(0.5, 5) * MINUTE, "order_paid", buyer, amount=99.0, campaign="trial_99")
+        unit.add(paid + rng.uniform(0.5, 1.5) * refund_after * DAY, "refund", buyer, amount=99.0)
+    return unit
+
+
+def _poisson(sim: Sim, mean: float) -> int:
+    count, total = 0, sim.rng.expovariate(1)
+    while total < mean:
+        count += 1
+        total += sim.rng.expovariate(1)
+    return count
+
+
+def _hour(sim: Sim) -> int:
+    return sim.rng.choices(range(24), weights=PARENT_HOURS)[0]
+
+
+def _campaign_evening(sim: Sim) -> float:
+    """Double 11 at 20:00 when it falls in the window, else 20:00 on a random later day."""
+    start = sim.clock.start
+    for day in range(sim.clock.days):
+        if sim.clock.local_date(start + day * DAY + 12 * HOUR).strftime("%m-%d") == "11-11":
+            return start + day * DAY + 20 * HOUR
+    return start + sim.rng.randrange(max(1, sim.clock.days // 2), sim.clock.days) * DAY + 20 * HOUR
