@@ -174,3 +174,13 @@ def test_the_network_policy_selects_the_api_pods_and_lets_out_only_dns_and_redis
     ]  # fmt: skip
     settings = by_kind("ConfigMap")["data"]
     assert all(node.rsplit(":", 1)[1] == "6379" for node in settings["REDIS_NODES"].split(","))
+
+
+def test_the_memory_request_and_the_readme_use_the_soak_s_per_worker_figure() -> None:
+    per_worker = re.findall(r"~(\d+) MiB RSS per worker", (K8S / "deployment.yaml").read_text())
+    readme = re.findall(r"about (\d+) MiB RSS per worker", (OPS / "README.md").read_text())
+    assert per_worker and per_worker == readme, "ops/README.md and deployment.yaml disagree on worker memory"
+    settings = by_kind("ConfigMap")["data"]
+    api = next(c for c in by_kind("Deployment")["spec"]["template"]["spec"]["containers"] if c["name"] == "api")
+    request = api["resources"]["requests"]["memory"]
+    assert request.endswith("Mi") and int(request[:-2]) >= 2 * int(settings["YUTANG_WORKERS"]) * int(per_worker[0])
