@@ -15,8 +15,8 @@ from api.admin.router import router as admin_router
 from api.admin.versions import router as versions_router
 from api.console.router import router as console_router
 from api.contacts.router import router as contacts_router
+from api.contract import package_version, publish_contract
 from api.customers.router import router as customers_router
-from api.error_responses import document_errors
 from api.errors import install_error_handlers
 from api.groupbuy.router import router as groupbuy_router
 from api.health.router import router as health_router
@@ -32,6 +32,7 @@ from api.request_log import RequestContext
 from api.runtime import Runtime
 from api.scoring.router import router as scoring_router
 from api.settings import Settings
+from api.wecom.router import router as wecom_router
 
 #: Uploaded rule packs are larger than events.
 PACK_BODY_BYTES = 2 * 1024 * 1024
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await runtime.close()
 
-    app = FastAPI(title="yutang", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="yutang", version=package_version(), description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
     routers = (
         scoring_router,
@@ -72,11 +73,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
         journeys_router,
         groupbuy_router,
+        wecom_router,
     )
     for router in routers:
         app.include_router(router)
     routes = [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
-    document_errors(app, routes)
+    publish_contract(app, routes)
     app.add_middleware(JsonBodies, routes=[route for route in routes if reads_json(route)])
     app.add_middleware(PathBodyLimit, settings=settings)
     app.add_middleware(RequestMetrics, metrics=metrics)

@@ -17,10 +17,9 @@ id) stay declared on the route; each error status gets the ``ErrorResponse`` bod
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
@@ -65,29 +64,13 @@ class ErrorDetail(BaseModel):
     code: str = Field(description="stable and machine-readable, e.g. invalid_request, unsupported_media_type")
     message: str = Field(description="for people: names the field and what is wrong with it")
     fields: list[FieldError] | None = None
-    request_id: str | None = Field(
-        default=None, description="this request's X-Request-Id (the caller's if well formed): quote it to the operator"
-    )
+    request_id: str | None = Field(None, description="the request's X-Request-Id: quote it when reporting a problem")
 
 
 class ErrorResponse(BaseModel):
     """The body of every 4xx and 5xx answer."""
 
     error: ErrorDetail
-
-
-def document_errors(app: FastAPI, routes: Sequence[APIRoute]) -> None:
-    """Make ``app.openapi()`` list, per operation of ``routes`` (the app's, by full path), every error it answers."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        fresh = app.openapi_schema is None
-        schema = build()
-        if fresh:
-            add_error_responses(schema, routes)
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def add_error_responses(schema: dict[str, Any], routes: Iterable[APIRoute]) -> None:
@@ -108,12 +91,11 @@ def add_error_responses(schema: dict[str, Any], routes: Iterable[APIRoute]) -> N
 def statuses(route: APIRoute) -> dict[str, str]:
     """Error status -> description, for what ``route`` is."""
     found: dict[str, str] = {}
-    declared = {str(code) for code in route.responses}
     if reads_json(route):
         found |= BODY_ERRORS
     if _has_parameters(route.dependant) or reads_json(route):
         found |= PARAMETER_ERRORS
-    if _depends_on(route.dependant, authenticate) or "401" in declared:
+    if needs_key(route):
         found |= KEY_ERRORS
     return found
 
@@ -136,5 +118,11 @@ def _has_parameters(dependant: Dependant) -> bool:
     return any(_has_parameters(sub) for sub in dependant.dependencies)
 
 
-def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
-    return any(sub.call is call or _depends_on(sub, call) for sub in dependant.dependencies)
+def needs_key(route: APIRoute) -> bool:
+    """The route asks for an API key: through ``authenticate``, or reading it itself (/v1/score says so in
+    its ``openapi_extra``'s ``security``)."""
+    return depends_on(route.dependant, authenticate) or "security" in (route.openapi_extra or {})
+
+
+def depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
+    return any(sub.call is call or depends_on(sub, call) for sub in dependant.dependencies)

@@ -108,6 +108,13 @@ class Metrics:
             registry=r,
         )
         self.outcomes = Counter("yutang_outcome_events_total", "Outcome events by type", ["event_type"], registry=r)
+        self.wecom_callbacks = Counter(
+            "yutang_wecom_callbacks_total",
+            "WeCom callbacks by kind (change_external_contact/del_follow_user, ...) and result: recorded, "
+            "duplicate (a retry of one already recorded), ignored (a kind yutang has no use for), refused",
+            ["kind", "result"],
+            registry=r,
+        )
         self.degraded = Counter(
             "yutang_degraded_responses_total",
             "Responses answered without Redis, by event type, fail mode and stage",

@@ -30,6 +30,7 @@ from engine.features.store import FeatureStore
 from engine.model import SeedListEntry
 from engine.offers.ledger import OfferLedger
 from engine.offers.slots import Command, Writes
+from engine.wecom.ledger import WecomLedger
 
 #: Recent decisions of a customer are kept this long after the last one.
 DECISIONS_TTL_S = 90 * 86400
@@ -50,6 +51,7 @@ class Services:
         self.gate = ContactGate(self.client, platform_limits=[WeComMonthly()])
         self.writes = Writes(self.client)
         self.claims = Claims(self.client, ttl_s=settings.idempotency_ttl_s)
+        self.wecom = WecomLedger(self.client)
 
     async def close(self) -> None:
         """Close the client; stop the embedded server if this worker started it."""

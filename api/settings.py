@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.egress.policy import DEFAULT_SECRET_PREFIX, PolicyError, WebhookPolicy
+from engine.wecom.config import WecomConfigError, parse_callbacks
+from engine.wecom.crypto import CallbackKeys
 
 
 class Settings(BaseModel):
@@ -45,6 +47,9 @@ class Settings(BaseModel):
     webhook_hosts: str = "*"  # where webhooks may go by default: any public host (engine/egress/policy.py)
     webhook_tenant_hosts: str = ""  # "tenant=entry entry;tenant2=entry": replaces the default for that tenant
     webhook_secret_prefix: str = DEFAULT_SECRET_PREFIX  # the only variables a pack's secret_env may name
+    # WeCom callback receivers: "tenant=corp_id:token:encoding_aes_key;..." (engine/wecom/config.py)
+    wecom_callbacks: str = ""
+    wecom_callbacks_file: Path | None = None
 
     @model_validator(mode="after")
     def _webhook_policy_parses(self) -> Settings:
@@ -53,6 +58,22 @@ class Settings(BaseModel):
         except PolicyError as err:
             raise ValueError(str(err)) from None
         return self
+
+    @model_validator(mode="after")
+    def _wecom_callbacks_parse(self) -> Settings:
+        try:
+            self.wecom_keys()
+        except (WecomConfigError, OSError) as err:
+            raise ValueError(str(err)) from None
+        return self
+
+    def wecom_keys(self) -> dict[str, CallbackKeys]:
+        """Each tenant's WeCom callback keys (docs/integrations.md)."""
+        keys = parse_callbacks(self.wecom_callbacks)
+        if self.wecom_callbacks_file is not None:
+            path = self.wecom_callbacks_file
+            keys |= parse_callbacks(path.read_text(encoding="utf-8"), source=str(path))
+        return keys
 
     def webhook_policy(self) -> WebhookPolicy:
         """Who may be posted to, per tenant, and which variables may sign (see docs/api.md)."""
@@ -103,4 +124,6 @@ _VARIABLES = {
     "webhook_secret_prefix": "YUTANG_WEBHOOK_SECRET_PREFIX",
     "compile_timeout_s": "YUTANG_COMPILE_TIMEOUT_S",
     "compile_memory_mb": "YUTANG_COMPILE_MEMORY_MB",
+    "wecom_callbacks": "YUTANG_WECOM_CALLBACKS",
+    "wecom_callbacks_file": "YUTANG_WECOM_CALLBACKS_FILE",
 }

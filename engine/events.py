@@ -42,6 +42,9 @@ class OutcomeType(StrEnum):
     STAFF_MESSAGE = "staff_message"
     RED_PACKET_SENT = "red_packet_sent"  # attributes.packet (id), attributes.shares
     RED_PACKET_CLAIMED = "red_packet_claimed"  # attributes.packet: one share taken
+    # WeCom's contact changes (api/wecom): attributes.staff, and for a deletion attributes.by: customer | staff
+    CONTACT_ADDED = "contact_added"
+    CONTACT_DELETED = "contact_deleted"
 
 
 SCORED_TYPES: frozenset[str] = frozenset(t.value for t in ScoredType)

@@ -82,6 +82,7 @@ async def customer_view(runtime: Runtime, tenant: str, customer: str, *, limit: 
             for g in grants
         ],
         "contacts": [_contact(c) for c in contacts],
+        "wecom_contacts": await guard.call("customer", services.wecom.standing(tenant=tenant, customer=customer)),
         "journeys": await guard.call(
             "journeys", automation(runtime).runner.view(tenant=tenant, loaded=loaded, customer=customer, limit=limit)
         ),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from api.deps import RuntimeDep
 from engine.redis_supervisor import read_state
@@ -11,7 +14,25 @@ from engine.redis_supervisor import read_state
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="The process is alive")
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+class EmbeddedRedisState(BaseModel):
+    state: str = Field(description="running, restarting, ... as `yutang serve`'s supervisor last wrote it")
+    restarts: int
+    last_exit: str | None = None
+
+
+class Readiness(BaseModel):
+    ready: bool
+    redis: Literal["ok", "unreachable"]
+    ruleset_version: str | None
+    trust_event_time: bool = Field(description="event times taken as sent: a backfill deployment, never a live one")
+    embedded_redis: EmbeddedRedisState | None = Field(None, description="only under `yutang serve`'s embedded Redis")
+
+
+@router.get("/healthz", summary="The process is alive", response_model=Liveness)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -19,12 +40,8 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Redis answers and a rule set is loaded; 503 otherwise",
-    responses={
-        503: {
-            "description": "not ready (same body, ready: false)",
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        }
-    },
+    response_model=Readiness,
+    responses={503: {"description": "not ready: the same body, with ready false", "model": Readiness}},
 )
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     loaded = runtime.rulesets.engine.loaded

@@ -32,6 +32,7 @@ IDEMPOTENCY_HEADER = "idempotency-key"
 IDEMPOTENCY_KEY_MAX = 128
 
 OPENAPI = {
+    "security": [{"bearerAuth": []}],  # the key is read here, not through the authenticate dependency
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Event"}}},
@@ -57,10 +58,14 @@ OPENAPI = {
     responses={
         401: {"description": "no, malformed or unknown API key"},
         403: {"description": "the key lacks the 'score' scope"},
-        409: {"description": "idempotency_conflict: the event_id or Idempotency-Key was first sent with other "
-              "fields (named); in_progress: its first request is still being evaluated (Retry-After)"},
-        422: {"description": "a field is invalid (the message names it); timestamp_out_of_range: the event "
-              "time is further than the skew bound from the server's clock"},
+        409: {
+            "description": "idempotency_conflict: the event_id or Idempotency-Key was first sent with other "
+            "fields (named); in_progress: its first request is still being evaluated (Retry-After)"
+        },
+        422: {
+            "description": "a field is invalid (the message names it); timestamp_out_of_range: the event "
+            "time is further than the skew bound from the server's clock"
+        },
         413: {"description": "body too large"},
     },
     openapi_extra=OPENAPI,
@@ -73,7 +78,11 @@ async def score(request: Request) -> Response:
     use_region(runtime.rulesets.current.ruleset.phone_region)  # phones in the body are read in the pack's region
     event = _event(await request.body())
     scored = await score_event(
-        runtime=runtime, tenant=caller.tenant, event=event, idempotency_key=idempotency_key, options=options,
+        runtime=runtime,
+        tenant=caller.tenant,
+        event=event,
+        idempotency_key=idempotency_key,
+        options=options,
         query=request.url.query,
     )
     note(event_type=event.type, decision=scored.body.get("decision"), degraded=scored.body.get("degraded"))

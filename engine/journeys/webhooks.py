@@ -1,11 +1,18 @@
 """Merchant webhooks: enqueued on the request path, delivered by ``yutang worker``.
 
 Scoring never waits for a merchant's server: an action only schedules a due item.
-The worker POSTs the JSON body signed with HMAC-SHA256 of the webhook's secret
-(``X-Yutang-Signature: sha256=<hex>`` over ``<timestamp>.<body>``), retries a failure
-after ``backoff``, doubling each time, up to ``attempts`` tries, and records every
-attempt (``GET /v1/webhooks/deliveries``). ``X-Yutang-Delivery`` is the same on every
-attempt of one delivery, so a receiver can drop a duplicate.
+The worker POSTs the JSON body in the Standard Webhooks format
+(https://www.standardwebhooks.com: ``webhook-id``, ``webhook-timestamp``,
+``webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">``), so a
+receiver verifies it with that specification's libraries in any language instead of
+code written for yutang. It retries a failure after ``backoff``, doubling each time, up
+to ``attempts`` tries, and records every attempt (``GET /v1/webhooks/deliveries``).
+``webhook-id`` is the same on every attempt of one delivery, so a receiver can drop a
+duplicate; ``X-Yutang-Attempt`` says which attempt this is.
+
+The secret is the specification's ``whsec_<base64>`` form (``echo whsec_$(openssl rand
+-base64 32)`` makes one); any other value is used as raw bytes, for secrets set before
+this format.
 
 The URL and ``secret_env`` come from a rule pack, which the operator does not vet line
 by line: a delivery posts only through ``Egress`` (the tenant's allow-list, checked on
@@ -16,15 +23,16 @@ a variable under the operator's secret prefix. A refused delivery is recorded as
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import base64
+import binascii
 import json
 import logging
 import os
-import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from engine.egress.transport import Egress, EgressRefused
 from engine.features.keys import safe_id
@@ -36,9 +44,28 @@ LOG_KEEP = 1000
 log = logging.getLogger("yutang.webhooks")
 
 
-def sign(secret: bytes, timestamp: str, body: bytes) -> str:
-    """The signature header value a receiver recomputes to trust the body."""
-    return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+SECRET_PREFIX = "whsec_"
+
+
+def secret_bytes(secret: str) -> bytes:
+    """The signing key: a ``whsec_`` secret's decoded bytes, else the text itself (an older secret)."""
+    if secret.startswith(SECRET_PREFIX):
+        try:
+            return base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+        except binascii.Error:
+            pass
+    return secret.encode()
+
+
+def signed_headers(secret: str, delivery: str, body: bytes, *, now: datetime | None = None) -> dict[str, str]:
+    """The three Standard Webhooks headers for one attempt of ``delivery``."""
+    moment = now or datetime.now(UTC)
+    signature = StandardWebhook(secret_bytes(secret)).sign(delivery, moment, body.decode())
+    return {
+        "webhook-id": delivery,
+        "webhook-timestamp": str(int(moment.timestamp())),
+        "webhook-signature": signature,
+    }
 
 
 def log_key(tenant: str) -> str:
@@ -100,13 +127,10 @@ class Outbox:
         secret = os.environ.get(hook.secret_env)
         if not secret:
             return "failed", f"secret {hook.secret_env} is not set"
-        stamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
-            "X-Yutang-Delivery": delivery,
             "X-Yutang-Attempt": str(attempt),
-            "X-Yutang-Timestamp": stamp,
-            "X-Yutang-Signature": sign(secret.encode(), stamp, body),
+            **signed_headers(secret, delivery, body),
         }
         try:
             response = await egress.client(tenant).post(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
 import shutil
 import threading
@@ -17,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from api.journeys.worker import build_worker
 from engine.egress.transport import Egress
@@ -24,7 +23,8 @@ from engine.journeys.worker import Worker
 
 RULES = Path(__file__).parents[3] / "rules"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-HOOK_SECRET = "studio-crm-secret-for-tests"
+#: A Standard Webhooks secret (``whsec_`` + base64 of the key), as ``yutang webhook-secret`` prints one.
+HOOK_SECRET = "whsec_c3R1ZGlvLWNybS1zZWNyZXQtZm9yLXRlc3RzLTMyYnl0ZXM="
 #: The operator's setting that lets webhooks reach the local receiver (loopback is refused by default).
 LOCAL_HOOKS = "127.0.0.1"
 START = datetime(2026, 12, 1, 10, 0, tzinfo=SHANGHAI)  # a Tuesday morning
@@ -37,7 +37,11 @@ def day(n: float, hour: int = 10, minute: int = 0) -> datetime:
 
 @dataclass
 class Receiver:
-    """The merchant's CRM: records every request, answers 503 to the first ``fail_first`` ones."""
+    """The merchant's CRM: records every request, answers 503 to the first ``fail_first`` ones.
+
+    It verifies each request with the Standard Webhooks reference library, as a merchant's
+    receiver would, never with yutang's own signing code.
+    """
 
     fail_first: int = 0
     received: list[dict[str, Any]] = field(default_factory=list)
@@ -45,16 +49,17 @@ class Receiver:
 
     def handle(self, headers: dict[str, str], body: bytes) -> int:
         with self.lock:
-            stamp = headers.get("X-Yutang-Timestamp", "")
-            expected = (
-                "sha256=" + hmac.new(HOOK_SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-            )
+            try:
+                Webhook(HOOK_SECRET).verify(body, headers)
+                signed = True
+            except WebhookVerificationError:
+                signed = False
             status = 503 if len(self.received) < self.fail_first else 200
             self.received.append(
                 {
                     "status": status,
-                    "signed": hmac.compare_digest(expected, headers.get("X-Yutang-Signature", "")),
-                    "delivery": headers.get("X-Yutang-Delivery"),
+                    "signed": signed,
+                    "delivery": {k.lower(): v for k, v in headers.items()}.get("webhook-id"),
                     "attempt": int(headers.get("X-Yutang-Attempt", "0")),
                     "body": json.loads(body),
                 }

@@ -1,0 +1,1 @@
+"""The WeCom callback receiver: ``/v1/wecom/{tenant}/callback``."""
