@@ -15,8 +15,10 @@ from pathlib import Path
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from api.process_metrics import BuildInfo, WorkerProcesses
 from engine.redis_supervisor import read_state
 
 #: Resolves 100 µs steps below a millisecond and still shows a stalled Redis.
@@ -50,6 +52,10 @@ class Metrics:
         r = self.registry
         if self.embedded_redis is not None:
             r.register(self.embedded_redis)
+        self.build_info = BuildInfo()
+        r.register(self.build_info)
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # one process: its own process_* metrics
+            ProcessCollector(registry=r)
         self.requests = Counter(
             "yutang_http_requests_total",
             "HTTP requests by route template, method and status",
@@ -188,9 +194,11 @@ class Metrics:
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text: summed over workers in multiprocess mode."""
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        if directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            registry.register(self.build_info)
+            registry.register(WorkerProcesses(Path(directory)))
             if self.embedded_redis is not None:
                 registry.register(self.embedded_redis)
             return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -97,7 +97,8 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
-            log.exception("unhandled error answering %s %s", scope["method"], _template(scope))
+            where = (scope["method"], _template(scope))
+            log.exception("unhandled error answering %s %s", *where, extra={"request_id": context.request_id})
             if not status:
                 status = 500
                 await _internal_error(send, extra_headers)

@@ -77,13 +77,20 @@ class Worker:
         return "unknown"
 
     async def run_forever(self, *, poll_s: float = 1.0) -> None:
+        """Poll forever; a failing pass (Redis away) is logged when it starts failing and when it recovers."""
+        failing_since: float | None = None
         while True:
             try:
                 counts = await self.run_once()
                 if counts:
                     log.info("processed %s", dict(counts))
+                if failing_since is not None:
+                    log.info("worker passes succeed again after %.1f s", time.monotonic() - failing_since)
+                    failing_since = None
             except asyncio.CancelledError:
                 raise
-            except Exception as err:  # Redis away: keep polling
-                log.warning("worker pass failed: %s", err)
+            except Exception as err:  # Redis away: keep polling, say so once
+                if failing_since is None:
+                    failing_since = time.monotonic()
+                    log.warning("worker pass failed: %s; retrying every %.1f s", err, poll_s)
             await asyncio.sleep(poll_s)

@@ -61,11 +61,12 @@ class Traffic:
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
+        self.seed = seed  # one Traffic per connection: the seed keeps their ids apart
         self.n = 0
 
     def _base(self, type_: str, customer: str, **fields: Any) -> dict[str, Any]:
         self.n += 1
-        body = {"event_id": f"s{os.getpid()}-{self.n}", "type": type_, "customer": customer}
+        body = {"event_id": f"s{os.getpid()}-{self.seed}-{self.n}", "type": type_, "customer": customer}
         body["timestamp"] = datetime.now(UTC).isoformat()
         body.update(fields)
         return body

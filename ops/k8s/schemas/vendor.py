@@ -26,6 +26,7 @@ KINDS = [
     "configmap-v1",
     "deployment-apps-v1",
     "horizontalpodautoscaler-autoscaling-v2",
+    "networkpolicy-networking-v1",
     "poddisruptionbudget-policy-v1",
     "secret-v1",
     "service-v1",
