@@ -13,20 +13,22 @@ from fastapi import APIRouter, Request
 
 from api.admin.schemas import PackFiles, ReloadRequest, ReloadResponse, RulesResponse, RuleSummary, ValidateResponse
 from api.deps import AdminCaller, ReaderCaller, RuntimeDep
-from engine.model import CompiledRuleSet, Mode
+from api.rule_store import counts
 
 router = APIRouter(prefix="/v1/rules", tags=["rules"])
 
 
 @router.get("", response_model=RulesResponse, summary="The running rule set: version, counts, shadow rules")
 async def get_rules(runtime: RuntimeDep, caller: ReaderCaller) -> RulesResponse:
-    ruleset = runtime.rulesets.current.ruleset
+    ruleset = runtime.rulesets.of(caller.tenant).ruleset
     return RulesResponse(
+        tenant=caller.tenant,
+        own_pack=runtime.rulesets.engine.owns(caller.tenant),
         version=ruleset.version,
         name=ruleset.name,
         timezone=ruleset.timezone,
         backend=runtime.rulesets.engine.backend.value,
-        kept_versions=runtime.rulesets.engine.versions(),
+        kept_versions=runtime.rulesets.engine.versions(caller.tenant),
         counts=counts(ruleset),
         shadow_rules=[r.id for r in ruleset.shadow_rules],
         rules=[_rule(r) for r in (ruleset.all_rules or ruleset.rules)],
@@ -40,8 +42,8 @@ async def get_rules(runtime: RuntimeDep, caller: ReaderCaller) -> RulesResponse:
 async def validate(body: PackFiles, request: Request, runtime: RuntimeDep, caller: AdminCaller) -> ValidateResponse:
     policy = runtime.settings.webhook_policy().only(caller.tenant)  # where *this* tenant's webhooks may go
     ruleset, diagnostics = await runtime.rulesets.compile(
-        body.files, abandoned=request.is_disconnected, webhook_policy=policy
-    )
+        runtime.rulesets.base.files, tenant_files=body.files, abandoned=request.is_disconnected, webhook_policy=policy
+    )  # the tenant's pack as a reload would run it: on the base (or alone, when it declares pack:)
     return ValidateResponse.model_validate(
         {
             "ok": ruleset is not None,
@@ -61,26 +63,16 @@ async def validate(body: PackFiles, request: Request, runtime: RuntimeDep, calle
 async def reload(
     request: Request, runtime: RuntimeDep, caller: AdminCaller, body: ReloadRequest | None = None
 ) -> ReloadResponse:
-    previous = runtime.rulesets.current.ruleset.version if runtime.rulesets.engine.loaded else None
-    loaded, changed = await runtime.rulesets.reload(body.files if body else None, abandoned=request.is_disconnected)
+    tenant = caller.tenant
+    previous = runtime.rulesets.of(tenant).ruleset.version if runtime.rulesets.engine.loaded else None
+    loaded, changed = await runtime.rulesets.reload(
+        tenant, body.files if body else None, abandoned=request.is_disconnected, author=caller.key_id, source="api"
+    )  # audit: the reload is recorded where it is published (api/rulesets.py, _publish)
     warnings = [d.as_dict() for d in loaded.diagnostics]
     return ReloadResponse.model_validate(
-        {"version": loaded.ruleset.version, "previous": previous, "changed": changed, "warnings": warnings}
-    )
-
-
-def counts(ruleset: CompiledRuleSet) -> dict[str, int]:
-    every = ruleset.all_rules or ruleset.rules
-    return {
-        "rules": len(every),
-        "active": sum(r.mode is Mode.ACTIVE for r in ruleset.rules),
-        "shadow": len(ruleset.shadow_rules),
-        "not_evaluated": len(every) - len(ruleset.rules),
-        "tiers": len(ruleset.tiers),
-        "offers": len(ruleset.offers),
-        "features": len(ruleset.features),
-        "seed_list_entries": len(ruleset.seed_lists),
-    }
+        {"tenant": tenant, "version": loaded.ruleset.version, "previous": previous, "changed": changed,
+         "warnings": warnings}
+    )  # fmt: skip
 
 
 def _rule(rule: Any) -> RuleSummary:

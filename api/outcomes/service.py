@@ -66,7 +66,7 @@ async def record_outcome(*, runtime: Runtime, tenant: str, event: Event, author:
 
 async def _record(runtime: Runtime, tenant: str, event: Event, author: str) -> dict[str, Any]:
     services, guard = runtime.services, runtime.guard
-    loaded = runtime.rulesets.current
+    loaded = runtime.rulesets.of(tenant)
     specs = loaded.ruleset.record_plan[event.type]
     await guard.call("features", services.store.record_outcome(tenant=tenant, event=event, specs=specs))
     changes = await guard.call("holds", services.ledger.on_outcome(tenant=tenant, event=event))

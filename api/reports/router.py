@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 @router.get("/offers", summary="Every offer's budget counters (discounts and privileges alike)")
 async def offers_report(runtime: RuntimeDep, caller: ReaderCaller) -> dict[str, Any]:
-    loaded = runtime.rulesets.current
+    loaded = runtime.rulesets.of(caller.tenant)
     offers = loaded.ruleset.offers
     now = datetime.now(UTC)
     states = await runtime.guard.call(
@@ -60,7 +60,7 @@ async def offers_report(runtime: RuntimeDep, caller: ReaderCaller) -> dict[str, 
 
 @router.get("/experiments", summary="A/B experiments on offers: grants and conversions per variant")
 async def experiments_report(runtime: RuntimeDep, caller: ReaderCaller) -> dict[str, Any]:
-    loaded = runtime.rulesets.current
+    loaded = runtime.rulesets.of(caller.tenant)
     book = runtime.services.ledger.experiments
     experiments = []
     for offer in loaded.ruleset.offers:

@@ -56,10 +56,14 @@ OPENAPI = {
     responses={
         401: {"description": "no, malformed or unknown API key"},
         403: {"description": "the key lacks the 'score' scope"},
-        409: {"description": "idempotency_conflict: the event_id or Idempotency-Key was first sent with other "
-              "fields (named); in_progress: its first request is still being evaluated (Retry-After)"},
-        422: {"description": "a field is invalid (the message names it); timestamp_out_of_range: the event "
-              "time is further than the skew bound from the server's clock"},
+        409: {
+            "description": "idempotency_conflict: the event_id or Idempotency-Key was first sent with other "
+            "fields (named); in_progress: its first request is still being evaluated (Retry-After)"
+        },
+        422: {
+            "description": "a field is invalid (the message names it); timestamp_out_of_range: the event "
+            "time is further than the skew bound from the server's clock"
+        },
         413: {"description": "body too large"},
     },
     openapi_extra=OPENAPI,
@@ -69,10 +73,16 @@ async def score(request: Request) -> Response:
     caller = check_scopes(principal_for(runtime, request.headers.get("authorization")), SCORE_SCOPES)
     options = ScoreOptions.from_query(request.query_params)
     idempotency_key = _idempotency_key(request.headers.get(IDEMPOTENCY_HEADER))
-    use_region(runtime.rulesets.current.ruleset.phone_region)  # phones in the body are read in the pack's region
+    use_region(
+        runtime.rulesets.of(caller.tenant).ruleset.phone_region
+    )  # phones in the body are read in the pack's region
     event = _event(await request.body())
     scored = await score_event(
-        runtime=runtime, tenant=caller.tenant, event=event, idempotency_key=idempotency_key, options=options,
+        runtime=runtime,
+        tenant=caller.tenant,
+        event=event,
+        idempotency_key=idempotency_key,
+        options=options,
         query=request.url.query,
     )
     if not scored.replayed:

@@ -28,7 +28,7 @@ def test_serve_with_workers_and_the_embedded_redis(server):
         assert client.post("/v1/score", json=event(), headers={}).status_code == 401
         metrics = client.get("/metrics").text
     assert 'yutang_http_requests_total{method="POST",route="/v1/score",status="200"} 20.0' in metrics
-    assert "yutang_ruleset_info{version=" in metrics
+    assert "yutang_ruleset_info{tenant=\"*\",version=" in metrics  # the base pack's set
     assert "customer=" not in metrics and "device=" not in metrics and "event_id=" not in metrics
     assert (data / "appendonlydir").exists() or (data / "redis.sock").exists()
     process.send_signal(signal.SIGTERM)
