@@ -31,6 +31,7 @@ from typing import Any
 
 from api.metrics import Metrics
 from api.rule_store import STICKY, RuleStore, VersionRecord, counts, new_record
+from engine.backends import BackendKind
 from engine.compile.isolated import Compiled, CompileLimits, compile_isolated
 from engine.compile.pack import tenant_pack_path
 from engine.egress.policy import WebhookPolicy
@@ -59,8 +60,12 @@ class RuleSets:
         on_swap: OnSwap,
         limits: CompileLimits | None = None,
         webhook_policy: WebhookPolicy | None = None,
+        tenant_backend: BackendKind | str = BackendKind.PYTHON,
     ) -> None:
         self.engine = engine
+        # tenants' own packs: python by default, since durable_rules holds ~10 MB per 100-rule
+        # pack (1,000 tenants: ~10 GB) where the generated code holds ~0.4 MB (ops/bench/tenants.py)
+        self.tenant_backend = BackendKind(tenant_backend)
         self.limits = limits or CompileLimits()
         self.metrics = metrics
         self.store = RuleStore(redis, keep=engine.keep)
@@ -191,12 +196,14 @@ class RuleSets:
         return here
 
     async def record(self, tenant: str, version: str) -> VersionRecord | None:
-        """The files and facts of a version ``tenant`` ran (kept here or in Redis)."""
+        """The files and facts of a version ``tenant`` ran (kept here or in Redis); never another tenant's."""
+        if version not in await self.kept_versions(tenant):
+            return None
         for owner in (tenant, BASE):
             found = await self.store.find(owner, version)
             if found is not None:
                 return found
-        kept = self.engine.find(version)
+        kept = self.engine.find(version) if version in self.engine.versions(tenant) else None
         if kept is None:
             return None
         return new_record(version, source="startup", author=None, counts=counts(kept.ruleset),
@@ -269,15 +276,16 @@ class RuleSets:
         abandoned: Abandoned | None = None,
         webhook_policy: WebhookPolicy | None = None,
         tenant_files: Mapping[str, str] | None = None,
+        backend: BackendKind | None = None,
     ) -> Compiled:
-        """Compile for this worker's backend in a bounded child process (nothing is loaded).
+        """Compile for ``backend`` (default: the base's) in a bounded child process (nothing is loaded).
 
         Webhook URLs are checked against ``webhook_policy`` (one tenant's) or else the
         engine's (every tenant's: what the base pack may hold).
         """
         return await compile_isolated(
             files,
-            backend=self.engine.backend,
+            backend=backend or self.engine.backend,
             limits=self.limits,
             abandoned=abandoned,
             webhook_policy=webhook_policy or self.engine.webhook_policy,
@@ -290,6 +298,10 @@ class RuleSets:
             return True
         hooks = loaded.ruleset.automation.webhooks.values()
         return all(self.policy.url_refusal(hook.url, tenant=tenant) is None for hook in hooks)
+
+    def backend_for(self, tenant: str) -> BackendKind:
+        """The base runs the deployment's backend; a tenant's own pack runs ``tenant_backend``."""
+        return self.engine.backend if tenant == BASE else self.tenant_backend
 
     def policy_for(self, tenant: str) -> WebhookPolicy | None:
         """Where ``tenant``'s webhooks may go (the base: wherever any tenant's may)."""
@@ -309,17 +321,18 @@ class RuleSets:
         if kept is not None and self._allowed(tenant, kept):
             loaded = self.engine.install(kept, tenant)  # compiled already (another tenant, or earlier)
         else:
+            kind = self.backend_for(tenant)
             try:
                 ruleset, diagnostics = await self.compile(
-                    files, abandoned=abandoned, webhook_policy=self.policy_for(tenant), tenant_files=tenant_files
-                )
+                    files, abandoned=abandoned, webhook_policy=self.policy_for(tenant), tenant_files=tenant_files,
+                    backend=kind,
+                )  # fmt: skip
             except CompileAbandoned:
                 self.metrics.reloads.labels("abandoned").inc()
                 raise
             if ruleset is None:
                 self.metrics.reloads.labels("failed").inc()
                 raise RuleLoadError(diagnostics)
-            kind = self.engine.backend
             built = await asyncio.to_thread(assemble, ruleset, diagnostics, files, kind, tenant_files)
             loaded = self.engine.install(built, tenant)
         version = loaded.ruleset.version

@@ -62,6 +62,7 @@ class Runtime:
             on_swap=lambda tenant, loaded: runtime.seed(tenant, loaded),
             limits=CompileLimits(timeout_s=settings.compile_timeout_s, memory_mb=settings.compile_memory_mb),
             webhook_policy=settings.webhook_policy(),
+            tenant_backend=settings.tenant_backend,
         )
         observer = Observer(
             client=services.client,

@@ -9,9 +9,8 @@ import sys
 from collections.abc import Sequence
 
 from engine.backends import BackendKind
-from engine.compile.pack import compile_path
+from engine.compile.pack import compile_path, read_layers
 from engine.errors import RuleLoadError
-from engine.pack.loader import read_pack_files
 from engine.rule_engine import backend_checks, prepare
 
 DEFAULT_RULES = os.environ.get("YUTANG_RULES", "rules")
@@ -26,10 +25,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("--backend", choices=[b.value for b in BackendKind], default=DEFAULT_BACKEND)
     check.add_argument("--json", action="store_true", help="diagnostics as JSON lines")
     check.add_argument("--tenant", help="check webhooks against this tenant's allow-list (default: any tenant's)")
+    check.add_argument("--base", help="PATH is a tenant's pack: check it layered on this base pack")
     test = commands.add_parser("test", help="run the pack's test cases")
     test.add_argument("path", nargs="?", default=DEFAULT_RULES)
     test.add_argument("--backend", choices=[b.value for b in BackendKind], default=DEFAULT_BACKEND)
     test.add_argument("-q", "--quiet", action="store_true", help="print failures and the summary only")
+    test.add_argument("--base", help="PATH is a tenant's pack: run its cases on it layered on this base pack")
     commands.add_parser("schema", help="print the JSON Schema of a rule file (for editors)")
     serve = commands.add_parser("serve", help="run the HTTP API (embedded Redis unless REDIS_URL is set)")
     add_serve_arguments(serve)
@@ -46,7 +47,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     checks = backend_checks(BackendKind(args.backend))
     policy = Settings.from_env().webhook_policy()
     policy = policy.only(args.tenant) if args.tenant else policy
-    ruleset, diagnostics = compile_path(args.path, checks=checks, webhook_policy=policy)
+    ruleset, diagnostics = compile_path(args.path, checks=checks, webhook_policy=policy, base=args.base)
     for diagnostic in diagnostics:
         print(diagnostic.as_json() if args.json else diagnostic.render())
     errors = sum(d.is_error for d in diagnostics)
@@ -66,7 +67,8 @@ def cmd_test(args: argparse.Namespace) -> int:
     from engine.case_runner import run_cases
 
     try:
-        loaded = prepare(read_pack_files(args.path), BackendKind(args.backend))
+        files, tenant_files = read_layers(args.path, args.base)
+        loaded = prepare(files, BackendKind(args.backend), tenant_files=tenant_files)
     except RuleLoadError as err:
         print(err, file=sys.stderr)
         return 1

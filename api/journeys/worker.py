@@ -52,7 +52,12 @@ async def run(settings: Settings, *, poll_s: float) -> None:
         return None
 
     rulesets = RuleSets(
-        engine, metrics=Metrics(), redis=services.client, on_swap=no_seed, webhook_policy=settings.webhook_policy()
+        engine,
+        metrics=Metrics(),
+        redis=services.client,
+        on_swap=no_seed,
+        webhook_policy=settings.webhook_policy(),
+        tenant_backend=settings.tenant_backend,
     )
     tenants = tenants_from_keys(settings.api_keys)  # group-buy deadlines, hold and reservation expiry
     await rulesets.start(tenants)

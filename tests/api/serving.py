@@ -26,7 +26,7 @@ def yutang_serve(
     """Yield the base URL and the process once /readyz answers; SIGTERM it on the way out."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")}
-    environment.update(YUTANG_API_KEYS=KEYS, YUTANG_SECRET=SECRET, YUTANG_BACKEND="python", **(env or {}))
+    environment.update({"YUTANG_API_KEYS": KEYS, "YUTANG_SECRET": SECRET, "YUTANG_BACKEND": "python", **(env or {})})
     cmd = [sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--workers", str(workers),
            "--data-dir", str(tmp_path / "data"), "--rules", str(rules)]  # fmt: skip
     log = tmp_path / "serve.log"
