@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.model import CompiledRuleSet, Mode
-from engine.rule_engine import BASE
+from engine.rule_engine import BASE, LoadedRuleSet
 
 SEQ_KEY = "yt:{rules}:seq"
 GEN_KEY = "yt:{rules}:gen"
@@ -64,6 +64,8 @@ class VersionRecord:
     generation: str = ""
     previous: str | None = None
     base_ref: str = ""
+    name: str = ""
+    shadow_rules: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """The record without its text (what ``GET /v1/rules/versions`` lists)."""
@@ -74,6 +76,9 @@ class VersionRecord:
             "source": self.source,
             "previous": self.previous,
             "counts": self.counts,
+            "name": self.name,
+            "rules": self.counts.get("active", 0) + self.counts.get("shadow", 0),
+            "shadow_rules": self.shadow_rules,
             "files": sorted(self.files),
             "tenant_files": sorted(self.tenant_files),
         }
@@ -152,25 +157,20 @@ class RuleStore:
             await self.redis.hdel(hist_key(tenant), *stale)
 
 
-def new_record(
-    version: str,
-    *,
-    source: str,
-    author: str | None,
-    counts: Mapping[str, int],
-    files: Mapping[str, str],
-    tenant_files: Mapping[str, str],
-    previous: str | None,
-) -> VersionRecord:
+def new_record(loaded: LoadedRuleSet, *, source: str, author: str | None, previous: str | None) -> VersionRecord:
+    """The record of ``loaded`` running now, published by ``author`` from ``source``."""
+    ruleset = loaded.ruleset
     return VersionRecord(
-        version=version,
+        version=ruleset.version,
         at=time.time(),
         author=author,
         source=source,
-        counts=dict(counts),
-        files=dict(files),
-        tenant_files=dict(tenant_files),
+        counts=counts(ruleset),
+        files=dict(loaded.files),
+        tenant_files=dict(loaded.tenant_files),
         previous=previous,
+        name=ruleset.name,
+        shadow_rules=[r.id for r in ruleset.shadow_rules],
     )
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from api.metrics import Metrics
-from api.rule_store import STICKY, RuleStore, VersionRecord, counts, new_record
+from api.rule_store import STICKY, RuleStore, VersionRecord, new_record
 from engine.backends import BackendKind
 from engine.compile.isolated import Compiled, CompileLimits, compile_isolated
 from engine.compile.pack import tenant_pack_path
@@ -141,10 +141,7 @@ class RuleSets:
             loaded = await self._load(tenant, base, layer, abandoned=abandoned)
             changed = loaded.ruleset.version != before
             if changed or source != "startup":
-                record = new_record(
-                    loaded.ruleset.version, source=source, author=author, counts=counts(loaded.ruleset),
-                    files=loaded.files, tenant_files=loaded.tenant_files, previous=before,
-                )  # fmt: skip
+                record = new_record(loaded, source=source, author=author, previous=before)
                 await self._publish(tenant, record)
             return loaded, changed
 
@@ -180,10 +177,7 @@ class RuleSets:
                 if record is None:
                     raise EngineError(f"version {version} is not kept for this tenant")
                 loaded = await self._load(tenant, record.files, record.tenant_files)
-            record = new_record(
-                version, source="rollback", author=author, counts=counts(loaded.ruleset),
-                files=loaded.files, tenant_files=loaded.tenant_files, previous=before,
-            )  # fmt: skip
+            record = new_record(loaded, source="rollback", author=author, previous=before)
             await self._publish(tenant, record)
             return loaded
 
@@ -206,8 +200,7 @@ class RuleSets:
         kept = self.engine.find(version) if version in self.engine.versions(tenant) else None
         if kept is None:
             return None
-        return new_record(version, source="startup", author=None, counts=counts(kept.ruleset),
-                          files=kept.files, tenant_files=kept.tenant_files, previous=None)  # fmt: skip
+        return new_record(kept, source="startup", author=None, previous=None)
 
     async def follow(self, interval_s: float) -> None:
         """Poll the publications forever; adopt what other workers published."""

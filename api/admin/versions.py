@@ -163,5 +163,8 @@ def _summary(version: str, loaded: LoadedRuleSet | None, record: dict[str, Any] 
             "counts": counts(ruleset),
         }
     if record is not None:
-        found |= {k: record[k] for k in ("at", "author", "source", "previous", "counts", "files", "tenant_files")}
+        keys = ("at", "author", "source", "previous", "counts", "files", "tenant_files")
+        found |= {k: record[k] for k in keys} | {
+            k: record[k] for k in ("name", "rules", "shadow_rules") if k not in found
+        }
     return found

@@ -226,6 +226,9 @@ async def test_an_upload_and_a_rollback_survive_a_restart(make_api: Any, redis_c
         kept = (await api.get("/v1/rules/versions", headers=auth(ALPHA))).json()["versions"]
         assert {v2["version"], v1["version"]} <= {v["version"] for v in kept} and kept[-1]["source"] == "rollback"
         assert kept[-1]["author"] == key_id(ALPHA)
+        held_only_in_redis = [v for v in kept if not v["in_memory"]]
+        assert held_only_in_redis, "this app compiled only what runs; the rest comes from the records"
+        assert all(v["rules"] == 6 and v["shadow_rules"] == ["many_claims_shadow"] for v in kept)  # the console's rows
         again = await api.post("/v1/rules/rollback", json={"version": v2["version"]}, headers=auth(ALPHA))
         assert again.status_code == 200, again.text  # compiled again from its record: this app never held it
         farm = next(
