@@ -25,6 +25,7 @@ from api.errors import Forbidden, Unauthorized
 from api.runtime import Runtime
 from engine.logs import note
 from engine.phones import use_region
+from engine.rule_engine import BASE
 
 TENANT_HEADER = "X-Yutang-Tenant"
 _TENANT = re.compile(TENANT_PATTERN)
@@ -37,8 +38,15 @@ async def get_runtime(request: Request) -> Runtime:
     parsed with the region set here (engine/phones.py).
     """
     runtime: Runtime = request.app.state.runtime
-    use_region(runtime.rulesets.current.ruleset.phone_region)
+    principal = _caller(runtime, request.headers.get("authorization"))
+    use_region(runtime.rulesets.of(principal.tenant if principal else BASE).ruleset.phone_region)
     return runtime
+
+
+def _caller(runtime: Runtime, authorization: str | None) -> Principal | None:
+    """The caller if its key is valid (its tenant's pack decides the phone region), else None: 401 comes later."""
+    scheme, _, key = (authorization or "").partition(" ")
+    return runtime.keys.lookup(key.strip()) if scheme.lower() == "bearer" and key.strip() else None
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -171,8 +171,8 @@ class Metrics:
         )
         self.ruleset_info = Gauge(
             "yutang_ruleset_info",
-            "The running rule set version (1 = running)",
-            ["version"],
+            "The running rule set version per tenant with a pack of its own (tenant '*': the base pack; 1 = running)",
+            ["tenant", "version"],
             multiprocess_mode="livemax",
             registry=r,
         )
@@ -186,11 +186,12 @@ class Metrics:
         for result in ("ok", "failed", "unchanged", "rollback", "abandoned"):
             self.reloads.labels(result)
 
-    def running_version(self, version: str, previous: str | None) -> None:
-        """Mark ``version`` as the one running here (and ``previous`` as not)."""
+    def running_version(self, version: str, previous: str | None, *, tenant: str = "") -> None:
+        """Mark ``version`` as the one running here for ``tenant`` ("": the base; ``previous`` as not)."""
+        label = tenant or "*"
         if previous and previous != version:
-            self.ruleset_info.labels(previous).set(0)
-        self.ruleset_info.labels(version).set(1)
+            self.ruleset_info.labels(label, previous).set(0)
+        self.ruleset_info.labels(label, version).set(1)
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text: summed over workers in multiprocess mode."""

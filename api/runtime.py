@@ -23,7 +23,7 @@ from api.rulesets import RuleSets
 from api.services import Services, open_services
 from api.settings import Settings
 from engine.compile.isolated import CompileLimits
-from engine.rule_engine import LoadedRuleSet, RuleEngine
+from engine.rule_engine import BASE, LoadedRuleSet, RuleEngine
 
 log = logging.getLogger("yutang.api")
 
@@ -41,7 +41,7 @@ class Runtime:
     observer: Observer
     keystore: KeyStore  # keys made through /v1/keys, and the tenants platform created
     audit: AuditTrail
-    seeded_version: str | None = None
+    seeded: dict[str, str] = field(default_factory=dict)  # tenant -> version whose seed lists it holds
     watcher: RulesWatcher | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -64,8 +64,10 @@ class Runtime:
             engine,
             metrics=metrics,
             redis=services.client,
-            on_swap=lambda loaded: runtime.seed(loaded),
+            on_swap=lambda tenant, loaded: runtime.seed(tenant, loaded),
             limits=CompileLimits(timeout_s=settings.compile_timeout_s, memory_mb=settings.compile_memory_mb),
+            webhook_policy=settings.webhook_policy(),
+            tenant_backend=settings.tenant_backend,
         )
         observer = Observer(
             client=services.client,
@@ -78,10 +80,12 @@ class Runtime:
         audit = AuditTrail(services.client, retention_s=settings.audit_retention_days * 86400)
         runtime = cls(settings, keys, metrics, guard, services, rulesets, observer, keystore, audit)
         try:
-            await rulesets.start()
+            await rulesets.start(keys.tenants)
             if settings.watch_rules:
                 runtime.watcher = RulesWatcher(
-                    rulesets, settings.rules_path, on_change=lambda old, new: record_watched(runtime, old, new)
+                    rulesets,
+                    settings.rules_path,
+                    on_change=lambda tenant, old, new: record_watched(runtime, tenant, old, new),
                 )
                 await runtime.watcher.start()
         except BaseException:
@@ -98,18 +102,28 @@ class Runtime:
         await self.services.close()
         self.rulesets.engine.close()
 
-    async def seed(self, loaded: LoadedRuleSet) -> None:
-        """Write the pack's seed list entries into every configured tenant's live lists."""
-        entries = loaded.ruleset.seed_lists
+    async def seed(self, tenant: str, loaded: LoadedRuleSet) -> None:
+        """Write a newly running pack's seed list entries into the live lists of the tenants running it.
+
+        A tenant's own pack seeds that tenant only; the base pack seeds every configured
+        tenant that runs it (none that runs a pack of its own). A pack never names the
+        tenant it writes into, so an upload cannot reach another tenant's lists.
+        """
+        owns = self.rulesets.engine.owns
+        targets = [tenant] if tenant != BASE else [t for t in sorted(self.keys.tenants) if not owns(t)]
+        for target in targets:
+            await self.seed_tenant(target, loaded)
+
+    async def seed_tenant(self, tenant: str, loaded: LoadedRuleSet) -> None:
+        version = loaded.ruleset.version
         try:
-            for tenant in sorted(self.keys.tenants):
-                await self.guard.call(
-                    "seed_lists",
-                    self.services.seed_lists(tenant=tenant, entries=entries, author=f"seed:{loaded.ruleset.version}"),
-                )
-            self.seeded_version = loaded.ruleset.version
+            await self.guard.call(
+                "seed_lists",
+                self.services.seed_lists(tenant=tenant, entries=loaded.ruleset.seed_lists, author=f"seed:{version}"),
+            )
+            self.seeded[tenant] = version
         except Exception as err:  # Redis down at start-up: _maintain retries
-            log.warning("seed lists of %s not written yet: %s", loaded.ruleset.version, err)
+            log.warning("seed lists of %s for %s not written yet: %s", version, tenant, err)
 
     async def redis_ok(self) -> bool:
         try:
@@ -123,9 +137,10 @@ class Runtime:
             await asyncio.sleep(self.settings.rules_poll_s)
             try:
                 await self.rulesets.sync()
-                current = self.rulesets.current
-                if self.seeded_version != current.ruleset.version:
-                    await self.seed(current)
+                for tenant in sorted(self.keys.tenants):
+                    current = self.rulesets.of(tenant)
+                    if self.seeded.get(tenant) != current.ruleset.version:
+                        await self.seed_tenant(tenant, current)
                 await self.services.expire_holds(self.keys.tenants)
             except asyncio.CancelledError:
                 raise

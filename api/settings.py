@@ -20,6 +20,7 @@ class Settings(BaseModel):
 
     rules_path: Path = Path("rules")
     backend: str = "durable"
+    tenant_backend: str = "python"  # tenants' own packs (durable_rules cannot hold 1,000 of them: README, Benchmarks)
     redis_url: str | None = None
     redis_cluster: bool = False
     redis_max_connections: int = Field(default=512, gt=0)
@@ -101,6 +102,7 @@ class Settings(BaseModel):
 _VARIABLES = {
     "rules_path": "YUTANG_RULES",
     "backend": "YUTANG_BACKEND",
+    "tenant_backend": "YUTANG_TENANT_BACKEND",
     "redis_url": "REDIS_URL",
     "redis_cluster": "REDIS_CLUSTER",
     "redis_max_connections": "YUTANG_REDIS_MAX_CONNECTIONS",

@@ -70,12 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--backend", choices=[b.value for b in BackendKind], default=DEFAULT_BACKEND)
     check.add_argument("--json", action="store_true", help="diagnostics as JSON lines")
     check.add_argument("--tenant", help="check webhooks against this tenant's allow-list (default: any tenant's)")
+    check.add_argument("--base", help="PATH is a tenant's pack: check it layered on this base pack")
     test = commands.add_parser("test", help="run the pack's test cases and scenarios")
     test.add_argument("path", nargs="?", default=DEFAULT_RULES)
     test.add_argument("--backend", choices=[b.value for b in BackendKind], default=DEFAULT_BACKEND)
     test.add_argument("-q", "--quiet", action="store_true", help="print failures and the summary only")
     test.add_argument("-v", "--verbose", action="store_true", help="print every scenario step, not only failed ones")
     test.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML (for CI)")
+    test.add_argument("--base", help="PATH is a tenant's pack: run its cases on it layered on this base pack")
     commands.add_parser("schema", help="print the JSON Schema of a rule file (for editors)")
     serve = commands.add_parser("serve", help="run the HTTP API (embedded Redis unless REDIS_URL is set)")
     add_serve_arguments(serve)
@@ -102,7 +104,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     checks = backend_checks(BackendKind(args.backend))
     policy = Settings.from_env().webhook_policy()
     policy = policy.only(args.tenant) if args.tenant else policy
-    ruleset, diagnostics = compile_path(args.path, checks=checks, webhook_policy=policy)
+    ruleset, diagnostics = compile_path(args.path, checks=checks, webhook_policy=policy, base=args.base)
     for diagnostic in diagnostics:
         print(diagnostic.as_json() if args.json else diagnostic.render())
     errors = sum(d.is_error for d in diagnostics)

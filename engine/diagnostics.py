@@ -56,6 +56,8 @@ class Code(StrEnum):
     WEBHOOK_HOST_REFUSED = "WEBHOOK_HOST_REFUSED"
     WEBHOOK_SECRET_REFUSED = "WEBHOOK_SECRET_REFUSED"
     IMPLICIT_BENEFICIARY = "IMPLICIT_BENEFICIARY"
+    LAYER_CONFLICT = "LAYER_CONFLICT"  # a tenant pack redefines a base item without ``override: true``
+    OVERRIDE_MISSING = "OVERRIDE_MISSING"  # ``override: true`` names no base rule
 
 
 @dataclass(frozen=True, slots=True, order=True)

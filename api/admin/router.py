@@ -16,20 +16,22 @@ from api.admin.schemas import PackFiles, ReloadRequest, ReloadResponse, RulesRes
 from api.audit import Action, Source
 from api.audit.diff import rules_diff
 from api.deps import ReaderCaller, RulesCaller, RuntimeDep
-from engine.model import CompiledRuleSet, Mode
+from api.rule_store import counts
 
 router = APIRouter(prefix="/v1/rules", tags=["rules"])
 
 
 @router.get("", response_model=RulesResponse, summary="The running rule set: version, counts, shadow rules")
 async def get_rules(runtime: RuntimeDep, caller: ReaderCaller) -> RulesResponse:
-    ruleset = runtime.rulesets.current.ruleset
+    ruleset = runtime.rulesets.of(caller.tenant).ruleset
     return RulesResponse(
+        tenant=caller.tenant,
+        own_pack=runtime.rulesets.engine.owns(caller.tenant),
         version=ruleset.version,
         name=ruleset.name,
         timezone=ruleset.timezone,
         backend=runtime.rulesets.engine.backend.value,
-        kept_versions=runtime.rulesets.engine.versions(),
+        kept_versions=runtime.rulesets.engine.versions(caller.tenant),
         counts=counts(ruleset),
         shadow_rules=[r.id for r in ruleset.shadow_rules],
         rules=[_rule(r) for r in (ruleset.all_rules or ruleset.rules)],
@@ -43,8 +45,8 @@ async def get_rules(runtime: RuntimeDep, caller: ReaderCaller) -> RulesResponse:
 async def validate(body: PackFiles, request: Request, runtime: RuntimeDep, caller: RulesCaller) -> ValidateResponse:
     policy = runtime.settings.webhook_policy().only(caller.tenant)  # where *this* tenant's webhooks may go
     ruleset, diagnostics = await runtime.rulesets.compile(
-        body.files, abandoned=request.is_disconnected, webhook_policy=policy
-    )
+        runtime.rulesets.base.files, tenant_files=body.files, abandoned=request.is_disconnected, webhook_policy=policy
+    )  # the tenant's pack as a reload would run it: on the base (or alone, when it declares pack:)
     return ValidateResponse.model_validate(
         {
             "ok": ruleset is not None,
@@ -64,40 +66,23 @@ async def validate(body: PackFiles, request: Request, runtime: RuntimeDep, calle
 async def reload(
     request: Request, runtime: RuntimeDep, caller: RulesCaller, body: ReloadRequest | None = None
 ) -> ReloadResponse:
-    before = runtime.rulesets.current if runtime.rulesets.engine.loaded else None
+    tenant = caller.tenant
+    before = runtime.rulesets.of(tenant) if runtime.rulesets.engine.loaded else None
     previous = before.ruleset.version if before else None
-    loaded, changed = await runtime.rulesets.reload(body.files if body else None, abandoned=request.is_disconnected)
+    source = reload_source(request)
+    loaded, changed = await runtime.rulesets.reload(
+        tenant, body.files if body else None, abandoned=request.is_disconnected, author=caller.key_id, source=source
+    )
     await audit.record(
         runtime, caller, Action.RULES_RELOAD, target="upload" if body and body.files else "rules directory",
-        before=previous, after=loaded.ruleset.version, diff=rules_diff(before, loaded), source=reload_source(request),
+        before=previous, after=loaded.ruleset.version, diff=rules_diff(before, loaded), source=source,
         changed=changed,
     )  # fmt: skip
     warnings = [d.as_dict() for d in loaded.diagnostics]
     return ReloadResponse.model_validate(
-        {"version": loaded.ruleset.version, "previous": previous, "changed": changed, "warnings": warnings}
-    )
-
-
-def reload_source(request: Request) -> Source:
-    """``sidecar`` when ops/rules_sync.py asked (it says so in X-Yutang-Source), else ``api``.
-
-    Only a label: the entry names the key that asked either way.
-    """
-    return Source.SIDECAR if request.headers.get("x-yutang-source") == Source.SIDECAR else Source.API
-
-
-def counts(ruleset: CompiledRuleSet) -> dict[str, int]:
-    every = ruleset.all_rules or ruleset.rules
-    return {
-        "rules": len(every),
-        "active": sum(r.mode is Mode.ACTIVE for r in ruleset.rules),
-        "shadow": len(ruleset.shadow_rules),
-        "not_evaluated": len(every) - len(ruleset.rules),
-        "tiers": len(ruleset.tiers),
-        "offers": len(ruleset.offers),
-        "features": len(ruleset.features),
-        "seed_list_entries": len(ruleset.seed_lists),
-    }
+        {"tenant": tenant, "version": loaded.ruleset.version, "previous": previous, "changed": changed,
+         "warnings": warnings}
+    )  # fmt: skip
 
 
 def _rule(rule: Any) -> RuleSummary:
@@ -120,3 +105,11 @@ def _offer(offer: Any) -> dict[str, Any]:
         "budget": asdict(offer.budget),
         "held": offer.hold is not None,
     }
+
+
+def reload_source(request: Request) -> Source:
+    """``sidecar`` when ops/rules_sync.py asked (it says so in X-Yutang-Source), else ``api``.
+
+    Only a label: the entry names the key that asked either way.
+    """
+    return Source.SIDECAR if request.headers.get("x-yutang-source") == Source.SIDECAR else Source.API

@@ -18,7 +18,11 @@ class PackFiles(BaseModel):
 
 
 class ReloadRequest(BaseModel):
-    """Reload the rules directory (no body) or swap in uploaded files."""
+    """Reload the caller's tenant from the rules directory (no body) or from its uploaded pack.
+
+    The files are the tenant's own pack: layered on the base pack, or alone when they
+    declare ``pack:`` (engine/pack/layering.py).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -42,6 +46,7 @@ class ValidateResponse(BaseModel):
 
 
 class ReloadResponse(BaseModel):
+    tenant: str
     version: str
     previous: str | None
     changed: bool
@@ -59,6 +64,8 @@ class RuleSummary(BaseModel):
 
 
 class RulesResponse(BaseModel):
+    tenant: str
+    own_pack: bool  # False: the tenant runs the platform's base pack
     version: str
     name: str
     timezone: str

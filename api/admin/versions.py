@@ -7,20 +7,24 @@ published like a reload, so every worker converges on it (:mod:`api.rulesets`).
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import audit
+from api.admin.diff import diff
 from api.admin.rule_stats import rule_report
 from api.audit import Action
 from api.audit.diff import rules_diff
 from api.deps import ReaderCaller, RulesCaller, RuntimeDep
 from api.errors import NotFound
+from api.rule_store import counts
 from api.runtime import Runtime
-from engine.rule_engine import LoadedRuleSet
+from engine.errors import EngineError
+from engine.rule_engine import BASE, LoadedRuleSet
 
 router = APIRouter(prefix="/v1/rules", tags=["rules"])
 
@@ -31,19 +35,54 @@ class RollbackRequest(BaseModel):
     version: str = Field(min_length=1, max_length=128)
 
 
-@router.get("/versions", summary="Kept versions (oldest first, the running one last) and the watcher's state")
+@router.get(
+    "/versions", summary="The tenant's kept versions (oldest first, the running one last): when, who, from where"
+)
 async def versions(runtime: RuntimeDep, caller: ReaderCaller) -> dict[str, Any]:
-    current = runtime.rulesets.current.ruleset.version
+    tenant = caller.tenant
+    rulesets = runtime.rulesets
+    current = rulesets.of(tenant).ruleset.version
     watcher = runtime.watcher
+    records = {}
+    with contextlib.suppress(Exception):  # Redis away: what this worker keeps
+        owner = tenant if rulesets.engine.owns(tenant) else BASE
+        records = {r.version: r.summary() for r in await rulesets.store.history(owner)}
+    here = {loaded.ruleset.version: loaded for loaded in rulesets.engine.kept(tenant)}
+    order = [*[v for v in records if v not in here], *here]
     return {
+        "tenant": tenant,
+        "own_pack": rulesets.engine.owns(tenant),
         "current": current,
-        "versions": [_summary(loaded, current) for loaded in runtime.rulesets.engine.kept()],
+        "versions": [_summary(v, here.get(v), records.get(v), current) for v in order],
         "watch": {
             "enabled": watcher is not None,
             "path": str(runtime.settings.rules_path),
-            "refused": watcher.failure if watcher else None,
+            "refused": (watcher.failures.get(tenant) or watcher.failure) if watcher else None,
         },
     }
+
+
+@router.get(
+    "/versions/{a}/diff/{b}",
+    summary="What changed from version a to b: rules added, removed, changed (with their YAML), list entries",
+    responses={404: {"description": "a version is not among the tenant's kept ones"}},
+)
+async def version_diff(
+    runtime: RuntimeDep,
+    caller: ReaderCaller,
+    a: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")],
+    b: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")],
+) -> dict[str, Any]:
+    found = {}
+    for version in (a, b):
+        record = await runtime.rulesets.record(caller.tenant, version)
+        if record is None:
+            kept = await runtime.rulesets.kept_versions(caller.tenant)
+            raise NotFound(
+                f"version {version} is not kept for this tenant; kept: {', '.join(kept)}", extra={"kept": kept}
+            )
+        found[version] = (record.files, record.tenant_files)
+    return {"tenant": caller.tenant, "from": a, "to": b, **diff(found[a], found[b])}
 
 
 @router.post(
@@ -52,22 +91,31 @@ async def versions(runtime: RuntimeDep, caller: ReaderCaller) -> dict[str, Any]:
     responses={404: {"description": "the version is not among the kept ones"}},
 )
 async def rollback(body: RollbackRequest, runtime: RuntimeDep, caller: RulesCaller) -> dict[str, Any]:
-    kept = runtime.rulesets.engine.versions()
+    tenant = caller.tenant
+    kept = await runtime.rulesets.kept_versions(tenant)
     if body.version not in kept:
         raise NotFound(f"version {body.version} is not kept; kept versions: {', '.join(kept)}", extra={"kept": kept})
-    before = runtime.rulesets.current
+    before = runtime.rulesets.of(tenant)
     previous = before.ruleset.version
-    loaded = await runtime.rulesets.rollback(body.version)
+    try:
+        loaded = await runtime.rulesets.rollback(tenant, body.version, author=caller.key_id)
+    except EngineError as err:  # dropped from Redis between the check and now
+        raise NotFound(str(err), extra={"kept": kept}) from err
     await audit.record(
         runtime, caller, Action.RULES_ROLLBACK, target=body.version, before=previous, after=loaded.ruleset.version,
         diff=rules_diff(before, loaded),
     )  # fmt: skip
-    return {"version": loaded.ruleset.version, "previous": previous, "changed": previous != body.version}
+    return {
+        "tenant": tenant,
+        "version": loaded.ruleset.version,
+        "previous": previous,
+        "changed": previous != body.version,
+    }
 
 
 @router.get("/files", summary="The running pack file by file (text, rules, diagnostics) and its tiers")
 async def files(runtime: RuntimeDep, caller: RulesCaller) -> dict[str, Any]:
-    loaded = runtime.rulesets.current
+    loaded = runtime.rulesets.of(caller.tenant)
     tiers = [{"id": t.id, "label": t.label, "default": t.condition is None} for t in loaded.ruleset.tiers]
     return {"version": loaded.ruleset.version, "files": pack_files(loaded), "tiers": tiers}
 
@@ -84,7 +132,7 @@ async def shadow(runtime: RuntimeDep, caller: ReaderCaller) -> dict[str, Any]:
 
 
 async def report(runtime: Runtime, tenant: str) -> dict[str, Any]:
-    ruleset = runtime.rulesets.current.ruleset
+    ruleset = runtime.rulesets.of(tenant).ruleset
     stats = runtime.observer.stats
     counts = await runtime.guard.call(
         "rule_stats", stats.read(runtime.services.client, tenant=tenant, version=ruleset.version)
@@ -102,18 +150,28 @@ def pack_files(loaded: LoadedRuleSet) -> list[dict[str, Any]]:
         diagnostics[diagnostic.location.file].append(diagnostic.as_dict())
     return [
         {"name": name, "text": text, "rules": rules[name], "diagnostics": diagnostics[name]}
-        for name, text in sorted(loaded.files.items())
+        for name, text in sorted({**loaded.files, **loaded.tenant_files}.items())
     ]
 
 
-def _summary(loaded: LoadedRuleSet, current: str) -> dict[str, Any]:
-    ruleset = loaded.ruleset
-    return {
-        "version": ruleset.version,
-        "name": ruleset.name,
-        "running": ruleset.version == current,
-        "rules": len(ruleset.rules),
-        "shadow_rules": [r.id for r in ruleset.shadow_rules],
-        "files": sorted(loaded.files),
-        "warnings": len(loaded.diagnostics),
-    }
+def _summary(version: str, loaded: LoadedRuleSet | None, record: dict[str, Any] | None, current: str) -> dict[str, Any]:
+    """A kept version: what this worker holds of it (if anything) and its record (time, author, source, counts)."""
+    found: dict[str, Any] = {"version": version, "running": version == current, "in_memory": loaded is not None}
+    found |= {"at": None, "author": None, "source": None, "previous": None, "counts": None}
+    if loaded is not None:
+        ruleset = loaded.ruleset
+        found |= {
+            "name": ruleset.name,
+            "rules": len(ruleset.rules),
+            "shadow_rules": [r.id for r in ruleset.shadow_rules],
+            "files": sorted(loaded.files),
+            "tenant_files": sorted(loaded.tenant_files),
+            "warnings": len(loaded.diagnostics),
+            "counts": counts(ruleset),
+        }
+    if record is not None:
+        keys = ("at", "author", "source", "previous", "counts", "files", "tenant_files")
+        found |= {k: record[k] for k in keys} | {
+            k: record[k] for k in ("name", "rules", "shadow_rules") if k not in found
+        }
+    return found

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from api.audit.diff import rules_diff
 from api.auth import Principal
+from engine.rule_engine import BASE
 
 if TYPE_CHECKING:
     from api.runtime import Runtime
@@ -86,15 +87,20 @@ async def record(
         return None
 
 
-async def record_watched(runtime: Runtime, before: LoadedRuleSet, after: LoadedRuleSet) -> None:
-    """Record a reload the rules directory caused, once (every worker watches), in each tenant it reached."""
-    once = f"yt:{{platform}}:audit-once:{before.ruleset.version}:{after.ruleset.version}"
+async def record_watched(runtime: Runtime, tenant: str, before: LoadedRuleSet, after: LoadedRuleSet) -> None:
+    """Record a reload the rules directory caused, once (every worker watches), in each tenant it reached:
+    the tenant whose own directory changed, or, for the base, every tenant that runs the base alone."""
+    once = f"yt:{{platform}}:audit-once:{tenant or '-'}:{before.ruleset.version}:{after.ruleset.version}"
     if not await runtime.guard.call("audit", runtime.services.client.set(once, 1, nx=True, ex=60)):
         return
-    created = await runtime.guard.call("keys", runtime.keystore.created_tenants())
+    if tenant != BASE:
+        reached = [tenant]
+    else:
+        created = await runtime.guard.call("keys", runtime.keystore.created_tenants())
+        reached = sorted(t for t in runtime.keys.tenants | created if not runtime.rulesets.engine.owns(t))
     diff = rules_diff(before, after)
-    for tenant in sorted(runtime.keys.tenants | created):  # one pack serves every tenant (until per-tenant packs)
+    for name in reached:
         await record(
-            runtime, SYSTEM, Action.RULES_RELOAD, tenant=tenant, target=str(runtime.settings.rules_path),
+            runtime, SYSTEM, Action.RULES_RELOAD, tenant=name, target=str(runtime.settings.rules_path),
             before=before.ruleset.version, after=after.ruleset.version, diff=diff, source=Source.FILE_WATCHER,
         )  # fmt: skip

@@ -48,7 +48,7 @@ async def run_actions(runtime: Runtime, tenant: str, case: Case, events: list[di
 async def _approve(
     runtime: Runtime, tenant: str, case: Case, events: list[dict[str, Any]], now: datetime
 ) -> dict[str, Any]:
-    loaded = runtime.rulesets.current
+    loaded = runtime.rulesets.of(tenant)
     offers = {o.id: o for o in loaded.ruleset.offers}
     granted: list[dict[str, Any]] = []
     refused: list[dict[str, Any]] = []
@@ -112,7 +112,7 @@ async def _deny(runtime: Runtime, tenant: str, case: Case, now: datetime) -> dic
 
 async def _pack_listings(runtime: Runtime, tenant: str, case: Case) -> list[dict[str, str]]:
     """The entries ``review.deny`` adds beyond the fraud label's own (block the devices, watch the customer...)."""
-    policy, store = runtime.rulesets.current.ruleset.review, runtime.services.store
+    policy, store = runtime.rulesets.of(tenant).ruleset.review, runtime.services.store
     wanted = [(e, ListKind.BLOCK) for e in policy.deny_block] + [(e, ListKind.WATCH) for e in policy.deny_watch]
     if not wanted:
         return []

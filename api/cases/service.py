@@ -52,7 +52,7 @@ async def case_view(runtime: Runtime, tenant: str, case_id: str) -> dict[str, An
     clawbacks = await guard.call("cases", services.clawbacks.of(tenant=tenant, customer=case.customer))
     known = await guard.call("cases", services.store.known_identities(tenant=tenant, customer=case.customer))
     evidence = await guard.call("cases", services.clawbacks.history(tenant=tenant, customer=case.customer))
-    values = {o.id: o.effect.value for o in runtime.rulesets.current.ruleset.offers}
+    values = {o.id: o.effect.value for o in runtime.rulesets.of(tenant).ruleset.offers}
     held: list[dict[str, Any]] = [
         {"offer": g.offer_id, "hold_id": g.hold_id, "value": values.get(g.offer_id, 0.0),
          "void_at": g.void_at.isoformat() if g.void_at else None}
@@ -82,7 +82,7 @@ async def case_view(runtime: Runtime, tenant: str, case_id: str) -> dict[str, An
 
 
 async def claim(runtime: Runtime, tenant: str, case_id: str, principal: Principal) -> dict[str, Any]:
-    lease = runtime.rulesets.current.ruleset.review.lease_seconds
+    lease = runtime.rulesets.of(tenant).ruleset.review.lease_seconds
     reviewer, now = reviewer_of(principal), datetime.now(UTC)
     step = await runtime.guard.call(
         "cases", runtime.services.cases.claim(tenant, case_id, reviewer=reviewer, now=now, lease_s=lease)
@@ -139,7 +139,7 @@ async def apply_decision(
 async def resolve_due(runtime: Runtime, tenant: str, *, now: datetime | None = None) -> int:
     """Time out every case past its deadline by the pack's ``on_timeout``; finish stale decisions."""
     moment = now or datetime.now(UTC)
-    cases, policy = runtime.services.cases, runtime.rulesets.current.ruleset.review
+    cases, policy = runtime.services.cases, runtime.rulesets.of(tenant).ruleset.review
     resolved = 0
     for case_id in await runtime.guard.call("cases", cases.due(tenant, moment)):
         decision = {"deny": "deny", "approve": "approve"}.get(policy.on_timeout, "keep")

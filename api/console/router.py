@@ -65,16 +65,16 @@ async def post_replay(body: ReplayRequest, runtime: RuntimeDep, caller: RulesCal
     except (LogFormatError, ValueError) as err:
         raise InvalidRequest(f"log: {err}") from err
     engine = runtime.rulesets.engine
-    kept = {loaded.ruleset.version: loaded for loaded in engine.kept()}
-    current = runtime.rulesets.current
+    kept = {loaded.ruleset.version: loaded for loaded in engine.kept(caller.tenant)}
+    current = runtime.rulesets.of(caller.tenant)
     baseline, version = None, None
     if body.baseline:
         older = [v for v in kept if v != current.ruleset.version]
         version = (older[-1] if older else None) if body.baseline == "previous" else body.baseline
         if version not in kept:
             raise InvalidRequest(f"baseline: {body.baseline!r} is not a kept version (kept: {', '.join(kept)})")
-        baseline = pack_source(kept[version].files)
-    summary = await replay_log(records, pack_source(current.files), baseline)
+        baseline = pack_source(kept[version])
+    summary = await replay_log(records, pack_source(current), baseline)
     summary["ruleset_version"] = current.ruleset.version
     summary["baseline_version"] = version
     return summary

@@ -25,6 +25,7 @@ from engine.events import Event
 from engine.replay.judge import PackSource
 from engine.replay.log import Record, parse_line
 from engine.replay.runner import replay
+from engine.rule_engine import LoadedRuleSet
 
 MAX_REPLAY_EVENTS = 5_000
 _replays = asyncio.Lock()  # one at a time per worker: each starts a redis-server
@@ -32,7 +33,7 @@ _replays = asyncio.Lock()  # one at a time per worker: each starts a redis-serve
 
 async def dry_run(*, runtime: Runtime, tenant: str, event: Event) -> dict[str, Any]:
     """Every reason, the tier, the offers it would be eligible for; nothing recorded or granted."""
-    loaded = runtime.rulesets.current
+    loaded = runtime.rulesets.of(tenant)
     specs = loaded.ruleset.record_plan[event.type]
     values = await runtime.guard.call("features", runtime.services.store.read(tenant=tenant, event=event, specs=specs))
     evaluation = loaded.evaluate(event, values)
@@ -60,5 +61,6 @@ async def replay_log(records: list[Record], new: PackSource, baseline: PackSourc
     return summary
 
 
-def pack_source(files: dict[str, str] | Any) -> PackSource:
-    return PackSource(files=dict(files), backend=BackendKind.PYTHON)
+def pack_source(loaded: LoadedRuleSet) -> PackSource:
+    """A running set as the replay loads it again: the base's files and the tenant's layered on them."""
+    return PackSource(files=dict(loaded.files), backend=BackendKind.PYTHON, tenant_files=dict(loaded.tenant_files))

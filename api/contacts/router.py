@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["contacts"])
     "/contacts", response_model=ContactResponse, summary="May staff message this customer on this channel now?"
 )
 async def request_contact(body: ContactRequest, runtime: RuntimeDep, caller: ContactCaller) -> ContactResponse:
-    loaded = runtime.rulesets.current
+    loaded = runtime.rulesets.of(caller.tenant)
     ruleset = loaded.ruleset
     if body.tier is not None and body.tier not in {t.id for t in ruleset.tiers}:
         raise InvalidRequest(

@@ -36,7 +36,7 @@ def customer_specs(loaded: LoadedRuleSet) -> list[Any]:
 async def customer_features(
     runtime: Runtime, tenant: str, customer: str
 ) -> tuple[LoadedRuleSet, Event, dict[str, Any]]:
-    loaded = runtime.rulesets.current
+    loaded = runtime.rulesets.of(tenant)
     # never stored; a digest keeps the id within 128 characters for a 128-character customer id
     event = Event(event_id=f"view-{digest(customer)}", type=VIEW_TYPE, customer=customer, timestamp=datetime.now(UTC))
     values = await runtime.guard.call(

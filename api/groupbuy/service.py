@@ -44,8 +44,8 @@ def queue_for(runtime: Runtime, tenant: str) -> DueQueue:
     return queues[tenant]
 
 
-def group_offer(runtime: Runtime, offer_id: str) -> Offer:
-    offer = next((o for o in runtime.rulesets.current.ruleset.offers if o.id == offer_id), None)
+def group_offer(runtime: Runtime, tenant: str, offer_id: str) -> Offer:
+    offer = next((o for o in runtime.rulesets.of(tenant).ruleset.offers if o.id == offer_id), None)
     if offer is None or offer.group_buy is None:
         raise InvalidRequest(
             f"offer: {offer_id!r} is not a group-buy offer of the running pack",
@@ -64,13 +64,13 @@ def _join_event(event: Event, group_id: str) -> Event:
 
 
 async def open_group(*, runtime: Runtime, tenant: str, offer_id: str, event: Event) -> dict[str, Any]:
-    offer = group_offer(runtime, offer_id)
+    offer = group_offer(runtime, tenant, offer_id)
     group_id = new_group_id(offer.id, event.event_id)  # a retried opening names the same group
     return await _enter(runtime, tenant, offer, group_id, _join_event(event, group_id), opening=True)
 
 
 async def join_group(*, runtime: Runtime, tenant: str, group_id: str, event: Event) -> dict[str, Any]:
-    offer = group_offer(runtime, offer_of(group_id))
+    offer = group_offer(runtime, tenant, offer_of(group_id))
     return await _enter(runtime, tenant, offer, group_id, _join_event(event, group_id), opening=False)
 
 

@@ -51,7 +51,7 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     body: dict[str, object] = {
         "ready": loaded and redis_ok,
         "redis": "ok" if redis_ok else "unreachable",
-        "ruleset_version": runtime.rulesets.current.ruleset.version if loaded else None,
+        "ruleset_version": runtime.rulesets.base.ruleset.version if loaded else None,  # the base pack's
         # event times taken as sent: a backfill / simulation deployment, never a live one
         "trust_event_time": runtime.settings.trust_event_time,
     }

@@ -44,7 +44,7 @@ async def kpi_report(
     day: Annotated[date | None, Query(alias="date")] = None,
     format: Literal["json", "csv"] = "json",
 ) -> Any:
-    loaded = runtime.rulesets.current
+    loaded = runtime.rulesets.of(caller.tenant)
     zone = loaded.evaluator.zone
     start, end = period_bounds(period, day or datetime.now(zone).date(), zone)
     report = await runtime.guard.call(

@@ -31,7 +31,7 @@ from engine.scheduler.run import run_offers, tenants_from_keys
 
 
 def build_worker(services: Services, rulesets: Any, egress: Egress, *, lease_s: float = 60.0) -> Worker:
-    """A worker on ``services``' Redis client; ``rulesets.current`` is read per item; webhooks post via ``egress``."""
+    """A worker on ``services``' Redis client; each item runs on its tenant's set; webhooks post via ``egress``."""
     queue = DueQueue(services.client, lease_s=lease_s)
     outbox = Outbox(services.client, queue)
     parts = Parts(services.client, services.ledger, services.gate, outbox)
@@ -41,7 +41,7 @@ def build_worker(services: Services, rulesets: Any, egress: Egress, *, lease_s: 
         runner=JourneyRunner(parts=parts, store=services.store, queue=queue),
         outbox=outbox,
         community=Community(parts=parts, queue=queue),
-        ruleset=lambda: rulesets.current,
+        ruleset=rulesets.of,
         egress=egress,
     )
 
@@ -50,13 +50,20 @@ async def run(settings: Settings, *, poll_s: float) -> None:
     services = await open_services(settings)
     engine = RuleEngine(settings.rules_path, backend=settings.backend, webhook_policy=settings.webhook_policy())
 
-    async def no_seed(_: Any) -> None:
+    async def no_seed(_: str, __: Any) -> None:
         return None
 
-    rulesets = RuleSets(engine, metrics=Metrics(), redis=services.client, on_swap=no_seed)
-    await rulesets.start()
-    follower = asyncio.create_task(rulesets.follow(settings.rules_poll_s))
+    rulesets = RuleSets(
+        engine,
+        metrics=Metrics(),
+        redis=services.client,
+        on_swap=no_seed,
+        webhook_policy=settings.webhook_policy(),
+        tenant_backend=settings.tenant_backend,
+    )
     tenants = tenants_from_keys(settings.api_keys)  # group-buy deadlines, hold and reservation expiry
+    await rulesets.start(tenants)
+    follower = asyncio.create_task(rulesets.follow(settings.rules_poll_s))
     offers = asyncio.create_task(run_offers(services.client, tenants=tenants, idle_s=poll_s))
     runtime = worker_runtime(settings, services, rulesets, Metrics())
     cases = asyncio.create_task(run_case_timeouts(runtime, tenants, poll_s=poll_s))  # review SLA timeouts

@@ -73,7 +73,7 @@ async def record_outcome(
 
 async def _record(runtime: Runtime, tenant: str, event: Event, author: str, evidence: str | None) -> dict[str, Any]:
     services, guard = runtime.services, runtime.guard
-    loaded = runtime.rulesets.current
+    loaded = runtime.rulesets.of(tenant)
     specs = loaded.ruleset.record_plan[event.type]
     await guard.call("features", services.store.record_outcome(tenant=tenant, event=event, specs=specs))
     early = await late.before_release(runtime, tenant, event, loaded)  # linked at checkout: nothing to release

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
     "/offers", response_model=OffersReport, summary="Every offer's budget counters (discounts and privileges alike)"
 )
 async def offers_report(runtime: RuntimeDep, caller: ReaderCaller) -> dict[str, Any]:
-    loaded = runtime.rulesets.current
+    loaded = runtime.rulesets.of(caller.tenant)
     offers = loaded.ruleset.offers
     now = datetime.now(UTC)
     states = await runtime.guard.call(
@@ -67,7 +67,7 @@ async def offers_report(runtime: RuntimeDep, caller: ReaderCaller) -> dict[str, 
     summary="A/B experiments on offers: grants and conversions per variant",
 )
 async def experiments_report(runtime: RuntimeDep, caller: ReaderCaller) -> dict[str, Any]:
-    loaded = runtime.rulesets.current
+    loaded = runtime.rulesets.of(caller.tenant)
     book = runtime.services.ledger.experiments
     experiments = []
     for offer in loaded.ruleset.offers:

@@ -18,15 +18,17 @@ from api.scenarios.junit import write_junit
 from api.scenarios.runner import ScenarioResult, run_scenarios
 from engine.backends import BackendKind
 from engine.case_runner import CaseResult, run_cases
+from engine.compile.pack import read_layers
 from engine.errors import RuleLoadError
-from engine.pack.loader import read_pack_files
 from engine.rule_engine import prepare
 
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    base = getattr(args, "base", None)
     try:
-        loaded = prepare(read_pack_files(args.path), BackendKind(args.backend))
+        files, tenant_files = read_layers(args.path, base)
+        loaded = prepare(files, BackendKind(args.backend), tenant_files=tenant_files)
     except RuleLoadError as err:
         print(err, file=sys.stderr)
         return 1
@@ -35,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         loaded.matcher.close()
     failed = _print_cases(cases, quiet=args.quiet)
-    scenarios = asyncio.run(run_scenarios(Path(args.path), args.backend, loaded.ruleset.scenarios))
+    # a tenant's pack on a base: its cases run layered; scenarios run on a whole pack directory only
+    wanted = loaded.ruleset.scenarios if base is None else ()
+    scenarios = asyncio.run(run_scenarios(Path(args.path), args.backend, wanted))
     failed_scenarios = _print_scenarios(scenarios, quiet=args.quiet, verbose=args.verbose)
     seconds = time.perf_counter() - started
     steps = sum(len(s.steps) for s in scenarios)

@@ -76,7 +76,9 @@ async def score(request: Request) -> Response:
     caller = check(await principal_for(runtime, sent.get("authorization"), sent.get(TENANT_HEADER)), SCORE_ABILITY)
     options = ScoreOptions.from_query(request.query_params)
     idempotency_key = _idempotency_key(request.headers.get(IDEMPOTENCY_HEADER))
-    use_region(runtime.rulesets.current.ruleset.phone_region)  # phones in the body are read in the pack's region
+    use_region(
+        runtime.rulesets.of(caller.tenant).ruleset.phone_region
+    )  # phones in the body are read in the pack's region
     event = _event(await request.body())
     scored = await score_event(
         runtime=runtime,

@@ -70,7 +70,7 @@ async def score_event(
     An Idempotency-Key is bound to the request only once its event is taken in.
     """
     started = time.perf_counter()
-    loaded = runtime.rulesets.current  # one reference for the whole request
+    loaded = runtime.rulesets.of(tenant)  # one reference for the whole request (the tenant's own set)
     services, guard, metrics = runtime.services, runtime.guard, runtime.metrics
     fingerprint = Fingerprint.of(event)
     claimed = False

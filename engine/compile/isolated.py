@@ -78,12 +78,13 @@ async def compile_isolated(
     limits: CompileLimits,
     abandoned: Callable[[], Awaitable[bool]] | None = None,
     webhook_policy: WebhookPolicy | None = None,
+    tenant_files: Mapping[str, str] | None = None,
 ) -> Compiled:
     """``compile_files`` in a child process, within ``limits``; raises CompileAbandoned."""
     reader, writer = _CONTEXT.Pipe(duplex=False)
     process = _CONTEXT.Process(
         target=_child,
-        args=(writer, dict(files), backend, limits.memory_mb, webhook_policy),
+        args=(writer, dict(files), backend, limits.memory_mb, webhook_policy, dict(tenant_files or {})),
         name="yutang-compile",
         daemon=True,
     )
@@ -151,12 +152,18 @@ def _limit(message: str) -> Diagnostic:
 
 
 def _child(
-    writer: Connection, files: dict[str, str], backend: BackendKind, memory_mb: int, policy: WebhookPolicy | None
+    writer: Connection,
+    files: dict[str, str],
+    backend: BackendKind,
+    memory_mb: int,
+    policy: WebhookPolicy | None,
+    tenant_files: dict[str, str],
 ) -> None:
     """In the child: cap memory, compile, send the result (or "memory") and exit."""
     _cap_address_space(memory_mb)
     try:
-        result: object = compile_files(files, checks=backend_checks(backend), webhook_policy=policy)
+        checks = backend_checks(backend)
+        result: object = compile_files(files, checks=checks, webhook_policy=policy, tenant_files=tenant_files or None)
         payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
     except (MemoryError, RecursionError):
         payload = pickle.dumps("memory")

@@ -41,7 +41,8 @@ from engine.features.spec import (
     builtin_list_features,
 )
 from engine.model import CompiledRuleSet, Mode, Predicate
-from engine.pack.loader import ValidatedPack, load_sources, read_pack_files
+from engine.pack.layering import load_layered
+from engine.pack.loader import TENANTS_DIR, ValidatedPack, read_pack_files
 
 #: A backend's compile-time guard: diagnostics for what it cannot evaluate.
 BackendCheck = Callable[[Sequence[Predicate], Mapping[str, Location]], list[Diagnostic]]
@@ -53,14 +54,16 @@ def compile_files(
     today: date | None = None,
     checks: Iterable[BackendCheck] = (),
     webhook_policy: WebhookPolicy | None = None,
+    tenant_files: Mapping[str, str] | None = None,
 ) -> tuple[CompiledRuleSet | None, list[Diagnostic]]:
     """Compile pack text; the rule set is None when any diagnostic is an error.
 
     ``webhook_policy``: the deployment's, so a webhook URL or secret it refuses is a
     diagnostic now rather than a refused delivery later (None: not checked here; delivery
-    always checks).
+    always checks). ``tenant_files``: a tenant's pack layered on ``files`` (the base;
+    engine/pack/layering.py).
     """
-    pack = load_sources(files)
+    pack = load_layered(files, tenant_files)
     ruleset, diagnostics = _compile(pack, today or datetime.now().date(), tuple(checks), webhook_policy)
     diagnostics = syntax_first(sort_diagnostics(diagnostics))
     if any(d.is_error for d in diagnostics):
@@ -74,8 +77,23 @@ def compile_path(
     today: date | None = None,
     checks: Iterable[BackendCheck] = (),
     webhook_policy: WebhookPolicy | None = None,
+    base: str | Path | None = None,
 ) -> tuple[CompiledRuleSet | None, list[Diagnostic]]:
-    return compile_files(read_pack_files(path), today=today, checks=checks, webhook_policy=webhook_policy)
+    """The pack at ``path``; with ``base``, ``path`` is a tenant's pack layered on it."""
+    files, tenant = read_layers(path, base)
+    return compile_files(files, today=today, checks=checks, webhook_policy=webhook_policy, tenant_files=tenant)
+
+
+def read_layers(path: str | Path, base: str | Path | None = None) -> tuple[dict[str, str], dict[str, str] | None]:
+    """(base files, tenant files or None) for ``path`` alone or ``path`` on ``base``."""
+    if base is None:
+        return read_pack_files(path), None
+    return read_pack_files(base), read_pack_files(path)
+
+
+def tenant_pack_path(root: str | Path, tenant: str) -> Path:
+    """Where the directory workflow keeps ``tenant``'s pack: ``<root>/tenants/<tenant>/``."""
+    return Path(root) / TENANTS_DIR / tenant
 
 
 def load_ruleset(

@@ -36,7 +36,7 @@ class Worker:
         runner: JourneyRunner,
         outbox: Outbox,
         community: Community,
-        ruleset: Callable[[], LoadedRuleSet],
+        ruleset: Callable[[str], LoadedRuleSet],  # a tenant's running set: its items run on its own rules
         egress: Egress,
         batch: int = 100,
     ) -> None:
@@ -60,12 +60,13 @@ class Worker:
                 if not items:
                     break
                 for item in items:
-                    counts[await self.process(item, now=at)] += 1
+                    counts[await self.process(item, now=at, tenant=tenant)] += 1
                     await self.queue.ack(tenant=tenant, item_ids=[item.id])
         return counts
 
-    async def process(self, item: DueItem, *, now: float) -> str:
-        loaded = self.ruleset()
+    async def process(self, item: DueItem, *, now: float, tenant: str) -> str:
+        """One due item of ``tenant``, on ``tenant``'s rule set: its webhooks, stages and offers, never another's."""
+        loaded = self.ruleset(tenant)
         kind = item.payload.get("kind")
         if kind == "timeout":
             return f"timeout_{(await self.runner.fire(loaded=loaded, item=item, now=now))['status']}"

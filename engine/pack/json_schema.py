@@ -23,6 +23,7 @@ from engine.pack.schema import (
     PackMeta,
     ReviewItem,
     RuleItem,
+    RuleOverrideItem,
     SeedListItem,
     TestItem,
     TierItem,
@@ -47,7 +48,7 @@ class RuleFile(BaseModel):
         None, description="'<entity>.<name>': aggregate computed by the feature store"
     )
     tiers: list[TierItem] | None = None
-    rules: list[RuleItem] | None = None
+    rules: list[RuleItem | RuleOverrideItem] | None = Field(None, description="rules; in a tenant pack, also overrides")
     offers: list[OfferItem] | None = None
     offer_groups: dict[str, OfferGroupItem] | None = Field(
         None, description="exclusivity group id -> stacking policy (priority, best_for_customer, ...)"

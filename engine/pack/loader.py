@@ -30,6 +30,7 @@ from engine.pack.schema import (
     PackMeta,
     ReviewItem,
     RuleItem,
+    RuleOverrideItem,
     SeedListItem,
     TestItem,
     TierItem,
@@ -68,6 +69,7 @@ class ValidatedPack:
     coupon_bindings: list[Located[CouponBindingItem]] = field(default_factory=list)
     tiers: list[Located[TierItem]] = field(default_factory=list)
     rules: list[Located[RuleItem]] = field(default_factory=list)
+    rule_overrides: list[Located[RuleOverrideItem]] = field(default_factory=list)  # resolved by pack/layering.py
     offers: list[Located[OfferItem]] = field(default_factory=list)
     offer_groups: dict[str, Located[OfferGroupItem]] = field(default_factory=dict)
     tests: list[Located[TestItem]] = field(default_factory=list)
@@ -79,13 +81,25 @@ class ValidatedPack:
     scenarios: list[Located[ScenarioItem]] = field(default_factory=list)
 
 
+#: Beside a base pack, ``<root>/tenants/<tenant>/`` holds each tenant's own pack (engine/pack/layering.py).
+TENANTS_DIR = "tenants"
+
+
 def read_pack_files(root: str | FsPath) -> dict[str, str]:
-    """Every ``*.yaml``/``*.yml`` under ``root`` (or ``root`` itself), by display path."""
+    """Every ``*.yaml``/``*.yml`` under ``root`` (or ``root`` itself), by display path.
+
+    ``root/tenants/`` is not part of the pack: it holds the tenants' packs layered on it.
+    """
     base = FsPath(root)
+    tenants = base / TENANTS_DIR
     paths = (
         [base]
         if base.is_file()
-        else sorted(p for p in base.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+        else sorted(
+            p
+            for p in base.rglob("*")
+            if p.suffix in (".yaml", ".yml") and p.is_file() and not p.is_relative_to(tenants)
+        )
     )
     return {str(p): p.read_text(encoding="utf-8") for p in paths}
 
@@ -176,6 +190,11 @@ def _collect_list(pack: ValidatedPack, source: SourceFile, section: str, body: A
         return
     target: list[Located[Any]] = getattr(pack, section)
     for index, raw in enumerate(body):
+        if section == "rules" and isinstance(raw, dict) and raw.get("override") is True:
+            override = _validate(pack, source, (section, index), RuleOverrideItem, raw)
+            if override is not None:
+                pack.rule_overrides.append(Located(override, source, (section, index)))
+            continue
         item = _validate(pack, source, (section, index), model, raw)
         if item is not None:
             target.append(Located(item, source, (section, index)))

@@ -52,6 +52,25 @@ class RuleItem(_Section):
     description: str = ""
 
 
+class RuleOverrideItem(_Section):
+    """A tenant pack's change to a base rule of the same id (``override: true``): the fields given replace the base's.
+
+    Only what a merchant tunes: its score, mode (``off`` switches it off), decision,
+    condition (its thresholds), expiry and wording. ``on`` and ``code`` stay the base's,
+    so reasons and hit reports keep meaning the same rule (engine/pack/layering.py).
+    """
+
+    id: Id
+    override: Literal[True]
+    score: Annotated[int, Field(ge=-100, le=100)] | None = None
+    mode: Mode | None = None
+    decision: Decision | None = None
+    when: Annotated[str, Field(min_length=1)] | None = None
+    expires: date | None = None
+    reason: ReasonText | None = None
+    description: str | None = None
+
+
 class TierItem(_Section):
     id: Id
     label: str = ""

@@ -8,7 +8,7 @@ records the next events.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.backends import BackendKind
@@ -28,13 +28,14 @@ class PackSource:
 
     files: Mapping[str, str]
     backend: BackendKind = BackendKind.PYTHON
+    tenant_files: Mapping[str, str] = field(default_factory=dict)  # a tenant's pack layered on ``files``
 
     @classmethod
     def read(cls, path: str, backend: BackendKind | str) -> PackSource:
         return cls(files=read_pack_files(path), backend=BackendKind(backend))
 
     def load(self) -> LoadedRuleSet:
-        return prepare(self.files, self.backend)
+        return prepare(self.files, self.backend, tenant_files=self.tenant_files or None)
 
 
 #: One replayed event as the judge sees it: the event, its truth, its family, its shared feature

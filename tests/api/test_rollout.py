@@ -33,7 +33,8 @@ async def test_rollback_brings_back_an_earlier_version_and_its_scores(api):
     assert [v["running"] for v in kept["versions"]] == [False, True]
 
     r = await api.post("/v1/rules/rollback", json={"version": original}, headers=auth())
-    assert r.status_code == 200 and r.json() == {"version": original, "previous": lowered, "changed": True}
+    assert r.status_code == 200
+    assert r.json() == {"tenant": "alpha", "version": original, "previous": lowered, "changed": True}
     scored = (await api.post("/v1/score", json=event("signup", **VIRTUAL), headers=auth())).json()
     assert scored["ruleset_version"] == original and scored["score"] == 45
     assert (await api.get("/v1/rules/versions", headers=auth())).json()["current"] == original

@@ -127,3 +127,24 @@ rules:
     assert main(["check", str(tmp_path)]) == 0
     summary = capsys.readouterr().err
     assert "2 rules (0 shadow, 1 off or expired), 1 tiers, 0 offers, 2 features" in summary, summary
+
+
+def test_check_and_test_take_a_tenant_pack_on_a_base(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(FIXTURES)
+    assert main(["check", "override_missing/tenants/acme", "--base", "override_missing", "--backend", "python"]) == 1
+    assert "override_missing/tenants/acme/shop.yaml:3:9 OVERRIDE_MISSING rule 'farms'" in capsys.readouterr().out
+    shop = tmp_path / "acme"
+    shop.mkdir()
+    (shop / "shop.yaml").write_text(
+        "rules:\n  - {id: farm, override: true, score: 80}\n"
+        "tests:\n  - name: a tuned farm is denied\n    steps:\n"
+        "      - event: {type: referral, device: d1, referrer: r1}\n"
+        "        features: {device.accounts_24h: 4}\n        expect: {decision: deny, reasons: [farm]}\n",
+        encoding="utf-8",
+    )
+    assert main(["check", str(shop), "--base", "override_missing", "--backend", "python"]) == 0
+    assert main(["test", str(shop), "--base", "override_missing", "--backend", "python"]) == 0
+    assert "1 passed, 0 failed, 1 cases" in capsys.readouterr().out
+    assert main(["test", str(shop), "--backend", "python"]) == 1  # alone, its override has no base

@@ -20,7 +20,9 @@ CASES = sorted(p.stem for p in FIXTURES.glob("*.expected"))
 def test_fixture_reports_exactly_its_expected_diagnostics(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(FIXTURES)
     target = name if (FIXTURES / name).is_dir() else f"{name}.yaml"
-    ruleset, diagnostics = compile_path(target, today=TODAY, webhook_policy=WebhookPolicy())  # the default policy
+    tenants = sorted((FIXTURES / name / "tenants").glob("*"))  # a layered fixture: its one tenant on its base
+    base, target = (target, f"{name}/tenants/{tenants[0].name}") if tenants else (None, target)
+    ruleset, diagnostics = compile_path(target, today=TODAY, webhook_policy=WebhookPolicy(), base=base)
     expected = (FIXTURES / f"{name}.expected").read_text(encoding="utf-8").splitlines()
     assert [d.render() for d in diagnostics] == [line for line in expected if line]
     if any(d.is_error for d in diagnostics):

@@ -61,7 +61,7 @@ async def test_a_worker_killed_mid_batch_leaves_its_items_to_another(
                 # before acknowledging anything: exactly the state SIGKILL leaves in Redis
                 batch = await dying.queue.claim(tenant=tenant, now=now, limit=10)
                 assert len(batch) == 10
-                loaded = dying.ruleset()
+                loaded = dying.ruleset(tenant)
                 for item in batch[:3]:
                     assert (await dying.runner.fire(loaded=loaded, item=item, now=now))["status"] == "fired"
                 # while its lease runs, the survivor takes only the other 50
