@@ -17,7 +17,7 @@ from api.audit.router import router as audit_router
 from api.cases.router import router as cases_router
 from api.console.router import router as console_router
 from api.contacts.router import router as contacts_router
-from api.contract import package_version, publish_contract
+from api.contract import publish_contract
 from api.customers.router import router as customers_router
 from api.devices.router import router as devices_router
 from api.errors import install_error_handlers
@@ -37,6 +37,7 @@ from api.runtime import Runtime
 from api.scoring.router import router as scoring_router
 from api.settings import Settings
 from api.wecom.router import router as wecom_router
+from engine.version import __version__
 
 #: Uploaded rule packs are larger than events.
 PACK_BODY_BYTES = 2 * 1024 * 1024
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await runtime.close()
 
-    app = FastAPI(title="yutang", version=package_version(), description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="yutang", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
     routers = (
         scoring_router,

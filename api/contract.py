@@ -10,7 +10,6 @@ operations that need a key, every error status with the real ``ErrorResponse`` b
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import metadata
 from typing import Any
 
 from fastapi import FastAPI
@@ -61,13 +60,6 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("GET", "/v1/whoami"): "get_caller",
     ("GET", "/v1/audit"): "list_audit_entries",
 }
-
-
-def package_version() -> str:
-    try:
-        return metadata.version("yutang")
-    except metadata.PackageNotFoundError:  # running from a checkout that was never installed
-        return "0.0.0+unknown"
 
 
 def name_operations(routes: Sequence[APIRoute]) -> None:

@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from api.contract import package_version
 from engine.redis_embedded import EmbeddedRedis, free_port
+from engine.version import __version__
 from tests.api.conftest import ALPHA, ALPHA_SCORE, MakeApi, event
 
 OPERATION_ID = re.compile(r"^[a-z]+(_[a-z0-9]+)*$")
@@ -50,7 +50,7 @@ async def test_operation_ids_security_errors_and_version_are_what_a_client_needs
     app_api: httpx.AsyncClient,
 ) -> None:
     doc = (await app_api.get("/openapi.json")).json()
-    assert doc["info"]["version"] == package_version()
+    assert doc["info"]["version"] == __version__
     assert doc["components"]["securitySchemes"]["bearerAuth"] == {**doc["components"]["securitySchemes"]["bearerAuth"],
                                                                   "type": "http", "scheme": "bearer"}  # fmt: skip
     ids = [op["operationId"] for _, _, op in operations(doc)]
