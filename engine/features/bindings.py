@@ -61,7 +61,7 @@ def emit(builder: RequestBuilder, spec: BindingFeature, index: int) -> None:
     if not builder.record:
         return
     if event.type == LEFT and event.group is not None:
-        batch.ops.extend(("ZR", key, f"g:{safe_id(event.group)}"))
+        batch.ops.extend(("ZD", key, f"g:{safe_id(event.group)}"))
         return
     joined = [f"g:{safe_id(event.group)}"] if event.type == JOINED and event.group is not None else []
     if event.type in SCORED_TYPES and event.campaign is not None:

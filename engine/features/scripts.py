@@ -76,9 +76,15 @@ async def run_one(client: AnyRedis, call: Call) -> Any:
 
 
 async def run_many(client: AnyRedis, calls: Sequence[Call]) -> list[Any]:
-    """Run several calls in one pipelined round trip; results in call order."""
+    """Run several calls in one pipelined round trip; results in call order.
+
+    Replay's ``PipelinedClient`` has no ``pipeline()``: it batches every queued call itself,
+    so there the calls are simply sent together.
+    """
     if len(calls) == 1:
         return [await run_one(client, calls[0])]
+    if not hasattr(client, "pipeline"):
+        return list(await asyncio.gather(*(run_one(client, call) for call in calls)))
     async with guarded("pipeline"), client.pipeline(transaction=False) as pipe:
         for call in calls:
             # execute_command: redis-py's cluster pipeline refuses .evalsha() but routes

@@ -34,6 +34,7 @@ CONTACT = frozenset({"admin", "score", "events"})
 RULES = frozenset({"platform", "admin", "marketer"})
 ADMIN = frozenset({"platform", "admin"})
 PLATFORM_ONLY = frozenset({"platform"})
+REVIEW = frozenset({"platform", "admin", "reviewer"})
 PUBLIC = None
 
 #: (method, path template) -> (who may call it (None: no key needed), what an allowed probe gets)
@@ -87,10 +88,16 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, int]] = {
     ("POST", "/v1/wecom/{tenant}/callback"): (PUBLIC, 422),
     ("GET", "/v1/wecom/report"): (ANY, 200),
     ("POST", "/v1/tenants"): (PLATFORM_ONLY, 422),
+    ("GET", "/v1/rules/versions/{a}/diff/{b}"): (ANY, 404),  # versions this tenant never ran
+    ("GET", "/v1/cases"): (REVIEW, 200),
+    ("GET", "/v1/cases/{case_id}"): (REVIEW, 404),
+    ("POST", "/v1/cases/{case_id}/claim"): (REVIEW, 404),
+    ("POST", "/v1/cases/{case_id}/decision"): (REVIEW, 422),  # the probe's body is not a decision
 }
 PLACEHOLDERS = {
     "{group_id}": "trial.0123456789ab", "{customer}": "c-probe", "{group}": "grp-probe", "{entity}": "device",
     "{value:path}": "d-probe", "{key_id}": "0123456789ab", "{tenant}": "alpha", "{device}": "d-probe",
+    "{a}": "0123abcd", "{b}": "4567ef01", "{case_id}": "c_0123456789",
 }  # fmt: skip
 
 

@@ -301,7 +301,7 @@ while i <= last do
   elseif op == 'ZM' then      -- idx key member: outside ('' = no binding: inside)
     vals[A[i + 1]] = A[i + 3] ~= '' and call('ZSCORE', KEYS[A[i + 2]], A[i + 3]) == false
     i = i + 4
-  elseif op == 'ZR' then      -- key member: remove one member (a customer left a group)
+  elseif op == 'ZD' then      -- key member: remove one member (a customer left a group)
     call('ZREM', KEYS[A[i + 1]], A[i + 2])
     i = i + 3
   elseif op == 'MS' then      -- key snapshot: complete a pending replay marker (cluster)
