@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import audit
+from api.admin.answers import HitsOut, RollbackOut, RuleFilesOut, ShadowOut, VersionDiffOut, VersionsOut
 from api.admin.diff import diff
 from api.admin.rule_stats import rule_report
 from api.audit import Action
@@ -36,7 +37,9 @@ class RollbackRequest(BaseModel):
 
 
 @router.get(
-    "/versions", summary="The tenant's kept versions (oldest first, the running one last): when, who, from where"
+    "/versions",
+    response_model=VersionsOut,
+    summary="The tenant's kept versions (oldest first, the running one last): when, who, from where",
 )
 async def versions(runtime: RuntimeDep, caller: ReaderCaller) -> dict[str, Any]:
     tenant = caller.tenant
@@ -64,6 +67,7 @@ async def versions(runtime: RuntimeDep, caller: ReaderCaller) -> dict[str, Any]:
 
 @router.get(
     "/versions/{a}/diff/{b}",
+    response_model=VersionDiffOut,
     summary="What changed from version a to b: rules added, removed, changed (with their YAML), list entries",
     responses={404: {"description": "a version is not among the tenant's kept ones"}},
 )
@@ -87,6 +91,7 @@ async def version_diff(
 
 @router.post(
     "/rollback",
+    response_model=RollbackOut,
     summary="Make a kept version the running one again, on every worker",
     responses={404: {"description": "the version is not among the kept ones"}},
 )
@@ -113,19 +118,31 @@ async def rollback(body: RollbackRequest, runtime: RuntimeDep, caller: RulesCall
     }
 
 
-@router.get("/files", summary="The running pack file by file (text, rules, diagnostics) and its tiers")
+@router.get(
+    "/files",
+    response_model=RuleFilesOut,
+    summary="The running pack file by file (text, rules, diagnostics) and its tiers",
+)
 async def files(runtime: RuntimeDep, caller: RulesCaller) -> dict[str, Any]:
     loaded = runtime.rulesets.of(caller.tenant)
     tiers = [{"id": t.id, "label": t.label, "default": t.condition is None} for t in loaded.ruleset.tiers]
     return {"version": loaded.ruleset.version, "files": pack_files(loaded), "tiers": tiers}
 
 
-@router.get("/hits", summary="Hits per rule of the running version for this tenant, and the shadow report")
+@router.get(
+    "/hits",
+    response_model=HitsOut,
+    summary="Hits per rule of the running version for this tenant, and the shadow report",
+)
 async def hits(runtime: RuntimeDep, caller: ReaderCaller) -> dict[str, Any]:
     return await report(runtime, caller.tenant)
 
 
-@router.get("/shadow", summary="What each shadow rule would have changed: events whose decision would differ")
+@router.get(
+    "/shadow",
+    response_model=ShadowOut,
+    summary="What each shadow rule would have changed: events whose decision would differ",
+)
 async def shadow(runtime: RuntimeDep, caller: ReaderCaller) -> dict[str, Any]:
     full = await report(runtime, caller.tenant)
     return {"version": full["version"], "events": full["events"], **full["shadow"]}

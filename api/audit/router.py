@@ -14,9 +14,26 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.audit.trail import Query as TrailQuery
 from api.deps import AuditCaller, RuntimeDep
+
+
+class AuditEntry(BaseModel):
+    """One change: when, who (key id, never the key), role, action, target, versions, diff, source."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(description="the stream id: time-ordered, the cursor of the page after it")
+    action: str
+
+
+class AuditPage(BaseModel):
+    tenant: str
+    entries: list[AuditEntry]
+    next_cursor: str | None
+
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -40,6 +57,7 @@ def _ms(name: str, moment: datetime | None) -> int | None:
 @router.get(
     "",
     summary="The audit trail of the caller's tenant, newest first: who changed rules, lists, keys, tenants",
+    response_model=AuditPage,
     responses={200: {"content": {"application/x-ndjson": {}}}},
 )
 async def audit(

@@ -16,6 +16,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.admin.answers import DryRunOut, ReplayOut
 from api.console.service import MAX_REPLAY_EVENTS, dry_run, pack_source, parse_log, replay_log
 from api.deps import RulesCaller, RuntimeDep
 from api.errors import InvalidRequest
@@ -48,7 +49,11 @@ async def console() -> HTMLResponse:
     return HTMLResponse(_page(), headers={"Cache-Control": "no-store"})
 
 
-@router.post("/v1/console/dry-run", summary="Score a sample event without recording anything or granting offers")
+@router.post(
+    "/v1/console/dry-run",
+    response_model=DryRunOut,
+    summary="Score a sample event without recording anything or granting offers",
+)
 async def post_dry_run(event: Event, runtime: RuntimeDep, caller: RulesCaller) -> dict[str, Any]:
     if event.type not in SCORED_TYPES:
         raise InvalidRequest(f"type: {event.type!r} is an outcome; a dry run scores one of {sorted(SCORED_TYPES)}")
@@ -57,6 +62,7 @@ async def post_dry_run(event: Event, runtime: RuntimeDep, caller: RulesCaller) -
 
 @router.post(
     "/v1/rules/replay",
+    response_model=ReplayOut,
     summary=f"Replay a small log (at most {MAX_REPLAY_EVENTS} events) through the running set, against a baseline",
 )
 async def post_replay(body: ReplayRequest, runtime: RuntimeDep, caller: RulesCaller) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from api.audit import Action
 from api.auth import TENANT_PATTERN, Principal, Role, Scope
 from api.deps import KeysCaller, PlatformCaller, RuntimeDep, authenticate
 from api.errors import ApiError, NotFound
+from api.keys.schemas import CallerOut, KeyCreated, KeyRevoked, KeysOut, TenantOut, TenantsOut
 from api.keys.store import MAX_KEYS, TooManyKeys
 
 router = APIRouter(tags=["keys"])
@@ -73,6 +74,7 @@ def _configured(principal: Principal) -> dict[str, Any]:
 
 @router.post(
     "/v1/keys",
+    response_model=KeyCreated,
     status_code=201,
     summary="Make a key for the caller's tenant (the key is shown only now)",
     responses={409: {"description": f"the tenant has {MAX_KEYS} made keys: revoke some first"}},
@@ -90,7 +92,9 @@ async def create_key(body: KeyIn, runtime: RuntimeDep, caller: KeysCaller) -> di
     return {"key": key, **record.as_dict()}
 
 
-@router.get("/v1/keys", summary="The tenant's keys: id, role, scopes, created, author (never the key)")
+@router.get(
+    "/v1/keys", response_model=KeysOut, summary="The tenant's keys: id, role, scopes, created, author (never the key)"
+)
 async def list_keys(runtime: RuntimeDep, caller: KeysCaller) -> dict[str, Any]:
     made = await runtime.guard.call("keys", runtime.keystore.list(caller.tenant))
     configured = [_configured(p) for p in runtime.keys.of_tenant(caller.tenant)]
@@ -99,6 +103,7 @@ async def list_keys(runtime: RuntimeDep, caller: KeysCaller) -> dict[str, Any]:
 
 @router.delete(
     "/v1/keys/{key_id}",
+    response_model=KeyRevoked,
     summary="Revoke a key made through the API: refused from the next request on every worker",
     responses={404: {"description": "the tenant has no such key"}, 409: {"description": "a configured key"}},
 )
@@ -112,7 +117,11 @@ async def revoke_key(key_id: KeyId, runtime: RuntimeDep, caller: KeysCaller) -> 
     return {"revoked": key_id}
 
 
-@router.get("/v1/tenants", summary="Every tenant: named by configured keys or created through the API (platform)")
+@router.get(
+    "/v1/tenants",
+    response_model=TenantsOut,
+    summary="Every tenant: named by configured keys or created through the API (platform)",
+)
 async def list_tenants(runtime: RuntimeDep, caller: PlatformCaller) -> dict[str, Any]:
     made = await runtime.guard.call("keys", runtime.keystore.created_tenants())
     configured = runtime.keys.tenants
@@ -122,6 +131,7 @@ async def list_tenants(runtime: RuntimeDep, caller: PlatformCaller) -> dict[str,
 
 @router.post(
     "/v1/tenants",
+    response_model=TenantOut,
     status_code=201,
     summary="Create a tenant (platform): it can then be named in X-Yutang-Tenant and given keys",
     responses={409: {"description": "the tenant exists"}},
@@ -136,7 +146,7 @@ async def create_tenant(body: TenantIn, runtime: RuntimeDep, caller: PlatformCal
     return {"tenant": body.tenant}
 
 
-@router.get("/v1/whoami", summary="The tenant, role and scopes this key acts with")
+@router.get("/v1/whoami", response_model=CallerOut, summary="The tenant, role and scopes this key acts with")
 async def whoami(caller: Annotated[Principal, Depends(authenticate)]) -> dict[str, Any]:
     return {
         "tenant": caller.tenant, "key_tenant": caller.home, "key_id": caller.key_id, "role": caller.role_name,

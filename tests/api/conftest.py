@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from api.app import create_app
@@ -71,6 +72,10 @@ MakeApi = Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient
 
 @pytest.fixture
 def make_api(redis_server: EmbeddedRedis, tmp_path: Path) -> MakeApi:
+    """Apps on the session's Redis, emptied first: a rule set another test published there (an upload wins
+    over the rules directory at start-up) or its counters must not leak into this test."""
+    with SyncRedis.from_url(redis_server.url) as client:
+        client.flushdb()
     @contextlib.asynccontextmanager
     async def make(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
         app = create_app(settings_for(overrides.pop("redis_url", redis_server.url), tmp_path, **overrides))

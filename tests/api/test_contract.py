@@ -64,6 +64,15 @@ async def test_operation_ids_security_errors_and_version_are_what_a_client_needs
                 schema = response["content"]["application/json"]["schema"]
                 body = "Readiness" if path == "/readyz" else "ErrorResponse"  # not ready: the readiness report
                 assert schema == {"$ref": f"#/components/schemas/{body}"}, (method, path, status)
+    untyped = []
+    for method, path, op in operations(doc):
+        ok = next((op["responses"][s] for s in ("200", "201") if s in op["responses"]), None)
+        json_body = (ok or {}).get("content", {}).get("application/json")
+        schema = (json_body or {}).get("schema", {})
+        if json_body is not None and "$ref" not in schema and "$ref" not in schema.get("items", {}):
+            untyped.append((method, path))
+    # every JSON answer has its model; the NDJSON export, WeCom's plain text and 204s have no JSON body
+    assert untyped == [("GET", "/v1/events/export")], untyped
     by_path = {(m, p): op for m, p, op in operations(doc)}
     assert by_path[("POST", "/v1/score")]["operationId"] == "score_event"
     assert "security" not in by_path[("POST", "/v1/wecom/{tenant}/callback")]  # WeCom signs, it has no key
