@@ -282,3 +282,19 @@ def test_a_farmer_cannot_join_a_group_or_register_a_counter_device_through_the_s
                   device="rt3-farm-phone", attributes={"is_store": True})  # fmt: skip
     scored = call(server, "POST", "/v1/score", key=ALPHA_SCORE, json=claim).json()
     assert "code_outside_binding" in [r["rule"] for r in scored["reasons"]], scored
+
+
+def test_a_spoofed_counter_device_id_lets_no_claim_farm_through_held(server: Server) -> None:
+    """A device id is a claim: a farm that learns the counter tablet's id gets its sign-ups through, never claims."""
+    assert call(server, "POST", "/v1/devices", json={"device": "rt3-counter", "label": "前台iPad"}).status_code == 201
+    decisions = {}
+    for device in ("rt3-counter", "rt3-farm-tablet"):
+        for n in range(6):
+            for type_ in ("signup", "coupon_claim"):
+                body = event(type_, customer=f"rt3-{device}-{n}", device=device, amount=20, campaign="weekly_welfare")
+                answer = call(server, "POST", "/v1/score", key=ALPHA_SCORE, json=body).json()
+                decisions[device, type_, n] = answer["decision"]
+    last = 5  # the sixth account on one device: the farm rules have tripped
+    assert decisions["rt3-farm-tablet", "coupon_claim", last] != "allow"
+    assert decisions["rt3-counter", "coupon_claim", last] == decisions["rt3-farm-tablet", "coupon_claim", last]
+    assert decisions["rt3-counter", "signup", last] == "allow"  # walk-in sign-ups at the counter: what it is for
