@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 
@@ -13,6 +14,18 @@ from api.client.models import Decision, OutcomeAnswer, OutcomeEvent, ScoreAnswer
 from api.client.policy import TRANSIENT, Retry, should_retry, unreachable
 
 OnUnreachable = Decision | Literal["raise"]
+
+
+def customer_path(customer: str) -> str:
+    """``/v1/customers/<customer>`` with the id as one path segment, whatever it holds.
+
+    A customer id is the storefront's data, often the farmer's own choice: pasted into
+    the path as it is, ``../keys`` or ``x/../../audit`` made the client (httpx resolves
+    dot segments) send the storefront's key to ``GET /v1/keys`` or ``/v1/audit`` and
+    hand back that answer as the "customer". Every reserved character is escaped, dots
+    too, so the id can never leave its segment.
+    """
+    return "/v1/customers/" + quote(customer, safe="").replace(".", "%2E")
 
 
 class _Base:
@@ -77,7 +90,7 @@ class Yutang(_Base):
         return self._outcome_answer(last)
 
     def customer(self, customer: str) -> dict[str, Any]:
-        response = self.http.get(f"/v1/customers/{customer}")
+        response = self.http.get(customer_path(customer))
         if not response.is_success:
             raise YutangError.of(response)
         return dict(response.json())
@@ -132,7 +145,7 @@ class AsyncYutang(_Base):
         return self._outcome_answer(last)
 
     async def customer(self, customer: str) -> dict[str, Any]:
-        response = await self.http.get(f"/v1/customers/{customer}")
+        response = await self.http.get(customer_path(customer))
         if not response.is_success:
             raise YutangError.of(response)
         return dict(response.json())

@@ -26,7 +26,9 @@ what a provider itself ignores is folded, or two real customers would become one
   (lower-cased: no provider of these treats case as significant; RFC 5321 allows it,
   none uses it).
 
-Trusted: nothing about the spelling. Refused (ValueError): anything that is not
+Trusted: nothing about the spelling; full-width characters and invisible ones (a
+zero-width space inside the name) are folded first (engine/identity/text.py), so they
+cannot split one mailbox into several. Refused (ValueError): anything that is not
 ``local@domain`` with a dot-separated domain of letters, digits and hyphens.
 Internationalized domains are kept as sent (lower-cased), not converted to punycode.
 """
@@ -35,6 +37,8 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+
+from engine.identity.text import fold
 
 _EMAIL = re.compile(r"^([^@\s]{1,128})@([^@\s]{1,253})$")
 _DOMAIN = re.compile(r"^(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_][\w-]{0,62}$")
@@ -47,7 +51,7 @@ SAME_MAILBOX: dict[str, str] = {"googlemail.com": "gmail.com"}
 
 def canonical_email(raw: str) -> str:
     """``raw`` as its provider reads it (``Li.Na+x@GoogleMail.com`` -> ``lina@gmail.com``); ValueError if no e-mail."""
-    return _canonical(raw.strip())
+    return _canonical(fold(raw).strip())
 
 
 @lru_cache(maxsize=8192)

@@ -7,7 +7,8 @@ entry written the other way. Numbers are parsed with ``phonenumbers`` (Google's
 libphonenumber metadata); a number written without a country code is read in the
 pack's region (``pack.phone_region``, default ``CN``).
 
-Trusted: nothing about the caller's spelling. Refused: anything that is not 5-20 digits
+Trusted: nothing about the caller's spelling; full-width digits and invisible characters
+are folded first (engine/identity/text.py). Refused: anything that is not 5-20 digits
 (spaces, dashes, dots and parentheses aside, one leading ``+`` or ``00``) or that
 libphonenumber cannot parse. Accepted without judging: numbers libphonenumber deems
 invalid for their country (new or virtual-operator segments), since a risk engine must
@@ -27,6 +28,8 @@ from contextvars import ContextVar
 from functools import lru_cache
 
 import phonenumbers
+
+from engine.identity.text import fold
 
 DEFAULT_REGION = "CN"
 #: Characters people put between digits; dropped before parsing.
@@ -68,7 +71,7 @@ def country_code(number: str) -> int:
 
 def e164(raw: str, region: str | None = None) -> str:
     """``raw`` as E.164 (``+8613800138000``); ValueError saying why when it is not a phone number."""
-    return _e164(raw.strip(), region or _region.get())
+    return _e164(fold(raw).strip(), region or _region.get())
 
 
 @lru_cache(maxsize=8192)
