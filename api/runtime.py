@@ -46,6 +46,31 @@ class Runtime:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
+    def assemble(
+        cls,
+        settings: Settings,
+        keys: ApiKeys,
+        metrics: Metrics,
+        guard: RedisGuard,
+        services: Services,
+        rulesets: RuleSets,
+    ) -> Runtime:
+        """The parts built on ``services``' client (observer, key store, audit trail); nothing started.
+
+        ``open`` and ``yutang worker`` (api/cases/timeouts.py) both build a runtime this one way.
+        """
+        observer = Observer(
+            client=services.client,
+            guard=guard,
+            keys=services.keys,
+            record=settings.record_events,
+            max_events=settings.record_max_events,
+        )
+        keystore = KeyStore(services.client)
+        audit = AuditTrail(services.client, retention_s=settings.audit_retention_days * 86400)
+        return cls(settings, keys, metrics, guard, services, rulesets, observer, keystore, audit)
+
+    @classmethod
     async def open(cls, settings: Settings, *, metrics: Metrics | None = None) -> Runtime:
         keys = ApiKeys.load(settings.api_keys, settings.api_keys_file)
         if not len(keys):
@@ -69,16 +94,7 @@ class Runtime:
             webhook_policy=settings.webhook_policy(),
             tenant_backend=settings.tenant_backend,
         )
-        observer = Observer(
-            client=services.client,
-            guard=guard,
-            keys=services.keys,
-            record=settings.record_events,
-            max_events=settings.record_max_events,
-        )
-        keystore = KeyStore(services.client)
-        audit = AuditTrail(services.client, retention_s=settings.audit_retention_days * 86400)
-        runtime = cls(settings, keys, metrics, guard, services, rulesets, observer, keystore, audit)
+        runtime = cls.assemble(settings, keys, metrics, guard, services, rulesets)
         try:
             await rulesets.start(keys.tenants)
             if settings.watch_rules:
@@ -92,7 +108,7 @@ class Runtime:
             await runtime.close()
             raise
         runtime._tasks.append(asyncio.create_task(runtime._maintain()))
-        runtime._tasks.append(asyncio.create_task(observer.run(settings.rules_poll_s)))
+        runtime._tasks.append(asyncio.create_task(runtime.observer.run(settings.rules_poll_s)))
         if runtime.watcher is not None:
             runtime._tasks.append(asyncio.create_task(runtime.watcher.run(settings.rules_poll_s)))
         return runtime

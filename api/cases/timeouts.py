@@ -13,12 +13,9 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
-from api.audit.trail import AuditTrail
 from api.auth import ApiKeys
 from api.cases.service import resolve_due
-from api.keys.store import KeyStore
 from api.metrics import Metrics
-from api.recording.observer import Observer
 from api.redis_guard import RedisGuard
 from api.rulesets import RuleSets
 from api.runtime import Runtime
@@ -32,11 +29,7 @@ def worker_runtime(settings: Settings, services: Services, rulesets: RuleSets, m
     """A runtime for the worker: the worker's Redis services and rule sets, nothing started."""
     guard = RedisGuard(metrics=metrics, timeout_s=max(settings.redis_timeout_s, 5.0), breaker_s=settings.breaker_s)
     keys = ApiKeys.load(settings.api_keys, settings.api_keys_file)
-    observer = Observer(client=services.client, guard=guard, keys=services.keys, record=settings.record_events,
-                        max_events=settings.record_max_events)  # fmt: skip
-    keystore = KeyStore(services.client)
-    audit = AuditTrail(services.client, retention_s=settings.audit_retention_days * 86400)
-    return Runtime(settings, keys, metrics, guard, services, rulesets, observer, keystore, audit)
+    return Runtime.assemble(settings, keys, metrics, guard, services, rulesets)
 
 
 async def resolve_all(runtime: Runtime, tenants: Iterable[str]) -> int:
