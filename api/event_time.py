@@ -23,18 +23,31 @@ from engine.events import Event
 
 def event_time_error(settings: Settings, event: Event, *, now: float | None = None) -> TimestampOutOfRange | None:
     """The 422 for an event time outside the skew bound, or None when it is accepted."""
+    return moment_error(
+        settings, event.epoch, shown=event.timestamp.isoformat(), now=now,
+        hint="Load history with `yutang replay`.",
+    )  # fmt: skip
+
+
+def moment_error(
+    settings: Settings, epoch: float, *, shown: str, hint: str, now: float | None = None
+) -> TimestampOutOfRange | None:
+    """The 422 for a caller's moment (``shown`` as sent) outside the skew bound; None when it is accepted.
+
+    Also the bound on a WeCom callback's signed timestamp (api/wecom/service.py).
+    """
     if settings.trust_event_time:
         return None
     now = time.time() if now is None else now
     bound = settings.event_time_skew_s
-    off = event.epoch - now
+    off = epoch - now
     if abs(off) <= bound:
         return None
     clock = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
     side = "ahead of" if off > 0 else "behind"
     message = (
-        f"timestamp: {event.timestamp.isoformat()} is {abs(off):.0f} s {side} the server's clock ({clock}); "
-        f"accepted within ±{bound} s (YUTANG_EVENT_TIME_SKEW_S). Load history with `yutang replay`."
+        f"timestamp: {shown} is {abs(off):.0f} s {side} the server's clock ({clock}); "
+        f"accepted within ±{bound} s (YUTANG_EVENT_TIME_SKEW_S). {hint}"
     )
     return TimestampOutOfRange(
         message,

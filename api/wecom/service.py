@@ -8,10 +8,10 @@ by its signed ``timestamp`` before anything else.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
-from api.errors import ApiError, InvalidRequest, NotFound, TimestampOutOfRange, Unauthorized
+from api.errors import ApiError, InvalidRequest, NotFound, Unauthorized
+from api.event_time import moment_error
 from api.outcomes.service import record_outcome
 from api.runtime import Runtime
 from engine.wecom.crypto import CallbackKeys, CallbackRefused
@@ -41,17 +41,13 @@ def keys_for(runtime: Runtime, tenant: str) -> CallbackKeys:
 
 def check_fresh(runtime: Runtime, timestamp: str) -> None:
     """A signed timestamp within the skew bound of our clock, so an old callback cannot be sent again."""
-    bound = runtime.settings.event_time_skew_s
     try:
-        off = int(timestamp) - time.time()
+        epoch = int(timestamp)
     except ValueError:
         raise InvalidRequest("timestamp: must be seconds since the epoch") from None
-    if abs(off) > bound and not runtime.settings.trust_event_time:
-        raise TimestampOutOfRange(
-            f"timestamp: {abs(off):.0f} s {'ahead of' if off > 0 else 'behind'} the server's clock; "
-            f"WeCom callbacks are accepted within ±{bound} s",
-            extra={"fields": [{"field": "timestamp", "message": f"within ±{bound} s"}], "bound_s": bound},
-        )
+    late = moment_error(runtime.settings, epoch, shown=timestamp, hint="A WeCom callback cannot be sent again later.")
+    if late is not None:
+        raise late
 
 
 def verify_url(runtime: Runtime, tenant: str, signed: Signed, echostr: str) -> str:
