@@ -32,12 +32,12 @@ from typing import Any
 
 from api.errors import ApiError, IdempotencyConflict, InProgress
 from api.redis_guard import RedisGuard
+from engine.datastore.batches import Command
+from engine.datastore.keys import PREFIX, digest, safe_id
+from engine.datastore.scripts import AnyRedis, Call, Script, guarded, run_one
 from engine.events import Event
-from engine.features.keys import PREFIX, digest, safe_id
-from engine.features.scripts import AnyRedis, Call, Script, guarded, run_one
-from engine.offers.slots import Command
 
-CLAIM_SCRIPT = Script.load("claim.lua")
+CLAIM_SCRIPT = Script.load("engine.features", "claim.lua")
 #: How long a claim stays pending when its request never finishes (worker killed).
 PENDING_TTL_MS = 15_000
 _PENDING, _DONE = "P", "D"

@@ -19,7 +19,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from api.process_metrics import BuildInfo, WorkerProcesses
-from engine.redis_supervisor import read_state
+from engine.datastore.supervisor import read_state
 
 #: Resolves 100 µs steps below a millisecond and still shows a stalled Redis.
 LATENCY_BUCKETS = (

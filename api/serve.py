@@ -2,7 +2,7 @@
 
 The embedded redis-server is started once, here in the parent, and its socket URL
 handed to the workers through ``REDIS_URL``; the parent also supervises it (restarted
-from its AOF when it dies, :mod:`engine.redis_supervisor`) and stops it for good when
+from its AOF when it dies, :mod:`engine.datastore.supervisor`) and stops it for good when
 the server exits (SIGTERM, SIGINT). The workers find the supervisor's state through
 ``YUTANG_EMBEDDED_REDIS_STATE`` (for /readyz and /metrics). With several workers,
 ``PROMETHEUS_MULTIPROC_DIR`` is set so /metrics sums them all.
@@ -20,11 +20,11 @@ import tempfile
 from pathlib import Path
 
 from api.auth import generate_dev_key
+from engine.datastore.embedded import EmbeddedRedis
+from engine.datastore.supervisor import RedisSupervisor
 from engine.errors import StoreUnavailable
 from engine.logs import FORMATS, log_config
 from engine.logs import configure as configure_logs
-from engine.redis_embedded import EmbeddedRedis
-from engine.redis_supervisor import RedisSupervisor
 
 #: Seconds a worker may take to answer uvicorn's health ping (its default 5 s is shorter than a cold start).
 WORKER_HEALTHCHECK_S = int(os.environ.get("YUTANG_WORKER_HEALTHCHECK_S", "60"))

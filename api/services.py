@@ -22,16 +22,17 @@ from api.settings import Settings
 from engine.cases.book import CaseBook
 from engine.contacts.gate import ContactGate
 from engine.contacts.platform import WeComMonthly
+from engine.datastore.batches import Command, Writes
+from engine.datastore.connection import RedisHandle, RedisSettings, open_redis
+from engine.datastore.keys import safe_id
+from engine.datastore.scripts import guarded
 from engine.events import Event
-from engine.features.connection import RedisHandle, RedisSettings, open_redis
-from engine.features.keys import KeyBuilder, safe_id
-from engine.features.scripts import guarded
+from engine.features.keys import KeyBuilder
 from engine.features.spec import Entity, ListKind
 from engine.features.store import FeatureStore
 from engine.model import SeedListEntry
 from engine.offers.clawbacks import Clawbacks
 from engine.offers.ledger import OfferLedger
-from engine.offers.slots import Command, Writes
 from engine.wecom.ledger import WecomLedger
 
 #: Recent decisions of a customer are kept this long after the last one.

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.datastore.keys import safe_id
 from engine.events import Event
-from engine.features.keys import safe_id
 from engine.features.spec import Entity, ListKind
 from engine.features.store import FeatureStore
 

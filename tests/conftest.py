@@ -19,8 +19,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from redis.asyncio import Redis, RedisCluster
 
-from engine.redis_cluster import LocalCluster, start_local_cluster
-from engine.redis_embedded import EmbeddedRedis, free_port
+from engine.datastore.embedded import EmbeddedRedis, free_port
+from engine.datastore.local_cluster import LocalCluster, start_local_cluster
 
 
 @pytest.fixture(scope="session")

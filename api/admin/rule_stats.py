@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from engine.features.keys import PREFIX, safe_id
+from engine.datastore.keys import PREFIX, safe_id
 from engine.model import CompiledRuleSet
 
 #: Reports of versions nobody runs any more fade away.

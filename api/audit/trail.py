@@ -23,8 +23,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from engine.features.keys import PREFIX, safe_id
-from engine.features.scripts import AnyRedis
+from engine.datastore.keys import PREFIX, safe_id
+from engine.datastore.scripts import AnyRedis
 
 SCAN_LIMIT = 5_000
 MAX_SEQ = 2**64 - 1

@@ -13,8 +13,8 @@ from typing import Any
 
 from api.journeys.service import automation
 from api.runtime import Runtime
+from engine.datastore.keys import digest
 from engine.events import Event
-from engine.features.keys import digest
 from engine.features.spec import Entity, ListFeature, WindowedFeature
 from engine.journeys.actions import tags_key
 from engine.rule_engine import LoadedRuleSet

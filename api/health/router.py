@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.cases.service import refresh_queue_metrics
 from api.deps import RuntimeDep
-from engine.redis_supervisor import read_state
+from engine.datastore.supervisor import read_state
 
 router = APIRouter(tags=["health"])
 

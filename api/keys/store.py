@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.auth import TENANT_PATTERN, Principal, Role, Scope, key_digest
-from engine.features.keys import PREFIX, safe_id
-from engine.features.scripts import AnyRedis
+from engine.datastore.keys import PREFIX, safe_id
+from engine.datastore.scripts import AnyRedis
 
 KEY_PREFIX = "ytk~"
 #: made keys per tenant: a leaked admin key cannot grow a tenant's hash (and each revoke's scan) without bound

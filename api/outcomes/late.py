@@ -32,8 +32,8 @@ from api.runtime import Runtime
 from engine.cases.book import Opening
 from engine.cases.keys import actor_of, case_id_for
 from engine.cases.links import Link, links_of
+from engine.datastore.keys import digest
 from engine.events import Event
-from engine.features.keys import digest
 from engine.features.spec import Entity, ListKind
 from engine.offers.clawbacks import Clawback, history_calls
 from engine.offers.results import HoldChange, ReservationChange

@@ -31,8 +31,9 @@ import ipaddress
 from collections.abc import AsyncIterator
 from typing import Any
 
+from engine.datastore.keys import PREFIX, safe_id
 from engine.events import Event, ip_subnet, phone_segment
-from engine.features.keys import PREFIX, KeyBuilder, normalize, safe_id
+from engine.features.keys import KeyBuilder, normalize
 from engine.features.spec import Entity
 from engine.phones import country_code
 from engine.replay.log import dump_record

@@ -81,7 +81,7 @@ def _compare(field: str, want: Any, got: Any) -> str | None:
         return f"withheld: expected {wrong}, got {shown}" if wrong else None
     if field in ("status", "remaining", "holds", "reservations", "journey"):
         wrong = {k: v for k, v in want.items() if got.get(k) != v}
-        return f"{field}: expected {wrong}, got {({k: got.get(k) for k in wrong})} (all: {got})" if wrong else None
+        return f"{field}: expected {wrong}, got { ({k: got.get(k) for k in wrong}) } (all: {got})" if wrong else None
     if field == "tags":
         return None if sorted(want) == got else f"tags: expected {sorted(want)}, got {got}"
     if field == "next_allowed_at":

@@ -28,11 +28,11 @@ from api.scoring.extras import price_offers
 from api.scoring.options import ScoreOptions
 from api.scoring.render import render_evaluation, render_fail_mode, render_grants
 from api.services import encode
+from engine.datastore.batches import Command, ScriptCall
 from engine.errors import StoreUnavailable
 from engine.evaluation import Evaluation
 from engine.events import Event
 from engine.offers.results import REFUSED, Grant
-from engine.offers.slots import Command, ScriptCall
 from engine.rule_engine import LoadedRuleSet
 
 ROUTE = "/v1/score"

@@ -19,7 +19,7 @@ from typing import Any
 from engine.cases.keys import CaseKeys
 from engine.cases.model import UNDECIDED, Case, parse_case
 from engine.cases.scripts import CLAIM, DECIDE, FINISH, OPEN
-from engine.offers.slots import Command, ScriptCall, run_batch, text
+from engine.datastore.batches import Command, ScriptCall, run_batch, text
 
 MAX_SCAN = 2000
 MAX_EVENTS = 100  # newest events kept per case (the count goes on)

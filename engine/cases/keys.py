@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from engine.offers.slots import PREFIX, safe_id
+from engine.datastore.keys import PREFIX, safe_id
 
 #: The actor a case is about: today a customer. When linked groups exist (the
 #: linked-account features), an actor becomes ``group:<id>`` and every account of the

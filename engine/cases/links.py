@@ -22,10 +22,10 @@ import json
 import time
 from dataclasses import dataclass
 
+from engine.datastore.batches import Command, ScriptCall, run_batch, text
 from engine.events import Event
 from engine.features.keys import KeyBuilder, mask, normalize
 from engine.features.spec import PII_ENTITIES, Entity
-from engine.offers.slots import Command, ScriptCall, run_batch, text
 
 FRAUD_CAUSE = "label:fraud:"
 #: The identities a paid order is checked by (a payment identity joins them when events carry one).

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.offers.slots import text
+from engine.datastore.batches import text
 
 UNDECIDED = frozenset({"open", "escalated"})
 STATES = ("open", "escalated", "approved", "denied")

@@ -218,8 +218,9 @@ def _via(item: FeatureItem, problems: _Problems) -> tuple[Entity, ...]:
             problems.add("via", Code.INVALID_VALUE, message)
         elif value not in strong:
             problems.add(
-                "via", Code.UNKNOWN_ENTITY, f"'{value}' cannot link accounts (one of {', '.join(strong)})"
-                f"{did_you_mean(value, strong)}",
+                "via",
+                Code.UNKNOWN_ENTITY,
+                f"'{value}' cannot link accounts (one of {', '.join(strong)}){did_you_mean(value, strong)}",
             )
         elif Entity(value) not in found:
             found.append(Entity(value))

@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 
 from engine.contacts.platform import Quota
 from engine.contacts.quiet import quiet_until
+from engine.datastore.batches import run_batch, text
+from engine.datastore.keys import CustomerKeys
 from engine.model import ContactCap, ContactPolicy
-from engine.offers.slots import CustomerKeys, run_batch, text
 
 Reason = Literal["ok", "quiet_hours", "cap", "unknown_channel", "platform_limit"]
 

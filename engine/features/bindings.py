@@ -25,9 +25,9 @@ codes are compared exactly (case-sensitive), as the storefront sends them.
 
 from __future__ import annotations
 
+from engine.datastore.keys import safe_id
 from engine.events import SCORED_TYPES
 from engine.features.builder import RequestBuilder
-from engine.features.keys import safe_id
 from engine.features.spec import BindingFeature, CouponBinding
 
 JOINED = "member_joined"

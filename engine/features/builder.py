@@ -19,8 +19,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from engine.datastore.keys import digest
 from engine.events import Event
-from engine.features.keys import KeyBuilder, digest, entity_value
+from engine.features.keys import KeyBuilder, entity_value
 from engine.features.plan import Plan
 from engine.features.spec import Entity
 

@@ -21,17 +21,14 @@ import base64
 import hashlib
 import hmac
 import ipaddress
-import re
 
+from engine.datastore.keys import PREFIX, safe_id
 from engine.events import Event, email_domain, ip_subnet, phone_segment
 from engine.features.spec import PII_ENTITIES, Entity
 from engine.identity.addresses import canonical_address
 from engine.identity.emails import canonical_email
 from engine.identity.payments import canonical_payment
 from engine.identity.phones import e164
-
-PREFIX = "yt"
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_.@+=-]{1,64}$")
 
 #: Short namespace per entity. A referrer is a customer: both share the customer's slot.
 NAMESPACE: dict[Entity, str] = {
@@ -50,17 +47,6 @@ NAMESPACE: dict[Entity, str] = {
     Entity.CAMPAIGN: "cmp",
     Entity.COUPON: "cpn",
 }
-
-
-def digest(value: str, size: int = 9) -> str:
-    """Unkeyed short digest (base64url) of a non-personal identifier."""
-    raw = hashlib.blake2b(value.encode(), digest_size=size).digest()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def safe_id(value: str) -> str:
-    """``value`` itself when it is safe inside a key and hash tag, else ``~<digest>``."""
-    return value if _SAFE_ID.match(value) else "~" + digest(value)
 
 
 def normalize(entity: Entity, value: str) -> str:

@@ -305,9 +305,7 @@ class LinkedMember:
     shared: tuple[tuple[Entity, str], ...]  # identities both used among their newest 32 (personal ones hashed)
 
 
-async def linked_group(
-    client: Any, tag_of: Any, customer_tag: str, *, low_ms: int
-) -> list[LinkedMember]:
+async def linked_group(client: Any, tag_of: Any, customer_tag: str, *, low_ms: int) -> list[LinkedMember]:
     """The strong links of the customer under ``customer_tag`` with a time after ``low_ms``, newest first.
 
     Two round trips (the peers and the customer's identities, then each peer's identities);

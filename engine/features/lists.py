@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from engine.datastore.scripts import AnyRedis, Call, Script, guarded, run_many, run_one
 from engine.features.builder import RequestBuilder, StoreSettings
 from engine.features.keys import KeyBuilder, mask, normalize
 from engine.features.plan import ListRead
-from engine.features.scripts import AnyRedis, Call, Script, guarded, run_many, run_one
 from engine.features.spec import PII_ENTITIES, Entity, ListKind
 
-LIST_SCRIPT = Script.load("list_entry.lua")
+LIST_SCRIPT = Script.load("engine.features", "list_entry.lua")
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,10 +28,10 @@ two dependent steps (the invitee's slot says who the referrer is).
 
 from __future__ import annotations
 
+from engine.datastore.keys import digest
 from engine.events import ip_subnet
 from engine.features import referral_tree
 from engine.features.builder import Batch, RequestBuilder
-from engine.features.keys import digest
 from engine.features.spec import Entity, ReferralFeature, ReferralMetric
 
 #: Lua RU sentinel: take the referrer's chain from the register loaded by RR.

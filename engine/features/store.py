@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from engine.datastore.scripts import AnyRedis, Call, Script, guarded, is_cluster, run_many
 from engine.errors import StoreUnavailable
 from engine.events import Event
 from engine.features import bindings, group_buy, links, lists, referral_graph, referral_tree, windows
@@ -36,7 +37,6 @@ from engine.features.builder import LINK_PREFIX, Batch, RequestBuilder, StoreSet
 from engine.features.keys import KeyBuilder
 from engine.features.lists import ListEntry, ListPage, ListStore
 from engine.features.plan import Plan, compile_plan
-from engine.features.scripts import AnyRedis, Call, Script, guarded, is_cluster, run_many
 from engine.features.spec import (
     BindingFeature,
     Entity,
@@ -47,7 +47,7 @@ from engine.features.spec import (
     WindowedFeature,
 )
 
-PLAN_SCRIPT = Script.load("plan.lua")
+PLAN_SCRIPT = Script.load("engine.features", "plan.lua")
 LINKED_ENTITY: dict[str, Entity] = {prefix: entity for entity, prefix in LINK_PREFIX.items()}
 Value = int | float | bool | None
 _MAX_CACHED_PLANS = 256

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from engine.datastore.batches import run_batch, text
+from engine.datastore.keys import PREFIX, safe_id
 from engine.model import Offer
-from engine.offers.slots import PREFIX, run_batch, safe_id, text
 
 DEADLINE_KIND = "group_buy_deadline"
 

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from engine.datastore.batches import run_batch, text
+from engine.datastore.keys import CustomerKeys
 from engine.events import Event
 from engine.journeys.model import Action
 from engine.journeys.webhooks import Outbox
-from engine.offers.slots import CustomerKeys, run_batch, text
 from engine.rule_engine import LoadedRuleSet
 
 log = logging.getLogger("yutang.journeys")

@@ -19,13 +19,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.backends.python_codegen import generate_matcher
+from engine.datastore.batches import run_batch, text
+from engine.datastore.keys import safe_id
 from engine.events import Event
-from engine.features.keys import safe_id
 from engine.journeys.actions import ActionContext, Parts, run_actions
 from engine.journeys.due import DueItem, DueQueue
 from engine.journeys.model import HealthRule
 from engine.model import Predicate
-from engine.offers.slots import run_batch, text
 from engine.rule_engine import LoadedRuleSet
 
 WEEK_S = 7 * 86400

@@ -21,8 +21,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from engine.features.keys import safe_id
-from engine.offers.slots import run_batch, text
+from engine.datastore.batches import run_batch, text
+from engine.datastore.keys import safe_id
 
 CLAIM = """
 local now, lease, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])

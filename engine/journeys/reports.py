@@ -14,10 +14,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine.datastore.batches import run_batch, text
 from engine.journeys.community import kpi_key
 from engine.journeys.runner import stage_entries_key
 from engine.model import CompiledRuleSet
-from engine.offers.slots import run_batch, text
 
 PERIODS = ("day", "week", "month")
 

@@ -19,14 +19,14 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from engine.datastore.batches import run_batch
+from engine.datastore.keys import digest
 from engine.events import Event
-from engine.features.keys import digest
 from engine.journeys.actions import ActionContext, Parts, run_actions
 from engine.journeys.due import DueItem, DueQueue
 from engine.journeys.model import Journey, Timeout, Transition
 from engine.journeys.moves import Checks, Choice, Compiled, JourneyPlan, choices, log_entry
 from engine.journeys.state import Applied, JourneyState, JourneyStore, Step, Stepped
-from engine.offers.slots import run_batch
 from engine.rule_engine import LoadedRuleSet
 
 MAX_RETRIES = 5
@@ -35,7 +35,7 @@ STAGE_KEEP_S = 400 * 86400
 
 def stage_entries_key(tenant: str, journey: str, stage: str) -> str:
     """Zset customer -> first entry epoch: the cohorts of conversion KPIs."""
-    from engine.features.keys import safe_id
+    from engine.datastore.keys import safe_id
 
     return f"yt:{{{safe_id(tenant)}:jr}}:{journey}:in:{stage}"
 

@@ -27,7 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.offers.slots import CustomerKeys, run_batch, text
+from engine.datastore.batches import run_batch, text
+from engine.datastore.keys import CustomerKeys
 
 SEEN_KEEP = 200
 LOG_KEEP = 100

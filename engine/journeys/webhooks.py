@@ -34,11 +34,11 @@ from typing import Any
 import httpx
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
+from engine.datastore.batches import run_batch, text
+from engine.datastore.keys import safe_id
 from engine.egress.transport import Egress, EgressRefused
-from engine.features.keys import safe_id
 from engine.journeys.due import DueItem, DueQueue
 from engine.journeys.model import Webhook
-from engine.offers.slots import run_batch, text
 
 LOG_KEEP = 1000
 log = logging.getLogger("yutang.webhooks")

@@ -15,12 +15,12 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from engine.datastore.batches import run_batch, text
 from engine.egress.transport import Egress
 from engine.journeys.community import Community
 from engine.journeys.due import DueItem, DueQueue
 from engine.journeys.runner import JourneyRunner
 from engine.journeys.webhooks import Outbox
-from engine.offers.slots import run_batch, text
 from engine.rule_engine import LoadedRuleSet
 
 log = logging.getLogger("yutang.worker")

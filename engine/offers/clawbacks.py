@@ -27,7 +27,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.offers.slots import Command, CustomerKeys, OfferKeys, ScriptCall, run_batch, text
+from engine.datastore.batches import Command, ScriptCall, run_batch, text
+from engine.datastore.keys import CustomerKeys, OfferKeys
 
 #: KEYS: clawbacks hash. ARGV: keep seconds, then pairs (field, JSON). Returns the fields newly set.
 MARK = """

@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from engine.datastore.batches import Command, ScriptCall, run_batch, text
+from engine.datastore.keys import PREFIX, safe_id
 from engine.events import Event
 from engine.model import Experiment, Offer
 from engine.offers.results import Grant
-from engine.offers.slots import PREFIX, Command, ScriptCall, run_batch, safe_id, text
 
 #: KEYS: stats, assigned. ARGV: variant, customer.
 GRANTED = """

@@ -19,18 +19,11 @@ from typing import Any
 
 from redis.commands.core import AsyncScript
 
+from engine.datastore.batches import Command, ScriptCall, run_batch, text
+from engine.datastore.keys import CustomerKeys, OfferKeys, held_offers_key
 from engine.events import OUTCOME_TYPES, Event
 from engine.offers.periods import order_reference
 from engine.offers.results import HoldChange
-from engine.offers.slots import (
-    Command,
-    CustomerKeys,
-    OfferKeys,
-    ScriptCall,
-    held_offers_key,
-    run_batch,
-    text,
-)
 
 
 def outcome_action(event: Event) -> tuple[str, str] | None:

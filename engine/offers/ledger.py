@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+from engine.datastore.batches import Command, ScriptCall, run_batch, text
+from engine.datastore.keys import CustomerKeys, OfferKeys, held_offers_key, reserved_offers_key
 from engine.events import Event
 from engine.model import Offer
 from engine.offers import holds, reservations
@@ -34,16 +36,6 @@ from engine.offers.results import (
     ReservationChange,
 )
 from engine.offers.scripts import RECORD, RESERVATION, RESERVE, TRANSITION
-from engine.offers.slots import (
-    Command,
-    CustomerKeys,
-    OfferKeys,
-    ScriptCall,
-    held_offers_key,
-    reserved_offers_key,
-    run_batch,
-    text,
-)
 
 _DAY_TTL = 8 * 86400  # per-day counters outlive the day for reporting, then go
 _PERIOD_TTL = 40 * 86400  # week and month counters likewise

@@ -16,18 +16,11 @@ from typing import Any
 
 from redis.commands.core import AsyncScript
 
+from engine.datastore.batches import Command, ScriptCall, run_batch, text
+from engine.datastore.keys import CustomerKeys, OfferKeys, reserved_offers_key
 from engine.events import OUTCOME_TYPES, Event
 from engine.offers.periods import order_reference
 from engine.offers.results import ReservationChange
-from engine.offers.slots import (
-    Command,
-    CustomerKeys,
-    OfferKeys,
-    ScriptCall,
-    reserved_offers_key,
-    run_batch,
-    text,
-)
 
 _FINAL = frozenset({"cancelled", "refunded", "lapsed"})
 

@@ -341,6 +341,8 @@ KNOWN_FIELDS = _known_fields()
 
 _FIELD = {"pack": "meta", "decision": "decision", "contacts": "contacts", "review": "review", "clawback": "clawback"}
 _COLLECTORS = {"single": _collect_single, "list": _collect_list, "map": _collect_map}
+
+
 def _validate_offer_group(pack: ValidatedPack, source: SourceFile, path: Path, raw: Any) -> OfferGroupItem | None:
     item: OfferGroupItem | None = _validate(pack, source, path, OfferGroupItem, raw)
     return item

@@ -337,6 +337,7 @@ class ClawbackItem(_Section):
     linked: Literal["watch", "case", "none"] = "watch"
     description: str = ""
 
+
 # journeys, community rules and webhooks have their own module; imported here so that
 # SECTIONS and the loader's "did you mean" field names see them
 from engine.pack.automation_schema import (  # noqa: E402

@@ -19,9 +19,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from engine.datastore.embedded import EmbeddedRedis
 from engine.features.builder import StoreSettings
 from engine.features.store import FeatureStore
-from engine.redis_embedded import EmbeddedRedis
 
 #: A log may be dated ahead of this host's clock (a simulated December): never clamp it.
 REPLAY_SETTINGS = StoreSettings(max_future_skew_s=100 * 365 * 86_400)

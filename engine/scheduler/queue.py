@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from engine.offers.slots import PREFIX, run_batch, safe_id, text
+from engine.datastore.batches import run_batch, text
+from engine.datastore.keys import PREFIX, safe_id
 
 #: KEYS: due, leased, payload, token. ARGV: now, lease_until, limit, token prefix.
 CLAIM = """

@@ -13,7 +13,7 @@ import contextlib
 import os
 from datetime import UTC, datetime
 
-from engine.features.connection import RedisSettings, open_redis
+from engine.datastore.connection import RedisSettings, open_redis
 from engine.groupbuy.book import DEADLINE_KIND, GroupBuyBook
 from engine.groupbuy.deadlines import deadline_handler
 from engine.offers.ledger import OfferLedger

@@ -14,7 +14,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from engine.offers.slots import PREFIX, CustomerKeys, run_batch, safe_id, text
+from engine.datastore.batches import run_batch, text
+from engine.datastore.keys import PREFIX, CustomerKeys, safe_id
 
 SEEN_TTL_S = 7 * 86400
 WEEK_TTL_S = 120 * 86400

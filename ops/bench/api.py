@@ -33,7 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from engine.redis_embedded import EmbeddedRedis, free_port  # noqa: E402
+from engine.datastore.embedded import EmbeddedRedis, free_port  # noqa: E402
 
 KEY = "bench-key-0123456789abcdef"
 TYPES = ["signup", "coupon_claim", "red_packet_claim", "referral", "order", "group_buy_join"]

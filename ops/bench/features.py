@@ -29,8 +29,9 @@ from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 
+from engine.datastore.connection import RedisSettings, client_from_url
+from engine.datastore.embedded import EmbeddedRedis
 from engine.events import OUTCOME_TYPES, Event
-from engine.features.connection import RedisSettings, client_from_url
 from engine.features.links import STRONG
 from engine.features.spec import (
     Aggregate,
@@ -48,7 +49,6 @@ from engine.features.spec import (
     WindowedFeature,
 )
 from engine.features.store import FeatureStore
-from engine.redis_embedded import EmbeddedRedis
 
 H, D = 3600, 86400
 CLAIMS = ("coupon_claim", "red_packet_claim", "group_buy_join")

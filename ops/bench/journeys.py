@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.backends import BackendKind  # noqa: E402
 from engine.contacts.gate import ContactGate  # noqa: E402
+from engine.datastore.embedded import EmbeddedRedis, free_port  # noqa: E402
 from engine.egress.policy import WebhookPolicy  # noqa: E402
 from engine.egress.transport import Egress  # noqa: E402
 from engine.events import Event  # noqa: E402
@@ -36,7 +37,6 @@ from engine.journeys.webhooks import Outbox  # noqa: E402
 from engine.journeys.worker import Worker  # noqa: E402
 from engine.offers.ledger import OfferLedger  # noqa: E402
 from engine.pack.loader import read_pack_files  # noqa: E402
-from engine.redis_embedded import EmbeddedRedis, free_port  # noqa: E402
 from engine.rule_engine import prepare  # noqa: E402
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 2000

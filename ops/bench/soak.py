@@ -3,7 +3,7 @@
     python ops/bench/soak.py [--minutes 10 | --seconds 60] [--workers 2] [--connections 16] [--cluster]
 
 Starts Redis (the embedded server, or with ``--cluster`` a local 3-master Redis
-Cluster from :mod:`engine.redis_cluster`), then ``yutang serve --workers N`` with the
+Cluster from :mod:`engine.datastore.local_cluster`), then ``yutang serve --workers N`` with the
 shipped pack, and drives /v1/score over keep-alive HTTP/1.1 connections. Each minute:
 40 s of steady traffic (honest parents: signups, coupons, red packets, orders,
 referrals), 10 s with a farming ring bursting in (new accounts on a few devices and
@@ -40,8 +40,8 @@ import redis
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from engine.redis_cluster import LocalCluster, start_local_cluster  # noqa: E402
-from engine.redis_embedded import EmbeddedRedis, free_port  # noqa: E402
+from engine.datastore.embedded import EmbeddedRedis, free_port  # noqa: E402
+from engine.datastore.local_cluster import LocalCluster, start_local_cluster  # noqa: E402
 
 KEY = "soak-key-0123456789abcdef"
 MIB = 1024 * 1024

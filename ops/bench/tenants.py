@@ -48,8 +48,8 @@ sys.path.insert(0, str(ROOT))
 
 from engine.backends import BackendKind  # noqa: E402
 from engine.compile.pack import compile_files  # noqa: E402
+from engine.datastore.embedded import free_port  # noqa: E402
 from engine.events import Event  # noqa: E402
-from engine.redis_embedded import free_port  # noqa: E402
 from engine.rule_engine import RuleEngine, assemble, backend_checks  # noqa: E402
 from ops.bench.api import _read_response, cpu_seconds, sample_event  # noqa: E402
 from ops.bench.parts.engine_packs import generate_inputs, generate_pack  # noqa: E402

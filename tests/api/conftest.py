@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 
 from api.app import create_app
 from api.settings import Settings
-from engine.redis_embedded import EmbeddedRedis
+from engine.datastore.embedded import EmbeddedRedis
 
 PACK = Path(__file__).parent / "packs" / "small"
 ALPHA = "alpha-admin-key-0123456789"  # tenant alpha, every scope
@@ -76,6 +76,7 @@ def make_api(redis_server: EmbeddedRedis, tmp_path: Path) -> MakeApi:
     over the rules directory at start-up) or its counters must not leak into this test."""
     with SyncRedis.from_url(redis_server.url) as client:
         client.flushdb()
+
     @contextlib.asynccontextmanager
     async def make(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
         app = create_app(settings_for(overrides.pop("redis_url", redis_server.url), tmp_path, **overrides))

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from redis.cluster import ClusterNode, RedisCluster
 
-from engine.redis_embedded import free_port
+from engine.datastore.embedded import free_port
 from tests.api.conftest import KEYS, SECRET
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.redis_embedded import EmbeddedRedis, free_port
+from engine.datastore.embedded import EmbeddedRedis, free_port
 from engine.version import __version__
 from tests.api.conftest import ALPHA, ALPHA_SCORE, MakeApi, event
 

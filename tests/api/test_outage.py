@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from engine.redis_embedded import EmbeddedRedis, free_port
+from engine.datastore.embedded import EmbeddedRedis, free_port
 from tests.api.conftest import auth, event
 
 

@@ -115,9 +115,13 @@ def test_a_wrong_expectation_fails_at_its_place_with_expected_and_actual(
 
 
 def test_scenario_names_are_checked_with_did_you_mean(tmp_path: Path) -> None:
-    bad = GREENS.replace("reasons: [blocked_device]", "reasons: [blocked_devise]").replace(
-        "offers: [first_box]}", "offers: [first_bx]}", 1
-    ).replace("{entity: device, value: dv-bad, kind: block, reason", "{entity: devise, value: dv-bad, kind: block, why")
+    bad = (
+        GREENS.replace("reasons: [blocked_device]", "reasons: [blocked_devise]")
+        .replace("offers: [first_box]}", "offers: [first_bx]}", 1)
+        .replace(
+            "{entity: device, value: dv-bad, kind: block, reason", "{entity: devise, value: dv-bad, kind: block, why"
+        )
+    )
     bad = bad.replace("kind: block, why", "kind: block, reason")
     ruleset, diagnostics = compile_path(pack_dir(tmp_path, bad))
     assert ruleset is None

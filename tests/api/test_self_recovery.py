@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "tests/api/packs/small"
 
 
-
 def answered(client: httpx.Client, path: str, *, within_s: float = 5.0) -> dict[str, Any]:
     """The first 200 of ``path`` within ``within_s``: after a recovery each worker's circuit breaker stays
     open for ``breaker_s`` after its last failure (api/redis_guard.py), so a first read may be 503."""
@@ -37,6 +36,7 @@ def answered(client: httpx.Client, path: str, *, within_s: float = 5.0) -> dict[
             assert response.status_code == 200, response.text
             return dict(response.json())
         time.sleep(0.2)
+
 
 def redis_servers_of(data: Path) -> list[int]:
     """Pids of the live redis-server processes whose socket is in ``data`` (the process table)."""

@@ -31,7 +31,7 @@ def test_serve_with_workers_and_the_embedded_redis(server):
         assert client.post("/v1/score", json=event(), headers={}).status_code == 401
         metrics = client.get("/metrics").text
     assert 'yutang_http_requests_total{method="POST",route="/v1/score",status="200"} 20.0' in metrics
-    assert "yutang_ruleset_info{tenant=\"*\",version=" in metrics  # the base pack's set
+    assert 'yutang_ruleset_info{tenant="*",version=' in metrics  # the base pack's set
     assert "customer=" not in metrics and "device=" not in metrics and "event_id=" not in metrics
     assert f'yutang_build_info{{python="{platform.python_version()}",version="{version("yutang")}"}} 1.0' in metrics
     memory = {s.name: s.value for f in text_string_to_metric_families(metrics) for s in f.samples}

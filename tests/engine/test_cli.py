@@ -25,8 +25,7 @@ def test_check_fails_with_file_line_col_code(
     out = capsys.readouterr()
     assert (
         "unknown_name.yaml:11:11 UNKNOWN_NAME rule 'farm': unknown name 'device.acounts_24h'"
-        " (did you mean 'device.accounts_24h'?)"
-        in out.out
+        " (did you mean 'device.accounts_24h'?)" in out.out
     )
     assert "cannot be loaded" in out.err
 

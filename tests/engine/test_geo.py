@@ -43,8 +43,12 @@ def test_ip_regions(ip: str, region: str | None) -> None:
 @pytest.mark.parametrize(
     ("text", "short"),
     [
-        ("广西壮族自治区", "广西"), ("上海市", "上海"), ("江苏省", "江苏"),
-        ("新疆维吾尔自治区", "新疆"), ("香港特别行政区", "香港"), ("浙江", "浙江"),
+        ("广西壮族自治区", "广西"),
+        ("上海市", "上海"),
+        ("江苏省", "江苏"),
+        ("新疆维吾尔自治区", "新疆"),
+        ("香港特别行政区", "香港"),
+        ("浙江", "浙江"),
     ],
 )
 def test_province_names_long_or_short(text: str, short: str) -> None:

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from engine.datastore.embedded import EmbeddedRedis, free_port
+from engine.datastore.supervisor import RedisSupervisor, SupervisorState, read_state
 from engine.errors import StoreUnavailable
-from engine.redis_embedded import EmbeddedRedis, free_port
-from engine.redis_supervisor import RedisSupervisor, SupervisorState, read_state
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -126,7 +126,7 @@ def test_one_data_dir_has_one_server_even_when_its_owner_was_killed(tmp_path: Pa
         first.stop()
     # the owner SIGKILLed: its redis-server lives on as an orphan, and still holds the directory
     owner = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from engine.redis_embedded import EmbeddedRedis; "
+        [sys.executable, "-c", "import sys, time; from engine.datastore.embedded import EmbeddedRedis; "
          "EmbeddedRedis(sys.argv[1]).start(); print('up', flush=True); time.sleep(60)", str(data)],
         cwd=ROOT, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
@@ -160,7 +160,7 @@ def _alive(pid: int) -> bool:
 def test_a_program_that_exits_without_stopping_its_supervisor_leaves_no_server(tmp_path: Path) -> None:
     data = tmp_path / "data"
     program = (
-        "import sys; from engine.redis_embedded import EmbeddedRedis; from engine.redis_supervisor import "
+        "import sys; from engine.datastore.embedded import EmbeddedRedis; from engine.datastore.supervisor import "
         "RedisSupervisor; RedisSupervisor(EmbeddedRedis(sys.argv[1])).start(); print('up', flush=True)"
     )
     done = subprocess.run(

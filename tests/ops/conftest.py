@@ -23,7 +23,7 @@ import httpx
 import pytest
 import yaml
 
-from engine.redis_embedded import free_port
+from engine.datastore.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 OPS = ROOT / "ops"

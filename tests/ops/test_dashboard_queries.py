@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from api.metrics import Metrics
-from engine.redis_supervisor import STATE_FILE, SupervisorState
+from engine.datastore.supervisor import STATE_FILE, SupervisorState
 from tests.ops.conftest import ADMIN_KEY, OPS, SCRAPE_INTERVAL_S, Prometheus, Yutang, wait_until
 
 DASHBOARD = json.loads((OPS / "grafana" / "yutang.json").read_text())

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from api.client import AsyncYutang, OutcomeEvent, ScoreEvent, Yutang, YutangError
-from engine.redis_embedded import free_port
+from engine.datastore.embedded import free_port
 from tests.api.conftest import ALPHA, ALPHA_SCORE, PACK
 from tests.api.serving import yutang_serve
 

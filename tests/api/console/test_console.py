@@ -162,7 +162,8 @@ def test_the_console_shows_the_pack_scores_a_sample_refuses_a_broken_pack_and_re
     wait_for(driver, lambda d: version.startswith(text(d, "version")), "the rolled-back version in the header")
     wait_for(driver, lambda d: d.find_elements("css selector", "#audit tr[data-action='rules.rollback']"), "rollback")
     assert [r.get_attribute("data-action") for r in driver.find_elements("css selector", "#audit tr")] == [
-        "rules.rollback", "rules.reload"
+        "rules.rollback",
+        "rules.reload",
     ]
     with httpx.Client(base_url=served, timeout=10) as client:
         assert client.get("/v1/rules", headers=auth()).json()["version"] == version

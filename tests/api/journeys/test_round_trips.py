@@ -21,6 +21,7 @@ from redis.asyncio.connection import Connection
 
 from engine.backends import BackendKind
 from engine.contacts.gate import ContactGate
+from engine.datastore.embedded import EmbeddedRedis
 from engine.events import Event
 from engine.features.store import FeatureStore
 from engine.journeys.actions import Parts
@@ -31,7 +32,6 @@ from engine.journeys.webhooks import Outbox
 from engine.journeys.worker import TENANTS_KEY
 from engine.offers.ledger import OfferLedger
 from engine.pack.loader import read_pack_files
-from engine.redis_embedded import EmbeddedRedis
 from engine.rule_engine import LoadedRuleSet, prepare
 
 CLUB = """

@@ -37,10 +37,16 @@ def test_review_and_clawback_sections_compile_into_policies() -> None:
     assert errors == []
     review, clawback = ruleset.review, ruleset.clawback  # type: ignore[attr-defined]
     assert (review.sla_seconds, review.on_timeout, review.deny_block, review.deny_watch) == (
-        7200, "deny", ("customer", "device"), ("phone",)
+        7200,
+        "deny",
+        ("customer", "device"),
+        ("phone",),
     )
     assert (clawback.on, clawback.window_seconds, clawback.webhook, clawback.linked) == (
-        frozenset({"refund_released", "linked_at_checkout"}), 14 * 86400, "crm", "case"
+        frozenset({"refund_released", "linked_at_checkout"}),
+        14 * 86400,
+        "crm",
+        "case",
     )
     hold = ruleset.offers[0].hold  # type: ignore[attr-defined]
     assert (hold.release_on, hold.seconds) == ("order_paid", 7 * 86400)
@@ -55,8 +61,7 @@ def test_without_the_sections_a_case_waits_four_hours_and_nothing_is_clawed_back
 
 def test_mistakes_name_their_place_and_code() -> None:
     _, errors = compile_pack(
-        "review: {sla: 4 hours, on_timeout: keep, deny: {watch: [ip]}}\n"
-        "clawback: {on: [refund], webhook: crn}\n",
+        "review: {sla: 4 hours, on_timeout: keep, deny: {watch: [ip]}}\nclawback: {on: [refund], webhook: crn}\n",
         hold="hold: {until: order_payed, void_after: 7d, release_on: order_paid}",
     )
     assert [e.split(" ", 2)[:2] for e in errors] == [

@@ -9,8 +9,8 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
-from engine.features.coalescing import CoalescingRedis
-from engine.redis_embedded import EmbeddedRedis, free_port
+from engine.datastore.coalescing import CoalescingRedis
+from engine.datastore.embedded import EmbeddedRedis, free_port
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ from feature_backends import SECRET
 from feature_stream import START
 from redis.asyncio import RedisCluster
 
+from engine.datastore.connection import RedisSettings, client_from_url, open_redis
+from engine.datastore.embedded import EmbeddedRedis, free_port
 from engine.errors import StoreUnavailable
 from engine.events import Event
-from engine.features.connection import RedisSettings, client_from_url, open_redis
 from engine.features.spec import Aggregate, Entity, WindowedFeature
 from engine.features.store import FeatureStore
-from engine.redis_embedded import EmbeddedRedis, free_port
 
 SIGNUPS = WindowedFeature("device.signups_7d", Aggregate.COUNT, Entity.DEVICE, 7 * 86400, frozenset({"signup"}))
 

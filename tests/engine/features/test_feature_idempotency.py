@@ -51,4 +51,3 @@ async def test_replay_after_rule_set_change_reads_current_values(backend: Backen
     snapshot = await store.record_and_read(tenant=tenant, event=_referral("r1", 0), specs=fewer)
     assert snapshot.replayed
     assert snapshot.values["customer.events_1h"] == 1  # counted once, not twice
-

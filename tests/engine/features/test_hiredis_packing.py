@@ -6,7 +6,7 @@ import pytest
 from redis.asyncio.connection import Connection, UnixDomainSocketConnection
 from redis.exceptions import DataError
 
-from engine.features.connection import RedisSettings, client_from_url, hiredis_packing
+from engine.datastore.connection import RedisSettings, client_from_url, hiredis_packing
 
 COMMANDS = [
     ("EVALSHA", "a" * 40, 2, "yt:{t:cus:c1}:ev", "yt:{t:dev:d1}:n", 1700000000123, 0.1, -2.5e20, "", "新客礼"),

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from feature_backends import Backend
 
+from engine.datastore.keys import CustomerKeys
 from engine.events import OUTCOME_TYPES, Event
 from engine.features.spec import Entity, FeatureSpec, LinkFeature, LinkMetric, TimeUnit
-from engine.offers.slots import CustomerKeys
 
 DAY0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 D = 86400

@@ -8,7 +8,7 @@ import pytest
 from redis.asyncio import Redis, RedisCluster
 from redis.crc import key_slot
 
-from engine.offers.slots import Command, Writes
+from engine.datastore.batches import Command, Writes
 
 
 def commands(tenant: str) -> list[Command]:

@@ -3,7 +3,7 @@
 ``yutang serve`` starts one :class:`RedisSupervisor` in its parent process, beside the
 one embedded server; uvicorn's workers are its children and only connect to the
 socket, so however many workers there are, exactly one supervisor acts (and the data
-directory's lock, :mod:`engine.redis_embedded`, refuses a second ``yutang serve`` on
+directory's lock, :mod:`engine.datastore.embedded`, refuses a second ``yutang serve`` on
 the same files).
 
 A thread blocks in ``waitpid`` on the server: no polling, no CPU while it runs. When it
@@ -36,8 +36,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from engine.datastore.embedded import EmbeddedRedis
 from engine.errors import StoreUnavailable
-from engine.redis_embedded import EmbeddedRedis
 
 log = logging.getLogger("yutang.redis")
 

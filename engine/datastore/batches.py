@@ -1,24 +1,14 @@
-"""Redis keys of the offer ledger and the contact gate, and how scripts are sent.
+"""Send a request's script calls and plain commands in one round trip, and map failures.
 
-Every key is ``yt:{<tenant>:<ns>:<id>}:<suffix>``, the convention of the feature
-store (engine.features.keys): the part in braces is the Redis Cluster hash tag, so
-everything one Lua script touches lives in one slot, and a tenant never reaches
-another tenant's keys. Customers use the feature store's namespace ``cus``, so the
-ledger's per-customer keys share the slot of that customer's features.
-
-Offers (slot ``{<tenant>:ofr:<offer>}``) hold the whole reservation state of an
-offer -- total, per-customer and per-day counters, idempotency records and held
-rewards -- so one script decides a grant atomically on one server or a cluster.
+``run_batch`` pipelines script calls (one per hash slot) and plain commands; ``Writes``
+folds a request's write-only commands into one script call per slot. Connection
+failures and timeouts surface as :class:`~engine.errors.StoreUnavailable`.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from redis import exceptions as redis_errors
@@ -27,9 +17,6 @@ from redis.commands.core import AsyncScript
 from redis.crc import key_slot
 
 from engine.errors import StoreUnavailable
-
-PREFIX = "yt"
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_.@+=-]{1,64}$")
 
 #: Errors that mean "Redis is unreachable or too slow", never "the script is wrong".
 UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -42,110 +29,6 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     TimeoutError,
     ConnectionError,
 )
-
-
-def safe_id(value: str) -> str:
-    """``value`` itself when it cannot break a hash tag, else ``~<digest>``."""
-    if _SAFE_ID.match(value):
-        return value
-    raw = hashlib.blake2b(value.encode(), digest_size=9).digest()
-    return "~" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-@dataclass(frozen=True, slots=True)
-class OfferKeys:
-    """Keys of one offer of one tenant; all in the offer's slot."""
-
-    tenant: str
-    offer_id: str
-
-    @property
-    def base(self) -> str:
-        return f"{PREFIX}:{{{safe_id(self.tenant)}:ofr:{safe_id(self.offer_id)}}}"
-
-    @property
-    def budget(self) -> str:  # hash: used, granted, held, released, voided, expired
-        return f"{self.base}:budget"
-
-    @property
-    def customers(self) -> str:  # hash: beneficiary -> units held or granted
-        return f"{self.base}:customers"
-
-    def day(self, day: str) -> str:  # counter of grants on a local date (YYYY-MM-DD)
-        return f"{self.base}:day:{day}"
-
-    def event(self, event_id: str) -> str:  # the stored outcome of one event
-        return f"{self.base}:event:{event_id}"
-
-    def hold(self, event_id: str) -> str:  # hash: one held reward
-        return f"{self.base}:hold:{event_id}"
-
-    @property
-    def due(self) -> str:  # zset: event_id of each pending hold -> void_at
-        return f"{self.base}:due"
-
-    def period(self, kind: str, key: str) -> str:  # counter of grants in a local week (w) or month (m)
-        return f"{self.base}:{kind}:{key}"
-
-    @property
-    def reservations_due(self) -> str:  # zset: event_id of each uncommitted reservation -> expires_at
-        return f"{self.base}:rdue"
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerKeys:
-    """Keys of one customer of one tenant; the feature store's customer slot."""
-
-    tenant: str
-    customer: str
-
-    @property
-    def base(self) -> str:
-        return f"{PREFIX}:{{{safe_id(self.tenant)}:cus:{safe_id(self.customer)}}}"
-
-    @property
-    def grants(self) -> str:  # zset: JSON grant record -> event epoch
-        return f"{self.base}:of:grants"
-
-    @property
-    def holds(self) -> str:  # set: hold ids where this customer is invitee or beneficiary
-        return f"{self.base}:of:holds"
-
-    @property
-    def released(self) -> str:  # zset: hold ids released where this customer is invitee or beneficiary -> when
-        return f"{self.base}:of:released"
-
-    @property
-    def released_refs(self) -> str:  # hash: released hold id -> "order reference|beneficiary|subject"
-        return f"{self.base}:of:released:ref"
-
-    @property
-    def clawbacks(self) -> str:  # hash: "offer/event" -> JSON of a reward marked for clawback
-        return f"{self.base}:of:clawbacks"
-
-    @property
-    def reservations(self) -> str:  # set: reservation ids (offer/event) still reserved or committed
-        return f"{self.base}:of:resv"
-
-    def contacts(self, channel: str) -> str:  # zset: contact id -> epoch ms
-        return f"{self.base}:ct:{channel}"
-
-    @property
-    def contact_log(self) -> str:  # zset: "channel|ms|id" -> epoch ms, every channel
-        return f"{self.base}:ct:log"
-
-    def platform(self, quota: str) -> str:  # int: contacts counted against a platform quota period
-        return f"{self.base}:ct:pf:{quota}"
-
-
-def held_offers_key(tenant: str) -> str:
-    """Set of offer ids that ever held a reward: where ``expire_holds`` looks."""
-    return f"{PREFIX}:{{{safe_id(tenant)}:ofs}}:held"
-
-
-def reserved_offers_key(tenant: str) -> str:
-    """Set of offer ids that ever reserved a unit: where the reservation sweep looks."""
-    return f"{PREFIX}:{{{safe_id(tenant)}:ofs}}:reserved"
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """A local Redis Cluster of three embedded redis-servers, for tests and benchmarks.
 
 ``start_local_cluster(base)`` starts three cluster-enabled servers (the binary of
-:mod:`engine.redis_embedded`) on free TCP ports whose bus ports (+10000) are free
+:mod:`engine.datastore.embedded`) on free TCP ports whose bus ports (+10000) are free
 too, gives each a third of the 16384 slots, joins them and waits until every node
 reports ``cluster_state:ok``. ``LocalCluster.url`` is the ``redis+cluster://`` URL
 yutang reads from ``REDIS_URL``; ``stop()`` shuts the servers down.
@@ -18,7 +18,7 @@ from pathlib import Path
 import redis
 from redis.asyncio.cluster import ClusterNode
 
-from engine.redis_embedded import EmbeddedRedis
+from engine.datastore.embedded import EmbeddedRedis
 
 CLUSTER_SLOTS = 16384
 

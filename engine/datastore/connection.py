@@ -1,6 +1,6 @@
 """Build the async Redis client the feature store uses, from settings.
 
-- no URL: start an :class:`~engine.redis_embedded.EmbeddedRedis` on a unix socket in
+- no URL: start an :class:`~engine.datastore.embedded.EmbeddedRedis` on a unix socket in
   the data directory and connect to it (stopped again by :meth:`RedisHandle.aclose`);
   when another process already runs one there (``yutang serve``, which supervises it),
   connect to that one's socket instead of starting a second server on its files;
@@ -30,10 +30,10 @@ from redis.connection import HiredisRespSerializer
 from redis.retry import Retry
 from redis.utils import HIREDIS_AVAILABLE
 
+from engine.datastore.coalescing import CoalescingRedis
+from engine.datastore.embedded import EmbeddedRedis
+from engine.datastore.scripts import AnyRedis
 from engine.errors import DataDirInUse, StoreUnavailable
-from engine.features.coalescing import CoalescingRedis
-from engine.features.scripts import AnyRedis
-from engine.redis_embedded import EmbeddedRedis
 
 _TRUE = {"1", "true", "yes", "on"}
 

@@ -31,15 +31,16 @@ Arg = str | int | float
 
 @dataclass(frozen=True, slots=True)
 class Script:
-    """A Lua script shipped in ``engine/features/scripts/``."""
+    """A Lua script shipped as package data, run by its SHA."""
 
     name: str
     source: str
     sha: str
 
     @classmethod
-    def load(cls, name: str) -> Script:
-        source = resources.files("engine.features").joinpath("scripts", name).read_text("utf-8")
+    def load(cls, package: str, name: str) -> Script:
+        """``<package>/scripts/<name>``: each package ships the scripts it runs."""
+        source = resources.files(package).joinpath("scripts", name).read_text("utf-8")
         return cls(name=name, source=source, sha=hashlib.sha1(source.encode()).hexdigest())
 
 

@@ -5,7 +5,7 @@ The server listens on a unix socket inside the data directory (or on a TCP port 
 asked: the cluster and the outage tests need one), persists with an append-only file,
 and reads the same files back when started again on the same directory, so features,
 budgets and histories survive a restart of yutang or a crash of the server
-(:mod:`engine.redis_supervisor` restarts it).
+(:mod:`engine.datastore.supervisor` restarts it).
 
 Durability: ``appendfsync always``. Redis then writes *and* fsyncs the AOF before it
 sends the replies of an event-loop pass, so a reply the service has seen (a budget
