@@ -1,29 +1,28 @@
-"""``GET /console`` (the page), ``POST /v1/console/dry-run`` and ``POST /v1/rules/replay``.
+"""``GET /console[/<view>]`` (the shell), its static files, ``POST /v1/console/dry-run`` and ``POST /v1/rules/replay``.
 
-The page itself needs no key: it is static, asks for a key (admin, marketer; a
-marketer's sees no audit trail), keeps it in the tab's sessionStorage and calls the JSON
-API with ``Authorization: Bearer``; it shows the key's own tenant only. The replay
+The pages need no key: they are static, ask for a key (admin, marketer, reviewer; a
+marketer's sees no audit trail), keep it in the tab's sessionStorage and call the JSON
+API with ``Authorization: Bearer``; they show the key's own tenant only. The replay
 lives under ``/v1/rules`` because logs are larger than events (the pack body limit).
+The shell and its views are described in docs/console.md.
 """
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.admin.answers import DryRunOut, ReplayOut
+from api.console.pages import CLASSIC_ID, assets, classic, page, view_ids
 from api.console.service import MAX_REPLAY_EVENTS, dry_run, pack_source, parse_log, replay_log
 from api.deps import RulesCaller, RuntimeDep
-from api.errors import InvalidRequest
+from api.errors import InvalidRequest, NotFound
 from engine.events import SCORED_TYPES, Event
 from engine.replay.log import LogFormatError
-
-PAGE = Path(__file__).with_name("index.html")
 
 router = APIRouter(tags=["console"])
 
@@ -39,14 +38,27 @@ class ReplayRequest(BaseModel):
     )
 
 
-@cache
-def _page() -> str:
-    return PAGE.read_text(encoding="utf-8")
-
-
 @router.get("/console", response_class=HTMLResponse, include_in_schema=False)
 async def console() -> HTMLResponse:
-    return HTMLResponse(_page(), headers={"Cache-Control": "no-store"})
+    return HTMLResponse(page(), headers={"Cache-Control": "no-store"})
+
+
+@router.get("/console/static/{path:path}", include_in_schema=False)
+async def console_static(path: str) -> Response:
+    asset = assets().get(path)
+    if asset is None:
+        raise NotFound(f"path: no console file {path[:80]!r}")
+    return Response(asset.body, media_type=asset.media_type, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/console/{view}", response_class=HTMLResponse, include_in_schema=False)
+async def console_view(view: Annotated[str, PathParam(max_length=40)]) -> HTMLResponse:
+    """The shell again: the browser draws the view its URL names (a reload keeps the view)."""
+    if view == CLASSIC_ID:
+        return HTMLResponse(classic(), headers={"Cache-Control": "no-store"})
+    if view not in view_ids():
+        raise NotFound(f"view: no console view {view!r}; views: {', '.join(view_ids())}")
+    return HTMLResponse(page(), headers={"Cache-Control": "no-store"})
 
 
 @router.post(

@@ -44,6 +44,8 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, int]] = {
     ("GET", "/docs/oauth2-redirect"): (PUBLIC, 200),
     ("GET", "/redoc"): (PUBLIC, 200),
     ("GET", "/console"): (PUBLIC, 200),
+    ("GET", "/console/{view}"): (PUBLIC, 404),  # the probe names no view
+    ("GET", "/console/static/{path:path}"): (PUBLIC, 404),
     ("GET", "/healthz"): (PUBLIC, 200),
     ("GET", "/readyz"): (PUBLIC, 200),
     ("GET", "/metrics"): (PUBLIC, 200),

@@ -105,7 +105,7 @@ def test_the_console_shows_the_pack_scores_a_sample_refuses_a_broken_pack_and_re
             client.post("/v1/score", json=body, headers=auth())
         original = (PACK / "pack.yaml").read_text()
 
-    driver.get(served + "/console")
+    driver.get(served + "/console/all")
     assert driver.find_element("id", "login").is_displayed() and not driver.find_element("id", "app").is_displayed()
     driver.find_element("id", "key").send_keys(ALPHA)
     driver.find_element("id", "login-form").submit()
@@ -171,7 +171,7 @@ def test_the_console_shows_the_pack_scores_a_sample_refuses_a_broken_pack_and_re
 
 def test_a_wrong_key_goes_back_to_the_login(browser, served):
     driver = browser
-    driver.get(served + "/console")
+    driver.get(served + "/console/all")
     driver.find_element("id", "key").send_keys("not-a-key-0123456789")
     driver.find_element("id", "login-form").submit()
     wait_for(driver, lambda d: d.find_element("id", "login").is_displayed(), "the login form again")

@@ -53,7 +53,7 @@ def test_a_reviewer_works_the_queue_in_the_console(browser, served, tmp_path):  
         assert paid.json()["late_evidence"]["links"][0]["linked_customer"] == "farm-boss"  # the shared locker
         client.post("/v1/score", json=event("red_packet_claim", customer="farm-x", phone=VIRTUAL), headers=auth())
 
-    driver.get(served + "/console")
+    driver.get(served + "/console/all")
     driver.find_element("id", "key").send_keys(ALPHA)
     driver.find_element("id", "login-form").submit()
     settle(driver, lambda d: len(d.find_elements("css selector", "#review-queue tr.case")) == 2, "two cases")
