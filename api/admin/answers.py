@@ -74,6 +74,13 @@ class RuleHitsOut(BaseModel):
     id: str
     mode: str
     hits: int
+    file: str = Field(description="the file it is declared in, relative to the pack")
+    line: int
+    family: str = Field(description="the file's stem: one abuse family per file in the shipped pack")
+    score: int
+    decision: str | None
+    reason_zh: str
+    reason_en: str
 
 
 class HitsOut(BaseModel):

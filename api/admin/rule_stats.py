@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from engine.datastore.keys import PREFIX, safe_id
-from engine.model import CompiledRuleSet
+from engine.model import CompiledRuleSet, Rule
 
 #: Reports of versions nobody runs any more fade away.
 TTL_S = 30 * 86_400
@@ -80,14 +81,14 @@ class RuleStats:
         return counts
 
 
-def rule_report(ruleset: CompiledRuleSet, counts: Counter[str]) -> dict[str, Any]:
-    """Hits per rule (every mode) and the shadow report, in the pack's rule order."""
+def rule_report(ruleset: CompiledRuleSet, counts: Counter[str], *, root: Path | None = None) -> dict[str, Any]:
+    """Hits per rule (every mode) and the shadow report, in the pack's rule order; files relative to ``root``."""
     every = ruleset.all_rules or ruleset.rules
     events, changed = counts["events"], counts["changed"]
     return {
         "version": ruleset.version,
         "events": events,
-        "rules": [{"id": r.id, "mode": r.mode.value, "hits": counts["hit:" + r.id]} for r in every],
+        "rules": [{**_describe(r, root), "hits": counts["hit:" + r.id]} for r in every],
         "shadow": {
             "events_changed": changed,
             "share_changed": round(changed / events, 4) if events else None,
@@ -103,6 +104,32 @@ def rule_report(ruleset: CompiledRuleSet, counts: Counter[str]) -> dict[str, Any
             ],
         },
     }
+
+
+def _describe(rule: Rule, root: Path | None) -> dict[str, Any]:
+    """What the console's rules table shows beside the hits: where the rule lives, its family, its reason.
+
+    ``file`` is the pack-relative name the rule was loaded under (never a server path);
+    the family is the file's stem (``risk/coupons.yaml`` -> ``coupons``: the shipped
+    pack keeps one abuse family per file).
+    """
+    where = rule.location
+    file = pack_relative(where.file, root)
+    return {
+        "id": rule.id, "mode": rule.mode.value, "file": file, "line": where.line, "family": PurePosixPath(file).stem,
+        "score": rule.score, "decision": rule.decision.value if rule.decision else None,
+        "reason_zh": rule.reason_zh, "reason_en": rule.reason_en,
+    }  # fmt: skip
+
+
+def pack_relative(file: str, root: Path | None) -> str:
+    """``file`` below the pack's directory as ``risk/coupons.yaml``; a name outside it (an upload's) as it came."""
+    if root is None or not Path(file).is_absolute():
+        return file
+    try:
+        return Path(file).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return Path(file).name
 
 
 def _transitions(counts: Counter[str]) -> list[dict[str, Any]]:

@@ -154,7 +154,7 @@ async def report(runtime: Runtime, tenant: str) -> dict[str, Any]:
     counts = await runtime.guard.call(
         "rule_stats", stats.read(runtime.services.client, tenant=tenant, version=ruleset.version)
     )
-    return rule_report(ruleset, counts)
+    return rule_report(ruleset, counts, root=runtime.settings.rules_path)
 
 
 def pack_files(loaded: LoadedRuleSet) -> list[dict[str, Any]]:

@@ -33,7 +33,9 @@ async def test_the_shadow_report_counts_events_whose_decision_the_shadow_rule_wo
     assert report["rules"] == [{"id": "many_claims_shadow", "hits": 2, "would_change": 1, "hit_share": 0.5}]
 
     hits = {r["id"]: r for r in (await api.get("/v1/rules/hits", headers=auth())).json()["rules"]}
-    assert hits["virtual_phone"] == {"id": "virtual_phone", "mode": "active", "hits": 2}
+    phone = {k: hits["virtual_phone"][k] for k in ("id", "mode", "hits", "file", "family")}
+    assert phone == {"id": "virtual_phone", "mode": "active", "hits": 2, "file": "pack.yaml", "family": "pack"}
+    assert hits["virtual_phone"]["reason_zh"] and hits["virtual_phone"]["reason_en"]  # the console shows them
     assert hits["many_claims_shadow"]["mode"] == "shadow" and hits["device_farm"]["hits"] == 0
     assert (await api.get("/v1/rules/shadow", headers=auth(BETA))).json()["events"] == 0  # another merchant
 
