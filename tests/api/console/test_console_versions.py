@@ -1,4 +1,4 @@
-"""The versions view: time, author, source, counts; the diff against the running one; rollback only after a confirmation."""
+"""The versions view: when, who, from where, counts; the diff against the running one; rollback after a confirmation."""
 
 from __future__ import annotations
 
