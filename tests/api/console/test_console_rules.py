@@ -30,6 +30,7 @@ def test_the_rules_table_sorts_filters_and_explains(desktop, console_server):
     assert len(shown) == len(report["rules"]) and shown[0][0] == hit["id"]  # by hits, most first
     assert hit["reason_en"] in shown[0][1] and hit["file"] in shown[0][1]
     assert "/work" not in view.text and "/tmp" not in view.text  # pack-relative paths only
+    shot(driver, "rules-table")  # the README's first screenshot (docs/img/console-rules.png)
     # sort by rule id, ascending
     driver.find_element("css selector", "#rules-table th[data-sort=id]").click()
     ids = [r[0] for r in rows(driver)]
