@@ -32,6 +32,7 @@ from api.middleware import BodyLimit, RequestMetrics
 from api.outcomes.router import router as outcomes_router
 from api.recording.router import router as recording_router
 from api.reports.router import router as reports_router
+from api.stats.router import router as stats_router
 from api.request_log import RequestContext
 from api.runtime import Runtime
 from api.scoring.router import router as scoring_router
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lists_router,
         devices_router,
         reports_router,
+        stats_router,
         admin_router,
         versions_router,
         console_router,
