@@ -32,11 +32,11 @@ from api.middleware import BodyLimit, RequestMetrics
 from api.outcomes.router import router as outcomes_router
 from api.recording.router import router as recording_router
 from api.reports.router import router as reports_router
-from api.stats.router import router as stats_router
 from api.request_log import RequestContext
 from api.runtime import Runtime
 from api.scoring.router import router as scoring_router
 from api.settings import Settings
+from api.stats.router import router as stats_router
 from api.wecom.router import router as wecom_router
 from engine.version import __version__
 
