@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from redis.asyncio import Redis
 
 from tests.api.conftest import ALPHA, BETA, PACK, MakeApi, auth, event
 from tests.api.roles import MARKETER, PLATFORM, REVIEWER, ROLE_KEYS
@@ -141,3 +142,44 @@ async def test_a_declared_value_is_what_a_reward_is_worth(make_api: MakeApi, tmp
         await _stream(api)
         totals = (await _report(api))["today"]["totals"]
     assert (totals["granted_value"], totals["withheld_value"]) == (2 * 60 + 5, 2 * 60)
+
+
+async def test_one_offer_per_exclusivity_group_counts_as_withheld(make_api: MakeApi, tmp_path: Path) -> None:
+    """A denied sign-up eligible for two offers of one group is one reward protected, not two."""
+    pack = tmp_path / "grouped"
+    pack.mkdir()
+    text = (PACK / "pack.yaml").read_text(encoding="utf-8")
+    coupon = "    budget: {total: 5, per_customer: 1}\n"
+    gift = (
+        "    group: entry\n"
+        "  - id: welcome_gift\n    label: 欢迎礼\n    tiers: [occasional]\n    on: [signup]\n    group: entry\n"
+        "    priority: 5\n    effect: {type: gift, value: 10, description: 欢迎礼}\n"
+    )
+    assert coupon in text
+    (pack / "pack.yaml").write_text(text.replace(coupon, coupon + gift, 1), encoding="utf-8")
+    async with make_api(rules_path=pack) as api:
+        denied = await _score(api, device="seeded-farm-device")
+        assert {w["offer"] for w in denied["withheld"] if w["why"] == "risk"} == {"newcomer_coupon", "welcome_gift"}
+        allowed = await _score(api, device="d-grouped", phone="13812345673")
+        assert [o["offer"] for o in allowed["offers"]] == ["welcome_gift"]
+        report = await _report(api)
+    totals = report["today"]["totals"]
+    assert (totals["withheld"], totals["withheld_value"], totals["granted"], totals["granted_value"]) == (1, 10, 1, 10)
+    offers = {o["offer"]: o for o in report["offers"]}
+    assert (offers["welcome_gift"]["withheld"], offers["newcomer_coupon"]["withheld"]) == (1, 0)
+
+
+async def test_the_counters_grow_with_shapes_not_traffic(api: httpx.AsyncClient, redis_client: Redis) -> None:
+    """Twenty honest sign-ups (each its own customer, device and phone) are three fields of one day's hash."""
+    for n in range(20):
+        await _score(api, device=f"d-many-{n}", phone=f"138123450{n:02d}")
+    day = datetime.now(SHANGHAI).date().isoformat()
+    keys = [k async for k in redis_client.scan_iter(match="yt:{alpha:stats}:*")]
+    assert keys == [f"yt:{{alpha:stats}}:day:{day}".encode()]
+    by_shape: dict[str, int] = {}
+    for name, count in (await redis_client.hgetall(keys[0])).items():  # summed over hours: a test may span two
+        shape = name.decode().partition("|")[2]
+        by_shape[shape] = by_shape.get(shape, 0) + int(count)
+    # the budget of 5 coupons ran out: the other 15 are allowed with nothing granted (a refusal, not protection)
+    assert by_shape == {"a;newcomer_coupon;;": 5, "$g": 5 * 20 * 100, "a;;;": 15}
+    assert 0 < await redis_client.ttl(keys[0]) <= 36 * 86_400
