@@ -36,6 +36,7 @@ from api.request_log import RequestContext
 from api.runtime import Runtime
 from api.scoring.router import router as scoring_router
 from api.settings import Settings
+from api.stats.router import router as stats_router
 from api.wecom.router import router as wecom_router
 from engine.version import __version__
 
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lists_router,
         devices_router,
         reports_router,
+        stats_router,
         admin_router,
         versions_router,
         console_router,

@@ -38,6 +38,7 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("GET", "/v1/reports/offers"): "get_offers_report",
     ("GET", "/v1/reports/experiments"): "get_experiments_report",
     ("GET", "/v1/reports/kpis"): "get_kpi_report",
+    ("GET", "/v1/stats/protection"): "get_protection_stats",
     ("GET", "/v1/rules"): "get_rules",
     ("POST", "/v1/rules/validate"): "validate_rules",
     ("POST", "/v1/rules/reload"): "reload_rules",

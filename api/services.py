@@ -33,6 +33,7 @@ from engine.features.store import FeatureStore
 from engine.model import SeedListEntry
 from engine.offers.clawbacks import Clawbacks
 from engine.offers.ledger import OfferLedger
+from engine.stats.counters import ProtectionCounters
 from engine.wecom.ledger import WecomLedger
 
 #: Recent decisions of a customer are kept this long after the last one.
@@ -57,6 +58,7 @@ class Services:
         self.cases = CaseBook(self.client)
         self.clawbacks = Clawbacks(self.client)
         self.wecom = WecomLedger(self.client)
+        self.protection = ProtectionCounters()
 
     async def close(self) -> None:
         """Close the client; stop the embedded server if this worker started it."""

@@ -241,6 +241,7 @@ class Offer:
     reserve: Reservation | None = None
     experiment: Experiment | None = None
     group_buy: GroupBuyTerms | None = None
+    value_yuan: float | None = None  # declared worth of one grant to the merchant (dashboard); None: priced
 
     def recipient(self, customer: str, referrer: str | None) -> str | None:
         """Who receives this offer on an event of ``customer`` (invited by ``referrer``); None: nobody."""

@@ -2,8 +2,9 @@
 
 Round trips on the happy path: one for the features (the store pipelines every
 entity), one for the journeys, one to reserve offer budgets when an offer is
-eligible, and one for every write that follows the decision: the grants' history
-and the answer kept for retries (and the customer's recent decisions). When Redis
+eligible, and one for every write that follows the decision: the grants' history,
+the answer kept for retries, the customer's recent decisions and the protection
+dashboard's counters (engine/stats). When Redis
 fails, the event type's fail mode answers (open: allow, nothing granted; closed:
 review), flagged ``degraded``.
 """
@@ -109,7 +110,7 @@ async def score_event(
     if options is not None:
         await options.apply(runtime, tenant, event, loaded, evaluation, grants, body)
     after_offers = time.perf_counter()
-    payload = await _keep(runtime, tenant, event, fingerprint, body, writes)
+    payload = await _keep(runtime, tenant, event, fingerprint, body, writes, loaded)
     finished = time.perf_counter()
     stage = metrics.stage_seconds
     stage.labels("features").observe(after_features - started)
@@ -165,9 +166,15 @@ def _replayed(runtime: Runtime, payload: bytes) -> Scored:
 
 
 async def _keep(
-    runtime: Runtime, tenant: str, event: Event, fingerprint: Fingerprint, body: dict[str, Any], writes: PendingWrites
+    runtime: Runtime,
+    tenant: str,
+    event: Event,
+    fingerprint: Fingerprint,
+    body: dict[str, Any],
+    writes: PendingWrites,
+    loaded: LoadedRuleSet,
 ) -> bytes:
-    """Send the writes that follow the decision, the answer kept for retries among them.
+    """Send the writes that follow the decision: the answer kept for retries, the dashboard's counters.
 
     One round trip. The budgets are already reserved, so a failure leaves the decision
     standing, but the answer says so (``degraded``): its history entry and the kept
@@ -177,6 +184,7 @@ async def _keep(
     services = runtime.services
     payload = encode(body)
     writes += services.decision_calls(tenant=tenant, event=event, body=body)
+    writes += services.protection.calls(tenant=tenant, ruleset=loaded.ruleset, event=event, body=body)
     writes += services.claims.complete_calls(tenant=tenant, event=event, fingerprint=fingerprint, payload=payload)
     try:
         await runtime.guard.call("remember", services.writes.send(writes))

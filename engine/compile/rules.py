@@ -228,6 +228,7 @@ def compile_offers(
                 reserve=reserve,
                 experiment=experiment,
                 group_buy=group_buy,
+                value_yuan=item.value_yuan,
             )
         )
     return tuple(offers)

@@ -175,6 +175,11 @@ class OfferItem(_Section):
     reserve: ReserveItem | None = None
     experiment: ExperimentItem | None = None
     group_buy: GroupBuyItem | None = None
+    value_yuan: Annotated[float, Field(ge=0, le=1_000_000)] | None = Field(
+        None,
+        description="what one grant is worth, in yuan (the protection dashboard's value); "
+        "default: the effect priced on the event's cart",
+    )
     description: str = ""
 
 

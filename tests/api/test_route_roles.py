@@ -60,6 +60,7 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, int]] = {
     ("GET", "/v1/reports/offers"): (ANY, 200),
     ("GET", "/v1/reports/experiments"): (ANY, 200),
     ("GET", "/v1/reports/kpis"): (ANY, 200),
+    ("GET", "/v1/stats/protection"): (ANY, 200),
     ("GET", "/v1/rules"): (ANY, 200),
     ("GET", "/v1/rules/versions"): (ANY, 200),
     ("GET", "/v1/rules/hits"): (ANY, 200),
