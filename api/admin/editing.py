@@ -93,8 +93,9 @@ async def get_rule_source(
     runtime: RuntimeDep,
     caller: RulesCaller,
     path: Annotated[str, Query(min_length=1, max_length=200, description="as GET /v1/rules/sources lists it")],
-    layer: Annotated[Layer | None, Query(description="base: the base's file where the tenant has one of that path")]
-    = None,
+    layer: Annotated[
+        Layer | None, Query(description="base: the base's file where the tenant has one of that path")
+    ] = None,
 ) -> dict[str, Any]:
     loaded = runtime.rulesets.of(caller.tenant)
     view = _view(runtime, caller.tenant, loaded)
