@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from api.admin.editing import router as sources_router
 from api.admin.router import router as admin_router
 from api.admin.versions import router as versions_router
 from api.audit.router import router as audit_router
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stats_router,
         admin_router,
         versions_router,
+        sources_router,
         console_router,
         recording_router,
         health_router,

@@ -113,7 +113,9 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
     """Pydantic error entries -> ``[{field, message}]`` with dotted field paths."""
     fields = []
     for err in errors:
-        loc = [str(part) for part in err.get("loc", ()) if part not in ("body", "query", "path", "header")]
+        loc = [str(part) for part in err.get("loc", ())]
+        if loc and loc[0] in ("body", "query", "path", "header"):  # where it was, not a field (a field may be "path")
+            loc = loc[1:]
         fields.append({"field": ".".join(loc) or "body", "message": _message(err)})
     return fields
 

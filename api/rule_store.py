@@ -10,6 +10,9 @@ tenant id can spell):
 - ``yt:{rules:files}:<digest>``: a base pack's files, stored once however many tenants
   and versions run on it (a record names it by ``base_ref``: 1,000 tenants' histories
   do not hold 5,000 copies of the platform's pack);
+- ``yt:{rules:<tenant>}:edit``: held (with an expiry) while one save of a single file
+  compiles, so two editors' saves from one version, on any two workers, run one
+  after the other and the second finds its version stale (api/admin/editing.py);
 - ``yt:{rules}:gen``: tenant -> generation of its publication, and ``yt:{rules}:seq``,
   bumped after every publication, so a worker's poll is one GET while nothing changed
   and one HGETALL of short strings when something did (1,000 tenants: ~40 KB).
@@ -48,6 +51,14 @@ def pub_key(tenant: str) -> str:
 
 def hist_key(tenant: str) -> str:
     return f"yt:{{rules:{_tag(tenant)}}}:hist"
+
+
+def edit_key(tenant: str) -> str:
+    return f"yt:{{rules:{_tag(tenant)}}}:edit"
+
+
+#: Delete the edit lock only if this holder still has it (it may have expired and been taken since).
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
 @dataclass
@@ -121,6 +132,14 @@ class RuleStore:
         await self.redis.hset(GEN_KEY, _tag(tenant), record.generation)
         await self.redis.incr(SEQ_KEY)
         return record.generation
+
+    async def hold_edit(self, tenant: str, ttl_ms: int) -> str | None:
+        """Take ``tenant``'s edit lock for at most ``ttl_ms``: its token, or None while another save holds it."""
+        token = uuid.uuid4().hex
+        return token if await self.redis.set(edit_key(tenant), token, nx=True, px=ttl_ms) else None
+
+    async def release_edit(self, tenant: str, token: str) -> None:
+        await self.redis.eval(_RELEASE, 1, edit_key(tenant), token)
 
     async def sequence(self) -> str | None:
         raw = await self.redis.get(SEQ_KEY)

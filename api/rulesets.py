@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from api.errors import ApiError
 from api.metrics import Metrics
 from api.rule_store import STICKY, RuleStore, VersionRecord, new_record
 from engine.backends import BackendKind
@@ -46,6 +47,13 @@ log = logging.getLogger("yutang.rules")
 Abandoned = Callable[[], Awaitable[bool]]
 #: Called with a tenant (BASE: the base pack) and its newly running set (seeds its lists).
 OnSwap = Callable[[str, LoadedRuleSet], Awaitable[None]]
+
+
+class StaleVersion(ApiError):
+    """A change made from a version that is no longer the tenant's running one (409)."""
+
+    status = 409
+    code = "stale_version"
 
 
 class RuleSets:
@@ -127,6 +135,7 @@ class RuleSets:
         author: str | None = None,
         source: str = "api",
         base_files: Mapping[str, str] | None = None,
+        expect: str | None = None,
     ) -> tuple[LoadedRuleSet, bool]:
         """Compile and swap ``tenant``'s set; publish it for the other workers. Returns (set, changed).
 
@@ -134,9 +143,17 @@ class RuleSets:
         declares ``pack:``); None: the directory (the base, and ``tenants/<tenant>/``).
         For the base itself (tenant BASE) ``files`` replace the whole base pack.
         ``abandoned`` (the request's ``is_disconnected``) stops the compile, raising CompileAbandoned.
+        ``expect``: the version the change was made from; StaleVersion if another is running by now
+        (checked under the tenant's lock, so a reload or rollback in between is never overwritten).
         """
         async with self.lock(tenant):
             before = self.of(tenant).ruleset.version if self.engine.loaded else None
+            if expect is not None and before != expect:
+                raise StaleVersion(
+                    f"the change was made from version {expect}, but {before} is running now: "
+                    "open the file again and redo the change on it",
+                    extra={"edited_from": expect, "running": before},
+                )
             base, layer = await self._layers(tenant, files, base_files)
             loaded = await self._load(tenant, base, layer, abandoned=abandoned)
             changed = loaded.ruleset.version != before
@@ -219,25 +236,36 @@ class RuleSets:
         self.sequence = sequence
         swapped = []
         for tenant, generation in sorted((await self.store.generations()).items()):
-            if self.generations.get(tenant) == generation:
-                continue
-            async with self.lock(tenant):
-                published = await self.store.published(tenant)
-                if published is None:
-                    continue
-                self.generations[tenant] = published.generation
-                if (
-                    self.engine.loaded
-                    and self.of(tenant).ruleset.version == published.version
-                    and (tenant == BASE or self.engine.owns(tenant))
-                ):
-                    continue
-                try:
-                    await self._adopt(tenant, published)
-                    swapped.append(tenant)
-                except RuleLoadError as err:
-                    log.error("tenant %r's published rule set does not compile here: %s", tenant or "<base>", err)
+            if self.generations.get(tenant) != generation and await self._follow(tenant):
+                swapped.append(tenant)
         return swapped
+
+    async def catch_up(self, tenant: str, generations: Mapping[str, str]) -> LoadedRuleSet:
+        """``tenant``'s set as last published by any worker (the base's first), adopted here if not yet."""
+        for owner in dict.fromkeys((BASE, tenant)):
+            if owner in generations and self.generations.get(owner) != generations[owner]:
+                await self._follow(owner)
+        return self.of(tenant)
+
+    async def _follow(self, tenant: str) -> bool:
+        """Adopt ``tenant``'s published set unless it runs here already; whether it swapped."""
+        async with self.lock(tenant):
+            published = await self.store.published(tenant)
+            if published is None:
+                return False
+            self.generations[tenant] = published.generation
+            if (
+                self.engine.loaded
+                and self.of(tenant).ruleset.version == published.version
+                and (tenant == BASE or self.engine.owns(tenant))
+            ):
+                return False
+            try:
+                await self._adopt(tenant, published)
+                return True
+            except RuleLoadError as err:
+                log.error("tenant %r's published rule set does not compile here: %s", tenant or "<base>", err)
+                return False
 
     async def _adopt(self, tenant: str, published: VersionRecord) -> LoadedRuleSet:
         self.generations[tenant] = published.generation

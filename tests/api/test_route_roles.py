@@ -70,6 +70,10 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, int]] = {
     ("POST", "/v1/rules/reload"): (RULES, 422),
     ("POST", "/v1/rules/rollback"): (RULES, 422),
     ("GET", "/v1/rules/files"): (RULES, 200),
+    ("GET", "/v1/rules/sources"): (RULES, 200),
+    ("GET", "/v1/rules/source"): (RULES, 422),  # no path
+    ("POST", "/v1/rules/source/validate"): (RULES, 422),
+    ("POST", "/v1/rules/source/reload"): (RULES, 422),
     ("POST", "/v1/rules/replay"): (RULES, 422),
     ("POST", "/v1/console/dry-run"): (RULES, 422),
     ("POST", "/v1/lists/entries"): (ADMIN, 422),
