@@ -1,12 +1,15 @@
 """``create_app()``: the FastAPI application; settings, Redis and the engine come up in its lifespan.
 
-Run it with ``yutang serve`` or ``uvicorn --factory api.app:create_app``.
+Run it with ``yutang serve`` or ``uvicorn --factory api.app:create_app``. ``POST /v1/score``
+is answered below the framework (api/scoring/hot.py) by :class:`Yutang`, through the
+same middleware classes as every other route; everything else is FastAPI's.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -29,12 +32,13 @@ from api.keys.router import router as keys_router
 from api.lists.router import router as lists_router
 from api.media import JsonBodies, reads_json
 from api.metrics import Metrics
-from api.middleware import BodyLimit, RequestMetrics
+from api.middleware import ASGIApp, BodyLimit, Receive, RequestMetrics, Scope, Send
 from api.outcomes.router import router as outcomes_router
 from api.recording.router import router as recording_router
 from api.reports.router import router as reports_router
 from api.request_log import RequestContext
 from api.runtime import Runtime
+from api.scoring.hot import ScoreEndpoint
 from api.scoring.router import router as scoring_router
 from api.settings import Settings
 from api.stats.router import router as stats_router
@@ -66,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await runtime.close()
 
-    app = FastAPI(title="yutang", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = Yutang(title="yutang", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
     routers = (
         scoring_router,
@@ -98,7 +102,48 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(PathBodyLimit, settings=settings)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(RequestContext)  # outermost: every answer, even a middleware's refusal, has the request id
+    if settings.hot_route:
+        score_route = next(route for route in routes if route.path == "/v1/score")
+        endpoint = ScoreEndpoint(score_route, lambda: app.state.runtime)
+        app.serve_raw("POST", "/v1/score", _wrapped(endpoint, settings, metrics, [score_route]))
     return app
+
+
+def _wrapped(endpoint: ASGIApp, settings: Settings, metrics: Metrics, routes: list[APIRoute]) -> ASGIApp:
+    """``endpoint`` behind the middleware every FastAPI route is behind, in the same order."""
+    app: ASGIApp = JsonBodies(endpoint, routes=routes)
+    app = PathBodyLimit(app, settings=settings)  # type: ignore[assignment]
+    app = RequestMetrics(app, metrics=metrics)
+    return RequestContext(app)
+
+
+class Yutang(FastAPI):
+    """FastAPI, with a few routes answered by raw ASGI handlers before the framework sees them.
+
+    A raw route is matched by method and exact path (after ``root_path``) with one dict
+    lookup; anything else (another method, a trailing slash, the lifespan) goes to
+    FastAPI, which still declares the route for the OpenAPI page.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.raw_routes: dict[tuple[str, str], ASGIApp] = {}
+
+    def serve_raw(self, method: str, path: str, handler: ASGIApp) -> None:
+        """Answer ``method path`` with ``handler`` (already wrapped in its middleware)."""
+        self.raw_routes[(method, path)] = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.raw_routes:
+            path, root = scope["path"], scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root) :]
+            handler = self.raw_routes.get((scope["method"], path))
+            if handler is not None:
+                scope["app"] = self
+                await handler(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 class PathBodyLimit:

@@ -58,6 +58,13 @@ class PayloadTooLarge(ApiError):
     code = "payload_too_large"
 
 
+class ClientClosedRequest(ApiError):
+    """The caller went away before its body was read: nobody reads the answer, the access line says 499."""
+
+    status = 499
+    code = "client_closed_request"
+
+
 class InvalidRequest(ApiError):
     status = 422
     code = "invalid_request"
@@ -127,31 +134,67 @@ def _message(err: Any) -> str:
     return str(err.get("msg", "invalid"))
 
 
+#: What :func:`answer_for` returns: the status, the JSON body and any headers of the answer.
+Answer = tuple[int, dict[str, Any], dict[str, str] | None]
+
+
+def api_answer(exc: ApiError) -> Answer:
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else exc.headers
+    return exc.status, error_body(exc.code, exc.message, **exc.extra), headers
+
+
+def engine_answer(exc: EngineError) -> Answer:
+    cls, status, code = next(entry for entry in ENGINE_ERRORS if isinstance(exc, entry[0]))
+    if isinstance(exc, RuleLoadError):
+        diagnostics = [d.as_dict() for d in exc.diagnostics]
+        return status, error_body(code, str(exc).splitlines()[0], diagnostics=diagnostics), None
+    if status == 500:  # a fault of ours: its traceback, once (the access line has the request id too)
+        log.error("engine error: %s", exc, exc_info=exc)
+    return status, error_body(code, str(exc) or cls.__name__), None
+
+
+def validation_answer(exc: RequestValidationError) -> Answer:
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return 400, error_body("invalid_json", "the body is not valid JSON"), None
+    fields = field_errors(errors)
+    message = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:10])
+    return 422, error_body("invalid_request", message, fields=fields), None
+
+
+def answer_for(exc: Exception) -> Answer | None:
+    """The answer to an error a route raised, by class; None for one nobody maps (a 500 upstream).
+
+    The one mapping both the FastAPI handlers below and the raw ``/v1/score`` handler
+    (api/scoring/hot.py) use, so the two can never answer the same error differently.
+    """
+    if isinstance(exc, ApiError):
+        return api_answer(exc)
+    if isinstance(exc, RequestValidationError):
+        return validation_answer(exc)
+    if isinstance(exc, EngineError):
+        return engine_answer(exc)
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every error class to its HTTP answer."""
 
+    def respond(answer: Answer) -> JSONResponse:
+        status, body, headers = answer
+        return JSONResponse(body, status, headers=headers)
+
     async def api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else exc.headers
-        return JSONResponse(error_body(exc.code, exc.message, **exc.extra), exc.status, headers=headers)
+        return respond(api_answer(exc))
 
     async def engine_error(request: Request, exc: Exception) -> JSONResponse:
-        cls, status, code = next(entry for entry in ENGINE_ERRORS if isinstance(exc, entry[0]))
-        if isinstance(exc, RuleLoadError):
-            diagnostics = [d.as_dict() for d in exc.diagnostics]
-            return JSONResponse(error_body(code, str(exc).splitlines()[0], diagnostics=diagnostics), status)
-        if status == 500:  # a fault of ours: its traceback, once (the access line has the request id too)
-            log.error("engine error: %s", exc, exc_info=exc)
-        return JSONResponse(error_body(code, str(exc) or cls.__name__), status)
+        assert isinstance(exc, EngineError)
+        return respond(engine_answer(exc))
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = list(exc.errors())
-        if any(e.get("type") == "json_invalid" for e in errors):
-            return JSONResponse(error_body("invalid_json", "the body is not valid JSON"), 400)
-        fields = field_errors(errors)
-        message = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:10])
-        return JSONResponse(error_body("invalid_request", message, fields=fields), 422)
+        return respond(validation_answer(exc))
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from api.claims import Claims
+from api.encoding import encode as encode  # a response body as stored for retries (re-exported)
 from api.settings import Settings
 from engine.cases.book import CaseBook
 from engine.contacts.gate import ContactGate
@@ -115,11 +116,6 @@ def _decision_record(event: Event, body: dict[str, Any]) -> dict[str, Any]:
         "decision": body["decision"], "score": body["score"], "tier": body["tier"],
         "rules": [r["rule"] for r in body["reasons"]], "offers": [o["offer"] for o in body["offers"]],
     }  # fmt: skip
-
-
-def encode(body: dict[str, Any]) -> bytes:
-    """A response body as stored for retries: compact UTF-8 JSON."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
 async def open_services(settings: Settings) -> Services:

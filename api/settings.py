@@ -37,6 +37,7 @@ class Settings(BaseModel):
     rules_poll_s: float = Field(default=2.0, gt=0)
     breaker_s: float = Field(default=0.5, ge=0)
     recent_decisions: int = Field(default=20, ge=0)
+    hot_route: bool = True  # POST /v1/score answered below FastAPI (api/scoring/hot.py); 0: by the FastAPI route
     watch_rules: bool = True  # reload when a file under rules_path changes (polled every rules_poll_s)
     record_events: bool = False  # keep answered events, pseudonymized, for GET /v1/events/export
     record_max_events: int = Field(default=100_000, gt=0)  # per tenant; the oldest go first
@@ -119,6 +120,7 @@ _VARIABLES = {
     "breaker_s": "YUTANG_REDIS_BREAKER_S",
     "recent_decisions": "YUTANG_RECENT_DECISIONS",
     "watch_rules": "YUTANG_WATCH_RULES",
+    "hot_route": "YUTANG_HOT_ROUTE",
     "record_events": "YUTANG_RECORD_EVENTS",
     "record_max_events": "YUTANG_RECORD_MAX_EVENTS",
     "embedded_redis_state": "YUTANG_EMBEDDED_REDIS_STATE",

@@ -1,35 +1,25 @@
-"""``POST /v1/score``: a decision, reasons, tier and granted offers for one event.
+"""``POST /v1/score`` as the OpenAPI page shows it: body, parameters, answers.
 
-The hottest route, so it reads its own request: the key, the query string and the
-body are parsed here in plain functions instead of through FastAPI's dependency
-solver (which, per request, cost as much as the scoring itself). The OpenAPI page
-still shows the same body, parameters and answer (``openapi_extra``). The key is
-checked before the body is read.
+The hottest route is answered below the framework (api/scoring/hot.py, mounted in
+api/app.py); the route stays declared here for the schema and the contract test, and
+answers itself only when the raw handler is switched off (``YUTANG_HOT_ROUTE=0``).
+Both hand the same request parts to :func:`api.scoring.story.score_request`, so they
+cannot answer differently (tests/api/hot/ sends both the same corpus and compares).
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import ValidationError
 
-from api.auth import Ability
-from api.deps import TENANT_HEADER, check, principal_for
-from api.errors import InvalidRequest
+from api.deps import TENANT_HEADER
 from api.runtime import Runtime
 from api.scoring.options import ScoreOptions
+from api.scoring.reading import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_MAX
 from api.scoring.schemas import ScoreResponse
-from api.scoring.service import score_event
-from engine.events import SCORED_TYPES, Event
-from engine.logs import note
-from engine.phones import use_region
+from api.scoring.story import score_request
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
-
-SCORE_ABILITY = (Ability.SCORE,)
-IDEMPOTENCY_HEADER = "idempotency-key"
-IDEMPOTENCY_KEY_MAX = 128
 
 OPENAPI = {
     "security": [{"bearerAuth": []}],  # the key is read here, not through the authenticate dependency
@@ -71,52 +61,15 @@ OPENAPI = {
     openapi_extra=OPENAPI,
 )
 async def score(request: Request) -> Response:
+    """Declared for the OpenAPI page; requests are answered by api/scoring/hot.py unless ``YUTANG_HOT_ROUTE=0``."""
     runtime: Runtime = request.app.state.runtime
     sent = request.headers
-    caller = check(await principal_for(runtime, sent.get("authorization"), sent.get(TENANT_HEADER)), SCORE_ABILITY)
-    options = ScoreOptions.from_query(request.query_params)
-    idempotency_key = _idempotency_key(request.headers.get(IDEMPOTENCY_HEADER))
-    use_region(
-        runtime.rulesets.of(caller.tenant).ruleset.phone_region
-    )  # phones in the body are read in the pack's region
-    event = _event(await request.body())
-    scored = await score_event(
-        runtime=runtime,
-        tenant=caller.tenant,
-        event=event,
-        idempotency_key=idempotency_key,
-        options=options,
-        query=request.url.query,
+    answer = await score_request(
+        runtime,
+        authorization=sent.get("authorization"),
+        tenant=sent.get(TENANT_HEADER),
+        idempotency_key=sent.get(IDEMPOTENCY_HEADER),
+        query_string=request.scope["query_string"],
+        receive=request.receive,
     )
-    note(event_type=event.type, decision=scored.body.get("decision"), degraded=scored.body.get("degraded"))
-    if not scored.replayed:
-        await runtime.observer.scored(caller.tenant, event, scored.body)
-    headers = {"Idempotent-Replayed": "true"} if scored.replayed else None
-    return Response(scored.payload, media_type="application/json", headers=headers)
-
-
-def _event(body: bytes) -> Event:
-    """The event in the body, or the same 400 / 422 answers as every other route."""
-    try:
-        event = Event.model_validate_json(body)
-    except ValidationError as err:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in err.errors(include_url=False)]
-        ) from None
-    if event.type not in SCORED_TYPES:
-        raise InvalidRequest(
-            f"type: {event.type!r} is an outcome, not a scored event; send it to /v1/events",
-            extra={"fields": [{"field": "type", "message": f"one of {sorted(SCORED_TYPES)}"}]},
-        )
-    return event
-
-
-def _idempotency_key(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if not 1 <= len(value) <= IDEMPOTENCY_KEY_MAX:
-        raise RequestValidationError(
-            [{"type": "string_length", "loc": ("header", "Idempotency-Key"),
-              "msg": f"must be 1 to {IDEMPOTENCY_KEY_MAX} characters", "input": value}]
-        )  # fmt: skip
-    return value
+    return Response(answer.payload, media_type="application/json", headers=answer.headers)
