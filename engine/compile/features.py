@@ -129,7 +129,7 @@ def _windowed(name: str, item: FeatureItem, attributes: Mapping[str, Type], prob
         field = distinct.value if distinct else None
     if by is None:
         return None
-    return WindowedFeature(name, aggregate, by, window, on, field, item.approx, item.unit)
+    return WindowedFeature(name, aggregate, by, window, on, field, item.approx, item.unit, item.exact)
 
 
 def _referral(name: str, item: FeatureItem, area: frozenset[str], problems: _Problems) -> FeatureSpec | None:

@@ -49,9 +49,30 @@ def field_entity(name: str | None) -> Entity | None:
         return None
 
 
+#: Bucket widths (s) a bucketed window may use: the largest at most 1/24 of the window.
+BUCKET_WIDTHS = (1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
+BUCKETS_PER_WINDOW = 24
+
+
+def bucket_width_s(window_seconds: int) -> int:
+    """The sub-window width of a bucketed window: the largest listed width <= window / 24."""
+    return max((w for w in BUCKET_WIDTHS if w * BUCKETS_PER_WINDOW <= window_seconds), default=1)
+
+
+def bucket_keep_ms(width_s: int, window_ms: int) -> int:
+    """How far back a bucket key keeps buckets: any window sharing the width fits, whatever the plan."""
+    wider = next((w for w in BUCKET_WIDTHS if w > width_s), None)
+    reach = window_ms if wider is None else wider * BUCKETS_PER_WINDOW * 1000
+    return max(reach, window_ms) + width_s * 1000
+
+
 def windowed_suffix(spec: WindowedFeature) -> str:
     """Key suffix of the set a windowed feature reads (shared by identical streams)."""
     on = on_suffix(spec.on)
+    if spec.bucketed:
+        width = bucket_width_s(spec.window_seconds or 0)
+        kind = "bc" if spec.aggregate is Aggregate.COUNT else f"bs:{spec.field}"
+        return f"{kind}:{spec.by.value}:{on}:{width}"
     match spec.aggregate:
         case Aggregate.COUNT:
             return f"cnt:{spec.by.value}:{on}"

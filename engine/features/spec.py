@@ -137,6 +137,12 @@ class WindowedFeature:
     field: str | None = None  # sum: "amount" or "attr.<name>"; distinct: an Entity value
     approx: bool = False  # distinct via HyperLogLog
     unit: TimeUnit = TimeUnit.SECONDS
+    exact: bool = False  # count / sum: a sorted set of events instead of sub-window buckets (windows.py)
+
+    @property
+    def bucketed(self) -> bool:
+        """Counted in fixed sub-window buckets (count and sum unless ``exact``)."""
+        return self.aggregate in (Aggregate.COUNT, Aggregate.SUM) and not self.exact and self.window_seconds is not None
 
 
 @dataclass(frozen=True, slots=True)

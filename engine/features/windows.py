@@ -1,6 +1,18 @@
 """Sliding-window features per entity: count, sum, distinct, first_seen, last_seen.
 
-Accuracy: **exact** sliding windows. A window of W ending at the event time t is
+**count and sum** (unless ``exact: true``) are kept in fixed sub-window buckets: one hash
+per entity and stream, ``{<entity>}:bc:<by>:<on>:<width s>`` (sums ``bs:<field>:...``),
+field ``t // width`` -> events (or amount) in that bucket. The width is the largest of
+``plan.BUCKET_WIDTHS`` at most 1/24 of the window (24h: 1h, 1h: 2m, 7d: 6h, 30d: 1d).
+A window (t - W, t] reads every bucket that overlaps it, so it **never under-counts and
+over-counts at most the events of the last bucket width before the window** (those in
+(t - W - width, t - W]): a value between the exact counts over W and over W + width.
+One HINCRBY per event (a PEXPIRE and a trim of stale buckets only when a bucket is
+new), one HGETALL per key read. A repeated event id adds nothing: the replay marker
+stops the script first (single server); on a cluster each other slot keeps its own
+marker (op EG) before its buckets.
+
+Accuracy of the rest: **exact** sliding windows. A window of W ending at the event time t is
 (t - W, t] at millisecond resolution. Each entity keeps a sorted set scored by event
 time (count: one member per event id; sum: ``<event id hash>:<amount>``; distinct:
 one member per distinct value, scored by the latest time it was seen), trimmed on
@@ -24,7 +36,7 @@ are never negative.
 from __future__ import annotations
 
 from engine.features.builder import Batch, RequestBuilder
-from engine.features.plan import field_entity
+from engine.features.plan import bucket_keep_ms, bucket_width_s, field_entity
 from engine.features.spec import UNIT_SECONDS, Aggregate, WindowedFeature
 
 HLL_BUCKETS = 8
@@ -69,6 +81,8 @@ def emit(builder: RequestBuilder, spec: WindowedFeature, index: int) -> None:
         _emit_seen(builder, spec, index, batch, f"{tag}:{suffix}", record)
     elif aggregate is _DISTINCT and spec.approx:
         _emit_hll(builder, spec, index, batch, f"{tag}:{suffix}", record)
+    elif spec.bucketed:
+        _emit_buckets(builder, spec, index, batch, tag, f"{tag}:{suffix}", record)
     else:
         _emit_sorted_set(builder, spec, index, batch, suffix, f"{tag}:{suffix}", record)
 
@@ -94,7 +108,8 @@ def _emit_sorted_set(
             builder.written.add(key)
             window = builder.plan.windows[suffix]
             flag = "GT" if aggregate is _DISTINCT else ""
-            batch.ops.extend(("ZA", key_index, flag, member, builder.window_ttl(window), builder.trim(window)))
+            trim = builder.trim(window) if trims(builder) else ""
+            batch.ops.extend(("ZA", key_index, flag, member, builder.window_ttl(window), trim))
     if not builder.read_values:
         return
     after = builder.after(spec.window_seconds)
@@ -102,6 +117,47 @@ def _emit_sorted_set(
         batch.ops.extend(("ZS", index, key_index, after))
     else:
         batch.ops.extend(("ZC", index, key_index, after, "+inf" if aggregate is _DISTINCT else builder.t_arg))
+
+
+def _emit_buckets(
+    builder: RequestBuilder, spec: WindowedFeature, index: int, batch: Batch, tag: str, key: str, record: bool
+) -> None:
+    """Count / sum in fixed sub-window buckets: one hash field per bucket (see the module docstring)."""
+    width = bucket_width_s(spec.window_seconds or 0) * 1000
+    key_index = batch.key(key)
+    if record and key not in builder.written:
+        amount = 1.0 if spec.aggregate is _COUNT else numeric_field(builder, spec.field)
+        if amount is not None:
+            builder.written.add(key)
+            if builder.cluster and tag != builder.customer_tag():
+                guard_slot(builder, batch, tag)
+            keep = bucket_keep_ms(width // 1000, builder.plan.windows[builder.plan.suffixes[index - 1]])
+            ttl = str(keep + builder.settings.ttl_slack_s * 1000)
+            stale = str((builder.t - keep) // width)
+            op = "HI" if spec.aggregate is _COUNT else "HF"
+            batch.ops.extend((op, key_index, str(builder.t // width), "1" if op == "HI" else repr(amount), ttl, stale))
+    if builder.read_values:
+        low = (builder.t - (spec.window_seconds or 0) * 1000 + 1) // width
+        batch.ops.extend(("HB", index, key_index, low, builder.t // width))
+
+
+def trims(builder: RequestBuilder) -> bool:
+    """Whether this event trims the sorted sets it writes: one event in 8, chosen by its id.
+
+    Reads bound every range by the window, so members left past it change no value; they
+    only wait (at most ~8 writes' worth per set, and the set's TTL) for the next trim.
+    """
+    return builder.event_hash[0] in _TRIMMING
+
+
+_TRIMMING = frozenset("ABCDEFGH")  # 8 of base64url's 64 first characters
+
+
+def guard_slot(builder: RequestBuilder, batch: Batch, tag: str) -> None:
+    """Cluster: this slot's own copy of the event marker, so a repeated event id adds to no bucket here."""
+    name = f"{tag}:ev:{builder.event_hash}"
+    if not batch.has(name):
+        batch.ops.extend(("EG", batch.key(name), str(builder.settings.replay_ttl_s * 1000)))
 
 
 def _member(builder: RequestBuilder, spec: WindowedFeature, index: int) -> str | None:

@@ -203,6 +203,9 @@ class FeatureItem(_Section):
     )
     hops: Annotated[int, Field(ge=2, le=8)] = 4
     approx: bool = False
+    exact: bool = Field(
+        False, description="count / sum: an exact sliding window (a sorted set of events), not 1/24-window buckets"
+    )
     unit: TimeUnit = TimeUnit.SECONDS
     via: list[str] | None = Field(
         None, description="link: the strong identities that link customers (default device, phone, address, payment)"

@@ -42,6 +42,9 @@ local ids = ''               -- the same ancestors' customer ids (their slots), 
 local CHAIN_CAP = 8
 local seen = {}              -- key index -> {first, last} of a first/last-seen hash, read once
 
+local dup = false            -- op EG: this slot has seen the event (cluster): add to no bucket
+local buckets = {}           -- key index -> its bucket hash, read once (op HB)
+
 local function split(s)
   local out = {}
   for item in string.gmatch(s, '[^,]+') do out[#out + 1] = item end
@@ -72,6 +75,44 @@ while i <= last do
     if A[i + 5] ~= '' then call('ZREMRANGEBYSCORE', key, '-inf', A[i + 5]) end
     call('PEXPIRE', key, A[i + 4])
     i = i + 6
+  elseif op == 'HI' or op == 'HF' then  -- key bucket incr ttl stale: add to a sub-window bucket
+    if not dup then
+      local key, bucket = KEYS[A[i + 1]], A[i + 2]
+      local fresh
+      if op == 'HI' then
+        fresh = call('HINCRBY', key, bucket, 1) == 1
+      else
+        fresh = tonumber(call('HINCRBYFLOAT', key, bucket, A[i + 3])) == tonumber(A[i + 3])
+      end
+      if fresh then           -- a new bucket: renew the TTL
+        call('PEXPIRE', key, A[i + 4])
+      end
+      if fresh and tonumber(bucket) % 8 == 0 then  -- every 8th bucket: drop those older than any window
+        local stale, old = tonumber(A[i + 5]), {}
+        for _, f in ipairs(call('HKEYS', key)) do
+          if tonumber(f) <= stale then old[#old + 1] = f end
+        end
+        if #old > 0 then call('HDEL', key, unpack(old)) end
+      end
+    end
+    i = i + 6
+  elseif op == 'HB' then      -- idx key lo hi: sum of the buckets lo..hi
+    local k = A[i + 2]
+    local flat = buckets[k]
+    if not flat then
+      flat = call('HGETALL', KEYS[k])
+      buckets[k] = flat
+    end
+    local lo, hi, sum = A[i + 3], A[i + 4], 0
+    for j = 1, #flat, 2 do
+      local b = tonumber(flat[j])
+      if b >= lo and b <= hi then sum = sum + tonumber(flat[j + 1]) end
+    end
+    vals[A[i + 1]] = sum
+    i = i + 5
+  elseif op == 'EG' then      -- key ttl: this slot's marker of the event (cluster)
+    if not call('SET', KEYS[A[i + 1]], '1', 'NX', 'PX', A[i + 2]) then dup = true end
+    i = i + 3
   elseif op == 'ZC' then      -- idx key (lo hi: members scored in (lo, hi]
     vals[A[i + 1]] = call('ZCOUNT', KEYS[A[i + 2]], A[i + 3], A[i + 4])
     i = i + 5

@@ -42,6 +42,15 @@ def _w(
 SPECS: tuple[FeatureSpec, ...] = (
     _w("customer.events_1h", Aggregate.COUNT, Entity.CUSTOMER, 3600),
     _w("customer.orders_1d", Aggregate.COUNT, Entity.CUSTOMER, 86400, frozenset({"order", "order_paid"})),
+    _w(
+        "customer.spend_1d_exact",
+        Aggregate.SUM,
+        Entity.CUSTOMER,
+        86400,
+        frozenset({"order_paid"}),
+        field="amount",
+        exact=True,
+    ),
     _w("customer.spend_1d", Aggregate.SUM, Entity.CUSTOMER, 86400, frozenset({"order_paid"}), field="amount"),
     _w("customer.age_min", Aggregate.FIRST_SEEN, Entity.CUSTOMER, None, unit=TimeUnit.MINUTES),
     _w(
@@ -54,7 +63,8 @@ SPECS: tuple[FeatureSpec, ...] = (
     ),
     _w("device.accounts_1h", Aggregate.DISTINCT, Entity.DEVICE, 3600, field="customer"),
     _w("device.accounts_6h", Aggregate.DISTINCT, Entity.DEVICE, 6 * 3600, field="customer"),
-    _w("device.signups_30m", Aggregate.COUNT, Entity.DEVICE, 1800, frozenset({"signup"})),
+    _w("device.signups_30m", Aggregate.COUNT, Entity.DEVICE, 1800, frozenset({"signup"}), exact=True),
+    _w("device.signups_30m_buckets", Aggregate.COUNT, Entity.DEVICE, 1800, frozenset({"signup"})),
     _w("ip.claims_1h", Aggregate.COUNT, Entity.IP, 3600, frozenset({"coupon_claim", "red_packet_claim"})),
     _w("ip.devices_1h", Aggregate.DISTINCT, Entity.IP, 3600, field="device"),
     _w("subnet.customers_2h", Aggregate.DISTINCT, Entity.SUBNET, 7200, field="customer"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import timedelta
 
@@ -11,7 +12,8 @@ from feature_oracle import Oracle
 from feature_stream import APPROX, SPECS, START, event_stream
 
 from engine.events import OUTCOME_TYPES, Event
-from engine.features.spec import Entity, ListKind, WindowedFeature
+from engine.features.plan import bucket_width_s
+from engine.features.spec import Aggregate, Entity, ListKind, WindowedFeature
 
 
 def _close(expected: object, got: object) -> bool:
@@ -39,6 +41,8 @@ async def test_stream_matches_brute_force(backend: Backend, tenant: str, seed: i
     # events carry E.164: the listed bare number is that phone (engine/phones.py)
     oracle.listed = {(Entity.DEVICE, "dev-3"): {"block"}, (Entity.PHONE, "+8617012345678"): {"watch"}}
     approx = {s.name: s for s in SPECS if s.name in APPROX}
+    by_name = {s.name: s for s in SPECS}
+    over: set[str] = set()
     mismatches: list[str] = []
     for n, event in enumerate(event_stream(seed, 240)):
         if event.type in OUTCOME_TYPES:
@@ -61,10 +65,26 @@ async def test_stream_matches_brute_force(backend: Backend, tenant: str, seed: i
                     ok = value is not None and low * 0.97 - 1 <= int(value) <= high * 1.03 + 1
                 if not ok:
                     mismatches.append(f"#{n} {event.type} {name}: {value} outside [{low}, {high}]")
+            elif (spec := by_name[name]) and isinstance(spec, WindowedFeature) and spec.bucketed:
+                # the stated bound: between the exact value over W and over W + one bucket width
+                assert spec.window_seconds
+                width = bucket_width_s(spec.window_seconds)
+                wider = dataclasses.replace(spec, window_seconds=spec.window_seconds + width)
+                high = oracle.windowed(wider, event, list(oracle.log))
+                value = got[name]
+                inside = want is None and value is None
+                if want is not None and value is not None and high is not None:
+                    typed = isinstance(value, int) == (spec.aggregate is Aggregate.COUNT)
+                    inside = typed and float(want) - 1e-6 <= float(value) <= float(high) + 1e-6
+                if not inside:
+                    mismatches.append(f"#{n} {event.type} {name}: {value!r} outside [{want!r}, {high!r}]")
+                if want != value:
+                    over.add(name)
             elif not _close(want, got[name]):
                 mismatches.append(f"#{n} {event.type} {name}: expected {want!r}, got {got[name]!r}")
         oracle.log.append(event)
     assert not mismatches, "\n".join(mismatches[:30])
+    assert over, "the stream never reached a bucket's trailing edge: the bound above was not exercised"
 
 
 async def test_window_edges_are_exclusive_at_the_start_and_inclusive_at_the_end(backend: Backend, tenant: str) -> None:
@@ -80,3 +100,20 @@ async def test_window_edges_are_exclusive_at_the_start_and_inclusive_at_the_end(
     assert await signup(2, timedelta(minutes=30)) == 2  # the first one is exactly 30 min old: out
     assert await signup(3, timedelta(minutes=30)) == 3  # same instant: both in
     assert await signup(4, timedelta(minutes=60)) == 1  # the two at 0:30 are exactly 30 min old
+
+
+async def test_bucketed_window_over_counts_at_most_one_bucket_before_its_start(backend: Backend, tenant: str) -> None:
+    """30 min in 1-minute buckets: an event 30.5 min old may count (its bucket overlaps), one 31+ min old never."""
+    spec = next(s for s in SPECS if s.name == "device.signups_30m_buckets")
+    assert isinstance(spec, WindowedFeature) and bucket_width_s(1800) == 60
+    store = backend.store()
+    base = START + timedelta(seconds=10)  # 10 s into a minute bucket
+
+    async def signup(n: int, offset: timedelta) -> object:
+        event = Event(event_id=f"bk{n}", type="signup", customer=f"c{n}", device="d", timestamp=base + offset)
+        return (await store.record_and_read(tenant=tenant, event=event, specs=(spec,))).values[spec.name]
+
+    assert await signup(0, timedelta(0)) == 1
+    assert await signup(1, timedelta(minutes=30, seconds=20)) == 2  # 30m20s old, its bucket overlaps: counted
+    assert await signup(2, timedelta(minutes=30, seconds=51)) == 2  # the first one's bucket is now out
+    assert await signup(3, timedelta(minutes=61, seconds=50)) == 1  # more than 31 min after #1 and #2
