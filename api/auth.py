@@ -159,10 +159,19 @@ class ApiKeys:
         return cls(principals)
 
     @classmethod
-    def load(cls, spec: str, path: Path | None) -> ApiKeys:
+    def load(cls, spec: str, path: Path | None, *, data_dir: Path | None = None) -> ApiKeys:
+        """The configured keys; with none configured, the development key ``yutang serve`` keeps in ``data_dir``.
+
+        ``yutang serve`` hands its workers the development key through the environment;
+        ``yutang worker`` is started on its own and finds it in the data directory, so it
+        goes over the same tenant as the server.
+        """
         keys = cls.parse(spec)
         if path is not None:
             keys._by_digest.update(cls.parse(path.read_text(encoding="utf-8"), source=str(path))._by_digest)
+        dev_key = data_dir / DEV_KEY_FILE if data_dir is not None else None
+        if not spec and path is None and dev_key is not None and dev_key.is_file():
+            keys = cls.parse(dev_key.read_text(encoding="utf-8"), source=str(dev_key))
         return keys
 
     def lookup(self, key: str) -> Principal | None:
@@ -178,6 +187,10 @@ class ApiKeys:
 
     def __len__(self) -> int:
         return len(self._by_digest)
+
+
+#: where ``yutang serve`` keeps the development key it makes when no key is configured
+DEV_KEY_FILE = "dev-api-key"
 
 
 def generate_dev_key(tenant: str = "dev") -> str:

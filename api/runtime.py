@@ -72,7 +72,7 @@ class Runtime:
 
     @classmethod
     async def open(cls, settings: Settings, *, metrics: Metrics | None = None) -> Runtime:
-        keys = ApiKeys.load(settings.api_keys, settings.api_keys_file)
+        keys = ApiKeys.load(settings.api_keys, settings.api_keys_file, data_dir=settings.data_dir)
         if not len(keys):
             log.warning("no API keys configured (YUTANG_API_KEYS / YUTANG_API_KEYS_FILE): every request will get 401")
         if settings.trust_event_time:
@@ -126,7 +126,7 @@ class Runtime:
         tenant it writes into, so an upload cannot reach another tenant's lists.
         """
         owns = self.rulesets.engine.owns
-        targets = [tenant] if tenant != BASE else [t for t in sorted(self.keys.tenants) if not owns(t)]
+        targets = [tenant] if tenant != BASE else [t for t in sorted(await self.known_tenants()) if not owns(t)]
         for target in targets:
             await self.seed_tenant(target, loaded)
 
@@ -141,6 +141,15 @@ class Runtime:
         except Exception as err:  # Redis down at start-up: _maintain retries
             log.warning("seed lists of %s for %s not written yet: %s", version, tenant, err)
 
+    async def known_tenants(self) -> set[str]:
+        """Tenants of the configured keys and those created through the API since (read on every call)."""
+        try:
+            created = await self.guard.call("keys", self.keystore.created_tenants())
+        except Exception as err:  # Redis down: the configured tenants still get their pass
+            log.debug("created tenants not read: %s", err)
+            created = set()
+        return set(self.keys.tenants) | created
+
     async def redis_ok(self) -> bool:
         try:
             return await asyncio.wait_for(self.services.ping(), self.settings.redis_timeout_s)
@@ -153,11 +162,12 @@ class Runtime:
             await asyncio.sleep(self.settings.rules_poll_s)
             try:
                 await self.rulesets.sync()
-                for tenant in sorted(self.keys.tenants):
+                tenants = await self.known_tenants()
+                for tenant in sorted(tenants):
                     current = self.rulesets.of(tenant)
                     if self.seeded.get(tenant) != current.ruleset.version:
                         await self.seed_tenant(tenant, current)
-                await self.services.expire_holds(self.keys.tenants)
+                await self.services.expire_holds(tenants)
             except asyncio.CancelledError:
                 raise
             except Exception as err:

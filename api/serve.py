@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from api.auth import generate_dev_key
+from api.auth import DEV_KEY_FILE, generate_dev_key
 from engine.datastore.embedded import EmbeddedRedis
 from engine.datastore.supervisor import RedisSupervisor
 from engine.errors import StoreUnavailable
@@ -29,7 +29,6 @@ from engine.logs import configure as configure_logs
 #: Seconds a worker may take to answer uvicorn's health ping (its default 5 s is shorter than a cold start).
 WORKER_HEALTHCHECK_S = int(os.environ.get("YUTANG_WORKER_HEALTHCHECK_S", "60"))
 #: The development key (``key:tenant:scopes``) ``yutang serve`` makes when no keys are configured.
-DEV_KEY_FILE = "dev-api-key"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -96,8 +96,7 @@ async def record_watched(runtime: Runtime, tenant: str, before: LoadedRuleSet, a
     if tenant != BASE:
         reached = [tenant]
     else:
-        created = await runtime.guard.call("keys", runtime.keystore.created_tenants())
-        reached = sorted(t for t in runtime.keys.tenants | created if not runtime.rulesets.engine.owns(t))
+        reached = sorted(t for t in await runtime.known_tenants() if not runtime.rulesets.engine.owns(t))
     diff = rules_diff(before, after)
     for name in reached:
         await record(

@@ -28,7 +28,7 @@ log = logging.getLogger("yutang.worker")
 def worker_runtime(settings: Settings, services: Services, rulesets: RuleSets, metrics: Metrics) -> Runtime:
     """A runtime for the worker: the worker's Redis services and rule sets, nothing started."""
     guard = RedisGuard(metrics=metrics, timeout_s=max(settings.redis_timeout_s, 5.0), breaker_s=settings.breaker_s)
-    keys = ApiKeys.load(settings.api_keys, settings.api_keys_file)
+    keys = ApiKeys.load(settings.api_keys, settings.api_keys_file, data_dir=settings.data_dir)
     return Runtime.assemble(settings, keys, metrics, guard, services, rulesets)
 
 
@@ -43,8 +43,8 @@ async def resolve_all(runtime: Runtime, tenants: Iterable[str]) -> int:
     return resolved
 
 
-async def run_forever(runtime: Runtime, tenants: Iterable[str], *, poll_s: float) -> None:
-    known = sorted(set(tenants))
+async def run_forever(runtime: Runtime, *, poll_s: float) -> None:
+    """Every ``poll_s``: one pass over every known tenant (created ones included, asked each pass)."""
     while True:
-        await resolve_all(runtime, known)
+        await resolve_all(runtime, await runtime.known_tenants())
         await asyncio.sleep(poll_s)

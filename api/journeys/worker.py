@@ -27,7 +27,7 @@ from engine.journeys.webhooks import Outbox
 from engine.journeys.worker import Worker
 from engine.logs import configure as configure_logs
 from engine.rule_engine import RuleEngine
-from engine.scheduler.run import run_offers, tenants_from_keys
+from engine.scheduler.run import run_offers
 
 
 def build_worker(services: Services, rulesets: Any, egress: Egress, *, lease_s: float = 60.0) -> Worker:
@@ -61,12 +61,12 @@ async def run(settings: Settings, *, poll_s: float) -> None:
         webhook_policy=settings.webhook_policy(),
         tenant_backend=settings.tenant_backend,
     )
-    tenants = tenants_from_keys(settings.api_keys)  # group-buy deadlines, hold and reservation expiry
-    await rulesets.start(tenants)
-    follower = asyncio.create_task(rulesets.follow(settings.rules_poll_s))
-    offers = asyncio.create_task(run_offers(services.client, tenants=tenants, idle_s=poll_s))
     runtime = worker_runtime(settings, services, rulesets, Metrics())
-    cases = asyncio.create_task(run_case_timeouts(runtime, tenants, poll_s=poll_s))  # review SLA timeouts
+    # every pass goes over the configured tenants and those created through the API since
+    await rulesets.start(await runtime.known_tenants())
+    follower = asyncio.create_task(rulesets.follow(settings.rules_poll_s))
+    offers = asyncio.create_task(run_offers(services.client, tenants=runtime.known_tenants, idle_s=poll_s))
+    cases = asyncio.create_task(run_case_timeouts(runtime, poll_s=poll_s))  # review SLA timeouts
     try:
         async with Egress(settings.webhook_policy()) as egress:
             await build_worker(services, rulesets, egress).run_forever(poll_s=poll_s)

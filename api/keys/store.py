@@ -27,11 +27,11 @@ from typing import Any
 from api.auth import TENANT_PATTERN, Principal, Role, Scope, key_digest
 from engine.datastore.keys import PREFIX, safe_id
 from engine.datastore.scripts import AnyRedis
+from engine.datastore.tenants import CREATED_TENANTS, created_tenants
 
 KEY_PREFIX = "ytk~"
 #: made keys per tenant: a leaked admin key cannot grow a tenant's hash (and each revoke's scan) without bound
 MAX_KEYS = 1_000
-_TENANTS = f"{PREFIX}:{{platform}}:tenants"
 _TENANT = re.compile(TENANT_PATTERN)
 
 
@@ -126,11 +126,11 @@ class KeyStore:
         return None
 
     async def created_tenants(self) -> set[str]:
-        return {m.decode() if isinstance(m, bytes) else str(m) for m in await self.client.smembers(_TENANTS)}
+        return await created_tenants(self.client)
 
     async def tenant_exists(self, tenant: str) -> bool:
-        return bool(await self.client.sismember(_TENANTS, tenant))
+        return bool(await self.client.sismember(CREATED_TENANTS, tenant))
 
     async def add_tenant(self, tenant: str) -> bool:
         """Register ``tenant``; False when it was already registered."""
-        return bool(await self.client.sadd(_TENANTS, tenant))
+        return bool(await self.client.sadd(CREATED_TENANTS, tenant))

@@ -15,14 +15,27 @@ expands to* (a 300-byte "billion laughs" of nine aliases of nine aliases is nine
 levels of 9x: refused at the first alias past the budget, while it is still a few
 hundred nodes in memory), and no alias inside its own anchor (an infinite value).
 Only then does ``_Builder`` expand aliases into plain values, within that budget.
+
+Scanning and parsing run in libyaml (PyYAML's ``CParser``) when PyYAML was built with it,
+as its wheels are: the pure-Python scanner was most of a pack's compile time (a worker
+loading 1,000 tenant packs spent minutes in it). Only the events come from C; the
+composer that counts depth and expanded size is PyYAML's Python one, so the bounds hold
+whichever parser runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
 from engine.diagnostics import Code, Diagnostic, Location
 
@@ -73,23 +86,19 @@ class _LimitExceeded(yaml.YAMLError):
         self.message = message
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """PyYAML's safe loader whose composer counts depth and expanded size as it goes."""
+class _BoundedComposer(Composer):
+    """PyYAML's composer counting depth and expanded size as it goes, over any parser's events."""
 
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
+    anchors: dict[Any, Any]
+    peek_event: Callable[[], Any]
+
+    def _bounds(self) -> None:
         self._depth = 0
         self._expanded = 0  # values composed so far, each alias at its anchor's expanded size
         self._sizes: dict[str, int] = {}  # anchor -> expanded size, once its node is complete
 
-    def fetch_flow_collection_start(self, TokenClass: type) -> None:
-        """Refuse deep ``[[[...`` in the scanner already: it looks ahead up to 1024 characters per token."""
-        if self.flow_level >= MAX_DEPTH:
-            raise _LimitExceeded(self.get_mark(), f"nesting is deeper than {MAX_DEPTH} levels")
-        super().fetch_flow_collection_start(TokenClass)
-
     def compose_node(self, parent: Any, index: Any) -> Any:
-        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+        event: Any = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
             name = str(event.anchor)
             size = self._sizes.get(name)
@@ -120,22 +129,55 @@ class _BoundedLoader(yaml.SafeLoader):
             )
 
 
+class _PythonLoader(_BoundedComposer, Reader, Scanner, Parser, SafeConstructor, Resolver):
+    """PyYAML's pure-Python scanner and parser, for a PyYAML built without libyaml."""
+
+    def __init__(self, text: str) -> None:
+        Reader.__init__(self, text)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+        self._bounds()
+
+    def fetch_flow_collection_start(self, TokenClass: type) -> None:
+        """Refuse deep ``[[[...`` in the scanner already: it looks ahead up to 1024 characters per token."""
+        if self.flow_level >= MAX_DEPTH:
+            raise _LimitExceeded(self.get_mark(), f"nesting is deeper than {MAX_DEPTH} levels")
+        super().fetch_flow_collection_start(TokenClass)
+
+
+if yaml.__with_libyaml__:
+    from yaml.cyaml import CParser  # type: ignore[attr-defined]
+
+    class _CLoader(_BoundedComposer, CParser, SafeConstructor, Resolver):
+        """libyaml's scanner and parser (C), PyYAML's bounded composer (Python) over its events."""
+
+        def __init__(self, text: str) -> None:
+            CParser.__init__(self, text)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            self._bounds()
+
+    _BoundedLoader: type[_PythonLoader] | type[_CLoader] = _CLoader
+else:  # pragma: no cover - PyYAML's wheels ship libyaml
+    _BoundedLoader = _PythonLoader
+
+
 def load_yaml(path: str, text: str) -> tuple[SourceFile | None, list[Diagnostic]]:
-    loader = _BoundedLoader(text)
-    try:
-        node = loader.get_single_node()
-    except _LimitExceeded as err:
-        where = Location(path, err.mark.line + 1, err.mark.column + 1)
-        return None, [Diagnostic(where, Code.LIMIT_EXCEEDED, err.message)]
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        where = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path, 1, 1)
-        message = " ".join(filter(None, [err.context, err.problem]))
-        return None, [Diagnostic(where, Code.YAML_SYNTAX, f"YAML syntax error: {message}")]
-    except yaml.YAMLError as err:
-        return None, [Diagnostic(Location(path, 1, 1), Code.YAML_SYNTAX, f"YAML error: {err}")]
-    finally:
-        loader.dispose()
+    """The file's values and positions, or the diagnostic that says why it cannot be read.
+
+    A file libyaml refuses is read again by the Python parser, whose messages name what
+    it expected ("expected ',' or ']', but got ':'") and whose nesting bound points at
+    the 65th bracket: a broken file costs two parses, a good one the fast one only.
+    """
+    node, loader, diagnostic = _compose(_BoundedLoader, path, text)
+    if diagnostic is not None and _BoundedLoader is not _PythonLoader:
+        node, loader, diagnostic = _compose(_PythonLoader, path, text)
+    if diagnostic is not None:
+        return None, [diagnostic]
     source = SourceFile(path=path, data=None)
     if node is None:
         return source, []
@@ -144,8 +186,28 @@ def load_yaml(path: str, text: str) -> tuple[SourceFile | None, list[Diagnostic]
     return source, builder.diagnostics
 
 
+def _compose(
+    kind: type[_PythonLoader] | type[_CLoader], path: str, text: str
+) -> tuple[yaml.Node | None, _PythonLoader | _CLoader, Diagnostic | None]:
+    loader = kind(text)
+    try:
+        return loader.get_single_node(), loader, None
+    except _LimitExceeded as err:
+        where = Location(path, err.mark.line + 1, err.mark.column + 1)
+        return None, loader, Diagnostic(where, Code.LIMIT_EXCEEDED, err.message)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path, 1, 1)
+        message = " ".join(filter(None, [err.context, err.problem]))
+        return None, loader, Diagnostic(where, Code.YAML_SYNTAX, f"YAML syntax error: {message}")
+    except yaml.YAMLError as err:
+        return None, loader, Diagnostic(Location(path, 1, 1), Code.YAML_SYNTAX, f"YAML error: {err}")
+    finally:
+        loader.dispose()
+
+
 class _Builder:
-    def __init__(self, source: SourceFile, loader: _BoundedLoader) -> None:
+    def __init__(self, source: SourceFile, loader: _PythonLoader | _CLoader) -> None:
         self.source = source
         self.loader = loader
         self.diagnostics: list[Diagnostic] = []

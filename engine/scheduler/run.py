@@ -11,9 +11,11 @@ import argparse
 import asyncio
 import contextlib
 import os
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from engine.datastore.connection import RedisSettings, open_redis
+from engine.datastore.tenants import created_tenants
 from engine.groupbuy.book import DEADLINE_KIND, GroupBuyBook
 from engine.groupbuy.deadlines import deadline_handler
 from engine.offers.ledger import OfferLedger
@@ -42,22 +44,34 @@ def tenants_from_keys(spec: str) -> set[str]:
 
 async def run(args: argparse.Namespace) -> None:
     handle = await open_redis(RedisSettings.from_env())
-    extra = set(args.tenant) | tenants_from_keys(os.environ.get("YUTANG_API_KEYS", ""))
+    configured = set(args.tenant) | tenants_from_keys(os.environ.get("YUTANG_API_KEYS", ""))
+
+    async def tenants() -> set[str]:
+        return configured | await created_tenants(handle.client)
+
     try:
-        await run_offers(handle.client, tenants=extra, batch=args.batch, lease_s=args.lease, idle_s=args.idle)
+        await run_offers(handle.client, tenants=tenants, batch=args.batch, lease_s=args.lease, idle_s=args.idle)
     finally:
         await handle.aclose()
 
 
 async def run_offers(
-    client: object, *, tenants: set[str], batch: int = 100, lease_s: float = 30.0, idle_s: float = 1.0
+    client: object,
+    *,
+    tenants: Callable[[], Awaitable[set[str]]],
+    batch: int = 100,
+    lease_s: float = 30.0,
+    idle_s: float = 1.0,
 ) -> None:
-    """Forever: group-buy deadlines of every known queue, hold and reservation expiry of ``tenants``."""
+    """Forever: group-buy deadlines of every known queue, hold and reservation expiry of every tenant.
+
+    ``tenants`` is asked on every pass, so a tenant created through the API after start-up
+    gets its holds and reservations expired too.
+    """
     worker = build_worker(client, batch=batch)
     ledger = OfferLedger(client)
     queues: dict[str, DueQueue] = {}
     names: list[str] = []
-    extra = tenants
 
     async def refresh() -> None:
         names[:] = await known_queues(client)
@@ -66,7 +80,7 @@ async def run_offers(
 
     async def expire() -> None:
         now = datetime.now(UTC)
-        for tenant in sorted(set(names) | extra):
+        for tenant in sorted(set(names) | await tenants()):
             await ledger.expire_holds(tenant=tenant, now=now)
             await ledger.expire_reservations(tenant=tenant, now=now)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.api.conftest import auth, event
 from tests.api.roles import ALPHA, BETA, CALLERS, PLATFORM, ROLE_KEYS
 
@@ -94,3 +96,19 @@ async def test_platform_onboards_a_tenant_and_its_first_admin(make_api, redis_cl
         for other in ("ops", "alpha"):
             r = await api.get("/v1/rules", headers={**auth(admin["key"]), "X-Yutang-Tenant": other})
             assert r.status_code == 403
+
+
+async def test_a_tenant_created_through_the_api_gets_the_base_packs_block_list(make_api, redis_client):
+    """A farm that moves to a merchant onboarded at run time is still refused by the seeded block list."""
+    async with make_api(api_keys=ROLE_KEYS) as api:
+        assert (await api.post("/v1/tenants", json={"tenant": "late7"}, headers=auth(PLATFORM))).status_code == 201
+        named = {**auth(PLATFORM), "X-Yutang-Tenant": "late7"}
+        key = (await api.post("/v1/keys", json={"scopes": ["score"]}, headers=named)).json()["key"]
+        for _ in range(50):  # the maintenance loop passes every rules_poll_s (0.2 s here)
+            scored = await api.post("/v1/score", json=event(device="seeded-farm-device"), headers=auth(key))
+            if "blocked_device" in {r["rule"] for r in scored.json()["reasons"]}:
+                break
+            await asyncio.sleep(0.2)
+        assert "blocked_device" in {r["rule"] for r in scored.json()["reasons"]}, scored.json()
+        entries = (await api.get("/v1/lists/entries", headers=named)).json()["entries"]
+        assert [(e["hint"], e["kind"], e["author"][:5]) for e in entries] == [("seeded-farm-device", "block", "seed:")]

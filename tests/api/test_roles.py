@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from api.auth import Ability, ApiKeys, KeyConfigError, Role, Scope
+from api.auth import DEV_KEY_FILE, Ability, ApiKeys, KeyConfigError, Role, Scope, generate_dev_key
 from tests.api.conftest import auth, event
 from tests.api.roles import ALPHA, BETA, GAMMA, PLATFORM, ROLE_KEYS
 from tests.api.roles import CALLERS as KEYS
@@ -106,3 +108,12 @@ async def test_platform_acts_on_the_tenant_it_names_and_on_no_other(make_api):
         assert (await api.get("/v1/rules", headers=as_tenant(PLATFORM, "delta"))).status_code == 200
         tenants = (await api.get("/v1/tenants", headers=auth(PLATFORM))).json()["tenants"]
         assert {"tenant": "delta", "source": "api"} in tenants and {"tenant": "beta", "source": "config"} in tenants
+
+
+def test_yutang_worker_finds_the_development_key_serve_kept(tmp_path: Path) -> None:
+    """``yutang worker`` started beside ``yutang serve`` (no keys configured) goes over the same tenant."""
+    assert ApiKeys.load("", None, data_dir=tmp_path).tenants == frozenset()
+    (tmp_path / DEV_KEY_FILE).write_text(generate_dev_key("shop1"))
+    assert ApiKeys.load("", None, data_dir=tmp_path).tenants == {"shop1"}
+    # configured keys win: the development key is only the fallback
+    assert ApiKeys.load(ROLE_KEYS, None, data_dir=tmp_path).tenants == ApiKeys.parse(ROLE_KEYS).tenants
