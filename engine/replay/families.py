@@ -8,9 +8,11 @@ scored events in log order:
   are not allowed (review or deny): the first few accounts of any farm look like anyone,
   what counts is whether the farm keeps working once it has shown itself;
 - an honest family's **false-positive rate** is its share of events not allowed;
-- **rewards taken**: offers granted within budget on the family's events (held rewards,
-  the referral gift, when their release arrives), as a count and, for cash effects, a
-  value (see :mod:`engine.replay.offers`).
+- **rewards kept**: offers granted within budget on the family's events that ended
+  granted or released and were not recovered by a clawback, as a count and, for cash
+  effects, a value; beside it each reward's life (granted, held, released, voided,
+  expired, clawed back, recovered, pending at the end of the log) and, for honest
+  families, how much later a hold let a reward out (:mod:`engine.replay.rewards`).
 
 Over all labelled events: **precision** of non-allow decisions (attack events among
 those not allowed) and the share of honest events allowed. The scorecard has the
@@ -25,6 +27,7 @@ from typing import Any
 
 from engine.replay.log import HONEST
 from engine.replay.offers import OfferTally
+from engine.replay.rewards import MEASURES
 
 #: An attack family is judged on its events after this many (its first accounts look like anyone).
 GRACE_EVENTS = 3
@@ -77,15 +80,18 @@ class FamilyTally:
                     "not_allowed_after_third": share,
                     "caught": share is not None and share >= 0.5,
                 }
-        return {"attack": attack, "honest": honest, "scorecard": self._scorecard(attack, honest)}
+        return {"attack": attack, "honest": honest, "scorecard": self._scorecard(attack, honest, offers)}
 
-    def _scorecard(self, attack: dict[str, Any], honest: dict[str, Any]) -> dict[str, Any]:
+    def _scorecard(self, attack: dict[str, Any], honest: dict[str, Any], offers: OfferTally) -> dict[str, Any]:
         blocked_attack = sum(r["not_allowed"] for r in attack.values())
         blocked_honest = sum(r["not_allowed"] for r in honest.values())
         honest_events = sum(r["events"] for r in honest.values())
         worst = max(honest.items(), key=lambda kv: kv[1]["false_positive_rate"] or 0, default=None)
         rewards = {
             key: round(sum(r["rewards"][key] for r in attack.values()), 2) for key in ("count", "cash_value", "trials")
+        }
+        honest_kept = {
+            key: round(sum(r["rewards"][key] for r in honest.values()), 2) for key in ("count", "cash_value", "trials")
         }
         return {
             "attack_families": len(attack),
@@ -96,11 +102,29 @@ class FamilyTally:
             "worst_honest_family": worst[0] if worst else None,
             "worst_honest_false_positive_rate": worst[1]["false_positive_rate"] if worst else None,
             "attacker_rewards": rewards,
+            "attacker_flow": _flow_total(attack),
+            "honest_rewards": honest_kept
+            | {
+                "flow": _flow_total(honest),
+                "hold_delay_hours": offers.book.delays(set(honest)),
+            },
             "targets": TARGETS,
         }
 
 
-_NO_REWARDS: dict[str, Any] = {"count": 0, "cash_value": 0.0, "trials": 0, "by_offer": {}}
+_NO_REWARDS: dict[str, Any] = {
+    "count": 0, "cash_value": 0.0, "trials": 0, "by_offer": {}, "flow": {}, "hold_delay_hours": None,
+}  # fmt: skip
+
+
+def _flow_total(rows: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Each measure of the rewards' life summed over ``rows``' families: count and cash value."""
+    out: dict[str, dict[str, float]] = {m: {"count": 0, "value": 0.0} for m in MEASURES}
+    for row in rows.values():
+        for measure, cell in row["rewards"]["flow"].items():
+            out[measure]["count"] += cell["count"]
+            out[measure]["value"] = round(out[measure]["value"] + cell["value"], 2)
+    return out
 
 
 def rewards_cut(new: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
@@ -109,10 +133,16 @@ def rewards_cut(new: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]
     out: dict[str, Any] = {"baseline": before, "new": after}
     for key in ("count", "cash_value", "trials"):
         out[f"{key}_cut"] = round(1 - after[key] / before[key], 4) if before[key] else None
-    per_family = {}
+    per_family, value_per_family = {}, {}
     for family, row in baseline["attack"].items():
-        base = row["rewards"]["count"]
-        now = new["attack"].get(family, {}).get("rewards", _NO_REWARDS)["count"]
-        per_family[family] = {"baseline": base, "new": now}
+        now = new["attack"].get(family, {}).get("rewards", _NO_REWARDS)
+        per_family[family] = {"baseline": row["rewards"]["count"], "new": now["count"]}
+        value_per_family[family] = {"baseline": row["rewards"]["cash_value"], "new": now["cash_value"]}
     out["count_by_family"] = per_family
+    out["cash_value_by_family"] = value_per_family
+    honest_before, honest_after = baseline["scorecard"]["honest_rewards"], new["scorecard"]["honest_rewards"]
+    out["honest_kept"] = {
+        side: {"count": r["count"], "cash_value": r["cash_value"], "trials": r["trials"]}
+        for side, r in (("baseline", honest_before), ("new", honest_after))
+    }
     return out

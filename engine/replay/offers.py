@@ -2,62 +2,55 @@
 
 Replay applies every budget (total 限量, per customer, per day in the pack's zone) the
 way the live ledger does: per exclusivity group, the best eligible offer that still
-has budget is granted, else the next (``engine.offers.ledger.rank_groups``). Held
-rewards (a referral gift) cost nothing until their release outcome (the invitee's
-``order_paid``) arrives within ``void_after_days``; the report shows them as held,
-released and never released. Counters live in memory: the replay store stays a
-pure feature store, and one replay cannot spend another's budget.
+has budget is granted, else the next (``engine.offers.ledger.rank_groups``). Each grant
+then lives on in :mod:`engine.replay.rewards`: a held reward waits for its release
+outcome, expires at ``void_at`` in log time (its unit back in the budget), is voided by a
+fraud label or chargeback, or clawed back by the late evidence the pack acts on.
+Counters live in memory: the replay store stays a pure feature store, and one replay
+cannot spend another's budget.
 
-What each family *took* is counted too (:mod:`engine.replay.families`): a reward is any
+What each family *kept* is counted too (:mod:`engine.replay.families`): a reward is any
 grant but points and privileges (what a farm can cash or resell: coupons, red packets,
-gifts, trials below cost), counted when granted, or for a held reward when released.
+gifts, trials below cost), kept when it ended granted or released and was not recovered.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.events import Event
-from engine.model import EffectType, Offer
+from engine.model import ClawbackPolicy, Offer
 from engine.offers.ledger import rank_groups
+from engine.replay.rewards import CASH_EFFECTS, REWARD_EFFECTS, RewardBook
 
-#: Effects that are money out of the merchant's pocket; a trial is a price, points are points.
-CASH_EFFECTS: frozenset[EffectType] = frozenset({EffectType.COUPON, EffectType.RED_PACKET, EffectType.GIFT})
-#: Effects a farm takes for what they are worth to it; points and privileges are not its trade.
-REWARD_EFFECTS: frozenset[EffectType] = CASH_EFFECTS | {EffectType.TRIAL, EffectType.DISCOUNT}
-
-
-@dataclass
-class _Hold:
-    offer: Offer
-    deadline: float
-    family: str | None
+__all__ = ["CASH_EFFECTS", "REWARD_EFFECTS", "OfferTally"]
 
 
 @dataclass
 class OfferTally:
-    """Per offer: eligible (budgets ignored), granted within budget, held and released."""
+    """Per offer: eligible (budgets ignored), granted within budget, and each grant's life (the reward book)."""
 
     zone: ZoneInfo
+    policy: ClawbackPolicy = field(default_factory=ClawbackPolicy)
     eligible: Counter[str] = field(default_factory=Counter)
-    granted: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)  # eligible but out of budget, no fall-back left
-    held: Counter[str] = field(default_factory=Counter)
-    released: Counter[str] = field(default_factory=Counter)
     offers: dict[str, Offer] = field(default_factory=dict)
     _used: Counter[str] = field(default_factory=Counter)
     _per_customer: Counter[tuple[str, str]] = field(default_factory=Counter)
     _per_day: Counter[tuple[str, str]] = field(default_factory=Counter)
-    _pending: defaultdict[str, list[_Hold]] = field(default_factory=lambda: defaultdict(list))
-    taken: Counter[tuple[str, str]] = field(default_factory=Counter)  # (family, offer) -> rewards paid out
+    book: RewardBook = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.book = RewardBook(self.policy, self._give_back)
 
     def add(
         self, event: Event, chosen: tuple[Offer, ...], eligible: tuple[Offer, ...], family: str | None = None
     ) -> list[str]:
         """Count one scored event's offers; return the ids granted within budget."""
+        self.book.tick(event.epoch)
         for offer in chosen:
             self.eligible[offer.id] += 1
             self.offers[offer.id] = offer
@@ -73,46 +66,26 @@ class OfferTally:
                 continue
             self.offers[winner.id] = winner
             granted.append(winner.id)
-            if winner.hold is None:
-                self.granted[winner.id] += 1
-                self._took(family, winner)
-            else:
-                self.held[winner.id] += 1
-                deadline = event.epoch + winner.hold.seconds
-                self._pending[event.customer].append(_Hold(winner, deadline, family))
+            self.book.grant(winner, event, family)
         return granted
 
     def outcome(self, event: Event) -> None:
-        """Release the rewards held on this customer when their release outcome arrives in time."""
-        pending = self._pending.get(event.customer)
-        if not pending:
-            return
-        keep: list[_Hold] = []
-        for hold in pending:
-            assert hold.offer.hold is not None
-            if hold.offer.hold.release_on == event.type and event.epoch <= hold.deadline:
-                self.released[hold.offer.id] += 1
-                self._took(hold.family, hold.offer)
-            else:
-                keep.append(hold)
-        self._pending[event.customer] = keep
-
-    def _took(self, family: str | None, offer: Offer) -> None:
-        if family is not None and offer.effect.type in REWARD_EFFECTS:
-            self.taken[family, offer.id] += 1
+        """Move the clock to the outcome and apply it: releases, uses, voids, clawbacks."""
+        self.book.outcome(event)
 
     def taken_by_family(self) -> dict[str, dict[str, Any]]:
-        """Per family: rewards paid out (count), their cash value, trials among them, and per offer."""
+        """Per family: rewards kept (count, cash value, trials, per offer) and every measure of their life."""
         out: dict[str, dict[str, Any]] = {}
-        for (family, offer_id), count in sorted(self.taken.items()):
-            offer = self.offers[offer_id]
-            row = out.setdefault(family, {"count": 0, "cash_value": 0.0, "trials": 0, "by_offer": {}})
-            row["count"] += count
-            row["by_offer"][offer_id] = count
-            if offer.effect.type in CASH_EFFECTS:
-                row["cash_value"] = round(row["cash_value"] + count * offer.effect.value, 2)
-            if offer.effect.type is EffectType.TRIAL:
-                row["trials"] += count
+        for family, row in sorted(self.book.by_family().items()):
+            kept = row["kept"]
+            out[family] = {
+                "count": kept["count"],
+                "cash_value": kept["value"],
+                "trials": row["kept_trials"],
+                "by_offer": dict(sorted(row["kept_by_offer"].items())),
+                "flow": {m: row[m] for m in row if m not in ("kept_by_offer", "kept_trials", "hold_delay_hours")},
+                "hold_delay_hours": row["hold_delay_hours"],
+            }
         return out
 
     def _reserve(self, offer: Offer, event: Event, day: str) -> bool:
@@ -129,15 +102,29 @@ class OfferTally:
         self._per_day[offer.id, day] += 1
         return True
 
+    def _give_back(self, offer: Offer, beneficiary: str) -> None:
+        """A voided or expired hold returns its unit to the total and the beneficiary's cap (not the day's)."""
+        self._used[offer.id] -= 1
+        self._per_customer[offer.id, beneficiary] -= 1
+
     def summary(self) -> dict[str, Any]:
+        per_offer: dict[str, Counter[str]] = {}
+        for reward in self.book.rewards:
+            counts = per_offer.setdefault(reward.offer.id, Counter())
+            counts["granted" if reward.void_at is None else "held"] += 1
+            if reward.state != "granted":
+                counts["pending" if reward.state == "held" else reward.state] += 1
+            counts["clawed_back"] += reward.clawback is not None
+            counts["recovered"] += reward.recovered
+            counts["kept"] += reward.kept
         rows = []
         cost = 0.0
         for offer_id in sorted(self.offers):
-            offer = self.offers[offer_id]
+            offer, counts = self.offers[offer_id], per_offer.get(offer_id, Counter())
             value = offer.effect.value
-            paid_out = self.granted[offer_id] + self.released[offer_id]
+            paid_out = counts["granted"] + counts["released"]
             if offer.effect.type in CASH_EFFECTS:
-                cost += paid_out * value
+                cost += counts["kept"] * value
             rows.append(
                 {
                     "offer": offer_id,
@@ -145,11 +132,18 @@ class OfferTally:
                     "value": value,
                     "eligible": self.eligible[offer_id],
                     "eligible_value": round(self.eligible[offer_id] * value, 2),
-                    "granted": self.granted[offer_id],
-                    "held": self.held[offer_id],
-                    "released": self.released[offer_id],
+                    "granted": counts["granted"],
+                    "held": counts["held"],
+                    "released": counts["released"],
+                    "voided": counts["voided"],
+                    "expired": counts["expired"],
+                    "pending": counts["pending"],
+                    "clawed_back": counts["clawed_back"],
+                    "recovered": counts["recovered"],
+                    "kept": counts["kept"],
                     "out_of_budget": self.refused[offer_id],
                     "granted_value": round(paid_out * value, 2),
+                    "kept_value": round(counts["kept"] * value, 2),
                 }
             )
         return {"offers": rows, "cash_cost": round(cost, 2), "cash_effects": sorted(e.value for e in CASH_EFFECTS)}

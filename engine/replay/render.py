@@ -74,25 +74,19 @@ def _rules(pack: dict[str, Any]) -> list[str]:
 
 
 def _offers(pack: dict[str, Any]) -> list[str]:
-    lines = ["", "offers (budgets applied in log order; held rewards count when released)"]
+    lines = ["", "offers (budgets applied in log order; held rewards live on in log time: released, voided, expired)"]
     lines += table(
-        ["offer", "effect", "value", "eligible", "granted", "held", "released", "out of budget", "value granted"],
+        ["offer", "effect", "value", "eligible", "granted", "held", "released", "voided", "expired", "pending",
+         "clawed back", "recovered", "kept", "out of budget", "value kept"],
         [
-            [
-                o["offer"],
-                o["effect"],
-                num(o["value"]),
-                f"{o['eligible']:,}",
-                f"{o['granted']:,}",
-                f"{o['held']:,}",
-                f"{o['released']:,}",
-                f"{o['out_of_budget']:,}",
-                f"{o['granted_value']:,.2f}",
-            ]
+            [o["offer"], o["effect"], num(o["value"]), f"{o['eligible']:,}", f"{o['granted']:,}", f"{o['held']:,}",
+             f"{o['released']:,}", f"{o['voided']:,}", f"{o['expired']:,}", f"{o['pending']:,}",
+             f"{o['clawed_back']:,}", f"{o['recovered']:,}", f"{o['kept']:,}", f"{o['out_of_budget']:,}",
+             f"{o['kept_value']:,.2f}"]
             for o in pack["offers"]
         ],
-    )
-    lines.append(f"cash cost ({', '.join(pack['cash_effects'])}): {pack['cash_cost']:,.2f} yuan")
+    )  # fmt: skip
+    lines.append(f"cash cost kept ({', '.join(pack['cash_effects'])}): {pack['cash_cost']:,.2f} yuan")
     return lines
 
 

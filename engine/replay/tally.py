@@ -50,7 +50,7 @@ class PackTally:
     offers: OfferTally = field(init=False)
 
     def __post_init__(self) -> None:
-        self.offers = OfferTally(zone=ZoneInfo(self.loaded.ruleset.timezone))
+        self.offers = OfferTally(zone=ZoneInfo(self.loaded.ruleset.timezone), policy=self.loaded.ruleset.clawback)
 
     def add(self, event: Event, truth: str | None, evaluation: Evaluation, family: str | None = None) -> list[str]:
         """Count one scored event; return the offers granted within budget."""

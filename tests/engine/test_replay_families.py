@@ -116,7 +116,8 @@ async def test_rewards_attackers_took_count_held_gifts_when_released_and_compare
     summary = (await replay(world().records, source(DEVICE_FARM), source(NOTHING), in_process=True)).summary()
     new, old = summary["new"]["families"], summary["baseline"]["families"]
     ring = new["attack"]["pay_release_refund"]["rewards"]
-    assert ring == {"count": 2, "cash_value": 50.0, "trials": 1, "by_offer": {"referral_gift": 1, "trial": 1}}
+    kept = {k: ring[k] for k in ("count", "cash_value", "trials", "by_offer")}
+    assert kept == {"count": 2, "cash_value": 50.0, "trials": 1, "by_offer": {"referral_gift": 1, "trial": 1}}
     assert new["attack"]["device_farm"]["rewards"]["trials"] == 4  # the four accounts before the rule fired
     assert old["attack"]["device_farm"]["rewards"]["trials"] == 8
     assert new["scorecard"]["attacker_rewards"]["count"] == 4 + 8 + 2

@@ -1,0 +1,246 @@
+"""The rewards of a replay as a ledger the log's clock moves: granted, held, released, voided, clawed back, kept.
+
+Live, a reward's life spans days: a held gift waits for its release outcome, the
+scheduler (``yutang worker``) expires it at ``void_at``, late evidence voids it or marks
+it for clawback (docs/review.md). Replay plays that life out in log time, in memory:
+
+- **time passes**: before each event, every pending hold whose ``void_at`` is not after
+  the event's time expires, as the worker would have expired it (its budget unit goes
+  back to the offer's total and the beneficiary's per-customer count, as the ledger's
+  TRANSITION script does; the per-day count is not given back);
+- **release**: a hold is released by its subject's first outcome of the hold's type
+  (``release_on``) dated before ``void_at``;
+- **void**: a ``label: fraud`` or a ``chargeback`` voids the pending holds its customer is
+  the subject or the beneficiary of (whatever the pack's ``clawback:`` says: the ledger does);
+- **clawback**, only for the causes the pack's ``clawback: on`` names, within its window,
+  exactly as ``api/outcomes/late.py`` picks them: ``fraud_label`` / ``chargeback`` reach
+  every reward the customer received (granted or released) and those its orders
+  released for others; ``refund_released`` reaches the rewards the refunded order
+  released for others (every such reward of the sender when the refund has no
+  ``order_id``). ``linked_at_checkout`` and ``case_denied`` need the live lists and a
+  reviewer: replay does not model them, so what it reports as kept is an upper bound.
+
+What a clawback **recovers** depends on the reward: an unused coupon, discount, points
+or trial is cancelled (:data:`RECOVERABLE`); a coupon or discount is used by the
+beneficiary's next paid order after it became theirs, a trial by a store visit (the
+session is the trial). A red packet is cash in a WeChat wallet the moment it is paid and
+a gift (prints, stored value) is delivered: marked, never recovered.
+
+A reward is **kept** when it ended granted or released and was not recovered; a hold
+still pending at the end of the log is reported apart (``pending``), not as kept.
+"""
+
+from __future__ import annotations
+
+import heapq
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.events import Event
+from engine.model import ClawbackPolicy, EffectType, Offer
+from engine.offers.periods import order_reference
+
+#: Effects that are money out of the merchant's pocket; a trial is a price, points are points.
+CASH_EFFECTS: frozenset[EffectType] = frozenset({EffectType.COUPON, EffectType.RED_PACKET, EffectType.GIFT})
+#: Effects a farm takes for what they are worth to it; points and privileges are not its trade.
+REWARD_EFFECTS: frozenset[EffectType] = CASH_EFFECTS | {EffectType.TRIAL, EffectType.DISCOUNT}
+#: What a clawback can take back while it is unused; red packets and gifts are gone once paid out.
+RECOVERABLE: frozenset[EffectType] = frozenset(
+    {EffectType.COUPON, EffectType.DISCOUNT, EffectType.POINTS, EffectType.TRIAL}
+)
+#: Rewards an order uses up; a trial is used up by the session in the store.
+SPENT_BY: dict[EffectType, str] = {
+    EffectType.COUPON: "order_paid",
+    EffectType.DISCOUNT: "order_paid",
+    EffectType.TRIAL: "store_visit",
+}
+MEASURES = ("granted", "held", "released", "voided", "expired", "clawed_back", "recovered", "pending", "kept")
+
+
+@dataclass(eq=False)
+class Reward:
+    """One reward (an offer granted on one event) and what has happened to it so far."""
+
+    offer: Offer
+    event_id: str
+    family: str | None
+    subject: str  # the event's customer (the invitee of a referral reward)
+    beneficiary: str
+    granted_at: float
+    void_at: float | None  # None: granted outright
+    state: str  # granted | held | released | voided | expired
+    usable_at: float | None = None  # when it became the beneficiary's
+    released_by: str = ""  # the order reference (or event id) of the outcome that released it
+    clawback: str | None = None  # the first cause that marked it
+    recovered: bool = False
+    spent: bool = False
+
+    @property
+    def cash(self) -> float:
+        return self.offer.effect.value if self.offer.effect.type in CASH_EFFECTS else 0.0
+
+    @property
+    def kept(self) -> bool:
+        return self.state in ("granted", "released") and not self.recovered
+
+
+GiveBack = Callable[[Offer, str], None]
+
+
+@dataclass
+class RewardBook:
+    """Every reward of one rule set's replay, moved by the log's clock and outcomes."""
+
+    policy: ClawbackPolicy
+    give_back: GiveBack  # a voided or expired hold returns its unit (offer, beneficiary)
+    rewards: list[Reward] = field(default_factory=list)
+    _parties: dict[str, list[Reward]] = field(default_factory=dict)  # customer -> rewards it is party to
+    _due: list[tuple[float, int, Reward]] = field(default_factory=list)
+
+    def tick(self, epoch: float) -> None:
+        """Expire every pending hold due by ``epoch``, as the worker's ``expire_holds`` would."""
+        while self._due and self._due[0][0] <= epoch:
+            _, _, reward = heapq.heappop(self._due)
+            if reward.state == "held":
+                reward.state = "expired"
+                self.give_back(reward.offer, reward.beneficiary)
+
+    def grant(self, offer: Offer, event: Event, family: str | None) -> None:
+        """Record one grant within budget: outright, or held until its release outcome."""
+        beneficiary = event.referrer if offer.beneficiary == "referrer" and event.referrer else event.customer
+        held = offer.hold is not None
+        void_at = event.epoch + offer.hold.seconds if offer.hold is not None else None
+        reward = Reward(offer, event.event_id, family, event.customer, beneficiary, event.epoch, void_at,
+                        "held" if held else "granted", None if held else event.epoch)  # fmt: skip
+        self.rewards.append(reward)
+        for party in {reward.subject, beneficiary}:
+            self._parties.setdefault(party, []).append(reward)
+        if void_at is not None:
+            heapq.heappush(self._due, (void_at, len(self.rewards), reward))
+
+    def outcome(self, event: Event) -> None:
+        """Apply one outcome: releases and uses, or voids and clawbacks, as the ledger and late evidence do."""
+        self.tick(event.epoch)
+        mine = self._parties.get(event.customer, [])
+        if event.type == "label" and event.label == "fraud":
+            self._void(mine)
+            self._claw_against(event, "fraud_label")
+        elif event.type == "chargeback":
+            self._void(mine)
+            self._claw_against(event, "chargeback")
+        elif event.type == "refund":
+            self._claw_released_by(event, "refund_released", order_reference(event))
+        else:
+            self._release(event, mine)
+            self._spend(event, mine)
+
+    def _release(self, event: Event, mine: list[Reward]) -> None:
+        for reward in mine:
+            hold = reward.offer.hold
+            if reward.state == "held" and reward.subject == event.customer and hold and hold.release_on == event.type:
+                reward.state, reward.usable_at = "released", event.epoch
+                reward.released_by = order_reference(event) or event.event_id
+
+    @staticmethod
+    def _spend(event: Event, mine: list[Reward]) -> None:
+        """A paid order uses the coupons usable before it; a store visit uses the trial (also one it released)."""
+        for reward in mine:
+            usable, use = reward.usable_at, SPENT_BY.get(reward.offer.effect.type)
+            if reward.spent or usable is None or reward.beneficiary != event.customer or use != event.type:
+                continue
+            reward.spent = usable < event.epoch or use == "store_visit"
+
+    def _void(self, mine: list[Reward]) -> None:
+        for reward in mine:
+            if reward.state == "held":
+                reward.state = "voided"
+                self.give_back(reward.offer, reward.beneficiary)
+
+    def _claw_against(self, event: Event, cause: str) -> None:
+        """Every reward the customer received within the window, and those its orders released for others."""
+        if cause not in self.policy.on:
+            return
+        since = event.epoch - self.policy.window_seconds
+        for reward in self._parties.get(event.customer, []):
+            received = reward.beneficiary == event.customer
+            released_for_other = reward.subject == event.customer and reward.state == "released"
+            if (received or released_for_other) and reward.usable_at is not None and reward.usable_at >= since:
+                self._mark(reward, cause)
+
+    def _claw_released_by(self, event: Event, cause: str, order: str) -> None:
+        """The rewards the sender's refunded order released for someone else ('' = any of its orders)."""
+        if cause not in self.policy.on:
+            return
+        since = event.epoch - self.policy.window_seconds
+        for reward in self._parties.get(event.customer, []):
+            if reward.state != "released" or reward.subject != event.customer or reward.beneficiary == event.customer:
+                continue
+            if (not order or reward.released_by == order) and (reward.usable_at or 0) >= since:
+                self._mark(reward, cause)
+
+    @staticmethod
+    def _mark(reward: Reward, cause: str) -> None:
+        if reward.clawback is None and reward.state in ("granted", "released"):
+            reward.clawback = cause
+            reward.recovered = reward.offer.effect.type in RECOVERABLE and not reward.spent
+
+    # -- the report ----------------------------------------------------------------------
+
+    def by_family(self) -> dict[str, dict[str, Any]]:
+        """Per family: each measure as count and cash value, the kept rewards per offer, the hold delays."""
+        out: dict[str, dict[str, Any]] = {}
+        delays: dict[str, list[float]] = {}
+        for reward in self.rewards:
+            if reward.family is None or reward.offer.effect.type not in REWARD_EFFECTS:
+                continue
+            row = out.setdefault(reward.family, _empty())
+            for measure in _measures(reward):
+                row[measure]["count"] += 1
+                row[measure]["value"] = round(row[measure]["value"] + reward.cash, 2)
+            if reward.kept:
+                row["kept_by_offer"][reward.offer.id] = row["kept_by_offer"].get(reward.offer.id, 0) + 1
+                row["kept_trials"] += reward.offer.effect.type is EffectType.TRIAL
+            if reward.state == "released" and reward.usable_at is not None:
+                delays.setdefault(reward.family, []).append((reward.usable_at - reward.granted_at) / 3600)
+        for family, hours in delays.items():
+            out[family]["hold_delay_hours"] = _spread(hours)
+        return out
+
+    def delays(self, families: set[str]) -> dict[str, float] | None:
+        """Median and p90 hours between grant and release over the released holds of ``families``."""
+        hours = [
+            (r.usable_at - r.granted_at) / 3600
+            for r in self.rewards
+            if r.family in families and r.state == "released" and r.usable_at is not None
+            and r.offer.effect.type in REWARD_EFFECTS
+        ]  # fmt: skip
+        return _spread(hours) if hours else None
+
+
+def _measures(reward: Reward) -> list[str]:
+    held = reward.void_at is not None
+    states = {"released": "released", "voided": "voided", "expired": "expired", "held": "pending"}
+    out = ["granted"] + (["held"] if held else [])
+    if reward.state in states:
+        out.append(states[reward.state])
+    if reward.clawback is not None:
+        out.append("clawed_back")
+    if reward.recovered:
+        out.append("recovered")
+    if reward.kept:
+        out.append("kept")
+    return out
+
+
+def _empty() -> dict[str, Any]:
+    row: dict[str, Any] = {m: {"count": 0, "value": 0.0} for m in MEASURES}
+    return row | {"kept_by_offer": {}, "kept_trials": 0, "hold_delay_hours": None}
+
+
+def _spread(hours: list[float]) -> dict[str, float]:
+    """Median and 90th percentile of the delays a hold added, in hours."""
+    ordered = sorted(hours)
+    p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+    return {"released": len(ordered), "median": round(statistics.median(ordered), 1), "p90": round(p90, 1)}

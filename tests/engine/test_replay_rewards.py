@@ -1,0 +1,174 @@
+"""Replay's reward accounting: holds living on in log time, voids, clawbacks, what each family kept.
+
+One hand-built log, every number worked out by hand: a parent whose held rewards her
+session releases, a farm whose holds expire and whose fraud label voids and claws back,
+a hired buyer whose refund claws back the organiser's gift, raised accounts whose
+unused coupon a chargeback recovers and whose spent one it cannot.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from engine.backends import BackendKind
+from engine.events import Event
+from engine.replay.judge import PackSource
+from engine.replay.log import Record
+from engine.replay.render import render
+from engine.replay.runner import replay
+
+START = datetime(2026, 11, 3, 10, 0, tzinfo=timezone(timedelta(hours=8)))
+HELD = "    hold: {until: store_visit, void_after: 30d}\n"
+PACK = """
+pack: {name: rewards-test, timezone: Asia/Shanghai}
+features:
+  device.accounts_24h: {distinct: customer, by: device, window: 24h}
+decision: {review_at: 40, deny_at: 70, withhold_offers_on: [review, deny]}
+tiers:
+  - {id: occasional, label: 偶然型, default: true}
+rules:
+  - id: never
+    code: 1201
+    on: [signup]
+    when: device.accounts_24h >= 1000
+    score: 70
+    reason: {zh: 从不, en: never}
+offers:
+  - id: trial
+    label: 体验
+    tiers: [occasional]
+    on: [signup, referral]
+    effect: {type: trial, value: 99, description: 体验}
+%(held)s  - id: gift
+    label: 新人礼
+    tiers: [occasional]
+    on: [coupon_claim]
+    when: 'event.campaign == "newcomer"'
+    effect: {type: coupon, value: 30, description: 新人券}
+%(held)s  - id: referral_gift
+    label: 老带新礼
+    tiers: [occasional]
+    on: [referral]
+    beneficiary: referrer
+    effect: {type: gift, value: 50, description: 精修照片}
+%(held)s  - id: winback
+    label: 回归券
+    tiers: [occasional]
+    on: [coupon_claim]
+    when: 'event.campaign == "winback"'
+    effect: {type: coupon, value: 50, description: 回归券}
+  - id: packet
+    label: 红包
+    tiers: [occasional]
+    on: [red_packet_claim]
+    effect: {type: red_packet, value: 5, description: 红包}
+%(clawback)s
+"""
+CLAWBACK = "clawback: {on: [fraud_label, chargeback, refund_released], window: 30d}"
+
+
+def source(*, held: bool) -> PackSource:
+    text = PACK % {"held": HELD if held else "", "clawback": CLAWBACK if held else ""}
+    return PackSource({"pack.yaml": text}, BackendKind.PYTHON)
+
+
+def world() -> list[Record]:
+    records: list[Record] = []
+
+    def add(hours: float, type_: str, customer: str, family: str, **fields: Any) -> None:
+        truth = "honest" if family == "parents" else family
+        data = {"event_id": f"r{len(records):03d}", "type": type_, "customer": customer,
+                "timestamp": (START + timedelta(hours=hours)).isoformat(), **fields}  # fmt: skip
+        records.append(Record(Event.model_validate(data), truth, family))
+
+    add(0, "signup", "mum", "parents", device="dv-mum")  # trial held
+    add(0.5, "signup", "f1", "farming_ring", device="dv-f1")  # trial held, never earned
+    add(0.6, "signup", "f2", "farming_ring", device="dv-f2")  # trial held, voided by the label
+    add(1, "coupon_claim", "mum", "parents", campaign="newcomer")  # gift held
+    add(1.5, "coupon_claim", "f1", "farming_ring", campaign="newcomer")  # gift held, never earned
+    add(2, "red_packet_claim", "f1", "farming_ring", group="g1")  # cash at once: kept
+    add(2.5, "red_packet_claim", "f2", "farming_ring", group="g1")  # cash: marked by the label, not recovered
+    add(3, "referral", "hired1", "pay_release_refund", referrer="org1", device="dv-h1")  # trial + org1's gift held
+    add(4, "coupon_claim", "c3", "aged_account_cashout", campaign="winback")  # unused when the chargeback comes
+    add(5, "coupon_claim", "c4", "aged_account_cashout", campaign="winback")  # spent before the label
+    add(10, "order_paid", "c4", "aged_account_cashout", amount=99)
+    add(24.6, "label", "f2", "farming_ring", label="fraud")
+    add(30, "chargeback", "c3", "aged_account_cashout", amount=50)
+    add(40, "label", "c4", "aged_account_cashout", label="fraud")
+    add(48, "store_visit", "mum", "parents")  # releases her trial (48 h) and gift (47 h), uses the trial
+    add(50, "store_visit", "hired1", "pay_release_refund")  # releases the trial and the organiser's gift
+    add(72, "order_paid", "mum", "parents", amount=1500)  # uses her gift
+    add(80, "refund", "hired1", "pay_release_refund", amount=99)  # claws back org1's gift (delivered: kept)
+    add(32 * 24, "signup", "mum2", "parents", device="dv-mum2")  # the clock passes f1's void_at; held at the end
+    return records
+
+
+def cell(count: int, value: float) -> dict[str, Any]:
+    return {"count": count, "value": value}
+
+
+async def test_each_family_s_rewards_through_their_life_against_a_pack_that_grants_at_once() -> None:
+    summary = (await replay(world(), source(held=True), source(held=False), in_process=True)).summary()
+    new = summary["new"]["families"]
+    flow = {f: r["rewards"]["flow"] for f, r in (new["attack"] | new["honest"]).items()}
+
+    farm = flow["farming_ring"]
+    assert farm["granted"] == cell(5, 40.0) and farm["held"] == cell(3, 30.0)
+    assert farm["expired"] == cell(2, 30.0)  # f1's trial and gift: 30 days, never in the studio
+    assert farm["voided"] == cell(1, 0.0)  # f2's trial, by the fraud label
+    assert farm["clawed_back"] == cell(1, 5.0) and farm["recovered"] == cell(0, 0.0)  # a red packet is gone
+    assert farm["kept"] == cell(2, 10.0) and farm["pending"] == cell(0, 0.0)
+
+    ring = flow["pay_release_refund"]
+    assert ring["released"] == cell(2, 50.0)  # the hired buyer's visit released both
+    assert ring["clawed_back"] == cell(1, 50.0)  # the refund reaches the organiser's gift ...
+    assert ring["kept"] == cell(2, 50.0)  # ... already delivered; the trial was used at the visit
+
+    aged = flow["aged_account_cashout"]
+    assert aged["clawed_back"] == cell(2, 100.0)
+    assert aged["recovered"] == cell(1, 50.0)  # c3's coupon was unused
+    assert aged["kept"] == cell(1, 50.0)  # c4 paid an order with it before the label
+
+    parents = new["honest"]["parents"]["rewards"]
+    assert parents["flow"]["released"] == cell(2, 30.0) and parents["flow"]["pending"] == cell(1, 0.0)
+    assert parents["flow"]["kept"] == cell(2, 30.0)
+    assert parents["hold_delay_hours"] == {"released": 2, "median": 47.5, "p90": 48.0}
+
+    card = new["scorecard"]
+    assert card["attacker_rewards"] == {"count": 5, "cash_value": 110.0, "trials": 1}
+    assert card["attacker_flow"]["granted"] == cell(5 + 2 + 2, 40.0 + 50.0 + 100.0)
+    assert card["honest_rewards"]["hold_delay_hours"] == {"released": 2, "median": 47.5, "p90": 48.0}
+
+    old = summary["baseline"]["families"]["scorecard"]
+    assert old["attacker_rewards"] == {"count": 9, "cash_value": 190.0, "trials": 3}  # everything at once, kept
+    cut = summary["attacker_rewards_cut"]
+    assert cut["count_cut"] == pytest.approx(1 - 5 / 9, abs=1e-4)
+    assert cut["cash_value_cut"] == pytest.approx(1 - 110 / 190, abs=1e-4)
+    assert cut["count_by_family"]["farming_ring"] == {"baseline": 5, "new": 2}
+    assert cut["honest_kept"]["baseline"]["count"] == 3 and cut["honest_kept"]["new"]["count"] == 2
+
+    table = render(summary)
+    assert "rewards (new)" in table and "47.5 / 48" in table
+    assert "rewards kept by attackers" in table
+
+
+async def test_a_voided_or_expired_hold_returns_its_unit_to_the_budget() -> None:
+    pack = PACK.replace(
+        "    effect: {type: trial, value: 99, description: 体验}\n",
+        "    effect: {type: trial, value: 99, description: 体验}\n    budget: {total: 1}\n",
+    )
+    text = pack % {"held": HELD, "clawback": CLAWBACK}
+    records = world()
+    summary = (await replay(records, PackSource({"pack.yaml": text}, BackendKind.PYTHON), in_process=True)).summary()
+    trial = next(o for o in summary["new"]["offers"] if o["offer"] == "trial")
+    # one unit: mum holds it until her visit, f1 and f2 and hired1 find it taken; released, it stays spent;
+    # mum2, after the others' holds are gone, finds none either (a released unit never comes back)
+    assert (trial["held"], trial["released"], trial["out_of_budget"]) == (1, 1, 4)
+    early = [r for r in records if r.event.customer != "mum"]  # without her, f1 is first
+    again = (await replay(early, PackSource({"pack.yaml": text}, BackendKind.PYTHON), in_process=True)).summary()
+    trial = next(o for o in again["new"]["offers"] if o["offer"] == "trial")
+    # f1 takes the unit; it expires on day 30, so mum2 on day 32 gets it back
+    assert (trial["held"], trial["expired"], trial["pending"], trial["out_of_budget"]) == (2, 1, 1, 2)
