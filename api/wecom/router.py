@@ -25,8 +25,10 @@ Tenant = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_
 Short = Annotated[str, Query(min_length=1, max_length=128, pattern=ID_PATTERN)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "invalid_xml: the body is not a WeCom callback message"},
-    401: {"description": "the signature does not match the tenant's token, or it does not decrypt with its key"},
-    404: {"description": "no WeCom callback is configured for this tenant"},
+    401: {
+        "description": "the signature does not match the tenant's token, or it does not decrypt with its key "
+        "(also for a tenant without WeCom: the answer does not say which tenants exist)"
+    },
     422: {"description": "timestamp_out_of_range: an old callback sent again; or a query parameter is invalid"},
 }
 

@@ -8,14 +8,17 @@ by its signed ``timestamp`` before anything else.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from api.errors import ApiError, InvalidRequest, NotFound, Unauthorized
+from api.errors import ApiError, InvalidRequest, Unauthorized
 from api.event_time import moment_error
 from api.outcomes.service import record_outcome
 from api.runtime import Runtime
-from engine.wecom.crypto import CallbackKeys, CallbackRefused
+from engine.wecom.crypto import UNSIGNED, CallbackKeys, CallbackRefused
 from engine.wecom.messages import MalformedMessage, envelope, message_id, read_message
+
+log = logging.getLogger("yutang.wecom")
 
 
 class InvalidXml(ApiError):
@@ -33,9 +36,16 @@ class Signed:
 
 
 def keys_for(runtime: Runtime, tenant: str) -> CallbackKeys:
+    """The tenant's callback keys; none configured is answered as a signature that does not match.
+
+    This URL has no Bearer key, so a distinct answer for "no WeCom here" would let anyone
+    list which tenants exist and which use WeCom. The log says which it was.
+    """
     keys = runtime.settings.wecom_keys().get(tenant)  # parsed per callback: rare, and a file edit applies at once
     if keys is None:
-        raise NotFound(f"no WeCom callback is configured for tenant {tenant!r} (YUTANG_WECOM_CALLBACKS)")
+        log.info("WeCom callback for tenant %r, which has none configured (YUTANG_WECOM_CALLBACKS)", tenant)
+        runtime.metrics.wecom_callbacks.labels("unconfigured", "refused").inc()
+        raise Unauthorized(f"not a WeCom callback for tenant {tenant!r}: {UNSIGNED}")
     return keys
 
 

@@ -24,6 +24,10 @@ _AES_KEY = re.compile(r"^[A-Za-z0-9+/]{43}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
+#: why a callback whose signature does not match is refused (also what a tenant without WeCom answers)
+UNSIGNED = "msg_signature does not match this tenant's token"
+
+
 class CallbackRefused(ValueError):
     """A message that is not WeCom's for this receiver: bad signature, bad envelope, wrong corp."""
 
@@ -51,7 +55,7 @@ class CallbackKeys:
         joined = "".join(sorted((self.token, timestamp, nonce, encrypted)))
         expected = hashlib.sha1(joined.encode(), usedforsecurity=False).hexdigest()
         if not hmac.compare_digest(expected, signature.lower()):
-            raise CallbackRefused("msg_signature does not match this tenant's token")
+            raise CallbackRefused(UNSIGNED)
 
     def decrypt(self, encrypted: str) -> bytes:
         """The message inside WeCom's envelope; CallbackRefused for a bad envelope or another corp's."""

@@ -88,8 +88,14 @@ async def test_url_verification_answers_the_decrypted_echostr_and_refuses_a_forg
     assert (ok.status_code, ok.text) == (200, "7423587823478523")
     forged = await api.get("/v1/wecom/alpha/callback", params={**query, "msg_signature": "0" * 40})
     assert forged.status_code == 401 and "signature" in forged.json()["error"]["message"]
-    unknown = await api.get("/v1/wecom/gamma/callback", params=query)
-    assert unknown.status_code == 404
+    # a tenant without WeCom (or no such tenant) answers exactly as a forged signature does:
+    # an unauthenticated caller cannot list which merchants exist or which use WeCom
+    for unknown in ("gamma", "no-such-merchant"):
+        refused = await api.get(f"/v1/wecom/{unknown}/callback", params={**query, "msg_signature": "0" * 40})
+        assert refused.status_code == 401 and refused.json()["error"]["message"] == forged.json()["error"][
+            "message"
+        ].replace("alpha", unknown)
+        assert (await api.get(f"/v1/wecom/{unknown}/callback", params=query)).status_code == 401
 
 
 async def test_a_customer_deleting_the_staff_member_is_recorded_once_however_often_wecom_retries(
