@@ -20,7 +20,8 @@ What makes a customer a member, and what it trusts:
   recorded, so naming the campaign on the redemption proves nothing.
 Limits: an outsider who first takes part in a campaign and then redeems a bought code
 passes a campaign binding (bind to a group where the code is handed out in a group);
-codes are compared exactly (case-sensitive), as the storefront sends them.
+codes are compared in their canonical form (case, width and surrounding spaces folded:
+engine/identity/coupons.py), so a resold code typed lower-case is still bound.
 """
 
 from __future__ import annotations

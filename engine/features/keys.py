@@ -26,6 +26,7 @@ from engine.datastore.keys import PREFIX, safe_id
 from engine.events import Event, email_domain, ip_subnet, phone_segment
 from engine.features.spec import PII_ENTITIES, Entity
 from engine.identity.addresses import canonical_address
+from engine.identity.coupons import canonical_code
 from engine.identity.emails import canonical_email
 from engine.identity.payments import canonical_payment
 from engine.identity.phones import e164
@@ -110,7 +111,7 @@ def entity_value(event: Event, entity: Entity) -> str | None:
         case Entity.CAMPAIGN:
             return event.campaign
         case Entity.COUPON:
-            return event.coupon
+            return None if event.coupon is None else canonical_code(event.coupon)
         case Entity.ADDRESS:
             return None if event.address is None else canonical_address(event.address)
         case Entity.EMAIL:

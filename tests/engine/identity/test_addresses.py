@@ -73,6 +73,13 @@ SAME: list[tuple[str, str]] = [
     ("上海市静安区愚园路1234弄5号501室", "上海静安区愚园路１２３４弄５号５０１"),
     # a parcel point typed with and without spaces
     ("幸福路88号菜鸟驿站代收点", "幸福路 88号 菜鸟驿站 代收点"),
+    # a district without its 区 / 县 / 新区 (issue 14: one flat split in two)
+    ("北京市朝阳区望京街10号3栋501室", "北京市朝阳望京街10号3栋501室"),
+    ("北京市朝阳区望京街10号3栋501室", "北京朝阳望京街10号3幢501"),
+    ("杭州市西湖区文三路100号", "杭州西湖文三路100号"),
+    ("深圳市南山区科技园路1号", "深圳南山科技园路1号"),
+    ("北京市海淀区学院路12号", "海淀学院路12号"),
+    ("上海市浦东新区世纪大道1号", "上海浦东世纪大道1号"),
 ]
 
 DIFFERENT: list[tuple[str, str]] = [
@@ -99,6 +106,10 @@ DIFFERENT: list[tuple[str, str]] = [
     ("中山路100号", "广东省中山市中山路100号"),
     # a lane number is not a house number
     ("上海市静安区愚园路1234弄5号", "上海市静安区愚园路1234号5弄"),
+    # a district's short name followed by a street word is the street (朝阳路), not the district
+    ("北京市朝阳路8号", "北京市朝阳区8号"),
+    # a short name that is also a city's, with no city named, stays the city (辽宁朝阳市)
+    ("朝阳望京街10号", "北京市朝阳区望京街10号"),
 ]
 
 
