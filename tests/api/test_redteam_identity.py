@@ -104,7 +104,10 @@ def test_a_crafted_digest_collision_never_replays_another_customers_grant(server
     first, second = COLLIDING_CUSTOMERS
     body = signup(customer=first)
     granted = post(server, "/v1/score", body)
-    assert granted.status_code == 200 and granted.json()["offers"][0]["status"] == "granted"
+    assert granted.status_code == 200 and granted.json()["offers"][0]["status"] in (
+        "granted",
+        "held",
+    )  # held until the first visit
     stolen = post(server, "/v1/score", {**body, "customer": second})
     assert stolen.status_code == 409, stolen.text  # was 200 Idempotent-Replayed: wx_bb8f5d's trial, to wx_17fffe2
     error = stolen.json()["error"]

@@ -134,6 +134,18 @@ def test_the_same_corpus_gets_the_same_answers_logs_and_metrics_on_both_paths(se
     assert access(raw, before["raw"][1]) == access(framework, before["framework"][1])
 
 
+def without_outage_detail(answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The answers with the outage's own detail cut from ``degraded_reason``: each server has its own Redis
+    (another port), and whether a call met a refused connection or the already-open breaker is timing."""
+    cut = []
+    for answer in answers:
+        body = answer.get("body")
+        if isinstance(body, dict) and isinstance(body.get("degraded_reason"), str):
+            body = {**body, "degraded_reason": body["degraded_reason"].split(" (", 1)[0]}
+        cut.append({**answer, "body": body})
+    return cut
+
+
 def test_a_redis_outage_is_answered_the_same_on_both_paths(servers: dict[str, Server]) -> None:
     requests = [
         request(event("signup")),  # fail open
@@ -149,7 +161,7 @@ def test_a_redis_outage_is_answered_the_same_on_both_paths(servers: dict[str, Se
     finally:
         for server in servers.values():
             server.redis.start()
-    assert answers["raw"] == answers["framework"]
+    assert without_outage_detail(answers["raw"]) == without_outage_detail(answers["framework"])
     assert [a["status"] for a in answers["raw"]] == [200, 200, 503, 200, 400]
     assert answers["raw"][0]["body"]["degraded"] is True and answers["raw"][1]["body"]["decision"] == "review"
     for server in servers.values():  # both recover by themselves
