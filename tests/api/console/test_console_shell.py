@@ -89,3 +89,16 @@ def test_the_phone_layout_keeps_the_header_and_never_scrolls_sideways(phone, con
     assert "商户" in view.text and visible_text(driver, "概览")
     image = shot(driver, "overview-phone")
     assert len(image.colours()) > 40  # the dark header, the tiles and CJK text, not one flat colour
+
+
+def test_every_view_found_in_the_folder_draws_inside_the_real_shell(desktop, phone, console_server):
+    """The views built against the contract (the dashboard's and the editor's too) draw in the shell itself, not
+    only on their own test pages: ready without an error, in both languages and widths, no sideways scroll."""
+    from api.console.pages import view_ids
+
+    assert {"overview", "dashboard", "rules", "editor", "offers", "replay", "versions", "try"} <= set(view_ids())
+    for driver, lang in ((desktop, "en"), (phone, "zh")):
+        for view in view_ids():
+            element = open_view(driver, console_server, view, lang=lang)
+            assert element.text.strip(), f"{view} drew nothing"
+            no_sideways_scroll(driver)
