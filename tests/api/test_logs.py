@@ -26,8 +26,14 @@ TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 def lines(log: Path) -> list[dict[str, Any]]:
-    """Every line of the server's log, parsed (a line that is not JSON fails the test)."""
-    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """Every whole line of the server's log, parsed (a line that is not JSON fails the test).
+
+    A worker may be writing its next line as the file is read: a last line without its newline
+    is not written yet, not a broken line.
+    """
+    text = log.read_text(encoding="utf-8")
+    whole = text if text.endswith("\n") else text.rpartition("\n")[0]
+    return [json.loads(line) for line in whole.splitlines() if line.strip()]
 
 
 def access(log: Path, route: str, status: int | None = None) -> list[dict[str, Any]]:
