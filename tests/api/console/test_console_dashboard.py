@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from tests.api.conftest import ALPHA, BETA, PACK, auth, event
+from tests.api.console.conftest import chromium, wait_for
 from tests.api.console.png import read_png
-from tests.api.console.test_console import CHROMEDRIVER, CHROMIUM, FLAGS, _unavailable, wait_for
 from tests.api.serving import yutang_serve
 
 STATIC = Path(__file__).resolve().parents[3] / "api" / "console" / "static"
@@ -103,18 +103,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    if not CHROMIUM or not CHROMEDRIVER:
-        _unavailable("chromium / chromedriver not installed (apt-get install -y chromium chromium-driver)")
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        _unavailable("selenium is not installed (pip install -e '.[test]')")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (*FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    """The console tests' headless Chromium (tests/api/console/conftest.py); each test sets its own size."""
+    driver = chromium(tmp_path / "chromium-profile", (1280, 800))
     yield driver
     driver.quit()
 
