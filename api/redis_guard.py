@@ -5,11 +5,6 @@ breaker: for ``breaker_s`` the next calls fail at once instead of each waiting o
 the timeout, so an outage costs one timeout, not one per request. After that the
 next call tries Redis again, which is how the service recovers by itself.
 
-The time bound is the client's: every round trip of the engine's Redis client carries
-one timer (engine/datastore/coalescing.py; a cluster client's commands carry redis-py's
-socket timeout), so by default the guard adds none of its own. ``timeout_s`` puts an
-end-to-end bound on each guarded call on top, for callers that want one.
-
 The outage is logged once per worker, not per request: a WARNING when the first call
 fails (Redis lost, breaker open), an INFO when a call succeeds again (Redis back,
 breaker closed) with how long it was gone and how many calls failed meanwhile.
@@ -37,7 +32,7 @@ log = logging.getLogger("yutang.redis")
 class RedisGuard:
     """Timeout + error accounting + breaker around awaitables that talk to Redis."""
 
-    def __init__(self, *, metrics: Metrics, timeout_s: float | None, breaker_s: float) -> None:
+    def __init__(self, *, metrics: Metrics, timeout_s: float, breaker_s: float) -> None:
         self.metrics = metrics
         self.timeout_s = timeout_s
         self.breaker_s = breaker_s
@@ -50,18 +45,15 @@ class RedisGuard:
         return time.monotonic() < self._open_until
 
     async def call(self, operation: str, awaitable: Awaitable[T]) -> T:
-        """Await ``awaitable`` (within ``timeout_s`` when set), or raise StoreUnavailable."""
+        """Await ``awaitable`` within the timeout, or raise StoreUnavailable."""
         if self.open:
             _close(awaitable)
             self._failed_calls += 1
             self.metrics.redis_errors.labels(operation, "breaker_open").inc()
             raise StoreUnavailable(f"redis unavailable ({operation}): breaker open after a recent failure")
         try:
-            if self.timeout_s is None:
+            async with asyncio.timeout(self.timeout_s):  # no extra task, unlike wait_for
                 result = await awaitable
-            else:
-                async with asyncio.timeout(self.timeout_s):  # no extra task, unlike wait_for
-                    result = await awaitable
         except (TimeoutError, RedisTimeoutError) as err:
             raise self._failed(operation, "timeout", err) from err
         except (RedisConnectionError, OSError) as err:

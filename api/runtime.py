@@ -82,8 +82,7 @@ class Runtime:
             )
         metrics = metrics or Metrics()
         services = await open_services(settings)
-        # the client times each round trip to YUTANG_REDIS_TIMEOUT: no second timer per call
-        guard = RedisGuard(metrics=metrics, timeout_s=None, breaker_s=settings.breaker_s)
+        guard = RedisGuard(metrics=metrics, timeout_s=settings.redis_timeout_s, breaker_s=settings.breaker_s)
         engine = RuleEngine(settings.rules_path, backend=settings.backend, webhook_policy=settings.webhook_policy())
         runtime: Runtime
         rulesets = RuleSets(

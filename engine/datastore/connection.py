@@ -8,10 +8,8 @@
 - ``redis+cluster://host:port,host:port`` (or ``cluster=True`` / ``REDIS_CLUSTER=1``
   with a ``redis://`` URL): :class:`redis.asyncio.RedisCluster`.
 
-Every round trip is bounded by ``socket_timeout`` (``YUTANG_REDIS_TIMEOUT``, seconds), so
-a hung Redis turns into :class:`~engine.errors.StoreUnavailable` instead of a hung
-request: on one server by one timer per round trip (:mod:`engine.datastore.coalescing`,
-its connections carry no socket timeout), on a cluster by redis-py's per-command one.
+Every call gets ``socket_timeout`` (``YUTANG_REDIS_TIMEOUT``, seconds), so a hung
+Redis turns into :class:`~engine.errors.StoreUnavailable` instead of a hung request.
 """
 
 from __future__ import annotations
@@ -86,13 +84,11 @@ def client_from_url(url: str, settings: RedisSettings) -> AnyRedis:
         raise StoreUnavailable(f"unsupported REDIS_URL scheme {scheme!r}")
     client = CoalescingRedis.from_url(
         url,
-        socket_timeout=None,  # the round trip is timed, once (engine/datastore/coalescing.py)
+        socket_timeout=settings.socket_timeout,
         socket_connect_timeout=settings.connect_timeout,
         max_connections=settings.max_connections,
         retry=Retry(NoBackoff(), 1),
     )
-    assert isinstance(client, CoalescingRedis)  # from_url builds cls
-    client.round_trip_timeout = settings.socket_timeout
     pool = client.connection_pool
     pool.connection_class = hiredis_packing(pool.connection_class)
     return client

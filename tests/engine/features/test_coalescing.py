@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
 from engine.datastore.coalescing import CoalescingRedis
-from engine.datastore.connection import RedisSettings, client_from_url
 from engine.datastore.embedded import EmbeddedRedis, free_port
 
 
@@ -69,53 +65,3 @@ async def test_a_lost_server_fails_every_caller_and_a_restart_recovers(
     finally:
         await client.aclose()
         server.stop()
-
-
-@pytest.fixture
-def paused_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
-    server = EmbeddedRedis(tmp_path_factory.mktemp("hung"), port=free_port()).start()
-    try:
-        yield server
-    finally:
-        assert server.pid is not None
-        os.kill(server.pid, signal.SIGCONT)
-        server.stop()
-
-
-async def test_a_hung_server_times_out_once_per_round_trip_and_leaves_no_stale_reply(
-    paused_server: EmbeddedRedis,
-) -> None:
-    """SIGSTOP: the connection is open, nothing answers. Every caller fails within the one timer of its batch
-    (not one timer per command, which 40 commands in a row would add up), and after SIGCONT each command reads
-    its own reply, never the late one of a command that timed out."""
-    client = client_from_url(paused_server.url, RedisSettings(socket_timeout=0.3))
-    assert isinstance(client, CoalescingRedis)
-    try:
-        await client.set("k", "before")
-        assert paused_server.pid is not None
-        os.kill(paused_server.pid, signal.SIGSTOP)
-        began = time.monotonic()
-        results = await asyncio.gather(*(client.incr("n") for _ in range(40)), return_exceptions=True)
-        batch_s = time.monotonic() - began
-        assert all(isinstance(r, TimeoutError) for r in results), results
-        assert 0.25 < batch_s < 1.0
-        began = time.monotonic()
-        async with client.pipeline(transaction=False) as pipe:
-            for _ in range(20):
-                pipe.get("k")
-            with pytest.raises(TimeoutError):
-                await pipe.execute()
-        assert time.monotonic() - began < 1.0
-        os.kill(paused_server.pid, signal.SIGCONT)
-        assert await client.get("k") == b"before"
-        assert [await client.set("k", str(i)) and await client.get("k") for i in range(5)] == [
-            str(i).encode() for i in range(5)
-        ]
-    finally:
-        await client.aclose()
-
-
-async def test_send_many_goes_out_as_one_batch_with_errors_in_place(client: CoalescingRedis) -> None:
-    replies = await client.send_many([("SET", "m", "1"), ("EVALSHA", "0" * 40, 0), ("INCR", "m"), ("HGETALL", "m")])
-    assert replies[0] is True and isinstance(replies[1], NoScriptError) and replies[2] == 2
-    assert isinstance(replies[3], ResponseError)  # WRONGTYPE: its own reply, the others stand
