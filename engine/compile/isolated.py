@@ -167,8 +167,13 @@ def _child(
         payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
     except (MemoryError, RecursionError):
         payload = pickle.dumps("memory")
-    writer.send_bytes(payload)
-    writer.close()
+    try:
+        writer.send_bytes(payload)
+        writer.close()
+    except (BrokenPipeError, ConnectionResetError):
+        # the parent stopped waiting (its timeout, a server shutting down): nobody to tell, and a
+        # traceback here would be a plain-text line in the server's JSON log
+        return
 
 
 def _cap_address_space(memory_mb: int) -> None:
