@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, fi
 from engine.identity.addresses import canonical_address
 from engine.identity.emails import canonical_email
 from engine.identity.emails import email_domain as email_domain
+from engine.identity.ips import canonical_ip
 from engine.identity.payments import canonical_payment
 from engine.identity.phones import e164
 
@@ -146,7 +147,8 @@ class Event(BaseModel):
     @field_validator("ip")
     @classmethod
     def _ip(cls, value: str | None) -> str | None:
-        return None if value is None else str(ipaddress.ip_address(value))
+        """The address in one spelling (engine.identity.ips): ``::ffff:a.b.c.d`` is ``a.b.c.d``, zones dropped."""
+        return None if value is None else canonical_ip(value)
 
     @field_validator("phone")
     @classmethod
