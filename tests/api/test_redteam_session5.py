@@ -77,6 +77,11 @@ def signup(base: str, **fields: Any) -> dict[str, Any]:
     return result
 
 
+def wide(text: str) -> str:
+    """``text`` in full-width forms (what a Chinese input method types in full-width mode)."""
+    return "".join(chr(ord(c) + 0xFEE0) for c in text)
+
+
 def rules_fired(answer: dict[str, Any]) -> set[str]:
     return {reason["rule"] for reason in answer["reasons"]}
 
@@ -134,6 +139,20 @@ def test_an_address_that_is_no_ip_is_still_a_422_naming_ip_held(server: str) -> 
         answer = call(server, "POST", "/v1/score", json=body)
         assert answer.status_code == 422, (bad, answer.text)
         assert [f["field"] for f in answer.json()["error"]["fields"]] == ["ip"]
+
+
+# --- a group's code in another case or width -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["qun09-7f3k", "Qun09-7F3k", wide("QUN09-7F3K"), wide("qun") + "09-7F3k"])
+def test_a_group_code_typed_another_way_is_still_a_group_code_to_every_rule(server: str, typed: str) -> None:
+    """Before: ``matches(event.coupon, "QUN[0-9]{2}-.*")`` read the code as typed, so a day-old account paying
+    with a resold code in lower case or full width lost ``group_code_new_account`` (deny 80 -> review 40)."""
+    as_printed = signup(server, type="order", amount=99, coupon="QUN09-7F3K")
+    assert "group_code_new_account" in rules_fired(as_printed)
+    typed_otherwise = signup(server, type="order", amount=99, coupon=typed)
+    assert rules_fired(typed_otherwise) == rules_fired(as_printed)
+    assert (typed_otherwise["decision"], typed_otherwise["score"]) == (as_printed["decision"], as_printed["score"])
 
 
 # --- tenants' names -------------------------------------------------------------------------------------------
