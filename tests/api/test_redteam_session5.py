@@ -28,8 +28,10 @@ What held is kept as cheap guards: the tests named ``..._held``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import shutil
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,6 +155,56 @@ def test_a_group_code_typed_another_way_is_still_a_group_code_to_every_rule(serv
     typed_otherwise = signup(server, type="order", amount=99, coupon=typed)
     assert rules_fired(typed_otherwise) == rules_fired(as_printed)
     assert (typed_otherwise["decision"], typed_otherwise["score"]) == (as_printed["decision"], as_printed["score"])
+
+
+# --- the request head ------------------------------------------------------------------------------------------
+
+
+def send_head(base: str, head: bytes, filler: bytes, total: int) -> tuple[int, bytes]:
+    """Send ``head`` then ``filler`` up to ``total`` bytes, without ever ending the head: (bytes sent, answer)."""
+    host, port = base.removeprefix("http://").split(":")
+    sent = 0
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(head)
+        piece = filler * (65_536 // len(filler))
+        with contextlib.suppress(OSError):  # the server closed the connection: what the test wants
+            while sent < total:
+                conn.sendall(piece)
+                sent += len(piece)
+        conn.settimeout(10)
+        answer = b""
+        with contextlib.suppress(OSError):
+            while chunk := conn.recv(65_536):
+                answer += chunk
+    return sent, answer
+
+
+@pytest.mark.parametrize(
+    ("head", "filler"),
+    [
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ", b"a"),  # one endless header
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"X-A: b\r\n"),  # endless headers
+        (b"GET /healthz?", b"a"),  # an endless request line
+    ],
+)
+def test_a_request_head_that_never_ends_is_refused_before_it_fills_a_workers_memory(
+    server: str, head: bytes, filler: bytes
+) -> None:
+    """Before: uvicorn's httptools protocol buffered the head without a bound, before any key was checked:
+    one connection sending 300 MB of one header grew a worker by ~390 MB (never given back)."""
+    sent, answer = send_head(server, head, filler, 16 * 1024 * 1024)
+    assert sent < 4 * 1024 * 1024, f"the server read {sent} bytes of one request's head"
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert b"request_head_too_large" in answer
+    assert call(server, "GET", "/healthz").status_code == 200
+
+
+def test_big_heads_within_the_limit_and_big_bodies_are_read_as_before_held(server: str) -> None:
+    headers = {"X-Trace-Context": "t" * 40_000}
+    assert call(server, "GET", "/v1/whoami", headers=headers).status_code == 200
+    pack = {"files": {"big.yaml": "# " + "x" * 1_500_000 + "\n"}}  # one read-size chunk after another
+    answer = call(server, "POST", "/v1/rules/validate", json=pack)
+    assert answer.status_code in (200, 422), answer.text[:300]
 
 
 # --- tenants' names -------------------------------------------------------------------------------------------
