@@ -9,7 +9,10 @@ directory and served by ``yutang serve --workers 2 --backend B`` on one embedded
 flushed before each configuration; every configuration gets the same ``--events`` requests
 (ops/bench/api.py's event mix) after ``--warmup`` requests, and the bench prints throughput,
 p99, worker CPU and Redis CPU per request and the start-up time (every worker compiles the
-pack). The floor (ops/bench/parts/api_floor.py) runs first in the same run as the scale
+pack), and the evaluation stage's mean time per request from the server's own
+``yutang_stage_duration_seconds`` (``/metrics``: rules, score, decision; CPU-bound, so the
+part of the worker CPU that grows with the rules, seen apart from the noise of the rest).
+The floor (ops/bench/parts/api_floor.py) runs first in the same run as the scale
 (``--no-floor`` skips it). With ``--rounds N`` the configurations run N times, alternating,
 and every figure is the median with its spread. The last line is one JSON object:
 ``<backend>_<size>_worker_us`` and friends, and ``<backend>_worker_growth`` = worker CPU per
@@ -100,6 +103,8 @@ def summarize(runs: dict[str, list[dict[str, float]]], sizes: list[int], backend
         result[f"{label}_worker_us"] = round(statistics.median(r["worker_cpu_us"] for r in each))
         result[f"{label}_redis_us"] = round(statistics.median(r["redis_cpu_us"] for r in each))
         result[f"{label}_p99_ms"] = round(statistics.median(r["p99_ms"] for r in each), 2)
+        if all("evaluation_stage_us" in r for r in each):  # the evaluation stage's mean wall time (/metrics)
+            result[f"{label}_eval_us"] = round(statistics.median(r["evaluation_stage_us"] for r in each))
         if "startup_s" in each[0]:
             result[f"{label}_startup_s"] = round(statistics.median(r["startup_s"] for r in each), 1)
         if len(each) > 1:

@@ -109,6 +109,8 @@ def summarize(runs: dict[str, dict[str, float]], args: argparse.Namespace) -> di
         result[f"{label}_redis_us"] = round(figures["redis_cpu_us"])
         result[f"{label}_p99_ms"] = round(figures["p99_ms"], 2)
         result[f"{label}_startup_s"] = figures["startup_s"]
+        if "evaluation_stage_us" in figures:  # the evaluation stage's mean time (/metrics): the tenant's set looked up
+            result[f"{label}_eval_us"] = round(figures["evaluation_stage_us"])
     for kind in ("base", "own"):
         labels = [label for label in runs if label.startswith(kind + "_")]
         if len(labels) > 1:

@@ -83,3 +83,4 @@ def test_the_rule_growth_bench_measures_a_real_server_and_ends_with_its_json(
     assert figures["errors"] == 0
     assert figures["python_8_rps"] > 0 and figures["python_8_worker_us"] > 0 and figures["python_8_redis_us"] > 0
     assert figures["python_8_startup_s"] > 0 and figures["python_worker_growth"] == 1.0
+    assert 0 < figures["python_8_eval_us"] < figures["python_8_worker_us"]  # read from the server's /metrics

@@ -24,6 +24,7 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import signal
 import statistics
 import subprocess
@@ -172,12 +173,33 @@ def measure(
     with ctx.Pool(1) as pool:
         if warmup:
             pool.apply(drive, (server.port, path, list(keys), connections, warmup, 1_000_000))
+        stages = stage_seconds(server)
         workers, store = cpu_seconds(server.process.pid), redis_cpu(redis_ports)
         figures = pool.apply(drive, (server.port, path, list(keys), connections, events, 0))
     served = figures["served"] or 1.0
     figures["worker_cpu_us"] = (cpu_seconds(server.process.pid) - workers) / served * 1e6
     figures["redis_cpu_us"] = (redis_cpu(redis_ports) - store) / served * 1e6
+    after = stage_seconds(server)
+    for stage, (total, count) in after.items():
+        done = count - stages.get(stage, (0.0, 0.0))[1]
+        if done > 0:  # mean wall time of the stage in the window: evaluation is CPU-bound, the others wait on Redis
+            figures[f"{stage}_stage_us"] = (total - stages.get(stage, (0.0, 0.0))[0]) / done * 1e6
     return figures
+
+
+_STAGE = re.compile(r'^yutang_stage_duration_seconds_(sum|count)\{stage="(\w+)"\} (\S+)$', re.MULTILINE)
+
+
+def stage_seconds(server: Served) -> dict[str, tuple[float, float]]:
+    """``/v1/score``'s stage histograms from ``/metrics`` (summed over workers): stage -> (seconds, count)."""
+    try:
+        text = httpx.get(server.base + "/metrics", timeout=10).text
+    except httpx.HTTPError:
+        return {}
+    found: dict[str, list[float]] = {}
+    for kind, stage, value in _STAGE.findall(text):
+        found.setdefault(stage, [0.0, 0.0])[kind == "count"] += float(value)
+    return {stage: (pair[0], pair[1]) for stage, pair in found.items()}
 
 
 def drive(port: int, path: str, keys: list[str], connections: int, events: int, seed: int) -> dict[str, float]:
@@ -243,5 +265,7 @@ def row(label: str, runs: Sequence[Mapping[str, Any]]) -> str:
         return f"{mid:,.{digits}f} ({min(values):,.{digits}f}-{max(values):,.{digits}f})"
 
     errors = int(sum(float(r["errors"]) for r in runs))
+    evaluation = f"   rules {cell('evaluation_stage_us')} us" if all("evaluation_stage_us" in r for r in runs) else ""
     return (f"{label:<22} {cell('rps', 1):>24} req/s   worker {cell('worker_cpu_us'):>20} us   "
-            f"redis {cell('redis_cpu_us'):>18} us   p99 {cell('p99_ms', 1)} ms   errors {errors}")  # fmt: skip
+            f"redis {cell('redis_cpu_us'):>18} us{evaluation}   p99 {cell('p99_ms', 1)} ms   "
+            f"errors {errors}")  # fmt: skip
