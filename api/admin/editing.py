@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from pathlib import PurePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -36,7 +35,7 @@ from api.admin.sources import (
     ReadOnly,
     check_path,
     rule_changes,
-    view_of,
+    running_view,
 )
 from api.audit import Action
 from api.audit.diff import rules_diff
@@ -197,9 +196,7 @@ async def _saving(runtime: Runtime, tenant: str) -> AsyncIterator[None]:
 
 
 def _view(runtime: Runtime, tenant: str, loaded: LoadedRuleSet) -> PackView:
-    rulesets = runtime.rulesets
-    roots = {"base_root": PurePath(rulesets.engine.rules_path), "tenant_root": PurePath(rulesets.tenant_dir(tenant))}
-    return view_of(loaded, **roots)
+    return running_view(runtime.rulesets, tenant, loaded)
 
 
 def _found(view: PackView, path: str, layer: Layer | None) -> PackFile:
