@@ -170,3 +170,13 @@ async def test_a_refund_costs_what_a_paid_order_costs_and_the_read_adds_no_round
     await world.invite("org", "next", DAY0 + timedelta(days=1, hours=1))
     stats = await redis_client.info("commandstats")
     assert stats["cmdstat_evalsha"]["calls"] == 1
+
+
+async def test_an_organiser_who_keeps_its_referrer_is_reviewed_from_its_second_rounds_first_buyer(
+    redis_client: Redis, tenant: str
+) -> None:
+    world = World(redis_client, tenant)
+    await hired_buyers(world, "studio-fan", count=5, refunds=5)  # round one: every buyer refunded
+    second = await world.invite("studio-fan", "round2-b0", DAY0 + timedelta(days=8))
+    assert (world.values[COUNT], world.values[SHARE]) == (5, 1.0)
+    assert second.decision == "review" and RULE in second.rule_ids
