@@ -19,8 +19,12 @@ it for clawback (docs/review.md). Replay plays that life out in log time, in mem
   every reward the customer received (granted or released) and those its orders
   released for others; ``refund_released`` reaches the rewards the refunded order
   released for others (every such reward of the sender when the refund has no
-  ``order_id``). ``linked_at_checkout`` and ``case_denied`` need the live lists and a
-  reviewer: replay does not model them, so what it reports as kept is an upper bound.
+  ``order_id``). ``linked_at_checkout``: a paid order whose device, phone or address the
+  replay's lists hold because of another account (the runner asks engine/cases/links.py,
+  as ``/v1/events`` does) voids the payer's pending holds *before* the order could release
+  them and marks what the payer received and released, like a fraud label.
+  ``case_denied`` needs a reviewer: replay does not model it, so what it reports as kept
+  is an upper bound.
 
 What a clawback **recovers** depends on the reward: an unused coupon, discount, points
 or trial is cancelled (:data:`RECOVERABLE`); a coupon or discount is used by the
@@ -129,11 +133,15 @@ class RewardBook:
         if void_at is not None:
             heapq.heappush(self._due, (void_at, next(self._order), reward))
 
-    def outcome(self, event: Event) -> None:
+    def outcome(self, event: Event, *, linked: bool = False) -> None:
         """Apply one outcome: releases and uses, or voids and clawbacks, as the ledger and late evidence do."""
         self.tick(event.epoch)
         mine = self._parties.get(event.customer, [])
-        if event.type == "label" and event.label == "fraud":
+        if linked and event.type == "order_paid" and "linked_at_checkout" in self.policy.on:
+            self._void(mine)  # before the order can release anything (api/outcomes/late.py before_release)
+            self._claw_against(event, "linked_at_checkout")
+            self._spend(event, mine)
+        elif event.type == "label" and event.label == "fraud":
             self._void(mine)
             self._claw_against(event, "fraud_label")
         elif event.type == "chargeback":

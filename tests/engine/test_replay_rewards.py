@@ -218,3 +218,42 @@ async def test_a_return_window_pays_the_honest_friends_referrer_and_not_the_hire
     assert hired["released"] == cell(0, 0.0) and hired["kept"] == cell(0, 0.0)
     # the honest friend's trial and her referrer's gift, released once the payment stood 7 days
     assert windowed["parents"]["released"] == cell(2, 50.0) and windowed["parents"]["kept"] == cell(2, 50.0)
+
+
+def linked_world() -> list[Record]:
+    """A farmer labelled fraud; a later account pays on the farmer's phone, one on its own does too."""
+    records: list[Record] = []
+
+    def add(hours: float, type_: str, customer: str, family: str, **fields: Any) -> None:
+        truth = "honest" if family == "parents" else family
+        data = {"event_id": f"k{len(records):03d}", "type": type_, "customer": customer,
+                "timestamp": (START + timedelta(hours=hours)).isoformat(), **fields}  # fmt: skip
+        records.append(Record(Event.model_validate(data), truth, family))
+
+    add(0, "signup", "farmer", "shared_backend", device="dv-rack")  # the store sees its device
+    add(1, "label", "farmer", "shared_backend", label="fraud")  # blocks it, watches dv-rack
+    add(2, "referral", "alt1", "shared_backend", referrer="org9", device="dv-alt1")  # trial + org9's gift held
+    add(3, "referral", "friend2", "parents", referrer="mum3", device="dv-fr2")
+    add(5, "order_paid", "alt1", "shared_backend", amount=99, device="dv-rack")  # pays on the watched phone
+    add(6, "order_paid", "friend2", "parents", amount=99, device="dv-fr2")
+    return records
+
+
+async def test_a_paid_order_on_a_labelled_farmers_device_releases_nothing_in_replay() -> None:
+    linked_pack = on_payment(None)
+    files = {"pack.yaml": linked_pack.files["pack.yaml"].replace(
+        CLAWBACK, "clawback: {on: [fraud_label, chargeback, refund_released, linked_at_checkout], window: 30d}"
+    )}  # fmt: skip
+    summary = (
+        await replay(linked_world(), PackSource(files, BackendKind.PYTHON), linked_pack, in_process=True)
+    ).summary()
+    flows = [
+        {f: r["rewards"]["flow"] for f, r in (families["attack"] | families["honest"]).items()}
+        for families in (summary["new"]["families"], summary["baseline"]["families"])
+    ]
+    linked, unlinked = flows
+    assert unlinked["shared_backend"]["released"] == cell(2, 50.0)  # the pack that does not look at checkout
+    # the farmer's trial by its label; alt1's trial and org9's gift before alt1's order could release them
+    assert linked["shared_backend"]["voided"] == cell(3, 50.0)
+    assert linked["shared_backend"]["kept"] == cell(0, 0.0)
+    assert linked["parents"]["released"] == cell(2, 50.0) == unlinked["parents"]["released"]
