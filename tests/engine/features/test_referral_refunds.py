@@ -10,6 +10,7 @@ refund count many times.
 from __future__ import annotations
 
 import functools
+import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from redis.asyncio import Redis
 from engine.backends import BackendKind
 from engine.evaluation import Evaluation
 from engine.events import OUTCOME_TYPES, Event
+from engine.features.spec import ReferralFeature, ReferralMetric
 from engine.features.store import FeatureStore
 from engine.pack.loader import read_pack_files
 from engine.rule_engine import LoadedRuleSet, prepare
@@ -180,3 +182,68 @@ async def test_an_organiser_who_keeps_its_referrer_is_reviewed_from_its_second_r
     second = await world.invite("studio-fan", "round2-b0", DAY0 + timedelta(days=8))
     assert (world.values[COUNT], world.values[SHARE]) == (5, 1.0)
     assert second.decision == "review" and RULE in second.rule_ids
+
+
+REFUND_SPECS = (
+    ReferralFeature("refunded_1d", ReferralMetric.REFUNDED_INVITEES, window_seconds=86400, within_seconds=6 * 3600),
+    ReferralFeature("share_1d", ReferralMetric.REFUND_SHARE, window_seconds=86400, within_seconds=6 * 3600),
+    ReferralFeature("refunded_3h", ReferralMetric.REFUNDED_INVITEES, window_seconds=3 * 3600, within_seconds=86400),
+)
+
+
+def refund_stream(seed: int, count: int) -> list[Event]:
+    """Referrals, payments, refunds and chargebacks among a few customers, minutes apart (some at once)."""
+    rng = random.Random(seed)
+    people = [f"p{i}" for i in range(60)]
+    now, events = DAY0, []
+    for n in range(count):
+        now += timedelta(minutes=rng.choice([0, 5, 20, 40, 90, 180]))
+        kind = rng.choices(["referral", "order_paid", "refund", "chargeback"], weights=[5, 4, 3, 1])[0]
+        recent = {"order_paid": "referral", "refund": "order_paid", "chargeback": "order_paid"}.get(kind)
+        pool = [e.customer for e in events[-12:] if e.type == recent]  # invitees pay, payers refund, mostly soon
+        customer = rng.choice(pool) if pool and rng.random() < 0.8 else rng.choice(people)
+        referrer = rng.choice(people[:4]) if kind == "referral" else None
+        events.append(Event(event_id=f"o{seed}-{n}", type=kind, customer=customer, referrer=referrer, timestamp=now,
+                            amount=99 if kind != "referral" else None))  # fmt: skip
+    return events
+
+
+def expected(spec: ReferralFeature, event: Event, prior: list[Event]) -> float | int | None:
+    """Brute force: the window's invitees (first referrer wins) refunded within ``within`` of their first payment."""
+    assert event.referrer is not None and spec.window_seconds is not None and spec.within_seconds is not None
+    t, low = event.epoch, event.epoch - spec.window_seconds
+    seen = [*prior, event]
+    first_referrer: dict[str, str] = {}
+    paid_at: dict[str, float] = {}
+    refunded_at: dict[str, float] = {}
+    for e in prior:
+        if e.type == "referral" and e.referrer is not None:
+            first_referrer.setdefault(e.customer, e.referrer)
+        elif e.type == "order_paid" and e.customer in first_referrer:
+            paid_at.setdefault(e.customer, e.epoch)
+        elif e.type in ("refund", "chargeback") and e.customer in paid_at and paid_at[e.customer] <= e.epoch:
+            refunded_at.setdefault(e.customer, e.epoch)
+    invitees = {e.customer for e in seen if e.type == "referral" and e.referrer == event.referrer and e.epoch > low}
+    mine = [c for c in invitees if first_referrer.get(c, event.referrer) == event.referrer]
+    paying = [c for c in mine if c in paid_at and paid_at[c] <= t]
+    refunded = [c for c in paying if c in refunded_at and refunded_at[c] - paid_at[c] <= spec.within_seconds]
+    if spec.metric is ReferralMetric.REFUNDED_INVITEES:
+        return len(refunded)
+    return len(refunded) / len(paying) if paying else None
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_refund_features_match_a_brute_force_count(backend: Backend, tenant: str, seed: int) -> None:
+    store = backend.store()
+    stream = refund_stream(seed, 160)
+    checked = 0
+    for index, event in enumerate(stream):
+        if event.type in OUTCOME_TYPES:
+            await store.record_outcome(tenant=tenant, event=event, specs=REFUND_SPECS)
+            continue
+        values = (await store.record_and_read(tenant=tenant, event=event, specs=REFUND_SPECS)).values
+        for spec in REFUND_SPECS:
+            want = expected(spec, event, stream[:index])
+            assert values[spec.name] == (pytest.approx(want) if want is not None else None), (index, spec.name)
+        checked += values["refunded_1d"] > 0
+    assert checked >= 5  # the stream does exercise refunded invitees
