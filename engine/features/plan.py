@@ -88,7 +88,15 @@ def windowed_suffix(spec: WindowedFeature) -> str:
 
 #: Referral sets and the metrics that read them.
 REFERRAL_SETS: dict[str, frozenset[ReferralMetric]] = {
-    "inv": frozenset({ReferralMetric.INVITEES, ReferralMetric.PAID_SHARE, ReferralMetric.OUTSIDE_SHARE}),
+    "inv": frozenset(
+        {
+            ReferralMetric.INVITEES,
+            ReferralMetric.PAID_SHARE,
+            ReferralMetric.OUTSIDE_SHARE,
+            ReferralMetric.REFUNDED_INVITEES,
+            ReferralMetric.REFUND_SHARE,
+        }
+    ),
     "dev": frozenset({ReferralMetric.INVITEE_DEVICES}),
     "ip": frozenset({ReferralMetric.INVITEE_IPS}),
     "net": frozenset({ReferralMetric.INVITEE_SUBNETS}),
@@ -246,7 +254,12 @@ def value_type(spec: FeatureSpec) -> type[int | float | bool]:
 
 
 _REFERRAL_FLOATS = frozenset(
-    {ReferralMetric.PAID_SHARE, ReferralMetric.SUBTREE_PAID_SHARE, ReferralMetric.OUTSIDE_SHARE}
+    {
+        ReferralMetric.PAID_SHARE,
+        ReferralMetric.SUBTREE_PAID_SHARE,
+        ReferralMetric.OUTSIDE_SHARE,
+        ReferralMetric.REFUND_SHARE,
+    }
 )
 _LINK_FLOATS = frozenset({LinkMetric.NEW_SHARE, LinkMetric.PAID_SHARE, LinkMetric.RETURNING_SHARE, LinkMetric.LINK_AGE})
 

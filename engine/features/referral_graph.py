@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from engine.datastore.keys import digest
 from engine.events import ip_subnet
-from engine.features import referral_tree
+from engine.features import referral_refunds, referral_tree
 from engine.features.builder import Batch, RequestBuilder
 from engine.features.spec import Entity, ReferralFeature, ReferralMetric
 
@@ -81,6 +81,8 @@ def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
         case ReferralMetric.OUTSIDE_SHARE:
             out, inv = batch.key(f"{tag}:rg:out"), batch.key(f"{tag}:rg:inv")
             batch.ops.extend(("ZR", index, out, inv, after, _until(builder, spec)))
+        case ReferralMetric.REFUNDED_INVITEES | ReferralMetric.REFUND_SHARE:
+            referral_refunds.emit_read(builder, batch, tag, spec, index, builder.t_arg)
         case ReferralMetric.INVITEES if index in builder.plan.share_counts.values():
             pass  # the paired paid_share op returns this count
         case metric:
@@ -158,7 +160,7 @@ def upline_op(builder: RequestBuilder, batch: Batch, chain: str, depth: int, ids
 
 
 def emit_paid(builder: RequestBuilder) -> None:
-    """Step 1 of a paid order: ask the payer's slot who referred them (extras ref, at)."""
+    """Step 1 of a paid order (or of a refund): ask the payer's slot who referred them (extras ref, at)."""
     tag = builder.customer_tag()
     batch = builder.batch(tag)
     batch.ops.extend(("PU", batch.key(f"{tag}:up")))

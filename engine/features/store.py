@@ -32,7 +32,7 @@ from typing import Any
 from engine.datastore.scripts import AnyRedis, Call, Script, guarded, is_cluster, run_many
 from engine.errors import StoreUnavailable
 from engine.events import Event
-from engine.features import bindings, group_buy, links, lists, referral_graph, referral_tree, windows
+from engine.features import bindings, group_buy, links, lists, referral_graph, referral_refunds, referral_tree, windows
 from engine.features.builder import LINK_PREFIX, Batch, RequestBuilder, StoreSettings
 from engine.features.keys import KeyBuilder
 from engine.features.lists import ListEntry, ListPage, ListStore
@@ -158,7 +158,8 @@ class FeatureStore:
         """Record an order_paid / refund / chargeback / label; False if already recorded.
 
         Windowed specs the event feeds are recorded; an ``order_paid`` also marks the
-        payer's first paid order in its referrer's slot (for ``paid_share``).
+        payer's first paid order in its referrer's slot (for ``paid_share``), and a refund or
+        chargeback the refunded payer there when a spec reads it (``refunded_invitees``).
         """
         plan = self.plan(specs)
         builder = self._builder(plan, tenant, event, record=True)
@@ -170,7 +171,8 @@ class FeatureStore:
                 windows.emit(builder, spec, index)
             elif isinstance(spec, BindingFeature):
                 bindings.emit(builder, spec, index)
-        if event.type == "order_paid":
+        refund = event.type in referral_refunds.REFUND_TYPES and referral_refunds.records(plan.specs)
+        if event.type == "order_paid" or refund:
             referral_graph.emit_paid(builder)
         if plan.links is not None:
             links.emit(builder, plan.links)
@@ -182,7 +184,10 @@ class FeatureStore:
         then: list[Call] = []
         if referrer is not None:
             mark = self._builder(plan, tenant, event, record=True)
-            referral_graph.emit_paid_mark(mark, referrer, _extra(batches, results, "ids") or "")
+            if refund:
+                referral_refunds.emit_mark(mark, referrer)
+            else:
+                referral_graph.emit_paid_mark(mark, referrer, _extra(batches, results, "ids") or "")
             then = [_call(mark, b) for b in mark.batches.values()]
         if plan.links is not None:
             await self._link_round(builder, batches, results, [], then)

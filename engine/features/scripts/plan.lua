@@ -269,6 +269,39 @@ while i <= last do
     call('HSETNX', key, A[i + 2], tstr)
     call('PEXPIRE', key, A[i + 3])
     i = i + 4
+  elseif op == 'RK' then      -- idx share inv paid rfd (lo hi within cap: invitees refunded within `within` of paying
+    -- over the newest `cap` invitees referred in (lo, hi]: how many (share 0), or their share
+    -- of those who paid by now (share 1; missing when none did); referral_refunds.py
+    local inv = call('ZREVRANGEBYSCORE', KEYS[A[i + 3]], A[i + 7], A[i + 6], 'LIMIT', 0, A[i + 9])
+    local paying, refunded = 0, 0
+    if #inv > 0 then
+      local paid_at = call('HMGET', KEYS[A[i + 4]], unpack(inv))
+      local rfd, within = KEYS[A[i + 5]], A[i + 8]
+      for k, p in ipairs(paid_at) do
+        local at = p and tonumber(p)
+        if at and at <= t then
+          paying = paying + 1
+          local r = call('ZSCORE', rfd, inv[k])
+          if r and tonumber(r) <= t and tonumber(r) - at <= within then refunded = refunded + 1 end
+        end
+      end
+    end
+    if A[i + 2] == 0 then
+      vals[A[i + 1]] = refunded
+    elseif paying > 0 then
+      vals[A[i + 1]] = refunded / paying
+    end
+    i = i + 10
+  elseif op == 'RM' then      -- paid rfd invitee ttl keep: a refund of an invitee this slot saw pay
+    local p = call('HGET', KEYS[A[i + 1]], A[i + 3])
+    if p and tonumber(p) <= t then
+      local key = KEYS[A[i + 2]]
+      if call('ZADD', key, 'NX', tstr, A[i + 3]) == 1 then
+        call('ZREMRANGEBYRANK', key, 0, -1 - A[i + 5])
+      end
+      call('PEXPIRE', key, A[i + 4])
+    end
+    i = i + 6
   elseif op == 'GS' then      -- idx key lo member: other members in the window sharing it
     local key = KEYS[A[i + 2]]
     local lo = A[i + 3]
