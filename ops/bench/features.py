@@ -13,6 +13,8 @@ one JSON object with the figures.
 ``--refunds`` runs it twice on a stream where one paid order in 20 is refunded later,
 without and with the two refund features (engine/features/referral_refunds.py), and
 reports what they add per event in the same way.
+``--detection`` does the same for the detection windows issue 14 added after the links
+(``detection_specs``: the slow drip's 30-day sign-up count per IP), reporting what they add.
 
 ``--links`` runs the bench twice, without and with the shipped pack's eight linked-account
 features (engine/features/links.py), and reports what they add per event: worker CPU
@@ -205,16 +207,23 @@ async def redis_cpu_s(client: Redis) -> float:
     return float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"])
 
 
+def detection_specs() -> tuple[FeatureSpec, ...]:
+    """Windows the shipped pack added for the slow drip (rules/features.yaml, same definitions)."""
+    return (_w("ip.signups_30d", Aggregate.COUNT, Entity.IP, 30 * D, SIGNUPS),)
+
+
 async def bench(
-    url: str, events: int, concurrency: int, links: bool = False, refunds: bool | None = None
-) -> dict[str, float | int]:
-    """One run (``refunds``: None = the plain stream; False / True = the refund stream, without / with its features)."""
+    url: str, events: int, concurrency: int, links: bool = False, refunds: bool | None = None,
+    extra: tuple[FeatureSpec, ...] = (),
+) -> dict[str, float | int]:  # fmt: skip
+    """One run (``refunds``: None = the plain stream; False / True = the refund stream, without / with its features;
+    ``extra``: more specs on top)."""
     client = client_from_url(url, RedisSettings(socket_timeout=5.0))
     assert isinstance(client, Redis)
     try:
         await client.flushdb()
         store = FeatureStore(client, secret=b"bench-secret-0123456789")
-        specs = bench_specs() + (link_specs() if links else ()) + (refund_specs() if refunds else ())
+        specs = bench_specs() + (link_specs() if links else ()) + (refund_specs() if refunds else ()) + extra
         stream = bench_events(events, refunds=refunds is not None)
         memory_before = int((await client.info("memory"))["used_memory"])
         await client.config_resetstat()
@@ -271,6 +280,7 @@ def main() -> None:
     parser.add_argument("--url", default=None, help="Redis URL (default: an embedded server)")
     parser.add_argument("--links", action="store_true", help="also run with the link features and compare")
     parser.add_argument("--refunds", action="store_true", help="compare with and without the refund features")
+    parser.add_argument("--detection", action="store_true", help="also run with issue 14's detection windows")
     args = parser.parse_args()
     if args.url:
         figures = _run(args.url, args)
@@ -298,6 +308,13 @@ def main() -> None:
             f"CPU, +{figures['refund_redis_cpu_us']} us Redis CPU, +{figures['refund_redis_commands']} Redis calls, "
             f"+{figures['refund_round_trips']} round trips per event"
         )
+    if "detection" in figures:
+        added = (figures[f"detection_{k}"] for k in ("worker_cpu_us", "redis_cpu_us", "redis_commands"))
+        print(
+            "with {} detection window(s): +{} us worker CPU, +{} us Redis CPU, +{} Redis calls per event".format(
+                figures["detection_features"], *added
+            )
+        )
     print(json.dumps(figures))
 
 
@@ -314,6 +331,13 @@ def _run(url: str, args: argparse.Namespace) -> dict[str, float | int]:
         figures["link_redis_commands"] = linked["redis_commands_per_event"] - figures["redis_commands_per_event"]
         figures["link_events_per_s"] = linked["events_per_s"]
         figures["link_p50_ms"] = linked["p50_ms"]
+    if args.detection:
+        more = asyncio.run(bench(url, args.events, args.concurrency, extra=detection_specs()))
+        figures["detection"] = 1
+        figures["detection_features"] = len(detection_specs())
+        for key in ("worker_cpu_us", "redis_cpu_us"):
+            figures[f"detection_{key}"] = round(more[f"{key}_per_event"] - figures[f"{key}_per_event"], 1)
+        figures["detection_redis_commands"] = more["redis_commands_per_event"] - figures["redis_commands_per_event"]
     return figures
 
 
