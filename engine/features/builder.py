@@ -127,9 +127,7 @@ class RequestBuilder:
         self.event_hash = digest(event.event_id)
         self.batches: dict[str, Batch] = {}
         self.written: set[str] = set()  # keys already given their write op
-        self._ids: dict[tuple[Entity, str], str] = {}
         self._located: dict[Entity, tuple[str, str] | None] = {}
-        self._tags: dict[tuple[Entity, str], str] = {}
         self._bounds: dict[int | None, str] = {}
         self.upline_pending: Batch | None = None  # cluster: referrer batch whose chain B copies
 
@@ -137,12 +135,7 @@ class RequestBuilder:
 
     def entity_id(self, entity: Entity, raw: str | None) -> str | None:
         """Key id of a raw value (hashed when personal); None when absent."""
-        if raw is None:
-            return None
-        found = self._ids.get((entity, raw))
-        if found is None:
-            found = self._ids[(entity, raw)] = self.keys.entity_id(self.tenant, entity, raw)
-        return found
+        return None if raw is None else self.keys.locate(self.tenant, entity, raw)[0]
 
     def locate(self, entity: Entity) -> tuple[str, str] | None:
         """Key id and tag of the event's value of ``entity`` (None when absent), once per request."""
@@ -150,16 +143,13 @@ class RequestBuilder:
             return self._located[entity]
         except KeyError:
             pass
-        entity_id = self.entity_id(entity, entity_value(self.event, entity))
-        found = self._located[entity] = None if entity_id is None else (entity_id, self.tag_of(entity, entity_id))
+        raw = entity_value(self.event, entity)
+        found = self._located[entity] = None if raw is None else self.keys.locate(self.tenant, entity, raw)
         return found
 
     def tag_of(self, entity: Entity, entity_id: str) -> str:
-        """``KeyBuilder.tag``, memoized for the request."""
-        found = self._tags.get((entity, entity_id))
-        if found is None:
-            found = self._tags[(entity, entity_id)] = self.keys.tag(self.tenant, entity, entity_id)
-        return found
+        """``KeyBuilder.tag`` (memoized per worker)."""
+        return self.keys.tag(self.tenant, entity, entity_id)
 
     def batch(self, tag: str) -> Batch:
         """The batch for keys under ``tag`` (the only batch when not on a cluster)."""
