@@ -112,12 +112,12 @@ async def score_event(
     after_offers = time.perf_counter()
     payload = await _keep(runtime, tenant, event, fingerprint, body, writes, loaded)
     finished = time.perf_counter()
-    stage = metrics.stage_seconds
-    stage.labels("features").observe(after_features - started)
-    stage.labels("evaluation").observe(after_evaluation - after_features)
-    stage.labels("offers").observe(after_offers - after_evaluation)
-    stage.labels("remember").observe(finished - after_offers)
-    stage.labels("total").observe(finished - started)
+    stage = metrics.stage
+    stage("features").observe(after_features - started)
+    stage("evaluation").observe(after_evaluation - after_features)
+    stage("offers").observe(after_offers - after_evaluation)
+    stage("remember").observe(finished - after_offers)
+    stage("total").observe(finished - started)
     _count(runtime, event, evaluation, body)
     count_experiment_grants(metrics, loaded, body["offers"])
     return Scored(body, payload, replayed=False)
@@ -242,21 +242,23 @@ def _degraded(runtime: Runtime, loaded: LoadedRuleSet, event: Event, stage: str,
 
 def _count(runtime: Runtime, event: Event, evaluation: Evaluation, body: dict[str, Any]) -> None:
     metrics = runtime.metrics
-    metrics.decisions.labels(event.type, evaluation.decision.value).inc()
+    metrics.decision_count(event.type, evaluation.decision.value).inc()
+    hit = metrics.rule_hit_count
     for reason in evaluation.reasons:
-        metrics.rule_hits.labels(reason.rule, "active").inc()
+        hit(reason.rule, "active").inc()
     for reason in evaluation.shadow:
-        metrics.rule_hits.labels(reason.rule, "shadow").inc()
+        hit(reason.rule, "shadow").inc()
+    counted, left = metrics.offer_count, metrics.budget_left
     for offer in body["offers"]:
-        metrics.offers.labels(offer["offer"], offer["status"]).inc()
+        counted(offer["offer"], offer["status"]).inc()
         if offer["remaining"] is not None:
-            metrics.budget_remaining.labels(offer["offer"]).set(offer["remaining"])
+            left(offer["offer"]).set(offer["remaining"])
     for withheld in body["withheld"]:
         why = withheld["why"]
         if why in _COUNTED:
-            metrics.offers.labels(withheld["offer"], "withheld" if why == "risk" else why).inc()
+            counted(withheld["offer"], "withheld" if why == "risk" else why).inc()
         if why == "exhausted":
-            metrics.budget_remaining.labels(withheld["offer"]).set(0)
+            left(withheld["offer"]).set(0)
 
 
 #: Withheld reasons worth a series: risk gating, the ledger's refusals (budgets, caps...)
