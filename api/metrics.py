@@ -97,7 +97,8 @@ class Metrics:
         )
         self.stage_seconds = Histogram(
             "yutang_stage_duration_seconds",
-            "Latency of one stage of /v1/score: features, evaluation, offers (journeys + reservation), "
+            "Latency of one stage of /v1/score: features, evaluation, offers (journeys that may move the customer + "
+            "reservation), "
             "remember (the writes after the decision), total",
             ["stage"],
             buckets=LATENCY_BUCKETS,
