@@ -103,16 +103,23 @@ class Writes:
         self.cluster = isinstance(client, RedisCluster)
         self.script = client.register_script(FOLDED_WRITES)
 
-    async def send(self, calls: Sequence[ScriptCall | Command]) -> None:
+    async def send(self, calls: Sequence[ScriptCall | Command]) -> list[Any]:
+        """Send ``calls``; the script calls' replies in their places of ``calls`` (None for a plain command)."""
         scripts: list[ScriptCall | Command] = []
+        places: list[int] = []
         by_slot: dict[int, list[Command]] = {}
-        for call in calls:
+        for place, call in enumerate(calls):
             if isinstance(call[0], AsyncScript):
                 scripts.append(call)
+                places.append(place)
             else:
                 slot = key_slot(str(call[1]).encode()) if self.cluster else 0
                 by_slot.setdefault(slot, []).append(call)
-        await run_batch(self.client, [*scripts, *(self._fold(commands) for commands in by_slot.values())])
+        results = await run_batch(self.client, [*scripts, *(self._fold(commands) for commands in by_slot.values())])
+        replies: list[Any] = [None] * len(calls)
+        for place, result in zip(places, results, strict=False):
+            replies[place] = result
+        return replies
 
     def _fold(self, commands: Sequence[Command]) -> ScriptCall | Command:
         if len(commands) == 1:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 from engine.features.spec import (
     Aggregate,
@@ -54,11 +55,13 @@ BUCKET_WIDTHS = (1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 108
 BUCKETS_PER_WINDOW = 24
 
 
+@cache  # a handful of windows per pack; called per event and window
 def bucket_width_s(window_seconds: int) -> int:
     """The sub-window width of a bucketed window: the largest listed width <= window / 24."""
     return max((w for w in BUCKET_WIDTHS if w * BUCKETS_PER_WINDOW <= window_seconds), default=1)
 
 
+@cache
 def bucket_keep_ms(width_s: int, window_ms: int) -> int:
     """How far back a bucket key keeps buckets: any window sharing the width fits, whatever the plan."""
     wider = next((w for w in BUCKET_WIDTHS if w > width_s), None)

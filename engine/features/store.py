@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from engine.datastore.scripts import AnyRedis, Call, Script, guarded, is_cluster, run_many
 from engine.errors import StoreUnavailable
 from engine.events import Event
@@ -366,7 +368,11 @@ def _replayed_snapshot(results: list[Any]) -> str | None:
 
 
 def _decode(encoded: str, size: int) -> list[Value]:
-    values = json.loads(encoded)
+    """The values a script returned (cjson's array): orjson parses it in a fraction of ``json.loads``."""
+    try:
+        values = orjson.loads(encoded)
+    except orjson.JSONDecodeError:  # what cjson writes and orjson refuses (none known): the standard library
+        values = json.loads(encoded)
     return values if isinstance(values, list) and len(values) == size else [None] * size
 
 

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.datastore.batches import run_batch, text
+from engine.datastore.batches import ScriptCall, run_batch, text
 from engine.datastore.keys import CustomerKeys
 
 SEEN_KEEP = 200
@@ -219,6 +219,13 @@ class JourneyStore:
         self, *, tenant: str, customer: str, event_id: str, epoch: float, steps: Sequence[Step]
     ) -> list[Stepped]:
         """Apply an event to several journeys of one customer in one script call (one round trip)."""
+        call = self.step_call(tenant=tenant, customer=customer, event_id=event_id, epoch=epoch, steps=steps)
+        return stepped((await run_batch(self.client, [call]))[0])
+
+    def step_call(
+        self, *, tenant: str, customer: str, event_id: str, epoch: float, steps: Sequence[Step]
+    ) -> ScriptCall:
+        """The STEP script call of :meth:`step`, to send with other calls (its reply: :func:`stepped`)."""
         keys: list[str] = []
         args: list[Any] = [event_id, repr(epoch), SEEN_KEEP, LOG_KEEP]
         for step in steps:
@@ -227,8 +234,7 @@ class JourneyStore:
             args += [step.start, len(step.choices)]
             for choice in step.choices:
                 args += choice
-        replies = (await run_batch(self.client, [(self._step, keys, args)]))[0]
-        return [_stepped(reply) for reply in replies]
+        return (self._step, keys, args)
 
     async def apply(
         self, *, tenant: str, customer: str, journey: str, event_id: str, epoch: float, start: str,
@@ -260,6 +266,11 @@ class JourneyStore:
     async def history(self, *, tenant: str, customer: str, journey: str, limit: int) -> list[str]:
         key = self.key(tenant, customer, journey)
         return [text(r) for r in (await run_batch(self.client, [("LRANGE", f"{key}:log", 0, limit - 1)]))[0]]
+
+
+def stepped(replies: Any) -> list[Stepped]:
+    """A STEP reply: one :class:`Stepped` per journey, in the order of the steps sent."""
+    return [_stepped(reply) for reply in replies]
 
 
 def _stepped(reply: Any) -> Stepped:
