@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from engine.datastore.keys import digest
 from engine.events import ip_subnet
-from engine.features import referral_refunds, referral_tree
+from engine.features import referral_refunds, referral_tree, windows
 from engine.features.builder import Batch, RequestBuilder
 from engine.features.spec import Entity, ReferralFeature, ReferralMetric
 
@@ -86,8 +86,16 @@ def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
         case ReferralMetric.INVITEES if index in builder.plan.share_counts.values():
             pass  # the paired paid_share op returns this count
         case metric:
-            key = batch.key(f"{tag}:rg:{_SET_OF[metric]}")
+            name = _SET_OF[metric]
+            if recorded(builder) and any(i == index for i, _ in builder.plan.referral_reads.get(name, ())):
+                return  # counted by the op that recorded the edge into that set (_emit_core)
+            key = batch.key(f"{tag}:rg:{name}")
             batch.ops.extend(("ZC", index, key, after, _until(builder, spec)))
+
+
+def recorded(builder: RequestBuilder) -> bool:
+    """Whether this request records a referral edge (a recorded referral event)."""
+    return builder.record and builder.event.type == "referral"
 
 
 def _until(builder: RequestBuilder, spec: ReferralFeature) -> str:
@@ -126,8 +134,16 @@ def _emit_core(builder: RequestBuilder, batch: Batch, tag: str) -> None:
         key = batch.key(f"{tag}:rg:{name}")
         ttl, trim = builder.window_ttl(window), builder.trim(window)
         if name in members:
-            if members[name] is not None:
-                batch.ops.extend(("ZA", key, "GT", members[name] or "", ttl, trim))
+            # one op records the value and counts every window read up to now (plan.lua DX:
+            # its TTL renewed every 30 min, not per referral)
+            reads = builder.plan.referral_reads.get(name, ()) if builder.read_values else ()
+            member = members[name] or ""
+            if member or reads:
+                trim = trim if member and windows.trims(builder) else ""
+                batch.ops.extend(("DX", key, member, ttl, trim, windows.DISTINCT_TTL_QUANTUM_MS,
+                                  builder.low(None if window < 0 else window // 1000), len(reads)))  # fmt: skip
+                for value_index, seconds in reads:
+                    batch.ops.extend((value_index, builder.low(seconds)))
             continue
         link_entity = Entity.DEVICE if name == "odev" else Entity.IP
         link_raw = event.device if name == "odev" else event.ip
