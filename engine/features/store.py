@@ -280,20 +280,20 @@ class FeatureStore:
         """Round 2 of the link features (with ``then``, calls that also wait on round 1): fills ``raw``.
 
         One more round trip, and only when round 1 found peers or new links: write the new
-        links on both sides, read every member's facts (engine/features/links.py).
+        links on both sides, aggregate the members' facts in the script (engine/features/links.py).
         """
         graph = builder.plan.links
         assert graph is not None
         found = links.observe(builder, graph, batches, results)
         second = self._next_step(builder)
         second.read_values = builder.read_values
-        members = links.emit_round_two(second, graph, found)
+        links.emit_round_two(second, graph, found)
         round_two = [b for b in second.batches.values() if b.ops]
         calls = [_call(second, b) for b in round_two]
         answers = await run_many(self._client, calls + then) if calls or then else []
         if builder.read_values:
-            facts = links.read_round_two(graph, members, round_two, answers[: len(round_two)])
-            for index, value in links.values(builder, graph, found, facts).items():
+            groups = links.group_answers(round_two, answers[: len(round_two)])
+            for index, value in links.values(builder, graph, found, groups).items():
                 raw[index - 1] = value
 
     def _next_step(self, builder: RequestBuilder) -> RequestBuilder:

@@ -62,6 +62,87 @@ local function first_last(k)
 end
 
 local A = ARGV[5] ~= '' and cjson.decode(ARGV[5]) or {}
+
+-- link features (engine/features/links.py): ops LI, LF, LM, LG, LP --------------------
+
+local link_facts = {}        -- key index -> {first, last, paid} of a customer's lk:f, read once
+
+local function link_member_facts(k)
+  local fx = link_facts[k]
+  if not fx then
+    fx = call('HMGET', KEYS[k], 'f', 'l', 'p')
+    link_facts[k] = fx
+  end
+  return tonumber(fx[1]), tonumber(fx[2]), tonumber(fx[3])
+end
+
+-- Op LM at A[i]: the linked group's aggregates over the members the op lists (those in this
+-- slot), so a member's facts never leave Redis. Per spec (code, low, arg) a member counts
+-- when its link time `at` > low; the reply has two numbers per spec:
+--   N new (arg: within ms), R returning (within), P paid: members counted, members flagged
+--   G rewards (arg: '(<low s>' of the grants): 0, the grants of the peers (role 0)
+--   I identities (arg: '(<low ms>'): 0, the distinct strong identities (first character in
+--     `prefixes`) the members used after low, at most `cap`: their count, or (list = 1) them
+-- role: 0 a peer, 1 the customer itself (facts, no rewards), 2 the customer, identities only.
+local function link_group(i)
+  local prefixes, cap, list, nspec = A[i + 1], A[i + 2], A[i + 3] == 1, A[i + 4]
+  local s0 = i + 4
+  local m0 = s0 + 1 + 3 * nspec
+  local counts, flagged, seen, sizes = {}, {}, {}, {}
+  for s = 1, nspec do counts[s], flagged[s], seen[s], sizes[s] = 0, 0, {}, 0 end
+  for m = 1, A[m0] do
+    local b = m0 + 5 * (m - 1)
+    local fk, gk, lk, at, role = A[b + 1], A[b + 2], A[b + 3], A[b + 4], A[b + 5]
+    for s = 1, nspec do
+      local c = s0 + 3 * (s - 1)
+      local code, low, arg = A[c + 1], A[c + 2], A[c + 3]
+      if at > low then
+        if code == 'I' then
+          if sizes[s] < cap then
+            local set = seen[s]
+            for _, id in ipairs(call('ZRANGEBYSCORE', KEYS[lk], arg, '+inf')) do
+              if not set[id] and string.find(prefixes, string.sub(id, 1, 1), 1, true) then
+                set[id] = true
+                sizes[s] = sizes[s] + 1
+                if sizes[s] >= cap then break end
+              end
+            end
+          end
+        elseif code == 'G' then
+          if role == 0 then flagged[s] = flagged[s] + call('ZCOUNT', KEYS[gk], arg, '+inf') end
+        elseif role ~= 2 then
+          local f, l, p = link_member_facts(fk)
+          counts[s] = counts[s] + 1
+          local yes
+          if code == 'N' then
+            yes = not f or t - f < arg
+          elseif code == 'R' then
+            yes = f ~= nil and (l or 0) - f >= arg
+          else
+            yes = p ~= nil and p <= t
+          end
+          if yes then flagged[s] = flagged[s] + 1 end
+        end
+      end
+    end
+  end
+  local out = {}
+  for s = 1, nspec do
+    out[2 * s - 1] = counts[s]
+    if A[s0 + 3 * (s - 1) + 1] == 'I' then
+      if list then
+        local ids = {}
+        for id in pairs(seen[s]) do ids[#ids + 1] = id end
+        out[2 * s] = ids
+      else
+        out[2 * s] = sizes[s]
+      end
+    else
+      out[2 * s] = flagged[s]
+    end
+  end
+  return out
+end
 local i = 1
 local last = #A
 while i <= last do
@@ -354,32 +435,37 @@ while i <= last do
   elseif op == 'LI' then      -- key record member ttl trim lo limit: an identity's customers (links.py)
     local key = KEYS[A[i + 1]]
     if A[i + 2] == 1 then
-      call('ZADD', key, 'GT', tstr, A[i + 3])
-      if A[i + 5] ~= '' then call('ZREMRANGEBYSCORE', key, '-inf', A[i + 5]) end
+      -- the set grows only by a new user: trim it then (reads skip the stale ones anyway)
+      if call('ZADD', key, 'GT', tstr, A[i + 3]) == 1 and A[i + 5] ~= '' then
+        call('ZREMRANGEBYSCORE', key, '-inf', A[i + 5])
+      end
       call('PEXPIRE', key, A[i + 4])
     end
     -- at most `limit` (fan-out + 1) users in (lo, +inf]: that many means a hub
     extra[#extra + 1] = call('ZRANGEBYSCORE', key, A[i + 6], '+inf', 'WITHSCORES', 'LIMIT', 0, A[i + 7])
     i = i + 8
   elseif op == 'LF' then      -- key paid ttl: the customer's first / last sight and first paid order
-    local key = KEYS[A[i + 1]]
-    local fl = call('HMGET', key, 'f', 'l')
-    if not fl[1] then
+    local k = A[i + 1]
+    local key = KEYS[k]
+    local fl = call('HMGET', key, 'f', 'l', 'p')
+    local f, l, p = fl[1], fl[2], fl[3]
+    if not f then
       call('HSET', key, 'f', tstr, 'l', tstr)
-    elseif tonumber(fl[2]) < t then
+      f, l = tstr, tstr
+    elseif tonumber(l) < t then
       call('HSET', key, 'l', tstr)
+      l = tstr
     end
-    if A[i + 2] == 1 then call('HSETNX', key, 'p', tstr) end
+    if A[i + 2] == 1 and not p then
+      call('HSET', key, 'p', tstr)
+      p = tstr
+    end
     call('PEXPIRE', key, A[i + 3])
+    link_facts[k] = {f, l, p}  -- what op LM reads next in this call
     i = i + 4
-  elseif op == 'LR' then      -- facts grants links lo count lo_s...: one member's facts, flat
-    local out = call('HMGET', KEYS[A[i + 1]], 'f', 'l', 'p')
-    local count = A[i + 5]
-    for k = 1, count do out[#out + 1] = call('ZCOUNT', KEYS[A[i + 2]], A[i + 5 + k], '+inf') end
-    local links = call('ZRANGEBYSCORE', KEYS[A[i + 3]], A[i + 4], '+inf', 'WITHSCORES')
-    for k = 1, #links do out[#out + 1] = links[k] end
-    extra[#extra + 1] = out
-    i = i + 6 + count
+  elseif op == 'LM' then      -- prefixes cap list nspec (code low arg)... nmem (facts grants links at role)...
+    extra[#extra + 1] = link_group(i)
+    i = i + 6 + 3 * A[i + 4] + 5 * A[i + 5 + 3 * A[i + 4]]
   elseif op == 'LG' then      -- peers since lo: linked customers in (lo, +inf], flat (member, time, since)
     local found = call('ZRANGEBYSCORE', KEYS[A[i + 1]], A[i + 3], '+inf', 'WITHSCORES')
     local out = {}
