@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from engine.datastore.scripts import AnyRedis, Call, Script, guarded, is_cluster, run_many
+from engine.datastore.scripts import AnyRedis, Call, Script, guarded, is_cluster, run_batch
 from engine.errors import StoreUnavailable
 from engine.events import Event
 from engine.features import bindings, group_buy, links, lists, referral_graph, referral_refunds, referral_tree, windows
@@ -126,7 +126,7 @@ class FeatureStore:
         builder.add_links()
         _emit_all(builder, plan)
         batches = list(builder.batches.values())
-        results = await run_many(self._client, [_call(builder, b) for b in batches])
+        results = await run_batch(self._client, [_call(builder, b) for b in batches])
         replay = _replayed_snapshot(results)
         if replay is not None:
             return await self._replay(plan, tenant, event, replay)
@@ -136,7 +136,7 @@ class FeatureStore:
         if plan.links is not None:
             await self._link_round(builder, batches, results, raw, then)
         elif then:
-            await run_many(self._client, then)
+            await run_batch(self._client, then)
         return FeatureSnapshot(values=_convert(plan, raw), replayed=False)
 
     async def read(self, *, tenant: str, event: Event, specs: Sequence[FeatureSpec]) -> dict[str, Value]:
@@ -150,7 +150,7 @@ class FeatureStore:
         batches = [b for b in builder.batches.values() if b.ops]
         if not batches:
             return dict.fromkeys(plan.names)
-        results = await run_many(self._client, [_call(builder, b) for b in batches])
+        results = await run_batch(self._client, [_call(builder, b) for b in batches])
         raw = _merge(plan, batches, results)
         if plan.links is not None:
             await self._link_round(builder, batches, results, raw, [])
@@ -179,7 +179,7 @@ class FeatureStore:
         if plan.links is not None:
             links.emit(builder, plan.links)
         batches = list(builder.batches.values())
-        results = await run_many(self._client, [_call(builder, b) for b in batches])
+        results = await run_batch(self._client, [_call(builder, b) for b in batches])
         if _replayed_snapshot(results) is not None:
             return False
         referrer = _extra(batches, results, "ref")
@@ -194,7 +194,7 @@ class FeatureStore:
         if plan.links is not None:
             await self._link_round(builder, batches, results, [], then)
         elif then:
-            await run_many(self._client, then)
+            await run_batch(self._client, then)
         return True
 
     # -- lists ------------------------------------------------------------------------
@@ -290,7 +290,7 @@ class FeatureStore:
         links.emit_round_two(second, graph, found)
         round_two = [b for b in second.batches.values() if b.ops]
         calls = [_call(second, b) for b in round_two]
-        answers = await run_many(self._client, calls + then) if calls or then else []
+        answers = await run_batch(self._client, calls + then) if calls or then else []
         if builder.read_values:
             groups = links.group_answers(round_two, answers[: len(round_two)])
             for index, value in links.values(builder, graph, found, groups).items():
