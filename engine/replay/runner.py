@@ -92,7 +92,6 @@ class Replayer:
         # late evidence at checkout (linked_at_checkout): asked of the lists on each paid order
         self._check_links = any("linked_at_checkout" in r.clawback.on for r in self.plan.rulesets)
         self._keys = KeyBuilder(box.secret)
-        self._linked: set[str] = set()  # event ids of paid orders linked at checkout
 
     async def seed_lists(self) -> None:
         """Write the seed block / allow / watch entries, as a deploy does; load the script."""
@@ -167,7 +166,7 @@ class Replayer:
         for record, task in zip(flight.window, flight.tasks, strict=True):
             snapshot = task.result()
             values = None if snapshot is None else snapshot.values
-            if record.event.event_id in self._linked:
+            if record.event.type == "order_paid" and await self._linked_at_checkout(record.event):
                 values = {LINKED_AT_CHECKOUT: True}
             items.append((record.event, record.truth, record.family, values))
             if snapshot is None and record.event.type in ("label", "chargeback"):
@@ -182,12 +181,19 @@ class Replayer:
         specs = self.plan.specs[event.type]
         if event.type in SCORED_TYPES:
             return await store.record_and_read(tenant=self.box.tenant, event=event, specs=specs)
-        if event.type == "order_paid" and self._check_links:
-            links = await links_of(self.box.client, self._keys, tenant=self.box.tenant, event=event)
-            if links:
-                self._linked.add(event.event_id)
         await store.record_outcome(tenant=self.box.tenant, event=event, specs=specs)
         return None
+
+    async def _linked_at_checkout(self, event: Event) -> bool:
+        """Whether a paid order's identities are listed because of another account (engine/cases/links.py).
+
+        Asked when its batch lands, not while the batch is built: a call awaited there would
+        put the order behind the events after it on the pipe. The lists are the same either
+        way: only labels and chargebacks change them, and they run alone.
+        """
+        if not self._check_links:
+            return False
+        return bool(await links_of(self.box.client, self._keys, tenant=self.box.tenant, event=event))
 
     async def _lists(self, event: Event) -> None:
         """What ``/v1/events`` does to the lists (``engine.outcome_lists``): fraud blocks and watches, legit lifts."""
