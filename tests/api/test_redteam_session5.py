@@ -21,6 +21,14 @@ each fixed where it lived:
   created (also by two calls at once): on a case-blind file system they share one pack
   folder, and a person reading the audit trail or a log cannot tell them apart. The
   second is now 409.
+- **a group's code retyped.** ``matches(event.coupon, "QUN[0-9]{2}-.*")`` read the code as
+  typed: ``qun09-7f3k`` or full width took a day-old account paying with a resold code
+  from deny (80) to review (40). ``event.coupon`` is now the canonical code.
+- **a head that never ends, or never comes.** With no key, a header, headers or a request
+  line that never ended were kept whole by uvicorn's httptools protocol (300 MB of one
+  header: a worker ~390 MB larger, for good), and a connection that sent nothing or half
+  a head was held for ever (slowloris). ``api/head_limit.py``: 431 past 64 KiB, 408 past
+  ``YUTANG_HEAD_TIMEOUT_S``.
 
 What held is kept as cheap guards: the tests named ``..._held``.
 """
