@@ -147,13 +147,29 @@ def _emit_distinct(
         if member:
             builder.written.add(key)
     reads = builder.plan.distinct_groups[index] if builder.read_values else ()
+    distinct_op(builder, batch, batch.key(key), member, builder.plan.windows[suffix], reads)
+
+
+def distinct_op(
+    builder: RequestBuilder,
+    batch: Batch,
+    key_index: int,
+    member: str,
+    window_ms: int,
+    reads: tuple[tuple[int, int | None], ...],
+) -> None:
+    """Op DX on a sorted set of values scored by their latest time, trimmed to ``window_ms`` (-1: never).
+
+    Records ``member`` ('' = nothing) and fills each (value index, window s) of ``reads`` with
+    the values in that window, the member included; nothing at all when there is neither.
+    """
     if not member and not reads:
         return
-    window = builder.plan.windows[suffix]
-    trim = builder.trim(window) if member and trims(builder) else ""
-    ttl = builder.window_ttl(window)
-    widest = builder.low(None if window < 0 else window // 1000)
-    batch.ops.extend(("DX", batch.key(key), member, ttl, trim, DISTINCT_TTL_QUANTUM_MS, widest, len(reads)))
+    trim = builder.trim(window_ms) if member and trims(builder) else ""
+    widest = builder.low(None if window_ms < 0 else window_ms // 1000)
+    batch.ops.extend(
+        ("DX", key_index, member, builder.window_ttl(window_ms), trim, DISTINCT_TTL_QUANTUM_MS, widest, len(reads))
+    )
     for value_index, seconds in reads:
         batch.ops.extend((value_index, builder.low(seconds)))
 
