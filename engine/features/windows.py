@@ -40,6 +40,8 @@ are never negative.
 
 from __future__ import annotations
 
+import random
+
 from engine.features.builder import Batch, RequestBuilder
 from engine.features.plan import bucket_keep_ms, bucket_width_s, field_entity
 from engine.features.spec import UNIT_SECONDS, Aggregate, WindowedFeature
@@ -197,15 +199,14 @@ def _emit_buckets(
 
 
 def trims(builder: RequestBuilder) -> bool:
-    """Whether this event trims the sorted sets it writes: one event in 8, chosen by its id.
+    """Whether this write trims the sorted set it goes to: one in 8, at random.
 
     Reads bound every range by the window, so members left past it change no value; they
-    only wait (at most ~8 writes' worth per set, and the set's TTL) for the next trim.
+    only wait (~8 writes' worth per set on average, and the set's TTL) for the next trim.
+    Not chosen by the event id: a caller picks its ids, and ids that never trim would keep
+    a set it writes growing for as long as it writes (tests/engine/features/test_trim_choice.py).
     """
-    return builder.event_hash[0] in _TRIMMING
-
-
-_TRIMMING = frozenset("ABCDEFGH")  # 8 of base64url's 64 first characters
+    return random.getrandbits(3) == 0
 
 
 def guard_slot(builder: RequestBuilder, batch: Batch, tag: str) -> None:
