@@ -40,6 +40,7 @@ end
 local chain, depth = '', 0   -- the referrer's ancestor chain, loaded by op RR
 local ids = ''               -- the same ancestors' customer ids (their slots), for subtree writes
 local CHAIN_CAP = 8
+local DISTINCT_READ = 64     -- op DX: values read per distinct set (more: ZCOUNT per window)
 local seen = {}              -- key index -> {first, last} of a first/last-seen hash, read once
 
 local dup = false            -- op EG: this slot has seen the event (cluster): add to no bucket
@@ -196,6 +197,42 @@ while i <= last do
   elseif op == 'EG' then      -- key ttl: this slot's marker of the event (cluster)
     if not call('SET', KEYS[A[i + 1]], '1', 'NX', 'PX', A[i + 2]) then dup = true end
     i = i + 3
+  elseif op == 'DX' then      -- key member ttl trim quantum widest count (idx lo)...: a distinct set, one read
+    -- Reads the values seen after `widest` (the plan's longest window on the set), newest
+    -- first, at most DISTINCT_READ of them, and counts every window from that (the current
+    -- value once, whatever its old score); a window the capped read may not cover is
+    -- counted by ZCOUNT after the write. The TTL moves only when the event starts a new
+    -- quantum past the set's newest value (or the set has none in the window): the expiry
+    -- then covers newest + window while the TTL's slack >= quantum + future skew.
+    local key, member, count = KEYS[A[i + 1]], A[i + 2], A[i + 7]
+    local got = call('ZREVRANGEBYSCORE', key, '+inf', string.format('(%d', A[i + 6]),
+      'WITHSCORES', 'LIMIT', 0, DISTINCT_READ)
+    local newest = got[2] and tonumber(got[2])
+    local own = false
+    if member ~= '' then
+      for j = 1, #got, 2 do if got[j] == member then own = tonumber(got[j + 1]) break end end
+      call('ZADD', key, 'GT', tstr, member)
+      if A[i + 4] ~= '' then call('ZREMRANGEBYSCORE', key, '-inf', A[i + 4]) end
+      local quantum = A[i + 5]
+      if not newest or math.floor(t / quantum) > math.floor(newest / quantum) then
+        call('PEXPIRE', key, A[i + 3])
+      end
+    end
+    local capped = #got >= 2 * DISTINCT_READ
+    for k = 1, count do
+      local lo = A[i + 7 + 2 * k]
+      if capped and tonumber(got[#got]) > lo then
+        vals[A[i + 6 + 2 * k]] = call('ZCOUNT', key, string.format('(%d', lo), '+inf')
+      else
+        local c = 0
+        for j = 2, #got, 2 do
+          if tonumber(got[j]) > lo then c = c + 1 else break end
+        end
+        if member ~= '' and not (own and own > lo) then c = c + 1 end
+        vals[A[i + 6 + 2 * k]] = c
+      end
+    end
+    i = i + 8 + 2 * count
   elseif op == 'ZC' then      -- idx key (lo hi: members scored in (lo, hi]
     vals[A[i + 1]] = call('ZCOUNT', KEYS[A[i + 2]], A[i + 3], A[i + 4])
     i = i + 5
@@ -222,10 +259,14 @@ while i <= last do
     for _, m in ipairs(members) do sum = sum + tonumber(string.match(m, ':([^:]*)$')) end
     vals[A[i + 1]] = sum
     i = i + 4
-  elseif op == 'SW' then      -- key ttl: widen [first, last] to include t
+  elseif op == 'SW' then      -- key ttl quantum: widen [first, last] to include t
+    -- the TTL (history + quantum) moves only when t starts a new quantum past the last
+    -- time: the key then lives at least history past its last event, one PEXPIRE a day
     local k = A[i + 1]
     local key = KEYS[k]
     local fl = first_last(k)
+    local quantum = A[i + 3]
+    local renew = not fl[2] or math.floor(t / quantum) > math.floor(tonumber(fl[2]) / quantum)
     local first = not fl[1] or t < tonumber(fl[1])
     local latest = not fl[2] or t > tonumber(fl[2])
     if first and latest then
@@ -235,8 +276,8 @@ while i <= last do
     elseif latest then
       call('HSET', key, 'l', tstr)
     end
-    call('PEXPIRE', key, A[i + 2])
-    i = i + 3
+    if renew then call('PEXPIRE', key, A[i + 2]) end
+    i = i + 4
   elseif op == 'LK' then      -- key ttl cap count member...: a customer's own devices / ips
     local key, count = KEYS[A[i + 1]], A[i + 4]
     if count > 0 then
@@ -352,6 +393,39 @@ while i <= last do
     call('HSETNX', key, A[i + 2], tstr)
     call('PEXPIRE', key, A[i + 3])
     i = i + 4
+  elseif op == 'RK' then      -- idx share inv paid rfd (lo hi within cap: invitees refunded within `within` of paying
+    -- over the newest `cap` invitees referred in (lo, hi]: how many (share 0), or their share
+    -- of those who paid by now (share 1; missing when none did); referral_refunds.py
+    local inv = call('ZREVRANGEBYSCORE', KEYS[A[i + 3]], A[i + 7], A[i + 6], 'LIMIT', 0, A[i + 9])
+    local paying, refunded = 0, 0
+    if #inv > 0 then
+      local paid_at = call('HMGET', KEYS[A[i + 4]], unpack(inv))
+      local rfd, within = KEYS[A[i + 5]], A[i + 8]
+      for k, p in ipairs(paid_at) do
+        local at = p and tonumber(p)
+        if at and at <= t then
+          paying = paying + 1
+          local r = call('ZSCORE', rfd, inv[k])
+          if r and tonumber(r) <= t and tonumber(r) - at <= within then refunded = refunded + 1 end
+        end
+      end
+    end
+    if A[i + 2] == 0 then
+      vals[A[i + 1]] = refunded
+    elseif paying > 0 then
+      vals[A[i + 1]] = refunded / paying
+    end
+    i = i + 10
+  elseif op == 'RM' then      -- paid rfd invitee ttl keep: a refund of an invitee this slot saw pay
+    local p = call('HGET', KEYS[A[i + 1]], A[i + 3])
+    if p and tonumber(p) <= t then
+      local key = KEYS[A[i + 2]]
+      if call('ZADD', key, 'NX', tstr, A[i + 3]) == 1 then
+        call('ZREMRANGEBYRANK', key, 0, -1 - A[i + 5])
+      end
+      call('PEXPIRE', key, A[i + 4])
+    end
+    i = i + 6
   elseif op == 'GS' then      -- idx key lo member: other members in the window sharing it
     local key = KEYS[A[i + 2]]
     local lo = A[i + 3]
