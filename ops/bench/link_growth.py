@@ -48,15 +48,15 @@ async def _calls(client: Any) -> int:
 
 
 class Trips:
-    """Counts the store's round trips (``run_many`` calls)."""
+    """Counts the store's round trips (``run_batch`` calls)."""
 
     def __init__(self) -> None:
         self.count = 0
-        self._run_many = scripts.run_many
+        self._run_batch = scripts.run_batch
 
     async def __call__(self, client: Any, calls: Any) -> Any:
         self.count += 1
-        return await self._run_many(client, calls)
+        return await self._run_batch(client, calls)
 
 
 async def _segment(
@@ -76,7 +76,7 @@ async def run(url: str, plans: Plans, stream: list[Event], segment: int) -> list
     client = client_from_url(url, RedisSettings(socket_timeout=5.0))
     bare = {kind: tuple(s for s in specs if not isinstance(s, LinkFeature)) for kind, specs in plans.items()}
     trips = Trips()
-    store_module.run_many = trips  # the store's own reference: every round trip it makes
+    store_module.run_batch = trips  # the store's own reference: every round trip it makes
     rows: list[dict[str, float]] = []
     try:
         await client.flushdb()
@@ -97,7 +97,7 @@ async def run(url: str, plans: Plans, stream: list[Event], segment: int) -> list
                 flush=True,
             )
     finally:
-        store_module.run_many = trips._run_many
+        store_module.run_batch = trips._run_batch
         await client.aclose()
     return rows
 
