@@ -21,6 +21,14 @@ each fixed where it lived:
   created (also by two calls at once): on a case-blind file system they share one pack
   folder, and a person reading the audit trail or a log cannot tell them apart. The
   second is now 409.
+- **a group's code retyped.** ``matches(event.coupon, "QUN[0-9]{2}-.*")`` read the code as
+  typed: ``qun09-7f3k`` or full width took a day-old account paying with a resold code
+  from deny (80) to review (40). ``event.coupon`` is now the canonical code.
+- **a head that never ends, or never comes.** With no key, a header, headers or a request
+  line that never ended were kept whole by uvicorn's httptools protocol (300 MB of one
+  header: a worker ~390 MB larger, for good), and a connection that sent nothing or half
+  a head was held for ever (slowloris). ``api/head_limit.py``: 431 past 64 KiB, 408 past
+  ``YUTANG_HEAD_TIMEOUT_S``.
 
 What held is kept as cheap guards: the tests named ``..._held``.
 """
@@ -32,6 +40,7 @@ import contextlib
 import itertools
 import shutil
 import socket
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +60,7 @@ GAMMA_LAYER = (
     "      reason: {zh: 门店自定阈值, en: the shop's own threshold}}\n"
 )
 _n = itertools.count()
+HEAD_TIMEOUT_S = 3.0  # the server's, for the slow-head tests (20 s by default)
 
 
 @pytest.fixture(scope="module", params=["embedded"])
@@ -60,7 +70,8 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     shutil.copytree(RULES, rules)
     (rules / "tenants" / "gamma").mkdir(parents=True)
     (rules / "tenants" / "gamma" / "shop.yaml").write_text(GAMMA_LAYER, encoding="utf-8")
-    with serve_on(request, root, rules=rules, env={"YUTANG_API_KEYS": ROLE_KEYS}) as base:
+    env = {"YUTANG_API_KEYS": ROLE_KEYS, "YUTANG_HEAD_TIMEOUT_S": str(HEAD_TIMEOUT_S)}
+    with serve_on(request, root, rules=rules, env=env) as base:
         yield base
 
 
@@ -197,6 +208,41 @@ def test_a_request_head_that_never_ends_is_refused_before_it_fills_a_workers_mem
     assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
     assert b"request_head_too_large" in answer
     assert call(server, "GET", "/healthz").status_code == 200
+
+
+def test_a_head_sent_a_byte_at_a_time_or_never_is_cut_off_after_the_head_timeout(server: str) -> None:
+    """Before: a connection that sent nothing, or half a head, was held for as long as the caller liked
+    (slowloris: a few thousand of them take every file descriptor of a worker, with no key)."""
+    host, port = server.removeprefix("http://").split(":")
+    idle = socket.create_connection((host, int(port)), timeout=HEAD_TIMEOUT_S + 15)
+    slow = socket.create_connection((host, int(port)), timeout=HEAD_TIMEOUT_S + 15)
+    with idle, slow:
+        started = time.monotonic()
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        assert idle.recv(100) == b""  # closed, nothing sent: no request was begun
+        answer = slow.recv(1000)
+        while chunk := slow.recv(1000):
+            answer += chunk
+        waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert b"request_timeout" in answer
+    assert HEAD_TIMEOUT_S - 1 <= waited < HEAD_TIMEOUT_S + 10
+
+
+def test_a_kept_alive_connection_idle_past_the_head_timeout_still_serves_its_next_request_held(server: str) -> None:
+    """The head timer runs only while a head is being sent: between requests uvicorn's keep-alive (5 s) rules."""
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        for n in range(2):
+            if n:
+                time.sleep(HEAD_TIMEOUT_S + 1)  # past the head timeout, within the keep-alive timeout
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            while not answer.endswith(b'{"status":"ok"}'):
+                chunk = conn.recv(1000)
+                assert chunk, f"the connection was closed: {answer!r}"
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200 ")
 
 
 def test_big_heads_within_the_limit_and_big_bodies_are_read_as_before_held(server: str) -> None:
