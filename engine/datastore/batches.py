@@ -36,23 +36,30 @@ class Writes:
 
     redis-py spends ~20 µs of client CPU on each command of a pipeline, so the plain
     commands (``(name, key, *args)``, key first) go as one script call per hash slot
-    instead; script calls stay as they are. Nothing is read back.
+    instead; script calls stay as they are, and only their replies are read back.
     """
 
     def __init__(self, client: Any) -> None:
         self.client = client
         self.cluster = isinstance(client, RedisCluster)
 
-    async def send(self, calls: Sequence[AnyCall]) -> None:
+    async def send(self, calls: Sequence[AnyCall]) -> list[Any]:
+        """Send ``calls``; the script calls' replies in their places of ``calls`` (None for a plain command)."""
         scripts: list[AnyCall] = []
+        places: list[int] = []
         by_slot: dict[int, list[Command]] = {}
-        for call in calls:
+        for place, call in enumerate(calls):
             if isinstance(call, Call) or not isinstance(call[0], str):
                 scripts.append(call)
+                places.append(place)
             else:
                 slot = key_slot(str(call[1]).encode()) if self.cluster else 0
                 by_slot.setdefault(slot, []).append(call)
-        await run_batch(self.client, [*scripts, *(self._fold(commands) for commands in by_slot.values())])
+        results = await run_batch(self.client, [*scripts, *(self._fold(commands) for commands in by_slot.values())])
+        replies: list[Any] = [None] * len(calls)
+        for place, result in zip(places, results, strict=False):
+            replies[place] = result
+        return replies
 
     def _fold(self, commands: Sequence[Command]) -> AnyCall:
         if len(commands) == 1:
