@@ -141,6 +141,9 @@ class Hold:
     release_on: str  # outcome event type, e.g. order_paid
     void_after_days: int  # rounded up, for reports
     void_after_seconds: int = 0  # exact; 0 = void_after_days days
+    # > 0 (release_on order_paid only): the paid order starts a return window; the hold is
+    # released when it passes without a refund, voided by a refund within it (刷单)
+    return_window_seconds: int = 0
 
     @property
     def seconds(self) -> int:

@@ -30,6 +30,8 @@ from engine.events import EVENT_TYPES, SCORED_TYPES
 from engine.expr.checker import Scope, scalar_type
 from engine.expr.tree import Node, Scalar, Type, names_read
 from engine.features import bindings
+from engine.features.referral_refunds import METRICS as REFUND_METRICS
+from engine.features.referral_refunds import REFUND_TYPES
 from engine.features.spec import (
     OUTSIDE_BINDING,
     BindingFeature,
@@ -289,8 +291,8 @@ def _record_plan(
 def _fed_by(spec: FeatureSpec, event_type: str) -> bool:
     if isinstance(spec, WindowedFeature):
         return not spec.on or event_type in spec.on
-    if isinstance(spec, ReferralFeature):
-        return event_type == "referral"
+    if isinstance(spec, ReferralFeature):  # refunds feed refunded_invitees / refund_share (referral_refunds.py)
+        return event_type == "referral" or (spec.metric in REFUND_METRICS and event_type in REFUND_TYPES)
     if isinstance(spec, GroupFeature):
         return event_type == "group_buy_join"
     if isinstance(spec, BindingFeature):
