@@ -14,7 +14,7 @@ one JSON object with the figures.
 without and with the two refund features (engine/features/referral_refunds.py), and
 reports what they add per event in the same way.
 ``--detection`` does the same for the detection windows issue 14 added after the links
-(``detection_specs``: the slow drip's 30-day sign-up count per IP), reporting what they add.
+(``detection_specs``: the slow drip's 30-day sign-ups per IP and networks per device), reporting what they add.
 
 ``--links`` runs the bench twice, without and with the shipped pack's eight linked-account
 features (engine/features/links.py), and reports what they add per event: worker CPU
@@ -209,7 +209,10 @@ async def redis_cpu_s(client: Redis) -> float:
 
 def detection_specs() -> tuple[FeatureSpec, ...]:
     """Windows the shipped pack added for the slow drip (rules/features.yaml, same definitions)."""
-    return (_w("ip.signups_30d", Aggregate.COUNT, Entity.IP, 30 * D, SIGNUPS),)
+    return (
+        _w("ip.signups_30d", Aggregate.COUNT, Entity.IP, 30 * D, SIGNUPS),
+        _w("device.subnets_30d", Aggregate.DISTINCT, Entity.DEVICE, 30 * D, field="subnet"),
+    )
 
 
 async def bench(

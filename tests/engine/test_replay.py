@@ -317,6 +317,6 @@ def test_the_shipped_pack_catches_the_simulated_farms_and_referral_bursts(tmp_pa
     assert card["caught"] >= 6, card["missed"]
     assert card["precision"] >= 0.95
     assert card["honest_allowed"] >= 0.99
-    # seed 7 (never tuned on): office_lunch_wave 5.19%, just over issue 14's 5% (seeds 1-3: <= 2.1%);
-    # a lunch wave through one colleague's poster stacks the IP and referral-hour rules
-    assert card["worst_honest_false_positive_rate"] <= 0.06, card["worst_honest_family"]
+    # seed 7 (never tuned on): worst family_tablet 3.1%. Not the log of the earlier 5.19%
+    # office_lunch_wave: the simulator's per-seed habits (4G claims, numbers from home) redrew it
+    assert card["worst_honest_false_positive_rate"] <= 0.05, card["worst_honest_family"]
