@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api import audit
 from api.admin.answers import HitsOut, RollbackOut, RuleFilesOut, ShadowOut, VersionDiffOut, VersionsOut
 from api.admin.diff import diff
+from api.admin.edit_lock import editing
 from api.admin.rule_stats import rule_report
 from api.admin.sources import PackView, running_view, shown_file
 from api.audit import Action
@@ -96,7 +97,10 @@ async def version_diff(
     "/rollback",
     response_model=RollbackOut,
     summary="Make a kept version the running one again, on every worker",
-    responses={404: {"description": "the version is not among the kept ones"}},
+    responses={
+        404: {"description": "the version is not among the kept ones"},
+        409: {"description": "edit_in_progress: another change of the tenant's pack is compiling"},
+    },
 )
 async def rollback(body: RollbackRequest, runtime: RuntimeDep, caller: RulesCaller) -> dict[str, Any]:
     tenant = caller.tenant
@@ -106,7 +110,8 @@ async def rollback(body: RollbackRequest, runtime: RuntimeDep, caller: RulesCall
     before = runtime.rulesets.of(tenant)
     previous = before.ruleset.version
     try:
-        loaded = await runtime.rulesets.rollback(tenant, body.version, author=caller.key_id)
+        async with editing(runtime, tenant):
+            loaded = await runtime.rulesets.rollback(tenant, body.version, author=caller.key_id)
     except EngineError as err:  # dropped from Redis between the check and now
         raise NotFound(str(err), extra={"kept": kept}) from err
     await audit.record(
