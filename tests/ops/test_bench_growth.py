@@ -85,3 +85,4 @@ def test_the_rule_growth_bench_measures_a_real_server_and_ends_with_its_json(
     assert figures["python_8_startup_s"] > 0 and figures["python_worker_growth"] == 1.0
     assert len(figures["python_8_worker_us_chunks"]) == 2
     assert figures["python_8_eval_wall_us"] > 0  # read from the server's /metrics
+    assert figures["python_8_idle_cpu_ms_per_s"] >= 0

@@ -9,13 +9,16 @@ and the measured requests are cut into ``chunks``: chunk 1 drives A, B, C, chunk
 C, B, A, and so on, and each target's CPU is read around its own chunks only. Every
 target gets the same events (chunk k sends the same sequence to each), so the data
 each one holds grows alike too. Each chunk's CPU per request is kept: their spread is
-printed beside the median.
+printed beside the total. Before the chunks, every server's idle CPU (ms per second, no
+request in flight: pollers and timers) is read over a few seconds: a server that spends
+CPU in the background is charged it in its chunks too, and the idle figure says how much.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import statistics
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,19 +40,30 @@ class Target:
 
 
 def interleaved(
-    targets: Sequence[Target], *, events: int, warmup: int, connections: int, chunks: int
+    targets: Sequence[Target], *, events: int, warmup: int, connections: int, chunks: int, idle: float = 5.0
 ) -> dict[str, dict[str, Any]]:
-    """Warm every target up, then drive ``events`` requests to each in ``chunks`` alternating chunks."""
+    """Warm every target up, read its idle CPU, then drive ``events`` requests to each in alternating chunks."""
     ctx = multiprocessing.get_context("spawn")
     sizes = [events // chunks + (i < events % chunks) for i in range(chunks)]
     with ctx.Pool(1) as pool:
         for target in targets:
             if warmup:
                 pool.apply(drive, (target.server.port, target.path, target.keys, connections, warmup, 10_000_000))
+        idle_ms = idle_cpu(targets, idle)
         for number, size in enumerate(sizes):
             for target in targets if number % 2 == 0 else list(reversed(targets)):
                 target.chunks.append(_chunk(pool, target, connections, size, seed=number * 100_000))
-    return {target.label: _figures(target) for target in targets}
+    figures = {target.label: _figures(target) for target in targets}
+    for target in targets:
+        figures[target.label]["idle_cpu_ms_per_s"] = idle_ms[target.label]
+    return figures
+
+
+def idle_cpu(targets: Sequence[Target], seconds: float) -> dict[str, float]:
+    """CPU ms per second each server spends with no request in flight (pollers, timers): part of every chunk too."""
+    before = {t.label: cpu_seconds(t.server.process.pid) for t in targets}
+    time.sleep(seconds)
+    return {t.label: round((cpu_seconds(t.server.process.pid) - before[t.label]) / seconds * 1000, 1) for t in targets}
 
 
 def _chunk(pool: Any, target: Target, connections: int, size: int, *, seed: int) -> dict[str, Any]:
@@ -103,7 +117,8 @@ def line(label: str, figures: dict[str, Any]) -> str:
     return (
         f"{label:<16} {figures['rps']:>8,.1f} req/s   worker {figures['worker_cpu_us']:>6,.0f}{spread:<16} us   "
         f"redis {figures['redis_cpu_us']:>5,.0f}{redis_spread:<12} us{evaluation}   "
-        f"p99 {figures['p99_ms']:,.1f} ms   errors {int(figures['errors'])}"
+        f"p99 {figures['p99_ms']:,.1f} ms   idle {figures['idle_cpu_ms_per_s']:,.1f} ms/s   "
+        f"errors {int(figures['errors'])}"
     )
 
 
@@ -115,6 +130,7 @@ def summary(label: str, figures: dict[str, Any]) -> dict[str, Any]:
         f"{label}_redis_us": round(figures["redis_cpu_us"]),
         f"{label}_p99_ms": round(figures["p99_ms"], 2),
         f"{label}_worker_us_chunks": figures["worker_cpu_us_chunks"],
+        f"{label}_idle_cpu_ms_per_s": figures["idle_cpu_ms_per_s"],
     }
     if "evaluation_stage_us" in figures:
         out[f"{label}_eval_wall_us"] = round(figures["evaluation_stage_us"])
