@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -38,6 +39,9 @@ from engine.datastore.scripts import AnyRedis, Call, Script, guarded, run_one
 from engine.events import Event
 
 CLAIM_SCRIPT = Script.load("engine.features", "claim.lua")
+#: The json module's own string writers (C): what ``json.dumps`` calls for a str.
+_quote = json.encoder.encode_basestring
+_quote_ascii = json.encoder.encode_basestring_ascii
 #: How long a claim stays pending when its request never finishes (worker killed).
 PENDING_TTL_MS = 15_000
 _PENDING, _DONE = "P", "D"
@@ -63,23 +67,22 @@ class Fingerprint:
     def of(cls, event: Event, *, query: str = "") -> Fingerprint:
         """The fields the caller sent (defaults excluded), times compared as instants.
 
-        ``query`` (the query string, for Idempotency-Key) counts as one more field.
+        ``query`` (the query string, for Idempotency-Key) counts as one more field. Each
+        field's digest is over the text ``json.dumps(value, sort_keys=True,
+        ensure_ascii=False)`` gives its JSON value, built here without the encoder for
+        the scalars most fields are (claims stored by earlier builds keep matching).
         """
-        sent = event.model_dump(mode="json", exclude_unset=True)
-        if "timestamp" in sent:
-            sent["timestamp"] = event.epoch
-        if query:
-            sent["query"] = "&".join(sorted(query.split("&")))  # the order of parameters means nothing
-        return cls.of_fields(
-            {
-                name: digest(json.dumps(value, sort_keys=True, ensure_ascii=False), FIELD_DIGEST_BYTES)
-                for name, value in sent.items()
-            }
-        )
+        fields: dict[str, str] = {}
+        for name in event.model_fields_set:
+            value = event.epoch if name == "timestamp" else getattr(event, name)
+            fields[name] = digest(_json_text(value), FIELD_DIGEST_BYTES)
+        if query:  # the order of parameters means nothing
+            fields["query"] = digest(_json_text("&".join(sorted(query.split("&")))), FIELD_DIGEST_BYTES)
+        return cls.of_fields(fields)
 
     @classmethod
     def of_fields(cls, fields: dict[str, str]) -> Fingerprint:
-        return cls(fields, digest(json.dumps(fields, sort_keys=True), FIELD_DIGEST_BYTES))
+        return cls(fields, digest(_sorted_object(fields), FIELD_DIGEST_BYTES))
 
     def differing(self, other: Fingerprint) -> list[str]:
         """Names of the fields whose values differ, or that only one of the two sent."""
@@ -87,11 +90,34 @@ class Fingerprint:
         return sorted(n for n in names if self.fields.get(n) != other.fields.get(n))
 
     def encode(self) -> str:
-        return json.dumps(self.fields, sort_keys=True, separators=(",", ":"))
+        return _sorted_object(self.fields, ",", ":")
 
     @classmethod
     def decode(cls, text: str) -> Fingerprint:
         return cls.of_fields(json.loads(text))
+
+
+def _json_text(value: Any) -> str:
+    """``json.dumps(value, sort_keys=True, ensure_ascii=False)``, the scalars written directly (same text)."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    kind = type(value)
+    if kind is str:
+        return _quote(value)
+    if kind is int:
+        return int.__repr__(value)  # what the json module writes for them
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def _sorted_object(fields: dict[str, str], comma: str = ", ", colon: str = ": ") -> str:
+    """``json.dumps(fields, sort_keys=True)`` (or with ``separators``) of a dict of str to str, without the encoder."""
+    return "{" + comma.join(f"{_quote_ascii(k)}{colon}{_quote_ascii(v)}" for k, v in sorted(fields.items())) + "}"
 
 
 class ClaimState(StrEnum):

@@ -17,13 +17,16 @@ from engine.rule_engine import LoadedRuleSet
 
 def count_experiment_grants(metrics: Metrics, loaded: LoadedRuleSet, offers: Iterable[dict[str, Any]]) -> None:
     """One grant per granted offer of the response that carries an experiment variant."""
+    variants = [granted for granted in offers if granted.get("variant") is not None]
+    if not variants:  # nearly every answer: no index of the pack's offers built for it
+        return
     by_id = {o.id: o for o in loaded.ruleset.offers}
-    for granted in offers:
+    for granted in variants:
         offer = by_id.get(granted["offer"])
         variant = granted.get("variant")
         if offer is None or offer.experiment is None or variant is None:
             continue
-        metrics.experiment_grants.labels(offer.id, offer.experiment.id, variant).inc()
+        metrics.experiment_grant_count(offer.id, offer.experiment.id, variant).inc()
 
 
 def count_experiment_conversions(metrics: Metrics, loaded: LoadedRuleSet, converted: Iterable[str]) -> None:

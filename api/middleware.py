@@ -78,8 +78,8 @@ class RequestMetrics:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
-            self.metrics.requests.labels(template, method, str(status)).inc()
-            self.metrics.request_seconds.labels(template, method).observe(time.perf_counter() - started)
+            self.metrics.request_count(template, method, str(status)).inc()
+            self.metrics.request_time(template, method).observe(time.perf_counter() - started)
 
 
 def _content_length(scope: Scope) -> int | None:

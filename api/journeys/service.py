@@ -16,7 +16,7 @@ from engine.events import GROUP_TYPES, Event
 from engine.journeys.actions import Parts
 from engine.journeys.community import Community
 from engine.journeys.due import DueQueue
-from engine.journeys.runner import JourneyRunner
+from engine.journeys.runner import JourneyRunner, Touches
 from engine.journeys.webhooks import Outbox
 from engine.rule_engine import LoadedRuleSet
 
@@ -45,12 +45,13 @@ def automation(runtime: Runtime) -> Automation:
 
 async def apply_journeys(
     *, runtime: Runtime, tenant: str, event: Event, loaded: LoadedRuleSet, tier: str | None = None,
-    features: Mapping[str, Any] | None = None,
+    features: Mapping[str, Any] | None = None, touches: Touches | None = None,
 ) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
     """Move the customer along the pack's journeys, or record a group event; what changed.
 
     A scored event passes its tier and feature values: the journeys' conditions then
-    need no read of their own (one round trip for all journeys).
+    need no read of their own (one round trip for all journeys), and its ``touches``:
+    a step that can move nobody goes with the request's writes (:func:`after_touches`).
     """
     spec = loaded.ruleset.automation
     if not spec.journeys and not spec.community:
@@ -60,9 +61,28 @@ async def apply_journeys(
         if event.type in GROUP_TYPES:
             signals = await parts.community.on_event(tenant=tenant, loaded=loaded, event=event)
             return {"signals": signals} if signals else {}
-        changes = await parts.runner.on_event(tenant=tenant, loaded=loaded, event=event, features=features, tier=tier)
+        changes = await parts.runner.on_event(
+            tenant=tenant, loaded=loaded, event=event, features=features, tier=tier, touches=touches
+        )
         return {"journeys": changes} if changes else {}
     except Exception as err:  # never fail the event for its journey
         log.warning("journeys not applied to %s: %s", event.event_id, err)
         runtime.metrics.degraded.labels(event.type, "journeys", "journeys").inc()
         return {}
+
+
+async def after_touches(
+    *, runtime: Runtime, tenant: str, event: Event, loaded: LoadedRuleSet, touches: Touches, replies: list[Any] | None
+) -> None:
+    """The deferred STEP's reply (``replies``: of the request's writes; None when they failed): logged, never raised."""
+    if touches.index < 0:
+        return
+    try:
+        if replies is None:
+            raise RuntimeError("the writes it went with failed")
+        await automation(runtime).runner.after_touch(
+            tenant=tenant, loaded=loaded, event=event, touches=touches, reply=replies[touches.index]
+        )
+    except Exception as err:  # never fail the event for its journey
+        log.warning("journeys not applied to %s: %s", event.event_id, err)
+        runtime.metrics.degraded.labels(event.type, "journeys", "journeys").inc()

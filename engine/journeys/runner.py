@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +27,7 @@ from engine.journeys.actions import ActionContext, Parts, run_actions
 from engine.journeys.due import DueItem, DueQueue
 from engine.journeys.model import Journey, Timeout, Transition
 from engine.journeys.moves import Checks, Choice, Compiled, JourneyPlan, choices, log_entry
-from engine.journeys.state import Applied, JourneyState, JourneyStore, Step, Stepped
+from engine.journeys.state import Applied, JourneyState, JourneyStore, Step, Stepped, stepped
 from engine.rule_engine import LoadedRuleSet
 
 MAX_RETRIES = 5
@@ -38,6 +39,23 @@ def stage_entries_key(tenant: str, journey: str, stage: str) -> str:
     from engine.datastore.keys import safe_id
 
     return f"yt:{{{safe_id(tenant)}:jr}}:{journey}:in:{stage}"
+
+
+@dataclass(slots=True)
+class Touches:
+    """Where a scored event's STEP goes when it can move nobody: the request's writes, not a round trip of its own.
+
+    A STEP is *touch-only* when no journey it concerns has a move allowed from any stage
+    on this event (no transition on its type, or every condition false): it can only
+    record the event (``last``, the seen set) and never changes the answer. So it rides
+    the writes sent after the decision (one pipeline, in order, with the answer kept
+    for retries); :meth:`JourneyRunner.after_touch` reads its reply to re-arm a silent
+    timeout, as a STEP of its own would have done right away.
+    """
+
+    writes: list[Any]
+    index: int = -1  # the STEP's place in ``writes``; -1: none was deferred
+    plans: list[JourneyPlan] = field(default_factory=list)
 
 
 class JourneyRunner:
@@ -58,13 +76,14 @@ class JourneyRunner:
 
     async def on_event(
         self, *, tenant: str, loaded: LoadedRuleSet, event: Event, features: Mapping[str, Any] | None = None,
-        tier: str | None = None,
+        tier: str | None = None, touches: Touches | None = None,
     ) -> list[dict[str, Any]]:  # fmt: skip
         """Apply ``event`` to every journey it concerns; the changes it made (stage moves and their actions).
 
         ``features``/``tier``: what scoring computed for the event, when it was scored;
         the customer's features are read only when a condition needs one they lack.
-        One round trip for all journeys unless a move is made or a condition reads the stay.
+        One round trip for all journeys unless a move is made or a condition reads the stay;
+        none with ``touches`` when the step can move nobody (:class:`Touches`).
         """
         compiled = self.compiled(loaded)
         plans = compiled.concerned(event.type)
@@ -75,6 +94,14 @@ class JourneyRunner:
         steps = [
             Step(p.journey.id, p.journey.start, tuple(c.wire for c in cs)) for p, cs in zip(plans, chosen, strict=True)
         ]
+        if touches is not None and not any(chosen):
+            touches.index, touches.plans = len(touches.writes), plans
+            touches.writes.append(
+                self.state.step_call(
+                    tenant=tenant, customer=event.customer, event_id=event.event_id, epoch=event.epoch, steps=steps
+                )
+            )
+            return []
         results = await self.state.step(
             tenant=tenant, customer=event.customer, event_id=event.event_id, epoch=event.epoch, steps=steps
         )
@@ -84,6 +111,13 @@ class JourneyRunner:
             if change:
                 changes.append(change)
         return changes
+
+    async def after_touch(self, *, tenant: str, loaded: LoadedRuleSet, event: Event, touches: Touches,
+                          reply: Any) -> None:  # fmt: skip
+        """A deferred touch-only STEP's reply: re-arm the silent timeouts of a customer who came back."""
+        for plan, result in zip(touches.plans, stepped(reply), strict=True):
+            if result.status == "ok":  # touch-only: never moved or ask; dup: applied before
+                await self._settle(tenant, loaded, plan.journey, event, [], result, None)
 
     async def _checks(
         self, tenant: str, loaded: LoadedRuleSet, compiled: Compiled, plans: list[JourneyPlan], event: Event,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from typing import Any
 
-from api.claims import Claims
+from api.claims import FIELD_DIGEST_BYTES, Claims
+from engine.datastore.keys import digest
 from engine.errors import StoreUnavailable
+from engine.events import Event
 from tests.api.conftest import auth, event
 
 
@@ -79,3 +82,20 @@ async def test_fifty_concurrent_copies_of_an_outcome_are_recorded_once(api) -> N
     assert all(a.json()["error"]["code"] == "in_progress" for a in answers if a.status_code == 409)
     view = (await api.get("/v1/customers/payer-50", headers=auth())).json()
     assert view["features"]["customer.orders_365d"] == 1  # counted once
+
+
+async def test_an_answer_kept_by_the_build_before_still_replays_to_its_retry(api) -> None:
+    """A rolling deploy: the claim was written with the standard library's JSON of each field, as it always was."""
+    body = event("order", device="d-rolled", amount=99.5, attributes={"claim_ms": 850, "note": "生日照"})
+    sent = Event.model_validate(body).model_dump(mode="json", exclude_unset=True)
+    sent["timestamp"] = Event.model_validate(body).epoch
+    fields = {n: digest(json.dumps(v, sort_keys=True, ensure_ascii=False), FIELD_DIGEST_BYTES) for n, v in sent.items()}
+    kept = {"event_id": body["event_id"], "decision": "review", "kept_by": "the build before"}
+    value = f"D|{json.dumps(fields, sort_keys=True, separators=(',', ':'))}|{json.dumps(kept)}"
+    services = api.app.state.runtime.services  # type: ignore[attr-defined]
+    await services.client.set(Claims.event_key("alpha", body["event_id"]), value, px=60_000)
+    retry = await api.post("/v1/score", json=body, headers=auth())
+    assert retry.status_code == 200 and retry.headers["idempotent-replayed"] == "true"
+    assert retry.json() == kept
+    changed = await api.post("/v1/score", json={**body, "amount": 100}, headers=auth())
+    assert changed.status_code == 409 and [f["field"] for f in changed.json()["error"]["fields"]] == ["amount"]

@@ -21,13 +21,14 @@ from redis.asyncio.connection import Connection
 
 from engine.backends import BackendKind
 from engine.contacts.gate import ContactGate
+from engine.datastore.batches import Writes
 from engine.datastore.embedded import EmbeddedRedis
 from engine.events import Event
 from engine.features.store import FeatureStore
 from engine.journeys.actions import Parts
 from engine.journeys.due import DueQueue
-from engine.journeys.runner import JourneyRunner
-from engine.journeys.state import APPLY_EVENT, STEP
+from engine.journeys.runner import JourneyRunner, Touches
+from engine.journeys.state import APPLY_EVENT, STEP, stepped
 from engine.journeys.webhooks import Outbox
 from engine.journeys.worker import TENANTS_KEY
 from engine.offers.ledger import OfferLedger
@@ -145,6 +146,44 @@ async def test_a_scored_event_costs_one_round_trip_on_the_shipped_pack(counted: 
     assert moved == [{"journey": "studio_ladder", "from": "new", "to": "trial",
                       "actions": [{"action": "tag", "target": "trial_buyer", "result": "tagged"}]}]  # fmt: skip
     assert await trips(runner.on_event(tenant=tenant, loaded=loaded, event=trial)) == ([], 1)  # a retry
+
+
+async def test_a_step_that_can_move_nobody_rides_the_request_s_writes_and_still_counts_once(
+    counted: Redis, tenant: str
+) -> None:
+    """/v1/score passes ``touches``: a STEP that can move nobody goes with the writes after the decision."""
+    loaded = pack(extra={"journeys/club.yaml": CLUB})
+    runner, writes = runner_on(counted), Writes(counted)
+    sign = ev("t1", "signup", "ida", day(1))
+    snapshot = await runner.features.record_and_read(
+        tenant=tenant, event=sign, specs=loaded.ruleset.record_plan["signup"]
+    )
+    touches = Touches([("SET", f"yt:{{{tenant}:test}}:kept", "the answer")])  # the request's other writes
+    changes, cost = await trips(
+        runner.on_event(tenant=tenant, loaded=loaded, event=sign, features=snapshot.values, tier="occasional",
+                        touches=touches)
+    )  # fmt: skip
+    assert (changes, cost, touches.index, len(touches.writes)) == ([], 0, 1, 2)  # no round trip of its own
+    replies, cost = await trips(writes.send(touches.writes))
+    assert cost == 1  # one pipeline: the writes and the STEP
+    await runner.after_touch(tenant=tenant, loaded=loaded, event=sign, touches=touches, reply=replies[1])
+    view = {j["journey"]: j for j in await runner.view(tenant=tenant, loaded=loaded, customer="ida")}
+    assert (view["studio_ladder"]["stage"], view["club"]["stage"]) == ("new", "guest")
+    ladder = runner.state.key(tenant, "ida", "studio_ladder")  # the ladder's silent timeouts need the time
+    assert await counted.hget(ladder, "last") == repr(sign.epoch).encode()
+    again = Touches([])  # the same event once more (a replay that slipped past the claim): recorded once
+    await runner.on_event(tenant=tenant, loaded=loaded, event=sign, features=snapshot.values, tier="occasional",
+                          touches=again)  # fmt: skip
+    assert [s.status for s in stepped((await writes.send(again.writes))[0])] == ["dup"]
+    # an order that may move ida (club: two orders in the hour) is decided in a round trip of its own
+    orders = [ev(f"t{n}", "order", "ida", day(1, 11, n), amount=99) for n in (2, 3)]
+    for order in orders:
+        values = (await runner.features.record_and_read(tenant=tenant, event=order,
+                                                         specs=loaded.ruleset.record_plan["order"])).values  # fmt: skip
+        touches = Touches([])
+        moved = await runner.on_event(tenant=tenant, loaded=loaded, event=order, features=values, tier="occasional",
+                                      touches=touches)  # fmt: skip
+    assert touches.index == -1 and [m["to"] for m in moved] == ["buyer"]
 
 
 async def test_several_journeys_share_the_round_trip_and_unconcerned_ones_cost_none(
