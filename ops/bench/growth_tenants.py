@@ -4,8 +4,9 @@
     ./yt bench growth_tenants [--counts 1,100,1000] [--own-counts 1,100] [--rules 100] [--tenant-rules 20]
 
 Two kinds of tenant, as a deployment has them, each at every count (``yutang serve
---workers 2``, one embedded Redis flushed before each configuration, the same ``--events``
-requests for tenant t0 after ``--warmup``):
+--workers 2``, every configuration running at once on an embedded Redis of its own, the
+same ``--events`` requests for tenant t0 after ``--warmup``, in ``--chunks`` interleaved
+chunks: ops/bench/parts/interleave.py):
 
 - **base**: ``--counts`` tenants with an API key and no pack of their own; all run the
   platform's base pack (a generated pack of ``--rules`` rules, ops/bench/parts/engine_packs.py).
@@ -17,8 +18,8 @@ requests for tenant t0 after ``--warmup``):
   1,100,1000`` measures 1,000 (about 1,000 x the per-pack compile time per worker).
 
 Printed per configuration: start-up seconds, throughput, p99, worker and Redis CPU per
-request; per kind, the CPU at the largest count over the smallest (``<kind>_worker_growth``).
-The last line is one JSON object.
+request (with the spread of the chunks); per kind, the CPU at the largest count over the
+smallest (``<kind>_worker_growth``). The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import statistics
 import sys
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from engine.datastore.embedded import EmbeddedRedis, free_port  # noqa: E402
 from ops.bench.parts import serving  # noqa: E402
 from ops.bench.parts.engine_packs import generate_pack  # noqa: E402
+from ops.bench.parts.interleave import Target, interleaved, line, summary  # noqa: E402
 
 
 def key_of(index: int) -> str:
@@ -71,55 +73,44 @@ def keys(count: int) -> str:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     plan = [("base", n) for n in _counts(args.counts)] + [("own", n) for n in _counts(args.own_counts)]
-    runs: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory(prefix="yutang-growth-tenants-") as name:
+    with tempfile.TemporaryDirectory(prefix="yutang-growth-tenants-") as name, ExitStack() as stack:
         tmp = Path(name)
-        port = free_port()
-        redis = EmbeddedRedis(tmp / "redis", port=port, config={"appendfsync": args.appendfsync}).start()
-        try:
-            for kind, count in plan:
-                rules = write_rules(tmp / f"{kind}-{count}", rules=args.rules,
-                                    own=count if kind == "own" else 0, tenant_rules=args.tenant_rules)  # fmt: skip
-                serving.flush([port])
-                print(f"{kind} x{count}: starting ...", flush=True)
-                server = serving.serve(rules, redis_url=redis.url, keys=keys(count), workdir=tmp / f"{kind}-{count}",
-                                       startup_timeout=args.startup_timeout)  # fmt: skip
-                try:
-                    figures = serving.measure(server, [port], [key_of(0)], events=args.events, warmup=args.warmup,
-                                              connections=args.connections)  # fmt: skip
-                finally:
-                    serving.stop(server)
-                figures["startup_s"] = server.startup_s
-                runs[f"{kind}_{count}"] = figures
-                print(serving.row(f"{kind} x{count}", [figures]) + f"   start-up {server.startup_s} s", flush=True)
-        finally:
-            redis.stop()
-    return summarize(runs, args)
+        targets = []
+        for kind, count in plan:
+            label = f"{kind}_{count}"
+            rules = write_rules(tmp / label, rules=args.rules, own=count if kind == "own" else 0,
+                                tenant_rules=args.tenant_rules)  # fmt: skip
+            port = free_port()
+            redis = EmbeddedRedis(tmp / label / "redis", port=port, config={"appendfsync": args.appendfsync}).start()
+            stack.callback(redis.stop)
+            print(f"{kind} x{count}: starting ...", flush=True)
+            server = serving.serve(rules, redis_url=redis.url, keys=keys(count), workdir=tmp / label,
+                                   startup_timeout=args.startup_timeout)  # fmt: skip
+            stack.callback(serving.stop, server)
+            print(f"{kind} x{count}: ready after {server.startup_s} s", flush=True)
+            targets.append(Target(label, server, [port], [key_of(0)]))
+        results = interleaved(targets, events=args.events, warmup=args.warmup, connections=args.connections,
+                              chunks=args.chunks)  # fmt: skip
+        startup = {t.label: t.server.startup_s for t in targets}
+    print(f"\nrequests for tenant t0: {args.events} per configuration in {args.chunks} interleaved chunks after "
+          f"{args.warmup} warm-up; worker CPU: total (per-chunk min-max)")  # fmt: skip
+    result: dict[str, Any] = {"events": args.events, "chunks": args.chunks, "rules": args.rules,
+                              "tenant_rules": args.tenant_rules}  # fmt: skip
+    for label, figures in results.items():
+        print(line(label.replace("_", " x"), figures) + f"   start-up {startup[label]} s")
+        result.update(summary(label, figures))
+        result[f"{label}_startup_s"] = startup[label]
+    for kind in ("base", "own"):
+        labels = [label for label in results if label.startswith(kind + "_")]
+        if len(labels) > 1:
+            first, last = result[f"{labels[0]}_worker_us"], result[f"{labels[-1]}_worker_us"]
+            result[f"{kind}_worker_growth"] = round(last / first, 3) if first else 0.0
+    result["errors"] = int(sum(f["errors"] for f in results.values()))
+    return result
 
 
 def _counts(text: str) -> list[int]:
     return [int(n) for n in text.split(",") if n.strip()]
-
-
-def summarize(runs: dict[str, dict[str, float]], args: argparse.Namespace) -> dict[str, Any]:
-    result: dict[str, Any] = {"events": args.events, "rules": args.rules, "tenant_rules": args.tenant_rules}
-    for label, figures in runs.items():
-        result[f"{label}_rps"] = round(figures["rps"], 1)
-        result[f"{label}_worker_us"] = round(figures["worker_cpu_us"])
-        result[f"{label}_redis_us"] = round(figures["redis_cpu_us"])
-        result[f"{label}_p99_ms"] = round(figures["p99_ms"], 2)
-        result[f"{label}_startup_s"] = figures["startup_s"]
-        if "evaluation_stage_us" in figures:  # the evaluation stage's mean time (/metrics): the tenant's set looked up
-            result[f"{label}_eval_us"] = round(figures["evaluation_stage_us"])
-    for kind in ("base", "own"):
-        labels = [label for label in runs if label.startswith(kind + "_")]
-        if len(labels) > 1:
-            first, last = runs[labels[0]]["worker_cpu_us"], runs[labels[-1]]["worker_cpu_us"]
-            result[f"{kind}_worker_growth"] = round(last / first, 3) if first else 0.0
-    result["errors"] = int(sum(f["errors"] for f in runs.values()))
-    result["worker_us_spread"] = serving.spread([f["worker_cpu_us"] for f in runs.values()]) if runs else {}
-    result["median_worker_us"] = round(statistics.median(f["worker_cpu_us"] for f in runs.values())) if runs else 0
-    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=3000, help="measured requests per configuration")
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--chunks", type=int, default=6, help="measured requests cut into interleaved chunks")
     parser.add_argument("--appendfsync", default="everysec", choices=["always", "everysec", "no"])
     parser.add_argument("--startup-timeout", type=float, default=3600.0)
     args = parser.parse_args(argv)

@@ -3,12 +3,15 @@
 
     ./yt bench profile_api [--events 6000] [--py-spy py-spy] [--raw out.txt]
 
-Starts the embedded Redis and ``yutang serve --workers 2`` with the shipped pack (as
-ops/bench/api.py does), drives ``--warmup`` requests, then samples every worker with
+Starts the embedded Redis, then in turn the floor (ops/bench/parts/api_floor.py; ``--no-floor``
+skips it) and ``yutang serve --workers 2`` with the shipped pack (as ops/bench/api.py does);
+for each, drives ``--warmup`` requests, then samples every worker with
 ``py-spy record --subprocesses --nonblocking -f raw`` while ``--events`` more requests are
 served, reading the workers' CPU per request over the same window. py-spy samples only
 threads that are running, so a part's share of the samples is its share of the workers'
-CPU, and a part's µs per event = share x worker CPU per request.
+CPU, and a part's µs per event = share x worker CPU per request. The floor's column says
+what the same part costs the least a scoring endpoint can do (FastAPI, the Event model, one
+round trip); the last column is what ``/v1/score`` spends on it above that.
 
 Parts (ops/bench/parts/profile_parts.py): each sample goes to the innermost frame that
 names one (a redis-py frame under the feature store counts as redis-py); the phases below
@@ -42,26 +45,34 @@ from ops.bench.parts.profile_parts import PARTS, PHASES, attribute, read_raw  # 
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    profiles: dict[str, tuple[dict[str, float], list[tuple[list[str], int]]]] = {}
     with tempfile.TemporaryDirectory(prefix="yutang-profile-") as name:
         tmp = Path(name)
         port = free_port()
         redis = EmbeddedRedis(tmp / "redis", port=port).start()
         try:
+            if args.floor:
+                floor = serving.serve_floor(redis_url=redis.url, workdir=tmp / "floor")
+                try:
+                    profiles["floor"] = profiled(floor, port, tmp / "floor.txt", args, path="/floor")
+                finally:
+                    serving.stop(floor)
             server = serving.serve(Path(args.rules), redis_url=redis.url, keys=f"{KEY}:bench:score", workdir=tmp)
             try:
                 raw = Path(args.raw) if args.raw else tmp / "profile.txt"
-                figures = profiled(server, port, raw, args)
-                samples = read_raw(raw)
+                profiles["score"] = profiled(server, port, raw, args, path="/v1/score")
             finally:
                 serving.stop(server)
         finally:
             redis.stop()
-    return report(figures, samples, args)
+    return report(*profiles["score"], profiles.get("floor"))
 
 
-def profiled(server: serving.Served, port: int, raw: Path, args: argparse.Namespace) -> dict[str, float]:
-    """Warm up, start py-spy on the serve process and its workers, drive the measured requests, stop py-spy."""
-    serving.measure(server, [port], [KEY], events=args.warmup, warmup=0, connections=args.connections)
+def profiled(
+    server: serving.Served, port: int, raw: Path, args: argparse.Namespace, *, path: str
+) -> tuple[dict[str, float], list[tuple[list[str], int]]]:
+    """Warm up, start py-spy on the server and its workers, drive the measured requests, stop py-spy."""
+    serving.measure(server, [port], [KEY], events=args.warmup, warmup=0, connections=args.connections, path=path)
     spy_cmd = [*shlex.split(args.py_spy), "record", "-p", str(server.process.pid), "--subprocesses", "--nonblocking",
                "-r", str(args.rate), "-f", "raw", "-o", str(raw)]  # fmt: skip
     log = raw.with_suffix(".log")
@@ -71,7 +82,9 @@ def profiled(server: serving.Served, port: int, raw: Path, args: argparse.Namesp
         time.sleep(2)  # py-spy attaches to every process before the window opens
         if spy.poll() is not None:
             raise SystemExit(f"py-spy exited: {log.read_text()[-2000:]}")
-        figures = serving.measure(server, [port], [KEY], events=args.events, warmup=0, connections=args.connections)
+        figures = serving.measure(
+            server, [port], [KEY], events=args.events, warmup=0, connections=args.connections, path=path
+        )
     finally:
         spy.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
         try:
@@ -80,15 +93,19 @@ def profiled(server: serving.Served, port: int, raw: Path, args: argparse.Namesp
             spy.kill()
     if not raw.exists():
         raise SystemExit(f"py-spy wrote no profile: {log.read_text()[-2000:]}")
-    return figures
+    return figures, read_raw(raw)
 
 
-def report(figures: dict[str, float], samples: list[tuple[list[str], int]], args: argparse.Namespace) -> dict[str, Any]:
+Profile = tuple[dict[str, float], list[tuple[list[str], int]]]
+
+
+def report(figures: dict[str, float], samples: list[tuple[list[str], int]], floor: Profile | None) -> dict[str, Any]:
+    """The parts table (score, and the floor beside it when profiled) and the phases; the JSON figures."""
     worker_us = figures["worker_cpu_us"]
     parts, phases, total = attribute(samples)
-    print(f"{figures['served']:.0f} requests, {figures['rps']:.1f} req/s; worker CPU {worker_us:.0f} us, "
+    print(f"/v1/score: {figures['served']:.0f} requests, {figures['rps']:.1f} req/s; worker CPU {worker_us:.0f} us, "
           f"Redis CPU {figures['redis_cpu_us']:.0f} us per request; {total} samples")  # fmt: skip
-    print("\n| part | share of worker CPU | µs per event |\n|---|---:|---:|")
+    floor_us: dict[str, float] = {}
     result: dict[str, Any] = {
         "events": int(figures["served"]),
         "rps": round(figures["rps"], 1),
@@ -96,15 +113,29 @@ def report(figures: dict[str, float], samples: list[tuple[list[str], int]], args
         "redis_cpu_us": round(figures["redis_cpu_us"]),
         "samples": total,
     }
+    if floor is not None:
+        floor_figures, floor_samples = floor
+        floor_parts, _, floor_total = attribute(floor_samples)
+        floor_us = {p: n / floor_total * floor_figures["worker_cpu_us"] for p, n in floor_parts.items()}
+        print(f"floor: {floor_figures['served']:.0f} requests, {floor_figures['rps']:.1f} req/s; worker CPU "
+              f"{floor_figures['worker_cpu_us']:.0f} us, Redis CPU {floor_figures['redis_cpu_us']:.0f} us; "
+              f"{floor_total} samples")  # fmt: skip
+        result["floor_rps"] = round(floor_figures["rps"], 1)
+        result["floor_worker_cpu_us"] = round(floor_figures["worker_cpu_us"])
+        result["floor_redis_cpu_us"] = round(floor_figures["redis_cpu_us"])
+    print("\n| part | share | µs per event | floor µs | above the floor |\n|---|---:|---:|---:|---:|")
     for part in [p.name for p in PARTS] + ["other"]:
         share = parts.get(part, 0) / total if total else 0.0
-        print(f"| {part} | {share * 100:.1f}% | {share * worker_us:.0f} |")
-        result[f"part_us:{part}"] = round(share * worker_us)
+        here, there = share * worker_us, floor_us.get(part, 0.0)
+        print(f"| {part} | {share * 100:.1f}% | {here:.0f} | {there:.0f} | {here - there:+.0f} |")
+        result[f"part_us:{part}"] = round(here)
+        if floor is not None:
+            result[f"floor_part_us:{part}"] = round(there)
     print("\n| phase (inclusive) | share | µs per event |\n|---|---:|---:|")
     for phase in PHASES:
         share = phases.get(phase.name, 0) / total if total else 0.0
         print(f"| {phase.name} | {share * 100:.1f}% | {share * worker_us:.0f} |")
-        result[f"phase_us:{phase.name}"] = round(share * worker_us)
+        result[f"phase_us:{phase.name.strip()}"] = round(share * worker_us)
     return result
 
 
@@ -117,12 +148,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--py-spy", default="py-spy", help="the py-spy command (split like a shell would)")
     parser.add_argument("--raw", default=None, help="keep py-spy's raw stacks in this file")
     parser.add_argument("--rules", default=str(ROOT / "rules"))
+    parser.add_argument("--no-floor", dest="floor", action="store_false", help="skip profiling the floor first")
     parser.add_argument("--from-raw", default=None, help="only sort a kept --raw file (with --worker-us)")
     parser.add_argument("--worker-us", type=float, default=0.0, help="worker CPU per request, for --from-raw")
     args = parser.parse_args(argv)
     if args.from_raw:
         figures = {"worker_cpu_us": args.worker_us, "redis_cpu_us": 0.0, "served": 0.0, "rps": 0.0}
-        print(json.dumps(report(figures, read_raw(Path(args.from_raw)), args)))
+        print(json.dumps(report(figures, read_raw(Path(args.from_raw)), None)))
         return 0
     print(json.dumps(run(args)))
     return 0

@@ -76,11 +76,13 @@ def test_phases_are_inclusive_and_samples_outside_the_route_are_counted_apart(tm
 def test_the_rule_growth_bench_measures_a_real_server_and_ends_with_its_json(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    argv = ["--sizes", "8", "--backends", "python", "--events", "40", "--warmup", "8", "--connections", "4",
-            "--rounds", "1", "--no-floor"]  # fmt: skip
+    argv = ["--sizes", "8", "--backends", "python", "--events", "60", "--warmup", "8", "--connections", "4",
+            "--chunks", "2", "--no-floor"]  # fmt: skip
     assert growth_rules.main(argv) == 0
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert figures["errors"] == 0
     assert figures["python_8_rps"] > 0 and figures["python_8_worker_us"] > 0 and figures["python_8_redis_us"] > 0
     assert figures["python_8_startup_s"] > 0 and figures["python_worker_growth"] == 1.0
-    assert 0 < figures["python_8_eval_us"] < figures["python_8_worker_us"]  # read from the server's /metrics
+    assert len(figures["python_8_worker_us_chunks"]) == 2
+    assert figures["python_8_eval_wall_us"] > 0  # read from the server's /metrics
+    assert figures["python_8_idle_cpu_ms_per_s"] >= 0

@@ -7,13 +7,15 @@ in one run. Two things keep that comparison honest on a shared 2-core box:
   scored event grows with the data already in Redis (link groups and windows fill up), so
   a time-boxed run would hand the faster configuration more data and a higher cost per
   event. Every configuration gets the same events (``ops/bench/api.py``'s mix, seeded per
-  connection) on a flushed Redis; only ``event_id`` differs.
+  connection) on a Redis of its own; only ``event_id`` differs.
 - **CPU per request, not only throughput.** The workers' CPU (``/proc``, the serve process
   and its children) and Redis's (``INFO cpu``, summed over every master) over the measured
   requests only: the warm-up requests (first plans, first compiles of hot paths) are
-  driven and read before the window opens.
+  driven and read before the window opens. /proc counts in 10 ms ticks: measure a few
+  hundred requests at a time, not a few dozen.
 
-The load generator runs in its own spawned process (asyncio, raw HTTP/1.1 keep-alive), so it
+ops/bench/parts/interleave.py measures several servers this way in alternating chunks. The
+load generator runs in its own spawned process (asyncio, raw HTTP/1.1 keep-alive), so it
 never shares an interpreter with the servers it measures.
 """
 
@@ -135,16 +137,6 @@ def stop(server: Served) -> None:
         server.process.wait(10)
 
 
-def flush(ports: Sequence[int]) -> None:
-    """Empty every master: each configuration starts on the same (empty) data."""
-    for port in ports:
-        client = redis.Redis(port=port)
-        try:
-            client.flushall()
-        finally:
-            client.close()
-
-
 def redis_cpu(ports: Sequence[int]) -> float:
     """CPU seconds (user + system) Redis has used, summed over ``ports`` (every master of a cluster)."""
     total = 0.0
@@ -202,18 +194,26 @@ def stage_seconds(server: Served) -> dict[str, tuple[float, float]]:
     return {stage: (pair[0], pair[1]) for stage, pair in found.items()}
 
 
-def drive(port: int, path: str, keys: list[str], connections: int, events: int, seed: int) -> dict[str, float]:
-    """Send ``events`` requests over ``connections`` keep-alive connections (connection i uses keys[i % n])."""
+def drive(
+    port: int, path: str, keys: list[str], connections: int, events: int, seed: int, latencies: bool = False
+) -> dict[str, Any]:
+    """Send ``events`` requests over ``connections`` keep-alive connections (connection i uses keys[i % n]).
+
+    The events are ops/bench/api.py's mix, seeded by ``seed`` and the connection: two calls
+    with the same arguments send the same customers, devices and amounts (fresh event ids).
+    """
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:
         pass
-    return asyncio.run(_drive(port, path, keys, connections, events, seed))
+    return asyncio.run(_drive(port, path, keys, connections, events, seed, latencies))
 
 
-async def _drive(port: int, path: str, keys: list[str], connections: int, events: int, seed: int) -> dict[str, float]:
+async def _drive(
+    port: int, path: str, keys: list[str], connections: int, events: int, seed: int, keep: bool
+) -> dict[str, Any]:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     share = [events // connections + (i < events % connections) for i in range(connections)]
@@ -239,7 +239,7 @@ async def _drive(port: int, path: str, keys: list[str], connections: int, events
     await asyncio.gather(*(connection(i) for i in range(connections)))
     elapsed = time.perf_counter() - started
     latencies.sort()
-    return {
+    figures: dict[str, Any] = {
         "rps": len(latencies) / elapsed if elapsed else 0.0,
         "p50_ms": statistics.median(latencies) * 1000 if latencies else 0.0,
         "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0.0,
@@ -247,25 +247,6 @@ async def _drive(port: int, path: str, keys: list[str], connections: int, events
         "errors": float(sum(n for status, n in statuses.items() if status != 200)),
         "seconds": elapsed,
     }
-
-
-def spread(values: Sequence[float]) -> dict[str, float]:
-    """Median, min and max of repeated runs: the box is shared, one run is not a figure."""
-    return {"median": round(statistics.median(values), 1), "min": round(min(values), 1), "max": round(max(values), 1)}
-
-
-def row(label: str, runs: Sequence[Mapping[str, Any]]) -> str:
-    """One printed line: a configuration's repeated runs, median (min-max)."""
-
-    def cell(name: str, digits: int = 0) -> str:
-        values = [float(r[name]) for r in runs]
-        mid = statistics.median(values)
-        if len(values) == 1:
-            return f"{mid:,.{digits}f}"
-        return f"{mid:,.{digits}f} ({min(values):,.{digits}f}-{max(values):,.{digits}f})"
-
-    errors = int(sum(float(r["errors"]) for r in runs))
-    evaluation = f"   rules {cell('evaluation_stage_us')} us" if all("evaluation_stage_us" in r for r in runs) else ""
-    return (f"{label:<22} {cell('rps', 1):>24} req/s   worker {cell('worker_cpu_us'):>20} us   "
-            f"redis {cell('redis_cpu_us'):>18} us{evaluation}   p99 {cell('p99_ms', 1)} ms   "
-            f"errors {errors}")  # fmt: skip
+    if keep:
+        figures["latencies"] = latencies
+    return figures
