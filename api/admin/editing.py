@@ -16,14 +16,13 @@ second gets 409) instead of both passing the check.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Sequence
-from pathlib import PurePath
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
 from api import audit
+from api.admin.edit_lock import editing
 from api.admin.router import reload_source
 from api.admin.source_schemas import SourceCheckOut, SourceEdit, SourceOut, SourceReloadOut, SourceSave, SourcesOut
 from api.admin.sources import (
@@ -36,7 +35,7 @@ from api.admin.sources import (
     ReadOnly,
     check_path,
     rule_changes,
-    view_of,
+    running_view,
 )
 from api.audit import Action
 from api.audit.diff import rules_diff
@@ -65,11 +64,6 @@ SAVE_ERRORS: dict[int | str, dict[str, Any]] = {
 class ReadOnlyFile(ApiError):
     status = 403
     code = "read_only"
-
-
-class EditInProgress(ApiError):
-    status = 409
-    code = "edit_in_progress"
 
 
 class RulePackInvalid(ApiError):
@@ -145,7 +139,7 @@ async def reload_rule_source(
     body: SourceSave, request: Request, runtime: RuntimeDep, caller: RulesCaller
 ) -> dict[str, Any]:
     rulesets, tenant, source = runtime.rulesets, caller.tenant, reload_source(request)
-    async with _saving(runtime, tenant):
+    async with editing(runtime, tenant):
         await rulesets.catch_up(tenant, await runtime.guard.call("rules", rulesets.store.generations()))
         before = rulesets.of(tenant)
         view = _view(runtime, tenant, before)
@@ -178,28 +172,8 @@ async def reload_rule_source(
     return _saved(tenant, body.path, before, loaded, _view(runtime, tenant, loaded), changed=changed)
 
 
-@contextlib.asynccontextmanager
-async def _saving(runtime: Runtime, tenant: str) -> AsyncIterator[None]:
-    """Hold ``tenant``'s edit lock in Redis (every worker's saves) for as long as a compile may take."""
-    store = runtime.rulesets.store
-    ttl_ms = int((runtime.rulesets.limits.timeout_s + 30) * 1000)
-    token = await runtime.guard.call("rules", store.hold_edit(tenant, ttl_ms))
-    if token is None:
-        raise EditInProgress(
-            "another save of this tenant's rules is compiling: open the file again when it is done "
-            "(its version will have changed)"
-        )
-    try:
-        yield
-    finally:
-        with contextlib.suppress(Exception):  # expires by itself if Redis is away now
-            await runtime.guard.call("rules", store.release_edit(tenant, token))
-
-
 def _view(runtime: Runtime, tenant: str, loaded: LoadedRuleSet) -> PackView:
-    rulesets = runtime.rulesets
-    roots = {"base_root": PurePath(rulesets.engine.rules_path), "tenant_root": PurePath(rulesets.tenant_dir(tenant))}
-    return view_of(loaded, **roots)
+    return running_view(runtime.rulesets, tenant, loaded)
 
 
 def _found(view: PackView, path: str, layer: Layer | None) -> PackFile:

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from api import audit
+from api.admin.edit_lock import editing
 from api.admin.schemas import PackFiles, ReloadRequest, ReloadResponse, RulesResponse, RuleSummary, ValidateResponse
 from api.audit import Action, Source
 from api.audit.diff import rules_diff
@@ -61,7 +62,10 @@ async def validate(body: PackFiles, request: Request, runtime: RuntimeDep, calle
     "/reload",
     response_model=ReloadResponse,
     summary="Compile the rules directory (or uploaded files) and swap it in atomically",
-    responses={422: {"description": "the pack has errors; the running set stays"}},
+    responses={
+        409: {"description": "edit_in_progress: another change of the tenant's pack is compiling"},
+        422: {"description": "the pack has errors; the running set stays"},
+    },
 )
 async def reload(
     request: Request, runtime: RuntimeDep, caller: RulesCaller, body: ReloadRequest | None = None
@@ -70,9 +74,11 @@ async def reload(
     before = runtime.rulesets.of(tenant) if runtime.rulesets.engine.loaded else None
     previous = before.ruleset.version if before else None
     source = reload_source(request)
-    loaded, changed = await runtime.rulesets.reload(
-        tenant, body.files if body else None, abandoned=request.is_disconnected, author=caller.key_id, source=source
-    )
+    async with editing(runtime, tenant):
+        loaded, changed = await runtime.rulesets.reload(
+            tenant, body.files if body else None, abandoned=request.is_disconnected, author=caller.key_id,
+            source=source,
+        )  # fmt: skip
     await audit.record(
         runtime, caller, Action.RULES_RELOAD, target="upload" if body and body.files else "rules directory",
         before=previous, after=loaded.ruleset.version, diff=rules_diff(before, loaded), source=source,

@@ -30,12 +30,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePath, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.diagnostics import Diagnostic
 from engine.model import CompiledRuleSet, Rule
 from engine.pack.loader import content_version
 from engine.rule_engine import LoadedRuleSet
+
+if TYPE_CHECKING:
+    from api.rulesets import RuleSets
 
 #: The longest path a pack file may have here, and the largest text an edit may send (the loader refuses
 #: files over ``MAX_FILE_BYTES`` anyway; this answers sooner, naming the field).
@@ -140,6 +143,17 @@ def view_of(loaded: LoadedRuleSet, *, base_root: PurePath, tenant_root: PurePath
         listed += [PackFile(p, Layer.BASE, k, editable) for k, p in relative_names(base, base_root).items()]
     files = tuple(sorted(listed, key=lambda f: (f.layer is not Layer.TENANT, f.path)))
     return PackView(mode=mode, version=loaded.ruleset.version, files=files, base=base, tenant=tenant)
+
+
+def running_view(rulesets: RuleSets, tenant: str, loaded: LoadedRuleSet) -> PackView:
+    """``loaded``, one of ``tenant``'s sets, as files named relative to the folders this server read them from."""
+    base_root, tenant_root = PurePath(rulesets.engine.rules_path), PurePath(rulesets.tenant_dir(tenant))
+    return view_of(loaded, base_root=base_root, tenant_root=tenant_root)
+
+
+def shown_file(key: str, names: Mapping[str, str]) -> str:
+    """The name an answer gives the file stored under ``key``: its path in the pack, never a server path."""
+    return names.get(key) or _anonymous(key)
 
 
 def check_path(path: str) -> str:

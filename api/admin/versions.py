@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from api import audit
 from api.admin.answers import HitsOut, RollbackOut, RuleFilesOut, ShadowOut, VersionDiffOut, VersionsOut
 from api.admin.diff import diff
+from api.admin.edit_lock import editing
 from api.admin.rule_stats import rule_report
+from api.admin.sources import PackView, running_view, shown_file
 from api.audit import Action
 from api.audit.diff import rules_diff
 from api.deps import ReaderCaller, RulesCaller, RuntimeDep
@@ -52,15 +54,17 @@ async def versions(runtime: RuntimeDep, caller: ReaderCaller) -> dict[str, Any]:
         records = {r.version: r.summary() for r in await rulesets.store.history(owner)}
     here = {loaded.ruleset.version: loaded for loaded in rulesets.engine.kept(tenant)}
     order = [*[v for v in records if v not in here], *here]
+    names = {f.key: f.path for loaded in here.values() for f in running_view(rulesets, tenant, loaded).files}
+    refused = (watcher.failures.get(tenant) or watcher.failure) if watcher else None
     return {
         "tenant": tenant,
         "own_pack": rulesets.engine.owns(tenant),
         "current": current,
-        "versions": [_summary(v, here.get(v), records.get(v), current) for v in order],
+        "versions": [_shown(_summary(v, here.get(v), records.get(v), current), names) for v in order],
         "watch": {
             "enabled": watcher is not None,
-            "path": str(runtime.settings.rules_path),
-            "refused": (watcher.failures.get(tenant) or watcher.failure) if watcher else None,
+            "path": runtime.settings.rules_path.name,  # the folder's name: where it is on the server is not a tenant's
+            "refused": None if refused is None else _refused(refused, names),
         },
     }
 
@@ -93,7 +97,10 @@ async def version_diff(
     "/rollback",
     response_model=RollbackOut,
     summary="Make a kept version the running one again, on every worker",
-    responses={404: {"description": "the version is not among the kept ones"}},
+    responses={
+        404: {"description": "the version is not among the kept ones"},
+        409: {"description": "edit_in_progress: another change of the tenant's pack is compiling"},
+    },
 )
 async def rollback(body: RollbackRequest, runtime: RuntimeDep, caller: RulesCaller) -> dict[str, Any]:
     tenant = caller.tenant
@@ -103,7 +110,8 @@ async def rollback(body: RollbackRequest, runtime: RuntimeDep, caller: RulesCall
     before = runtime.rulesets.of(tenant)
     previous = before.ruleset.version
     try:
-        loaded = await runtime.rulesets.rollback(tenant, body.version, author=caller.key_id)
+        async with editing(runtime, tenant):
+            loaded = await runtime.rulesets.rollback(tenant, body.version, author=caller.key_id)
     except EngineError as err:  # dropped from Redis between the check and now
         raise NotFound(str(err), extra={"kept": kept}) from err
     await audit.record(
@@ -126,7 +134,8 @@ async def rollback(body: RollbackRequest, runtime: RuntimeDep, caller: RulesCall
 async def files(runtime: RuntimeDep, caller: RulesCaller) -> dict[str, Any]:
     loaded = runtime.rulesets.of(caller.tenant)
     tiers = [{"id": t.id, "label": t.label, "default": t.condition is None} for t in loaded.ruleset.tiers]
-    return {"version": loaded.ruleset.version, "files": pack_files(loaded), "tiers": tiers}
+    view = running_view(runtime.rulesets, caller.tenant, loaded)
+    return {"version": loaded.ruleset.version, "files": pack_files(loaded, view), "tiers": tiers}
 
 
 @router.get(
@@ -157,18 +166,34 @@ async def report(runtime: Runtime, tenant: str) -> dict[str, Any]:
     return rule_report(ruleset, counts, root=runtime.settings.rules_path)
 
 
-def pack_files(loaded: LoadedRuleSet) -> list[dict[str, Any]]:
-    """Each file's text with the rules declared in it and its diagnostics (warnings: it compiled)."""
+def pack_files(loaded: LoadedRuleSet, view: PackView) -> list[dict[str, Any]]:
+    """Each file's text with the rules declared in it and its diagnostics (warnings: it compiled), by its path
+    inside the pack."""
     rules: defaultdict[str, list[str]] = defaultdict(list)
     for rule in loaded.ruleset.all_rules or loaded.ruleset.rules:
         rules[rule.location.file].append(rule.id)
     diagnostics: defaultdict[str, list[dict[str, object]]] = defaultdict(list)
     for diagnostic in loaded.diagnostics:
-        diagnostics[diagnostic.location.file].append(diagnostic.as_dict())
-    return [
-        {"name": name, "text": text, "rules": rules[name], "diagnostics": diagnostics[name]}
-        for name, text in sorted({**loaded.files, **loaded.tenant_files}.items())
+        diagnostics[diagnostic.location.file].append(view.display(diagnostic))
+    names = {f.key: f.path for f in view.files}
+    found = [
+        {"name": shown_file(key, names), "text": text, "rules": rules[key], "diagnostics": diagnostics[key]}
+        for key, text in {**loaded.files, **loaded.tenant_files}.items()
     ]
+    return sorted(found, key=lambda f: f["name"])
+
+
+def _shown(summary: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """A version's summary with its files by path inside the pack."""
+    for field in ("files", "tenant_files"):
+        if summary.get(field) is not None:
+            summary[field] = sorted(shown_file(f, names) for f in summary[field])
+    return summary
+
+
+def _refused(refused: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """The watcher's refused edit with each diagnostic's file by path inside the pack."""
+    return {**refused, "diagnostics": [{**d, "file": shown_file(d["file"], names)} for d in refused["diagnostics"]]}
 
 
 def _summary(version: str, loaded: LoadedRuleSet | None, record: dict[str, Any] | None, current: str) -> dict[str, Any]:
@@ -187,7 +212,9 @@ def _summary(version: str, loaded: LoadedRuleSet | None, record: dict[str, Any] 
             "counts": counts(ruleset),
         }
     if record is not None:
-        keys = ("at", "author", "source", "previous", "counts", "files", "tenant_files")
+        held = ("files", "tenant_files") if loaded is not None else ()  # a record's history omits the base's files
+        recorded = ("at", "author", "source", "previous", "counts", "files", "tenant_files")
+        keys = tuple(k for k in recorded if k not in held)
         found |= {k: record[k] for k in keys} | {
             k: record[k] for k in ("name", "rules", "shadow_rules") if k not in found
         }
