@@ -64,7 +64,10 @@ SCOPE_ABILITIES: dict[Scope, frozenset[Ability]] = {
     Scope.EVENTS: frozenset({Ability.EVENTS, Ability.READ}),
 }
 
-TENANT_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+#: A tenant name is one plain path segment and one hash-tag id: it starts with a letter or digit, so ``.`` and
+#: ``..`` (which named ``rules/tenants/`` itself, every tenant's packs, or the base's folder) and hidden or
+#: option-like names (``.x``, ``-x``) are no tenant's.
+TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _TENANT = re.compile(TENANT_PATTERN)
 
 

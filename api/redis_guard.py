@@ -5,6 +5,13 @@ breaker: for ``breaker_s`` the next calls fail at once instead of each waiting o
 the timeout, so an outage costs one timeout, not one per request. After that the
 next call tries Redis again, which is how the service recovers by itself.
 
+The time bound is the client's where it has one: the engine's client on one server times
+each round trip, once (engine/datastore/wire.py), so the guard adds no timer of its own
+(``timeout_s=None``). A second timer per call would cost a timer per command and, worse,
+fire in the same loop pass as replies that arrived while the worker was busy, failing
+open on events Redis answered in time. A cluster client gets ``timeout_s`` on top of
+redis-py's socket timeout.
+
 The outage is logged once per worker, not per request: a WARNING when the first call
 fails (Redis lost, breaker open), an INFO when a call succeeds again (Redis back,
 breaker closed) with how long it was gone and how many calls failed meanwhile.
@@ -19,7 +26,7 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from api.metrics import Metrics
@@ -32,7 +39,7 @@ log = logging.getLogger("yutang.redis")
 class RedisGuard:
     """Timeout + error accounting + breaker around awaitables that talk to Redis."""
 
-    def __init__(self, *, metrics: Metrics, timeout_s: float, breaker_s: float) -> None:
+    def __init__(self, *, metrics: Metrics, timeout_s: float | None, breaker_s: float) -> None:
         self.metrics = metrics
         self.timeout_s = timeout_s
         self.breaker_s = breaker_s
@@ -45,15 +52,18 @@ class RedisGuard:
         return time.monotonic() < self._open_until
 
     async def call(self, operation: str, awaitable: Awaitable[T]) -> T:
-        """Await ``awaitable`` within the timeout, or raise StoreUnavailable."""
+        """Await ``awaitable`` (within ``timeout_s`` when set), or raise StoreUnavailable."""
         if self.open:
             _close(awaitable)
             self._failed_calls += 1
             self.metrics.redis_errors.labels(operation, "breaker_open").inc()
             raise StoreUnavailable(f"redis unavailable ({operation}): breaker open after a recent failure")
         try:
-            async with asyncio.timeout(self.timeout_s):  # no extra task, unlike wait_for
+            if self.timeout_s is None:
                 result = await awaitable
+            else:
+                async with asyncio.timeout(self.timeout_s):  # no extra task, unlike wait_for
+                    result = await awaitable
         except (TimeoutError, RedisTimeoutError) as err:
             raise self._failed(operation, "timeout", err) from err
         except (RedisConnectionError, OSError) as err:
@@ -62,6 +72,9 @@ class RedisGuard:
             self.metrics.redis_errors.labels(operation, "other").inc()
             raise StoreUnavailable(f"redis error ({operation}): {err}") from err
         except StoreUnavailable as err:
+            if isinstance(err.__cause__, ResponseError):  # Redis answered, refusing one call: breaker stays shut
+                self.metrics.redis_errors.labels(operation, "other").inc()
+                raise
             raise self._failed(operation, "connection", err) from err
         if self._lost_at is not None:
             self._back()

@@ -82,7 +82,9 @@ class Runtime:
             )
         metrics = metrics or Metrics()
         services = await open_services(settings)
-        guard = RedisGuard(metrics=metrics, timeout_s=settings.redis_timeout_s, breaker_s=settings.breaker_s)
+        # a client that times each round trip (one server) needs no second timer per call
+        bound = None if services.handle.times_round_trips else settings.redis_timeout_s
+        guard = RedisGuard(metrics=metrics, timeout_s=bound, breaker_s=settings.breaker_s)
         engine = RuleEngine(settings.rules_path, backend=settings.backend, webhook_policy=settings.webhook_policy())
         runtime: Runtime
         rulesets = RuleSets(

@@ -58,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from api.head_limit import BoundedHeadProtocol
+
     log_format = configure_logs(args.log_format, args.log_level)
     if not Path(args.rules).exists():
         print(f"yutang serve: no rule pack at {args.rules!r} (use --rules DIR)", file=sys.stderr)
@@ -110,6 +112,7 @@ def serve(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             log_config=log_config(log_format, args.log_level),  # applied again in each worker process
             access_log=False,  # ours is api/request_log.py: route templates, request ids, never a client address
+            http=BoundedHeadProtocol,  # 431 past 64 KiB of request line and headers (api/head_limit.py)
             timeout_graceful_shutdown=10,
             # a worker must answer uvicorn's health ping within this; a spawned worker answers only once it
             # has imported engine.cli again, which on a loaded 2-core box took longer than uvicorn's 5 s, and

@@ -15,8 +15,10 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from engine.identity.addresses import canonical_address
+from engine.identity.coupons import canonical_code
 from engine.identity.emails import canonical_email
 from engine.identity.emails import email_domain as email_domain
+from engine.identity.ips import canonical_ip
 from engine.identity.payments import canonical_payment
 from engine.identity.phones import e164
 
@@ -146,7 +148,8 @@ class Event(BaseModel):
     @field_validator("ip")
     @classmethod
     def _ip(cls, value: str | None) -> str | None:
-        return None if value is None else str(ipaddress.ip_address(value))
+        """The address in one spelling (engine.identity.ips): ``::ffff:a.b.c.d`` is ``a.b.c.d``, zones dropped."""
+        return None if value is None else canonical_ip(value)
 
     @field_validator("phone")
     @classmethod
@@ -159,6 +162,13 @@ class Event(BaseModel):
     def _email(cls, value: str | None) -> str | None:
         """The mailbox as its provider reads it (engine.identity.emails): one inbox, one spelling."""
         return None if value is None else canonical_email(value)
+
+    @field_validator("coupon")
+    @classmethod
+    def _coupon(cls, value: str | None) -> str | None:
+        """The code in one form (engine.identity.coupons): ``qun09-7f3k`` or full-width is ``QUN09-7F3K`` to
+        every rule, feature and binding, so ``matches(event.coupon, ...)`` cannot be passed by retyping it."""
+        return None if value is None else canonical_code(value)
 
     @field_validator("address")
     @classmethod

@@ -18,9 +18,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.compile.features import feature_type
+from engine.compile.names import PHONE_OUTSIDE_AREA
 from engine.events import Event, derived_fields
 from engine.expr.tree import Type
 from engine.features.spec import FeatureSpec
+from engine.geo import phone_outside
 
 _EVENT_STRING_FIELDS = (
     "type",
@@ -46,9 +48,15 @@ class FactBuilder:
     """Builds the facts of one rule set: declared types and attribute names looked up once."""
 
     def __init__(
-        self, *, feature_specs: Mapping[str, FeatureSpec], attributes: Mapping[str, Type], zone: ZoneInfo
+        self,
+        *,
+        feature_specs: Mapping[str, FeatureSpec],
+        attributes: Mapping[str, Type],
+        zone: ZoneInfo,
+        service_area: frozenset[str] | None = None,
     ) -> None:
         self.zone = zone
+        self._area = service_area  # None: no condition reads phone.outside_area, so it is never computed
         self._features = {name: feature_type(spec) for name, spec in feature_specs.items()}
         self._attributes = tuple((name, name.removeprefix("attr."), declared) for name, declared in attributes.items())
 
@@ -67,6 +75,8 @@ class FactBuilder:
         for name, value in derived_fields(event).items():
             if value is not None:
                 facts[name] = value
+        if self._area is not None and event.phone and (outside := phone_outside(event.phone, self._area)) is not None:
+            facts[PHONE_OUTSIDE_AREA] = outside
         given = event.attributes
         if given:
             for name, attribute, declared in self._attributes:

@@ -141,6 +141,9 @@ class Hold:
     release_on: str  # outcome event type, e.g. order_paid
     void_after_days: int  # rounded up, for reports
     void_after_seconds: int = 0  # exact; 0 = void_after_days days
+    # > 0 (release_on order_paid only): the paid order starts a return window; the hold is
+    # released when it passes without a refund, voided by a refund within it (刷单)
+    return_window_seconds: int = 0
 
     @property
     def seconds(self) -> int:
@@ -369,6 +372,7 @@ class CompiledRuleSet:
     offer_groups: Mapping[str, OfferGroup] = field(default_factory=dict)  # declared stacking policies
     automation: Automation = field(default_factory=Automation)  # journeys, community rules, webhooks
     phone_region: str = "CN"  # phones without a country code are read in this region (engine/phones.py)
+    service_area: frozenset[str] | None = None  # pack.service_area, when a condition reads phone.outside_area
     scenarios: tuple[Scenario, ...] = ()  # stateful sequences, run by yutang test (engine/compile/scenarios.py)
     declared_features: tuple[str, ...] = ()  # every feature the pack declares (``features`` keeps those read)
     review: ReviewPolicy = field(default_factory=ReviewPolicy)  # the review queue (engine/cases)

@@ -46,7 +46,12 @@ class LoadedRuleSet:
 
     def __post_init__(self) -> None:
         ruleset = self.ruleset
-        builder = FactBuilder(feature_specs=ruleset.features, attributes=ruleset.attributes, zone=self.evaluator.zone)
+        builder = FactBuilder(
+            feature_specs=ruleset.features,
+            attributes=ruleset.attributes,
+            zone=self.evaluator.zone,
+            service_area=ruleset.service_area,
+        )
         object.__setattr__(self, "fact_builder", builder)  # frozen: set once, derived from the rule set
 
     def evaluate(self, event: Event, features: Mapping[str, Any]) -> Evaluation:

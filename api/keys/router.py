@@ -134,13 +134,13 @@ async def list_tenants(runtime: RuntimeDep, caller: PlatformCaller) -> dict[str,
     response_model=TenantOut,
     status_code=201,
     summary="Create a tenant (platform): it can then be named in X-Yutang-Tenant and given keys",
-    responses={409: {"description": "the tenant exists"}},
+    responses={409: {"description": "the tenant exists, or one whose name differs only in case"}},
 )
 async def create_tenant(body: TenantIn, runtime: RuntimeDep, caller: PlatformCaller) -> dict[str, Any]:
-    if body.tenant in runtime.keys.tenants or not await runtime.guard.call(
-        "keys", runtime.keystore.add_tenant(body.tenant)
-    ):
-        raise Conflict(f"tenant {body.tenant} exists")
+    held = await runtime.guard.call("keys", runtime.keystore.add_tenant(body.tenant, runtime.keys.tenants))
+    if held is not None:
+        same = "exists" if held == body.tenant else f"differs from tenant {held} only in case: one name is one tenant"
+        raise Conflict(f"tenant {body.tenant} {same}")
     for trail in {body.tenant, caller.home}:
         await audit.record(runtime, caller, Action.TENANTS_CREATE, tenant=trail, target=body.tenant)
     return {"tenant": body.tenant}

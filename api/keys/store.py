@@ -7,6 +7,11 @@ Layout (the tenant in the hash tag, like every key of that tenant):
   once, when it is made.
 - ``yt:{platform}:tenants``: a set of tenants created through ``POST /v1/tenants``
   (tenants named in the configured keys are known without it).
+- ``yt:{platform}:tenant_names``: a hash, a created tenant's name case-folded -> its name,
+  claimed (HSETNX) before the name joins the set: ``Acme`` and ``acme`` are one tenant's
+  name, so a second tenant cannot be made that a person, a log search or a case-blind
+  file system (the tenant's pack folder) confuses with the first, even by two
+  platform calls at once on two workers.
 
 A made key reads ``ytk~<tenant>~<random>``: ``~`` is outside the tenant alphabet, so
 the key names the one hash to look in, and a lookup is one HGET. It is not cached: a
@@ -21,6 +26,7 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +36,7 @@ from engine.datastore.scripts import AnyRedis
 from engine.datastore.tenants import CREATED_TENANTS, created_tenants
 
 KEY_PREFIX = "ytk~"
+TENANT_NAMES = f"{PREFIX}:{{platform}}:tenant_names"
 #: made keys per tenant: a leaked admin key cannot grow a tenant's hash (and each revoke's scan) without bound
 MAX_KEYS = 1_000
 _TENANT = re.compile(TENANT_PATTERN)
@@ -131,6 +138,14 @@ class KeyStore:
     async def tenant_exists(self, tenant: str) -> bool:
         return bool(await self.client.sismember(CREATED_TENANTS, tenant))
 
-    async def add_tenant(self, tenant: str) -> bool:
-        """Register ``tenant``; False when it was already registered."""
-        return bool(await self.client.sadd(CREATED_TENANTS, tenant))
+    async def add_tenant(self, tenant: str, taken: Iterable[str] = ()) -> str | None:
+        """Register ``tenant``; None when done, else the tenant (in ``taken`` or created) whose name it shares."""
+        folded = tenant.casefold()
+        for name in (*taken, *await self.created_tenants()):  # configured, and created before names were claimed
+            if name.casefold() == folded:
+                return name
+        if not await self.client.hsetnx(TENANT_NAMES, folded, tenant):
+            held = await self.client.hget(TENANT_NAMES, folded)
+            return held.decode() if isinstance(held, bytes) else str(held)
+        await self.client.sadd(CREATED_TENANTS, tenant)
+        return None

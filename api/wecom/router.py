@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 
+from api.auth import TENANT_PATTERN
 from api.deps import ReaderCaller, RuntimeDep
 from api.wecom.schemas import WecomWeek
 from api.wecom.service import Signed, receive, verify_url
@@ -21,7 +22,7 @@ from engine.wecom.ledger import iso_week
 
 router = APIRouter(prefix="/v1/wecom", tags=["wecom"])
 
-Tenant = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+Tenant = Annotated[str, Path(min_length=1, max_length=64, pattern=TENANT_PATTERN)]
 Short = Annotated[str, Query(min_length=1, max_length=128, pattern=ID_PATTERN)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "invalid_xml: the body is not a WeCom callback message"},

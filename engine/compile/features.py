@@ -39,8 +39,16 @@ _WINDOWED_REFERRAL = {
     ReferralMetric.SUBTREE_PAID_SHARE,
     ReferralMetric.INVITEE_REGIONS,
     ReferralMetric.OUTSIDE_SHARE,
+    ReferralMetric.REFUNDED_INVITEES,
+    ReferralMetric.REFUND_SHARE,
 }
-_PAID_SHARES = {ReferralMetric.PAID_SHARE, ReferralMetric.SUBTREE_PAID_SHARE}
+#: Metrics that need ``within``: paid within this long of the referral, or refunded within this long of paying.
+_PAID_SHARES = {
+    ReferralMetric.PAID_SHARE,
+    ReferralMetric.SUBTREE_PAID_SHARE,
+    ReferralMetric.REFUNDED_INVITEES,
+    ReferralMetric.REFUND_SHARE,
+}
 
 
 class _Problems:

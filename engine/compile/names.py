@@ -24,8 +24,13 @@ EVENT_FIELDS: dict[str, Type] = {
     "event.weekday": Type.NUMBER,
 }
 
+#: True when the number's province (phonenumbers' offline geocoder) is known and outside
+#: ``pack.service_area``; computed only for a pack whose conditions read it (engine/facts.py).
+PHONE_OUTSIDE_AREA = "phone.outside_area"
+
 DERIVED_FIELDS: dict[str, Type] = {
     "phone.segment": Type.STRING,
+    PHONE_OUTSIDE_AREA: Type.BOOL,
     "email.domain": Type.STRING,
     "ip.subnet": Type.STRING,
 }

@@ -10,7 +10,7 @@ from engine.compile.bindings import compile_bindings
 from engine.compile.cases import compile_cases
 from engine.compile.features import compile_features, feature_type, service_area
 from engine.compile.journeys import RESERVED_PREFIXES, compile_automation, conditions_of
-from engine.compile.names import ATTRIBUTE_TYPES, DERIVED_FIELDS, EVENT_FIELDS
+from engine.compile.names import ATTRIBUTE_TYPES, DERIVED_FIELDS, EVENT_FIELDS, PHONE_OUTSIDE_AREA
 from engine.compile.offer_terms import compile_offer_groups
 from engine.compile.policies import (
     compile_contacts,
@@ -30,6 +30,8 @@ from engine.events import EVENT_TYPES, SCORED_TYPES
 from engine.expr.checker import Scope, scalar_type
 from engine.expr.tree import Node, Scalar, Type, names_read
 from engine.features import bindings
+from engine.features.referral_refunds import METRICS as REFUND_METRICS
+from engine.features.referral_refunds import REFUND_TYPES
 from engine.features.spec import (
     OUTSIDE_BINDING,
     BindingFeature,
@@ -113,7 +115,8 @@ def _compile(
     zone_name, zone = resolve_zone(pack, diagnostics)
     region = resolve_phone_region(pack, diagnostics)
     attributes = {f"attr.{name}": ATTRIBUTE_TYPES[located.item] for name, located in pack.attributes.items()}
-    features = compile_features(pack.features, attributes, diagnostics, service_area(pack.meta, diagnostics))
+    area = service_area(pack.meta, diagnostics)
+    features = compile_features(pack.features, attributes, diagnostics, area)
     builtins: dict[str, FeatureSpec] = {**builtin_list_features(), OUTSIDE_BINDING: compile_bindings(pack, diagnostics)}
     _check_feature_names(pack, builtins, diagnostics)
     all_features: dict[str, FeatureSpec] = {**builtins, **features}
@@ -163,6 +166,12 @@ def _compile(
     for check in checks:
         diagnostics.extend(check(predicates, locations))
     used = _used_features(predicates, all_features)
+    reads_area = [p.key for p in predicates if PHONE_OUTSIDE_AREA in names_read(p.condition)]
+    if reads_area and not area:
+        message = (
+            f"'{PHONE_OUTSIDE_AREA}' compares the number's province with the merchant's: declare pack.service_area"
+        )
+        diagnostics.append(Diagnostic(locations[reads_area[0]], Code.MISSING_FIELD, message))
     used |= {n for c in conditions_of(automation) for n in names_read(c) if n in all_features}
     for name, located in pack.features.items():
         if name in features and name not in used:
@@ -216,6 +225,7 @@ def _compile(
         files=tuple(f.path for f in pack.files),
         all_rules=rules,
         phone_region=region,
+        service_area=area if reads_area else None,
         offer_groups=offer_groups,
         automation=automation,
         declared_features=tuple(features),
@@ -281,8 +291,8 @@ def _record_plan(
 def _fed_by(spec: FeatureSpec, event_type: str) -> bool:
     if isinstance(spec, WindowedFeature):
         return not spec.on or event_type in spec.on
-    if isinstance(spec, ReferralFeature):
-        return event_type == "referral"
+    if isinstance(spec, ReferralFeature):  # refunds feed refunded_invitees / refund_share (referral_refunds.py)
+        return event_type == "referral" or (spec.metric in REFUND_METRICS and event_type in REFUND_TYPES)
     if isinstance(spec, GroupFeature):
         return event_type == "group_buy_join"
     if isinstance(spec, BindingFeature):

@@ -1,80 +1,20 @@
-"""Send a request's script calls and plain commands in one round trip, and map failures.
+"""Fold a request's write-only commands into one script call per hash slot, and read replies as text.
 
-``run_batch`` pipelines script calls (one per hash slot) and plain commands; ``Writes``
-folds a request's write-only commands into one script call per slot. Connection
-failures and timeouts surface as :class:`~engine.errors.StoreUnavailable`.
+Everything here travels through the one runner, :func:`engine.datastore.scripts.run_batch`
+(re-exported, with its call types, for the packages that import them from here).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
-from redis import exceptions as redis_errors
 from redis.asyncio import RedisCluster
-from redis.commands.core import AsyncScript
 from redis.crc import key_slot
 
-from engine.errors import StoreUnavailable
+from engine.datastore.scripts import AnyCall, Call, Command, Script, ScriptCall, run_batch
 
-#: Errors that mean "Redis is unreachable or too slow", never "the script is wrong".
-UNAVAILABLE: tuple[type[BaseException], ...] = (
-    redis_errors.ConnectionError,
-    redis_errors.TimeoutError,
-    redis_errors.ClusterDownError,
-    redis_errors.TryAgainError,
-    redis_errors.MasterDownError,
-    redis_errors.BusyLoadingError,
-    TimeoutError,
-    ConnectionError,
-)
-
-
-@contextmanager
-def store_errors() -> Iterator[None]:
-    """Turn connection failures and timeouts into ``StoreUnavailable``."""
-    try:
-        yield
-    except StoreUnavailable:
-        raise
-    except UNAVAILABLE as err:
-        raise StoreUnavailable(f"redis: {err}") from err
-
-
-ScriptCall = tuple[AsyncScript, Sequence[str], Sequence[Any]]
-Command = tuple[Any, ...]  # a plain command: name, then arguments
-
-
-async def run_batch(client: Any, calls: Sequence[ScriptCall | Command]) -> list[Any]:
-    """Run script calls (one per slot) and plain commands in one round trip.
-
-    A single call goes straight out. Several go in one non-transactional pipeline of
-    raw EVALSHAs: redis-py's script-aware pipeline would spend an extra SCRIPT EXISTS
-    round trip on every execute; a script Redis does not know (restarted, flushed) is
-    loaded and run again. A cluster pipeline routes each command, raw EVALSHAs
-    included, to the node owning its keys' slot (one round trip per node, in
-    parallel, on one connection each).
-    """
-    if not calls:
-        return []
-    with store_errors():
-        if len(calls) == 1:
-            return [await _run_one(client, calls[0])]
-        pipe = client.pipeline(transaction=False)
-        for call in calls:
-            if isinstance(call[0], AsyncScript):
-                script, keys, args = call
-                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-            else:
-                pipe.execute_command(*call)
-        results: list[Any] = await pipe.execute(raise_on_error=False)
-        for index, result in enumerate(results):
-            if isinstance(result, redis_errors.NoScriptError):
-                results[index] = await _run_one(client, calls[index])
-            elif isinstance(result, Exception):
-                raise result
-        return results
+__all__ = ["FOLDED_WRITES", "Command", "ScriptCall", "Writes", "run_batch", "text"]
 
 
 #: Plain write commands folded into one script call: ARGV holds, per command, its name,
@@ -88,6 +28,7 @@ while i <= #ARGV do
 end
 return 1
 """
+_FOLDED = Script.inline("folded writes", FOLDED_WRITES)
 
 
 class Writes:
@@ -95,21 +36,20 @@ class Writes:
 
     redis-py spends ~20 µs of client CPU on each command of a pipeline, so the plain
     commands (``(name, key, *args)``, key first) go as one script call per hash slot
-    instead; script calls stay as they are. Nothing is read back.
+    instead; script calls stay as they are, and only their replies are read back.
     """
 
     def __init__(self, client: Any) -> None:
         self.client = client
         self.cluster = isinstance(client, RedisCluster)
-        self.script = client.register_script(FOLDED_WRITES)
 
-    async def send(self, calls: Sequence[ScriptCall | Command]) -> list[Any]:
+    async def send(self, calls: Sequence[AnyCall]) -> list[Any]:
         """Send ``calls``; the script calls' replies in their places of ``calls`` (None for a plain command)."""
-        scripts: list[ScriptCall | Command] = []
+        scripts: list[AnyCall] = []
         places: list[int] = []
         by_slot: dict[int, list[Command]] = {}
         for place, call in enumerate(calls):
-            if isinstance(call[0], AsyncScript):
+            if isinstance(call, Call) or not isinstance(call[0], str):
                 scripts.append(call)
                 places.append(place)
             else:
@@ -121,7 +61,7 @@ class Writes:
             replies[place] = result
         return replies
 
-    def _fold(self, commands: Sequence[Command]) -> ScriptCall | Command:
+    def _fold(self, commands: Sequence[Command]) -> AnyCall:
         if len(commands) == 1:
             return commands[0]
         keys: dict[str, int] = {}
@@ -129,14 +69,7 @@ class Writes:
         for name, key, *rest in commands:
             index = keys.setdefault(str(key), len(keys) + 1)
             args += [name, index, len(rest), *rest]
-        return (self.script, list(keys), args)
-
-
-async def _run_one(client: Any, call: ScriptCall | Command) -> Any:
-    if isinstance(call[0], AsyncScript):
-        script, keys, args = call
-        return await script(keys=list(keys), args=list(args))
-    return await client.execute_command(*call)
+        return Call(_FOLDED, list(keys), args)
 
 
 def text(value: Any) -> str:

@@ -8,8 +8,12 @@
 - ``redis+cluster://host:port,host:port`` (or ``cluster=True`` / ``REDIS_CLUSTER=1``
   with a ``redis://`` URL): :class:`redis.asyncio.RedisCluster`.
 
-Every call gets ``socket_timeout`` (``YUTANG_REDIS_TIMEOUT``, seconds), so a hung
-Redis turns into :class:`~engine.errors.StoreUnavailable` instead of a hung request.
+Every round trip is bounded by ``socket_timeout`` (``YUTANG_REDIS_TIMEOUT``, seconds), so
+a hung Redis turns into :class:`~engine.errors.StoreUnavailable` instead of a hung request:
+on one server by one timer per round trip of the lean connection
+(:mod:`engine.datastore.wire`), on a cluster by redis-py's per-command socket timeout.
+Pipelines (``client.pipeline()``, admin reads) use redis-py's pooled connections and
+their socket timeout on either.
 """
 
 from __future__ import annotations
@@ -67,6 +71,11 @@ class RedisHandle:
 
     client: AnyRedis
     embedded: EmbeddedRedis | None = None
+
+    @property
+    def times_round_trips(self) -> bool:
+        """Whether the client bounds every round trip itself (one server: yes; a cluster: per command)."""
+        return isinstance(self.client, CoalescingRedis)
 
     async def aclose(self) -> None:
         """Close the client, then stop the embedded server (if any)."""

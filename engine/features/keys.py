@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import hmac
-import ipaddress
 from functools import lru_cache
 
 from engine.datastore.keys import PREFIX, safe_id
@@ -36,6 +35,7 @@ from engine.features.spec import PII_ENTITIES, Entity
 from engine.identity.addresses import canonical_address
 from engine.identity.coupons import canonical_code
 from engine.identity.emails import canonical_email
+from engine.identity.ips import canonical_ip, canonical_network
 from engine.identity.payments import canonical_payment
 from engine.identity.phones import e164
 
@@ -68,10 +68,7 @@ def normalize(entity: Entity, value: str) -> str:
     if entity is Entity.PHONE:
         return e164(value)
     if entity is Entity.IP:
-        try:
-            return str(ipaddress.ip_address(value))
-        except ValueError:
-            raise ValueError(f"{value[:64]!r} is not an IPv4 or IPv6 address") from None
+        return canonical_ip(value)
     if entity is Entity.SUBNET:
         return _subnet(value)
     if entity is Entity.EMAIL_DOMAIN:
@@ -89,8 +86,8 @@ def _subnet(value: str) -> str:
     """A network (``203.0.113.0/24``), or the /24 or /64 an address belongs to."""
     try:
         if "/" in value:
-            return str(ipaddress.ip_network(value, strict=False))
-        return str(ipaddress.ip_network(ip_subnet(str(ipaddress.ip_address(value))) or value, strict=False))
+            return canonical_network(value)
+        return ip_subnet(canonical_ip(value)) or value
     except ValueError:
         raise ValueError(f"{value[:64]!r} is not a network like 203.0.113.0/24 or an IP address") from None
 

@@ -14,10 +14,10 @@ Every key lives under its owner's hash tag, so one script per slot reads and wri
 - read, never written here: ``{C}:links`` (the identities C used, newest 32, see
   ``RequestBuilder.add_links``) and ``{C}:of:grants`` (the offer ledger's grants).
 
-**Definition** (exact, checked against a brute-force oracle in tests/engine/features/
-test_links_oracle.py). When an event of customer C at time t carries a strong identity
-I that another customer P last used at s > t - W (W: the longest link window of the
-pack), and at most ``fanout`` customers (C included) used I in (t - W, t], then C and P
+**Definition** (exact within the bounds below, checked against a brute-force oracle in
+tests/engine/features/test_links_oracle.py). When an event of customer C at time t
+carries a strong identity I that another customer P last used at s > t - W (W: the
+longest link window of the pack), and at most ``fanout`` customers (C included) used I in (t - W, t], then C and P
 are linked at s; the link time is the latest such s, renewed by either side's events,
 and the link formed at t unless it was already live. An identity used by more customers
 is a **hub** (an office NAT, a school address, a parcel locker): it links nobody, and
@@ -39,10 +39,23 @@ claims a stranger's phone makes the stranger look like its household. Packs use 
 a small group size and no hub (as the shipped rule does), and a denied stranger is a
 review case, not a block.
 
-Cost: round 1 is the request's own script calls (4 Redis calls per identity on the
-event, 4 to 7 in the customer's slot); round 2, one more round trip only when C has
-peers or new links, writes each new link on both sides (6-7 calls each) and reads each
-peer's facts (3 + one per `rewards` window). docs/features.md has the figures.
+Bounds: the group is the newest ``GROUP_CAP`` (64) peers; ``identities`` counts the
+distinct strong identities among each member's newest 32 (``links_cap``) used in the
+window, **at most ``IDENTITY_CAP`` (64)**: past that a count says nothing a rule needs, and
+the script stops reading members' identities there.
+
+Cost, bounded by those caps and not by what the group has stored: the members' facts
+never leave Redis. Op LM (scripts/plan.lua) reads each member's first / last sight and
+first paid order (one HMGET), its grants per ``rewards`` window (one ZCOUNT each) and,
+only when the plan has an ``identities`` feature, its identities in the window (one
+ZRANGEBYSCORE, until the cap), and answers two numbers per feature and slot (members
+counted, members flagged / grants / distinct identities; on a cluster the identities
+themselves, at most 64 per slot, for Python to unite). Round 1 is the request's own
+script calls (at most 4 Redis calls per identity on the event, 4 to 8 in the customer's
+slot, where op LM over the customer alone gives its own part); round 2, one more round
+trip only when C has peers or new links, writes each new link on both sides (6-7 calls
+each) and runs op LM once per slot over the members in it (one server: once).
+docs/features.md has the figures.
 """
 
 from __future__ import annotations
@@ -51,39 +64,83 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.features.builder import LINK_PREFIX, Batch, RequestBuilder
+from engine.features.builder import LINK_PREFIX, Arg, Batch, RequestBuilder
 from engine.features.plan import LinkGraph
-from engine.features.spec import UNIT_SECONDS, Entity, LinkFeature, LinkMetric
+from engine.features.spec import UNIT_SECONDS, Entity, LinkMetric
 
 #: Identities that link customers for the whole window, and those that link only on the event.
 STRONG: tuple[Entity, ...] = tuple(e for e in LINK_PREFIX if e is not Entity.IP)
 WEAK: tuple[Entity, ...] = (Entity.IP, Entity.SUBNET)
 #: A customer's peers are capped at the newest this many (its ``lk:peers`` set too).
 GROUP_CAP = 64
+#: ``identities`` counts at most this many (and the script stops reading members' identities there).
+IDENTITY_CAP = 64
 Value = int | float | bool | None
+#: The op code of each metric the script aggregates over the members' facts (op LM in plan.lua).
+_CODES: dict[LinkMetric, str] = {
+    LinkMetric.NEW_SHARE: "N",
+    LinkMetric.RETURNING_SHARE: "R",
+    LinkMetric.PAID_SHARE: "P",
+    LinkMetric.REWARDS: "G",
+    LinkMetric.IDENTITIES: "I",
+}
+#: A member's role in op LM: a peer, the customer with its facts (round 1), the customer's identities only.
+_PEER, _SELF, _SELF_IDENTITIES = 0, 1, 2
 
 
-@dataclass(slots=True)
-class Facts:
-    """One member's first / last sight, first paid order, grants per window, identities used."""
+@dataclass(frozen=True, slots=True)
+class Aggregates:
+    """What op LM computes, per link graph: one (value index, code, window ms, within ms) per feature."""
 
-    first: int | None
-    last: int | None
-    paid: int | None
-    grants: tuple[int, ...]
-    identities: dict[str, int]  # link member (``d:<device>``...) -> last use (ms)
+    specs: tuple[tuple[int, str, int, int], ...]
+    prefixes: str  # first characters of the strong identities' link members (``d``, ``p``...)
+    identities: bool  # some feature counts identities: the customer's own are read in round 2 too
+
+    def args(self, t: int) -> list[Arg]:
+        """The per-spec part of op LM at event time ``t``."""
+        out: list[Arg] = [len(self.specs)]
+        for _, code, window_ms, within_ms in self.specs:
+            low = t - window_ms
+            if code == "G":  # grants are scored in seconds
+                out.extend((code, low, f"({low / 1000!r}"))
+            elif code == "I":
+                out.extend((code, low, f"({low}"))
+            else:
+                out.extend((code, low, within_ms))
+        return out
+
+
+_AGGREGATES: dict[int, tuple[LinkGraph, Aggregates]] = {}
+
+
+def aggregates(graph: LinkGraph) -> Aggregates:
+    """The graph's op LM specs, derived once per graph."""
+    cached = _AGGREGATES.get(id(graph))
+    if cached is not None and cached[0] is graph:
+        return cached[1]
+    specs = tuple(
+        (index, _CODES[spec.metric], spec.window_seconds * 1000, (spec.within_seconds or 0) * 1000)
+        for index, spec in graph.specs
+        if spec.metric in _CODES
+    )
+    prefixes = "".join(LINK_PREFIX[e] for e in graph.via if e in LINK_PREFIX)
+    found = Aggregates(specs, prefixes, any(code == "I" for _, code, _, _ in specs))
+    if len(_AGGREGATES) > 256:
+        _AGGREGATES.clear()
+    _AGGREGATES[id(graph)] = (graph, found)
+    return found
 
 
 @dataclass(slots=True)
 class Observed:
-    """What round 1 found: live strong peers, this event's weak peers, new links, hubs."""
+    """What round 1 found: live strong peers, this event's weak peers, new links, hubs, the customer's own part."""
 
     customer: str
     peers: dict[str, tuple[int, int]] = field(default_factory=dict)  # strong: peer -> (link time, since)
     weak: dict[str, int] = field(default_factory=dict)  # peer -> its use of the weak identity (ms)
     new_links: dict[str, int] = field(default_factory=dict)  # peer -> link time
     hubs: int = 0
-    own: Facts | None = None
+    own: list[Any] | None = None  # op LM's answer over the customer alone
 
     def members(self) -> list[tuple[str, int]]:
         """Every peer with its latest link time, newest first, capped at GROUP_CAP."""
@@ -113,7 +170,11 @@ def emit(builder: RequestBuilder, graph: LinkGraph) -> None:
         after = f"({builder.t - graph.window_ms}"
         batch.ops.extend(("LG", batch.key(f"{tag}:lk:peers"), batch.key(f"{tag}:lk:since"), after))
         batch.extras.append("lk:peers")
-        facts_op(builder, batch, tag, graph, "lk:self", rewards=False)  # rewards count the others only
+        agg = aggregates(graph)
+        if agg.specs:  # the customer's own part of the group (op LM counts rewards of the others only)
+            member = (batch.key(f"{tag}:lk:f"), 0, batch.key(f"{tag}:links"), builder.t, _SELF)
+            _group_op(batch, agg, agg.args(builder.t), [member], listed=False)
+            batch.extras.append("lk:self")
     for entity, window_ms, _ in identities(graph):
         located = builder.locate(entity)
         if located is None:
@@ -128,21 +189,17 @@ def emit(builder: RequestBuilder, graph: LinkGraph) -> None:
         ibatch.extras.append(f"lk:{entity.value}")
 
 
-def facts_op(
-    builder: RequestBuilder, batch: Batch, tag: str, graph: LinkGraph, name: str, *, rewards: bool = True
+def _group_op(
+    batch: Batch, agg: Aggregates, spec_args: list[Arg], members: list[tuple[int, int, int, int, int]], *, listed: bool
 ) -> None:
-    """The LR op reading one member's facts into the extra output ``name``."""
-    windows = graph.reward_windows if rewards else ()
-    lows = [f"({(builder.t - w) / 1000!r}" for w in windows]  # grants are scored in seconds
-    batch.ops.extend((
-        "LR", batch.key(f"{tag}:lk:f"), batch.key(f"{tag}:of:grants"), batch.key(f"{tag}:links"),
-        f"({builder.t - graph.window_ms}", len(lows), *lows,
-    ))  # fmt: skip
-    batch.extras.append(name)
+    """Op LM over ``members`` (facts key, grants key, links key, link time, role), all in ``batch``'s slot."""
+    batch.ops.extend(("LM", agg.prefixes, IDENTITY_CAP, 1 if listed else 0, *spec_args, len(members)))
+    for member in members:
+        batch.ops.extend(member)
 
 
 def observe(builder: RequestBuilder, graph: LinkGraph, batches: Sequence[Batch], results: Sequence[Any]) -> Observed:
-    """Round 1's answers: peers, identity users (or hubs), the customer's own facts."""
+    """Round 1's answers: peers, identity users (or hubs), the customer's own aggregates."""
     found = Observed(customer=_customer(builder))
     flat = extra_list(batches, results, "lk:peers") or []
     for k in range(0, len(flat) - 2, 3):
@@ -151,40 +208,50 @@ def observe(builder: RequestBuilder, graph: LinkGraph, batches: Sequence[Batch],
         users = extra_list(batches, results, f"lk:{entity.value}")
         if users is None:
             continue
-        pairs = [(_text(users[k]), _ms(users[k + 1])) for k in range(0, len(users) - 1, 2)]
-        if len(pairs) > graph.fanout:
+        if len(users) > 2 * graph.fanout:
             found.hubs += 1
             continue
-        for member, at in pairs:
-            if member == found.customer:
-                continue
-            target = found.new_links if strong else found.weak
-            target[member] = max(target.get(member, 0), at)
+        target = found.new_links if strong else found.weak
+        for k in range(0, len(users) - 1, 2):
+            member = _text(users[k])
+            if member != found.customer:
+                at = _ms(users[k + 1])
+                if at > target.get(member, 0):
+                    target[member] = at
     for member, at in found.new_links.items():
         old = found.peers.get(member)
         found.peers[member] = (at, builder.t) if old is None else (max(old[0], at), old[1])
-    own = extra_list(batches, results, "lk:self")
-    found.own = None if own is None else parse_facts(own, 0)
+    found.own = extra_list(batches, results, "lk:self")
     return found
 
 
 # -- round 2 ----------------------------------------------------------------------------
 
 
-def emit_round_two(builder: RequestBuilder, graph: LinkGraph, found: Observed) -> list[str]:
-    """Write the new links on both sides; read every member's facts. Returns the members read, in order."""
+def emit_round_two(builder: RequestBuilder, graph: LinkGraph, found: Observed) -> None:
+    """Write the new links on both sides; one op LM per slot over the members in it."""
     tag = builder.customer_tag()
     if builder.record:
         for member, at in sorted(found.new_links.items()):
             _link(builder, graph, tag, found.customer, member, at)
             _link(builder, graph, builder.tag_of(Entity.CUSTOMER, member), member, found.customer, at)
-    if not builder.read_values:
-        return []
-    members = [m for m, _ in found.members()]
-    for member in members:
+    agg = aggregates(graph)
+    if not builder.read_values or not agg.specs or not (found.peers or found.weak):
+        return
+    slots: dict[int, tuple[Batch, list[tuple[int, int, int, int, int]]]] = {}
+    for member, at in found.members():
         mtag = builder.tag_of(Entity.CUSTOMER, member)
-        facts_op(builder, builder.batch(mtag), mtag, graph, f"lk:m:{member}")
-    return members
+        batch = builder.batch(mtag)
+        entry = (batch.key(f"{mtag}:lk:f"), batch.key(f"{mtag}:of:grants"), batch.key(f"{mtag}:links"), at, _PEER)
+        slots.setdefault(id(batch), (batch, []))[1].append(entry)
+    if agg.identities:  # the group's distinct identities include the customer's own
+        batch = builder.batch(tag)
+        own = (0, 0, batch.key(f"{tag}:links"), builder.t, _SELF_IDENTITIES)
+        slots.setdefault(id(batch), (batch, []))[1].append(own)
+    spec_args = agg.args(builder.t)
+    for batch, members in slots.values():
+        _group_op(batch, agg, spec_args, members, listed=builder.cluster)
+        batch.extras.append("lk:m")
 
 
 def _link(builder: RequestBuilder, graph: LinkGraph, tag: str, owner: str, peer: str, at: int) -> None:
@@ -195,78 +262,58 @@ def _link(builder: RequestBuilder, graph: LinkGraph, tag: str, owner: str, peer:
     ))  # fmt: skip
 
 
-def read_round_two(
-    graph: LinkGraph, members: list[str], batches: Sequence[Batch], results: Sequence[Any]
-) -> dict[str, Facts]:
-    """Each member's facts from round 2's answers."""
-    facts: dict[str, Facts] = {}
-    for member in members:
-        flat = extra_list(batches, results, f"lk:m:{member}")
-        if flat is not None:
-            facts[member] = parse_facts(flat, len(graph.reward_windows))
-    return facts
+def group_answers(batches: Sequence[Batch], results: Sequence[Any]) -> list[list[Any]]:
+    """Round 2's op LM answers, one per slot."""
+    return [
+        list(result[2 + batch.extras.index("lk:m")])
+        for batch, result in zip(batches, results, strict=True)
+        if "lk:m" in batch.extras
+    ]
 
 
 # -- values -------------------------------------------------------------------------------
 
 
-def values(builder: RequestBuilder, graph: LinkGraph, found: Observed, facts: dict[str, Facts]) -> dict[int, Value]:
-    """Every link feature's value (value index -> value) from what the two rounds read."""
+def values(builder: RequestBuilder, graph: LinkGraph, found: Observed, answers: list[list[Any]]) -> dict[int, Value]:
+    """Every link feature's value (value index -> value) from round 1 and the slots' op LM answers."""
+    t = builder.t
     members = found.members()
-    own = found.own or Facts(None, None, None, (0,) * len(graph.reward_windows), {})
     out: dict[int, Value] = {}
     for index, spec in graph.specs:
-        low = builder.t - spec.window_seconds * 1000
-        group = [m for m, at in members if at > low]
-        everyone = [own, *(facts[m] for m in group if m in facts)]
-        out[index] = _value(builder.t, graph, spec, found, group, everyone, facts)
+        low = t - spec.window_seconds * 1000
+        match spec.metric:
+            case LinkMetric.ACCOUNTS:
+                out[index] = sum(1 for _, at in members if at > low)
+            case LinkMetric.HUBS:
+                out[index] = found.hubs
+            case LinkMetric.LINK_AGE:
+                strong = (found.peers.get(m) for m, at in members if at > low)
+                since = [p[1] for p in strong if p is not None and p[0] > low]
+                out[index] = None if not since else max(0, t - min(since)) / (UNIT_SECONDS[spec.unit] * 1000)
+    agg = aggregates(graph)
+    own = found.own or []
+    for k, (index, code, _, _) in enumerate(agg.specs):
+        if code == "I":
+            out[index] = _distinct(answers, k) if answers else (int(own[2 * k + 1]) if own else 0)
+        elif code == "G":
+            out[index] = sum(int(a[2 * k + 1]) for a in answers)
+        else:
+            counted = sum(int(a[2 * k]) for a in (own, *answers) if a)
+            flagged = sum(int(a[2 * k + 1]) for a in (own, *answers) if a)
+            out[index] = flagged / counted if counted else None
     return out
 
 
-def _value(
-    t: int, graph: LinkGraph, spec: LinkFeature, found: Observed, group: list[str], everyone: list[Facts],
-    facts: dict[str, Facts],
-) -> Value:  # fmt: skip
-    """One link feature over its window's group (``everyone``: the customer's facts, then the group's)."""
-    within = (spec.within_seconds or 0) * 1000
-    low = t - spec.window_seconds * 1000
-    match spec.metric:
-        case LinkMetric.ACCOUNTS:
-            return len(group)
-        case LinkMetric.HUBS:
-            return found.hubs
-        case LinkMetric.NEW_SHARE:
-            return _share([f.first is None or t - f.first < within for f in everyone])
-        case LinkMetric.PAID_SHARE:
-            return _share([f.paid is not None and f.paid <= t for f in everyone])
-        case LinkMetric.RETURNING_SHARE:
-            return _share([f.first is not None and (f.last or 0) - f.first >= within for f in everyone])
-        case LinkMetric.REWARDS:
-            slot = graph.reward_windows.index(spec.window_seconds * 1000)
-            return sum(facts[m].grants[slot] for m in group if m in facts)
-        case LinkMetric.IDENTITIES:
-            prefixes = {LINK_PREFIX[e] for e in graph.via if e in LINK_PREFIX}
-            return len({i for f in everyone for i, at in f.identities.items() if at > low and i[:1] in prefixes})
-        case LinkMetric.LINK_AGE:
-            since = [found.peers[m][1] for m in group if m in found.peers and found.peers[m][0] > low]
-            return None if not since else max(0, t - min(since)) / (UNIT_SECONDS[spec.unit] * 1000)
-    return None  # pragma: no cover - the match is exhaustive
-
-
-def _share(flags: list[bool]) -> float:
-    return sum(flags) / len(flags)
+def _distinct(answers: list[list[Any]], k: int) -> int:
+    """The group's distinct identities: a count from one server, the union of each slot's (capped) on a cluster."""
+    parts = [a[2 * k + 1] for a in answers]
+    if all(isinstance(p, int) for p in parts):
+        return min(IDENTITY_CAP, sum(int(p) for p in parts))
+    union = {_text(i) for p in parts for i in p}
+    return min(IDENTITY_CAP, len(union))
 
 
 # -- plumbing -----------------------------------------------------------------------------
-
-
-def parse_facts(flat: Sequence[Any], windows: int) -> Facts:
-    """The flat LR answer: f, l, p, one grant count per reward window, then links with scores."""
-    first, last, paid = (None if v is None else _ms(v) for v in flat[:3])
-    grants = tuple(int(v) for v in flat[3 : 3 + windows])
-    rest = flat[3 + windows :]
-    used = {_text(rest[k]): _ms(rest[k + 1]) for k in range(0, len(rest) - 1, 2)}
-    return Facts(first, last, paid, grants, used)
 
 
 def extra_list(batches: Sequence[Batch], results: Sequence[Any], name: str) -> list[Any] | None:

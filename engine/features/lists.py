@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.datastore.scripts import AnyRedis, Call, Script, guarded, run_many, run_one
+from engine.datastore.scripts import AnyRedis, Call, Script, guarded, run_batch, run_one
 from engine.features.builder import RequestBuilder, StoreSettings
 from engine.features.keys import KeyBuilder, mask, normalize
 from engine.features.plan import ListRead
@@ -101,7 +101,7 @@ class ListStore:
         normalized, entity_id, _ = self._locate(tenant, entity, value)
         hint = mask(entity, normalized) if entity in PII_ENTITIES else normalized
         entry = ListEntry(entity, kind, entity_id, hint, reason, author, datetime.now(UTC), expires_at)
-        await run_many(self._client, self._add_calls(tenant, entry, cause))
+        await run_batch(self._client, self._add_calls(tenant, entry, cause))
         return entry
 
     async def add_ids(
@@ -123,7 +123,7 @@ class ListStore:
         now = datetime.now(UTC)
         entries = [ListEntry(e, kind, entity_id, hint, reason, author, now, None) for e, entity_id, hint in ids]
         if entries:
-            await run_many(self._client, [c for e in entries for c in self._add_calls(tenant, e, cause)])
+            await run_batch(self._client, [c for e in entries for c in self._add_calls(tenant, e, cause)])
         return entries
 
     async def remove_caused(
@@ -142,7 +142,7 @@ class ListStore:
         calls = [Call(LIST_SCRIPT, [key], ["remove", kind.value, 0, "", ttl, _now_ms()]) for _, key in mine]
         index = self._keys.list_index_key(tenant)
         if mine:
-            await run_many(self._client, calls)
+            await run_batch(self._client, calls)
             async with guarded("list index"):
                 await self._client.zrem(index, *(f"{kind.value}|{e.value}|{i}" for (e, i), _ in mine))
         return [ident for ident, _ in mine]

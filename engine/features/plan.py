@@ -91,7 +91,15 @@ def windowed_suffix(spec: WindowedFeature) -> str:
 
 #: Referral sets and the metrics that read them.
 REFERRAL_SETS: dict[str, frozenset[ReferralMetric]] = {
-    "inv": frozenset({ReferralMetric.INVITEES, ReferralMetric.PAID_SHARE, ReferralMetric.OUTSIDE_SHARE}),
+    "inv": frozenset(
+        {
+            ReferralMetric.INVITEES,
+            ReferralMetric.PAID_SHARE,
+            ReferralMetric.OUTSIDE_SHARE,
+            ReferralMetric.REFUNDED_INVITEES,
+            ReferralMetric.REFUND_SHARE,
+        }
+    ),
     "dev": frozenset({ReferralMetric.INVITEE_DEVICES}),
     "ip": frozenset({ReferralMetric.INVITEE_IPS}),
     "net": frozenset({ReferralMetric.INVITEE_SUBNETS}),
@@ -174,6 +182,13 @@ class Plan:
     # older_than), whose count the paid_share op returns for free: one ZCOUNT less per referral
     share_counts: dict[int, int] = field(default_factory=dict)
     links: LinkGraph | None = None  # linked-account features: one graph, read after the first round
+    # exact distinct sets: the first spec of each set -> (value index, window s) of every spec reading it, read
+    # by one op (windows.py); the others are in ``distinct_followers`` and emit nothing of their own
+    distinct_groups: dict[int, tuple[tuple[int, int | None], ...]] = field(default_factory=dict)
+    distinct_followers: frozenset[int] = frozenset()
+    # referrer-side distinct sets (inv, dev, ip, net) -> (value index, window s) of the specs reading them up to
+    # now, read by the op recording the edge (referral_graph.py) instead of one ZCOUNT each
+    referral_reads: dict[str, tuple[tuple[int, int | None], ...]] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -213,7 +228,43 @@ def compile_plan(specs: Sequence[FeatureSpec]) -> Plan:
         value_types=tuple(value_type(s) for s in specs),
         share_counts=_share_counts(specs),
         links=link_graph(specs),
+        distinct_groups=(groups := _distinct_groups(specs)),
+        distinct_followers=frozenset(i for members in groups.values() for i, _ in members[1:]),
+        referral_reads=_referral_reads(specs, _share_counts(specs)),
     )
+
+
+#: Referral metrics that count a referrer-side set over (t - window, now]: the set's name.
+_REFERRAL_COUNTS = {
+    ReferralMetric.INVITEES: "inv",
+    ReferralMetric.INVITEE_DEVICES: "dev",
+    ReferralMetric.INVITEE_IPS: "ip",
+    ReferralMetric.INVITEE_SUBNETS: "net",
+}
+
+
+def _referral_reads(
+    specs: tuple[FeatureSpec, ...], share_counts: dict[int, int]
+) -> dict[str, tuple[tuple[int, int | None], ...]]:
+    """The referral counts up to now (no ``older_than``; not the count a paid_share op returns), by set."""
+    paired = set(share_counts.values())
+    reads: dict[str, list[tuple[int, int | None]]] = {}
+    for index, spec in enumerate(specs, start=1):
+        if not isinstance(spec, ReferralFeature) or spec.older_than_seconds is not None or index in paired:
+            continue
+        name = _REFERRAL_COUNTS.get(spec.metric)
+        if name is not None:
+            reads.setdefault(name, []).append((index, spec.window_seconds))
+    return {name: tuple(found) for name, found in reads.items()}
+
+
+def _distinct_groups(specs: tuple[FeatureSpec, ...]) -> dict[int, tuple[tuple[int, int | None], ...]]:
+    """Exact distinct specs grouped by the set they read, keyed by the first one's value index."""
+    sets: dict[str, list[tuple[int, int | None]]] = {}
+    for index, spec in enumerate(specs, start=1):
+        if isinstance(spec, WindowedFeature) and spec.aggregate is Aggregate.DISTINCT and not spec.approx:
+            sets.setdefault(windowed_suffix(spec), []).append((index, spec.window_seconds))
+    return {members[0][0]: tuple(members) for members in sets.values()}
 
 
 def _share_counts(specs: tuple[FeatureSpec, ...]) -> dict[int, int]:
@@ -249,7 +300,12 @@ def value_type(spec: FeatureSpec) -> type[int | float | bool]:
 
 
 _REFERRAL_FLOATS = frozenset(
-    {ReferralMetric.PAID_SHARE, ReferralMetric.SUBTREE_PAID_SHARE, ReferralMetric.OUTSIDE_SHARE}
+    {
+        ReferralMetric.PAID_SHARE,
+        ReferralMetric.SUBTREE_PAID_SHARE,
+        ReferralMetric.OUTSIDE_SHARE,
+        ReferralMetric.REFUND_SHARE,
+    }
 )
 _LINK_FLOATS = frozenset({LinkMetric.NEW_SHARE, LinkMetric.PAID_SHARE, LinkMetric.RETURNING_SHARE, LinkMetric.LINK_AGE})
 

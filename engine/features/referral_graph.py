@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from engine.datastore.keys import digest
 from engine.events import ip_subnet
-from engine.features import referral_tree
+from engine.features import referral_refunds, referral_tree, windows
 from engine.features.builder import Batch, RequestBuilder
 from engine.features.spec import Entity, ReferralFeature, ReferralMetric
 
@@ -81,11 +81,21 @@ def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
         case ReferralMetric.OUTSIDE_SHARE:
             out, inv = batch.key(f"{tag}:rg:out"), batch.key(f"{tag}:rg:inv")
             batch.ops.extend(("ZR", index, out, inv, after, _until(builder, spec)))
+        case ReferralMetric.REFUNDED_INVITEES | ReferralMetric.REFUND_SHARE:
+            referral_refunds.emit_read(builder, batch, tag, spec, index, builder.t_arg)
         case ReferralMetric.INVITEES if index in builder.plan.share_counts.values():
             pass  # the paired paid_share op returns this count
         case metric:
-            key = batch.key(f"{tag}:rg:{_SET_OF[metric]}")
+            name = _SET_OF[metric]
+            if recorded(builder) and any(i == index for i, _ in builder.plan.referral_reads.get(name, ())):
+                return  # counted by the op that recorded the edge into that set (_emit_core)
+            key = batch.key(f"{tag}:rg:{name}")
             batch.ops.extend(("ZC", index, key, after, _until(builder, spec)))
+
+
+def recorded(builder: RequestBuilder) -> bool:
+    """Whether this request records a referral edge (a recorded referral event)."""
+    return builder.record and builder.event.type == "referral"
 
 
 def _until(builder: RequestBuilder, spec: ReferralFeature) -> str:
@@ -124,8 +134,16 @@ def _emit_core(builder: RequestBuilder, batch: Batch, tag: str) -> None:
         key = batch.key(f"{tag}:rg:{name}")
         ttl, trim = builder.window_ttl(window), builder.trim(window)
         if name in members:
-            if members[name] is not None:
-                batch.ops.extend(("ZA", key, "GT", members[name] or "", ttl, trim))
+            # one op records the value and counts every window read up to now (plan.lua DX:
+            # its TTL renewed every 30 min, not per referral)
+            reads = builder.plan.referral_reads.get(name, ()) if builder.read_values else ()
+            member = members[name] or ""
+            if member or reads:
+                trim = trim if member and windows.trims(builder) else ""
+                batch.ops.extend(("DX", key, member, ttl, trim, windows.DISTINCT_TTL_QUANTUM_MS,
+                                  builder.low(None if window < 0 else window // 1000), len(reads)))  # fmt: skip
+                for value_index, seconds in reads:
+                    batch.ops.extend((value_index, builder.low(seconds)))
             continue
         link_entity = Entity.DEVICE if name == "odev" else Entity.IP
         link_raw = event.device if name == "odev" else event.ip
@@ -158,7 +176,7 @@ def upline_op(builder: RequestBuilder, batch: Batch, chain: str, depth: int, ids
 
 
 def emit_paid(builder: RequestBuilder) -> None:
-    """Step 1 of a paid order: ask the payer's slot who referred them (extras ref, at)."""
+    """Step 1 of a paid order (or of a refund): ask the payer's slot who referred them (extras ref, at)."""
     tag = builder.customer_tag()
     batch = builder.batch(tag)
     batch.ops.extend(("PU", batch.key(f"{tag}:up")))

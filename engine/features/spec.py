@@ -77,6 +77,9 @@ class ReferralMetric(StrEnum):
     # where the invitees are: phone region (else IP region) against pack.service_area
     INVITEE_REGIONS = "invitee_regions"  # distinct regions of the window's invitees
     OUTSIDE_SHARE = "outside_share"  # share of the window's invitees from a known region outside the area
+    # late evidence (刷单): invitees whose first paid order was refunded (or charged back) within `within` of it
+    REFUNDED_INVITEES = "refunded_invitees"  # the window's invitees refunded in time
+    REFUND_SHARE = "refund_share"  # of the window's invitees who paid, the share refunded in time
 
 
 class GroupMetric(StrEnum):
@@ -152,7 +155,8 @@ class ReferralFeature:
     name: str
     metric: ReferralMetric
     window_seconds: int | None = None
-    within_seconds: int | None = None  # paid_share: paid order within this long of the referral
+    # paid_share: paid this soon after the referral; refunded_invitees / refund_share: refunded this soon after paying
+    within_seconds: int | None = None
     hops: int = 4  # ring: longest cycle detected
     older_than_seconds: int | None = None  # invitees / paid_share: only invitees referred at least this long ago
     area: frozenset[str] = frozenset()  # outside_share: the pack's service area (short province names)

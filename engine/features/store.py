@@ -31,10 +31,10 @@ from typing import Any
 
 import orjson
 
-from engine.datastore.scripts import AnyRedis, Call, Script, guarded, is_cluster, run_many
+from engine.datastore.scripts import AnyRedis, Call, Script, guarded, is_cluster, run_batch
 from engine.errors import StoreUnavailable
 from engine.events import Event
-from engine.features import bindings, group_buy, links, lists, referral_graph, referral_tree, windows
+from engine.features import bindings, group_buy, links, lists, referral_graph, referral_refunds, referral_tree, windows
 from engine.features.builder import LINK_PREFIX, Batch, RequestBuilder, StoreSettings
 from engine.features.keys import KeyBuilder
 from engine.features.lists import ListEntry, ListPage, ListStore
@@ -126,7 +126,7 @@ class FeatureStore:
         builder.add_links()
         _emit_all(builder, plan)
         batches = list(builder.batches.values())
-        results = await run_many(self._client, [_call(builder, b) for b in batches])
+        results = await run_batch(self._client, [_call(builder, b) for b in batches])
         replay = _replayed_snapshot(results)
         if replay is not None:
             return await self._replay(plan, tenant, event, replay)
@@ -136,7 +136,7 @@ class FeatureStore:
         if plan.links is not None:
             await self._link_round(builder, batches, results, raw, then)
         elif then:
-            await run_many(self._client, then)
+            await run_batch(self._client, then)
         return FeatureSnapshot(values=_convert(plan, raw), replayed=False)
 
     async def read(self, *, tenant: str, event: Event, specs: Sequence[FeatureSpec]) -> dict[str, Value]:
@@ -150,7 +150,7 @@ class FeatureStore:
         batches = [b for b in builder.batches.values() if b.ops]
         if not batches:
             return dict.fromkeys(plan.names)
-        results = await run_many(self._client, [_call(builder, b) for b in batches])
+        results = await run_batch(self._client, [_call(builder, b) for b in batches])
         raw = _merge(plan, batches, results)
         if plan.links is not None:
             await self._link_round(builder, batches, results, raw, [])
@@ -160,7 +160,8 @@ class FeatureStore:
         """Record an order_paid / refund / chargeback / label; False if already recorded.
 
         Windowed specs the event feeds are recorded; an ``order_paid`` also marks the
-        payer's first paid order in its referrer's slot (for ``paid_share``).
+        payer's first paid order in its referrer's slot (for ``paid_share``), and a refund or
+        chargeback the refunded payer there when a spec reads it (``refunded_invitees``).
         """
         plan = self.plan(specs)
         builder = self._builder(plan, tenant, event, record=True)
@@ -172,24 +173,28 @@ class FeatureStore:
                 windows.emit(builder, spec, index)
             elif isinstance(spec, BindingFeature):
                 bindings.emit(builder, spec, index)
-        if event.type == "order_paid":
+        refund = event.type in referral_refunds.REFUND_TYPES and referral_refunds.records(plan.specs)
+        if event.type == "order_paid" or refund:
             referral_graph.emit_paid(builder)
         if plan.links is not None:
             links.emit(builder, plan.links)
         batches = list(builder.batches.values())
-        results = await run_many(self._client, [_call(builder, b) for b in batches])
+        results = await run_batch(self._client, [_call(builder, b) for b in batches])
         if _replayed_snapshot(results) is not None:
             return False
         referrer = _extra(batches, results, "ref")
         then: list[Call] = []
         if referrer is not None:
             mark = self._builder(plan, tenant, event, record=True)
-            referral_graph.emit_paid_mark(mark, referrer, _extra(batches, results, "ids") or "")
+            if refund:
+                referral_refunds.emit_mark(mark, referrer)
+            else:
+                referral_graph.emit_paid_mark(mark, referrer, _extra(batches, results, "ids") or "")
             then = [_call(mark, b) for b in mark.batches.values()]
         if plan.links is not None:
             await self._link_round(builder, batches, results, [], then)
         elif then:
-            await run_many(self._client, then)
+            await run_batch(self._client, then)
         return True
 
     # -- lists ------------------------------------------------------------------------
@@ -275,20 +280,20 @@ class FeatureStore:
         """Round 2 of the link features (with ``then``, calls that also wait on round 1): fills ``raw``.
 
         One more round trip, and only when round 1 found peers or new links: write the new
-        links on both sides, read every member's facts (engine/features/links.py).
+        links on both sides, aggregate the members' facts in the script (engine/features/links.py).
         """
         graph = builder.plan.links
         assert graph is not None
         found = links.observe(builder, graph, batches, results)
         second = self._next_step(builder)
         second.read_values = builder.read_values
-        members = links.emit_round_two(second, graph, found)
+        links.emit_round_two(second, graph, found)
         round_two = [b for b in second.batches.values() if b.ops]
         calls = [_call(second, b) for b in round_two]
-        answers = await run_many(self._client, calls + then) if calls or then else []
+        answers = await run_batch(self._client, calls + then) if calls or then else []
         if builder.read_values:
-            facts = links.read_round_two(graph, members, round_two, answers[: len(round_two)])
-            for index, value in links.values(builder, graph, found, facts).items():
+            groups = links.group_answers(round_two, answers[: len(round_two)])
+            for index, value in links.values(builder, graph, found, groups).items():
                 raw[index - 1] = value
 
     def _next_step(self, builder: RequestBuilder) -> RequestBuilder:

@@ -20,6 +20,11 @@ every write to the longest window any feature reads from it, with a TTL of that 
 plus slack. Members are keyed by event id, so recording the same event twice never
 counts it twice.
 
+An exact ``distinct`` set is read once per event for all its windows (op DX: the newest
+64 values of the longest window, newest first; a window that capped read may not cover
+gets its own ZCOUNT) and its TTL is renewed only when the event starts a new 30-minute
+quantum past the set's newest value (see ``DISTINCT_TTL_QUANTUM_MS``).
+
 ``distinct`` with ``approx: true`` uses HyperLogLog instead (standard error 0.81%),
 in 8 buckets of W/8 each: it counts values seen in the last W plus at most W/8
 (the partly elapsed oldest bucket). Memory per entity is then at most 9 x 12 kB,
@@ -83,6 +88,9 @@ def emit(builder: RequestBuilder, spec: WindowedFeature, index: int) -> None:
         _emit_hll(builder, spec, index, batch, f"{tag}:{suffix}", record)
     elif spec.bucketed:
         _emit_buckets(builder, spec, index, batch, tag, f"{tag}:{suffix}", record)
+    elif aggregate is _DISTINCT:
+        if index not in builder.plan.distinct_followers:
+            _emit_distinct(builder, spec, index, batch, suffix, f"{tag}:{suffix}", record)
     else:
         _emit_sorted_set(builder, spec, index, batch, suffix, f"{tag}:{suffix}", record)
 
@@ -117,6 +125,37 @@ def _emit_sorted_set(
         batch.ops.extend(("ZS", index, key_index, after))
     else:
         batch.ops.extend(("ZC", index, key_index, after, "+inf" if aggregate is _DISTINCT else builder.t_arg))
+
+
+#: A distinct set's TTL moves when an event starts a new 30-minute quantum past the set's newest
+#: value: within the TTL's slack (1 h) with the future skew (5 min) to spare (plan.lua, op DX).
+DISTINCT_TTL_QUANTUM_MS = 1_800_000
+
+
+#: A first/last-seen hash's TTL (history + this + the future skew) moves on the first event of a day past its
+#: last time, instead of on every event.
+SEEN_TTL_QUANTUM_MS = 86_400_000
+
+
+def _emit_distinct(
+    builder: RequestBuilder, spec: WindowedFeature, index: int, batch: Batch, suffix: str, key: str, record: bool
+) -> None:
+    """Every window of one exact distinct set in one op: one range read, one ZADD, a PEXPIRE every 30 min."""
+    member = ""
+    if record and key not in builder.written:
+        member = _member(builder, spec, index) or ""
+        if member:
+            builder.written.add(key)
+    reads = builder.plan.distinct_groups[index] if builder.read_values else ()
+    if not member and not reads:
+        return
+    window = builder.plan.windows[suffix]
+    trim = builder.trim(window) if member and trims(builder) else ""
+    ttl = builder.window_ttl(window)
+    widest = builder.low(None if window < 0 else window // 1000)
+    batch.ops.extend(("DX", batch.key(key), member, ttl, trim, DISTINCT_TTL_QUANTUM_MS, widest, len(reads)))
+    for value_index, seconds in reads:
+        batch.ops.extend((value_index, builder.low(seconds)))
 
 
 def _emit_buckets(
@@ -197,4 +236,6 @@ def _emit_seen(
         batch.ops.extend(("SR", index, key_index, field, UNIT_SECONDS[spec.unit] * 1000))
     if record and key not in builder.written:
         builder.written.add(key)
-        batch.deferred.extend(("SW", key_index, builder.history_ttl))
+        settings = builder.settings
+        ttl = str((settings.history_ttl_s + settings.max_future_skew_s) * 1000 + SEEN_TTL_QUANTUM_MS)
+        batch.deferred.extend(("SW", key_index, ttl, SEEN_TTL_QUANTUM_MS))

@@ -44,16 +44,25 @@ local function step(state, seen, log, start, first, after)
     local s = redis.call('HMGET', state, 'stage', 'seq', 'since', 'last')
     return {'dup', s[1] or start, s[2] or '0', s[3] or '0', s[4] or '0', 0}
   end
-  local stored = redis.call('HGET', state, 'stage')
+  local s = redis.call('HMGET', state, 'stage', 'seq', 'since', 'last')
+  local stored = s[1]
   local stage = stored or start
   local pick = 0
   for i = first, after - 1, 3 do
     if ARGV[i] == stage then pick = i break end
   end
   if pick > 0 and ARGV[pick + 1] == '' then return {'ask', stage, '0', '0', '0', 0} end
-  if not stored then redis.call('HSET', state, 'stage', stage, 'since', ARGV[2], 'seq', 0) end
-  local last = tonumber(redis.call('HGET', state, 'last') or '0')
-  if epoch > last then redis.call('HSET', state, 'last', ARGV[2]) end
+  -- every field this event sets, in one HSET at the end (the reply is built from them)
+  local set = {}
+  if not stored then
+    s[1], s[2], s[3] = stage, '0', ARGV[2]
+    set[#set + 1] = 'stage'; set[#set + 1] = stage; set[#set + 1] = 'since'; set[#set + 1] = ARGV[2]
+    set[#set + 1] = 'seq'; set[#set + 1] = '0'
+  end
+  if epoch > tonumber(s[4] or '0') then
+    s[4] = ARGV[2]
+    set[#set + 1] = 'last'; set[#set + 1] = ARGV[2]
+  end
   local status, armed = 'ok', {}
   for _, field in ipairs(redis.call('HKEYS', state)) do
     local kind = string.sub(field, 1, 2)
@@ -61,15 +70,16 @@ local function step(state, seen, log, start, first, after)
     elseif kind == 't:' then armed[#armed + 1] = string.sub(field, 3) end
   end
   if pick > 0 then
-    redis.call('HSET', state, 'stage', ARGV[pick + 1], 'since', ARGV[2])
-    redis.call('HINCRBY', state, 'seq', 1)
+    s[1], s[2], s[3] = ARGV[pick + 1], tostring(tonumber(s[2] or '0') + 1), ARGV[2]
+    set[#set + 1] = 'stage'; set[#set + 1] = s[1]; set[#set + 1] = 'since'; set[#set + 1] = ARGV[2]
+    set[#set + 1] = 'seq'; set[#set + 1] = s[2]
     redis.call('LPUSH', log, ARGV[pick + 2])
     redis.call('LTRIM', log, 0, tonumber(ARGV[4]) - 1)
     status = 'moved'
   end
+  if #set > 0 then redis.call('HSET', state, unpack(set)) end
   redis.call('ZADD', seen, epoch, ARGV[1])
   redis.call('ZREMRANGEBYRANK', seen, 0, -1 - tonumber(ARGV[3]))
-  local s = redis.call('HMGET', state, 'stage', 'seq', 'since', 'last')
   local reply = {status, s[1], s[2], s[3], s[4] or '0', pick > 0 and (pick - first) / 3 + 1 or 0}
   for _, id in ipairs(armed) do reply[#reply + 1] = id end
   return reply

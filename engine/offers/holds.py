@@ -1,5 +1,10 @@
 """Held referral rewards: released by the invitee's first paid order, else voided.
 
+With a return window (``hold: {until: order_paid, return_window: 7d}``) the paid order
+only starts the window: the hold is released by ``expire`` (the worker) once the window
+has passed without a refund, and voided by the subject's refund within it, so a hired
+buyer who pays and takes the money back (刷单) releases nothing.
+
 The authority on a hold is its hash in the offer's slot; the TRANSITION script moves
 it out of ``held`` exactly once and, when voiding, returns the unit to the offer's
 total and to the beneficiary's per-customer count in the same atomic step. The
@@ -50,8 +55,8 @@ async def on_outcome(
     if not hold_ids:
         return []
     verb, cause = action
-    args = [verb, event.customer, cause, repr(event.epoch), event.event_id, keep_seconds]
     ref = order_reference(event) or event.event_id
+    args = [verb, event.customer, cause, repr(event.epoch), event.event_id, keep_seconds, ref]
     return await _transition(client, transition, tenant, hold_ids, args, cause, event.timestamp, index, ref)
 
 
@@ -130,7 +135,9 @@ async def _transition(
         if kind != "changed":
             continue
         state, subject, beneficiary = (text(v) for v in reply[1:4])
-        why = "expired" if state == "expired" else reason  # a paid order after void_at is too late
+        earned = state == "released" and reason == "expired"  # a return window passed without a refund
+        why = "return_window" if earned else "expired" if state == "expired" else reason  # paid after void_at: late
+        released_ref = text(reply[5]) if earned and len(reply) > 5 else ref  # earned: by its paid order
         offer_id = hold.split("/", 1)[0]
         changes.append(HoldChange(hold, offer_id, state, why, subject, beneficiary, at.astimezone(UTC)))  # type: ignore[arg-type]
         for customer in {subject, beneficiary}:
@@ -138,7 +145,7 @@ async def _transition(
             tidy.append(("SREM", party.holds, hold))
             if state == "released":
                 tidy.append(("ZADD", party.released, repr(at.timestamp()), hold))
-                tidy.append(("HSET", party.released_refs, hold, f"{ref}|{beneficiary}|{subject}"))
+                tidy.append(("HSET", party.released_refs, hold, f"{released_ref}|{beneficiary}|{subject}"))
                 tidy += [("EXPIRE", party.released, args[5]), ("EXPIRE", party.released_refs, args[5])]
     await run_batch(client, tidy)
     return changes

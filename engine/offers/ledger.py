@@ -175,6 +175,7 @@ class OfferLedger:
             reserve.commit_on if reserve else "",
             ",".join(sorted(reserve.release_on)) if reserve else "",
             self.hold_keep_seconds,
+            offer.hold.return_window_seconds if offer.hold else 0,
         ]
         key_list = [
             keys.budget,

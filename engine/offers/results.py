@@ -72,7 +72,7 @@ class HoldChange:
     hold_id: str
     offer_id: str
     status: Literal["released", "voided", "expired"]
-    reason: str  # the outcome type that released it, "fraud", "chargeback" or "expired"
+    reason: str  # the outcome that released it, "fraud", "chargeback", "expired", "refund" or "return_window"
     subject_id: str  # the invitee whose behaviour decides
     beneficiary_id: str
     at: datetime

@@ -33,7 +33,7 @@ end
 #:       2 reserve), 8 void_at / expires_at, 9 subject, 10 release_on (hold),
 #:       11 event_id, 12 at, 13 day, 14 per_week, 15 per_month, 16 period_ttl,
 #:       17 beneficiary, 18 order reference, 19 commit_on, 20 release_on list (comma),
-#:       21 keep_ttl
+#:       21 keep_ttl, 22 return window (s; 0 = released by the outcome itself)
 #: Releases up to 20 lapsed reservations first (lazily, at the event's time), so a
 #: budget is never blocked by checkouts that were abandoned.
 #: Returns "status|remaining|void_at|fresh": a refusal's status lists every cause that holds,
@@ -102,7 +102,7 @@ if not status then
     redis.call('HINCRBY', KEYS[1], 'held', 1)
     redis.call('HSET', KEYS[5], 'state', 'held', 'subject', ARGV[9], 'beneficiary', ARGV[17],
       'release_on', ARGV[10], 'event', ARGV[11], 'at', ARGV[12], 'void_at', ARGV[8],
-      'day', ARGV[13], 'cfield', ARGV[1])
+      'day', ARGV[13], 'cfield', ARGV[1], 'window', ARGV[22])
     redis.call('ZADD', KEYS[6], ARGV[8], ARGV[11])
   elseif ARGV[7] == '2' then
     status = 'reserved'
@@ -173,7 +173,11 @@ return {'kept'}
 
 #: KEYS: budget, customers, hold, due
 #: ARGV: action (release | void | expire | approve), customer, cause (event type, label,
-#:       or late evidence), at (epoch seconds of the cause), cause event id, keep_ttl
+#:       or late evidence), at (epoch seconds of the cause), cause event id, keep_ttl,
+#:       [7 the cause's order reference]
+#: A hold with a return ``window``: its release outcome only starts the window (``earn_at``,
+#: its due score moved there; returns {'earning', subject, beneficiary, earn_at}); a refund
+#: by the subject before then voids it, and ``expire`` at ``earn_at`` releases it.
 #: void: the customer is the hold's subject, or its beneficiary for any cause but a
 #: chargeback (a fraud label, a denied case, a link at checkout); approve: a reviewer
 #: releases the beneficiary's hold. A hold leaves ``held`` exactly once. Returns
@@ -182,19 +186,33 @@ return {'kept'}
 #:   {'kept'}  -- still pending, but this cause does not apply to it
 TRANSITION = """
 local h = redis.call('HMGET', KEYS[3], 'state', 'subject', 'beneficiary', 'release_on', 'void_at',
-  'event')
+  'event', 'window', 'earn_at', 'earn_ref')
 if not h[1] or h[1] ~= 'held' then return {'gone'} end
 local action, customer, cause = ARGV[1], ARGV[2], ARGV[3]
 local at, void_at = tonumber(ARGV[4]), tonumber(h[5])
+local window, earn_at = tonumber(h[7] or '0') or 0, h[8] and tonumber(h[8])
 local cfield = redis.call('HGET', KEYS[3], 'cfield') or h[3]
-if action == 'release' then
+if action == 'release' and earn_at then
+  if h[2] ~= customer or cause ~= 'refund' then return {'kept'} end
+  action = 'void'               -- refunded within its return window: never earned
+elseif action == 'release' then
   if h[2] ~= customer or h[4] ~= cause then return {'kept'} end
-  if at > void_at then action = 'expire' end
+  if at > void_at then
+    action = 'expire'
+  elseif window > 0 then
+    local due = at + window
+    redis.call('HSET', KEYS[3], 'earn_at', tostring(due), 'earn_ref', ARGV[7] or ARGV[5])
+    redis.call('ZADD', KEYS[4], tostring(due), h[6])
+    return {'earning', h[2], h[3], tostring(due)}
+  end
 elseif action == 'void' then
   if h[2] ~= customer and not (cause ~= 'chargeback' and h[3] == customer) then return {'kept'} end
 elseif action == 'approve' then
   if h[3] ~= customer then return {'kept'} end
   action = 'release'
+elseif action == 'expire' and earn_at then
+  if earn_at > at then return {'kept'} end
+  action = 'release'            -- the return window passed without a refund
 elseif action == 'expire' then
   if void_at > at then return {'kept'} end
 else
@@ -214,7 +232,7 @@ redis.call('HSET', KEYS[3], 'state', state, 'changed_at', ARGV[4], 'cause', caus
   'cause_event', ARGV[5])
 redis.call('EXPIRE', KEYS[3], ARGV[6])
 redis.call('ZREM', KEYS[4], h[6])
-return {'changed', state, h[2], h[3], h[5]}
+return {'changed', state, h[2], h[3], h[5], h[9] or ''}
 """
 
 #: KEYS: grants (zset), holds (set) of one customer

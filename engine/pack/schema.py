@@ -154,6 +154,11 @@ class HoldItem(_Section):
 
     until: str | None = Field(None, description="outcome type that releases the hold, e.g. order_paid")
     void_after: str | None = Field(None, description="voided when not released within this duration, e.g. 7d")
+    return_window: str | None = Field(
+        None,
+        description="until: order_paid only: released when the paid order passes this long without a refund "
+        "(a refund within it voids the hold), e.g. 7d",
+    )
     release_on: str | None = None
     void_after_days: Annotated[int, Field(ge=1, le=365)] | None = None
 

@@ -249,8 +249,8 @@ class _Builder:
             return str(node.value)
         try:
             return self.loader.construct_object(node, deep=True)
-        except yaml.YAMLError:
-            return str(node.value)
+        except (yaml.YAMLError, ValueError, OverflowError):  # also a timestamp that is no moment: 2026-02-30
+            return str(node.value)  # the schema then names it at its place, as for any other bad value
 
 
 def _position(node: yaml.Node) -> Position:

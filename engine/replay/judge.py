@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.backends import BackendKind
-from engine.events import Event
+from engine.events import OUTCOME_TYPES, Event
 from engine.pack.loader import read_pack_files
 from engine.replay.diff import DiffTally
 from engine.replay.families import rewards_cut
@@ -39,8 +39,10 @@ class PackSource:
 
 
 #: One replayed event as the judge sees it: the event, its truth, its family, its shared feature
-#: values (None for an outcome).
+#: values (for an outcome: None, or ``{LINKED_AT_CHECKOUT: True}`` when its paid order's identities
+#: were listed because of another account: engine/cases/links.py).
 Item = tuple[Event, str | None, str | None, Mapping[str, Any] | None]
+LINKED_AT_CHECKOUT = "linked_at_checkout"
 
 
 class Judge:
@@ -57,8 +59,8 @@ class Judge:
 
     def take(self, items: list[Item]) -> None:
         for event, truth, family, values in items:
-            if values is None:
-                self.outcome(event)
+            if values is None or event.type in OUTCOME_TYPES:
+                self.outcome(event, linked=bool(values and values.get(LINKED_AT_CHECKOUT)))
             else:
                 self.score(event, truth, values, family)
 
@@ -75,9 +77,9 @@ class Judge:
         if self.diff is not None:
             self.diff.add(event, truth, evaluations[1], evaluations[0])
 
-    def outcome(self, event: Event) -> None:
+    def outcome(self, event: Event, *, linked: bool = False) -> None:
         for tally in self.tallies:
-            tally.offers.outcome(event)
+            tally.offers.outcome(event, linked=linked)
         self.outcomes += 1
 
     def summary(self) -> dict[str, Any]:

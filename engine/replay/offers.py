@@ -69,9 +69,9 @@ class OfferTally:
             self.book.grant(winner, event, family)
         return granted
 
-    def outcome(self, event: Event) -> None:
-        """Move the clock to the outcome and apply it: releases, uses, voids, clawbacks."""
-        self.book.outcome(event)
+    def outcome(self, event: Event, *, linked: bool = False) -> None:
+        """Move the clock to the outcome and apply it: releases, uses, voids, clawbacks (``linked``: at checkout)."""
+        self.book.outcome(event, linked=linked)
 
     def taken_by_family(self) -> dict[str, dict[str, Any]]:
         """Per family: rewards kept (count, cash value, trials, per offer) and every measure of their life."""

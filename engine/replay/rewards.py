@@ -9,7 +9,9 @@ it for clawback (docs/review.md). Replay plays that life out in log time, in mem
   back to the offer's total and the beneficiary's per-customer count, as the ledger's
   TRANSITION script does; the per-day count is not given back);
 - **release**: a hold is released by its subject's first outcome of the hold's type
-  (``release_on``) dated before ``void_at``;
+  (``release_on``) dated before ``void_at``; with a ``return_window`` that outcome (a paid
+  order) starts the window instead, the hold is released when the window has passed (as
+  the worker would release it) and voided by the subject's refund within it;
 - **void**: a ``label: fraud`` or a ``chargeback`` voids the pending holds its customer is
   the subject or the beneficiary of (whatever the pack's ``clawback:`` says: the ledger does);
 - **clawback**, only for the causes the pack's ``clawback: on`` names, within its window,
@@ -17,8 +19,12 @@ it for clawback (docs/review.md). Replay plays that life out in log time, in mem
   every reward the customer received (granted or released) and those its orders
   released for others; ``refund_released`` reaches the rewards the refunded order
   released for others (every such reward of the sender when the refund has no
-  ``order_id``). ``linked_at_checkout`` and ``case_denied`` need the live lists and a
-  reviewer: replay does not model them, so what it reports as kept is an upper bound.
+  ``order_id``). ``linked_at_checkout``: a paid order whose device, phone or address the
+  replay's lists hold because of another account (the runner asks engine/cases/links.py,
+  as ``/v1/events`` does) voids the payer's pending holds *before* the order could release
+  them and marks what the payer received and released, like a fraud label.
+  ``case_denied`` needs a reviewer: replay does not model it, so what it reports as kept
+  is an upper bound.
 
 What a clawback **recovers** depends on the reward: an unused coupon, discount, points
 or trial is cancelled (:data:`RECOVERABLE`); a coupon or discount is used by the
@@ -33,8 +39,9 @@ still pending at the end of the log is reported apart (``pending``), not as kept
 from __future__ import annotations
 
 import heapq
+import itertools
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +80,7 @@ class Reward:
     state: str  # granted | held | released | voided | expired
     usable_at: float | None = None  # when it became the beneficiary's
     released_by: str = ""  # the order reference (or event id) of the outcome that released it
+    earn_at: float | None = None  # a return window's end: released then unless refunded before
     clawback: str | None = None  # the first cause that marked it
     recovered: bool = False
     spent: bool = False
@@ -98,14 +106,19 @@ class RewardBook:
     rewards: list[Reward] = field(default_factory=list)
     _parties: dict[str, list[Reward]] = field(default_factory=dict)  # customer -> rewards it is party to
     _due: list[tuple[float, int, Reward]] = field(default_factory=list)
+    _order: Iterator[int] = field(default_factory=itertools.count)  # ties in _due: first pushed first
 
     def tick(self, epoch: float) -> None:
         """Expire every pending hold due by ``epoch``, as the worker's ``expire_holds`` would."""
         while self._due and self._due[0][0] <= epoch:
             _, _, reward = heapq.heappop(self._due)
-            if reward.state == "held":
+            if reward.state != "held":
+                continue
+            if reward.earn_at is None:
                 reward.state = "expired"
                 self.give_back(reward.offer, reward.beneficiary)
+            elif reward.earn_at <= epoch:  # the return window passed without a refund
+                reward.state, reward.usable_at = "released", reward.earn_at
 
     def grant(self, offer: Offer, event: Event, family: str | None) -> None:
         """Record one grant within budget: outright, or held until its release outcome."""
@@ -118,19 +131,24 @@ class RewardBook:
         for party in {reward.subject, beneficiary}:
             self._parties.setdefault(party, []).append(reward)
         if void_at is not None:
-            heapq.heappush(self._due, (void_at, len(self.rewards), reward))
+            heapq.heappush(self._due, (void_at, next(self._order), reward))
 
-    def outcome(self, event: Event) -> None:
+    def outcome(self, event: Event, *, linked: bool = False) -> None:
         """Apply one outcome: releases and uses, or voids and clawbacks, as the ledger and late evidence do."""
         self.tick(event.epoch)
         mine = self._parties.get(event.customer, [])
-        if event.type == "label" and event.label == "fraud":
+        if linked and event.type == "order_paid" and "linked_at_checkout" in self.policy.on:
+            self._void(mine)  # before the order can release anything (api/outcomes/late.py before_release)
+            self._claw_against(event, "linked_at_checkout")
+            self._spend(event, mine)
+        elif event.type == "label" and event.label == "fraud":
             self._void(mine)
             self._claw_against(event, "fraud_label")
         elif event.type == "chargeback":
             self._void(mine)
             self._claw_against(event, "chargeback")
         elif event.type == "refund":
+            self._void([r for r in mine if r.earn_at is not None and r.subject == event.customer])
             self._claw_released_by(event, "refund_released", order_reference(event))
         else:
             self._release(event, mine)
@@ -139,9 +157,16 @@ class RewardBook:
     def _release(self, event: Event, mine: list[Reward]) -> None:
         for reward in mine:
             hold = reward.offer.hold
-            if reward.state == "held" and reward.subject == event.customer and hold and hold.release_on == event.type:
+            if reward.state != "held" or reward.subject != event.customer or not hold or hold.release_on != event.type:
+                continue
+            if reward.earn_at is not None:
+                continue  # its paid order already started the return window
+            reward.released_by = order_reference(event) or event.event_id
+            if hold.return_window_seconds:
+                reward.earn_at = event.epoch + hold.return_window_seconds
+                heapq.heappush(self._due, (reward.earn_at, next(self._order), reward))
+            else:
                 reward.state, reward.usable_at = "released", event.epoch
-                reward.released_by = order_reference(event) or event.event_id
 
     @staticmethod
     def _spend(event: Event, mine: list[Reward]) -> None:

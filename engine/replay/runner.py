@@ -17,12 +17,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from engine.cases.links import links_of
 from engine.events import SCORED_TYPES, Event
+from engine.features.keys import KeyBuilder
 from engine.features.spec import Entity, ListKind
 from engine.features.store import PLAN_SCRIPT, FeatureSnapshot, FeatureStore
 from engine.model import SeedListEntry
 from engine.outcome_lists import apply_outcome
-from engine.replay.judge import Item, Judge, PackSource
+from engine.replay.judge import LINKED_AT_CHECKOUT, Item, Judge, PackSource
 from engine.replay.log import Record
 from engine.replay.pipeline import PipelinedClient
 from engine.replay.plans import SharedPlan
@@ -87,6 +89,9 @@ class Replayer:
         self.run = ReplayRun()
         self._invitees: set[str] = set()
         self._event_ids: set[str] = set()
+        # late evidence at checkout (linked_at_checkout): asked of the lists on each paid order
+        self._check_links = any("linked_at_checkout" in r.clawback.on for r in self.plan.rulesets)
+        self._keys = KeyBuilder(box.secret)
 
     async def seed_lists(self) -> None:
         """Write the seed block / allow / watch entries, as a deploy does; load the script."""
@@ -161,6 +166,8 @@ class Replayer:
         for record, task in zip(flight.window, flight.tasks, strict=True):
             snapshot = task.result()
             values = None if snapshot is None else snapshot.values
+            if record.event.type == "order_paid" and await self._linked_at_checkout(record.event):
+                values = {LINKED_AT_CHECKOUT: True}
             items.append((record.event, record.truth, record.family, values))
             if snapshot is None and record.event.type in ("label", "chargeback"):
                 await self._lists(record.event)
@@ -176,6 +183,17 @@ class Replayer:
             return await store.record_and_read(tenant=self.box.tenant, event=event, specs=specs)
         await store.record_outcome(tenant=self.box.tenant, event=event, specs=specs)
         return None
+
+    async def _linked_at_checkout(self, event: Event) -> bool:
+        """Whether a paid order's identities are listed because of another account (engine/cases/links.py).
+
+        Asked when its batch lands, not while the batch is built: a call awaited there would
+        put the order behind the events after it on the pipe. The lists are the same either
+        way: only labels and chargebacks change them, and they run alone.
+        """
+        if not self._check_links:
+            return False
+        return bool(await links_of(self.box.client, self._keys, tenant=self.box.tenant, event=event))
 
     async def _lists(self, event: Event) -> None:
         """What ``/v1/events`` does to the lists (``engine.outcome_lists``): fraud blocks and watches, legit lifts."""

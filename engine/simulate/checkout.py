@@ -39,6 +39,7 @@ def farm_checkout(
     wallet: str,
     *,
     amount: float = 69.0,
+    campaign: str | None = "trial_99",
     attributes: dict[str, object] | None = None,
 ) -> None:
     """The trial paid with the newcomer coupon, sent to the farm's place typed this account's way."""
@@ -49,8 +50,8 @@ def farm_checkout(
         "order",
         account,
         amount=amount,
-        campaign="trial_99",
+        campaign=campaign,
         address=account.address,
         attributes={**(attributes or {}), PAY_ACCOUNT_CUSTOMERS: 1},  # the wallet's real count is filled in later
     )
-    unit.add(t + sim.rng.uniform(0.3, 5) * MINUTE, "order_paid", account, amount=amount, campaign="trial_99")
+    unit.add(t + sim.rng.uniform(0.3, 5) * MINUTE, "order_paid", account, amount=amount, campaign=campaign)

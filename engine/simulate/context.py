@@ -37,8 +37,9 @@ class Sim:
 
     @classmethod
     def create(cls, seed: int, start: date, days: int) -> Sim:
-        rng = random.Random(seed)
-        return cls(rng=rng, ids=Identities(rng), clock=Timeline(rng, start, days), knobs=Knobs(seed))
+        rng, knobs = random.Random(seed), Knobs(seed)
+        ids = Identities(rng, hometown_share=knobs.uniform("parents.hometown_number_share", 0.08, 0.3))
+        return cls(rng=rng, ids=ids, clock=Timeline(rng, start, days), knobs=knobs)
 
     def unit(self, truth: str, family: str | None = None) -> Unit:
         return Unit(truth, self.sequence, family)

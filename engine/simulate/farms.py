@@ -4,7 +4,8 @@
   device id and a dial-up residential IP, so no device or IP counter builds up; the
   accounts meet only at checkout, on a few wallets and one place typed several ways.
 - slow drip: a few accounts a day for the whole window on a handful of real phones and
-  the farmer's home line, each behaving like a parent, all shipping to one place.
+  the farmer's home line (or 4G, per seed), each behaving like a parent, all shipping to
+  one place, some buying a print now and then to look like one.
 - aged accounts (养号): accounts created weeks earlier on a rack of phones, kept warm
   with red packets, that cash out together in one campaign evening.
 - pay, release, refund (刷单): hired buyers sign up through the organiser's referrer
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from engine.simulate.checkout import farm_checkout, newcomer_claim
 from engine.simulate.context import Sim
-from engine.simulate.places import Place
+from engine.simulate.places import Place, local_phone
 from engine.simulate.timeline import DAY, FARM_HOURS, HOUR, MINUTE, PARENT_HOURS
 from engine.simulate.units import AGED_CASHOUT, PAY_RELEASE_REFUND, SHARED_BACKEND, SLOW_DRIP, Unit
 from engine.simulate.world import CLAIM_MS, ROOTED, TAMPERED, USER_AGENT, WECHAT_UA, Person
@@ -28,13 +29,14 @@ def _place(sim: Sim, family: str) -> Place:
     return Place.locker(sim.rng) if locker else Place.home(sim.rng)
 
 
-def _account(sim: Sim, t: float, *, device: str, ip: str, virtual_share: float) -> Person:
-    ids = sim.ids
+def _account(sim: Sim, t: float, *, device: str, ip: str, virtual_share: float, local_share: float = 0.0) -> Person:
+    ids, rng = sim.ids, sim.rng
+    virtual = rng.random() < virtual_share
     return Person(
         customer=ids.customer_id(),
         device=device,
         ip=ip,
-        phone=ids.phone(virtual=sim.rng.random() < virtual_share),
+        phone=local_phone(rng, virtual) if rng.random() < local_share else ids.phone(virtual=virtual),
         email=ids.farm_email(sim.rng.random() < 0.3) if sim.rng.random() < 0.4 else None,
         address="",
         created=t,
@@ -48,13 +50,16 @@ def shared_backend(sim: Sim) -> Unit:
     place = _place(sim, SHARED_BACKEND)
     wallets = [ids.wallet() for _ in range(knobs.integer("shared_backend.wallets", 1, 3))]
     virtual_share = knobs.uniform("shared_backend.virtual_share", 0.05, 0.5)
+    local_share = knobs.uniform("shared_backend.local_number_share", 0.0, 0.4)  # platforms with local SIMs
     detected = knobs.uniform("shared_backend.spoof_detected", 0.05, 0.6)  # the SDK sees the hook
     gap = knobs.uniform("shared_backend.gap_minutes", 2, 40)
     claim_delay = knobs.uniform("shared_backend.claim_delay_s", 20, 900)
     t = sim.clock.moment(FARM_HOURS)
     for _ in range(knobs.around(rng, "shared_backend.accounts", 6, 30)):
         t += rng.uniform(0.3, 1.7) * gap * MINUTE
-        account = _account(sim, t, device=ids.device_id(), ip=ids.home_ip(), virtual_share=virtual_share)
+        account = _account(
+            sim, t, device=ids.device_id(), ip=ids.home_ip(), virtual_share=virtual_share, local_share=local_share
+        )
         flags: dict[str, object] = {TAMPERED: True, ROOTED: rng.random() < 0.5} if rng.random() < detected else {}
         unit.add(t, "signup", account, campaign="trial_99", attributes={**flags, USER_AGENT: WECHAT_UA})
         account.ip = ids.home_ip()  # 秒拨: a new address for every request
@@ -77,10 +82,13 @@ def slow_drip(sim: Sim) -> Unit:
     per_day = knobs.uniform("slow_drip.accounts_per_day", 0.5, 4)
     virtual_share = knobs.uniform("slow_drip.virtual_share", 0.0, 0.4)
     checkout_share = knobs.uniform("slow_drip.checkout_share", 0.4, 1.0)
+    on_4g = knobs.choice("slow_drip.network", ("home_line", "home_line", "mobile_data")) == "mobile_data"
+    honest_orders = knobs.uniform("slow_drip.honest_order_share", 0.0, 0.3)  # a print bought to look like a parent
     for day in range(sim.clock.days):
         for _ in range(_poisson(sim, per_day)):
             t = sim.clock.start + day * DAY + _hour(sim) * HOUR + rng.random() * HOUR
-            account = _account(sim, t, device=rng.choice(phones), ip=rng.choice(lines), virtual_share=virtual_share)
+            ip = ids.mobile_ip() if on_4g else rng.choice(lines)
+            account = _account(sim, t, device=rng.choice(phones), ip=ip, virtual_share=virtual_share)
             unit.add(t, "signup", account, campaign="trial_99", attributes={USER_AGENT: WECHAT_UA})
             claimed = newcomer_claim(sim, unit, account, t + rng.uniform(1, 60) * MINUTE, t)
             if sim.groups and rng.random() < 0.5:
@@ -88,6 +96,9 @@ def slow_drip(sim: Sim) -> Unit:
             if rng.random() < checkout_share:
                 at = sim.clock.daytime_after(claimed, 10 * MINUTE, 2 * DAY)
                 farm_checkout(sim, unit, account, at, place, rng.choice(wallets))
+                if rng.random() < honest_orders:
+                    at = sim.clock.daytime_after(at, DAY, 5 * DAY)
+                    farm_checkout(sim, unit, account, at, place, rng.choice(wallets), amount=299.0, campaign=None)
     return unit
 
 

@@ -93,10 +93,12 @@ def journey(sim: Sim, unit: Unit, person: Person, t: float, buy_rate: float = 0.
     rng = sim.rng
     if rng.random() < 0.5:
         claim_at = t + rng.uniform(1, 40) * MINUTE
+        on_4g = rng.random() < sim.knobs.uniform("parents.claim_on_4g_share", 0.05, 0.35)  # left the home Wi-Fi
         unit.add(
             claim_at,
             "coupon_claim",
             person,
+            ip=sim.ids.mobile_ip() if on_4g else None,
             campaign="newcomer_gift",
             amount=30.0,
             coupon=sim.ids.token("cp"),

@@ -130,8 +130,9 @@ class Person:
 class Identities:
     """Draws ids and identifiers; every value comes from the one seeded RNG."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, hometown_share: float = 0.15) -> None:
         self.rng = rng
+        self.hometown_share = hometown_share  # parents who kept a number from their home town
         self._mobile_pool = [self.home_ip() for _ in range(4000)]  # carrier NAT exits, shared
 
     def token(self, prefix: str, bits: int = 40) -> str:
@@ -175,7 +176,7 @@ class Identities:
 
     def local_phone(self, virtual: bool = False) -> str:
         """A parent's number: mostly from the studio's city, some kept from a home town."""
-        return local_phone(self.rng, virtual) if self.rng.random() < 0.85 else self.phone(virtual)
+        return self.phone(virtual) if self.rng.random() < self.hometown_share else local_phone(self.rng, virtual)
 
     def wallet(self) -> str:
         return self.token("pay-", 48)

@@ -12,7 +12,7 @@ import re
 
 from engine.wecom.crypto import CallbackKeys
 
-_TENANT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # api.auth.TENANT_PATTERN
 
 
 class WecomConfigError(ValueError):

@@ -10,6 +10,12 @@ round trip of as many Redis commands as the store's scripts executed per event
 memory (INFO used_memory) per 1M events, extrapolated from the run. The last line is
 one JSON object with the figures.
 
+``--refunds`` runs it twice on a stream where one paid order in 20 is refunded later,
+without and with the two refund features (engine/features/referral_refunds.py), and
+reports what they add per event in the same way.
+``--detection`` does the same for the detection windows issue 14 added after the links
+(``detection_specs``: the slow drip's 30-day sign-up count per IP), reporting what they add.
+
 ``--links`` runs the bench twice, without and with the shipped pack's eight linked-account
 features (engine/features/links.py), and reports what they add per event: worker CPU
 (this process) and Redis CPU (INFO used_cpu_sys + used_cpu_user).
@@ -111,8 +117,17 @@ def link_specs() -> tuple[FeatureSpec, ...]:
     )
 
 
-def bench_events(count: int, seed: int = 7) -> list[Event]:
-    """Traffic of a merchant with 50k customers, an hour's worth per 100k events."""
+def refund_specs() -> tuple[FeatureSpec, ...]:
+    """The shipped pack's refund features (rules/features.yaml): 30-day window, refunded within 14 days."""
+    return (
+        ReferralFeature("referrer.refunded_invitees_30d", ReferralMetric.REFUNDED_INVITEES, 30 * D, 14 * D),
+        ReferralFeature("referrer.refund_share_30d", ReferralMetric.REFUND_SHARE, 30 * D, 14 * D),
+    )
+
+
+def bench_events(count: int, seed: int = 7, refunds: bool = False) -> list[Event]:
+    """Traffic of a merchant with 50k customers, an hour's worth per 100k events (``refunds``: 1 paid order in 20
+    is refunded, its customer's next order_paid becoming the refund)."""
     rng = random.Random(seed)
     start = datetime.now(UTC) - timedelta(hours=2)
     kinds = ["signup", "referral", "coupon_claim", "group_buy_join", "red_packet_claim", "order", "order_paid"]
@@ -134,7 +149,20 @@ def bench_events(count: int, seed: int = 7) -> list[Event]:
                 amount=round(rng.uniform(9, 999), 2) if kind in ("order", "order_paid") else None,
             )
         )
-    return events
+    return _with_refunds(events, rng) if refunds else events
+
+
+def _with_refunds(events: list[Event], rng: random.Random) -> list[Event]:
+    """Turn a later order_paid of one payer in 20 into a refund (the payer was seen paying first)."""
+    paid: set[str] = set()
+    out: list[Event] = []
+    for event in events:
+        if event.type == "order_paid" and event.customer in paid and rng.random() < 0.05:
+            event = event.model_copy(update={"type": "refund"})
+        elif event.type == "order_paid":
+            paid.add(event.customer)
+        out.append(event)
+    return out
 
 
 async def run_concurrently(
@@ -162,6 +190,12 @@ async def commands_executed(client: Redis) -> int:
     return sum(int(v["calls"]) for k, v in stats.items() if k not in skip)
 
 
+async def scripts_run(client: Redis) -> int:
+    """Scripts run so far (EVALSHA and EVAL): one per round trip on one server."""
+    stats = await client.info("commandstats")
+    return sum(int(stats.get(k, {}).get("calls", 0)) for k in ("cmdstat_evalsha", "cmdstat_eval"))
+
+
 def _p(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -173,13 +207,24 @@ async def redis_cpu_s(client: Redis) -> float:
     return float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"])
 
 
-async def bench(url: str, events: int, concurrency: int, links: bool = False) -> dict[str, float | int]:
+def detection_specs() -> tuple[FeatureSpec, ...]:
+    """Windows the shipped pack added for the slow drip (rules/features.yaml, same definitions)."""
+    return (_w("ip.signups_30d", Aggregate.COUNT, Entity.IP, 30 * D, SIGNUPS),)
+
+
+async def bench(
+    url: str, events: int, concurrency: int, links: bool = False, refunds: bool | None = None,
+    extra: tuple[FeatureSpec, ...] = (),
+) -> dict[str, float | int]:  # fmt: skip
+    """One run (``refunds``: None = the plain stream; False / True = the refund stream, without / with its features;
+    ``extra``: more specs on top)."""
     client = client_from_url(url, RedisSettings(socket_timeout=5.0))
     assert isinstance(client, Redis)
     try:
         await client.flushdb()
         store = FeatureStore(client, secret=b"bench-secret-0123456789")
-        specs, stream = bench_specs() + (link_specs() if links else ()), bench_events(events)
+        specs = bench_specs() + (link_specs() if links else ()) + (refund_specs() if refunds else ()) + extra
+        stream = bench_events(events, refunds=refunds is not None)
         memory_before = int((await client.info("memory"))["used_memory"])
         await client.config_resetstat()
         cpu_before, redis_before = time.process_time(), await redis_cpu_s(client)
@@ -194,6 +239,7 @@ async def bench(url: str, events: int, concurrency: int, links: bool = False) ->
         worker_us = (time.process_time() - cpu_before) / events * 1e6
         redis_us = (await redis_cpu_s(client) - redis_before) / events * 1e6
         per_event = round(await commands_executed(client) / events)
+        round_trips = await scripts_run(client) / events
         memory_after = int((await client.info("memory"))["used_memory"])
 
         floor_events = min(events, 10_000)
@@ -216,6 +262,7 @@ async def bench(url: str, events: int, concurrency: int, links: bool = False) ->
         "p50_ms": round(statistics.median(latencies), 3),
         "p99_ms": round(_p(latencies, 0.99), 3),
         "redis_commands_per_event": per_event,
+        "round_trips_per_event": round(round_trips, 3),
         "worker_cpu_us_per_event": round(worker_us, 1),
         "redis_cpu_us_per_event": round(redis_us, 1),
         "floor_events_per_s": round(floor_rate),
@@ -232,6 +279,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--url", default=None, help="Redis URL (default: an embedded server)")
     parser.add_argument("--links", action="store_true", help="also run with the link features and compare")
+    parser.add_argument("--refunds", action="store_true", help="compare with and without the refund features")
+    parser.add_argument("--detection", action="store_true", help="also run with issue 14's detection windows")
     args = parser.parse_args()
     if args.url:
         figures = _run(args.url, args)
@@ -253,10 +302,25 @@ def main() -> None:
             f"with the {figures['link_features']} link features: +{figures['link_worker_cpu_us']} us worker CPU, "
             f"+{figures['link_redis_cpu_us']} us Redis CPU, +{figures['link_redis_commands']} Redis calls per event"
         )
+    if "refunds" in figures:
+        print(
+            f"with the 2 refund features (1 paid order in 20 refunded): +{figures['refund_worker_cpu_us']} us worker "
+            f"CPU, +{figures['refund_redis_cpu_us']} us Redis CPU, +{figures['refund_redis_commands']} Redis calls, "
+            f"+{figures['refund_round_trips']} round trips per event"
+        )
+    if "detection" in figures:
+        added = (figures[f"detection_{k}"] for k in ("worker_cpu_us", "redis_cpu_us", "redis_commands"))
+        print(
+            "with {} detection window(s): +{} us worker CPU, +{} us Redis CPU, +{} Redis calls per event".format(
+                figures["detection_features"], *added
+            )
+        )
     print(json.dumps(figures))
 
 
 def _run(url: str, args: argparse.Namespace) -> dict[str, float | int]:
+    if args.refunds:
+        return _compare_refunds(url, args)
     figures = asyncio.run(bench(url, args.events, args.concurrency))
     if args.links:
         linked = asyncio.run(bench(url, args.events, args.concurrency, links=True))
@@ -267,6 +331,26 @@ def _run(url: str, args: argparse.Namespace) -> dict[str, float | int]:
         figures["link_redis_commands"] = linked["redis_commands_per_event"] - figures["redis_commands_per_event"]
         figures["link_events_per_s"] = linked["events_per_s"]
         figures["link_p50_ms"] = linked["p50_ms"]
+    if args.detection:
+        more = asyncio.run(bench(url, args.events, args.concurrency, extra=detection_specs()))
+        figures["detection"] = 1
+        figures["detection_features"] = len(detection_specs())
+        for key in ("worker_cpu_us", "redis_cpu_us"):
+            figures[f"detection_{key}"] = round(more[f"{key}_per_event"] - figures[f"{key}_per_event"], 1)
+        figures["detection_redis_commands"] = more["redis_commands_per_event"] - figures["redis_commands_per_event"]
+    return figures
+
+
+def _compare_refunds(url: str, args: argparse.Namespace) -> dict[str, float | int]:
+    """The refund stream without, then with, the refund features: what they add per event."""
+    figures = asyncio.run(bench(url, args.events, args.concurrency, refunds=False))
+    with_refunds = asyncio.run(bench(url, args.events, args.concurrency, refunds=True))
+    figures["refunds"] = 1
+    for name, key in (("worker_cpu_us", "worker_cpu_us_per_event"), ("redis_cpu_us", "redis_cpu_us_per_event")):
+        figures[f"refund_{name}"] = round(with_refunds[key] - figures[key], 1)
+    figures["refund_redis_commands"] = with_refunds["redis_commands_per_event"] - figures["redis_commands_per_event"]
+    figures["refund_round_trips"] = round(with_refunds["round_trips_per_event"] - figures["round_trips_per_event"], 3)
+    figures["refund_events_per_s"] = with_refunds["events_per_s"]
     return figures
 
 

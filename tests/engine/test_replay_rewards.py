@@ -172,3 +172,88 @@ async def test_a_voided_or_expired_hold_returns_its_unit_to_the_budget() -> None
     trial = next(o for o in again["new"]["offers"] if o["offer"] == "trial")
     # f1 takes the unit; it expires on day 30, so mum2 on day 32 gets it back
     assert (trial["held"], trial["expired"], trial["pending"], trial["out_of_budget"]) == (2, 1, 1, 2)
+
+
+def on_payment(window: str | None) -> PackSource:
+    """The referral gift held until the friend pays, or until the payment has stood ``window`` without a refund."""
+    hold = "    hold: {until: order_paid, void_after: 30d%s}\n" % (f", return_window: {window}" if window else "")
+    text = PACK % {"held": hold, "clawback": CLAWBACK}
+    return PackSource({"pack.yaml": text}, BackendKind.PYTHON)
+
+
+def paid_and_refunded() -> list[Record]:
+    """A hired buyer pays and refunds three days later; an honest friend pays and keeps the trial."""
+    records: list[Record] = []
+
+    def add(hours: float, type_: str, customer: str, family: str, **fields: Any) -> None:
+        truth = "honest" if family == "parents" else family
+        data = {"event_id": f"w{len(records):03d}", "type": type_, "customer": customer,
+                "timestamp": (START + timedelta(hours=hours)).isoformat(), **fields}  # fmt: skip
+        records.append(Record(Event.model_validate(data), truth, family))
+
+    add(0, "referral", "hired1", "pay_release_refund", referrer="org1", device="dv-h1")
+    add(1, "referral", "friend1", "parents", referrer="mum1", device="dv-fr1")
+    add(2, "order_paid", "hired1", "pay_release_refund", amount=99)
+    add(3, "order_paid", "friend1", "parents", amount=99)
+    add(75, "refund", "hired1", "pay_release_refund", amount=99)
+    add(10 * 24, "signup", "mum2", "parents", device="dv-mum2")  # the clock passes both return windows
+    return records
+
+
+async def test_a_return_window_pays_the_honest_friends_referrer_and_not_the_hired_buyers() -> None:
+    summary = (await replay(paid_and_refunded(), on_payment("7d"), on_payment(None), in_process=True)).summary()
+    flows = [
+        {f: r["rewards"]["flow"] for f, r in (families["attack"] | families["honest"]).items()}
+        for families in (summary["new"]["families"], summary["baseline"]["families"])
+    ]
+    windowed, at_payment = flows
+    # released by the payment: the trial and the organiser's gift go out, the refund marks the
+    # gift, but a delivered gift is not recovered (and the trial was the buyer's own)
+    hired = at_payment["pay_release_refund"]
+    assert hired["released"] == cell(2, 50.0) and hired["clawed_back"] == cell(1, 50.0)
+    assert hired["kept"] == cell(2, 50.0)
+    # with a 7-day return window: the refund within it voids both; nothing was ever delivered
+    hired = windowed["pay_release_refund"]
+    assert hired["voided"] == cell(2, 50.0)
+    assert hired["released"] == cell(0, 0.0) and hired["kept"] == cell(0, 0.0)
+    # the honest friend's trial and her referrer's gift, released once the payment stood 7 days
+    assert windowed["parents"]["released"] == cell(2, 50.0) and windowed["parents"]["kept"] == cell(2, 50.0)
+
+
+def linked_world() -> list[Record]:
+    """A farmer labelled fraud; a later account pays on the farmer's phone, one on its own does too."""
+    records: list[Record] = []
+
+    def add(hours: float, type_: str, customer: str, family: str, **fields: Any) -> None:
+        truth = "honest" if family == "parents" else family
+        data = {"event_id": f"k{len(records):03d}", "type": type_, "customer": customer,
+                "timestamp": (START + timedelta(hours=hours)).isoformat(), **fields}  # fmt: skip
+        records.append(Record(Event.model_validate(data), truth, family))
+
+    add(0, "signup", "farmer", "shared_backend", device="dv-rack")  # the store sees its device
+    add(1, "label", "farmer", "shared_backend", label="fraud")  # blocks it, watches dv-rack
+    add(2, "referral", "alt1", "shared_backend", referrer="org9", device="dv-alt1")  # trial + org9's gift held
+    add(3, "referral", "friend2", "parents", referrer="mum3", device="dv-fr2")
+    add(5, "order_paid", "alt1", "shared_backend", amount=99, device="dv-rack")  # pays on the watched phone
+    add(6, "order_paid", "friend2", "parents", amount=99, device="dv-fr2")
+    return records
+
+
+async def test_a_paid_order_on_a_labelled_farmers_device_releases_nothing_in_replay() -> None:
+    linked_pack = on_payment(None)
+    files = {"pack.yaml": linked_pack.files["pack.yaml"].replace(
+        CLAWBACK, "clawback: {on: [fraud_label, chargeback, refund_released, linked_at_checkout], window: 30d}"
+    )}  # fmt: skip
+    summary = (
+        await replay(linked_world(), PackSource(files, BackendKind.PYTHON), linked_pack, in_process=True)
+    ).summary()
+    flows = [
+        {f: r["rewards"]["flow"] for f, r in (families["attack"] | families["honest"]).items()}
+        for families in (summary["new"]["families"], summary["baseline"]["families"])
+    ]
+    linked, unlinked = flows
+    assert unlinked["shared_backend"]["released"] == cell(2, 50.0)  # the pack that does not look at checkout
+    # the farmer's trial by its label; alt1's trial and org9's gift before alt1's order could release them
+    assert linked["shared_backend"]["voided"] == cell(3, 50.0)
+    assert linked["shared_backend"]["kept"] == cell(0, 0.0)
+    assert linked["parents"]["released"] == cell(2, 50.0) == unlinked["parents"]["released"]

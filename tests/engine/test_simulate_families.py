@@ -182,3 +182,21 @@ def test_orders_carry_the_wallet_unless_asked_not_to(tmp_path: Path) -> None:
 
 def _region(phone: str) -> str:
     return str(geocoder.description_for_number(phonenumbers.parse("+86" + phone), "zh"))
+
+
+def _newcomer_habits(seed: int) -> tuple[float, float]:
+    """Honest newcomers: share of gift claims on another network than the sign-up, of numbers from elsewhere."""
+    records = [r for r in simulate(SimulationConfig(events=8000, seed=seed)) if r["family"] == "parents"]
+    signed = {r["customer"]: r for r in records if r["type"] == "signup"}
+    claims = [r for r in records if r["type"] == "coupon_claim" and r["customer"] in signed]
+    moved = sum(r["ip"] != signed[r["customer"]]["ip"] for r in claims) / len(claims)
+    far = sum(_region(r["phone"]) not in ("北京市", "中国") for r in signed.values()) / len(signed)
+    return moved, far
+
+
+def test_honest_newcomers_change_networks_and_keep_numbers_from_home_as_much_as_each_seed_says() -> None:
+    """The look-alikes of 秒拨 and 接码: a parent who claims on 4G, a parent with a number from home."""
+    habits = [_newcomer_habits(seed) for seed in (1, 3)]
+    for moved, far in habits:
+        assert 0.03 <= moved <= 0.4 and 0.05 <= far <= 0.35, habits
+    assert habits[0] != habits[1]

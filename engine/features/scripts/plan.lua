@@ -40,6 +40,7 @@ end
 local chain, depth = '', 0   -- the referrer's ancestor chain, loaded by op RR
 local ids = ''               -- the same ancestors' customer ids (their slots), for subtree writes
 local CHAIN_CAP = 8
+local DISTINCT_READ = 64     -- op DX: values read per distinct set (more: ZCOUNT per window)
 local seen = {}              -- key index -> {first, last} of a first/last-seen hash, read once
 
 local dup = false            -- op EG: this slot has seen the event (cluster): add to no bucket
@@ -61,6 +62,87 @@ local function first_last(k)
 end
 
 local A = ARGV[5] ~= '' and cjson.decode(ARGV[5]) or {}
+
+-- link features (engine/features/links.py): ops LI, LF, LM, LG, LP --------------------
+
+local link_facts = {}        -- key index -> {first, last, paid} of a customer's lk:f, read once
+
+local function link_member_facts(k)
+  local fx = link_facts[k]
+  if not fx then
+    fx = call('HMGET', KEYS[k], 'f', 'l', 'p')
+    link_facts[k] = fx
+  end
+  return tonumber(fx[1]), tonumber(fx[2]), tonumber(fx[3])
+end
+
+-- Op LM at A[i]: the linked group's aggregates over the members the op lists (those in this
+-- slot), so a member's facts never leave Redis. Per spec (code, low, arg) a member counts
+-- when its link time `at` > low; the reply has two numbers per spec:
+--   N new (arg: within ms), R returning (within), P paid: members counted, members flagged
+--   G rewards (arg: '(<low s>' of the grants): 0, the grants of the peers (role 0)
+--   I identities (arg: '(<low ms>'): 0, the distinct strong identities (first character in
+--     `prefixes`) the members used after low, at most `cap`: their count, or (list = 1) them
+-- role: 0 a peer, 1 the customer itself (facts, no rewards), 2 the customer, identities only.
+local function link_group(i)
+  local prefixes, cap, list, nspec = A[i + 1], A[i + 2], A[i + 3] == 1, A[i + 4]
+  local s0 = i + 4
+  local m0 = s0 + 1 + 3 * nspec
+  local counts, flagged, seen, sizes = {}, {}, {}, {}
+  for s = 1, nspec do counts[s], flagged[s], seen[s], sizes[s] = 0, 0, {}, 0 end
+  for m = 1, A[m0] do
+    local b = m0 + 5 * (m - 1)
+    local fk, gk, lk, at, role = A[b + 1], A[b + 2], A[b + 3], A[b + 4], A[b + 5]
+    for s = 1, nspec do
+      local c = s0 + 3 * (s - 1)
+      local code, low, arg = A[c + 1], A[c + 2], A[c + 3]
+      if at > low then
+        if code == 'I' then
+          if sizes[s] < cap then
+            local set = seen[s]
+            for _, id in ipairs(call('ZRANGEBYSCORE', KEYS[lk], arg, '+inf')) do
+              if not set[id] and string.find(prefixes, string.sub(id, 1, 1), 1, true) then
+                set[id] = true
+                sizes[s] = sizes[s] + 1
+                if sizes[s] >= cap then break end
+              end
+            end
+          end
+        elseif code == 'G' then
+          if role == 0 then flagged[s] = flagged[s] + call('ZCOUNT', KEYS[gk], arg, '+inf') end
+        elseif role ~= 2 then
+          local f, l, p = link_member_facts(fk)
+          counts[s] = counts[s] + 1
+          local yes
+          if code == 'N' then
+            yes = not f or t - f < arg
+          elseif code == 'R' then
+            yes = f ~= nil and (l or 0) - f >= arg
+          else
+            yes = p ~= nil and p <= t
+          end
+          if yes then flagged[s] = flagged[s] + 1 end
+        end
+      end
+    end
+  end
+  local out = {}
+  for s = 1, nspec do
+    out[2 * s - 1] = counts[s]
+    if A[s0 + 3 * (s - 1) + 1] == 'I' then
+      if list then
+        local ids = {}
+        for id in pairs(seen[s]) do ids[#ids + 1] = id end
+        out[2 * s] = ids
+      else
+        out[2 * s] = sizes[s]
+      end
+    else
+      out[2 * s] = flagged[s]
+    end
+  end
+  return out
+end
 local i = 1
 local last = #A
 while i <= last do
@@ -113,6 +195,42 @@ while i <= last do
   elseif op == 'EG' then      -- key ttl: this slot's marker of the event (cluster)
     if not call('SET', KEYS[A[i + 1]], '1', 'NX', 'PX', A[i + 2]) then dup = true end
     i = i + 3
+  elseif op == 'DX' then      -- key member ttl trim quantum widest count (idx lo)...: a distinct set, one read
+    -- Reads the values seen after `widest` (the plan's longest window on the set), newest
+    -- first, at most DISTINCT_READ of them, and counts every window from that (the current
+    -- value once, whatever its old score); a window the capped read may not cover is
+    -- counted by ZCOUNT after the write. The TTL moves only when the event starts a new
+    -- quantum past the set's newest value (or the set has none in the window): the expiry
+    -- then covers newest + window while the TTL's slack >= quantum + future skew.
+    local key, member, count = KEYS[A[i + 1]], A[i + 2], A[i + 7]
+    local got = call('ZREVRANGEBYSCORE', key, '+inf', string.format('(%d', A[i + 6]),
+      'WITHSCORES', 'LIMIT', 0, DISTINCT_READ)
+    local newest = got[2] and tonumber(got[2])
+    local own = false
+    if member ~= '' then
+      for j = 1, #got, 2 do if got[j] == member then own = tonumber(got[j + 1]) break end end
+      call('ZADD', key, 'GT', tstr, member)
+      if A[i + 4] ~= '' then call('ZREMRANGEBYSCORE', key, '-inf', A[i + 4]) end
+      local quantum = A[i + 5]
+      if not newest or math.floor(t / quantum) > math.floor(newest / quantum) then
+        call('PEXPIRE', key, A[i + 3])
+      end
+    end
+    local capped = #got >= 2 * DISTINCT_READ
+    for k = 1, count do
+      local lo = A[i + 7 + 2 * k]
+      if capped and tonumber(got[#got]) > lo then
+        vals[A[i + 6 + 2 * k]] = call('ZCOUNT', key, string.format('(%d', lo), '+inf')
+      else
+        local c = 0
+        for j = 2, #got, 2 do
+          if tonumber(got[j]) > lo then c = c + 1 else break end
+        end
+        if member ~= '' and not (own and own > lo) then c = c + 1 end
+        vals[A[i + 6 + 2 * k]] = c
+      end
+    end
+    i = i + 8 + 2 * count
   elseif op == 'ZC' then      -- idx key (lo hi: members scored in (lo, hi]
     vals[A[i + 1]] = call('ZCOUNT', KEYS[A[i + 2]], A[i + 3], A[i + 4])
     i = i + 5
@@ -139,10 +257,14 @@ while i <= last do
     for _, m in ipairs(members) do sum = sum + tonumber(string.match(m, ':([^:]*)$')) end
     vals[A[i + 1]] = sum
     i = i + 4
-  elseif op == 'SW' then      -- key ttl: widen [first, last] to include t
+  elseif op == 'SW' then      -- key ttl quantum: widen [first, last] to include t
+    -- the TTL (history + quantum) moves only when t starts a new quantum past the last
+    -- time: the key then lives at least history past its last event, one PEXPIRE a day
     local k = A[i + 1]
     local key = KEYS[k]
     local fl = first_last(k)
+    local quantum = A[i + 3]
+    local renew = not fl[2] or math.floor(t / quantum) > math.floor(tonumber(fl[2]) / quantum)
     local first = not fl[1] or t < tonumber(fl[1])
     local latest = not fl[2] or t > tonumber(fl[2])
     if first and latest then
@@ -152,8 +274,8 @@ while i <= last do
     elseif latest then
       call('HSET', key, 'l', tstr)
     end
-    call('PEXPIRE', key, A[i + 2])
-    i = i + 3
+    if renew then call('PEXPIRE', key, A[i + 2]) end
+    i = i + 4
   elseif op == 'LK' then      -- key ttl cap count member...: a customer's own devices / ips
     local key, count = KEYS[A[i + 1]], A[i + 4]
     if count > 0 then
@@ -269,6 +391,39 @@ while i <= last do
     call('HSETNX', key, A[i + 2], tstr)
     call('PEXPIRE', key, A[i + 3])
     i = i + 4
+  elseif op == 'RK' then      -- idx share inv paid rfd (lo hi within cap: invitees refunded within `within` of paying
+    -- over the newest `cap` invitees referred in (lo, hi]: how many (share 0), or their share
+    -- of those who paid by now (share 1; missing when none did); referral_refunds.py
+    local inv = call('ZREVRANGEBYSCORE', KEYS[A[i + 3]], A[i + 7], A[i + 6], 'LIMIT', 0, A[i + 9])
+    local paying, refunded = 0, 0
+    if #inv > 0 then
+      local paid_at = call('HMGET', KEYS[A[i + 4]], unpack(inv))
+      local rfd, within = KEYS[A[i + 5]], A[i + 8]
+      for k, p in ipairs(paid_at) do
+        local at = p and tonumber(p)
+        if at and at <= t then
+          paying = paying + 1
+          local r = call('ZSCORE', rfd, inv[k])
+          if r and tonumber(r) <= t and tonumber(r) - at <= within then refunded = refunded + 1 end
+        end
+      end
+    end
+    if A[i + 2] == 0 then
+      vals[A[i + 1]] = refunded
+    elseif paying > 0 then
+      vals[A[i + 1]] = refunded / paying
+    end
+    i = i + 10
+  elseif op == 'RM' then      -- paid rfd invitee ttl keep: a refund of an invitee this slot saw pay
+    local p = call('HGET', KEYS[A[i + 1]], A[i + 3])
+    if p and tonumber(p) <= t then
+      local key = KEYS[A[i + 2]]
+      if call('ZADD', key, 'NX', tstr, A[i + 3]) == 1 then
+        call('ZREMRANGEBYRANK', key, 0, -1 - A[i + 5])
+      end
+      call('PEXPIRE', key, A[i + 4])
+    end
+    i = i + 6
   elseif op == 'GS' then      -- idx key lo member: other members in the window sharing it
     local key = KEYS[A[i + 2]]
     local lo = A[i + 3]
@@ -280,32 +435,37 @@ while i <= last do
   elseif op == 'LI' then      -- key record member ttl trim lo limit: an identity's customers (links.py)
     local key = KEYS[A[i + 1]]
     if A[i + 2] == 1 then
-      call('ZADD', key, 'GT', tstr, A[i + 3])
-      if A[i + 5] ~= '' then call('ZREMRANGEBYSCORE', key, '-inf', A[i + 5]) end
+      -- the set grows only by a new user: trim it then (reads skip the stale ones anyway)
+      if call('ZADD', key, 'GT', tstr, A[i + 3]) == 1 and A[i + 5] ~= '' then
+        call('ZREMRANGEBYSCORE', key, '-inf', A[i + 5])
+      end
       call('PEXPIRE', key, A[i + 4])
     end
     -- at most `limit` (fan-out + 1) users in (lo, +inf]: that many means a hub
     extra[#extra + 1] = call('ZRANGEBYSCORE', key, A[i + 6], '+inf', 'WITHSCORES', 'LIMIT', 0, A[i + 7])
     i = i + 8
   elseif op == 'LF' then      -- key paid ttl: the customer's first / last sight and first paid order
-    local key = KEYS[A[i + 1]]
-    local fl = call('HMGET', key, 'f', 'l')
-    if not fl[1] then
+    local k = A[i + 1]
+    local key = KEYS[k]
+    local fl = call('HMGET', key, 'f', 'l', 'p')
+    local f, l, p = fl[1], fl[2], fl[3]
+    if not f then
       call('HSET', key, 'f', tstr, 'l', tstr)
-    elseif tonumber(fl[2]) < t then
+      f, l = tstr, tstr
+    elseif tonumber(l) < t then
       call('HSET', key, 'l', tstr)
+      l = tstr
     end
-    if A[i + 2] == 1 then call('HSETNX', key, 'p', tstr) end
+    if A[i + 2] == 1 and not p then
+      call('HSET', key, 'p', tstr)
+      p = tstr
+    end
     call('PEXPIRE', key, A[i + 3])
+    link_facts[k] = {f, l, p}  -- what op LM reads next in this call
     i = i + 4
-  elseif op == 'LR' then      -- facts grants links lo count lo_s...: one member's facts, flat
-    local out = call('HMGET', KEYS[A[i + 1]], 'f', 'l', 'p')
-    local count = A[i + 5]
-    for k = 1, count do out[#out + 1] = call('ZCOUNT', KEYS[A[i + 2]], A[i + 5 + k], '+inf') end
-    local links = call('ZRANGEBYSCORE', KEYS[A[i + 3]], A[i + 4], '+inf', 'WITHSCORES')
-    for k = 1, #links do out[#out + 1] = links[k] end
-    extra[#extra + 1] = out
-    i = i + 6 + count
+  elseif op == 'LM' then      -- prefixes cap list nspec (code low arg)... nmem (facts grants links at role)...
+    extra[#extra + 1] = link_group(i)
+    i = i + 6 + 3 * A[i + 4] + 5 * A[i + 5 + 3 * A[i + 4]]
   elseif op == 'LG' then      -- peers since lo: linked customers in (lo, +inf], flat (member, time, since)
     local found = call('ZRANGEBYSCORE', KEYS[A[i + 1]], A[i + 3], '+inf', 'WITHSCORES')
     local out = {}

@@ -4,8 +4,9 @@ The definition (engine/features/links.py, docs/features.md "Linked accounts"): a
 event, a strong identity on it that at most ``fanout`` customers used in the last W
 links its customer to each other user, at that user's last use of it; a link's time is
 the latest such moment, and it formed at the event that found it while it was not live.
-Weak identities link only on the event that carries them. Nothing here reuses the
-store's data structures: every value is a scan of the events recorded so far.
+Weak identities link only on the event that carries them; ``identities`` counts at most
+``IDENTITY_CAP``. Nothing here reuses the store's data structures: every value is a scan
+of the events recorded so far.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from engine.events import Event, ip_subnet
 from engine.features.keys import normalize
+from engine.features.links import IDENTITY_CAP
 from engine.features.spec import UNIT_SECONDS, Entity, LinkFeature, LinkMetric
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -119,7 +121,7 @@ class LinkOracle:
             case LinkMetric.RETURNING_SHARE:
                 return sum(self.last(c) - self.first(c) >= within for c in everyone) / len(everyone)
             case LinkMetric.IDENTITIES:
-                return len(self.identities(spec, everyone, low))
+                return min(IDENTITY_CAP, len(self.identities(spec, everyone, low)))
             case LinkMetric.LINK_AGE:
                 formed = [strong[p][1] for p in group if p in strong and strong[p][0] > low]
                 return None if not formed else (t - min(formed)) / (UNIT_SECONDS[spec.unit] * 1000)

@@ -117,3 +117,24 @@ async def test_bucketed_window_over_counts_at_most_one_bucket_before_its_start(b
     assert await signup(1, timedelta(minutes=30, seconds=20)) == 2  # 30m20s old, its bucket overlaps: counted
     assert await signup(2, timedelta(minutes=30, seconds=51)) == 2  # the first one's bucket is now out
     assert await signup(3, timedelta(minutes=61, seconds=50)) == 1  # more than 31 min after #1 and #2
+
+
+async def test_distinct_windows_stay_exact_past_the_read_cap(backend: Backend, tenant: str) -> None:
+    """A farm device with 100 accounts: every window of its distinct set is exact, past the 64 values read at once.
+
+    The set's windows are counted from one capped read of its newest values; a window the
+    read may not cover falls back to its own count, and a returning account counts once.
+    """
+    specs = tuple(s for s in SPECS if s.name in ("device.accounts_1h", "device.accounts_6h"))
+    assert len(specs) == 2
+    store, oracle = backend.store(), Oracle()
+    mismatches: list[str] = []
+    for n in range(150):
+        customer = f"farm{n % 100}" if n < 120 else f"farm{(n * 7) % 100}"  # 100 accounts, then returning ones
+        at = START + timedelta(minutes=3 * n)  # 7.5 h: the 1 h window holds 20, the 6 h one up to 100
+        event = Event(event_id=f"cap{n}", type="signup", customer=customer, device="locker", timestamp=at)
+        expected = oracle.values(specs, event)
+        got = (await store.record_and_read(tenant=tenant, event=event, specs=specs)).values
+        oracle.log.append(event)
+        mismatches += [f"#{n} {k}: {got[k]} != {v}" for k, v in expected.items() if got[k] != v]
+    assert not mismatches, "\n".join(mismatches[:20])

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from feature_backends import Backend
+from feature_backends import SECRET, Backend
+from redis.asyncio import Redis
 
 from engine.datastore.keys import CustomerKeys
 from engine.events import OUTCOME_TYPES, Event
+from engine.features.links import IDENTITY_CAP
 from engine.features.spec import Entity, FeatureSpec, LinkFeature, LinkMetric, TimeUnit
+from engine.features.store import FeatureStore
 
 DAY0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 D = 86400
@@ -124,3 +127,50 @@ async def test_flooding_a_shared_address_past_the_fan_out_shows_as_a_hub(backend
     seen = await world.send(later, type="coupon_claim", customer="fake0", address="Room 3, Bldg 9")
     assert seen["customer.link_hubs"] == 1
     assert seen["customer.linked_accounts_30d"] == 7  # the links made while it was below the fan-out stay
+
+
+IDENTITIES = _link("customer.linked_identities_30d", LinkMetric.IDENTITIES)
+
+
+async def _farm(store: FeatureStore, tenant: str, devices_each: int, address: str) -> dict[str, object]:
+    """Eight accounts (the fan-out) behind one address, each rotating ``devices_each`` devices; then one more claim."""
+    specs = (*SPECS, IDENTITIES)
+    n = 0
+    for k in range(8):
+        for d in range(devices_each):
+            n += 1
+            event = Event(
+                event_id=f"f{n}", type="coupon_claim", customer=f"acct{k}", device=f"a{k}-d{d}", address=address,
+                timestamp=DAY0 + timedelta(minutes=n),
+            )  # fmt: skip
+            await store.record_and_read(tenant=tenant, event=event, specs=specs)
+    last = Event(
+        event_id="last", type="coupon_claim", customer="acct0", device="a0-d0", address=address,
+        timestamp=DAY0 + timedelta(minutes=n + 1),
+    )  # fmt: skip
+    return dict((await store.record_and_read(tenant=tenant, event=last, specs=specs)).values)
+
+
+async def test_identities_a_farm_rotates_are_counted_up_to_the_cap(backend: Backend, tenant: str) -> None:
+    """72 devices and an address among 8 accounts: the count stops at the stated cap, on one server and a cluster."""
+    seen = await _farm(backend.store(), tenant, 9, "Room 3, Bldg 9")
+    assert seen["customer.linked_accounts_30d"] == 7
+    assert seen["customer.linked_identities_30d"] == IDENTITY_CAP
+
+
+async def test_a_groups_data_does_not_grow_what_redis_sends_per_event(redis_client: Redis) -> None:
+    """The same farm, each account rotating 1 or 30 devices: the next event's replies are the same size.
+
+    The members' facts and identities are aggregated in the script (op LM), so what Redis
+    sends back per event is bounded by the caps, not by how much the group has stored.
+    """
+    store = FeatureStore(redis_client, secret=SECRET)
+    sent: list[int] = []
+    for tenant, devices in (("small", 1), ("large", 30)):
+        before = int((await redis_client.info("stats"))["total_net_output_bytes"])
+        seen = await _farm(store, tenant, devices, "Room 3, Bldg 9")
+        after = int((await redis_client.info("stats"))["total_net_output_bytes"])
+        sent.append(after - before)
+        assert seen["customer.linked_accounts_30d"] == 7
+    small_per_event, large_per_event = sent[0] / (8 + 1), sent[1] / (8 * 30 + 1)
+    assert large_per_event < small_per_event * 1.1, (small_per_event, large_per_event)

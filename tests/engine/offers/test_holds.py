@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -182,3 +183,83 @@ async def test_hold_lifecycle_on_the_cluster(
     ]
     assert await ledger.expire_holds(tenant=tenant, now=REFERRED + timedelta(days=45)) == 1
     assert await remaining(ledger, tenant, reward) == (999, 0)
+
+
+@pytest.fixture
+def earned_reward(offer: MakeOffer) -> Offer:
+    """The referrer's gift held until the friend's payment has gone 7 days without a refund."""
+    made = offer("referral_reward", total=1000, per_customer=1, hold_days=30, beneficiary="referrer")
+    return dataclasses.replace(made, hold=dataclasses.replace(made.hold, return_window_seconds=7 * 86400))
+
+
+async def test_a_return_window_releases_the_gift_only_once_the_payment_stood_for_seven_days(
+    redis_client: Redis, tenant: str, earned_reward: Offer, event: MakeEvent
+) -> None:
+    ledger = OfferLedger(redis_client)
+    held = await refer(ledger, tenant, earned_reward, event, "o_friend7")
+    paid_at = REFERRED + timedelta(days=2)
+    assert await ledger.on_outcome(tenant=tenant, event=event("order_paid", "o_friend7", paid_at, amount=99)) == []
+    assert [g.status for g in await ledger.customer_grants(tenant=tenant, customer="o_mum1")] == ["held"]
+    assert await ledger.expire_holds(tenant=tenant, now=paid_at + timedelta(days=6, hours=23)) == 0
+    assert await ledger.expire_holds(tenant=tenant, now=paid_at + timedelta(days=7, seconds=1)) == 1
+    assert [g.status for g in await ledger.customer_grants(tenant=tenant, customer="o_mum1")] == ["released"]
+    assert await remaining(ledger, tenant, earned_reward) == (999, 0), "an earned gift keeps its unit"
+    assert held.hold_id is not None
+
+
+async def test_a_refund_within_the_return_window_voids_the_gift_and_returns_the_unit(
+    redis_client: Redis, tenant: str, earned_reward: Offer, event: MakeEvent
+) -> None:
+    """刷单: the hired buyer pays, the gift would be released, the buyer takes the money back."""
+    ledger = OfferLedger(redis_client)
+    held = await refer(ledger, tenant, earned_reward, event, "o_hired1")
+    paid_at = REFERRED + timedelta(hours=1)
+    await ledger.on_outcome(tenant=tenant, event=event("order_paid", "o_hired1", paid_at, amount=99))
+    referrers_own = event("refund", "o_mum1", paid_at + timedelta(days=1), amount=1500)  # not the subject's refund
+    assert await ledger.on_outcome(tenant=tenant, event=referrers_own) == []
+    refund = event("refund", "o_hired1", paid_at + timedelta(days=3), amount=99)
+    changes = await ledger.on_outcome(tenant=tenant, event=refund)
+    assert [(c.hold_id, c.status, c.reason) for c in changes] == [(held.hold_id, "voided", "refund")]
+    assert await remaining(ledger, tenant, earned_reward) == (1000, 0)
+    assert await ledger.expire_holds(tenant=tenant, now=paid_at + timedelta(days=8)) == 0
+    assert [g.status for g in await ledger.customer_grants(tenant=tenant, customer="o_mum1")] == ["voided"]
+
+
+async def test_without_a_return_window_a_refund_leaves_a_pending_hold_alone(
+    redis_client: Redis, tenant: str, reward: Offer, event: MakeEvent
+) -> None:
+    ledger = OfferLedger(redis_client)
+    await refer(ledger, tenant, reward, event, "o_friend8")
+    refund = event("refund", "o_friend8", REFERRED + timedelta(days=1), amount=99)
+    assert await ledger.on_outcome(tenant=tenant, event=refund) == []
+    assert [g.status for g in await ledger.customer_grants(tenant=tenant, customer="o_mum1")] == ["held"]
+
+
+def test_a_return_window_needs_a_paid_order_to_count_from() -> None:
+    from engine.compile.pack import compile_files
+
+    pack = """\
+tiers:
+  - {id: occasional, default: true}
+offers:
+  - {id: visit_gift, tiers: [occasional], on: [referral], beneficiary: referrer,
+     effect: {type: gift, value: 50, description: 礼},
+     hold: {until: store_visit, return_window: 7d}}
+  - {id: paid_gift, tiers: [occasional], on: [referral], beneficiary: referrer,
+     effect: {type: gift, value: 50, description: 礼},
+     hold: {until: order_paid, return_window: 120d}}
+  - {id: ok_gift, tiers: [occasional], on: [referral], beneficiary: referrer,
+     effect: {type: gift, value: 50, description: 礼},
+     hold: {until: order_paid, return_window: 7d, void_after: 30d}}
+"""
+    ruleset, diagnostics = compile_files({"p.yaml": pack})
+    assert ruleset is None
+    assert [d.render() for d in diagnostics] == [
+        "p.yaml:6:48 INVALID_VALUE offer 'visit_gift': 'hold.return_window' counts from a paid order; it needs "
+        "'until: order_paid', not store_visit",
+        "p.yaml:9:47 BAD_WINDOW offer 'paid_gift': 'hold.return_window' must be 1s to 90d",
+    ]
+    head, offers = pack.split("offers:\n")
+    fine, _ = compile_files({"p.yaml": head + "offers:\n" + "\n".join(offers.splitlines()[6:]) + "\n"})
+    assert fine is not None
+    assert {o.id: o.hold.return_window_seconds for o in fine.offers if o.hold} == {"ok_gift": 7 * 86400}

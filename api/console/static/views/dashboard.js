@@ -48,6 +48,9 @@
     },
   };
 
+  // Text as HTML shows it: pack text (reasons, file names) reaches ECharts' HTML tooltips, and a marketer writes it.
+  const html = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+
   function styleOnce() {
     if (document.getElementById("ytd-style")) return;
     const style = document.createElement("style");
@@ -149,7 +152,8 @@
         ],
       },
       reasons: {
-        tooltip: { trigger: "item", formatter: (p) => `${p.seriesName} · ${top[p.dataIndex].rule}<br>${text(top[p.dataIndex])}: ${p.value}` },
+        // a formatter's string is HTML to ECharts: the family, rule id and reason are the pack's text, escaped
+        tooltip: { trigger: "item", formatter: (p) => `${html(p.seriesName)} · ${html(top[p.dataIndex].rule)}<br>${html(text(top[p.dataIndex]))}: ${html(p.value)}` },
         legend, grid: { ...grid, left: 8, right: 32, containLabel: true },
         xAxis: { type: "value", minInterval: 1 },
         yAxis: { type: "category", data: top.map(text), axisLabel: { width: 150, overflow: "truncate" } },

@@ -1,0 +1,203 @@
+"""Redis calls and Redis CPU of the WHOLE scored event, by command and by script.
+
+    ./yt bench redis_score [--events 1500] [--rules rules]
+
+``redis_calls`` counts the feature plans alone; this one posts ``bench api``'s event mix
+(one at a time, 40 ms apart in event time, fresh ids) to the real app (``create_app``,
+the shipped pack, the default backend, driven in-process through its ASGI interface) on
+an embedded Redis, so everything a ``/v1/score`` does in Redis is in the figures: the
+claim, the feature plan, journeys' STEP, the offers' RESERVE, the folded writes after
+the decision. Printed per event:
+
+- Redis CPU (``INFO cpu``, user + sys: the AOF's write and fsync included, as in
+  production) and the AOF bytes appended;
+- calls by command (``INFO commandstats``: scripts' inner calls counted by their own
+  command, the scripts themselves left out);
+- runs, inner calls and execution time by script and by plain command, over a few more
+  events traced with ``SLOWLOG`` at a threshold of 0 (a script's time includes its
+  inner calls; tracing costs the server CPU, so those events are left out of the CPU
+  figure). Script names come from the project's own Lua sources, by SHA.
+
+The last line is one JSON object with all of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import importlib
+import json
+import pkgutil
+import random
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from redis.asyncio import Redis  # noqa: E402
+
+from api.app import create_app  # noqa: E402
+from api.settings import Settings  # noqa: E402
+from engine.datastore.embedded import EmbeddedRedis  # noqa: E402
+from ops.bench.api import sample_event  # noqa: E402
+
+KEY = "bench-score-key-0123456789ab"
+_SKIP = {"info", "config", "slowlog", "flushdb", "ping", "script", "client"}
+
+
+def script_names() -> dict[str, str]:
+    """SHA1 -> ``module.NAME`` of every Lua source the project ships (constants and scripts/*.lua)."""
+    names: dict[str, str] = {}
+    for package in ("engine", "api"):
+        root = importlib.import_module(package)
+        for info in pkgutil.walk_packages(root.__path__, f"{package}."):
+            try:
+                module = importlib.import_module(info.name)
+            except Exception:  # a module that needs an optional extra: no scripts of ours
+                continue
+            for attr, value in vars(module).items():
+                if isinstance(value, str) and "redis.call" in value:
+                    names.setdefault(hashlib.sha1(value.encode()).hexdigest(), f"{info.name.split('.', 1)[1]}.{attr}")
+    for path in ROOT.glob("engine/**/scripts/*.lua"):
+        names[hashlib.sha1(path.read_text("utf-8").encode()).hexdigest()] = path.name
+    return names
+
+
+def bodies(count: int) -> list[bytes]:
+    """``bench api``'s mix, 40 ms apart in event time and ending now (fresh event ids)."""
+    rng, start = random.Random(3), datetime.now(UTC) - timedelta(milliseconds=40 * count)
+    return [
+        json.dumps({**sample_event(0, n, rng), "timestamp": at.isoformat()}).encode()
+        for n in range(count)
+        if (at := start + timedelta(milliseconds=40 * n))
+    ]
+
+
+async def run(url: str, rules: str, data: Path, posts: list[bytes], warmup: int, traced: int) -> dict[str, Any]:
+    """Warm up, measure CPU / AOF / commandstats over the events, then trace ``traced`` more with SLOWLOG."""
+    settings = Settings(rules_path=Path(rules), redis_url=url, data_dir=data, secret="bench-secret-0123456789",
+                        api_keys=f"{KEY}:bench:score", watch_rules=False)  # fmt: skip
+    app = create_app(settings)
+    redis = Redis.from_url(url)
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    measured = posts[warmup : len(posts) - traced]
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+
+                async def post(batch: list[bytes]) -> None:
+                    for body in batch:
+                        (await client.post("/v1/score", content=body, headers=headers)).raise_for_status()
+
+                await post(posts[:warmup])
+                await redis.config_resetstat()
+                cpu, aof = await _cpu(redis), await _aof(redis)
+                await post(measured)
+                cpu, aof = await _cpu(redis) - cpu, await _aof(redis) - aof
+                stats = await redis.info("commandstats")
+                # the slow log costs the server CPU itself: traced events are not in the CPU figure
+                await redis.config_set("slowlog-log-slower-than", 0)
+                await redis.config_set("slowlog-max-len", 1_000_000)
+                await redis.slowlog_reset()
+                await post(posts[len(posts) - traced :])
+                log = await redis.slowlog_get(1_000_000)
+    finally:
+        await redis.config_set("slowlog-log-slower-than", 10_000)
+        await redis.aclose()
+    return {**figures(len(measured), cpu, aof, stats), **by_script(traced, log, script_names())}
+
+
+async def _cpu(redis: Redis) -> float:
+    info = await redis.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+async def _aof(redis: Redis) -> int:
+    return int((await redis.info("persistence")).get("aof_current_size", 0))
+
+
+def figures(n: int, cpu: float, aof: int, stats: dict[str, Any]) -> dict[str, Any]:
+    """Per event: Redis CPU, AOF bytes, calls by command (inner calls of scripts included)."""
+    by_command = {
+        k.removeprefix("cmdstat_"): int(v["calls"]) / n
+        for k, v in stats.items()
+        if k.removeprefix("cmdstat_") not in _SKIP | {"evalsha", "eval"}
+    }
+    return {
+        "events": n,
+        "redis_cpu_us_per_event": round(cpu / n * 1e6, 1),
+        "aof_bytes_per_event": round(aof / n),
+        "calls_per_event": round(sum(by_command.values()), 1),
+        "by_command": {k: round(v, 2) for k, v in sorted(by_command.items(), key=lambda kv: -kv[1]) if v >= 0.005},
+    }
+
+
+def by_script(n: int, log: list[dict[str, Any]], names: dict[str, str]) -> dict[str, Any]:
+    """Per event: each script's runs, inner calls and execution time, and each plain command's, from the slow log.
+
+    A script's inner calls are logged (client ``?:0``) just before the script itself.
+    """
+    runs: Counter[str] = Counter()
+    inner: Counter[str] = Counter()
+    micros: defaultdict[str, float] = defaultdict(float)
+    pending = 0
+    for entry in sorted(log, key=lambda e: e["id"]):
+        words = [w.decode() if isinstance(w, bytes) else str(w) for w in entry["command"].split()[:2]]
+        command = words[0].lower() if words else "?"
+        if entry.get("client_address") == b"?:0":
+            pending += 1
+            continue
+        if command in _SKIP:
+            continue
+        if command in ("evalsha", "eval"):
+            sha = words[1] if command == "evalsha" and len(words) > 1 else ""
+            name = names.get(sha, f"script {sha[:10]}")
+        else:
+            name = command
+        runs[name] += 1
+        inner[name] += pending
+        micros[name] += entry["duration"]
+        pending = 0
+    return {
+        "round_trip_commands_per_event": round(sum(runs.values()) / n, 2),
+        "server_us_per_event": round(sum(micros.values()) / n, 1),
+        "by_script": {
+            name: {
+                "runs": round(runs[name] / n, 2),
+                "calls": round(inner[name] / n, 1),
+                "us": round(micros[name] / n, 1),
+            }
+            for name in sorted(runs, key=lambda c: -micros[c])
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1500)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--traced", type=int, default=300, help="events after the measured ones, timed by SLOWLOG")
+    parser.add_argument("--rules", default=str(ROOT / "rules"))
+    args = parser.parse_args()
+    posts = bodies(args.warmup + args.events + args.traced)
+    with tempfile.TemporaryDirectory(prefix="yutang-bench-") as tmp, EmbeddedRedis(Path(tmp) / "redis") as server:
+        result = asyncio.run(run(server.url, args.rules, Path(tmp) / "data", posts, args.warmup, args.traced))
+    print(f"whole scored event: {result['redis_cpu_us_per_event']} us Redis CPU, {result['calls_per_event']} calls, "
+          f"{result['aof_bytes_per_event']} AOF bytes, {result['server_us_per_event']} us in commands "
+          f"per event")  # fmt: skip
+    print(f"  by command: {result['by_command']}")
+    for name, each in result["by_script"].items():
+        print(f"  {name:36s} {each['runs']:5.2f} runs {each['calls']:6.1f} inner calls {each['us']:7.1f} us per event")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
