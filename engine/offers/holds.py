@@ -86,11 +86,24 @@ async def decide_for(
     return await _transition(client, transition, tenant, hold_ids, args, cause, at, index, cause_event)
 
 
+async def held_offers(client: Any, tenants: list[str]) -> dict[str, list[str]]:
+    """The offers that ever held a reward, per tenant, in one round trip for them all.
+
+    A worker sweeps every known tenant every few seconds; most have no hold at all, and a
+    round trip each made an idle worker's cost grow with the tenants (1,000: ~70 ms/s).
+    """
+    found = await run_batch(client, [("SMEMBERS", held_offers_key(t)) for t in tenants]) if tenants else []
+    return {t: sorted(text(o) for o in members) for t, members in zip(tenants, found, strict=True) if members}
+
+
 async def expire(
-    client: Any, transition: AsyncScript, tenant: str, now: datetime, batch: int, keep_seconds: int
-) -> int:
-    """Expire every pending hold of the tenant whose ``void_at`` is not after ``now``."""
-    offers = sorted(text(o) for o in (await run_batch(client, [("SMEMBERS", held_offers_key(tenant))]))[0])
+    client: Any, transition: AsyncScript, tenant: str, now: datetime, batch: int, keep_seconds: int,
+    offers: list[str] | None = None,
+) -> int:  # fmt: skip
+    """Expire every pending hold of the tenant whose ``void_at`` is not after ``now`` (``offers``: its held
+    offers, when already read)."""
+    if offers is None:
+        offers = (await held_offers(client, [tenant])).get(tenant, [])
     epoch = now.timestamp()
     expired = 0
     while offers:

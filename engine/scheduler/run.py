@@ -80,8 +80,9 @@ async def run_offers(
 
     async def expire() -> None:
         now = datetime.now(UTC)
-        for tenant in sorted(set(names) | await tenants()):
-            await ledger.expire_holds(tenant=tenant, now=now)
+        every = sorted(set(names) | await tenants())
+        await ledger.expire_holds_of(every, now=now)
+        for tenant in every:
             await ledger.expire_reservations(tenant=tenant, now=now)
 
     await worker.run(lambda: [queues[n] for n in names], idle_s=idle_s, also=[refresh, expire])

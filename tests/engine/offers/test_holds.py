@@ -263,3 +263,16 @@ offers:
     fine, _ = compile_files({"p.yaml": head + "offers:\n" + "\n".join(offers.splitlines()[6:]) + "\n"})
     assert fine is not None
     assert {o.id: o.hold.return_window_seconds for o in fine.offers if o.hold} == {"ok_gift": 7 * 86400}
+
+
+async def test_one_sweep_expires_the_due_holds_of_every_tenant_among_many(
+    redis_client: Redis, tenant: str, reward: Offer, event: MakeEvent
+) -> None:
+    """The worker's sweep over all tenants: the one with a due hold gets it expired, 300 without any cost nothing."""
+    ledger = OfferLedger(redis_client)
+    await refer(ledger, tenant, reward, event, "o_idle2")
+    others = [f"{tenant}-quiet-{i}" for i in range(300)]
+    assert await ledger.expire_holds_of([*others, tenant], now=REFERRED + timedelta(days=29)) == 0
+    assert await ledger.expire_holds_of([*others, tenant], now=REFERRED + timedelta(days=30, seconds=1)) == 1
+    assert await remaining(ledger, tenant, reward) == (1000, 0)
+    assert await ledger.expire_holds_of([], now=REFERRED + timedelta(days=31)) == 0
