@@ -15,7 +15,9 @@ group-buys, cases) goes through it, so how calls travel is decided here once:
 
 Scripts are sent by SHA; a server that does not know one yet (first use, a restart, a
 new cluster node) answers NOSCRIPT and that call alone is repeated with EVAL, which also
-caches the script there. Every failure surfaces as :class:`StoreUnavailable`, never as a
+caches the script there: it then runs after the rest of its batch (as it did with redis-py's
+pipeline), so a batch must not rely on a script call running before a plain command of the
+same batch on the same key. Every failure surfaces as :class:`StoreUnavailable`, never as a
 bare redis-py exception; the cause says whether Redis was unreachable (a connection or
 timeout error) or refused one call (a ``ResponseError``).
 """

@@ -11,7 +11,10 @@ Joins are recorded from ``group_buy_join`` events only; any event carrying a gro
 reads them. ``members`` counts the group's members whose latest join is in the
 window (all history without one) including the current one; ``shared_*`` counts the
 *other* members who joined from this event's device / ip / address (missing when the
-event has none). Exact; sets are trimmed to the longest window and expire with it.
+event has none). Exact; the members set is joined and counted by one op (DX,
+windows.distinct_op: its TTL renewed every 30 min of the group's activity), the shared
+sets by ZA; all are trimmed to the longest window on one join in 8 (every read is bounded
+by its window) and expire with it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from engine.features.builder import RequestBuilder
 from engine.features.keys import entity_value
 from engine.features.plan import GROUP_SETS
 from engine.features.spec import Entity, GroupFeature, GroupMetric
+from engine.features.windows import distinct_op, trims
 
 _SHARED_ENTITY: dict[GroupMetric, Entity] = {
     GroupMetric.SHARED_DEVICE: Entity.DEVICE,
@@ -50,11 +54,14 @@ def emit(builder: RequestBuilder, spec: GroupFeature, index: int) -> None:
     key_index = batch.key(key)
     customer = builder.entity_id(Entity.CUSTOMER, builder.event.customer) or ""
     window = builder.plan.windows[f"gb:{set_name}"]
-    if builder.record and builder.event.type == JOIN and key not in builder.written:
+    join = builder.record and builder.event.type == JOIN and key not in builder.written
+    if join:
         builder.written.add(key)
-        ttl, trim = builder.window_ttl(window), builder.trim(window)
-        batch.ops.extend(("ZA", key_index, "GT", customer, ttl, trim))
-    if spec.metric is GroupMetric.MEMBERS:
-        batch.ops.extend(("ZC", index, key_index, builder.after(spec.window_seconds), "+inf"))
-    else:
-        batch.ops.extend(("GS", index, key_index, builder.low(spec.window_seconds), customer))
+    if spec.metric is GroupMetric.MEMBERS:  # the join and the count in one op (windows.distinct_op)
+        reads = ((index, spec.window_seconds),) if builder.read_values else ()
+        distinct_op(builder, batch, key_index, customer if join else "", window, reads)
+        return
+    if join:  # every read of these sets is bounded by its window: trimmed on one join in 8
+        trim = builder.trim(window) if trims(builder) else ""
+        batch.ops.extend(("ZA", key_index, "GT", customer, builder.window_ttl(window), trim))
+    batch.ops.extend(("GS", index, key_index, builder.low(spec.window_seconds), customer))

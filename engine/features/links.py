@@ -39,22 +39,26 @@ claims a stranger's phone makes the stranger look like its household. Packs use 
 a small group size and no hub (as the shipped rule does), and a denied stranger is a
 review case, not a block.
 
-Bounds: the group is the newest ``GROUP_CAP`` (64) peers; ``identities`` counts the
-distinct strong identities among each member's newest 32 (``links_cap``) used in the
-window, **at most ``IDENTITY_CAP`` (64)**: past that a count says nothing a rule needs, and
-the script stops reading members' identities there.
+Bounds: the group is the newest ``GROUP_CAP`` (64) peers (``accounts``, ``link_age``);
+the shares, ``rewards`` and ``identities`` read the customer and the **newest
+``FACTS_CAP`` (16) members of the window's group** by link time (the ones that still
+share with C; a household is 2-4, and a farm's newest 16 show what it is); ``identities``
+counts the distinct strong identities among each of those members' newest 32
+(``links_cap``) used in the window, **at most ``IDENTITY_CAP`` (64)**: past that a count
+says nothing a rule needs, and the script stops reading identities there.
 
 Cost, bounded by those caps and not by what the group has stored: the members' facts
-never leave Redis. Op LM (scripts/plan.lua) reads each member's first / last sight and
-first paid order (one HMGET), its grants per ``rewards`` window (one ZCOUNT each) and,
-only when the plan has an ``identities`` feature, its identities in the window (one
-ZRANGEBYSCORE, until the cap), and answers two numbers per feature and slot (members
-counted, members flagged / grants / distinct identities; on a cluster the identities
-themselves, at most 64 per slot, for Python to unite). Round 1 is the request's own
-script calls (at most 4 Redis calls per identity on the event, 4 to 8 in the customer's
-slot, where op LM over the customer alone gives its own part); round 2, one more round
-trip only when C has peers or new links, writes each new link on both sides (6-7 calls
-each) and runs op LM once per slot over the members in it (one server: once).
+never leave Redis. Op LM (scripts/plan.lua) reads each of those (at most 16) members'
+first / last sight and first paid order (one HMGET), its grants per ``rewards`` window
+(one ZCOUNT each) and, only when the plan has an ``identities`` feature, its identities
+in the window (one ZRANGEBYSCORE, until the cap), and answers two numbers per feature
+and slot (members counted, members flagged / grants / distinct identities; on a cluster
+the identities themselves, at most 64 per slot, for Python to unite). Round 1 is the
+request's own script calls (at most 4 Redis calls per identity on the event, 4 to 8 in
+the customer's slot, where op LM over the customer alone gives its own part); round 2,
+one more round trip only when C has peers or new links, writes each new link on both
+sides (6-7 calls each) and runs op LM once per slot over the members in it (one
+server: once): at most 16 x 3 reads.
 docs/features.md has the figures.
 """
 
@@ -73,6 +77,8 @@ STRONG: tuple[Entity, ...] = tuple(e for e in LINK_PREFIX if e is not Entity.IP)
 WEAK: tuple[Entity, ...] = (Entity.IP, Entity.SUBNET)
 #: A customer's peers are capped at the newest this many (its ``lk:peers`` set too).
 GROUP_CAP = 64
+#: Shares, rewards and identities read the newest this many members of the group (by link time).
+FACTS_CAP = 16
 #: ``identities`` counts at most this many (and the script stops reading members' identities there).
 IDENTITY_CAP = 64
 Value = int | float | bool | None
@@ -139,15 +145,20 @@ class Observed:
     peers: dict[str, tuple[int, int]] = field(default_factory=dict)  # strong: peer -> (link time, since)
     weak: dict[str, int] = field(default_factory=dict)  # peer -> its use of the weak identity (ms)
     new_links: dict[str, int] = field(default_factory=dict)  # peer -> link time
+    writes: dict[str, int] = field(default_factory=dict)  # the new links that change the stored ones
     hubs: int = 0
     own: list[Any] | None = None  # op LM's answer over the customer alone
+    _members: list[tuple[str, int]] | None = None
 
     def members(self) -> list[tuple[str, int]]:
-        """Every peer with its latest link time, newest first, capped at GROUP_CAP."""
-        times = {m: s for m, (s, _) in self.peers.items()}
-        for m, s in self.weak.items():
-            times[m] = max(times.get(m, 0), s)
-        return sorted(times.items(), key=lambda kv: (-kv[1], kv[0]))[:GROUP_CAP]
+        """Every peer with its latest link time, newest first, capped at GROUP_CAP (sorted once)."""
+        if self._members is None:
+            times = {m: s for m, (s, _) in self.peers.items()}
+            for m, s in self.weak.items():
+                if s > times.get(m, 0):
+                    times[m] = s
+            self._members = sorted(times.items(), key=lambda kv: (-kv[1], kv[0]))[:GROUP_CAP]
+        return self._members
 
 
 def identities(graph: LinkGraph) -> list[tuple[Entity, int, bool]]:
@@ -220,6 +231,8 @@ def observe(builder: RequestBuilder, graph: LinkGraph, batches: Sequence[Batch],
                     target[member] = at
     for member, at in found.new_links.items():
         old = found.peers.get(member)
+        if old is None or old[0] < at:  # else C's side already has it: a renewal that changes nothing
+            found.writes[member] = at
         found.peers[member] = (at, builder.t) if old is None else (max(old[0], at), old[1])
     found.own = extra_list(batches, results, "lk:self")
     return found
@@ -231,15 +244,16 @@ def observe(builder: RequestBuilder, graph: LinkGraph, batches: Sequence[Batch],
 def emit_round_two(builder: RequestBuilder, graph: LinkGraph, found: Observed) -> None:
     """Write the new links on both sides; one op LM per slot over the members in it."""
     tag = builder.customer_tag()
-    if builder.record:
-        for member, at in sorted(found.new_links.items()):
-            _link(builder, graph, tag, found.customer, member, at)
-            _link(builder, graph, builder.tag_of(Entity.CUSTOMER, member), member, found.customer, at)
+    if builder.record and found.writes:
+        writes = sorted(found.writes.items())
+        _link(builder, graph, tag, writes)
+        for member, at in writes:
+            _link(builder, graph, builder.tag_of(Entity.CUSTOMER, member), [(found.customer, at)])
     agg = aggregates(graph)
     if not builder.read_values or not agg.specs or not (found.peers or found.weak):
         return
     slots: dict[int, tuple[Batch, list[tuple[int, int, int, int, int]]]] = {}
-    for member, at in found.members():
+    for member, at in found.members()[:FACTS_CAP]:  # newest first: each window's group is a prefix
         mtag = builder.tag_of(Entity.CUSTOMER, member)
         batch = builder.batch(mtag)
         entry = (batch.key(f"{mtag}:lk:f"), batch.key(f"{mtag}:of:grants"), batch.key(f"{mtag}:links"), at, _PEER)
@@ -254,12 +268,15 @@ def emit_round_two(builder: RequestBuilder, graph: LinkGraph, found: Observed) -
         batch.extras.append("lk:m")
 
 
-def _link(builder: RequestBuilder, graph: LinkGraph, tag: str, owner: str, peer: str, at: int) -> None:
+def _link(builder: RequestBuilder, graph: LinkGraph, tag: str, peers: list[tuple[str, int]]) -> None:
+    """Op LP: link the customer under ``tag`` to ``peers`` (peer, link time), in one op per owner."""
     batch = builder.batch(tag)
     batch.ops.extend((
-        "LP", batch.key(f"{tag}:lk:peers"), batch.key(f"{tag}:lk:since"), peer, str(at), str(builder.t),
-        builder.history_ttl, builder.trim(graph.window_ms), GROUP_CAP,
+        "LP", batch.key(f"{tag}:lk:peers"), batch.key(f"{tag}:lk:since"), str(builder.t), builder.history_ttl,
+        builder.trim(graph.window_ms), GROUP_CAP, len(peers),
     ))  # fmt: skip
+    for peer, at in peers:
+        batch.ops.extend((peer, str(at)))
 
 
 def group_answers(batches: Sequence[Batch], results: Sequence[Any]) -> list[list[Any]]:

@@ -137,13 +137,7 @@ def _emit_core(builder: RequestBuilder, batch: Batch, tag: str) -> None:
             # one op records the value and counts every window read up to now (plan.lua DX:
             # its TTL renewed every 30 min, not per referral)
             reads = builder.plan.referral_reads.get(name, ()) if builder.read_values else ()
-            member = members[name] or ""
-            if member or reads:
-                trim = trim if member and windows.trims(builder) else ""
-                batch.ops.extend(("DX", key, member, ttl, trim, windows.DISTINCT_TTL_QUANTUM_MS,
-                                  builder.low(None if window < 0 else window // 1000), len(reads)))  # fmt: skip
-                for value_index, seconds in reads:
-                    batch.ops.extend((value_index, builder.low(seconds)))
+            windows.distinct_op(builder, batch, key, members[name] or "", window, reads)
             continue
         link_entity = Entity.DEVICE if name == "odev" else Entity.IP
         link_raw = event.device if name == "odev" else event.ip

@@ -40,6 +40,8 @@ are never negative.
 
 from __future__ import annotations
 
+import random
+
 from engine.features.builder import Batch, RequestBuilder
 from engine.features.plan import bucket_keep_ms, bucket_width_s, field_entity
 from engine.features.spec import UNIT_SECONDS, Aggregate, WindowedFeature
@@ -147,13 +149,29 @@ def _emit_distinct(
         if member:
             builder.written.add(key)
     reads = builder.plan.distinct_groups[index] if builder.read_values else ()
+    distinct_op(builder, batch, batch.key(key), member, builder.plan.windows[suffix], reads)
+
+
+def distinct_op(
+    builder: RequestBuilder,
+    batch: Batch,
+    key_index: int,
+    member: str,
+    window_ms: int,
+    reads: tuple[tuple[int, int | None], ...],
+) -> None:
+    """Op DX on a sorted set of values scored by their latest time, trimmed to ``window_ms`` (-1: never).
+
+    Records ``member`` ('' = nothing) and fills each (value index, window s) of ``reads`` with
+    the values in that window, the member included; nothing at all when there is neither.
+    """
     if not member and not reads:
         return
-    window = builder.plan.windows[suffix]
-    trim = builder.trim(window) if member and trims(builder) else ""
-    ttl = builder.window_ttl(window)
-    widest = builder.low(None if window < 0 else window // 1000)
-    batch.ops.extend(("DX", batch.key(key), member, ttl, trim, DISTINCT_TTL_QUANTUM_MS, widest, len(reads)))
+    trim = builder.trim(window_ms) if member and trims(builder) else ""
+    widest = builder.low(None if window_ms < 0 else window_ms // 1000)
+    batch.ops.extend(
+        ("DX", key_index, member, builder.window_ttl(window_ms), trim, DISTINCT_TTL_QUANTUM_MS, widest, len(reads))
+    )
     for value_index, seconds in reads:
         batch.ops.extend((value_index, builder.low(seconds)))
 
@@ -181,15 +199,14 @@ def _emit_buckets(
 
 
 def trims(builder: RequestBuilder) -> bool:
-    """Whether this event trims the sorted sets it writes: one event in 8, chosen by its id.
+    """Whether this write trims the sorted set it goes to: one in 8, at random.
 
     Reads bound every range by the window, so members left past it change no value; they
-    only wait (at most ~8 writes' worth per set, and the set's TTL) for the next trim.
+    only wait (~8 writes' worth per set on average, and the set's TTL) for the next trim.
+    Not chosen by the event id: a caller picks its ids, and ids that never trim would keep
+    a set it writes growing for as long as it writes (tests/engine/features/test_trim_choice.py).
     """
-    return builder.event_hash[0] in _TRIMMING
-
-
-_TRIMMING = frozenset("ABCDEFGH")  # 8 of base64url's 64 first characters
+    return random.getrandbits(3) == 0
 
 
 def guard_slot(builder: RequestBuilder, batch: Batch, tag: str) -> None:

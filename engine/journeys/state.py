@@ -30,7 +30,7 @@ from typing import Any
 from engine.datastore.batches import ScriptCall, run_batch, text
 from engine.datastore.keys import CustomerKeys
 
-SEEN_KEEP = 200
+SEEN_KEEP = 200  # event ids remembered per journey (STEP keeps 200-232: it trims once per 32)
 LOG_KEEP = 100
 
 #: KEYS: (state, seen, log) of each journey. ARGV: event id, epoch, seen keep, log keep, then for each
@@ -44,7 +44,7 @@ local function step(state, seen, log, start, first, after)
     local s = redis.call('HMGET', state, 'stage', 'seq', 'since', 'last')
     return {'dup', s[1] or start, s[2] or '0', s[3] or '0', s[4] or '0', 0}
   end
-  local s = redis.call('HMGET', state, 'stage', 'seq', 'since', 'last')
+  local s = redis.call('HMGET', state, 'stage', 'seq', 'since', 'last', 'n')
   local stored = s[1]
   local stage = stored or start
   local pick = 0
@@ -77,9 +77,16 @@ local function step(state, seen, log, start, first, after)
     redis.call('LTRIM', log, 0, tonumber(ARGV[4]) - 1)
     status = 'moved'
   end
-  if #set > 0 then redis.call('HSET', state, unpack(set)) end
+  -- n: ids added to `seen` since its last trim (an upper bound of its size): trimmed to the
+  -- newest `keep` once it holds 32 more, not on every event
+  local keep, n = tonumber(ARGV[3]), tonumber(s[5] or '0') + 1
   redis.call('ZADD', seen, epoch, ARGV[1])
-  redis.call('ZREMRANGEBYRANK', seen, 0, -1 - tonumber(ARGV[3]))
+  if n > keep + 32 then
+    redis.call('ZREMRANGEBYRANK', seen, 0, -1 - keep)
+    n = keep
+  end
+  set[#set + 1] = 'n'; set[#set + 1] = n
+  redis.call('HSET', state, unpack(set))
   local reply = {status, s[1], s[2], s[3], s[4] or '0', pick > 0 and (pick - first) / 3 + 1 or 0}
   for _, id in ipairs(armed) do reply[#reply + 1] = id end
   return reply

@@ -87,14 +87,17 @@ local void_at = ''
 if not status then
   used = redis.call('HINCRBY', KEYS[1], 'used', 1)
   redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
-  redis.call('INCR', KEYS[3])
-  redis.call('EXPIRE', KEYS[3], ARGV[5])
+  -- a period counter gets its TTL when it is created (its first unit), not on every grant:
+  -- from the period's first grant it still outlives the period by the TTL less the period
+  if redis.call('INCR', KEYS[3]) == 1 then redis.call('EXPIRE', KEYS[3], ARGV[5]) end
   local week_key, month_key = '', ''
   if tonumber(ARGV[14]) >= 0 then
-    redis.call('INCR', KEYS[7]); redis.call('EXPIRE', KEYS[7], ARGV[16]); week_key = KEYS[7]
+    if redis.call('INCR', KEYS[7]) == 1 then redis.call('EXPIRE', KEYS[7], ARGV[16]) end
+    week_key = KEYS[7]
   end
   if tonumber(ARGV[15]) >= 0 then
-    redis.call('INCR', KEYS[8]); redis.call('EXPIRE', KEYS[8], ARGV[16]); month_key = KEYS[8]
+    if redis.call('INCR', KEYS[8]) == 1 then redis.call('EXPIRE', KEYS[8], ARGV[16]) end
+    month_key = KEYS[8]
   end
   if ARGV[7] == '1' then
     status = 'held'

@@ -7,7 +7,9 @@ shipped pack, each on N uvicorn workers; drives each with the same load generato
 of shipped-pack events with fresh event ids) and prints throughput, latency and
 the CPU each request cost the server's processes and Redis (read from /proc and
 INFO cpu, divided by every request served, warm-up included). The last line is one
-JSON object: score_rps, floor_rps, ratio, p50_ms, p99_ms and the four CPU figures.
+JSON object: score_rps, floor_rps, ratio, p50_ms, p99_ms, the four CPU figures and
+score_degraded (answers that failed open or closed: cheaper than the work measured, so a
+run with many of them flatters the score).
 
     ./yt bench api [--workers 2] [--seconds 10] [--connections 64]
 """
@@ -75,6 +77,7 @@ def main() -> int:
         "score_redis_cpu_us": round(score["redis_cpu_us"]),
         "floor_server_cpu_us": round(floor["server_cpu_us"]),
         "floor_redis_cpu_us": round(floor["redis_cpu_us"]),
+        "score_degraded": int(score["degraded"]),  # answers that failed open/closed (a timeout, the breaker)
     }
     print(json.dumps(result))
     return 0
@@ -196,12 +199,12 @@ def load(port: int, path: str, connections: int, warmup: float, seconds: float) 
 
 async def _load(port: int, path: str, connections: int, warmup: float, seconds: float) -> dict[str, float]:
     latencies: list[float] = []
-    errors = served = 0
+    errors = served = degraded = 0
     start = time.perf_counter()
     measure_from, stop_at = start + warmup, start + warmup + seconds
 
     async def connection(conn: int) -> None:
-        nonlocal errors, served
+        nonlocal errors, served, degraded
         rng = random.Random(conn)
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         n = 0
@@ -212,9 +215,10 @@ async def _load(port: int, path: str, connections: int, warmup: float, seconds: 
                     f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
             sent = time.perf_counter()
             writer.write(head + body)
-            status = await _read_response(reader)
+            status, answer = await _read_response(reader)
             done = time.perf_counter()
             served += 1
+            degraded += b'"degraded":true' in answer  # failed open/closed: cheap, and not the work measured
             if status != 200:
                 errors += 1
             elif done >= measure_from and done < stop_at:
@@ -228,23 +232,24 @@ async def _load(port: int, path: str, connections: int, warmup: float, seconds: 
         "p50_ms": statistics.median(latencies) * 1000 if latencies else 0.0,
         "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0.0,
         "errors": float(errors),
+        "degraded": float(degraded),
         "requests": float(len(latencies)),
         "served": float(served),  # warm-up included: what the CPU figures are divided by
     }
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
     length = next((int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:")), 0)
-    await reader.readexactly(length)
-    return status
+    return status, await reader.readexactly(length)
 
 
 def report(name: str, figures: dict[str, float]) -> None:
     print(f"{name:6s} {figures['rps']:9.1f} req/s  p50 {figures['p50_ms']:7.3f} ms  p99 {figures['p99_ms']:7.3f} ms  "
-          f"errors {int(figures['errors'])}  ({int(figures['requests'])} measured)  "
+          f"errors {int(figures['errors'])}  degraded {int(figures['degraded'])}  "
+          f"({int(figures['requests'])} measured)  "
           f"CPU per request: server {figures['server_cpu_us']:.0f} us, "
           f"redis {figures['redis_cpu_us']:.0f} us")  # fmt: skip
 

@@ -10,9 +10,15 @@ answers at once, and reload a tenant's rules in the middle of traffic.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from engine.datastore.embedded import EmbeddedRedis, free_port
 from tests.api.conftest import ALPHA, auth, event
 
 LAYER = "rules:\n  - {id: device_farm, override: true, score: %d}\n"
@@ -50,3 +56,33 @@ async def test_a_reload_under_load_never_fails_an_event_open(make_api: Any) -> N
             after = await _score_wave(api, 5)
             assert {a["ruleset_version"] for a in after} == {reload.json()["version"]}
             assert not any(a["degraded"] for a in after)
+
+
+async def test_a_hung_redis_degrades_every_waiting_request_within_the_timeout_and_opens_the_breaker_once(
+    make_api: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SIGSTOP: the socket stays open and nothing answers. One timer per round trip still bounds every request
+    waiting on it, the breaker opens once (one WARNING), and after SIGCONT answers are whole again."""
+    server = EmbeddedRedis(tmp_path / "hung-redis", port=free_port()).start()
+    assert server.pid is not None
+    try:
+        async with make_api(redis_url=server.url, redis_timeout_s=0.3, breaker_s=0.2) as api:
+            await _score_wave(api, 2)
+            os.kill(server.pid, signal.SIGSTOP)
+            began = time.monotonic()
+            answers = await _score_wave(api, 16)
+            waited = time.monotonic() - began
+            assert all(a["degraded"] for a in answers), answers
+            assert waited < 2.0, waited  # one bound (0.3 s) per round trip reached, not one per command
+            lost = [r for r in caplog.records if r.getMessage().startswith("Redis lost")]
+            assert len(lost) == 1, [r.getMessage() for r in lost]
+            os.kill(server.pid, signal.SIGCONT)
+            for _ in range(50):
+                after = await _score_wave(api, 3)
+                if not any(a["degraded"] for a in after):
+                    break
+                await asyncio.sleep(0.1)
+            assert not any(a["degraded"] for a in after)
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+        server.stop()

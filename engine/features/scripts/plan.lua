@@ -66,6 +66,7 @@ local A = ARGV[5] ~= '' and cjson.decode(ARGV[5]) or {}
 -- link features (engine/features/links.py): ops LI, LF, LM, LG, LP --------------------
 
 local link_facts = {}        -- key index -> {first, last, paid} of a customer's lk:f, read once
+local link_live = false      -- op LG found live peers: round 2 reads the customer's identities
 
 local function link_member_facts(k)
   local fx = link_facts[k]
@@ -83,7 +84,8 @@ end
 --   G rewards (arg: '(<low s>' of the grants): 0, the grants of the peers (role 0)
 --   I identities (arg: '(<low ms>'): 0, the distinct strong identities (first character in
 --     `prefixes`) the members used after low, at most `cap`: their count, or (list = 1) them
--- role: 0 a peer, 1 the customer itself (facts, no rewards), 2 the customer, identities only.
+-- role: 0 a peer, 1 the customer itself (facts, no rewards; its identities only when op LG
+-- found no live peers, else round 2 reads them with the group's), 2 the customer, identities only.
 local function link_group(i)
   local prefixes, cap, list, nspec = A[i + 1], A[i + 2], A[i + 3] == 1, A[i + 4]
   local s0 = i + 4
@@ -98,7 +100,7 @@ local function link_group(i)
       local code, low, arg = A[c + 1], A[c + 2], A[c + 3]
       if at > low then
         if code == 'I' then
-          if sizes[s] < cap then
+          if sizes[s] < cap and not (role == 1 and link_live) then
             local set = seen[s]
             for _, id in ipairs(call('ZRANGEBYSCORE', KEYS[lk], arg, '+inf')) do
               if not set[id] and string.find(prefixes, string.sub(id, 1, 1), 1, true) then
@@ -468,6 +470,7 @@ while i <= last do
     i = i + 6 + 3 * A[i + 4] + 5 * A[i + 5 + 3 * A[i + 4]]
   elseif op == 'LG' then      -- peers since lo: linked customers in (lo, +inf], flat (member, time, since)
     local found = call('ZRANGEBYSCORE', KEYS[A[i + 1]], A[i + 3], '+inf', 'WITHSCORES')
+    link_live = #found > 0
     local out = {}
     if #found > 0 then
       local names = {}
@@ -481,24 +484,33 @@ while i <= last do
     end
     extra[#extra + 1] = out
     i = i + 4
-  elseif op == 'LP' then      -- peers since member at formed ttl trim cap: link a peer (latest time wins)
-    local peers, since, m, at = KEYS[A[i + 1]], KEYS[A[i + 2]], A[i + 3], A[i + 4]
-    local trim, cap = A[i + 7], A[i + 8]
-    local old = call('ZSCORE', peers, m)
-    if not old or (trim ~= '' and tonumber(old) <= tonumber(trim)) then
-      call('HSET', since, m, A[i + 5])  -- a new link, or one that had lapsed: its age starts now
-      if call('HLEN', since) > 4 * cap then
-        for _, f in ipairs(call('HKEYS', since)) do
-          if f ~= m and not call('ZSCORE', peers, f) then call('HDEL', since, f) end
-        end
+  elseif op == 'LP' then      -- peers since formed ttl trim cap n (member at)...: link peers (latest time wins)
+    local peers, since = KEYS[A[i + 1]], KEYS[A[i + 2]]
+    local formed, trim, cap, n = A[i + 3], A[i + 5], A[i + 6], A[i + 7]
+    local scored, fresh = {}, {}
+    for k = 1, n do
+      local m, at = A[i + 6 + 2 * k], A[i + 7 + 2 * k]
+      local old = call('ZSCORE', peers, m)
+      if not old or (trim ~= '' and tonumber(old) <= tonumber(trim)) then
+        fresh[#fresh + 1] = m       -- a new link, or one that had lapsed: its age starts now
+        fresh[#fresh + 1] = formed
+      end
+      scored[2 * k - 1] = at
+      scored[2 * k] = m
+    end
+    if #fresh > 0 then call('HSET', since, unpack(fresh)) end
+    if call('ZADD', peers, 'GT', unpack(scored)) > 0 then  -- the set grew: trim it
+      if trim ~= '' then call('ZREMRANGEBYSCORE', peers, '-inf', trim) end
+      call('ZREMRANGEBYRANK', peers, 0, -1 - cap)
+    end
+    if #fresh > 0 and call('HLEN', since) > 4 * cap then
+      for _, f in ipairs(call('HKEYS', since)) do
+        if not call('ZSCORE', peers, f) then call('HDEL', since, f) end
       end
     end
-    call('ZADD', peers, 'GT', at, m)
-    if trim ~= '' then call('ZREMRANGEBYSCORE', peers, '-inf', trim) end
-    call('ZREMRANGEBYRANK', peers, 0, -1 - cap)
-    call('PEXPIRE', peers, A[i + 6])
-    call('PEXPIRE', since, A[i + 6])
-    i = i + 9
+    call('PEXPIRE', peers, A[i + 4])
+    call('PEXPIRE', since, A[i + 4])
+    i = i + 8 + 2 * n
   elseif op == 'ZM' then      -- idx key member: outside ('' = no binding: inside)
     vals[A[i + 1]] = A[i + 3] ~= '' and call('ZSCORE', KEYS[A[i + 2]], A[i + 3]) == false
     i = i + 4

@@ -4,7 +4,8 @@ The definition (engine/features/links.py, docs/features.md "Linked accounts"): a
 event, a strong identity on it that at most ``fanout`` customers used in the last W
 links its customer to each other user, at that user's last use of it; a link's time is
 the latest such moment, and it formed at the event that found it while it was not live.
-Weak identities link only on the event that carries them; ``identities`` counts at most
+Weak identities link only on the event that carries them. Shares and identities are over
+the customer and its newest ``FACTS_CAP`` members; ``identities`` counts at most
 ``IDENTITY_CAP``. Nothing here reuses the store's data structures: every value is a scan
 of the events recorded so far.
 """
@@ -16,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from engine.events import Event, ip_subnet
 from engine.features.keys import normalize
-from engine.features.links import IDENTITY_CAP
+from engine.features.links import FACTS_CAP, IDENTITY_CAP
 from engine.features.spec import UNIT_SECONDS, Entity, LinkFeature, LinkMetric
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -107,7 +108,9 @@ class LinkOracle:
                 if other != event.customer:
                     weak[other] = max(weak.get(other, 0), at)
         group = {p for p, (at, _) in strong.items() if at > low} | {p for p, at in weak.items() if at > low}
-        everyone = [event.customer, *sorted(group)]
+        latest = {p: max(strong.get(p, (0, 0))[0], weak.get(p, 0)) for p in group}
+        newest = sorted(group, key=lambda p: (-latest[p], p))[:FACTS_CAP]  # shares and identities read these
+        everyone = [event.customer, *newest]
         within = (spec.within_seconds or 0) * 1000
         match spec.metric:
             case LinkMetric.ACCOUNTS:

@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 
 from engine.datastore.keys import CustomerKeys
 from engine.events import OUTCOME_TYPES, Event
-from engine.features.links import IDENTITY_CAP
+from engine.features.links import FACTS_CAP, IDENTITY_CAP
 from engine.features.spec import Entity, FeatureSpec, LinkFeature, LinkMetric, TimeUnit
 from engine.features.store import FeatureStore
 
@@ -174,3 +174,20 @@ async def test_a_groups_data_does_not_grow_what_redis_sends_per_event(redis_clie
         assert seen["customer.linked_accounts_30d"] == 7
     small_per_event, large_per_event = sent[0] / (8 + 1), sent[1] / (8 * 30 + 1)
     assert large_per_event < small_per_event * 1.1, (small_per_event, large_per_event)
+
+
+async def test_shares_read_the_newest_members_of_a_big_group(backend: Backend, tenant: str) -> None:
+    """20 peers through 20 devices, the 4 oldest paid: the shares read the newest FACTS_CAP (16), none paid."""
+    world = World(backend, tenant)
+    for k in range(20):
+        at = DAY0 + timedelta(minutes=k)
+        await world.send(at, type="signup", customer=f"p{k}", device=f"d{k}")
+        if k < 4:
+            await world.send(at + timedelta(seconds=1), type="order_paid", customer=f"p{k}", amount=99)
+    seen: dict[str, object] = {}
+    for k in range(20):
+        seen = await world.send(DAY0 + timedelta(hours=1, minutes=k), type="order", customer="hub_user", device=f"d{k}")
+    assert seen["customer.linked_accounts_30d"] == 20  # every peer counts (up to GROUP_CAP)
+    assert FACTS_CAP == 16
+    assert seen["customer.linked_paid_share_30d"] == 0.0  # the 4 who paid are the oldest links
+    assert seen["customer.linked_new_share_30d"] == 1.0

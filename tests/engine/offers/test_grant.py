@@ -259,3 +259,25 @@ async def test_customer_grants_lists_newest_first(
         ("topup_8000", NOON + timedelta(days=2)),
         ("package_upsell", NOON + timedelta(days=1)),
     ]
+
+
+async def test_a_days_counter_outlives_its_day_for_reporting_then_goes(
+    redis_client: Redis, tenant: str, offer: MakeOffer, event: MakeEvent
+) -> None:
+    """The per-day counter gets its TTL with its first grant: every grant counts, and the counter still expires.
+
+    Its TTL is set once, when the day's first unit creates it, not renewed by each grant:
+    from the first grant it outlives the merchant's day by the 8-day TTL less the day.
+    """
+    trial = offer("trial_99", total=500, per_day=50)
+    ledger = OfferLedger(redis_client)
+    for i in range(6):
+        got = await ledger.grant(tenant=tenant, event=event("signup", f"d{i}", NOON), evaluation_offers=[trial],
+                                 zone=SHANGHAI)  # fmt: skip
+        assert statuses(got) == [("trial_99", "granted")]
+    counters = [k async for k in redis_client.scan_iter(match=f"*{tenant}*:day:2026-11-25")]
+    assert len(counters) == 1
+    assert int(await redis_client.get(counters[0])) == 6
+    assert 7 * 86400 < await redis_client.ttl(counters[0]) <= 8 * 86400
+    state = (await ledger.budgets(tenant=tenant, offers=[trial], zone=SHANGHAI, now=NOON))["trial_99"]
+    assert (state.today, state.used) == (6, 6)
