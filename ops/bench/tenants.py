@@ -234,7 +234,7 @@ async def _load(port: int, tenants: list[int], connections: int, seconds: float,
                     f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
             sent = time.perf_counter()
             writer.write(head + body)
-            status = await _read_response(reader)
+            status, _ = await _read_response(reader)
             served += 1
             errors += status != 200
             if marks is not None:

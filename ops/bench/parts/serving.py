@@ -229,7 +229,7 @@ async def _drive(
                         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
                 sent = time.perf_counter()
                 writer.write(head + body)
-                status = await _read_response(reader)
+                status, _ = await _read_response(reader)
                 latencies.append(time.perf_counter() - sent)
                 statuses[status] = statuses.get(status, 0) + 1
         finally:
