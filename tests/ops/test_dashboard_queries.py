@@ -209,6 +209,10 @@ def scraped(yutang: Yutang, prometheus: Prometheus) -> Prometheus:
     refuse_then_reload(yutang)
     sent += merchant_traffic(yutang, "b")
     wait_until(lambda: scraped_scores(prometheus) >= sent, timeout=30, what="round two to be scraped")
+    # every worker adopts a reload within its poll (rules_poll_s), and the info series is the max over the
+    # workers: round two can be scraped before the last worker has marked the old version as not running
+    reloaded = 'changes(yutang_ruleset_info{job="yutang"}[1m]) > 0'
+    wait_until(lambda: prometheus.query(reloaded) != [], timeout=30, what="every worker's reload to be scraped")
     assert scraped_scores(prometheus) == sent, "/metrics sums both workers: every request counted once"
     return prometheus
 
