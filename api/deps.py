@@ -22,6 +22,7 @@ from fastapi import Depends, Header, Request
 
 from api.auth import TENANT_PATTERN, Ability, Principal, Role, holders
 from api.errors import Forbidden, Unauthorized
+from api.keys.store import tenant_of
 from api.runtime import Runtime
 from engine.logs import note
 from engine.phones import use_region
@@ -61,7 +62,7 @@ async def principal_for(runtime: Runtime, authorization: str | None, tenant: str
     if scheme.lower() != "bearer" or not key:
         raise Unauthorized("malformed Authorization header: expected 'Bearer <key>'")
     principal = runtime.keys.lookup(key)
-    if principal is None:
+    if principal is None and tenant_of(key) is not None:  # only a made key's shape is looked up in Redis
         principal = await runtime.guard.call("keys", runtime.keystore.lookup(key))
     if principal is None:
         raise Unauthorized("invalid API key (unknown or revoked)")

@@ -135,13 +135,16 @@ def test_the_same_corpus_gets_the_same_answers_logs_and_metrics_on_both_paths(se
 
 
 def without_outage_detail(answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The answers with the outage's own detail cut from ``degraded_reason``: each server has its own Redis
-    (another port), and whether a call met a refused connection or the already-open breaker is timing."""
+    """The answers with the outage's own detail cut from ``degraded_reason`` and a 503's message: each server has its
+    own Redis (another port), and whether a call met a refused connection or the already-open breaker is timing."""
     cut = []
     for answer in answers:
         body = answer.get("body")
         if isinstance(body, dict) and isinstance(body.get("degraded_reason"), str):
             body = {**body, "degraded_reason": body["degraded_reason"].split(" (", 1)[0]}
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict) and error.get("code") == "store_unavailable":
+            body = {**body, "error": {**error, "message": str(error["message"]).split(" (", 1)[0]}}
         cut.append({**answer, "body": body})
     return cut
 
@@ -150,7 +153,8 @@ def test_a_redis_outage_is_answered_the_same_on_both_paths(servers: dict[str, Se
     requests = [
         request(event("signup")),  # fail open
         request(event("red_packet_claim")),  # fail closed
-        request(event("signup"), key="ytk~unknown-key-0123456789abcdef"),  # the key store is in Redis: 503
+        request(event("signup"), key="ytk~alpha~unknown-0123456789abcdef"),  # a made key's shape: in Redis, 503
+        request(event("signup"), key="ytk~no-tenant-0123456789abcdef"),  # no made key's shape: 401 without Redis
         request(event("signup"), extra=[("Idempotency-Key", "par-outage")]),
         request(b"{"),
     ]
@@ -162,7 +166,7 @@ def test_a_redis_outage_is_answered_the_same_on_both_paths(servers: dict[str, Se
         for server in servers.values():
             server.redis.start()
     assert without_outage_detail(answers["raw"]) == without_outage_detail(answers["framework"])
-    assert [a["status"] for a in answers["raw"]] == [200, 200, 503, 200, 400]
+    assert [a["status"] for a in answers["raw"]] == [200, 200, 503, 401, 200, 400]
     assert answers["raw"][0]["body"]["degraded"] is True and answers["raw"][1]["body"]["decision"] == "review"
     for server in servers.values():  # both recover by themselves
         deadline = time.monotonic() + 20
