@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import ALPHA
-from tests.api.roles import ROLE_KEYS
+from tests.api.roles import MARKETER, ROLE_KEYS
 from tests.api.serving import serve_on
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
@@ -113,3 +113,31 @@ def test_one_name_in_two_objects_and_a_body_that_is_no_json_are_read_as_before_h
     assert call(server, "POST", "/v1/score", json=fields).status_code == 200
     broken = raw(server, "/v1/score", '{"type": "signup", "type": ')
     assert broken.status_code == 400 and broken.json()["error"]["code"] == "invalid_json"
+
+
+# --- a dry run is no list lookup ------------------------------------------------------------------------------
+
+
+def dry_run(base: str, key: str, **fields: Any) -> dict[str, Any]:
+    answer = call(base, "POST", "/v1/console/dry-run", key, json={**signup_fields(), **fields})
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def test_a_marketer_cannot_learn_through_a_dry_run_whether_a_phone_is_on_a_list(server: str) -> None:
+    phone = "+8613900071234"
+    added = call(server, "POST", "/v1/lists/entries",
+                 json={"entity": "phone", "value": phone, "kind": "block", "reason": "red team"})  # fmt: skip
+    assert added.status_code == 201, added.text
+    assert (
+        call(server, "GET", "/v1/lists/entries", MARKETER, params={"entity": "phone", "value": phone}).status_code
+        == 403
+    )
+    admin = dry_run(server, ALPHA, phone=phone)
+    assert admin["features"]["phone.blocked"] is True and admin["lists_read"] is True
+    marketer, stranger = dry_run(server, MARKETER, phone=phone), dry_run(server, MARKETER, phone="+8613900075678")
+    assert marketer["lists_read"] is False and marketer["features"].get("phone.blocked") is None
+    # the block's rules fire for the admin; for the marketer a listed phone answers as an unlisted one
+    assert {r["rule"] for r in admin["reasons"]} - {r["rule"] for r in marketer["reasons"]}
+    assert (marketer["decision"], marketer["score"]) == (stranger["decision"], stranger["score"])
