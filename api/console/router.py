@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.admin.answers import DryRunOut, ReplayOut
 from api.auth import Ability
-from api.console.pages import CLASSIC_ID, assets, classic, page, view_ids
+from api.console.pages import CLASSIC_ID, assets, classic, page, page_headers, view_ids
 from api.console.service import MAX_REPLAY_EVENTS, dry_run, pack_source, parse_log, replay_log
 from api.deps import RulesCaller, RuntimeDep
 from api.errors import InvalidRequest, NotFound
@@ -41,7 +41,7 @@ class ReplayRequest(BaseModel):
 
 @router.get("/console", response_class=HTMLResponse, include_in_schema=False)
 async def console() -> HTMLResponse:
-    return HTMLResponse(page(), headers={"Cache-Control": "no-store"})
+    return HTMLResponse(page(), headers=page_headers(page()))
 
 
 @router.get("/console/static/{path:path}", include_in_schema=False)
@@ -56,10 +56,10 @@ async def console_static(path: str) -> Response:
 async def console_view(view: Annotated[str, PathParam(max_length=40)]) -> HTMLResponse:
     """The shell again: the browser draws the view its URL names (a reload keeps the view)."""
     if view == CLASSIC_ID:
-        return HTMLResponse(classic(), headers={"Cache-Control": "no-store"})
+        return HTMLResponse(classic(), headers=page_headers(classic()))
     if view not in view_ids():
         raise NotFound(f"view: no console view {view!r}; views: {', '.join(view_ids())}")
-    return HTMLResponse(page(), headers={"Cache-Control": "no-store"})
+    return HTMLResponse(page(), headers=page_headers(page()))
 
 
 @router.post(

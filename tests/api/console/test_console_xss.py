@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from api.console.pages import CLASSIC_ID
 from tests.api.conftest import ALPHA
 from tests.api.console.conftest import ROOT, open_view, wait_for
 from tests.api.roles import MARKETER, ROLE_KEYS
@@ -95,3 +96,19 @@ def test_a_rule_reason_or_offer_label_in_a_dashboard_tooltip_is_text_not_script(
     shown = wait_for(browser, lambda d: tooltip(d, marker), f"the {chart} tooltip")
     assert browser.execute_script("return window.__xss || 0") == 0, "the pack's text ran as script"
     assert "&lt;img" in shown  # shown, as the text it is
+
+
+@pytest.mark.parametrize("view", ["dashboard", CLASSIC_ID])
+def test_markup_that_gets_past_an_escape_runs_no_script_in_any_console_page(
+    server: str, browser: Any, view: str
+) -> None:
+    """Red team, session 6: one missed escape (session 5's tooltip) was a stolen admin key; the page's policy now
+    refuses inline handlers and scripts it did not ship (Content-Security-Policy), so the next one is inert."""
+    open_view(browser, server, view, key=ALPHA, lang="en") if view != CLASSIC_ID else browser.get(
+        f"{server}/console/all"
+    )
+    browser.execute_script("document.body.insertAdjacentHTML('beforeend', arguments[0])", PAYLOAD)
+    wait_for(browser, lambda d: d.execute_script("return document.querySelector('img[src=x]').complete"), "the img")
+    assert browser.execute_script("return window.__xss || 0") == 0, "an injected inline handler ran"
+    policy = httpx.get(f"{server}/console/{view}").headers["content-security-policy"]
+    assert "'unsafe-inline'" not in policy.split("script-src", 1)[1].split(";", 1)[0]
