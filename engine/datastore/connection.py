@@ -143,6 +143,7 @@ def _cluster_client(url: str, settings: RedisSettings) -> LeanCluster:
         nodes.append(ClusterNode(host or "127.0.0.1", int(port or 6379)))
     return LeanCluster(
         startup_nodes=nodes,
+        username=parts.username or None,
         password=parts.password,
         socket_timeout=settings.socket_timeout,
         socket_connect_timeout=settings.connect_timeout,

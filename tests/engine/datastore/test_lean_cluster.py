@@ -116,6 +116,10 @@ async def test_moved_during_a_burst_answers_every_caller(lean: LeanCluster, mast
     try:
         replies = await asyncio.gather(*(run_batch(lean, [("INCR", f"{tag}:n")]) for _ in range(200)))
         assert sorted(r[0] for r in replies) == list(range(1, 201))
+        refresh = lean._refresh  # the MOVED burst re-read the whole map once, in the background
+        assert refresh is not None
+        await refresh
+        assert lean._owners[slot] == ("127.0.0.1", await _owner(masters, slot))
     finally:
         await _move_slot(masters, slot, await _owner(masters, slot), source)
 
@@ -210,3 +214,35 @@ async def test_no_unclosed_transport_after_a_lost_connection_and_a_restart(
         gc.collect()
     leaks = [w for w in caught if issubclass(w.category, ResourceWarning)]
     assert not leaks, [str(w.message) for w in leaks]
+
+
+async def test_the_urls_password_opens_every_masters_lean_link(
+    redis_cluster: LocalCluster, masters: dict[int, Redis]
+) -> None:
+    # A cluster that requires a password: the URL's password is sent on each master's lean connection; a caller
+    # without it, or with a wrong one, gets StoreUnavailable, never a reply and never a 5xx-shaped crash.
+    for master in masters.values():
+        await master.config_set("requirepass", "cluster-secret")
+    hosts = redis_cluster.url.removeprefix("redis+cluster://")
+    try:
+        good = client_from_url(f"redis+cluster://:cluster-secret@{hosts}", RedisSettings(socket_timeout=TIMEOUT_S))
+        try:
+            await good.initialize()
+            keys = [f"auth{i}" for i in range(30)]  # spread over the three masters
+            assert {await _owner(masters, key_slot(k.encode())) for k in keys} == set(masters)
+            assert await run_batch(good, [("INCR", k) for k in keys]) == [1] * len(keys)
+        finally:
+            await good.aclose()
+        for url in (f"redis+cluster://{hosts}", f"redis+cluster://:wrong@{hosts}"):
+            bad = client_from_url(url, RedisSettings(socket_timeout=TIMEOUT_S))
+            try:
+                with pytest.raises(StoreUnavailable):  # the slot map is read on first use, as a request would
+                    await run_batch(bad, [("INCR", "auth0")])
+            finally:
+                await bad.aclose()
+    finally:
+        for master in masters.values():
+            await master.config_set("requirepass", "")
+    again = client_from_url(redis_cluster.url, RedisSettings())
+    assert await run_batch(again, [("GET", "auth0")]) == [b"1"]  # the refused calls wrote nothing
+    await again.aclose()
