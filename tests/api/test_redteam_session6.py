@@ -11,6 +11,15 @@ role). Breaches these tests found, each fixed where it lived:
   scored, or a list entry reviewed for one value and written for another. A key given
   twice in any object of a JSON body is now 422 ``duplicate_key`` naming it (its dotted
   path), before any route reads the body: nothing is claimed, counted or written.
+- **a dry run as a list lookup.** ``POST /v1/console/dry-run`` (marketers may) answered
+  ``features["phone.blocked"]`` and the block rules' reasons for any phone sent: a
+  marketer learned who carried a fraud label, which ``GET /v1/lists/entries`` refuses it.
+  A caller without the lists ability now gets the live list flags as missing.
+
+Found in the same round, tested beside what they touch: made keys past ``MAX_KEYS`` under
+racing creates (tests/api/test_keys_api.py), an outage allowing an emulator running a
+script (tests/api/test_outage.py), inline script in the console (tests/api/console/
+test_console_xss.py).
 
 What held is kept as cheap guards: the tests named ``..._held``.
 """
