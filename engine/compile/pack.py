@@ -39,6 +39,7 @@ from engine.features.spec import (
     GroupFeature,
     LinkFeature,
     ReferralFeature,
+    ReferralMetric,
     WindowedFeature,
     builtin_list_features,
 )
@@ -292,7 +293,9 @@ def _fed_by(spec: FeatureSpec, event_type: str) -> bool:
     if isinstance(spec, WindowedFeature):
         return not spec.on or event_type in spec.on
     if isinstance(spec, ReferralFeature):  # refunds feed refunded_invitees / refund_share (referral_refunds.py)
-        return event_type == "referral" or (spec.metric in REFUND_METRICS and event_type in REFUND_TYPES)
+        refund = spec.metric in REFUND_METRICS and event_type in REFUND_TYPES
+        paid = spec.metric is ReferralMetric.DAYS_SINCE_PAID and event_type == "order_paid"  # referrer_paid.py
+        return event_type == "referral" or refund or paid
     if isinstance(spec, GroupFeature):
         return event_type == "group_buy_join"
     if isinstance(spec, BindingFeature):

@@ -134,7 +134,8 @@ def test_hired_buyers_pay_so_the_gift_is_released_then_refund(families: dict[str
     paid = {r["customer"] for r in of_type(ring, "order_paid")}
     refunded = {r["customer"] for r in of_type(ring, "refund")}
     referred = {r["customer"] for r in of_type(ring, "referral")}
-    assert paid and refunded and refunded <= paid <= referred
+    referrers = {r["referrer"] for r in of_type(ring, "referral")}
+    assert paid and refunded and refunded <= paid - referrers <= referred  # a referrer account may have paid once
     assert len(refunded) >= 0.3 * len(paid)  # the others refund after the window
     assert len({r["referrer"] for r in of_type(ring, "referral")}) >= 2  # one gift per referrer: several referrers
     assert not of_type(ring, "store_visit")  # hired from anywhere, they never come to the studio
