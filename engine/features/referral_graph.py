@@ -52,6 +52,9 @@ _SET_OF: dict[ReferralMetric, str] = {
 
 def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
     """Add the ops reading ``spec`` (and, once per request, recording the edge)."""
+    if spec.metric is ReferralMetric.UNPAID_REFERRAL_HOURS:
+        referrer_paid.emit_unpaid(builder, index)  # the customer's own slot, on any event
+        return
     referrer = builder.event.referrer
     if referrer is None:
         return

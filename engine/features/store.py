@@ -339,6 +339,8 @@ class FeatureStore:
             depth = int(_extra(batches, results, "depth") or 0)
             ids = _extra(batches, results, "ids") or ""
             batch.ops.extend(referral_graph.upline_op(builder, batch, chain, depth, ids))
+        if builder.unpaid_pending and not _extra(batches, results, "paid"):
+            batch.ops.extend(referrer_paid.unpaid_op(builder, batch))
         snapshot = f"{builder.plan.fingerprint}|{json.dumps(raw, separators=(',', ':'))}"
         batch.ops.extend(("MS", batch.key(builder.marker_key()), snapshot))
         calls.append(_call(builder, batch))

@@ -28,7 +28,7 @@ RULES = Path(__file__).parents[3] / "rules"
 SECRET = b"test-secret-0123456789abcdef"
 DAY0 = datetime.fromisoformat("2026-11-01T10:00:00+08:00")
 PAID = "referrer.days_since_paid"
-QUICK, OUTSIDER, AT_ONCE = "unpaid_referrer_quick_payers", "unpaid_referrer_outsider", "referred_outsider_pays_at_once"
+QUICK, OUTSIDER = "unpaid_referrer_quick_payers", "unpaid_referrer_outsider"
 LOCAL, OUTSIDE = "1391111", "1351234"  # a Beijing block; a Shanghai one (outside 北京, 天津, 河北)
 
 
@@ -153,16 +153,52 @@ async def test_an_outsider_through_an_unpaid_referrer_is_reviewed_through_a_cust
     assert OUTSIDER not in cousin.rule_ids and cousin.decision == "allow"
 
 
-async def test_an_outsiders_first_order_hours_after_joining_is_reviewed_a_local_friends_is_not(
-    redis_client: Redis, tenant: str
+UNPAID = "customer.hours_since_unpaid_referral"
+AT_ONCE_UNPAID = "unpaid_referral_pays_at_once"
+
+
+async def test_what_the_referral_knew_reaches_the_buyers_own_order(backend: Backend, tenant: str) -> None:
+    """The order names no referrer: the referral notes, in the buyer's slot, that its referrer never paid."""
+    world = World(backend.client, tenant)
+    await world.pays("parent", DAY0 - timedelta(days=20))
+    await world.invite("org-acct", "hired", DAY0)  # hired in the studio's own city: a local number
+    await world.invite("parent", "friend", DAY0)
+    hired = await world.orders("hired", DAY0 + timedelta(hours=2))
+    assert world.values[UNPAID] == pytest.approx(2.0)
+    assert AT_ONCE_UNPAID in hired.rule_ids and hired.decision == "review"
+    friend = await world.orders("friend", DAY0 + timedelta(hours=2))
+    assert world.values[UNPAID] is None
+    assert AT_ONCE_UNPAID not in friend.rule_ids and friend.decision == "allow"
+    await world.invite("parent", "cousin", DAY0, phone=OUTSIDE)  # a relative on a number from home, buying at once
+    cousin = await world.orders("cousin", DAY0 + timedelta(hours=1), phone=OUTSIDE)
+    assert cousin.decision == "allow"
+
+
+async def test_a_farm_cannot_wash_the_note_with_a_paying_referrer_or_a_late_payment(
+    backend: Backend, tenant: str
 ) -> None:
+    """The attacks: refer the buyer through a paying account too, or have the account pay after the referral."""
+    world = World(backend.client, tenant)
+    await world.pays("bought-acct", DAY0 - timedelta(days=5))
+    await world.invite("org-acct", "hired", DAY0)
+    await world.invite("bought-acct", "hired", DAY0 + timedelta(minutes=5))  # a second, paying referrer
+    await world.pays("org-acct", DAY0 + timedelta(minutes=10))  # the account pays once the buyer joined
+    later = await world.orders("hired", DAY0 + timedelta(hours=1))
+    assert world.values[UNPAID] == pytest.approx(1.0)
+    assert AT_ONCE_UNPAID in later.rule_ids
+    await world.invite("org-acct", "hired2", DAY0 + timedelta(hours=2))  # now it has paid: nothing noted
+    await world.orders("hired2", DAY0 + timedelta(hours=3))
+    assert world.values[UNPAID] is None
+
+
+async def test_the_note_costs_no_round_trip_on_one_server(redis_client: Redis, tenant: str) -> None:
     world = World(redis_client, tenant)
-    for friend, phone in (("hired", OUTSIDE), ("neighbour", LOCAL)):
-        await world.invite("someone", friend, DAY0, phone=phone)
-    at_once = await world.orders("hired", DAY0 + timedelta(hours=2), phone=OUTSIDE)
-    assert AT_ONCE in at_once.rule_ids and at_once.decision == "review"
-    local = await world.orders("neighbour", DAY0 + timedelta(hours=2))
-    assert AT_ONCE not in local.rule_ids
-    await world.invite("someone", "later", DAY0, phone=OUTSIDE)
-    looked = await world.orders("later", DAY0 + timedelta(days=2), phone=OUTSIDE)  # bought when she had looked
-    assert AT_ONCE not in looked.rule_ids
+    for step in range(2):
+        await redis_client.config_resetstat()
+        if step == 0:
+            await world.invite("org-acct", "hired", DAY0)
+        else:
+            await world.orders("hired", DAY0 + timedelta(hours=1))
+        stats = await redis_client.info("commandstats")
+        assert stats["cmdstat_evalsha"]["calls"] == 1
+    assert world.values[UNPAID] == pytest.approx(1.0)
