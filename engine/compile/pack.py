@@ -32,6 +32,7 @@ from engine.expr.tree import Node, Scalar, Type, names_read
 from engine.features import bindings
 from engine.features.referral_refunds import METRICS as REFUND_METRICS
 from engine.features.referral_refunds import REFUND_TYPES
+from engine.features.referrer_paid import METRICS as REFERRER_PAID_METRICS
 from engine.features.spec import (
     OUTSIDE_BINDING,
     BindingFeature,
@@ -292,7 +293,9 @@ def _fed_by(spec: FeatureSpec, event_type: str) -> bool:
     if isinstance(spec, WindowedFeature):
         return not spec.on or event_type in spec.on
     if isinstance(spec, ReferralFeature):  # refunds feed refunded_invitees / refund_share (referral_refunds.py)
-        return event_type == "referral" or (spec.metric in REFUND_METRICS and event_type in REFUND_TYPES)
+        refund = spec.metric in REFUND_METRICS and event_type in REFUND_TYPES
+        paid = spec.metric in REFERRER_PAID_METRICS and event_type == "order_paid"  # referrer_paid.py
+        return event_type == "referral" or refund or paid
     if isinstance(spec, GroupFeature):
         return event_type == "group_buy_join"
     if isinstance(spec, BindingFeature):

@@ -130,6 +130,7 @@ class RequestBuilder:
         self._located: dict[Entity, tuple[str, str] | None] = {}
         self._bounds: dict[int | None, str] = {}
         self.upline_pending: Batch | None = None  # cluster: referrer batch whose chain B copies
+        self.unpaid_pending = False  # cluster: phase 2 notes the referral if the referrer never paid
 
     # -- entities ------------------------------------------------------------------
 

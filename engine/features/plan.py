@@ -305,6 +305,8 @@ _REFERRAL_FLOATS = frozenset(
         ReferralMetric.SUBTREE_PAID_SHARE,
         ReferralMetric.OUTSIDE_SHARE,
         ReferralMetric.REFUND_SHARE,
+        ReferralMetric.DAYS_SINCE_PAID,
+        ReferralMetric.UNPAID_REFERRAL_HOURS,
     }
 )
 _LINK_FLOATS = frozenset({LinkMetric.NEW_SHARE, LinkMetric.PAID_SHARE, LinkMetric.RETURNING_SHARE, LinkMetric.LINK_AGE})

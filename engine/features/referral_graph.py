@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from engine.datastore.keys import digest
 from engine.events import ip_subnet
-from engine.features import referral_refunds, referral_tree, windows
+from engine.features import referral_refunds, referral_tree, referrer_paid, windows
 from engine.features.builder import Batch, RequestBuilder
 from engine.features.spec import Entity, ReferralFeature, ReferralMetric
 
@@ -52,6 +52,9 @@ _SET_OF: dict[ReferralMetric, str] = {
 
 def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
     """Add the ops reading ``spec`` (and, once per request, recording the edge)."""
+    if spec.metric is ReferralMetric.UNPAID_REFERRAL_HOURS:
+        referrer_paid.emit_unpaid(builder, index)  # the customer's own slot, on any event
+        return
     referrer = builder.event.referrer
     if referrer is None:
         return
@@ -83,6 +86,8 @@ def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
             batch.ops.extend(("ZR", index, out, inv, after, _until(builder, spec)))
         case ReferralMetric.REFUNDED_INVITEES | ReferralMetric.REFUND_SHARE:
             referral_refunds.emit_read(builder, batch, tag, spec, index, builder.t_arg)
+        case ReferralMetric.DAYS_SINCE_PAID:
+            referrer_paid.emit_read(batch, tag, index)
         case ReferralMetric.INVITEES if index in builder.plan.share_counts.values():
             pass  # the paired paid_share op returns this count
         case metric:

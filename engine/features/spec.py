@@ -80,6 +80,10 @@ class ReferralMetric(StrEnum):
     # late evidence (刷单): invitees whose first paid order was refunded (or charged back) within `within` of it
     REFUNDED_INVITEES = "refunded_invitees"  # the window's invitees refunded in time
     REFUND_SHARE = "refund_share"  # of the window's invitees who paid, the share refunded in time
+    # is the referrer itself a customer (刷单's referrer accounts never pay): referrer_paid.py
+    DAYS_SINCE_PAID = "days_since_paid"  # age in days of the referrer's own latest paid order (missing: never)
+    # the event's customer, not its referrer: hours since it joined through a referrer that had never paid
+    UNPAID_REFERRAL_HOURS = "unpaid_referral_hours"
 
 
 class GroupMetric(StrEnum):

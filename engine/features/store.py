@@ -34,7 +34,17 @@ import orjson
 from engine.datastore.scripts import AnyRedis, Call, Script, guarded, is_cluster, run_batch
 from engine.errors import StoreUnavailable
 from engine.events import Event
-from engine.features import bindings, group_buy, links, lists, referral_graph, referral_refunds, referral_tree, windows
+from engine.features import (
+    bindings,
+    group_buy,
+    links,
+    lists,
+    referral_graph,
+    referral_refunds,
+    referral_tree,
+    referrer_paid,
+    windows,
+)
 from engine.features.builder import LINK_PREFIX, Batch, RequestBuilder, StoreSettings
 from engine.features.keys import KeyBuilder
 from engine.features.lists import ListEntry, ListPage, ListStore
@@ -176,6 +186,8 @@ class FeatureStore:
         refund = event.type in referral_refunds.REFUND_TYPES and referral_refunds.records(plan.specs)
         if event.type == "order_paid" or refund:
             referral_graph.emit_paid(builder)
+        if referrer_paid.records(plan.specs):
+            referrer_paid.emit_record(builder)  # the payer's own slot: is it a customer, when it refers
         if plan.links is not None:
             links.emit(builder, plan.links)
         batches = list(builder.batches.values())
@@ -327,6 +339,8 @@ class FeatureStore:
             depth = int(_extra(batches, results, "depth") or 0)
             ids = _extra(batches, results, "ids") or ""
             batch.ops.extend(referral_graph.upline_op(builder, batch, chain, depth, ids))
+        if builder.unpaid_pending and not _extra(batches, results, "paid"):
+            batch.ops.extend(referrer_paid.unpaid_op(builder, batch))
         snapshot = f"{builder.plan.fingerprint}|{json.dumps(raw, separators=(',', ':'))}"
         batch.ops.extend(("MS", batch.key(builder.marker_key()), snapshot))
         calls.append(_call(builder, batch))

@@ -18,7 +18,7 @@ scripts, code resale, referral trees) live in :mod:`engine.simulate.farms` and
 
 from __future__ import annotations
 
-from engine.simulate import campaigns, farms
+from engine.simulate import campaigns, farms, hired_buyers
 from engine.simulate.context import Sim
 from engine.simulate.timeline import DAY, FARM_HOURS, MINUTE
 from engine.simulate.units import (
@@ -291,7 +291,7 @@ ABUSE_UNITS = {
     SHARED_BACKEND: farms.shared_backend,
     SLOW_DRIP: farms.slow_drip,
     AGED_CASHOUT: farms.aged_cashout,
-    PAY_RELEASE_REFUND: farms.pay_release_refund,
+    PAY_RELEASE_REFUND: hired_buyers.pay_release_refund,
     CAMPAIGN_SCRIPT: campaigns.campaign_script,
     CODE_RESALE: campaigns.code_resale,
     REFERRAL_TREE: campaigns.referral_tree,

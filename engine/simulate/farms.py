@@ -8,8 +8,8 @@
   one place, some buying a print now and then to look like one.
 - aged accounts (养号): accounts created weeks earlier on a rack of phones, kept warm
   with red packets, that cash out together in one campaign evening.
-- pay, release, refund (刷单): hired buyers sign up through the organiser's referrer
-  accounts and pay the trial, which releases the referral gift; then they refund.
+
+Pay, release, refund (刷单) has a module of its own: :mod:`engine.simulate.hired_buyers`.
 
 Every size, pace and share is a per-seed knob (:mod:`engine.simulate.knobs`).
 """
@@ -20,7 +20,7 @@ from engine.simulate.checkout import farm_checkout, newcomer_claim
 from engine.simulate.context import Sim
 from engine.simulate.places import Place, local_phone
 from engine.simulate.timeline import DAY, FARM_HOURS, HOUR, MINUTE, PARENT_HOURS
-from engine.simulate.units import AGED_CASHOUT, PAY_RELEASE_REFUND, SHARED_BACKEND, SLOW_DRIP, Unit
+from engine.simulate.units import AGED_CASHOUT, SHARED_BACKEND, SLOW_DRIP, Unit
 from engine.simulate.world import CLAIM_MS, ROOTED, TAMPERED, USER_AGENT, WECHAT_UA, Person
 
 
@@ -140,39 +140,6 @@ def aged_cashout(sim: Sim) -> Unit:
         newcomer_claim(sim, unit, account, at, account.created)
         if rng.random() < 0.7:
             farm_checkout(sim, unit, account, at + rng.uniform(1, 20) * MINUTE, place, wallet)
-    return unit
-
-
-def pay_release_refund(sim: Sim) -> Unit:
-    """Hired buyers pay the trial through the organiser's referrers, then ask for refunds."""
-    rng, ids, knobs = sim.rng, sim.ids, sim.knobs
-    unit = sim.unit(PAY_RELEASE_REFUND)
-    start = sim.clock.moment()
-    referrers = [
-        Person(
-            customer=ids.customer_id(),
-            device=ids.device_id(),
-            ip=ids.home_ip(),
-            phone=ids.local_phone(),
-            email=None,
-            address="",
-            created=start - rng.uniform(5, 120) * DAY,
-        )
-        for _ in range(knobs.integer("pay_release_refund.referrers", 2, 6))
-    ]
-    organiser_wallet = ids.wallet()
-    own_wallet = knobs.uniform("pay_release_refund.organiser_pays", 0.0, 0.7)
-    refund_after = knobs.uniform("pay_release_refund.refund_after_days", 0.5, 5)
-    for _ in range(knobs.around(rng, "pay_release_refund.buyers", 6, 24)):
-        t = sim.clock.daytime_after(start, 0, 3 * DAY)
-        buyer = _account(sim, t, device=ids.device_id(), ip=ids.home_ip(), virtual_share=0.1)
-        buyer.payment = organiser_wallet if rng.random() < own_wallet else ids.wallet()
-        buyer.address = Place.home(rng).render()
-        unit.add(t, "referral", buyer, referrer=rng.choice(referrers).customer, campaign="trial_99")
-        paid = t + rng.uniform(5, 120) * MINUTE
-        unit.add(paid, "order", buyer, amount=99.0, campaign="trial_99", address=buyer.address)
-        unit.add(paid + rng.uniform(0.5, 5) * MINUTE, "order_paid", buyer, amount=99.0, campaign="trial_99")
-        unit.add(paid + rng.uniform(0.5, 1.5) * refund_after * DAY, "refund", buyer, amount=99.0)
     return unit
 
 

@@ -15,6 +15,9 @@ without and with the two refund features (engine/features/referral_refunds.py), 
 reports what they add per event in the same way.
 ``--detection`` does the same for the detection windows issue 14 added after the links
 (``detection_specs``: the slow drip's 30-day sign-ups per IP and networks per device), reporting what they add.
+``--hired-buyers`` does the same for the features that see 刷单 before the refunds (``hired_buyer_specs``:
+the referrer's own paid orders, its quick payers, the buyer's referral through an unpaid referrer;
+engine/features/referrer_paid.py).
 
 ``--links`` runs the bench twice, without and with the shipped pack's eight linked-account
 features (engine/features/links.py), and reports what they add per event: worker CPU
@@ -215,6 +218,15 @@ def detection_specs() -> tuple[FeatureSpec, ...]:
     )
 
 
+def hired_buyer_specs() -> tuple[FeatureSpec, ...]:
+    """The shipped pack's 刷单-before-the-refunds block (rules/features.yaml, same definitions)."""
+    return (
+        ReferralFeature("referrer.days_since_paid", ReferralMetric.DAYS_SINCE_PAID),
+        ReferralFeature("referrer.quick_paid_share_7d", ReferralMetric.PAID_SHARE, 7 * D, 12 * H),
+        ReferralFeature("customer.hours_since_unpaid_referral", ReferralMetric.UNPAID_REFERRAL_HOURS),
+    )
+
+
 async def bench(
     url: str, events: int, concurrency: int, links: bool = False, refunds: bool | None = None,
     extra: tuple[FeatureSpec, ...] = (),
@@ -284,6 +296,7 @@ def main() -> None:
     parser.add_argument("--links", action="store_true", help="also run with the link features and compare")
     parser.add_argument("--refunds", action="store_true", help="compare with and without the refund features")
     parser.add_argument("--detection", action="store_true", help="also run with issue 14's detection windows")
+    parser.add_argument("--hired-buyers", action="store_true", help="also run with the 刷单 features (issue 14, P)")
     args = parser.parse_args()
     if args.url:
         figures = _run(args.url, args)
@@ -311,13 +324,14 @@ def main() -> None:
             f"CPU, +{figures['refund_redis_cpu_us']} us Redis CPU, +{figures['refund_redis_commands']} Redis calls, "
             f"+{figures['refund_round_trips']} round trips per event"
         )
-    if "detection" in figures:
-        added = (figures[f"detection_{k}"] for k in ("worker_cpu_us", "redis_cpu_us", "redis_commands"))
-        print(
-            "with {} detection window(s): +{} us worker CPU, +{} us Redis CPU, +{} Redis calls per event".format(
-                figures["detection_features"], *added
+    for name, label in (("detection", "detection window(s)"), ("hired_buyers", "刷单 feature(s)")):
+        if name in figures:
+            added = (figures[f"{name}_{k}"] for k in ("worker_cpu_us", "redis_cpu_us", "redis_commands"))
+            print(
+                "with {} {}: +{} us worker CPU, +{} us Redis CPU, +{} Redis calls per event".format(
+                    figures[f"{name}_features"], label, *added
+                )
             )
-        )
     print(json.dumps(figures))
 
 
@@ -334,13 +348,18 @@ def _run(url: str, args: argparse.Namespace) -> dict[str, float | int]:
         figures["link_redis_commands"] = linked["redis_commands_per_event"] - figures["redis_commands_per_event"]
         figures["link_events_per_s"] = linked["events_per_s"]
         figures["link_p50_ms"] = linked["p50_ms"]
-    if args.detection:
-        more = asyncio.run(bench(url, args.events, args.concurrency, extra=detection_specs()))
-        figures["detection"] = 1
-        figures["detection_features"] = len(detection_specs())
+    for name, wanted, specs in (
+        ("detection", args.detection, detection_specs()),
+        ("hired_buyers", args.hired_buyers, hired_buyer_specs()),
+    ):
+        if not wanted:
+            continue
+        more = asyncio.run(bench(url, args.events, args.concurrency, extra=specs))
+        figures[name] = 1
+        figures[f"{name}_features"] = len(specs)
         for key in ("worker_cpu_us", "redis_cpu_us"):
-            figures[f"detection_{key}"] = round(more[f"{key}_per_event"] - figures[f"{key}_per_event"], 1)
-        figures["detection_redis_commands"] = more["redis_commands_per_event"] - figures["redis_commands_per_event"]
+            figures[f"{name}_{key}"] = round(more[f"{key}_per_event"] - figures[f"{key}_per_event"], 1)
+        figures[f"{name}_redis_commands"] = more["redis_commands_per_event"] - figures["redis_commands_per_event"]
     return figures
 
 

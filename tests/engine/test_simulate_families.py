@@ -134,7 +134,8 @@ def test_hired_buyers_pay_so_the_gift_is_released_then_refund(families: dict[str
     paid = {r["customer"] for r in of_type(ring, "order_paid")}
     refunded = {r["customer"] for r in of_type(ring, "refund")}
     referred = {r["customer"] for r in of_type(ring, "referral")}
-    assert paid and refunded and refunded <= paid <= referred
+    referrers = {r["referrer"] for r in of_type(ring, "referral")}
+    assert paid and refunded and refunded <= paid - referrers <= referred  # a referrer account may have paid once
     assert len(refunded) >= 0.3 * len(paid)  # the others refund after the window
     assert len({r["referrer"] for r in of_type(ring, "referral")}) >= 2  # one gift per referrer: several referrers
     assert not of_type(ring, "store_visit")  # hired from anywhere, they never come to the studio
@@ -200,3 +201,26 @@ def test_honest_newcomers_change_networks_and_keep_numbers_from_home_as_much_as_
     for moved, far in habits:
         assert 0.03 <= moved <= 0.4 and 0.05 <= far <= 0.35, habits
     assert habits[0] != habits[1]
+
+
+def test_hired_buyer_rings_vary_by_seed_as_the_trade_does() -> None:
+    """Nationwide or local buyers, the trial or more, all or some refunded, referrers never seen or signed up."""
+    seen: dict[str, list[float]] = defaultdict(list)
+    for seed in range(1, 9):
+        ring = by_family(list(simulate(SimulationConfig(events=6000, seed=seed))))["pay_release_refund"]
+        referrals = of_type(ring, "referral")
+        buyers = {r["customer"] for r in referrals}
+        referrers = {r["referrer"] for r in referrals}
+        assert len(referrers) <= len(buyers)  # one gift per referrer: never more accounts than buyers
+        places = [geocoder.description_for_number(phonenumbers.parse(r["phone"], "CN"), "zh") for r in referrals]
+        seen["local buyers"].append(sum(p.startswith(("北京", "天津", "河北")) for p in places) / len(places))
+        paid = [r for r in of_type(ring, "order_paid") if r["customer"] in buyers]
+        seen["above the trial"].append(sum(r["amount"] > 99 for r in paid) / len(paid))
+        refunded = {r["customer"] for r in of_type(ring, "refund")}
+        seen["refunded"].append(len(refunded) / len({r["customer"] for r in paid}))
+        seen["referrers signed up"].append(len({r["customer"] for r in of_type(ring, "signup")} & referrers))
+        assert not of_type(ring, "store_visit")
+    assert max(seen["local buyers"]) >= 0.6 and min(seen["local buyers"]) <= 0.2, seen
+    assert max(seen["above the trial"]) >= 0.2 and min(seen["above the trial"]) <= 0.05, seen
+    assert max(seen["refunded"]) - min(seen["refunded"]) >= 0.2, seen
+    assert min(seen["referrers signed up"]) == 0 < max(seen["referrers signed up"]), seen

@@ -393,6 +393,19 @@ while i <= last do
     call('HSETNX', key, A[i + 2], tstr)
     call('PEXPIRE', key, A[i + 3])
     i = i + 4
+  elseif op == 'UP' then      -- own key ttl: note a referral through a referrer that never paid (own 0: it did not)
+    -- own: the referrer's rg:own (same script), or 0 when phase 1 already found it unpaid (cluster);
+    -- key: the customer's rg:uref, first and latest such referral (referrer_paid.py)
+    if A[i + 1] == 0 or not call('HGET', KEYS[A[i + 1]], 'l') then
+      local key = KEYS[A[i + 2]]
+      call('HSETNX', key, 'f', tstr)
+      call('HSET', key, 'l', tstr)
+      call('PEXPIRE', key, A[i + 3])
+    end
+    i = i + 4
+  elseif op == 'RP' then      -- key: the referrer's latest paid order, as an extra output ('' = never)
+    extra[#extra + 1] = call('HGET', KEYS[A[i + 1]], 'l') or ''
+    i = i + 2
   elseif op == 'RK' then      -- idx share inv paid rfd (lo hi within cap: invitees refunded within `within` of paying
     -- over the newest `cap` invitees referred in (lo, hi]: how many (share 0), or their share
     -- of those who paid by now (share 1; missing when none did); referral_refunds.py

@@ -95,8 +95,9 @@ async def test_the_next_invitee_of_a_referrer_whose_buyers_refunded_is_reviewed(
     await world.refunded("organiser-b1", DAY0 + timedelta(days=1, hours=3), kind="chargeback")
     after_two = await world.invite("organiser", "next2", DAY0 + timedelta(days=1, hours=4))
     assert RULE in after_two.rule_ids
-    assert after_two.decision == "review"
-    assert after_two.offers == ()  # no trial, no referral gift while a person looks
+    # the organiser never paid and its buyers paid at once (unpaid_referrer_quick_payers): both say 刷单
+    assert after_two.decision == "deny" and "unpaid_referrer_quick_payers" in after_two.rule_ids
+    assert after_two.offers == ()  # no trial, no referral gift
     assert (world.values[COUNT], world.values[SHARE]) == (2, 0.5)
 
 
@@ -104,6 +105,7 @@ async def test_a_popular_referrer_whose_friends_buy_stays_allowed_through_two_re
     redis_client: Redis, tenant: str
 ) -> None:
     world = World(redis_client, tenant)
+    await world.pays("blogger", DAY0 - timedelta(days=30))  # a parent blogger: a customer herself
     await hired_buyers(world, "blogger", count=12, refunds=2)  # 10 of 12 friends keep what they bought
     later = await world.invite("blogger", "fan13", DAY0 + timedelta(days=2))
     assert world.values[COUNT] == 2 and world.values[SHARE] == pytest.approx(2 / 12)

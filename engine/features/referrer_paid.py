@@ -1,0 +1,97 @@
+"""Whether a referrer is itself a customer: the age of its own latest paid order (刷单, issue 14).
+
+A 刷单 organiser's referrer accounts gain payers without ever paying themselves: paying
+costs the organiser money and buys it nothing. A parent who shares the poster has, as a
+rule, bought (the honest look-alike is a newcomer who shares before the first session).
+Layout, under the customer's own hash tag (which is the referrer's slot when it refers):
+
+- ``{C}:rg:own``  hash ``f`` / ``l``: the first and latest ``order_paid`` recorded for C
+  (event time, ms), written by C's own paid orders (op SW, as ``first_seen`` is), kept
+  for the history TTL after the latest.
+
+Read on a referral (op SR in the referrer's slot, which the event's first round already
+holds: no call and no round trip added): ``days_since_paid`` is the age in days of the
+referrer's latest paid order at the event time, **missing when it never paid**.
+
+The buyer's own order does not name its referrer, so what the referral knew is carried to it:
+
+- ``{C}:rg:uref`` hash ``f`` / ``l``: C's first and latest referral through a referrer that
+  had never paid at that moment; ``unpaid_referral_hours`` (read on any event, op SR in
+  C's own slot) is the age in hours of the first, missing when there is none. Written on
+  the referral: in the same script on one server (op UP checks the referrer's
+  ``rg:own``), in the referral's phase 2 on a cluster (op RP returns the referrer's latest
+  paid time from its slot). No round trip is added on either.
+
+What it trusts: only ``order_paid`` outcomes, which need an ``events`` key (the store's
+own back end); a scoring caller cannot make a referrer look like a customer, and an
+``order`` event (an intent, not a payment) writes nothing. A refund does not undo the
+payment (a referrer that paid once and refunded counts as having paid); the refunds of
+its invitees are ``refunded_invitees``' evidence. Accuracy: exact while the latest paid
+order is within the history TTL (365 days by default); older is "never paid".
+"""
+
+from __future__ import annotations
+
+from engine.features.builder import Batch, RequestBuilder
+from engine.features.spec import Entity, ReferralFeature, ReferralMetric
+from engine.features.windows import SEEN_TTL_QUANTUM_MS
+
+METRIC = ReferralMetric.DAYS_SINCE_PAID
+#: Metrics whose store is written by the customer's own paid orders (fed by ``order_paid``).
+METRICS = frozenset({METRIC, ReferralMetric.UNPAID_REFERRAL_HOURS})
+_DAY_MS, _HOUR_MS = 86_400_000, 3_600_000
+
+
+def records(specs: tuple[object, ...]) -> bool:
+    """True when a paid order must be noted in its payer's own slot: some spec of the plan reads it."""
+    return any(isinstance(s, ReferralFeature) and s.metric in METRICS for s in specs)
+
+
+def emit_read(batch: Batch, tag: str, index: int) -> None:
+    """The SR op: age in days of the referrer's latest paid order (missing when it never paid)."""
+    batch.ops.extend(("SR", index, batch.key(f"{tag}:rg:own"), "l", _DAY_MS))
+
+
+def emit_record(builder: RequestBuilder) -> None:
+    """On an ``order_paid``: widen the payer's own [first, latest] paid times to include this one."""
+    if builder.event.type != "order_paid":
+        return
+    tag = builder.customer_tag()
+    batch = builder.batch(tag)
+    settings = builder.settings
+    ttl = str((settings.history_ttl_s + settings.max_future_skew_s) * 1000 + SEEN_TTL_QUANTUM_MS)
+    batch.deferred.extend(("SW", batch.key(f"{tag}:rg:own"), ttl, SEEN_TTL_QUANTUM_MS))
+
+
+def emit_unpaid(builder: RequestBuilder, index: int) -> None:
+    """``unpaid_referral_hours``: read the customer's note; on a recorded referral, make it if the referrer never paid.
+
+    One slot's script cannot read another's keys on a cluster, so there the referrer's
+    slot returns its latest paid time (op RP) and the note is written in the phase 2 the
+    referral already makes (the upline); on one server the same script checks and writes
+    (op UP, deferred after every read).
+    """
+    tag = builder.customer_tag()
+    batch = builder.batch(tag)
+    key = batch.key(f"{tag}:rg:uref")
+    batch.owned.append(index)
+    if builder.read_values:
+        batch.ops.extend(("SR", index, key, "f", _HOUR_MS))
+    event = builder.event
+    if not builder.record or event.type != "referral" or event.referrer is None:
+        return
+    referrer = builder.entity_id(Entity.REFERRER, event.referrer) or ""
+    referrer_tag = builder.tag_of(Entity.REFERRER, referrer)
+    if builder.cluster:
+        referrer_batch = builder.batch(referrer_tag)
+        referrer_batch.ops.extend(("RP", referrer_batch.key(f"{referrer_tag}:rg:own")))
+        referrer_batch.extras.append("paid")
+        builder.unpaid_pending = True
+        return
+    batch.deferred.extend(("UP", batch.key(f"{referrer_tag}:rg:own"), key, builder.history_ttl))
+
+
+def unpaid_op(builder: RequestBuilder, batch: Batch) -> tuple[str | int, ...]:
+    """Phase 2 on a cluster: the referrer was found never to have paid; note the referral in the customer's slot."""
+    tag = builder.customer_tag()
+    return ("UP", 0, batch.key(f"{tag}:rg:uref"), builder.history_ttl)
