@@ -9,7 +9,8 @@
   the farmer's home line (or 4G, per seed), each behaving like a parent, all shipping to
   one place, some buying a print now and then to look like one.
 - aged accounts (养号): accounts created weeks earlier on a rack of phones, kept warm
-  with red packets, that cash out together in one campaign evening.
+  with red packets (and, on some seeds, a cheap print bought here and there), that cash
+  out together in one campaign evening.
 - pay, release, refund (刷单): hired buyers sign up through the organiser's referrer
   accounts and pay the trial, which releases the referral gift; then they refund.
 
@@ -173,6 +174,12 @@ def aged_cashout(sim: Sim) -> Unit:
                     attributes={CLAIM_MS: ids.human_claim_ms()},
                 )
     place, wallet = _place(sim, AGED_CASHOUT), ids.wallet()
+    # some farms buy a cheap print on a few accounts while raising them, so "never bought" is not true of all
+    warm_orders = knobs.uniform("aged_account_cashout.warm_order_share", 0.0, 0.3, own_stream=True)
+    for account in accounts:
+        if rng.random() < warm_orders:
+            at = sim.clock.daytime_after(sim.clock.start, 0, max(0.0, evening - sim.clock.start - DAY))
+            farm_checkout(sim, unit, account, at, place, wallet, amount=rng.choice((29.0, 39.0, 59.0)), campaign=None)
     spread = knobs.uniform("aged_account_cashout.spread_minutes", 5, 90)
     for account in accounts:
         at = evening + rng.uniform(0, spread) * MINUTE
