@@ -14,7 +14,8 @@ one JSON object with the figures.
 without and with the two refund features (engine/features/referral_refunds.py), and
 reports what they add per event in the same way.
 ``--detection`` does the same for the detection windows issue 14 added after the links
-(``detection_specs``: the slow drip's 30-day sign-ups per IP and networks per device), reporting what they add.
+(``detection_specs``: the slow drip's 30-day sign-ups per IP and networks per device, the accounts per
+phone-number block), reporting what they add; ``--detection-feature NAME`` keeps only the named windows.
 
 ``--links`` runs the bench twice, without and with the shipped pack's eight linked-account
 features (engine/features/links.py), and reports what they add per event: worker CPU
@@ -207,12 +208,15 @@ async def redis_cpu_s(client: Redis) -> float:
     return float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"])
 
 
-def detection_specs() -> tuple[FeatureSpec, ...]:
-    """Windows the shipped pack added for the slow drip (rules/features.yaml, same definitions)."""
-    return (
+def detection_specs(only: list[str] | None = None) -> tuple[FeatureSpec, ...]:
+    """Windows the pack added for the missed families (rules/features.yaml, same definitions); ``only``: by name."""
+    specs = (
         _w("ip.signups_30d", Aggregate.COUNT, Entity.IP, 30 * D, SIGNUPS),
         _w("device.subnets_30d", Aggregate.DISTINCT, Entity.DEVICE, 30 * D, field="subnet"),
+        # a code platform's SIM batch: accounts per 7-digit number block
+        _w("phone_block.accounts_30d", Aggregate.DISTINCT, Entity.PHONE_BLOCK, 30 * D, field="customer"),
     )
+    return tuple(spec for spec in specs if not only or spec.name in only)
 
 
 async def bench(
@@ -284,6 +288,7 @@ def main() -> None:
     parser.add_argument("--links", action="store_true", help="also run with the link features and compare")
     parser.add_argument("--refunds", action="store_true", help="compare with and without the refund features")
     parser.add_argument("--detection", action="store_true", help="also run with issue 14's detection windows")
+    parser.add_argument("--detection-feature", action="append", help="with --detection: only this window (repeatable)")
     args = parser.parse_args()
     if args.url:
         figures = _run(args.url, args)
@@ -335,9 +340,10 @@ def _run(url: str, args: argparse.Namespace) -> dict[str, float | int]:
         figures["link_events_per_s"] = linked["events_per_s"]
         figures["link_p50_ms"] = linked["p50_ms"]
     if args.detection:
-        more = asyncio.run(bench(url, args.events, args.concurrency, extra=detection_specs()))
+        chosen = detection_specs(args.detection_feature)
+        more = asyncio.run(bench(url, args.events, args.concurrency, extra=chosen))
         figures["detection"] = 1
-        figures["detection_features"] = len(detection_specs())
+        figures["detection_features"] = len(chosen)
         for key in ("worker_cpu_us", "redis_cpu_us"):
             figures[f"detection_{key}"] = round(more[f"{key}_per_event"] - figures[f"{key}_per_event"], 1)
         figures["detection_redis_commands"] = more["redis_commands_per_event"] - figures["redis_commands_per_event"]
