@@ -220,6 +220,19 @@ def phone_segment(phone: str | None) -> str | None:
     return digits[:3] if len(digits) >= 3 else None
 
 
+def phone_block(phone: str | None) -> str | None:
+    """First seven digits of a mainland mobile number (E.164): the block the geocoder places.
+
+    A code platform (接码平台) rents SIMs bought in batches, so its numbers fill a few
+    blocks; a studio's parents are spread over their city's blocks, and numbers from
+    outside the area land one per block. Only E.164 mainland mobiles (``+861...``, 11
+    digits) have a block: a landline, a number of another country or raw digits have none.
+    """
+    if not phone or not phone.startswith("+861") or len(phone) != 14:
+        return None
+    return phone[3:10]
+
+
 def ip_subnet(ip: str | None) -> str | None:
     """The /24 (IPv4) or /64 (IPv6) network an address belongs to."""
     if not ip:

@@ -30,7 +30,7 @@ import hmac
 from functools import lru_cache
 
 from engine.datastore.keys import PREFIX, safe_id
-from engine.events import Event, email_domain, ip_subnet, phone_segment
+from engine.events import Event, email_domain, ip_subnet, phone_block, phone_segment
 from engine.features.spec import PII_ENTITIES, Entity
 from engine.identity.addresses import canonical_address
 from engine.identity.coupons import canonical_code
@@ -48,6 +48,7 @@ NAMESPACE: dict[Entity, str] = {
     Entity.SUBNET: "net",
     Entity.PHONE: "tel",
     Entity.PHONE_SEGMENT: "seg",
+    Entity.PHONE_BLOCK: "blk",
     Entity.EMAIL_DOMAIN: "dom",
     Entity.ADDRESS: "adr",
     Entity.EMAIL: "eml",
@@ -79,7 +80,22 @@ def normalize(entity: Entity, value: str) -> str:
         return canonical_address(value)
     if entity is Entity.PAYMENT:
         return canonical_payment(value)
+    if entity is Entity.PHONE_BLOCK:
+        return _block(value)
     return value
+
+
+def _block(value: str) -> str:
+    """A block as 7 digits (``1391234``), or the block a mainland mobile number belongs to."""
+    if len(value) == 7 and value.isdigit():
+        return value
+    try:
+        block = phone_block(e164(value))
+    except ValueError:
+        block = None
+    if block is None:
+        raise ValueError(f"{value[:64]!r} is not a number block like 1391234 or a mainland mobile number")
+    return block
 
 
 def _subnet(value: str) -> str:
@@ -107,6 +123,8 @@ def entity_value(event: Event, entity: Entity) -> str | None:
             return event.phone
         case Entity.PHONE_SEGMENT:
             return phone_segment(event.phone)
+        case Entity.PHONE_BLOCK:
+            return phone_block(event.phone)
         case Entity.EMAIL_DOMAIN:
             return email_domain(event.email)
         case Entity.REFERRER:

@@ -24,6 +24,7 @@ class Entity(StrEnum):
     SUBNET = "subnet"
     PHONE = "phone"
     PHONE_SEGMENT = "phone_segment"
+    PHONE_BLOCK = "phone_block"  # the number's 7-digit block: a code platform's SIMs come in batches of one
     EMAIL_DOMAIN = "email_domain"
     REFERRER = "referrer"
     GROUP = "group"
@@ -41,6 +42,7 @@ PII_ENTITIES: frozenset[Entity] = frozenset(
         Entity.SUBNET,
         Entity.PHONE,
         Entity.PHONE_SEGMENT,
+        Entity.PHONE_BLOCK,
         Entity.EMAIL_DOMAIN,
         Entity.ADDRESS,
         Entity.EMAIL,

@@ -3,11 +3,14 @@
 - shared back end (接码 + 改机 + 秒拨): every account a fresh rented number, a spoofed
   device id and a dial-up residential IP, so no device or IP counter builds up; the
   accounts meet only at checkout, on a few wallets and one place typed several ways.
+  The platform's numbers come from a few SIM batches (blocks) on some seeds, scattered
+  on others (``<family>.batch_share``, 0-100%; slow drips rent from one too).
 - slow drip: a few accounts a day for the whole window on a handful of real phones and
   the farmer's home line (or 4G, per seed), each behaving like a parent, all shipping to
   one place, some buying a print now and then to look like one.
 - aged accounts (养号): accounts created weeks earlier on a rack of phones, kept warm
-  with red packets, that cash out together in one campaign evening.
+  with red packets (and, on some seeds, a cheap print bought here and there), that cash
+  out together in one campaign evening.
 
 Pay, release, refund (刷单) has a module of its own: :mod:`engine.simulate.hired_buyers`.
 
@@ -29,14 +32,43 @@ def _place(sim: Sim, family: str) -> Place:
     return Place.locker(sim.rng) if locker else Place.home(sim.rng)
 
 
-def _account(sim: Sim, t: float, *, device: str, ip: str, virtual_share: float, local_share: float = 0.0) -> Person:
+def _batches(sim: Sim, family: str, most: int) -> tuple[list[str], float]:
+    """The blocks a code platform's SIM batches came from, and the share of numbers it takes from them.
+
+    Platforms buy SIMs from card dealers (卡商) in batches of consecutive numbers, so many of
+    a session's numbers fall in a few blocks; the share varies per seed, down to platforms
+    whose numbers are scattered over the country (no batch to see).
+    """
+    knobs = sim.knobs
+    share = knobs.uniform(f"{family}.batch_share", 0.0, 1.0, own_stream=True)
+    count = knobs.integer(f"{family}.batches", 1, most, own_stream=True)
+    return [sim.ids.rented_block() for _ in range(count)], share
+
+
+def _account(
+    sim: Sim,
+    t: float,
+    *,
+    device: str,
+    ip: str,
+    virtual_share: float,
+    local_share: float = 0.0,
+    batches: tuple[list[str], float] = ([], 0.0),
+) -> Person:
     ids, rng = sim.ids, sim.rng
     virtual = rng.random() < virtual_share
+    blocks, batch_share = batches
+    if rng.random() < local_share:
+        phone = local_phone(rng, virtual)
+    elif blocks and not virtual and rng.random() < batch_share:
+        phone = ids.number_in(rng.choice(blocks))
+    else:
+        phone = ids.phone(virtual=virtual)
     return Person(
         customer=ids.customer_id(),
         device=device,
         ip=ip,
-        phone=local_phone(rng, virtual) if rng.random() < local_share else ids.phone(virtual=virtual),
+        phone=phone,
         email=ids.farm_email(sim.rng.random() < 0.3) if sim.rng.random() < 0.4 else None,
         address="",
         created=t,
@@ -54,11 +86,18 @@ def shared_backend(sim: Sim) -> Unit:
     detected = knobs.uniform("shared_backend.spoof_detected", 0.05, 0.6)  # the SDK sees the hook
     gap = knobs.uniform("shared_backend.gap_minutes", 2, 40)
     claim_delay = knobs.uniform("shared_backend.claim_delay_s", 20, 900)
+    batches = _batches(sim, SHARED_BACKEND, 6)
     t = sim.clock.moment(FARM_HOURS)
     for _ in range(knobs.around(rng, "shared_backend.accounts", 6, 30)):
         t += rng.uniform(0.3, 1.7) * gap * MINUTE
         account = _account(
-            sim, t, device=ids.device_id(), ip=ids.home_ip(), virtual_share=virtual_share, local_share=local_share
+            sim,
+            t,
+            device=ids.device_id(),
+            ip=ids.home_ip(),
+            virtual_share=virtual_share,
+            local_share=local_share,
+            batches=batches,
         )
         flags: dict[str, object] = {TAMPERED: True, ROOTED: rng.random() < 0.5} if rng.random() < detected else {}
         unit.add(t, "signup", account, campaign="trial_99", attributes={**flags, USER_AGENT: WECHAT_UA})
@@ -84,11 +123,12 @@ def slow_drip(sim: Sim) -> Unit:
     checkout_share = knobs.uniform("slow_drip.checkout_share", 0.4, 1.0)
     on_4g = knobs.choice("slow_drip.network", ("home_line", "home_line", "mobile_data")) == "mobile_data"
     honest_orders = knobs.uniform("slow_drip.honest_order_share", 0.0, 0.3)  # a print bought to look like a parent
+    batches = _batches(sim, SLOW_DRIP, 4)  # the same platform for weeks
     for day in range(sim.clock.days):
         for _ in range(_poisson(sim, per_day)):
             t = sim.clock.start + day * DAY + _hour(sim) * HOUR + rng.random() * HOUR
             ip = ids.mobile_ip() if on_4g else rng.choice(lines)
-            account = _account(sim, t, device=rng.choice(phones), ip=ip, virtual_share=virtual_share)
+            account = _account(sim, t, device=rng.choice(phones), ip=ip, virtual_share=virtual_share, batches=batches)
             unit.add(t, "signup", account, campaign="trial_99", attributes={USER_AGENT: WECHAT_UA})
             claimed = newcomer_claim(sim, unit, account, t + rng.uniform(1, 60) * MINUTE, t)
             if sim.groups and rng.random() < 0.5:
@@ -134,6 +174,12 @@ def aged_cashout(sim: Sim) -> Unit:
                     attributes={CLAIM_MS: ids.human_claim_ms()},
                 )
     place, wallet = _place(sim, AGED_CASHOUT), ids.wallet()
+    # some farms buy a cheap print on a few accounts while raising them, so "never bought" is not true of all
+    warm_orders = knobs.uniform("aged_account_cashout.warm_order_share", 0.0, 0.3, own_stream=True)
+    for account in accounts:
+        if rng.random() < warm_orders:
+            at = sim.clock.daytime_after(sim.clock.start, 0, max(0.0, evening - sim.clock.start - DAY))
+            farm_checkout(sim, unit, account, at, place, wallet, amount=rng.choice((29.0, 39.0, 59.0)), campaign=None)
     spread = knobs.uniform("aged_account_cashout.spread_minutes", 5, 90)
     for account in accounts:
         at = evening + rng.uniform(0, spread) * MINUTE

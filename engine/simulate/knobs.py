@@ -16,18 +16,23 @@ class Knobs:
     """Named parameters drawn on first use, then fixed for the run."""
 
     def __init__(self, seed: int) -> None:
+        self._seed = seed
         self._rng = random.Random(f"knobs-{seed}")
         self.values: dict[str, float | int | str] = {}
 
-    def uniform(self, name: str, low: float, high: float) -> float:
+    def uniform(self, name: str, low: float, high: float, *, own_stream: bool = False) -> float:
+        """``own_stream``: drawn from an RNG of the name's own, so a knob added later re-draws no other knob."""
         if name not in self.values:
-            self.values[name] = round(self._rng.uniform(low, high), 3)
+            self.values[name] = round(self._stream(name, own_stream).uniform(low, high), 3)
         return float(self.values[name])
 
-    def integer(self, name: str, low: int, high: int) -> int:
+    def integer(self, name: str, low: int, high: int, *, own_stream: bool = False) -> int:
         if name not in self.values:
-            self.values[name] = self._rng.randint(low, high)
+            self.values[name] = self._stream(name, own_stream).randint(low, high)
         return int(self.values[name])
+
+    def _stream(self, name: str, own: bool) -> random.Random:
+        return random.Random(f"knobs-{self._seed}-{name}") if own else self._rng
 
     def choice(self, name: str, options: tuple[str, ...]) -> str:
         if name not in self.values:

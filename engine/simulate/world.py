@@ -161,6 +161,14 @@ class Identities:
         segment = self.rng.choice(VIRTUAL_SEGMENTS if virtual else ORDINARY_SEGMENTS)
         return f"{segment}{self.rng.randrange(10**8):08d}"
 
+    def rented_block(self) -> str:
+        """A 7-digit block from anywhere in the country that a code platform bought a batch of SIMs in."""
+        return f"{self.rng.choice(ORDINARY_SEGMENTS)}{self.rng.randrange(10**4):04d}"
+
+    def number_in(self, block: str) -> str:
+        """A number of ``block`` (a platform's batch: consecutive SIMs of one block)."""
+        return f"{block}{self.rng.randrange(10**4):04d}"
+
     def honest_email(self) -> str | None:
         r = self.rng
         if r.random() < 0.6:

@@ -14,7 +14,8 @@ one JSON object with the figures.
 without and with the two refund features (engine/features/referral_refunds.py), and
 reports what they add per event in the same way.
 ``--detection`` does the same for the detection windows issue 14 added after the links
-(``detection_specs``: the slow drip's 30-day sign-ups per IP and networks per device), reporting what they add.
+(``detection_specs``: the slow drip's 30-day sign-ups per IP and networks per device, the accounts per
+phone-number block), reporting what they add; ``--detection-feature NAME`` keeps only the named windows.
 ``--hired-buyers`` does the same for the features that see 刷单 before the refunds (``hired_buyer_specs``:
 the referrer's own paid orders, its quick payers, the buyer's referral through an unpaid referrer;
 engine/features/referrer_paid.py).
@@ -210,12 +211,15 @@ async def redis_cpu_s(client: Redis) -> float:
     return float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"])
 
 
-def detection_specs() -> tuple[FeatureSpec, ...]:
-    """Windows the shipped pack added for the slow drip (rules/features.yaml, same definitions)."""
-    return (
+def detection_specs(only: list[str] | None = None) -> tuple[FeatureSpec, ...]:
+    """Windows the pack added for the missed families (rules/features.yaml, same definitions); ``only``: by name."""
+    specs = (
         _w("ip.signups_30d", Aggregate.COUNT, Entity.IP, 30 * D, SIGNUPS),
         _w("device.subnets_30d", Aggregate.DISTINCT, Entity.DEVICE, 30 * D, field="subnet"),
+        # a code platform's SIM batch: accounts per 7-digit number block
+        _w("phone_block.accounts_30d", Aggregate.DISTINCT, Entity.PHONE_BLOCK, 30 * D, field="customer"),
     )
+    return tuple(spec for spec in specs if not only or spec.name in only)
 
 
 def hired_buyer_specs() -> tuple[FeatureSpec, ...]:
@@ -297,6 +301,7 @@ def main() -> None:
     parser.add_argument("--refunds", action="store_true", help="compare with and without the refund features")
     parser.add_argument("--detection", action="store_true", help="also run with issue 14's detection windows")
     parser.add_argument("--hired-buyers", action="store_true", help="also run with the 刷单 features (issue 14, P)")
+    parser.add_argument("--detection-feature", action="append", help="with --detection: only this window (repeatable)")
     args = parser.parse_args()
     if args.url:
         figures = _run(args.url, args)
@@ -349,7 +354,7 @@ def _run(url: str, args: argparse.Namespace) -> dict[str, float | int]:
         figures["link_events_per_s"] = linked["events_per_s"]
         figures["link_p50_ms"] = linked["p50_ms"]
     for name, wanted, specs in (
-        ("detection", args.detection, detection_specs()),
+        ("detection", args.detection, detection_specs(args.detection_feature)),
         ("hired_buyers", args.hired_buyers, hired_buyer_specs()),
     ):
         if not wanted:

@@ -13,7 +13,8 @@ import pytest
 from phonenumbers import geocoder
 
 from engine.cli import main
-from engine.events import phone_segment
+from engine.events import phone_block, phone_segment
+from engine.identity.phones import e164
 from engine.simulate.context import Sim
 from engine.simulate.generate import DEFAULT_SHARES, LOOKALIKE_SHARES, SimulationConfig, simulate
 from engine.simulate.places import LOCAL_PREFIXES, LOCAL_VIRTUAL_PREFIXES
@@ -224,3 +225,27 @@ def test_hired_buyer_rings_vary_by_seed_as_the_trade_does() -> None:
     assert max(seen["above the trial"]) >= 0.2 and min(seen["above the trial"]) <= 0.05, seen
     assert max(seen["refunded"]) - min(seen["refunded"]) >= 0.2, seen
     assert min(seen["referrers signed up"]) == 0 < max(seen["referrers signed up"]), seen
+
+
+def _batched_share(seed: int) -> tuple[float, float, float]:
+    """Share of a seed's shared-back-end numbers in a block of 3+ farm accounts; the drawn share; honest too."""
+    sim = Sim.create(seed, SimulationConfig().start, 14)
+    families = by_family(list(simulate(SimulationConfig(events=8000, seed=seed), sim)))
+
+    def batched(records: list[dict[str, Any]]) -> float:
+        phones = {r["customer"]: r["phone"] for r in of_type(records, "signup", "referral") if r.get("phone")}
+        blocks = Counter(phone_block(e164(p)) for p in phones.values())
+        return sum(blocks[phone_block(e164(p))] >= 3 for p in phones.values()) / max(1, len(phones))
+
+    honest_far = [r for r in families["parents"] if r.get("phone") and _region(r["phone"]) not in ("北京市", "中国")]
+    drawn = float(sim.knobs.values["shared_backend.batch_share"])
+    return batched(families["shared_backend"]), drawn, batched(honest_far)
+
+
+def test_a_code_platform_fills_a_few_number_blocks_on_some_seeds_and_scatters_on_others() -> None:
+    """接码: SIMs bought in batches of one 7-digit block, as much as each seed says (0-100%)."""
+    seen = [_batched_share(seed) for seed in (2, 12)]
+    (high, high_drawn, honest), (low, low_drawn, _) = seen
+    assert high_drawn > 0.5 > 0.1 > low_drawn, seen
+    assert high >= 0.3 and low <= 0.15, seen  # the drawn share, less local SIMs and virtual numbers
+    assert honest <= 0.02, seen  # parents from elsewhere: one per block

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from engine.events import Event, email_domain, ip_subnet, phone_segment
+from engine.events import Event, email_domain, ip_subnet, phone_block, phone_segment
 from engine.features.spec import (
     UNIT_SECONDS,
     Aggregate,
@@ -41,6 +41,7 @@ def value_of(event: Event, entity: Entity) -> str | None:
         Entity.SUBNET: ip_subnet(event.ip),
         Entity.PHONE: event.phone,
         Entity.PHONE_SEGMENT: phone_segment(event.phone),
+        Entity.PHONE_BLOCK: phone_block(event.phone),
         Entity.EMAIL_DOMAIN: email_domain(event.email),
         Entity.REFERRER: event.referrer,
         Entity.GROUP: event.group,
