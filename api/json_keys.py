@@ -17,6 +17,7 @@ the standard library with a pairs hook (~5 µs for a scored event's 250 bytes).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from api.errors import error_body
@@ -30,12 +31,26 @@ KEY_SHOWN = 200
 class _Repeated(Exception):
     """A key was given twice in one object: the fast pass stops at the first."""
 
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
 
 def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     found = dict(pairs)
     if len(found) != len(pairs):
-        raise _Repeated
+        raise _Repeated(_twice(key for key, _ in pairs) or "")
     return found
+
+
+def _twice(keys: Iterable[str]) -> str | None:
+    """The first of ``keys`` seen before, or None."""
+    seen: set[str] = set()
+    for key in keys:
+        if key in seen:
+            return key
+        seen.add(key)
+    return None
 
 
 _CHECK = json.JSONDecoder(object_pairs_hook=_unique)
@@ -47,30 +62,31 @@ def repeated_key(body: bytes) -> str | None:
     try:
         text = body.decode()
         _CHECK.decode(text)
-    except _Repeated:
-        return _first_repeated(_PAIRS.decode(text), ()) or "body"
+    except _Repeated as repeated:
+        try:  # the path, from a second reading; nested past the parser further on, the key alone
+            return _first_repeated(_PAIRS.decode(text)) or repeated.key
+        except RecursionError:
+            return repeated.key
     except (ValueError, RecursionError):  # not UTF-8, not JSON, nested past the parser: the route answers it
         return None
     return None
 
 
-def _first_repeated(node: Any, path: tuple[str, ...]) -> str | None:
-    """Walk the body read as lists of pairs: objects are ``list[tuple]``, arrays plain lists."""
-    if not isinstance(node, list):
-        return None
-    if node and all(type(item) is tuple for item in node):  # an object
-        seen: set[str] = set()
-        for key, _ in node:
-            if key in seen:
-                return ".".join((*path, key))
-            seen.add(key)
-        children = [((*path, key), value) for key, value in node]
-    else:
-        children = [((*path, str(n)), value) for n, value in enumerate(node)]
-    for child_path, value in children:
-        found = _first_repeated(value, child_path)
-        if found is not None:
-            return found
+def _first_repeated(root: Any) -> str | None:
+    """Walk the body read as lists of pairs (objects are ``list[tuple]``, arrays plain lists), without recursion."""
+    stack: list[tuple[tuple[str, ...], Any]] = [((), root)]
+    while stack:
+        path, node = stack.pop()
+        if not isinstance(node, list):
+            continue
+        if node and all(type(item) is tuple for item in node):  # an object
+            twice = _twice(key for key, _ in node)
+            if twice is not None:
+                return ".".join((*path, twice))
+            children = [((*path, key), value) for key, value in node]
+        else:
+            children = [((*path, str(n)), value) for n, value in enumerate(node)]
+        stack.extend(reversed(children))  # depth first, in document order
     return None
 
 

@@ -150,3 +150,13 @@ def test_a_marketer_cannot_learn_through_a_dry_run_whether_a_phone_is_on_a_list(
     # the block's rules fire for the admin; for the marketer a listed phone answers as an unlisted one
     assert {r["rule"] for r in admin["reasons"]} - {r["rule"] for r in marketer["reasons"]}
     assert (marketer["decision"], marketer["score"]) == (stranger["decision"], stranger["score"])
+
+
+def test_a_repeated_key_deep_down_or_beside_a_nest_past_the_parser_is_a_4xx_held(server: str) -> None:
+    deep = '{"a":' * 50 + '{"b": 1, "b": 2}' + "}" * 50
+    assert refused_field(raw(server, "/v1/score", deep)) == ".".join(["a"] * 50 + ["b"])
+    deeper = '{"a":' * 400 + '{"b": 1, "b": 2}' + "}" * 400  # its path is echoed cut to 200 characters
+    assert refused_field(raw(server, "/v1/score", deeper)) == "a." * 100 + "..."
+    nested = '{"customer": "x", "customer": "y", "attributes": {"n": ' + "[" * 5000 + "]" * 5000 + "}}"
+    answer = raw(server, "/v1/score", nested)
+    assert answer.status_code in (400, 422), answer.text
