@@ -246,3 +246,30 @@ async def test_the_urls_password_opens_every_masters_lean_link(
     again = client_from_url(redis_cluster.url, RedisSettings())
     assert await run_batch(again, [("GET", "auth0")]) == [b"1"]  # the refused calls wrote nothing
     await again.aclose()
+
+
+async def test_callers_that_give_up_leave_no_unread_error_behind(lean: LeanCluster) -> None:
+    # Clients hang up mid-request (their tasks are cancelled after the write left): the error replies that
+    # arrive afterwards are dropped quietly, not logged as "exception was never retrieved" by every worker.
+    await lean.hset("{quit}:h", "f", "1")
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    try:
+        tasks = [
+            asyncio.ensure_future(run_batch(lean, [("INCR", f"{{quit{i}}}:n"), ("INCR", "{quit}:h")]))
+            for i in range(30)
+        ]
+        await asyncio.sleep(0)  # the writes have left
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.sleep(0.05)  # the WRONGTYPE replies arrive for nobody
+        del tasks
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(previous)
+    assert not reported, [c.get("message") for c in reported]
+    assert await run_batch(lean, [("INCR", "{quit}:n")]) == [1]  # the connection stayed in step
