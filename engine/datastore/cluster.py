@@ -47,6 +47,7 @@ from redis.crc import key_slot
 from redis.exceptions import AskError, ClusterDownError, MovedError, ResponseError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from engine.datastore.coalescing import abandon
 from engine.datastore.wire import LeanLink, Reply, Target, pack
 
 Address = tuple[str, int]
@@ -155,8 +156,16 @@ class LeanCluster(RedisCluster):
             await self.initialize()
         packed = [pack(command) for command in commands]
         futures = [self._enqueue(self._owner(slot), data) for slot, data in zip(slots, packed, strict=True)]
-        replies: list[Any] = [None] * len(commands)
-        pending = list(range(len(commands)))
+        try:
+            return await self._follow(futures, slots, packed)
+        except BaseException:  # cancelled, or a master failed: nobody reads the rest
+            abandon(futures)
+            raise
+
+    async def _follow(self, futures: list[asyncio.Future[Reply]], slots: list[int], packed: list[bytes]) -> list[Any]:
+        """Await every reply, sending the redirected and refused commands again (see the module docstring)."""
+        replies: list[Any] = [None] * len(futures)
+        pending = list(range(len(futures)))
         deadline = time.monotonic() + (self._timeout or 1.0)
         pause = _PAUSE_S
         failure: BaseException | None = None

@@ -76,6 +76,9 @@ class CoalescingRedis(Redis):
                 results.append(err)
             except Exception as err:  # the round trip failed: re-raised below
                 failure = failure or err
+            except BaseException:  # the caller was cancelled: nobody reads the rest, so drop them
+                abandon(futures)
+                raise
         if failure is not None:
             raise failure
         return results
@@ -118,6 +121,15 @@ class CoalescingRedis(Redis):
             connect_timeout=settings.get("socket_connect_timeout") or settings.get("socket_timeout"),
         )
         return self._link
+
+
+def abandon(futures: Sequence[asyncio.Future[Any]]) -> None:
+    """Cancel the replies nobody will read, and mark the ones in as read (no "never retrieved" log)."""
+    for future in futures:
+        if not future.done():
+            future.cancel()
+        elif not future.cancelled():
+            future.exception()
 
 
 def target_of(client: Redis) -> Target:

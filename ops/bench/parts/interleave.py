@@ -91,6 +91,7 @@ def _figures(target: Target) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "served": served,
         "errors": sum(c["errors"] for c in chunks),
+        "degraded": sum(c.get("degraded", 0.0) for c in chunks),
         "rps": served / (sum(c["seconds"] for c in chunks) or 1.0),
         "p50_ms": statistics.median(latencies) * 1000 if latencies else 0.0,
         "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0.0,
@@ -118,7 +119,7 @@ def line(label: str, figures: dict[str, Any]) -> str:
         f"{label:<16} {figures['rps']:>8,.1f} req/s   worker {figures['worker_cpu_us']:>6,.0f}{spread:<16} us   "
         f"redis {figures['redis_cpu_us']:>5,.0f}{redis_spread:<12} us{evaluation}   "
         f"p99 {figures['p99_ms']:,.1f} ms   idle {figures['idle_cpu_ms_per_s']:,.1f} ms/s   "
-        f"errors {int(figures['errors'])}"
+        f"errors {int(figures['errors'])}   degraded {int(figures['degraded'])}"
     )
 
 
@@ -131,6 +132,7 @@ def summary(label: str, figures: dict[str, Any]) -> dict[str, Any]:
         f"{label}_p99_ms": round(figures["p99_ms"], 2),
         f"{label}_worker_us_chunks": figures["worker_cpu_us_chunks"],
         f"{label}_idle_cpu_ms_per_s": figures["idle_cpu_ms_per_s"],
+        f"{label}_degraded": int(figures["degraded"]),  # answered without the work measured: CPU per event is low
     }
     if "evaluation_stage_us" in figures:
         out[f"{label}_eval_wall_us"] = round(figures["evaluation_stage_us"])

@@ -216,9 +216,11 @@ async def _drive(
 ) -> dict[str, Any]:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
+    degraded = 0
     share = [events // connections + (i < events % connections) for i in range(connections)]
 
     async def connection(conn: int) -> None:
+        nonlocal degraded
         rng = random.Random(seed + conn)
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         auth = f"Authorization: Bearer {keys[conn % len(keys)]}\r\n"
@@ -229,9 +231,10 @@ async def _drive(
                         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
                 sent = time.perf_counter()
                 writer.write(head + body)
-                status, _ = await _read_response(reader)
+                status, answer = await _read_response(reader)
                 latencies.append(time.perf_counter() - sent)
                 statuses[status] = statuses.get(status, 0) + 1
+                degraded += b'"degraded":true' in answer  # failed open/closed (a timeout, the breaker): cheaper
         finally:
             writer.close()
 
@@ -245,6 +248,7 @@ async def _drive(
         "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0.0,
         "served": float(len(latencies)),
         "errors": float(sum(n for status, n in statuses.items() if status != 200)),
+        "degraded": float(degraded),
         "seconds": elapsed,
     }
     if keep:

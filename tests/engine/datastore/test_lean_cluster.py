@@ -14,6 +14,7 @@ import signal
 import time
 import warnings
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from api.metrics import Metrics
 from api.redis_guard import RedisGuard
 from engine.datastore.cluster import LeanCluster
 from engine.datastore.connection import RedisSettings, client_from_url
-from engine.datastore.local_cluster import LocalCluster
+from engine.datastore.local_cluster import LocalCluster, start_local_cluster
 from engine.datastore.scripts import Call, Script, run_batch
 from engine.errors import StoreUnavailable
 
@@ -246,3 +247,52 @@ async def test_the_urls_password_opens_every_masters_lean_link(
     again = client_from_url(redis_cluster.url, RedisSettings())
     assert await run_batch(again, [("GET", "auth0")]) == [b"1"]  # the refused calls wrote nothing
     await again.aclose()
+
+
+async def test_callers_that_give_up_leave_no_unread_error_behind(lean: LeanCluster) -> None:
+    # Clients hang up mid-request (their tasks are cancelled after the write left): the error replies that
+    # arrive afterwards are dropped quietly, not logged as "exception was never retrieved" by every worker.
+    await lean.hset("{quit}:h", "f", "1")
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    try:
+        tasks = [
+            asyncio.ensure_future(run_batch(lean, [("INCR", f"{{quit{i}}}:n"), ("INCR", "{quit}:h")]))
+            for i in range(30)
+        ]
+        await asyncio.sleep(0)  # the writes have left
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.sleep(0.05)  # the WRONGTYPE replies arrive for nobody
+        del tasks
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(previous)
+    assert not reported, [c.get("message") for c in reported]
+    assert await run_batch(lean, [("INCR", "{quit}:n")]) == [1]  # the connection stayed in step
+
+
+async def test_a_cluster_that_is_down_fails_in_time_and_opens_the_breaker(tmp_path: Path) -> None:
+    # CLUSTERDOWN (a slot nobody serves, full coverage required): retried until the timeout, then StoreUnavailable,
+    # and it counts as an outage (breaker open), not as one refused call. A cluster of its own: this one breaks.
+    cluster = start_local_cluster(tmp_path, masters=1)
+    client = client_from_url(cluster.url, RedisSettings(socket_timeout=TIMEOUT_S))
+    guard = RedisGuard(metrics=Metrics(), timeout_s=None, breaker_s=5.0)
+    try:
+        await client.initialize()
+        assert await guard.call("score", run_batch(client, [("INCR", "down")])) == [1]
+        admin = Redis(port=cluster.ports[0])
+        await admin.execute_command("CLUSTER DELSLOTS", key_slot(b"elsewhere"))
+        await admin.aclose()
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match=r"cluster is down"):
+            await guard.call("score", run_batch(client, [("INCR", "down")]))
+        assert TIMEOUT_S * 0.5 <= time.monotonic() - started <= TIMEOUT_S + 1.0
+        assert guard.open  # the next calls fail at once instead of each waiting out the retries
+    finally:
+        await client.aclose()
+        cluster.stop()

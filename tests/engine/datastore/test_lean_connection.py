@@ -24,6 +24,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from engine.datastore.coalescing import CoalescingRedis
 from engine.datastore.connection import RedisSettings, client_from_url
 from engine.datastore.embedded import EmbeddedRedis, free_port
+from engine.datastore.scripts import run_batch
 
 
 @pytest.fixture
@@ -176,3 +177,30 @@ async def test_load_through_stops_and_restarts_leaves_no_unclosed_transport(own_
         gc.collect()
     leaks = [w for w in seen if issubclass(w.category, ResourceWarning)]
     assert not leaks, [str(w.message) for w in leaks]
+
+
+async def test_callers_that_give_up_leave_no_unread_error_behind(client: CoalescingRedis) -> None:
+    """Clients hang up mid-request (tasks cancelled after the write left): the error replies that arrive for
+    nobody are dropped quietly, not logged as "exception was never retrieved" (on a cluster:
+    tests/engine/datastore/test_lean_cluster.py)."""
+    await client.hset("quit:h", "f", "1")
+    loop = asyncio.get_running_loop()
+    reported: list[object] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: reported.append(context.get("message")))
+    try:
+        tasks = [
+            asyncio.ensure_future(run_batch(client, [("INCR", f"quit{i}"), ("INCR", "quit:h")])) for i in range(30)
+        ]
+        await asyncio.sleep(0)  # the write has left
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.sleep(0.05)  # the WRONGTYPE replies arrive for nobody
+        del tasks
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(previous)
+    assert not reported, reported
+    assert await client.incr("quit:n") == 1  # the connection stayed in step
