@@ -58,14 +58,19 @@ def feeds(spec: WindowedFeature, event_type: str) -> bool:
     return not spec.on or event_type in spec.on
 
 
+#: The largest attribute a ``sum`` adds (in magnitude): a caller's 400-digit integer or 1e308 adds nothing, instead
+#: of failing the event (no float holds it) or storing an infinite sum that fails every later read of the stream.
+SUMMABLE_MAX = 1e12
+
+
 def numeric_field(builder: RequestBuilder, name: str | None) -> float | None:
-    """The number a ``sum`` adds for this event: ``amount`` or ``attr.<name>``."""
+    """The number a ``sum`` adds for this event: ``amount`` or ``attr.<name>`` (within +-``SUMMABLE_MAX``)."""
     event = builder.event
     if name == "amount":
         return event.amount
     if name is not None and name.startswith("attr."):
         value = event.attributes.get(name.removeprefix("attr."))
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int | float) and not isinstance(value, bool) and -SUMMABLE_MAX <= value <= SUMMABLE_MAX:
             return float(value)
     return None
 

@@ -180,3 +180,20 @@ async def test_a_future_dated_event_drops_nothing_a_window_still_holds(backend: 
     await signup(4, now + timedelta(hours=1))
     # the late-dated signup is after `now`: outside the count's window; its account was seen, so it counts
     assert await signup(5, now) == {"ip.signups_10m": 5, "ip.accounts_10m": 6}
+
+
+async def test_a_huge_attribute_adds_nothing_and_breaks_no_later_read(backend: Backend, tenant: str) -> None:
+    """A caller controls ``attributes``: a 400-digit integer or two 1e308s neither fail the event nor poison the sum.
+
+    Before, the first raised OverflowError in the worker and the second stored an
+    infinite sum that failed every later event of that customer in the script.
+    """
+    spec = WindowedFeature(name="customer.points_1h", aggregate=Aggregate.SUM, by=Entity.CUSTOMER, window_seconds=3600,
+                           on=frozenset(), field="attr.points")  # fmt: skip
+    store = backend.store()
+    sums = []
+    for n, points in enumerate([10**400, 1e308, 1e308, 5, 2.5]):
+        event = Event(event_id=f"pts{n}", type="signup", customer="c1", attributes={"points": points},
+                      timestamp=START + timedelta(minutes=n))  # fmt: skip
+        sums.append((await store.record_and_read(tenant=tenant, event=event, specs=(spec,))).values[spec.name])
+    assert sums == [0.0, 0.0, 0.0, 5.0, 7.5]
