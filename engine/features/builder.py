@@ -18,6 +18,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -26,6 +27,9 @@ from engine.events import Event
 from engine.features.keys import KeyBuilder, entity_value
 from engine.features.plan import Plan
 from engine.features.spec import Entity
+
+if TYPE_CHECKING:
+    from engine.features.entity_hash import EntityOp
 
 Arg = str | int | float
 _stdlib_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":")).encode
@@ -127,6 +131,7 @@ class RequestBuilder:
         self.event_hash = digest(event.event_id)
         self.batches: dict[str, Batch] = {}
         self.written: set[str] = set()  # keys already given their write op
+        self.entity_ops: dict[str, EntityOp] = {}  # tag -> its entity hash op (entity_hash.py)
         self._located: dict[Entity, tuple[str, str] | None] = {}
         self._bounds: dict[int | None, str] = {}
         self.upline_pending: Batch | None = None  # cluster: referrer batch whose chain B copies

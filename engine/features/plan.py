@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
+from engine.datastore.keys import digest
 from engine.features.spec import (
     Aggregate,
     BindingFeature,
@@ -87,6 +88,11 @@ def windowed_suffix(spec: WindowedFeature) -> str:
             return f"dst:{spec.by.value}:{on}:{spec.field}"
         case _:
             return f"seen:{spec.by.value}:{on}"
+
+
+def stream_field(spec: WindowedFeature) -> str:
+    """The field of a windowed feature's stream in its entity's hash: a short digest of the stream's suffix."""
+    return digest(windowed_suffix(spec), 6)
 
 
 #: Referral sets and the metrics that read them.
@@ -182,10 +188,7 @@ class Plan:
     # older_than), whose count the paid_share op returns for free: one ZCOUNT less per referral
     share_counts: dict[int, int] = field(default_factory=dict)
     links: LinkGraph | None = None  # linked-account features: one graph, read after the first round
-    # exact distinct sets: the first spec of each set -> (value index, window s) of every spec reading it, read
-    # by one op (windows.py); the others are in ``distinct_followers`` and emit nothing of their own
-    distinct_groups: dict[int, tuple[tuple[int, int | None], ...]] = field(default_factory=dict)
-    distinct_followers: frozenset[int] = frozenset()
+    stream_fields: tuple[str, ...] = ()  # per spec: its stream's field in the entity hash (entity_hash.py)
     # referrer-side distinct sets (inv, dev, ip, net) -> (value index, window s) of the specs reading them up to
     # now, read by the op recording the edge (referral_graph.py) instead of one ZCOUNT each
     referral_reads: dict[str, tuple[tuple[int, int | None], ...]] = field(default_factory=dict)
@@ -228,8 +231,7 @@ def compile_plan(specs: Sequence[FeatureSpec]) -> Plan:
         value_types=tuple(value_type(s) for s in specs),
         share_counts=_share_counts(specs),
         links=link_graph(specs),
-        distinct_groups=(groups := _distinct_groups(specs)),
-        distinct_followers=frozenset(i for members in groups.values() for i, _ in members[1:]),
+        stream_fields=tuple(stream_field(s) if isinstance(s, WindowedFeature) else "" for s in specs),
         referral_reads=_referral_reads(specs, _share_counts(specs)),
     )
 
@@ -256,15 +258,6 @@ def _referral_reads(
         if name is not None:
             reads.setdefault(name, []).append((index, spec.window_seconds))
     return {name: tuple(found) for name, found in reads.items()}
-
-
-def _distinct_groups(specs: tuple[FeatureSpec, ...]) -> dict[int, tuple[tuple[int, int | None], ...]]:
-    """Exact distinct specs grouped by the set they read, keyed by the first one's value index."""
-    sets: dict[str, list[tuple[int, int | None]]] = {}
-    for index, spec in enumerate(specs, start=1):
-        if isinstance(spec, WindowedFeature) and spec.aggregate is Aggregate.DISTINCT and not spec.approx:
-            sets.setdefault(windowed_suffix(spec), []).append((index, spec.window_seconds))
-    return {members[0][0]: tuple(members) for members in sets.values()}
 
 
 def _share_counts(specs: tuple[FeatureSpec, ...]) -> dict[int, int]:

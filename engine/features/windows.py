@@ -1,29 +1,30 @@
 """Sliding-window features per entity: count, sum, distinct, first_seen, last_seen.
 
-**count and sum** (unless ``exact: true``) are kept in fixed sub-window buckets: one hash
-per entity and stream, ``{<entity>}:bc:<by>:<on>:<width s>`` (sums ``bs:<field>:...``),
-field ``t // width`` -> events (or amount) in that bucket. The width is the largest of
-``plan.BUCKET_WIDTHS`` at most 1/24 of the window (24h: 1h, 1h: 2m, 7d: 6h, 30d: 1d).
-A window (t - W, t] reads every bucket that overlaps it, so it **never under-counts and
-over-counts at most the events of the last bucket width before the window** (those in
-(t - W - width, t - W]): a value between the exact counts over W and over W + width.
-One HINCRBY per event (a PEXPIRE and a trim of stale buckets only when a bucket is
-new), one HGETALL per key read. A repeated event id adds nothing: the replay marker
-stops the script first (single server); on a cluster each other slot keeps its own
-marker (op EG) before its buckets.
+Every bucketed count / sum, exact distinct and first/last-seen stream of an entity is a
+field of that entity's hash ``{<entity>}:e1`` (engine/features/entity_hash.py, op EH):
+one HMGET and at most one HSET per entity and event, whatever the number of features.
+Accuracy per kind:
 
-Accuracy of the rest: **exact** sliding windows. A window of W ending at the event time t is
-(t - W, t] at millisecond resolution. Each entity keeps a sorted set scored by event
-time (count: one member per event id; sum: ``<event id hash>:<amount>``; distinct:
-one member per distinct value, scored by the latest time it was seen), trimmed on
-every write to the longest window any feature reads from it, with a TTL of that window
+**count and sum** (unless ``exact: true``): fixed sub-window buckets, a ring per stream.
+The width is the largest of ``plan.BUCKET_WIDTHS`` at most 1/24 of the window (24h: 1h,
+1h: 2m, 7d: 6h, 30d: 1d). A window (t - W, t] reads every bucket that overlaps it, so it
+**never under-counts and over-counts at most the events of the last bucket width before
+the window** (those in (t - W - width, t - W]): a value between the exact counts over W
+and over W + width. An event older than the ring (its newest bucket minus the buckets
+any window of the width reads, plus the future skew) is not counted. A repeated event id adds nothing: the
+replay marker stops the script first (single server); on a cluster each other slot
+keeps its own marker (op EG) before its entity hash.
+
+**distinct** (exact): the newest ``DISTINCT_CAP`` (32) values of the stream by latest
+sight, dropped once past its longest window (plus the future skew): a window is **exact while it holds at most
+32 values and reads 32 beyond** (min(exact, 32)). The current value counts once, whatever
+its earlier sight.
+
+**count and sum with exact: true**: exact sliding windows, a sorted set per stream scored by event
+time (count: one member per event id; sum: ``<event id hash>:<amount>``), trimmed on one
+write in 8 to the longest window any feature reads from it, with a TTL of that window
 plus slack. Members are keyed by event id, so recording the same event twice never
 counts it twice.
-
-An exact ``distinct`` set is read once per event for all its windows (op DX: the newest
-64 values of the longest window, newest first; a window that capped read may not cover
-gets its own ZCOUNT) and its TTL is renewed only when the event starts a new 30-minute
-quantum past the set's newest value (see ``DISTINCT_TTL_QUANTUM_MS``).
 
 ``distinct`` with ``approx: true`` uses HyperLogLog instead (standard error 0.81%),
 in 8 buckets of W/8 each: it counts values seen in the last W plus at most W/8
@@ -31,11 +32,13 @@ in 8 buckets of W/8 each: it counts values seen in the last W plus at most W/8
 whatever the traffic.
 
 first_seen / last_seen are the age, in the spec's unit, of the earliest / latest
-*earlier* matching event (missing when there is none): a hash of first and last time,
-read before the current event widens it, kept for ``history_ttl_s`` after the last
-event. Streams are assumed to arrive roughly in time order: an event older than
-events already recorded for the same set sees the set as trimmed by them, and ages
-are never negative.
+*earlier* matching event (missing when there is none): the first and last time, read
+before the current event widens them, kept for ``history_ttl_s`` after the last event.
+Streams are assumed to arrive roughly in time order: an event older than events already
+recorded for the same stream sees it as trimmed by them, and ages are never negative.
+
+Referrers' and groups' distinct sets (referral_graph.py, group_buy.py) stay exact sorted
+sets read by ``distinct_op`` (op DX).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from __future__ import annotations
 import random
 
 from engine.features.builder import Batch, RequestBuilder
+from engine.features.entity_hash import DISTINCT_CAP, entity_op
 from engine.features.plan import bucket_keep_ms, bucket_width_s, field_entity
 from engine.features.spec import UNIT_SECONDS, Aggregate, WindowedFeature
 
@@ -54,14 +58,19 @@ def feeds(spec: WindowedFeature, event_type: str) -> bool:
     return not spec.on or event_type in spec.on
 
 
+#: The largest attribute a ``sum`` adds (in magnitude): a caller's 400-digit integer or 1e308 adds nothing, instead
+#: of failing the event (no float holds it) or storing an infinite sum that fails every later read of the stream.
+SUMMABLE_MAX = 1e12
+
+
 def numeric_field(builder: RequestBuilder, name: str | None) -> float | None:
-    """The number a ``sum`` adds for this event: ``amount`` or ``attr.<name>``."""
+    """The number a ``sum`` adds for this event: ``amount`` or ``attr.<name>`` (within +-``SUMMABLE_MAX``)."""
     event = builder.event
     if name == "amount":
         return event.amount
     if name is not None and name.startswith("attr."):
         value = event.attributes.get(name.removeprefix("attr."))
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int | float) and not isinstance(value, bool) and -SUMMABLE_MAX <= value <= SUMMABLE_MAX:
             return float(value)
     return None
 
@@ -79,21 +88,19 @@ def emit(builder: RequestBuilder, spec: WindowedFeature, index: int) -> None:
     if located is None:
         return  # missing: the event has no such entity
     tag = located[1]
-    batch = builder.batch(tag)
-    batch.owned.append(index)
     suffix = builder.plan.suffixes[index - 1]
     record = builder.record and (not spec.on or builder.event.type in spec.on)
     aggregate = spec.aggregate
-    if aggregate is _FIRST_SEEN or aggregate is _LAST_SEEN:
-        _emit_seen(builder, spec, index, batch, f"{tag}:{suffix}", record)
-    elif aggregate is _DISTINCT and spec.approx:
+    if aggregate is _DISTINCT and spec.approx:
+        batch = builder.batch(tag)
+        batch.owned.append(index)
         _emit_hll(builder, spec, index, batch, f"{tag}:{suffix}", record)
-    elif spec.bucketed:
-        _emit_buckets(builder, spec, index, batch, tag, f"{tag}:{suffix}", record)
-    elif aggregate is _DISTINCT:
-        if index not in builder.plan.distinct_followers:
-            _emit_distinct(builder, spec, index, batch, suffix, f"{tag}:{suffix}", record)
+    elif spec.bucketed or aggregate is _DISTINCT or aggregate is _FIRST_SEEN or aggregate is _LAST_SEEN:
+        if record or builder.read_values:
+            _emit_entity(builder, spec, index, tag, suffix, record)
     else:
+        batch = builder.batch(tag)
+        batch.owned.append(index)
         _emit_sorted_set(builder, spec, index, batch, suffix, f"{tag}:{suffix}", record)
 
 
@@ -129,27 +136,9 @@ def _emit_sorted_set(
         batch.ops.extend(("ZC", index, key_index, after, "+inf" if aggregate is _DISTINCT else builder.t_arg))
 
 
-#: A distinct set's TTL moves when an event starts a new 30-minute quantum past the set's newest
-#: value: within the TTL's slack (1 h) with the future skew (5 min) to spare (plan.lua, op DX).
+#: A referrer's or group's distinct set's TTL moves when an event starts a new 30-minute quantum past the set's
+#: newest value: within the TTL's slack (1 h) with the future skew (5 min) to spare (plan.lua, op DX).
 DISTINCT_TTL_QUANTUM_MS = 1_800_000
-
-
-#: A first/last-seen hash's TTL (history + this + the future skew) moves on the first event of a day past its
-#: last time, instead of on every event.
-SEEN_TTL_QUANTUM_MS = 86_400_000
-
-
-def _emit_distinct(
-    builder: RequestBuilder, spec: WindowedFeature, index: int, batch: Batch, suffix: str, key: str, record: bool
-) -> None:
-    """Every window of one exact distinct set in one op: one range read, one ZADD, a PEXPIRE every 30 min."""
-    member = ""
-    if record and key not in builder.written:
-        member = _member(builder, spec, index) or ""
-        if member:
-            builder.written.add(key)
-    reads = builder.plan.distinct_groups[index] if builder.read_values else ()
-    distinct_op(builder, batch, batch.key(key), member, builder.plan.windows[suffix], reads)
 
 
 def distinct_op(
@@ -176,26 +165,44 @@ def distinct_op(
         batch.ops.extend((value_index, builder.low(seconds)))
 
 
-def _emit_buckets(
-    builder: RequestBuilder, spec: WindowedFeature, index: int, batch: Batch, tag: str, key: str, record: bool
+def _emit_entity(
+    builder: RequestBuilder, spec: WindowedFeature, index: int, tag: str, suffix: str, record: bool
 ) -> None:
-    """Count / sum in fixed sub-window buckets: one hash field per bucket (see the module docstring)."""
-    width = bucket_width_s(spec.window_seconds or 0) * 1000
-    key_index = batch.key(key)
-    if record and key not in builder.written:
-        amount = 1.0 if spec.aggregate is _COUNT else numeric_field(builder, spec.field)
-        if amount is not None:
-            builder.written.add(key)
-            if builder.cluster and tag != builder.customer_tag():
-                guard_slot(builder, batch, tag)
-            keep = bucket_keep_ms(width // 1000, builder.plan.windows[builder.plan.suffixes[index - 1]])
-            ttl = str(keep + builder.settings.ttl_slack_s * 1000)
-            stale = str((builder.t - keep) // width)
-            op = "HI" if spec.aggregate is _COUNT else "HF"
-            batch.ops.extend((op, key_index, str(builder.t // width), "1" if op == "HI" else repr(amount), ttl, stale))
-    if builder.read_values:
-        low = (builder.t - (spec.window_seconds or 0) * 1000 + 1) // width
-        batch.ops.extend(("HB", index, key_index, low, builder.t // width))
+    """A bucketed, exact distinct or first/last-seen stream: a field of the entity's hash (entity_hash.py)."""
+    guard = builder.cluster and builder.record and tag != builder.customer_tag()
+    op = entity_op(builder, tag, guard)
+    op.batch.owned.append(index)
+    plan, settings, t = builder.plan, builder.settings, builder.t
+    skew = settings.max_future_skew_s * 1000
+    name = plan.stream_fields[index - 1]
+    window_ms = plan.windows[suffix]
+    aggregate = spec.aggregate
+    if aggregate is _FIRST_SEEN or aggregate is _LAST_SEEN:
+        stream, new = op.stream(name, ("S", name, 1 if record else 0))
+        if new and record:
+            op.needs((settings.history_ttl_s + settings.max_future_skew_s) * 1000)
+        if builder.read_values:
+            stream.extend((index, 1 if aggregate is _FIRST_SEEN else 2, UNIT_SECONDS[spec.unit] * 1000))
+    elif aggregate is _DISTINCT:
+        member = (_member(builder, spec, index) or "") if record else ""
+        trim = -1 if window_ms < 0 else t - window_ms - skew  # what a read up to the skew before t still sees
+        stream, new = op.stream(name, ("D", name, DISTINCT_CAP, trim, member))
+        if new and member:
+            op.needs(settings.history_ttl_s * 1000 if window_ms < 0 else window_ms + settings.ttl_slack_s * 1000)
+        if builder.read_values:
+            stream.extend((index, builder.low(spec.window_seconds)))
+    else:
+        width_s = bucket_width_s(spec.window_seconds or 0)
+        width, keep = width_s * 1000, bucket_keep_ms(width_s, window_ms)
+        add: float = 0
+        if record:
+            add = 1 if aggregate is _COUNT else (numeric_field(builder, spec.field) or 0)
+        ring = (keep + skew) // width + 1  # an event dated up to the skew ahead shifts out nothing a window reads
+        stream, new = op.stream(name, ("B", name, width, ring, add, t // width))
+        if new and add:
+            op.needs(keep + settings.ttl_slack_s * 1000)
+        if builder.read_values:
+            stream.extend((index, (t - (spec.window_seconds or 0) * 1000 + 1) // width))
 
 
 def trims(builder: RequestBuilder) -> bool:
@@ -207,13 +214,6 @@ def trims(builder: RequestBuilder) -> bool:
     a set it writes growing for as long as it writes (tests/engine/features/test_trim_choice.py).
     """
     return random.getrandbits(3) == 0
-
-
-def guard_slot(builder: RequestBuilder, batch: Batch, tag: str) -> None:
-    """Cluster: this slot's own copy of the event marker, so a repeated event id adds to no bucket here."""
-    name = f"{tag}:ev:{builder.event_hash}"
-    if not batch.has(name):
-        batch.ops.extend(("EG", batch.key(name), str(builder.settings.replay_ttl_s * 1000)))
 
 
 def _member(builder: RequestBuilder, spec: WindowedFeature, index: int) -> str | None:
@@ -242,17 +242,3 @@ def _emit_hll(
         batch.ops.extend(("PA", indices[-1], member, ttl))
     if builder.read_values:
         batch.ops.extend(("PC", index, len(indices), *indices))
-
-
-def _emit_seen(
-    builder: RequestBuilder, spec: WindowedFeature, index: int, batch: Batch, key: str, record: bool
-) -> None:
-    key_index = batch.key(key)
-    if builder.read_values:
-        field = "f" if spec.aggregate is _FIRST_SEEN else "l"
-        batch.ops.extend(("SR", index, key_index, field, UNIT_SECONDS[spec.unit] * 1000))
-    if record and key not in builder.written:
-        builder.written.add(key)
-        settings = builder.settings
-        ttl = str((settings.history_ttl_s + settings.max_future_skew_s) * 1000 + SEEN_TTL_QUANTUM_MS)
-        batch.deferred.extend(("SW", key_index, ttl, SEEN_TTL_QUANTUM_MS))

@@ -145,6 +145,137 @@ local function link_group(i)
   end
   return out
 end
+
+-- the entity hash (engine/features/entity_hash.py): op EH ----------------------------
+
+local unpack_mp, pack_mp = cmsgpack.unpack, cmsgpack.pack
+
+-- A bucket ring {newest index, value of newest, of newest - 1, ...} (at most `ring` values,
+-- no trailing zeros) with `add` put into bucket b; nil when b is older than the ring.
+local function ring_add(arr, b, add, ring)
+  if not arr then return {b, add} end
+  local newest = arr[1]
+  if b > newest then
+    local new, d = {b, add}, b - newest
+    if d < ring then
+      for _ = 1, d - 1 do new[#new + 1] = 0 end
+      for k = 2, #arr do
+        if #new > ring then break end
+        new[#new + 1] = arr[k]
+      end
+      while #new > 2 and new[#new] == 0 do new[#new] = nil end
+    end
+    return new
+  end
+  local pos = newest - b + 2
+  if pos > ring + 1 then return nil end
+  for k = #arr + 1, pos do arr[k] = 0 end
+  arr[pos] = arr[pos] + add
+  return arr
+end
+
+-- The sum of a ring's buckets lo..hi.
+local function ring_sum(arr, lo, hi)
+  if not arr then return 0 end
+  local newest, sum = arr[1], 0
+  for k = math.max(2, 2 + newest - hi), math.min(#arr, 2 + newest - lo) do sum = sum + arr[k] end
+  return sum
+end
+
+-- The newest distinct values {v1, at1, v2, at2, ...} (latest sight first) with `member` seen
+-- at t, those at or before `trim` dropped, at most `cap` kept; nil when nothing changed.
+local function distinct_add(arr, member, trim, cap)
+  local old = arr or {}
+  local at = t
+  for k = 1, #old, 2 do
+    if old[k] == member then
+      if old[k + 1] >= t then at = nil end
+      break
+    end
+  end
+  if not at and old[#old] > trim then return nil end
+  local new, placed = {}, at == nil
+  for k = 1, #old, 2 do
+    local when = old[k + 1]
+    if #new >= 2 * cap or when <= trim then break end
+    if not placed and when < at then
+      new[#new + 1], new[#new + 2], placed = member, at, true
+      if #new >= 2 * cap then break end
+    end
+    if at == nil or old[k] ~= member then new[#new + 1], new[#new + 2] = old[k], when end
+  end
+  if not placed and #new < 2 * cap then new[#new + 1], new[#new + 2] = member, at end
+  return new
+end
+
+-- Op EH at A[i]: key ttl streams. Reads every stream of one entity with one HMGET, applies
+-- this event, fills the values and writes what changed with one HSET; the key's TTL moves
+-- only when the expiry it was given (field `_e`) is short of now + ttl, by ttl + a quantum.
+--   {'B', field, width, ring, add, hi, (idx lo)...}   bucket ring (count / sum; add 0: none)
+--   {'D', field, cap, trim, member, (idx low)...}     newest distinct values (member '': none)
+--   {'S', field, write, (idx which unit)...}          first (which 1) / last (2) sight
+local function entity_hash(key, ttl, streams)
+  local fields = {}
+  for s = 1, #streams do fields[s] = streams[s][2] end
+  fields[#streams + 1] = '_e'
+  local got = call('HMGET', key, unpack(fields))
+  local out = {}
+  for s = 1, #streams do
+    local st, raw = streams[s], got[s]
+    local kind, arr = st[1], raw and unpack_mp(raw)
+    if kind == 'B' then
+      local add, hi = st[5], st[6]
+      if add ~= 0 and not dup then
+        local new = ring_add(arr, hi, add, st[4])
+        if new then
+          arr = new
+          out[#out + 1], out[#out + 2] = st[2], pack_mp(arr)
+        end
+      end
+      for r = 7, #st, 2 do vals[st[r]] = ring_sum(arr, st[r + 1], hi) end
+    elseif kind == 'D' then
+      if st[5] ~= '' and not dup then
+        local new = distinct_add(arr, st[5], st[4], st[3])
+        if new then
+          arr = new
+          out[#out + 1], out[#out + 2] = st[2], pack_mp(arr)
+        end
+      end
+      arr = arr or {}
+      for r = 6, #st, 2 do
+        local low, c = st[r + 1], 0
+        for k = 2, #arr, 2 do
+          if arr[k] > low then c = c + 1 else break end
+        end
+        vals[st[r]] = c
+      end
+    else
+      for r = 4, #st, 3 do
+        if arr then vals[st[r]] = math.max(0, t - arr[st[r + 1]]) / st[r + 2] end
+      end
+      if st[3] == 1 and not dup then
+        if not arr then
+          arr = {t, t}
+        elseif t < arr[1] or t > arr[2] then
+          arr = {math.min(arr[1], t), math.max(arr[2], t)}
+        else
+          arr = nil
+        end
+        if arr then out[#out + 1], out[#out + 2] = st[2], pack_mp(arr) end
+      end
+    end
+  end
+  if #out > 0 then
+    local e = tonumber(got[#streams + 1])
+    local renew = not e or now + ttl > e
+    local quantum = math.min(86400000, math.max(60000, math.floor(ttl / 8)))
+    if renew then
+      out[#out + 1], out[#out + 2] = '_e', string.format('%d', now + ttl + quantum)
+    end
+    call('HSET', key, unpack(out))
+    if renew then call('PEXPIRE', key, string.format('%d', ttl + quantum)) end
+  end
+end
 local i = 1
 local last = #A
 while i <= last do
@@ -194,6 +325,9 @@ while i <= last do
     end
     vals[A[i + 1]] = sum
     i = i + 5
+  elseif op == 'EH' then      -- key ttl streams: every window stream of one entity (entity_hash above)
+    entity_hash(KEYS[A[i + 1]], A[i + 2], A[i + 3])
+    i = i + 4
   elseif op == 'EG' then      -- key ttl: this slot's marker of the event (cluster)
     if not call('SET', KEYS[A[i + 1]], '1', 'NX', 'PX', A[i + 2]) then dup = true end
     i = i + 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from feature_backends import Backend
@@ -12,6 +12,7 @@ from feature_oracle import Oracle
 from feature_stream import APPROX, SPECS, START, event_stream
 
 from engine.events import OUTCOME_TYPES, Event
+from engine.features.entity_hash import DISTINCT_CAP
 from engine.features.plan import bucket_width_s
 from engine.features.spec import Aggregate, Entity, ListKind, WindowedFeature
 
@@ -119,16 +120,18 @@ async def test_bucketed_window_over_counts_at_most_one_bucket_before_its_start(b
     assert await signup(3, timedelta(minutes=61, seconds=50)) == 1  # more than 31 min after #1 and #2
 
 
-async def test_distinct_windows_stay_exact_past_the_read_cap(backend: Backend, tenant: str) -> None:
-    """A farm device with 100 accounts: every window of its distinct set is exact, past the 64 values read at once.
+async def test_distinct_windows_are_exact_up_to_the_cap_and_read_the_cap_past_it(backend: Backend, tenant: str) -> None:
+    """A farm device with 100 accounts: each window reads min(exact, DISTINCT_CAP), a returning account once.
 
-    The set's windows are counted from one capped read of its newest values; a window the
-    read may not cover falls back to its own count, and a returning account counts once.
+    The entity hash keeps the newest ``DISTINCT_CAP`` values of a stream by their latest
+    sight, so a window holding at most that many is exact (the 1 h one: 20), and a wider
+    one reads the cap: enough for every threshold the shipped pack sets (at most 20).
     """
     specs = tuple(s for s in SPECS if s.name in ("device.accounts_1h", "device.accounts_6h"))
     assert len(specs) == 2
     store, oracle = backend.store(), Oracle()
     mismatches: list[str] = []
+    capped = 0
     for n in range(150):
         customer = f"farm{n % 100}" if n < 120 else f"farm{(n * 7) % 100}"  # 100 accounts, then returning ones
         at = START + timedelta(minutes=3 * n)  # 7.5 h: the 1 h window holds 20, the 6 h one up to 100
@@ -136,5 +139,61 @@ async def test_distinct_windows_stay_exact_past_the_read_cap(backend: Backend, t
         expected = oracle.values(specs, event)
         got = (await store.record_and_read(tenant=tenant, event=event, specs=specs)).values
         oracle.log.append(event)
-        mismatches += [f"#{n} {k}: {got[k]} != {v}" for k, v in expected.items() if got[k] != v]
+        for name, want in expected.items():
+            assert isinstance(want, int)
+            capped += want > DISTINCT_CAP
+            if got[name] != min(want, DISTINCT_CAP):
+                mismatches.append(f"#{n} {name}: {got[name]} != min({want}, {DISTINCT_CAP})")
     assert not mismatches, "\n".join(mismatches[:20])
+    assert capped > 50  # the cap was reached and held
+
+
+async def test_a_future_dated_event_drops_nothing_a_window_still_holds(backend: Backend, tenant: str) -> None:
+    """A caller dates one event an hour ahead (clamped to now + 5 min): the events of the window before it still count.
+
+    10 min in 15 s buckets and 10 min of distinct accounts, on one ip: the ring and the
+    distinct stream keep what any read at a time up to the skew before their newest
+    write can see, so a farm cannot wipe its ip's counters with one late-dated event.
+    """
+    specs = (
+        WindowedFeature(
+            name="ip.signups_10m", aggregate=Aggregate.COUNT, by=Entity.IP, window_seconds=600, on=frozenset({"signup"})
+        ),
+        WindowedFeature(
+            name="ip.accounts_10m",
+            aggregate=Aggregate.DISTINCT,
+            by=Entity.IP,
+            window_seconds=600,
+            on=frozenset(),
+            field="customer",
+        ),
+    )
+    store = backend.store()
+    now = datetime.now(UTC)
+
+    async def signup(n: int, at: datetime) -> dict[str, object]:
+        event = Event(event_id=f"skew{n}", type="signup", customer=f"c{n}", ip="10.1.2.3", timestamp=at)
+        return dict((await store.record_and_read(tenant=tenant, event=event, specs=specs)).values)
+
+    for n in range(4):  # 9.5 .. 8 minutes ago
+        await signup(n, now - timedelta(minutes=9, seconds=30) + timedelta(seconds=30 * n))
+    await signup(4, now + timedelta(hours=1))
+    # the late-dated signup is after `now`: outside the count's window; its account was seen, so it counts
+    assert await signup(5, now) == {"ip.signups_10m": 5, "ip.accounts_10m": 6}
+
+
+async def test_a_huge_attribute_adds_nothing_and_breaks_no_later_read(backend: Backend, tenant: str) -> None:
+    """A caller controls ``attributes``: a 400-digit integer or two 1e308s neither fail the event nor poison the sum.
+
+    Before, the first raised OverflowError in the worker and the second stored an
+    infinite sum that failed every later event of that customer in the script.
+    """
+    spec = WindowedFeature(name="customer.points_1h", aggregate=Aggregate.SUM, by=Entity.CUSTOMER, window_seconds=3600,
+                           on=frozenset(), field="attr.points")  # fmt: skip
+    store = backend.store()
+    sums = []
+    for n, points in enumerate([10**400, 1e308, 1e308, 5, 2.5]):
+        event = Event(event_id=f"pts{n}", type="signup", customer="c1", attributes={"points": points},
+                      timestamp=START + timedelta(minutes=n))  # fmt: skip
+        sums.append((await store.record_and_read(tenant=tenant, event=event, specs=(spec,))).values[spec.name])
+    assert sums == [0.0, 0.0, 0.0, 5.0, 7.5]
