@@ -55,10 +55,17 @@ in the window (one ZRANGEBYSCORE, until the cap), and answers two numbers per fe
 and slot (members counted, members flagged / grants / distinct identities; on a cluster
 the identities themselves, at most 64 per slot, for Python to unite). Round 1 is the
 request's own script calls (at most 4 Redis calls per identity on the event, 4 to 8 in
-the customer's slot, where op LM over the customer alone gives its own part); round 2,
-one more round trip only when C has peers or new links, writes each new link on both
-sides (6-7 calls each) and runs op LM once per slot over the members in it (one
-server: once): at most 16 x 3 reads.
+the customer's slot). **On one server** (every key in that one call) op LR ends round 1
+with what round 2 would do: it finds the new links from op LG's peers and op LI's users
+(as ``observe`` does), writes them on both sides and aggregates the customer and its
+newest 16 members (op LM's code), building the peers' keys from the customer tag (the
+stored ids are ``safe_id``'d: a caller's id cannot name another key): **no extra round
+trip**. On a cluster, op LM over the customer alone gives its own part in round 1, and
+round 2, one more round trip only when C has peers or new links, writes each new link on
+both sides (6-7 calls each) and runs op LM once per slot over the members in it: at most
+16 x 3 reads. The link keys' TTLs are renewed only once they have run down by a day (the
+history keys) or by half the slack past the window (``lk:cus``): a PTTL read instead of a
+PEXPIRE write on most events, the keys living at least that long past their last use.
 docs/features.md has the figures.
 """
 

@@ -146,6 +146,13 @@ local function link_group(prefixes, cap, list, specs, members, skip_own)
   return out
 end
 
+-- Renew a link key's TTL only once it has run down by `slack` ms: a PTTL read instead of a
+-- PEXPIRE write (and its AOF bytes) on most events; the key still lives ttl - slack past its last use.
+local LINK_DAY = 86400000
+local function link_expire(key, ttl, slack)
+  if call('PTTL', key) < tonumber(ttl) - slack then call('PEXPIRE', key, ttl) end
+end
+
 -- Link the customer whose keys are `peers` / `since` to `links` ({peer, link time}...): the
 -- latest time wins; a new link, or one that had lapsed (time <= trim), formed at `formed`.
 local function link_peers(peers, since, formed, ttl, trim, cap, links)
@@ -172,8 +179,8 @@ local function link_peers(peers, since, formed, ttl, trim, cap, links)
       if not call('ZSCORE', peers, f) then call('HDEL', since, f) end
     end
   end
-  call('PEXPIRE', peers, ttl)
-  call('PEXPIRE', since, ttl)
+  link_expire(peers, ttl, LINK_DAY)
+  link_expire(since, ttl, LINK_DAY)
 end
 
 -- Op LR at A[i] (one server only: the peers' keys are built here from `cpre`, the customer tag
@@ -537,7 +544,9 @@ while i <= last do
       if call('ZADD', key, 'GT', tstr, A[i + 3]) == 1 and A[i + 5] ~= '' then
         call('ZREMRANGEBYSCORE', key, '-inf', A[i + 5])
       end
-      call('PEXPIRE', key, A[i + 4])
+      -- renewed once half the TTL's slack past the window has run: kept at least the window past its last use
+      local slack = math.floor((tonumber(A[i + 4]) - (t - tonumber(string.sub(A[i + 6], 2)))) / 2)
+      link_expire(key, A[i + 4], math.max(slack, 0))
     end
     -- at most `limit` (fan-out + 1) users in (lo, +inf]: that many means a hub
     local users = call('ZRANGEBYSCORE', key, A[i + 6], '+inf', 'WITHSCORES', 'LIMIT', 0, A[i + 7])
@@ -560,7 +569,7 @@ while i <= last do
       call('HSET', key, 'p', tstr)
       p = tstr
     end
-    call('PEXPIRE', key, A[i + 3])
+    link_expire(key, A[i + 3], LINK_DAY)
     link_facts[key] = {f, l, p}  -- what op LM reads next in this call
     i = i + 4
   elseif op == 'LM' then      -- prefixes cap list nspec (code low arg)... nmem (facts grants links at role)...
