@@ -55,10 +55,17 @@ in the window (one ZRANGEBYSCORE, until the cap), and answers two numbers per fe
 and slot (members counted, members flagged / grants / distinct identities; on a cluster
 the identities themselves, at most 64 per slot, for Python to unite). Round 1 is the
 request's own script calls (at most 4 Redis calls per identity on the event, 4 to 8 in
-the customer's slot, where op LM over the customer alone gives its own part); round 2,
-one more round trip only when C has peers or new links, writes each new link on both
-sides (6-7 calls each) and runs op LM once per slot over the members in it (one
-server: once): at most 16 x 3 reads.
+the customer's slot). **On one server** (every key in that one call) op LR ends round 1
+with what round 2 would do: it finds the new links from op LG's peers and op LI's users
+(as ``observe`` does), writes them on both sides and aggregates the customer and its
+newest 16 members (op LM's code), building the peers' keys from the customer tag (the
+stored ids are ``safe_id``'d: a caller's id cannot name another key): **no extra round
+trip**. On a cluster, op LM over the customer alone gives its own part in round 1, and
+round 2, one more round trip only when C has peers or new links, writes each new link on
+both sides (6-7 calls each) and runs op LM once per slot over the members in it: at most
+16 x 3 reads. The link keys' TTLs are renewed only once they have run down by a day (the
+history keys) or by half the slack past the window (``lk:cus``): a PTTL read instead of a
+PEXPIRE write on most events, the keys living at least that long past their last use.
 docs/features.md has the figures.
 """
 
@@ -177,19 +184,22 @@ def emit(builder: RequestBuilder, graph: LinkGraph) -> None:
     if builder.record:
         paid = 1 if builder.event.type == "order_paid" else 0
         batch.ops.extend(("LF", batch.key(f"{tag}:lk:f"), paid, builder.history_ttl))
+    prefix = _fused_prefix(builder, tag, customer)
+    agg = aggregates(graph)
     if builder.read_values:
         after = f"({builder.t - graph.window_ms}"
         batch.ops.extend(("LG", batch.key(f"{tag}:lk:peers"), batch.key(f"{tag}:lk:since"), after))
         batch.extras.append("lk:peers")
-        agg = aggregates(graph)
-        if agg.specs:  # the customer's own part of the group (op LM counts rewards of the others only)
+        if agg.specs and prefix is None:  # the customer's own part of the group (op LM: rewards of others only)
             member = (batch.key(f"{tag}:lk:f"), 0, batch.key(f"{tag}:links"), builder.t, _SELF)
             _group_op(batch, agg, agg.args(builder.t), [member], listed=False)
             batch.extras.append("lk:self")
-    for entity, window_ms, _ in identities(graph):
+    kinds = ""
+    for entity, window_ms, strong in identities(graph):
         located = builder.locate(entity)
         if located is None:
             continue
+        kinds += "S" if strong else "W"
         itag = located[1]
         ibatch = builder.batch(itag)
         key = ibatch.key(f"{itag}:lk:cus")
@@ -198,6 +208,24 @@ def emit(builder: RequestBuilder, graph: LinkGraph) -> None:
             builder.trim(window_ms), f"({builder.t - window_ms}", graph.fanout + 1,
         ))  # fmt: skip
         ibatch.extras.append(f"lk:{entity.value}")
+    if prefix is not None:  # one server: round 2 in this same script call (op LR), no second round trip
+        batch.ops.extend((
+            "LR", 1 if builder.record else 0, 1 if builder.read_values else 0, customer, prefix, graph.fanout, kinds,
+            builder.history_ttl, builder.trim(graph.window_ms), GROUP_CAP, FACTS_CAP, agg.prefixes, IDENTITY_CAP,
+            *agg.args(builder.t),
+        ))  # fmt: skip
+        batch.extras.append("lk:r")
+
+
+def _fused_prefix(builder: RequestBuilder, tag: str, customer: str) -> str | None:
+    """On one server, the customer tag less its id and closing brace (op LR builds the peers' keys from it).
+
+    None on a cluster, where each peer's keys live in their own slot: round 2 is a second round trip.
+    """
+    if builder.cluster:
+        return None
+    prefix = builder.tag_of(Entity.CUSTOMER, "")[:-1]
+    return prefix if tag == f"{prefix}{customer}}}" else None
 
 
 def _group_op(
@@ -277,6 +305,12 @@ def _link(builder: RequestBuilder, graph: LinkGraph, tag: str, peers: list[tuple
     ))  # fmt: skip
     for peer, at in peers:
         batch.ops.extend((peer, str(at)))
+
+
+def fused_answers(batches: Sequence[Batch], results: Sequence[Any]) -> list[list[Any]] | None:
+    """Op LR's answer, as ``group_answers`` gives round 2's (None when round 1 had no op LR)."""
+    answer = extra_list(batches, results, "lk:r")
+    return None if answer is None else [answer] if answer else []
 
 
 def group_answers(batches: Sequence[Batch], results: Sequence[Any]) -> list[list[Any]]:

@@ -297,6 +297,14 @@ class FeatureStore:
         graph = builder.plan.links
         assert graph is not None
         found = links.observe(builder, graph, batches, results)
+        fused = links.fused_answers(batches, results)
+        if fused is not None:  # one server: op LR did round 2 inside round 1
+            if then:
+                await run_batch(self._client, then)
+            if builder.read_values:
+                for index, value in links.values(builder, graph, found, fused).items():
+                    raw[index - 1] = value
+            return
         second = self._next_step(builder)
         second.read_values = builder.read_values
         links.emit_round_two(second, graph, found)

@@ -65,45 +65,45 @@ local A = ARGV[5] ~= '' and cjson.decode(ARGV[5]) or {}
 
 -- link features (engine/features/links.py): ops LI, LF, LM, LG, LP --------------------
 
-local link_facts = {}        -- key index -> {first, last, paid} of a customer's lk:f, read once
+local link_facts = {}        -- key -> {first, last, paid} of a customer's lk:f, read once
 local link_live = false      -- op LG found live peers: round 2 reads the customer's identities
+local link_found = {}        -- op LG's answer (member, time, since)..., for op LR
+local link_users = {}        -- op LI's answers in order (member, time)..., for op LR
 
-local function link_member_facts(k)
-  local fx = link_facts[k]
+local function link_member_facts(key)
+  local fx = link_facts[key]
   if not fx then
-    fx = call('HMGET', KEYS[k], 'f', 'l', 'p')
-    link_facts[k] = fx
+    fx = call('HMGET', key, 'f', 'l', 'p')
+    link_facts[key] = fx
   end
   return tonumber(fx[1]), tonumber(fx[2]), tonumber(fx[3])
 end
 
--- Op LM at A[i]: the linked group's aggregates over the members the op lists (those in this
--- slot), so a member's facts never leave Redis. Per spec (code, low, arg) a member counts
--- when its link time `at` > low; the reply has two numbers per spec:
+-- The linked group's aggregates over `members` ({facts key, grants key, links key, at, role}, keys
+-- by name, false = none), so a member's facts never leave Redis. Per spec {code, low, arg} a member
+-- counts when its link time `at` > low; the reply has two numbers per spec:
 --   N new (arg: within ms), R returning (within), P paid: members counted, members flagged
 --   G rewards (arg: '(<low s>' of the grants): 0, the grants of the peers (role 0)
 --   I identities (arg: '(<low ms>'): 0, the distinct strong identities (first character in
---     `prefixes`) the members used after low, at most `cap`: their count, or (list = 1) them
--- role: 0 a peer, 1 the customer itself (facts, no rewards; its identities only when op LG
--- found no live peers, else round 2 reads them with the group's), 2 the customer, identities only.
-local function link_group(i)
-  local prefixes, cap, list, nspec = A[i + 1], A[i + 2], A[i + 3] == 1, A[i + 4]
-  local s0 = i + 4
-  local m0 = s0 + 1 + 3 * nspec
+--     `prefixes`) the members used after low, at most `cap`: their count, or (list) them
+-- role: 0 a peer, 1 the customer itself (facts, no rewards; its identities unless `skip_own` (op LG
+-- found live peers, so round 2 reads them with the group's)), 2 the customer, identities only.
+local function link_group(prefixes, cap, list, specs, members, skip_own)
+  local nspec = #specs
   local counts, flagged, seen, sizes = {}, {}, {}, {}
+  local strong = {}
+  for c = 1, #prefixes do strong[string.byte(prefixes, c)] = true end
   for s = 1, nspec do counts[s], flagged[s], seen[s], sizes[s] = 0, 0, {}, 0 end
-  for m = 1, A[m0] do
-    local b = m0 + 5 * (m - 1)
-    local fk, gk, lk, at, role = A[b + 1], A[b + 2], A[b + 3], A[b + 4], A[b + 5]
+  for _, member in ipairs(members) do
+    local fk, gk, lk, at, role = member[1], member[2], member[3], member[4], member[5]
     for s = 1, nspec do
-      local c = s0 + 3 * (s - 1)
-      local code, low, arg = A[c + 1], A[c + 2], A[c + 3]
+      local code, low, arg = specs[s][1], specs[s][2], specs[s][3]
       if at > low then
         if code == 'I' then
-          if sizes[s] < cap and not (role == 1 and link_live) then
+          if sizes[s] < cap and not (role == 1 and skip_own) then
             local set = seen[s]
-            for _, id in ipairs(call('ZRANGEBYSCORE', KEYS[lk], arg, '+inf')) do
-              if not set[id] and string.find(prefixes, string.sub(id, 1, 1), 1, true) then
+            for _, id in ipairs(call('ZRANGEBYSCORE', lk, arg, '+inf')) do
+              if not set[id] and strong[string.byte(id, 1)] then
                 set[id] = true
                 sizes[s] = sizes[s] + 1
                 if sizes[s] >= cap then break end
@@ -111,7 +111,7 @@ local function link_group(i)
             end
           end
         elseif code == 'G' then
-          if role == 0 then flagged[s] = flagged[s] + call('ZCOUNT', KEYS[gk], arg, '+inf') end
+          if role == 0 then flagged[s] = flagged[s] + call('ZCOUNT', gk, arg, '+inf') end
         elseif role ~= 2 then
           local f, l, p = link_member_facts(fk)
           counts[s] = counts[s] + 1
@@ -131,7 +131,7 @@ local function link_group(i)
   local out = {}
   for s = 1, nspec do
     out[2 * s - 1] = counts[s]
-    if A[s0 + 3 * (s - 1) + 1] == 'I' then
+    if specs[s][1] == 'I' then
       if list then
         local ids = {}
         for id in pairs(seen[s]) do ids[#ids + 1] = id end
@@ -276,6 +276,109 @@ local function entity_hash(key, ttl, streams)
     if renew then call('PEXPIRE', key, string.format('%d', ttl + quantum)) end
   end
 end
+
+-- Renew a link key's TTL only once it has run down by `slack` ms: a PTTL read instead of a
+-- PEXPIRE write (and its AOF bytes) on most events; the key still lives ttl - slack past its last use.
+local LINK_DAY = 86400000
+local function link_expire(key, ttl, slack)
+  if call('PTTL', key) < tonumber(ttl) - slack then call('PEXPIRE', key, ttl) end
+end
+
+-- Link the customer whose keys are `peers` / `since` to `links` ({peer, link time}...): the
+-- latest time wins; a new link, or one that had lapsed (time <= trim), formed at `formed`.
+local function link_peers(peers, since, formed, ttl, trim, cap, links)
+  local scored, fresh, names = {}, {}, {}
+  for k, link in ipairs(links) do
+    names[k] = link[1]
+    scored[2 * k - 1] = link[2]
+    scored[2 * k] = link[1]
+  end
+  local old = call('ZMSCORE', peers, unpack(names))
+  for k = 1, #names do
+    if not old[k] or (trim ~= '' and tonumber(old[k]) <= tonumber(trim)) then
+      fresh[#fresh + 1] = names[k]  -- a new link, or one that had lapsed: its age starts now
+      fresh[#fresh + 1] = formed
+    end
+  end
+  if #fresh > 0 then call('HSET', since, unpack(fresh)) end
+  if call('ZADD', peers, 'GT', unpack(scored)) > 0 then  -- the set grew: trim it
+    if trim ~= '' then call('ZREMRANGEBYSCORE', peers, '-inf', trim) end
+    call('ZREMRANGEBYRANK', peers, 0, -1 - cap)
+  end
+  if #fresh > 0 and call('HLEN', since) > 4 * cap then
+    for _, f in ipairs(call('HKEYS', since)) do
+      if not call('ZSCORE', peers, f) then call('HDEL', since, f) end
+    end
+  end
+  link_expire(peers, ttl, LINK_DAY)
+  link_expire(since, ttl, LINK_DAY)
+end
+
+-- Op LR at A[i] (one server only: the peers' keys are built here from `cpre`, the customer tag
+-- without its member id and closing brace, so they are not in KEYS): round 2 of links.py in this
+-- same call. From op LG's peers and op LI's users (`kinds`: S strong / W weak per LI, in order),
+-- exactly as links.observe: the new links, written on both sides; then op LM's aggregates over
+-- the customer (role 1) and its newest `fcap` members by link time.
+local function link_round(i)
+  local record, read, me, cpre, fanout, kinds = A[i + 1] == 1, A[i + 2] == 1, A[i + 3], A[i + 4], A[i + 5], A[i + 6]
+  local ttl, trim, gcap, fcap = A[i + 7], A[i + 8], A[i + 9], A[i + 10]
+  local prefixes, cap, nspec = A[i + 11], A[i + 12], A[i + 13]
+  local specs = {}
+  for s = 1, nspec do
+    local c = i + 13 + 3 * (s - 1)
+    specs[s] = {A[c + 1], A[c + 2], A[c + 3]}
+  end
+  local peers, new, weak = {}, {}, {}
+  for k = 1, #link_found, 3 do
+    peers[link_found[k]] = {tonumber(link_found[k + 1]), tonumber(link_found[k + 2])}
+  end
+  for j, users in ipairs(link_users) do
+    if #users <= 2 * fanout then  -- else a hub: it links nobody
+      local target = string.sub(kinds, j, j) == 'S' and new or weak
+      for k = 1, #users - 1, 2 do
+        local m = users[k]
+        if m ~= me then
+          local at = tonumber(users[k + 1])
+          if at > (target[m] or 0) then target[m] = at end
+        end
+      end
+    end
+  end
+  local writes = {}
+  for m, at in pairs(new) do
+    local old = peers[m]
+    if not old or old[1] < at then writes[#writes + 1] = {m, string.format('%d', at)} end
+    peers[m] = old and {math.max(old[1], at), old[2]} or {at, t}
+  end
+  if record and #writes > 0 then
+    link_peers(cpre .. me .. '}:lk:peers', cpre .. me .. '}:lk:since', tstr, ttl, trim, gcap, writes)
+    for _, w in ipairs(writes) do
+      link_peers(cpre .. w[1] .. '}:lk:peers', cpre .. w[1] .. '}:lk:since', tstr, ttl, trim, gcap, {{me, w[2]}})
+    end
+  end
+  if not read or nspec == 0 then return {} end
+  local times = {}
+  for m, p in pairs(peers) do times[m] = p[1] end
+  for m, at in pairs(weak) do
+    if at > (times[m] or 0) then times[m] = at end
+  end
+  local order = {}
+  for m, at in pairs(times) do order[#order + 1] = {m, at} end
+  if #order > math.min(gcap, fcap) then  -- else every member counts, and the aggregates ignore order
+    table.sort(order, function(a, b)
+      if a[2] ~= b[2] then return a[2] > b[2] end
+      return a[1] < b[1]
+    end)
+  end
+  local own = cpre .. me .. '}'
+  local members = {{own .. ':lk:f', false, own .. ':links', t, 1}}
+  for k = 1, math.min(#order, gcap, fcap) do
+    local tag = cpre .. order[k][1] .. '}'
+    members[#members + 1] = {tag .. ':lk:f', tag .. ':of:grants', tag .. ':links', order[k][2], 0}
+  end
+  return link_group(prefixes, cap, false, specs, members, false)
+end
+
 local i = 1
 local last = #A
 while i <= last do
@@ -588,10 +691,14 @@ while i <= last do
       if call('ZADD', key, 'GT', tstr, A[i + 3]) == 1 and A[i + 5] ~= '' then
         call('ZREMRANGEBYSCORE', key, '-inf', A[i + 5])
       end
-      call('PEXPIRE', key, A[i + 4])
+      -- renewed once half the TTL's slack past the window has run: kept at least the window past its last use
+      local slack = math.floor((tonumber(A[i + 4]) - (t - tonumber(string.sub(A[i + 6], 2)))) / 2)
+      link_expire(key, A[i + 4], math.max(slack, 0))
     end
     -- at most `limit` (fan-out + 1) users in (lo, +inf]: that many means a hub
-    extra[#extra + 1] = call('ZRANGEBYSCORE', key, A[i + 6], '+inf', 'WITHSCORES', 'LIMIT', 0, A[i + 7])
+    local users = call('ZRANGEBYSCORE', key, A[i + 6], '+inf', 'WITHSCORES', 'LIMIT', 0, A[i + 7])
+    link_users[#link_users + 1] = users
+    extra[#extra + 1] = users
     i = i + 8
   elseif op == 'LF' then      -- key paid ttl: the customer's first / last sight and first paid order
     local k = A[i + 1]
@@ -609,12 +716,25 @@ while i <= last do
       call('HSET', key, 'p', tstr)
       p = tstr
     end
-    call('PEXPIRE', key, A[i + 3])
-    link_facts[k] = {f, l, p}  -- what op LM reads next in this call
+    link_expire(key, A[i + 3], LINK_DAY)
+    link_facts[key] = {f, l, p}  -- what op LM reads next in this call
     i = i + 4
   elseif op == 'LM' then      -- prefixes cap list nspec (code low arg)... nmem (facts grants links at role)...
-    extra[#extra + 1] = link_group(i)
-    i = i + 6 + 3 * A[i + 4] + 5 * A[i + 5 + 3 * A[i + 4]]
+    local nspec, specs, members = A[i + 4], {}, {}
+    for s = 1, nspec do
+      local c = i + 4 + 3 * (s - 1)
+      specs[s] = {A[c + 1], A[c + 2], A[c + 3]}
+    end
+    local m0 = i + 5 + 3 * nspec
+    for m = 1, A[m0] do
+      local b = m0 + 5 * (m - 1)
+      members[m] = {KEYS[A[b + 1]] or false, KEYS[A[b + 2]] or false, KEYS[A[b + 3]], A[b + 4], A[b + 5]}
+    end
+    extra[#extra + 1] = link_group(A[i + 1], A[i + 2], A[i + 3] == 1, specs, members, link_live)
+    i = i + 6 + 3 * nspec + 5 * A[m0]
+  elseif op == 'LR' then      -- record read me cpre fanout kinds ttl trim gcap fcap prefixes cap nspec (code low arg)...
+    extra[#extra + 1] = link_round(i)
+    i = i + 14 + 3 * A[i + 13]
   elseif op == 'LG' then      -- peers since lo: linked customers in (lo, +inf], flat (member, time, since)
     local found = call('ZRANGEBYSCORE', KEYS[A[i + 1]], A[i + 3], '+inf', 'WITHSCORES')
     link_live = #found > 0
@@ -629,34 +749,13 @@ while i <= last do
         out[#out + 1] = since[k] or found[2 * k]
       end
     end
+    link_found = out
     extra[#extra + 1] = out
     i = i + 4
   elseif op == 'LP' then      -- peers since formed ttl trim cap n (member at)...: link peers (latest time wins)
-    local peers, since = KEYS[A[i + 1]], KEYS[A[i + 2]]
-    local formed, trim, cap, n = A[i + 3], A[i + 5], A[i + 6], A[i + 7]
-    local scored, fresh = {}, {}
-    for k = 1, n do
-      local m, at = A[i + 6 + 2 * k], A[i + 7 + 2 * k]
-      local old = call('ZSCORE', peers, m)
-      if not old or (trim ~= '' and tonumber(old) <= tonumber(trim)) then
-        fresh[#fresh + 1] = m       -- a new link, or one that had lapsed: its age starts now
-        fresh[#fresh + 1] = formed
-      end
-      scored[2 * k - 1] = at
-      scored[2 * k] = m
-    end
-    if #fresh > 0 then call('HSET', since, unpack(fresh)) end
-    if call('ZADD', peers, 'GT', unpack(scored)) > 0 then  -- the set grew: trim it
-      if trim ~= '' then call('ZREMRANGEBYSCORE', peers, '-inf', trim) end
-      call('ZREMRANGEBYRANK', peers, 0, -1 - cap)
-    end
-    if #fresh > 0 and call('HLEN', since) > 4 * cap then
-      for _, f in ipairs(call('HKEYS', since)) do
-        if not call('ZSCORE', peers, f) then call('HDEL', since, f) end
-      end
-    end
-    call('PEXPIRE', peers, A[i + 4])
-    call('PEXPIRE', since, A[i + 4])
+    local n, links = A[i + 7], {}
+    for k = 1, n do links[k] = {A[i + 6 + 2 * k], A[i + 7 + 2 * k]} end
+    link_peers(KEYS[A[i + 1]], KEYS[A[i + 2]], A[i + 3], A[i + 4], A[i + 5], A[i + 6], links)
     i = i + 8 + 2 * n
   elseif op == 'ZM' then      -- idx key member: outside ('' = no binding: inside)
     vals[A[i + 1]] = A[i + 3] ~= '' and call('ZSCORE', KEYS[A[i + 2]], A[i + 3]) == false
