@@ -27,6 +27,7 @@ from api.devices.router import router as devices_router
 from api.errors import install_error_handlers
 from api.groupbuy.router import router as groupbuy_router
 from api.health.router import router as health_router
+from api.heap import settle
 from api.journeys.router import router as journeys_router
 from api.json_keys import UniqueKeys
 from api.keys.router import router as keys_router
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await Runtime.open(settings, metrics=metrics)
         app.state.runtime = runtime
+        settle()  # the start-up heap out of every later full collection (api/heap.py)
         try:
             yield
         finally:

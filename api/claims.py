@@ -76,9 +76,18 @@ class Fingerprint:
         for name in event.model_fields_set:
             value = event.epoch if name == "timestamp" else getattr(event, name)
             fields[name] = digest(_json_text(value), FIELD_DIGEST_BYTES)
-        if query:  # the order of parameters means nothing
-            fields["query"] = digest(_json_text("&".join(sorted(query.split("&")))), FIELD_DIGEST_BYTES)
-        return cls.of_fields(fields)
+        return cls.of_fields(fields).with_query(query)
+
+    def with_query(self, query: str) -> Fingerprint:
+        """This fingerprint with the query string as one more field (itself when there is none).
+
+        /v1/score fingerprints the event once and derives the Idempotency-Key's from it,
+        instead of digesting every field again.
+        """
+        if not query:
+            return self
+        digested = digest(_json_text("&".join(sorted(query.split("&")))), FIELD_DIGEST_BYTES)  # order means nothing
+        return self.of_fields({**self.fields, "query": digested})
 
     @classmethod
     def of_fields(cls, fields: dict[str, str]) -> Fingerprint:

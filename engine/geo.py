@@ -58,11 +58,28 @@ def short_name(text: str) -> str:
 @lru_cache(maxsize=4096)
 def phone_region(e164: str) -> str | None:
     """Province of a phone number (E.164) from phonenumbers' offline geocoder; None when unknown."""
-    try:
-        number = phonenumbers.parse(e164)
-    except phonenumbers.NumberParseException:
-        return None
+    number = _mainland(e164)
+    if number is None:
+        try:
+            number = phonenumbers.parse(e164)
+        except phonenumbers.NumberParseException:
+            return None
     return province(geocoder.description_for_number(number, "zh"))
+
+
+def _mainland(e164: str) -> phonenumbers.PhoneNumber | None:
+    """``+86`` and a national number not starting with 0, as ``phonenumbers.parse`` reads it, without its ~20 µs.
+
+    ``parse`` of such a string finds the country code 86 and keeps every digit after it as
+    the national number (no national prefix, no leading zero to remember); the geocoder
+    reads only those two fields. Anything else is parsed.
+    """
+    digits = e164[3:]
+    if not e164.startswith("+86") or not 5 <= len(digits) <= 17 or not digits.isascii() or not digits.isdigit():
+        return None
+    if digits[0] == "0":
+        return None
+    return phonenumbers.PhoneNumber(country_code=86, national_number=int(digits))
 
 
 def phone_outside(e164: str, area: frozenset[str]) -> bool | None:

@@ -140,7 +140,7 @@ async def _claim_keyed(
     """
     claims = runtime.services.claims
     binding = await runtime.guard.call(
-        "claim", claims.claim_key(tenant=tenant, key=key, fingerprint=Fingerprint.of(event, query=query))
+        "claim", claims.claim_key(tenant=tenant, key=key, fingerprint=fingerprint.with_query(query))
     )
     if binding.state is ClaimState.CONFLICT:
         raise conflict("Idempotency-Key", key, binding.fields)

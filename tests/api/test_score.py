@@ -203,3 +203,20 @@ async def test_a_body_nested_10000_levels_deep_is_a_400_naming_the_json(api, rou
     r = await api.post(route, content=body, headers={**auth(), "Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
     assert (await api.post("/v1/score", json=event("signup"), headers=auth())).status_code == 200
+
+
+async def test_an_idempotency_key_binds_the_query_too_in_any_parameter_order(api):
+    """The key's fingerprint is the event's plus the query (service.py derives one from the other)."""
+    body = event("signup", device="d-keyed-query")
+    first = await api.post(
+        "/v1/score?explain=true&contact=sms", json=body, headers={**auth(), "Idempotency-Key": "kq-1"}
+    )
+    assert first.status_code == 200, first.text
+    again = await api.post(
+        "/v1/score?contact=sms&explain=true", json=body, headers={**auth(), "Idempotency-Key": "kq-1"}
+    )
+    assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
+    assert again.content == first.content
+    other = await api.post("/v1/score?explain=false", json=body, headers={**auth(), "Idempotency-Key": "kq-1"})
+    assert other.status_code == 409, other.text
+    assert [f["field"] for f in other.json()["error"]["fields"]] == ["query"]

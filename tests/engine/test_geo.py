@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
+import phonenumbers
 import pytest
+from phonenumbers import geocoder
 
 from engine import geo
 
@@ -20,6 +24,25 @@ from engine import geo
 )
 def test_phone_regions(phone: str, region: str | None) -> None:
     assert geo.phone_region(phone) == region
+
+
+def _parsed_region(e164: str) -> str | None:
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return None
+    return geo.province(geocoder.description_for_number(number, "zh"))
+
+
+def test_mainland_numbers_read_without_parsing_give_what_parsing_gives() -> None:
+    """The ``+86`` shortcut past ``phonenumbers.parse`` agrees with it on every kind of number."""
+    rng = random.Random(20)
+    numbers = [f"+86{rng.choice('1123456789')}{rng.randrange(10 ** rng.randrange(2, 13))}" for _ in range(500)]
+    numbers += [f"+861{rng.choice('3456789')}{rng.randrange(10**9):09d}" for _ in range(1000)]  # mobiles
+    numbers += ["+86", "+861", "+8601012345678", "+86\uff11\uff13\uff10", "+86 138 0013 8000", "+861380013800x"]
+    wrong = [n for n in numbers if geo.phone_region.__wrapped__(n) != _parsed_region(n)]
+    assert not wrong
+    assert sum(_parsed_region(n) is not None for n in numbers) > 300  # many carry a province: the test has teeth
 
 
 @pytest.mark.parametrize(
