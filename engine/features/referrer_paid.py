@@ -34,12 +34,13 @@ from __future__ import annotations
 
 from engine.features.builder import Batch, RequestBuilder
 from engine.features.spec import Entity, ReferralFeature, ReferralMetric
-from engine.features.windows import SEEN_TTL_QUANTUM_MS
 
 METRIC = ReferralMetric.DAYS_SINCE_PAID
 #: Metrics whose store is written by the customer's own paid orders (fed by ``order_paid``).
 METRICS = frozenset({METRIC, ReferralMetric.UNPAID_REFERRAL_HOURS})
 _DAY_MS, _HOUR_MS = 86_400_000, 3_600_000
+#: The paid-times hash's TTL is renewed at most once a day (op SW's quantum).
+SEEN_TTL_QUANTUM_MS = _DAY_MS
 
 
 def records(specs: tuple[object, ...]) -> bool:
