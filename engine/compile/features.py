@@ -316,4 +316,5 @@ def feature_type(spec: FeatureSpec) -> Type:
 def is_boolean_feature(spec: FeatureSpec) -> bool:
     if isinstance(spec, BindingFeature):
         return True
-    return isinstance(spec, ListFeature) or (isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.RING)
+    flags = (ReferralMetric.RING, ReferralMetric.REFERRER_PAID)  # chain_paid is a count
+    return isinstance(spec, ListFeature) or (isinstance(spec, ReferralFeature) and spec.metric in flags)

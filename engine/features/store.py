@@ -326,7 +326,8 @@ class FeatureStore:
             chain = _extra(batches, results, "chain") or ""
             depth = int(_extra(batches, results, "depth") or 0)
             ids = _extra(batches, results, "ids") or ""
-            batch.ops.extend(referral_graph.upline_op(builder, batch, chain, depth, ids))
+            paid = int(_extra(batches, results, "chain_paid") or 0)
+            batch.ops.extend(referral_graph.upline_op(builder, batch, chain, depth, ids, paid))
         snapshot = f"{builder.plan.fingerprint}|{json.dumps(raw, separators=(',', ':'))}"
         batch.ops.extend(("MS", batch.key(builder.marker_key()), snapshot))
         calls.append(_call(builder, batch))

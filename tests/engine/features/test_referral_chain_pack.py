@@ -1,0 +1,67 @@
+"""The shipped pack's third-level rule through the real store: a chain below a payer passes, a tree is held.
+
+Events go through ``record_outcome`` / ``record_and_read`` with the pack's own record plan
+(what each event type feeds), so a paid order must mark the payer although no rule reads
+``chain_paid`` on an ``order_paid``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from engine.backends import BackendKind
+from engine.evaluation import Evaluation
+from engine.events import OUTCOME_TYPES, Event
+from engine.features.store import FeatureStore
+from engine.pack.loader import read_pack_files
+from engine.rule_engine import prepare
+
+RULES = Path(__file__).parents[3] / "rules"
+SECRET = b"test-secret-0123456789abcdef"
+DAY0 = datetime.fromisoformat("2026-11-24T11:50:00+08:00")
+
+
+class Studio:
+    def __init__(self, client: Redis, tenant: str) -> None:
+        self.store = FeatureStore(client, secret=SECRET)
+        self.tenant = tenant
+        self.loaded = prepare(read_pack_files(RULES), BackendKind.PYTHON)
+        self.sent = 0
+
+    async def send(self, minutes: float, **fields: object) -> Evaluation | None:
+        self.sent += 1
+        at = DAY0 + timedelta(minutes=minutes)
+        event = Event.model_validate({"event_id": f"e{self.sent}", "timestamp": at, **fields})
+        specs = self.loaded.ruleset.record_plan[event.type]
+        if event.type in OUTCOME_TYPES:
+            await self.store.record_outcome(tenant=self.tenant, event=event, specs=specs)
+            return None
+        snapshot = await self.store.record_and_read(tenant=self.tenant, event=event, specs=specs)
+        return self.loaded.evaluate(event, snapshot.values)
+
+    async def invite(self, minutes: float, referrer: str, friend: str) -> list[str]:
+        n = self.sent
+        evaluation = await self.send(
+            minutes, type="referral", customer=friend, referrer=referrer, device=f"dv-{friend}",
+            ip=f"{36 + n % 180}.{n % 250}.{n % 7}.{10 + n % 200}",
+        )  # fmt: skip
+        assert evaluation is not None
+        return [r.rule for r in evaluation.reasons]
+
+
+async def test_a_chain_below_a_paying_parent_passes_and_a_tree_that_never_pays_is_held(
+    redis_client: Redis, tenant: str
+) -> None:
+    studio = Studio(redis_client, tenant)
+    await studio.send(-60 * 24 * 30, type="order_paid", customer="parent", amount=1500.0)
+    assert await studio.invite(-60 * 24 * 9, "parent", "friend") == []
+    assert await studio.invite(-60 * 24 * 5, "friend", "colleague") == []
+    # the colleague (who has not bought yet) shares the poster at lunch: the third level
+    assert "referral_chain_third_level" not in await studio.invite(0, "colleague", "office1")
+    # a crowd-work task: nobody up the chain ever paid
+    assert await studio.invite(10, "root", "w1") == []
+    assert await studio.invite(70, "w1", "w2") == []
+    assert "referral_chain_third_level" in await studio.invite(130, "w2", "w3")
