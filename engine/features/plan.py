@@ -289,7 +289,11 @@ def _share_counts(specs: tuple[FeatureSpec, ...]) -> dict[int, int]:
 def _chain_paid_index(specs: Sequence[FeatureSpec]) -> int:
     """The chain_paid feature's index (its value comes from the RC op), or -1 when the plan has none."""
     for index, spec in enumerate(specs, start=1):
-        if isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.CHAIN_PAID:
+        if (
+            isinstance(spec, ReferralFeature)
+            and spec.metric is ReferralMetric.CHAIN_PAID
+            and spec.by is Entity.REFERRER
+        ):
             return index
     return -1
 

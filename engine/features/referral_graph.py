@@ -61,6 +61,9 @@ _SET_OF: dict[ReferralMetric, str] = {
 
 def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
     """Add the ops reading ``spec`` (and, once per request, recording the edge)."""
+    if spec.by is Entity.CUSTOMER:
+        _emit_own(builder, spec, index)
+        return
     referrer = builder.event.referrer
     if referrer is None:
         return
@@ -104,6 +107,14 @@ def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
                 return  # counted by the op that recorded the edge into that set (_emit_core)
             key = batch.key(f"{tag}:rg:{name}")
             batch.ops.extend(("ZC", index, key, after, _until(builder, spec)))
+
+
+def _emit_own(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
+    """``by: customer``: the event customer's own upline, ``d`` its depth or ``k`` payers above it (0: none)."""
+    tag = builder.customer_tag()
+    batch = builder.batch(tag)
+    batch.owned.append(index)
+    batch.ops.extend(("UF", index, batch.key(f"{tag}:up"), "d" if spec.metric is ReferralMetric.DEPTH else "k"))
 
 
 def recorded(builder: RequestBuilder) -> bool:

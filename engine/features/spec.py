@@ -162,6 +162,8 @@ class ReferralFeature:
     hops: int = 4  # ring: longest cycle detected
     older_than_seconds: int | None = None  # invitees / paid_share: only invitees referred at least this long ago
     area: frozenset[str] = frozenset()  # outside_share: the pack's service area (short province names)
+    # depth / chain_paid by the event's customer: its own upline (a tree worker's claim after its sign-up)
+    by: Entity = Entity.REFERRER
 
 
 @dataclass(frozen=True, slots=True)

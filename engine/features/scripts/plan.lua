@@ -332,6 +332,9 @@ while i <= last do
       call('PEXPIRE', key, A[i + 5])
     end
     i = i + 7
+  elseif op == 'UF' then      -- idx key field: a field of the event customer's own upline (0 when none)
+    vals[A[i + 1]] = tonumber(call('HGET', KEYS[A[i + 2]], A[i + 3]) or '0')
+    i = i + 4
   elseif op == 'RC' then      -- idx up me: paying customers up the chain (the referrer's mark + its upline's k)
     chain_paid = tonumber(call('HGET', KEYS[A[i + 2]], 'k') or '0') + call('HEXISTS', KEYS[A[i + 3]], 'p')
     if A[i + 1] > 0 then vals[A[i + 1]] = chain_paid end

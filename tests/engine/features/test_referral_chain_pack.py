@@ -13,8 +13,10 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from engine.backends import BackendKind
+from engine.compile.pack import compile_files
 from engine.evaluation import Evaluation
 from engine.events import OUTCOME_TYPES, Event
+from engine.features.spec import Entity
 from engine.features.store import FeatureStore
 from engine.pack.loader import read_pack_files
 from engine.rule_engine import prepare
@@ -65,3 +67,55 @@ async def test_a_chain_below_a_paying_parent_passes_and_a_tree_that_never_pays_i
     assert await studio.invite(10, "root", "w1") == []
     assert await studio.invite(70, "w1", "w2") == []
     assert "referral_chain_third_level" in await studio.invite(130, "w2", "w3")
+
+
+async def test_a_tree_workers_newcomer_claim_is_held_and_a_colleagues_is_not(redis_client: Redis, tenant: str) -> None:
+    studio = Studio(redis_client, tenant)
+
+    async def claim(minutes: float, customer: str) -> list[str]:
+        evaluation = await studio.send(
+            minutes, type="coupon_claim", customer=customer, campaign="newcomer_gift", coupon=f"cp-{customer}",
+            amount=30.0, device=f"dv-{customer}",
+        )  # fmt: skip
+        assert evaluation is not None
+        return [r.rule for r in evaluation.reasons]
+
+    await studio.send(-60 * 24 * 30, type="order_paid", customer="parent", amount=1500.0)
+    for at, referrer, friend in (
+        (-60 * 24 * 9, "parent", "friend"),
+        (-60 * 24 * 5, "friend", "colleague"),
+        (0, "colleague", "office1"),
+    ):
+        await studio.invite(at, referrer, friend)
+    assert "tree_worker_claim" not in await claim(5, "office1")
+    for at, referrer, worker in ((10, "root", "w1"), (70, "w1", "w2"), (130, "w2", "w3")):
+        await studio.invite(at, referrer, worker)
+    assert "tree_worker_claim" in await claim(140, "w3")
+
+
+PACK = """pack: {name: chains}
+decision: {review_at: 50, deny_at: 80}
+tiers:
+  - {id: occasional, default: true}
+rules:
+  - id: deep
+    code: 1
+    on: [coupon_claim]
+    when: "customer.deep >= 3 and customer.paid == 0"
+    score: 50
+    reason: {zh: 深, en: deep}
+features:
+  customer.deep: {referral: depth, by: customer}
+  customer.paid: {referral: chain_paid, by: customer}
+"""
+
+
+def test_only_depth_and_chain_paid_read_the_customers_own_upline() -> None:
+    ruleset, diagnostics = compile_files({"p.yaml": PACK})
+    assert diagnostics == [] and ruleset is not None
+    assert ruleset.features["customer.deep"].by is Entity.CUSTOMER  # type: ignore[union-attr]
+    assert ruleset.features["customer.paid"] in ruleset.record_plan["order_paid"]  # a paid order marks the payer
+    wrong = PACK.replace("{referral: chain_paid, by: customer}", "{referral: invitees, window: 7d, by: customer}")
+    _, diagnostics = compile_files({"p.yaml": wrong})
+    assert [d.code for d in diagnostics] == ["UNKNOWN_ENTITY"]
+    assert "depth and chain_paid also by: customer" in diagnostics[0].message

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from feature_backends import Backend
 
 from engine.events import Event
-from engine.features.spec import FeatureSpec, ReferralFeature, ReferralMetric
+from engine.features.spec import Entity, FeatureSpec, ReferralFeature, ReferralMetric
 
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 SPECS: tuple[FeatureSpec, ...] = (
@@ -93,3 +93,33 @@ async def test_anyone_paying_up_the_chain_counts_for_the_levels_below(backend: B
     await pays("w2")
     assert await refer("w6", "w2") == {"referrer.chain_paid": 1, "referrer.depth": 3}
     assert await refer("w7", "w6") == {"referrer.chain_paid": 1, "referrer.depth": 4}
+
+
+OWN: tuple[FeatureSpec, ...] = (
+    *SPECS,
+    ReferralFeature("customer.chain_depth", ReferralMetric.DEPTH, by=Entity.CUSTOMER),
+    ReferralFeature("customer.chain_paid", ReferralMetric.CHAIN_PAID, by=Entity.CUSTOMER),
+)
+
+
+async def test_a_customers_later_claims_carry_its_own_place_in_the_tree(backend: Backend, tenant: str) -> None:
+    """A tree worker's newcomer claim has no referrer on it: the customer's own upline says where it sits."""
+    store = backend.store()
+    n = 0
+
+    async def send(kind: str, customer: str, referrer: str | None = None) -> dict[str, object]:
+        nonlocal n
+        n += 1
+        got = await store.record_and_read(tenant=tenant, event=event(n, kind, customer, referrer), specs=OWN)
+        return {k: got.values[k] for k in ("customer.chain_depth", "customer.chain_paid")}
+
+    assert await send("coupon_claim", "stranger") == {"customer.chain_depth": 0, "customer.chain_paid": 0}
+    assert await store.record_outcome(tenant=tenant, event=event(50, "order_paid", "parent"), specs=OWN)
+    await send("referral", "friend", "parent")
+    await send("referral", "colleague", "friend")
+    assert await send("coupon_claim", "colleague") == {"customer.chain_depth": 2, "customer.chain_paid": 1}
+    for invitee, referrer in (("w1", "root"), ("w2", "w1"), ("w3", "w2")):
+        await send("referral", invitee, referrer)
+    assert await send("coupon_claim", "w3") == {"customer.chain_depth": 3, "customer.chain_paid": 0}
+    # naming a paying referrer on the claim itself changes nothing: the upline is the first referral's
+    assert await send("coupon_claim", "w3", "parent") == {"customer.chain_depth": 3, "customer.chain_paid": 0}
