@@ -17,7 +17,14 @@ class Knobs:
 
     def __init__(self, seed: int) -> None:
         self._rng = random.Random(f"knobs-{seed}")
+        self._seed = seed
         self.values: dict[str, float | int | str] = {}
+
+    def variant(self, name: str, low: float, high: float) -> float:
+        """A knob added later: drawn from its own RNG, so the knobs drawn before it keep their values."""
+        if name not in self.values:
+            self.values[name] = round(random.Random(f"knobs-{self._seed}-{name}").uniform(low, high), 3)
+        return float(self.values[name])
 
     def uniform(self, name: str, low: float, high: float) -> float:
         if name not in self.values:

@@ -16,6 +16,7 @@ from engine.cli import main
 from engine.events import phone_segment
 from engine.simulate.context import Sim
 from engine.simulate.generate import DEFAULT_SHARES, LOOKALIKE_SHARES, SimulationConfig, simulate
+from engine.simulate.knobs import Knobs
 from engine.simulate.places import LOCAL_PREFIXES, LOCAL_VIRTUAL_PREFIXES
 from engine.simulate.units import ABUSE_KINDS, HONEST_FAMILIES
 from engine.simulate.world import STUDIO_IP
@@ -114,7 +115,7 @@ def test_a_resold_group_code_is_redeemed_by_outsiders_never_seen_in_the_group(fa
     assert all(r["coupon"].startswith(f"QUN{r['group'][-2:]}-") for r in members)
 
 
-def test_referral_trees_go_levels_deep_nationwide_and_nobody_buys(families: dict[str, Any]) -> None:
+def test_referral_trees_go_levels_deep_mostly_nationwide_and_hardly_anybody_buys(families: dict[str, Any]) -> None:
     tree = families["referral_tree"]
     invited = {r["customer"]: r["referrer"] for r in of_type(tree, "referral")}
 
@@ -122,9 +123,16 @@ def test_referral_trees_go_levels_deep_nationwide_and_nobody_buys(families: dict
         return 1 + depth(invited[customer]) if customer in invited else 0
 
     assert max(depth(c) for c in invited) >= 3
-    assert not of_type(tree, "order", "order_paid")
+    # the seed's variants: a share of workers on local SIMs, a few who pay for one trial
+    knobs = Knobs(3)
+    local, buyers = (
+        knobs.variant("referral_tree.local_share", 0, 0.7),
+        knobs.variant("referral_tree.buyer_share", 0, 0.15),
+    )
+    paying = {r["customer"] for r in of_type(tree, "order_paid")}
+    assert paying <= set(invited) and len(paying) <= max(3, 2 * buyers * len(invited))
     regions = Counter(_region(r["phone"]) for r in of_type(tree, "referral"))
-    assert regions["北京市"] < 0.2 * sum(regions.values())
+    assert regions["北京市"] < (local + 0.2) * sum(regions.values())
     parents = [r for r in of_type(families["parents"], "signup", "referral") if r.get("phone")]
     assert Counter(_region(r["phone"]) for r in parents)["北京市"] > 0.7 * len(parents)
 
@@ -200,3 +208,14 @@ def test_honest_newcomers_change_networks_and_keep_numbers_from_home_as_much_as_
     for moved, far in habits:
         assert 0.03 <= moved <= 0.4 and 0.05 <= far <= 0.35, habits
     assert habits[0] != habits[1]
+
+
+def test_referral_tree_variants_differ_by_seed_without_moving_the_other_knobs() -> None:
+    draws = {seed: Knobs(seed) for seed in range(1, 15)}
+    local = {k.variant("referral_tree.local_share", 0, 0.7) for k in draws.values()}
+    buyers = {k.variant("referral_tree.buyer_share", 0, 0.15) for k in draws.values()}
+    assert min(local) < 0.2 < 0.5 < max(local) and min(buyers) < 0.05 < 0.1 < max(buyers)
+    first = Knobs(7).uniform("slow_drip.days", 1, 30)
+    after = Knobs(7)
+    after.variant("referral_tree.local_share", 0, 0.7)
+    assert after.uniform("slow_drip.days", 1, 30) == first
