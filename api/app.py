@@ -28,6 +28,7 @@ from api.errors import install_error_handlers
 from api.groupbuy.router import router as groupbuy_router
 from api.health.router import router as health_router
 from api.journeys.router import router as journeys_router
+from api.json_keys import UniqueKeys
 from api.keys.router import router as keys_router
 from api.lists.router import router as lists_router
 from api.media import JsonBodies, reads_json
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     routes = [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
     publish_contract(app, routes)
+    app.add_middleware(UniqueKeys)  # innermost: a body refused as no JSON (415) is not parsed
     app.add_middleware(JsonBodies, routes=[route for route in routes if reads_json(route)])
     app.add_middleware(PathBodyLimit, settings=settings)
     app.add_middleware(RequestMetrics, metrics=metrics)
@@ -111,7 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _wrapped(endpoint: ASGIApp, settings: Settings, metrics: Metrics, routes: list[APIRoute]) -> ASGIApp:
     """``endpoint`` behind the middleware every FastAPI route is behind, in the same order."""
-    app: ASGIApp = JsonBodies(endpoint, routes=routes)
+    app: ASGIApp = JsonBodies(UniqueKeys(endpoint), routes=routes)
     app = PathBodyLimit(app, settings=settings)  # type: ignore[assignment]
     app = RequestMetrics(app, metrics=metrics)
     return RequestContext(app)

@@ -6,7 +6,8 @@ derived here from what the route is, in one place, instead of a ``responses=`` o
 route that drifts. What the route is decides what it can answer:
 
 - it reads a JSON body: 400 ``invalid_json``, 413 ``payload_too_large``, 415
-  ``unsupported_media_type`` (api/media.py), 422 ``invalid_request``;
+  ``unsupported_media_type`` (api/media.py), 422 ``invalid_request`` or ``duplicate_key``
+  (a key given twice in one object, api/json_keys.py);
 - it has path, query or header parameters: 422 ``invalid_request``;
 - it needs an API key: 401 ``unauthorized``, 403 ``forbidden``, and 503 (Redis down or
   the circuit open: ``unavailable``, ``store_unavailable``).
@@ -34,9 +35,12 @@ BODY_ERRORS = {
     "400": "the body is not valid JSON (code invalid_json)",
     "413": "the body is larger than the limit (code payload_too_large)",
     "415": "the body is not sent as Content-Type: application/json (code unsupported_media_type)",
-    "422": "a field, parameter or header is invalid; the message and `fields` name it (code invalid_request)",
+    "422": "a field, parameter or header is invalid, or the body gives one key twice in an object; the message "
+    "and `fields` name it (code invalid_request or duplicate_key)",
 }
-PARAMETER_ERRORS = {"422": BODY_ERRORS["422"]}
+PARAMETER_ERRORS = {
+    "422": "a field, parameter or header is invalid; the message and `fields` name it (code invalid_request)"
+}
 KEY_ERRORS = {
     "401": "no, malformed or unknown API key (code unauthorized)",
     "403": "the key's role or scopes do not allow this operation, or it names another tenant in X-Yutang-Tenant "

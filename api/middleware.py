@@ -42,14 +42,14 @@ class BodyLimit:
         while more:  # chunked: buffer up to the limit, then replay to the app
             message = await receive()
             if message["type"] != "http.request":
-                await self.app(scope, _replay(b"", message, receive), send)
+                await self.app(scope, replay(b"", message, receive), send)
                 return
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > self.limit:
                 await _refuse(send, self.limit)
                 return
-        await self.app(scope, _replay(bytes(body), None, receive), send)
+        await self.app(scope, replay(bytes(body), None, receive), send)
 
 
 class RequestMetrics:
@@ -103,7 +103,7 @@ async def _refuse(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _replay(body: bytes, first: Message | None, upstream: Receive) -> Receive:
+def replay(body: bytes, first: Message | None, upstream: Receive) -> Receive:
     """Hand the buffered body over once, then wait on the real channel (disconnects)."""
     sent = False
 

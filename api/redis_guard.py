@@ -3,13 +3,15 @@
 A call that fails or times out raises ``StoreUnavailable`` and opens a short
 breaker: for ``breaker_s`` the next calls fail at once instead of each waiting out
 the timeout, so an outage costs one timeout, not one per request. After that the
-next call tries Redis again, which is how the service recovers by itself.
+next call tries Redis again, which is how the service recovers by itself. A cluster that
+still answers CLUSTERDOWN / TRYAGAIN after the client's retries is an outage too (those are
+``ResponseError``s, but no other call would fare better).
 
-The time bound is the client's where it has one: the engine's client on one server times
-each round trip, once (engine/datastore/wire.py), so the guard adds no timer of its own
-(``timeout_s=None``). A second timer per call would cost a timer per command and, worse,
-fire in the same loop pass as replies that arrived while the worker was busy, failing
-open on events Redis answered in time. A cluster client gets ``timeout_s`` on top of
+The time bound is the client's where it has one: the engine's client times each round
+trip, once, on one server or on each master of a cluster (engine/datastore/wire.py), so
+the guard adds no timer of its own (``timeout_s=None``). A second timer per call would cost
+a timer per command and, worse, fire in the same loop pass as replies that arrived while
+the worker was busy, failing open on events Redis answered in time. Any other client gets ``timeout_s`` on top of
 redis-py's socket timeout.
 
 The outage is logged once per worker, not per request: a WARNING when the first call
@@ -25,8 +27,8 @@ import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
+from redis.exceptions import ClusterError, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from api.metrics import Metrics
@@ -66,13 +68,14 @@ class RedisGuard:
                     result = await awaitable
         except (TimeoutError, RedisTimeoutError) as err:
             raise self._failed(operation, "timeout", err) from err
-        except (RedisConnectionError, OSError) as err:
+        except (RedisConnectionError, OSError, ClusterError) as err:
             raise self._failed(operation, "connection", err) from err
         except RedisError as err:  # a script or command error: report it, keep the breaker shut
             self.metrics.redis_errors.labels(operation, "other").inc()
             raise StoreUnavailable(f"redis error ({operation}): {err}") from err
         except StoreUnavailable as err:
-            if isinstance(err.__cause__, ResponseError):  # Redis answered, refusing one call: breaker stays shut
+            refused = isinstance(err.__cause__, ResponseError) and not isinstance(err.__cause__, ClusterError)
+            if refused:  # Redis answered, refusing one call: breaker stays shut
                 self.metrics.redis_errors.labels(operation, "other").inc()
                 raise
             raise self._failed(operation, "connection", err) from err

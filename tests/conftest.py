@@ -7,7 +7,8 @@
 - ``tenant``: a tenant id unique to the test (isolation without flushing).
 - ``redis_cluster``: a real Redis Cluster of three masters started from the same
   binary, only when a test asks for it (mark such tests ``@pytest.mark.cluster``),
-  torn down at session end; ``redis_cluster_client`` connects to it, flushing every
+  torn down at session end; ``redis_cluster_client`` connects to it with the engine's
+  client (:class:`~engine.datastore.cluster.LeanCluster`), flushing every
   master before each test.
 """
 
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from redis.asyncio import Redis, RedisCluster
 
+from engine.datastore.cluster import LeanCluster
 from engine.datastore.embedded import EmbeddedRedis, free_port
 from engine.datastore.local_cluster import LocalCluster, start_local_cluster
 
@@ -53,7 +55,7 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClu
 
 @pytest.fixture
 async def redis_cluster_client(redis_cluster: LocalCluster) -> AsyncIterator[RedisCluster]:
-    client = RedisCluster(startup_nodes=redis_cluster.nodes())
+    client = LeanCluster(startup_nodes=redis_cluster.nodes())  # the engine's cluster client
     await client.initialize()
     await client.flushall(target_nodes=RedisCluster.PRIMARIES)
     yield client

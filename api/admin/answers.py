@@ -110,6 +110,10 @@ class DryRunOut(_Open):
     shadow: list[Reason]
     ruleset_version: str
     dry_run: bool
+    lists_read: bool = Field(
+        description="whether the live block / allow / watch lists were read: only for a key that may read lists "
+        "(admin); for others their flags are missing (null) and no rule reading them fires"
+    )
     features: dict[str, Any]
     eligible_offers: list[dict[str, Any]]
 

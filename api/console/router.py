@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.admin.answers import DryRunOut, ReplayOut
+from api.auth import Ability
 from api.console.pages import CLASSIC_ID, assets, classic, page, view_ids
 from api.console.service import MAX_REPLAY_EVENTS, dry_run, pack_source, parse_log, replay_log
 from api.deps import RulesCaller, RuntimeDep
@@ -69,7 +70,7 @@ async def console_view(view: Annotated[str, PathParam(max_length=40)]) -> HTMLRe
 async def post_dry_run(event: Event, runtime: RuntimeDep, caller: RulesCaller) -> dict[str, Any]:
     if event.type not in SCORED_TYPES:
         raise InvalidRequest(f"type: {event.type!r} is an outcome; a dry run scores one of {sorted(SCORED_TYPES)}")
-    return await dry_run(runtime=runtime, tenant=caller.tenant, event=event)
+    return await dry_run(runtime=runtime, tenant=caller.tenant, event=event, lists=Ability.LISTS in caller.abilities)
 
 
 @router.post(

@@ -22,6 +22,7 @@ from api.runtime import Runtime
 from api.scoring.render import render_evaluation
 from engine.backends import BackendKind
 from engine.events import Event
+from engine.features.spec import FeatureSpec, ListFeature, ListKind
 from engine.replay.judge import PackSource
 from engine.replay.log import Record, parse_line
 from engine.replay.runner import replay
@@ -31,17 +32,32 @@ MAX_REPLAY_EVENTS = 5_000
 _replays = asyncio.Lock()  # one at a time per worker: each starts a redis-server
 
 
-async def dry_run(*, runtime: Runtime, tenant: str, event: Event) -> dict[str, Any]:
-    """Every reason, the tier, the offers it would be eligible for; nothing recorded or granted."""
+async def dry_run(*, runtime: Runtime, tenant: str, event: Event, lists: bool) -> dict[str, Any]:
+    """Every reason, the tier, the offers it would be eligible for; nothing recorded or granted.
+
+    ``lists``: whether the caller may read the live block / allow / watch lists. One who may
+    not (a marketer) gets them read as missing: otherwise a dry run with a guessed phone,
+    e-mail or customer id answers whether it is listed (who was labelled fraud), which
+    ``GET /v1/lists/entries`` refuses that caller.
+    """
     loaded = runtime.rulesets.of(tenant)
     specs = loaded.ruleset.record_plan[event.type]
-    values = await runtime.guard.call("features", runtime.services.store.read(tenant=tenant, event=event, specs=specs))
+    withheld = () if lists else tuple(s.name for s in specs if _is_live_list(s))
+    read = [s for s in specs if s.name not in withheld]
+    values = await runtime.guard.call("features", runtime.services.store.read(tenant=tenant, event=event, specs=read))
+    values.update(dict.fromkeys(withheld))
     evaluation = loaded.evaluate(event, values)
     body = render_evaluation(event, evaluation)
     body["dry_run"] = True
+    body["lists_read"] = lists
     body["features"] = {name: values.get(name) for name in sorted(values)}
     body["eligible_offers"] = [{"offer": o.id, "label": o.label} for o in evaluation.offers]
     return body
+
+
+def _is_live_list(spec: FeatureSpec) -> bool:
+    """A block / allow / watch flag (``device.is_store`` is the store's own device registry, no list of people)."""
+    return isinstance(spec, ListFeature) and spec.kind is not ListKind.STORE
 
 
 def parse_log(text: str) -> list[Record]:

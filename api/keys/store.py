@@ -39,6 +39,12 @@ KEY_PREFIX = "ytk~"
 TENANT_NAMES = f"{PREFIX}:{{platform}}:tenant_names"
 #: made keys per tenant: a leaked admin key cannot grow a tenant's hash (and each revoke's scan) without bound
 MAX_KEYS = 1_000
+#: HSET the new key's digest unless the tenant already has ARGV[1] made keys: 1 if written.
+_CREATE = """
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+return 1
+"""
 _TENANT = re.compile(TENANT_PATTERN)
 
 
@@ -104,12 +110,12 @@ class KeyStore:
         self, *, tenant: str, role: Role | None, scopes: frozenset[Scope], author: str, label: str = ""
     ) -> tuple[str, KeyRecord]:
         """A new key of ``tenant``: (the key, shown only now; its record)."""
-        if await self.client.hlen(self._hash(tenant)) >= MAX_KEYS:
-            raise TooManyKeys(tenant)
         key = f"{KEY_PREFIX}{tenant}~{secrets.token_urlsafe(32)}"
         digest = key_digest(key)
         record = KeyRecord(digest[:12], tenant, role, scopes, round(time.time(), 3), author, label)
-        await self.client.hset(self._hash(tenant), digest, _encode(record))
+        # counted and written in one script: a count read first let creates at once all pass it
+        if not await self.client.eval(_CREATE, 1, self._hash(tenant), MAX_KEYS, digest, _encode(record)):
+            raise TooManyKeys(tenant)
         return key, record
 
     async def lookup(self, key: str) -> Principal | None:

@@ -7,9 +7,10 @@ from typing import Any
 
 from engine.evaluation import Evaluation, Reason
 from engine.events import Event
-from engine.model import FailMode, Offer
+from engine.model import Decision, FailMode, Offer
 from engine.offers.results import Grant
 from engine.rule_engine import LoadedRuleSet
+from engine.store_free import evaluate_store_free, stricter
 
 #: Withheld because the offer does not apply to this event type: noise, not reported.
 _SILENT = frozenset({"event_type"})
@@ -63,18 +64,21 @@ def render_grants(body: dict[str, Any], grants: Sequence[Grant], offers: Mapping
 
 
 def render_fail_mode(event: Event, loaded: LoadedRuleSet, mode: FailMode, why: str) -> dict[str, Any]:
-    """The answer without Redis: open = allow, closed = review; nothing granted."""
+    """The answer without Redis: open = allow, closed = review, or stricter by the rules that need no Redis
+    (engine/store_free.py); nothing granted."""
+    found = evaluate_store_free(loaded, event)
+    decision = stricter(Decision.ALLOW if mode is FailMode.OPEN else Decision.REVIEW, found.decision)
     return {
         "event_id": event.event_id,
-        "decision": "allow" if mode is FailMode.OPEN else "review",
-        "score": 0,
-        "reasons": [],
+        "decision": decision.value,
+        "score": found.score,
+        "reasons": [_reason(r) for r in found.reasons],
         "tier": "",
         "tier_label": "",
         "offers": [],
         "withheld": [],
         "shadow": [],
-        "shadow_decision": "allow" if mode is FailMode.OPEN else "review",
+        "shadow_decision": decision.value,
         "ruleset_version": loaded.ruleset.version,
         "degraded": True,
         "degraded_reason": f"fail {mode.value}: {why}",

@@ -6,14 +6,14 @@
   connect to that one's socket instead of starting a second server on its files;
 - ``redis://``, ``rediss://``, ``unix://``: :class:`redis.asyncio.Redis`;
 - ``redis+cluster://host:port,host:port`` (or ``cluster=True`` / ``REDIS_CLUSTER=1``
-  with a ``redis://`` URL): :class:`redis.asyncio.RedisCluster`.
+  with a ``redis://`` URL): :class:`~engine.datastore.cluster.LeanCluster` (redis-py's
+  ``RedisCluster`` whose keyed commands travel on one lean connection per master).
 
 Every round trip is bounded by ``socket_timeout`` (``YUTANG_REDIS_TIMEOUT``, seconds), so
 a hung Redis turns into :class:`~engine.errors.StoreUnavailable` instead of a hung request:
-on one server by one timer per round trip of the lean connection
-(:mod:`engine.datastore.wire`), on a cluster by redis-py's per-command socket timeout.
-Pipelines (``client.pipeline()``, admin reads) use redis-py's pooled connections and
-their socket timeout on either.
+by one timer per round trip of the lean connection (:mod:`engine.datastore.wire`), on one
+server or on each master of a cluster. Pipelines (``client.pipeline()``, admin reads) and a
+cluster's keyless commands use redis-py's pooled connections and their socket timeout.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from redis.asyncio import RedisCluster
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.connection import AbstractConnection
 from redis.backoff import NoBackoff
@@ -34,6 +33,7 @@ from redis.connection import HiredisRespSerializer
 from redis.retry import Retry
 from redis.utils import HIREDIS_AVAILABLE
 
+from engine.datastore.cluster import LeanCluster
 from engine.datastore.coalescing import CoalescingRedis
 from engine.datastore.embedded import EmbeddedRedis
 from engine.datastore.scripts import AnyRedis
@@ -74,8 +74,8 @@ class RedisHandle:
 
     @property
     def times_round_trips(self) -> bool:
-        """Whether the client bounds every round trip itself (one server: yes; a cluster: per command)."""
-        return isinstance(self.client, CoalescingRedis)
+        """Whether the client bounds every round trip itself (the lean connection, on a server or a cluster)."""
+        return isinstance(self.client, CoalescingRedis | LeanCluster)
 
     async def aclose(self) -> None:
         """Close the client, then stop the embedded server (if any)."""
@@ -130,10 +130,10 @@ _SERIALIZER = HiredisRespSerializer()
 _HIREDIS_PACKING: dict[type[AbstractConnection], type[AbstractConnection]] = {}
 
 
-def _cluster_client(url: str, settings: RedisSettings) -> RedisCluster:
+def _cluster_client(url: str, settings: RedisSettings) -> LeanCluster:
     parts = urlsplit(url)
     if parts.scheme != "redis+cluster":
-        return RedisCluster.from_url(
+        return LeanCluster.from_url(  # type: ignore[return-value]  # from_url is typed as the base class's
             url, socket_timeout=settings.socket_timeout,
             socket_connect_timeout=settings.connect_timeout, max_connections=settings.max_connections,
         )  # fmt: skip
@@ -141,8 +141,9 @@ def _cluster_client(url: str, settings: RedisSettings) -> RedisCluster:
     for item in parts.netloc.rsplit("@", 1)[-1].split(","):
         host, _, port = item.rpartition(":")
         nodes.append(ClusterNode(host or "127.0.0.1", int(port or 6379)))
-    return RedisCluster(
+    return LeanCluster(
         startup_nodes=nodes,
+        username=parts.username or None,
         password=parts.password,
         socket_timeout=settings.socket_timeout,
         socket_connect_timeout=settings.connect_timeout,
@@ -154,7 +155,7 @@ async def open_redis(settings: RedisSettings) -> RedisHandle:
     """Connect as configured, starting the embedded server when no URL is set."""
     if settings.url:
         client = client_from_url(settings.url, settings)
-        if isinstance(client, RedisCluster):
+        if isinstance(client, LeanCluster):
             # Learn the slot map once, up front: redis-py initializes lazily, and a burst of
             # first requests then re-initializes concurrently, dropping connections in use.
             await client.initialize()

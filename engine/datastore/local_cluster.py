@@ -1,6 +1,6 @@
 """A local Redis Cluster of three embedded redis-servers, for tests and benchmarks.
 
-``start_local_cluster(base)`` starts three cluster-enabled servers (the binary of
+``start_local_cluster(base)`` starts three cluster-enabled servers (``masters=`` another number) (the binary of
 :mod:`engine.datastore.embedded`) on free TCP ports whose bus ports (+10000) are free
 too, gives each a third of the 16384 slots, joins them and waits until every node
 reports ``cluster_state:ok``. ``LocalCluster.url`` is the ``redis+cluster://`` URL
@@ -59,9 +59,9 @@ def _cluster_port() -> int:
     raise RuntimeError("no free port pair for the local cluster")
 
 
-def start_local_cluster(base: Path) -> LocalCluster:
-    """Start three cluster-enabled servers under ``base``, assign the slots, wait for ``ok``."""
-    ports = [_cluster_port() for _ in range(3)]
+def start_local_cluster(base: Path, masters: int = 3) -> LocalCluster:
+    """Start ``masters`` cluster-enabled servers under ``base``, assign the slots, wait for ``ok``."""
+    ports = [_cluster_port() for _ in range(masters)]
     servers = [
         EmbeddedRedis(
             base / f"node{i}",
@@ -69,7 +69,7 @@ def start_local_cluster(base: Path) -> LocalCluster:
             config={"cluster-enabled": "yes", "cluster-config-file": "nodes.conf",
                     "cluster-node-timeout": "5000", "appendfsync": "no"},
         ).start()
-        for i in range(3)
+        for i in range(masters)
     ]  # fmt: skip
     clients = [redis.Redis(port=port) for port in ports]
     try:
@@ -82,7 +82,7 @@ def start_local_cluster(base: Path) -> LocalCluster:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             infos = [c.execute_command("CLUSTER INFO") for c in clients]  # type: ignore[no-untyped-call]
-            if all(_cluster_ok(info) for info in infos):
+            if all(_cluster_ok(info, masters) for info in infos):
                 return LocalCluster(servers)
             time.sleep(0.1)
         raise RuntimeError("local redis cluster did not converge")
@@ -95,8 +95,8 @@ def start_local_cluster(base: Path) -> LocalCluster:
             client.close()
 
 
-def _cluster_ok(info: object) -> bool:
+def _cluster_ok(info: object, masters: int) -> bool:
     """CLUSTER INFO (parsed into a dict by redis-py) says: all slots served, all nodes known."""
     if not isinstance(info, dict):
         return False
-    return str(info.get("cluster_state")) == "ok" and int(info.get("cluster_known_nodes", 0)) == 3
+    return str(info.get("cluster_state")) == "ok" and int(info.get("cluster_known_nodes", 0)) == masters

@@ -1,6 +1,6 @@
 """Redis calls and Redis CPU of the WHOLE scored event, by command and by script.
 
-    ./yt bench redis_score [--events 1500] [--rules rules]
+    ./yt bench redis_score [--events 1500] [--rules rules] [--cluster]
 
 ``redis_calls`` counts the feature plans alone; this one posts ``bench api``'s event mix
 (one at a time, 40 ms apart in event time, fresh ids) to the real app (``create_app``,
@@ -17,6 +17,12 @@ the decision. Printed per event:
   events traced with ``SLOWLOG`` at a threshold of 0 (a script's time includes its
   inner calls; tracing costs the server CPU, so those events are left out of the CPU
   figure). Script names come from the project's own Lua sources, by SHA.
+
+``--cluster`` runs the same on a local 3-master cluster (engine/datastore/local_cluster.py,
+``appendfsync no``; ``--masters 1``: one master holding every slot, which tells what
+cluster mode and the per-slot script calls cost from what the masters sharing the box
+cost), every figure summed over the masters; compare it with ``--appendfsync no`` on one
+server, since the cluster's masters do not fsync.
 
 The last line is one JSON object with all of it.
 """
@@ -46,6 +52,7 @@ from redis.asyncio import Redis  # noqa: E402
 from api.app import create_app  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from engine.datastore.embedded import EmbeddedRedis  # noqa: E402
+from engine.datastore.local_cluster import start_local_cluster  # noqa: E402
 from ops.bench.api import sample_event  # noqa: E402
 
 KEY = "bench-score-key-0123456789ab"
@@ -80,12 +87,15 @@ def bodies(count: int) -> list[bytes]:
     ]
 
 
-async def run(url: str, rules: str, data: Path, posts: list[bytes], warmup: int, traced: int) -> dict[str, Any]:
+async def run(
+    url: str, rules: str, data: Path, posts: list[bytes], warmup: int, traced: int, masters: list[int] | None = None
+) -> dict[str, Any]:
     """Warm up, measure CPU / AOF / commandstats over the events, then trace ``traced`` more with SLOWLOG."""
     settings = Settings(rules_path=Path(rules), redis_url=url, data_dir=data, secret="bench-secret-0123456789",
-                        api_keys=f"{KEY}:bench:score", watch_rules=False)  # fmt: skip
+                        api_keys=f"{KEY}:bench:score", watch_rules=False,
+                        redis_cluster=masters is not None)  # fmt: skip
     app = create_app(settings)
-    redis = Redis.from_url(url)
+    redis = Masters([Redis(port=port) for port in masters]) if masters else Masters([Redis.from_url(url)])
     headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
     measured = posts[warmup : len(posts) - traced]
     try:
@@ -112,15 +122,69 @@ async def run(url: str, rules: str, data: Path, posts: list[bytes], warmup: int,
     finally:
         await redis.config_set("slowlog-log-slower-than", 10_000)
         await redis.aclose()
-    return {**figures(len(measured), cpu, aof, stats), **by_script(traced, log, script_names())}
+    names = script_names()
+    return {**figures(len(measured), cpu, aof, stats), **merged([by_script(traced, each, names) for each in log])}
 
 
-async def _cpu(redis: Redis) -> float:
+class Masters:
+    """The server, or every master of a cluster, read as one: figures summed, slow logs kept per master."""
+
+    def __init__(self, clients: list[Redis]) -> None:
+        self.clients = clients
+
+    async def _each(self, method: str, *args: Any) -> list[Any]:
+        return list(await asyncio.gather(*(getattr(c, method)(*args) for c in self.clients)))
+
+    async def config_resetstat(self) -> None:
+        await self._each("config_resetstat")
+
+    async def config_set(self, name: str, value: Any) -> None:
+        await self._each("config_set", name, value)
+
+    async def slowlog_reset(self) -> None:
+        await self._each("slowlog_reset")
+
+    async def slowlog_get(self, count: int) -> list[list[dict[str, Any]]]:
+        return await self._each("slowlog_get", count)
+
+    async def info(self, section: str) -> dict[str, Any]:
+        total: dict[str, Any] = {}
+        for stats in await self._each("info", section):
+            for name, value in stats.items():
+                if isinstance(value, dict):
+                    into = total.setdefault(name, {"calls": 0})
+                    into["calls"] += int(value["calls"])
+                else:
+                    total[name] = total.get(name, 0) + (float(value) if isinstance(value, int | float) else 0)
+        return total
+
+    async def aclose(self) -> None:
+        await self._each("aclose")
+
+
+def merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """``by_script`` of each master, summed."""
+    if len(parts) == 1:
+        return parts[0]
+    scripts: dict[str, dict[str, float]] = {}
+    for part in parts:
+        for name, each in part["by_script"].items():
+            into = scripts.setdefault(name, {"runs": 0.0, "calls": 0.0, "us": 0.0})
+            for field in into:
+                into[field] = round(into[field] + each[field], 2)
+    return {
+        "round_trip_commands_per_event": round(sum(p["round_trip_commands_per_event"] for p in parts), 2),
+        "server_us_per_event": round(sum(p["server_us_per_event"] for p in parts), 1),
+        "by_script": dict(sorted(scripts.items(), key=lambda kv: -kv[1]["us"])),
+    }
+
+
+async def _cpu(redis: Masters) -> float:
     info = await redis.info("cpu")
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
-async def _aof(redis: Redis) -> int:
+async def _aof(redis: Masters) -> int:
     return int((await redis.info("persistence")).get("aof_current_size", 0))
 
 
@@ -186,10 +250,23 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--traced", type=int, default=300, help="events after the measured ones, timed by SLOWLOG")
     parser.add_argument("--rules", default=str(ROOT / "rules"))
+    parser.add_argument("--cluster", action="store_true", help="on a local cluster, summed over its masters")
+    parser.add_argument("--masters", type=int, default=3, help="the local cluster's masters (1: cluster mode alone)")
+    parser.add_argument("--appendfsync", default=None, help="the one server's appendfsync (default: yutang's)")
     args = parser.parse_args()
     posts = bodies(args.warmup + args.events + args.traced)
-    with tempfile.TemporaryDirectory(prefix="yutang-bench-") as tmp, EmbeddedRedis(Path(tmp) / "redis") as server:
-        result = asyncio.run(run(server.url, args.rules, Path(tmp) / "data", posts, args.warmup, args.traced))
+    with tempfile.TemporaryDirectory(prefix="yutang-bench-") as tmp:
+        data = Path(tmp) / "data"
+        if args.cluster:
+            cluster = start_local_cluster(Path(tmp) / "cluster", masters=args.masters)
+            try:
+                result = asyncio.run(run(cluster.url, args.rules, data, posts, args.warmup, args.traced, cluster.ports))
+            finally:
+                cluster.stop()
+        else:
+            config = {"appendfsync": args.appendfsync} if args.appendfsync else {}
+            with EmbeddedRedis(Path(tmp) / "redis", config=config) as server:
+                result = asyncio.run(run(server.url, args.rules, data, posts, args.warmup, args.traced))
     print(f"whole scored event: {result['redis_cpu_us_per_event']} us Redis CPU, {result['calls_per_event']} calls, "
           f"{result['aof_bytes_per_event']} AOF bytes, {result['server_us_per_event']} us in commands "
           f"per event")  # fmt: skip

@@ -112,3 +112,18 @@ async def test_a_tenant_created_through_the_api_gets_the_base_packs_block_list(m
         assert "blocked_device" in {r["rule"] for r in scored.json()["reasons"]}, scored.json()
         entries = (await api.get("/v1/lists/entries", headers=named)).json()["entries"]
         assert [(e["hint"], e["kind"], e["author"][:5]) for e in entries] == [("seeded-farm-device", "block", "seed:")]
+
+
+async def test_racing_creates_never_take_a_tenant_past_max_keys(make_api, redis_client):
+    """Red team, session 6: the count was read, then the key written; creates at once all passed the check."""
+    from api.keys.store import MAX_KEYS, KeyStore
+
+    async with make_api(api_keys=ROLE_KEYS) as api:
+        await api.post("/v1/keys", json={"scopes": ["events"]}, headers=auth(ALPHA))
+        raw = await redis_client.hvals(KeyStore._hash("alpha"))
+        await redis_client.hset(KeyStore._hash("alpha"), mapping={f"filler-{n}": raw[0] for n in range(MAX_KEYS - 4)})
+        answers = await asyncio.gather(
+            *(api.post("/v1/keys", json={"scopes": ["events"]}, headers=auth(ALPHA)) for _ in range(12))
+        )
+        assert sorted(a.status_code for a in answers) == [201] * 3 + [409] * 9
+        assert await redis_client.hlen(KeyStore._hash("alpha")) == MAX_KEYS
