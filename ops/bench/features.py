@@ -15,6 +15,8 @@ without and with the two refund features (engine/features/referral_refunds.py), 
 reports what they add per event in the same way.
 ``--detection`` does the same for the detection windows issue 14 added after the links
 (``detection_specs``: the slow drip's 30-day sign-ups per IP and networks per device), reporting what they add.
+``--chains`` likewise for who paid up the referral chain (``chain_specs``: ``referrer.chain_paid``,
+``customer.chain_depth``, ``customer.chain_paid``; engine/features/referral_graph.py).
 
 ``--links`` runs the bench twice, without and with the shipped pack's eight linked-account
 features (engine/features/links.py), and reports what they add per event: worker CPU
@@ -207,6 +209,15 @@ async def redis_cpu_s(client: Redis) -> float:
     return float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"])
 
 
+def chain_specs() -> tuple[FeatureSpec, ...]:
+    """Who paid up the referral chain (rules/features.yaml, same definitions): a paid order marks the payer."""
+    return (
+        ReferralFeature("referrer.chain_paid", ReferralMetric.CHAIN_PAID),
+        ReferralFeature("customer.chain_depth", ReferralMetric.DEPTH, by=Entity.CUSTOMER),
+        ReferralFeature("customer.chain_paid", ReferralMetric.CHAIN_PAID, by=Entity.CUSTOMER),
+    )
+
+
 def detection_specs() -> tuple[FeatureSpec, ...]:
     """Windows the shipped pack added for the slow drip (rules/features.yaml, same definitions)."""
     return (
@@ -284,6 +295,7 @@ def main() -> None:
     parser.add_argument("--links", action="store_true", help="also run with the link features and compare")
     parser.add_argument("--refunds", action="store_true", help="compare with and without the refund features")
     parser.add_argument("--detection", action="store_true", help="also run with issue 14's detection windows")
+    parser.add_argument("--chains", action="store_true", help="also run with who paid up the referral chain")
     args = parser.parse_args()
     if args.url:
         figures = _run(args.url, args)
@@ -311,13 +323,14 @@ def main() -> None:
             f"CPU, +{figures['refund_redis_cpu_us']} us Redis CPU, +{figures['refund_redis_commands']} Redis calls, "
             f"+{figures['refund_round_trips']} round trips per event"
         )
-    if "detection" in figures:
-        added = (figures[f"detection_{k}"] for k in ("worker_cpu_us", "redis_cpu_us", "redis_commands"))
-        print(
-            "with {} detection window(s): +{} us worker CPU, +{} us Redis CPU, +{} Redis calls per event".format(
-                figures["detection_features"], *added
+    for name, what in (("detection", "detection window(s)"), ("chains", "chain feature(s)")):
+        if name in figures:
+            added = (figures[f"{name}_{k}"] for k in ("worker_cpu_us", "redis_cpu_us", "redis_commands"))
+            print(
+                "with {} {}: +{} us worker CPU, +{} us Redis CPU, +{} Redis calls per event".format(
+                    figures[f"{name}_features"], what, *added
+                )
             )
-        )
     print(json.dumps(figures))
 
 
@@ -334,13 +347,14 @@ def _run(url: str, args: argparse.Namespace) -> dict[str, float | int]:
         figures["link_redis_commands"] = linked["redis_commands_per_event"] - figures["redis_commands_per_event"]
         figures["link_events_per_s"] = linked["events_per_s"]
         figures["link_p50_ms"] = linked["p50_ms"]
-    if args.detection:
-        more = asyncio.run(bench(url, args.events, args.concurrency, extra=detection_specs()))
-        figures["detection"] = 1
-        figures["detection_features"] = len(detection_specs())
-        for key in ("worker_cpu_us", "redis_cpu_us"):
-            figures[f"detection_{key}"] = round(more[f"{key}_per_event"] - figures[f"{key}_per_event"], 1)
-        figures["detection_redis_commands"] = more["redis_commands_per_event"] - figures["redis_commands_per_event"]
+    for name, specs in (("detection", detection_specs()), ("chains", chain_specs())):
+        if getattr(args, name):
+            more = asyncio.run(bench(url, args.events, args.concurrency, extra=specs))
+            figures[name] = 1
+            figures[f"{name}_features"] = len(specs)
+            for key in ("worker_cpu_us", "redis_cpu_us"):
+                figures[f"{name}_{key}"] = round(more[f"{key}_per_event"] - figures[f"{key}_per_event"], 1)
+            figures[f"{name}_redis_commands"] = more["redis_commands_per_event"] - figures["redis_commands_per_event"]
     return figures
 
 
