@@ -119,3 +119,20 @@ def test_only_depth_and_chain_paid_read_the_customers_own_upline() -> None:
     _, diagnostics = compile_files({"p.yaml": wrong})
     assert [d.code for d in diagnostics] == ["UNKNOWN_ENTITY"]
     assert "depth and chain_paid also by: customer" in diagnostics[0].message
+
+
+async def test_a_tree_hung_under_a_paying_customers_poster_is_held_once_its_first_workers_had_time_to_buy(
+    redis_client: Redis, tenant: str
+) -> None:
+    """The attack on chain_paid: start the tree from a paying parent's public poster.
+
+    Everyone below then has a payer up the chain, so the chain alone vouches for them for
+    the three days a buy rate needs; from then on the referrer's own subtree, which never
+    buys, holds the tree's next levels again.
+    """
+    studio = Studio(redis_client, tenant)
+    await studio.send(-60 * 24 * 30, type="order_paid", customer="blogger", amount=1500.0)
+    for at, referrer, worker in ((0, "blogger", "w1"), (60, "w1", "w2"), (120, "w2", "w3"), (180, "w3", "w4")):
+        await studio.invite(at, referrer, worker)
+    assert "referral_chain_third_level" not in await studio.invite(240, "w3", "w5")  # the grace the attack buys
+    assert "referral_chain_third_level" in await studio.invite(60 * 24 * 4, "w3", "w6")  # w4, w5 never bought
