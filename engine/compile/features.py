@@ -42,6 +42,8 @@ _WINDOWED_REFERRAL = {
     ReferralMetric.REFUNDED_INVITEES,
     ReferralMetric.REFUND_SHARE,
 }
+#: Metrics that can also be read from the event customer's own upline (``by: customer``).
+_OWN_UPLINE = {ReferralMetric.DEPTH, ReferralMetric.CHAIN_PAID}
 #: Metrics that need ``within``: paid within this long of the referral, or refunded within this long of paying.
 _PAID_SHARES = {
     ReferralMetric.PAID_SHARE,
@@ -143,15 +145,20 @@ def _windowed(name: str, item: FeatureItem, attributes: Mapping[str, Type], prob
 def _referral(name: str, item: FeatureItem, area: frozenset[str], problems: _Problems) -> FeatureSpec | None:
     metric = item.referral
     assert metric is not None
-    if item.by not in (None, "referrer"):
-        problems.add("by", Code.UNKNOWN_ENTITY, "referral features are always by the event's referrer; drop 'by:'")
+    by = Entity.CUSTOMER if item.by == "customer" and metric in _OWN_UPLINE else Entity.REFERRER
+    if item.by not in (None, "referrer") and by is not Entity.CUSTOMER:
+        problems.add(
+            "by",
+            Code.UNKNOWN_ENTITY,
+            "referral features are by the event's referrer (depth and chain_paid also by: customer); drop 'by:'",
+        )
     window = _window(item, problems, required=metric in _WINDOWED_REFERRAL)
     within = _window(item, problems, required=metric in _PAID_SHARES, field="within")
     older_than = _older_than(item, metric, window, problems)
     if metric is ReferralMetric.OUTSIDE_SHARE and not area:
         message = "outside_share compares invitees' regions with the merchant's: declare pack.service_area"
         problems.add("referral", Code.MISSING_FIELD, f"{message} (e.g. [上海, 江苏, 浙江])")
-    return ReferralFeature(name, metric, window, within, item.hops, older_than, area)
+    return ReferralFeature(name, metric, window, within, item.hops, older_than, area, by)
 
 
 #: Metrics over the invitee set itself, which can leave out invitees referred too recently.
@@ -316,4 +323,5 @@ def feature_type(spec: FeatureSpec) -> Type:
 def is_boolean_feature(spec: FeatureSpec) -> bool:
     if isinstance(spec, BindingFeature):
         return True
-    return isinstance(spec, ListFeature) or (isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.RING)
+    flags = (ReferralMetric.RING, ReferralMetric.REFERRER_PAID)  # chain_paid is a count
+    return isinstance(spec, ListFeature) or (isinstance(spec, ReferralFeature) and spec.metric in flags)

@@ -30,6 +30,7 @@ from engine.events import EVENT_TYPES, SCORED_TYPES
 from engine.expr.checker import Scope, scalar_type
 from engine.expr.tree import Node, Scalar, Type, names_read
 from engine.features import bindings
+from engine.features.plan import PAID_MARKS
 from engine.features.referral_refunds import METRICS as REFUND_METRICS
 from engine.features.referral_refunds import REFUND_TYPES
 from engine.features.referrer_paid import METRICS as REFERRER_PAID_METRICS
@@ -295,7 +296,8 @@ def _fed_by(spec: FeatureSpec, event_type: str) -> bool:
     if isinstance(spec, ReferralFeature):  # refunds feed refunded_invitees / refund_share (referral_refunds.py)
         refund = spec.metric in REFUND_METRICS and event_type in REFUND_TYPES
         paid = spec.metric in REFERRER_PAID_METRICS and event_type == "order_paid"  # referrer_paid.py
-        return event_type == "referral" or refund or paid
+        mark = spec.metric in PAID_MARKS and event_type == "order_paid"  # the payer's own mark (referral_graph.py)
+        return event_type == "referral" or refund or paid or mark
     if isinstance(spec, GroupFeature):
         return event_type == "group_buy_join"
     if isinstance(spec, BindingFeature):

@@ -179,6 +179,8 @@ class Plan:
     fingerprint: str
     windows: dict[str, int] = field(default_factory=dict)  # set suffix -> longest window ms
     referral: bool = False  # any referral feature: record the invitee's upline
+    referrer_paid: bool = False  # a referrer_paid / chain_paid feature: a paid order marks the payer's own slot
+    chain_paid: int = -1  # the chain_paid feature's index, read by the RC op (-1: the pack has none, no RC op)
     referral_sets: frozenset[str] = frozenset()  # referrer-side sets some metric reads
     suffixes: tuple[str, ...] = ()  # per spec: its windowed set's key suffix ('' otherwise)
     distinct_of: tuple[Entity | None, ...] = ()  # per spec: the entity a distinct counts
@@ -224,6 +226,8 @@ def compile_plan(specs: Sequence[FeatureSpec]) -> Plan:
         fingerprint=fingerprint,
         windows=windows,
         referral=has_referral,
+        referrer_paid=any(isinstance(s, ReferralFeature) and s.metric in PAID_MARKS for s in specs),
+        chain_paid=_chain_paid_index(specs),
         referral_sets=frozenset(referral_sets),
         suffixes=tuple(windowed_suffix(s) if isinstance(s, WindowedFeature) else "" for s in specs),
         distinct_of=tuple(field_entity(s.field) if isinstance(s, WindowedFeature) else None for s in specs),
@@ -275,10 +279,26 @@ def _share_counts(specs: tuple[FeatureSpec, ...]) -> dict[int, int]:
     return pairs
 
 
+def _chain_paid_index(specs: Sequence[FeatureSpec]) -> int:
+    """The chain_paid feature's index (its value comes from the RC op), or -1 when the plan has none."""
+    for index, spec in enumerate(specs, start=1):
+        if (
+            isinstance(spec, ReferralFeature)
+            and spec.metric is ReferralMetric.CHAIN_PAID
+            and spec.by is Entity.REFERRER
+        ):
+            return index
+    return -1
+
+
+#: Referral metrics a paid order feeds: it marks the payer in its own slot.
+PAID_MARKS = frozenset({ReferralMetric.REFERRER_PAID, ReferralMetric.CHAIN_PAID})
+
+
 def value_type(spec: FeatureSpec) -> type[int | float | bool]:
     """Counts are int, sums / ages / shares float, flags bool."""
     if isinstance(spec, ListFeature | BindingFeature) or (
-        isinstance(spec, ReferralFeature) and spec.metric is ReferralMetric.RING
+        isinstance(spec, ReferralFeature) and spec.metric in (ReferralMetric.RING, ReferralMetric.REFERRER_PAID)
     ):
         return bool
     if isinstance(spec, WindowedFeature) and spec.aggregate in (

@@ -12,6 +12,15 @@ referrer's slot and the invitee's slot only):
   A itself used before (A's ``{A}:links``, recorded from A's own events).
 - ``{A}:rg:paid`` hash: invitee -> time of its first paid order (only invitees whose
   first referrer is A).
+- ``{A}:up`` field ``k``: how many of A's referrer and its upline had paid when A's link
+  was written (the referrer's ``rg:me`` mark plus the referrer's own ``k``), so
+  ``chain_paid`` (the referrer's mark now + its ``k``) asks "has anyone up this chain ever
+  paid" in the referrer's slot, without visiting the root's. An ancestor who pays after
+  the link below it was written is not counted for that link (a tree's root stays unpaid).
+- ``{A}:rg:me`` hash: ``p`` the time of A's *own* first paid order, written in A's slot by
+  the step that already asks A's upline on a paid order, read by ``referrer_paid`` in the
+  referral's one referrer-slot call: a colleague who buys and shares the poster differs
+  from a crowd worker who never pays (a refund does not clear it: the refund rules judge that).
 
 An invitee's upline is written once (the first referrer wins) and copies the
 referrer's chain, so ``depth`` is 1 + the referrer's depth and a **ring** is a new
@@ -55,6 +64,9 @@ def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
     if spec.metric is ReferralMetric.UNPAID_REFERRAL_HOURS:
         referrer_paid.emit_unpaid(builder, index)  # the customer's own slot, on any event
         return
+    if spec.by is Entity.CUSTOMER:
+        _emit_own(builder, spec, index)
+        return
     referrer = builder.event.referrer
     if referrer is None:
         return
@@ -81,6 +93,10 @@ def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
             batch.ops.extend(("PS", index, sub, paid, after, _until(builder, spec), within, 0))
         case ReferralMetric.SUBTREE_DEPTH:
             batch.ops.extend(("TR", index, batch.key(f"{tag}:rg:tree")))
+        case ReferralMetric.REFERRER_PAID:
+            batch.ops.extend(("RF", index, batch.key(f"{tag}:rg:me")))
+        case ReferralMetric.CHAIN_PAID:
+            pass  # read by the RC op that loads the chain (_emit_core)
         case ReferralMetric.OUTSIDE_SHARE:
             out, inv = batch.key(f"{tag}:rg:out"), batch.key(f"{tag}:rg:inv")
             batch.ops.extend(("ZR", index, out, inv, after, _until(builder, spec)))
@@ -96,6 +112,14 @@ def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
                 return  # counted by the op that recorded the edge into that set (_emit_core)
             key = batch.key(f"{tag}:rg:{name}")
             batch.ops.extend(("ZC", index, key, after, _until(builder, spec)))
+
+
+def _emit_own(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
+    """``by: customer``: the event customer's own upline, ``d`` its depth or ``k`` payers above it (0: none)."""
+    tag = builder.customer_tag()
+    batch = builder.batch(tag)
+    batch.owned.append(index)
+    batch.ops.extend(("UF", index, batch.key(f"{tag}:up"), "d" if spec.metric is ReferralMetric.DEPTH else "k"))
 
 
 def recorded(builder: RequestBuilder) -> bool:
@@ -121,6 +145,9 @@ def _emit_core(builder: RequestBuilder, batch: Batch, tag: str) -> None:
     """Load the referrer's chain; on a referral event record the edge into every set."""
     batch.ops.extend(("RR", batch.key(f"{tag}:up")))
     batch.extras.extend(("chain", "depth", "ids"))
+    if builder.plan.chain_paid >= 0:
+        batch.ops.extend(("RC", builder.plan.chain_paid, batch.key(f"{tag}:up"), batch.key(f"{tag}:rg:me")))
+        batch.extras.append("chain_paid")
     if not builder.record or builder.event.type != "referral":
         return
     event = builder.event
@@ -167,11 +194,16 @@ def _emit_upline(builder: RequestBuilder, referrer_batch: Batch) -> None:
     batch.deferred.extend(upline_op(builder, batch, FROM_REGISTER, 0, ""))
 
 
-def upline_op(builder: RequestBuilder, batch: Batch, chain: str, depth: int, ids: str) -> tuple[str | int, ...]:
-    """The RU op writing the invitee's upline below the event's referrer (``ids``: the referrer's upline ids)."""
+def upline_op(
+    builder: RequestBuilder, batch: Batch, chain: str, depth: int, ids: str, paid: int = 0
+) -> tuple[str | int, ...]:
+    """The RU op writing the invitee's upline below the event's referrer (``ids``: the referrer's upline ids).
+
+    ``paid``: paying customers up the referrer's chain (op RC), kept as the invitee's ``k``.
+    """
     key = batch.key(f"{builder.customer_tag()}:up")
     referrer = referrer_id(builder)
-    return ("RU", key, referrer, digest(referrer), builder.history_ttl, chain, depth, ids)
+    return ("RU", key, referrer, digest(referrer), builder.history_ttl, chain, depth, ids, paid)
 
 
 def emit_paid(builder: RequestBuilder) -> None:
@@ -180,6 +212,8 @@ def emit_paid(builder: RequestBuilder) -> None:
     batch = builder.batch(tag)
     batch.ops.extend(("PU", batch.key(f"{tag}:up")))
     batch.extras.extend(("ref", "at", "ids"))
+    if builder.plan.referrer_paid and builder.event.type == "order_paid":
+        batch.ops.extend(("PF", batch.key(f"{tag}:rg:me"), builder.history_ttl))
 
 
 def emit_paid_mark(builder: RequestBuilder, referrer: str, ids: str = "") -> None:

@@ -72,6 +72,8 @@ class ReferralMetric(StrEnum):
     # invitees and paid_share take `older_than`: only invitees old enough to have bought
     DEPTH = "depth"  # length of the referral chain above the invitee
     RING = "ring"  # the new edge closes a cycle of at most `hops` edges (bool)
+    REFERRER_PAID = "referrer_paid"  # the referrer itself has ever had a paid order (bool, all history)
+    CHAIN_PAID = "chain_paid"  # paying customers among the referrer and its upline (referral_graph.py)
     # the referrer's whole tree (invitees, their invitees... up to 8 levels down)
     SUBTREE = "subtree"  # customers in the referrer's subtree referred in window
     SUBTREE_DEPTH = "subtree_depth"  # the deepest level below the referrer (all history)
@@ -166,6 +168,8 @@ class ReferralFeature:
     hops: int = 4  # ring: longest cycle detected
     older_than_seconds: int | None = None  # invitees / paid_share: only invitees referred at least this long ago
     area: frozenset[str] = frozenset()  # outside_share: the pack's service area (short province names)
+    # depth / chain_paid by the event's customer: its own upline (a tree worker's claim after its sign-up)
+    by: Entity = Entity.REFERRER
 
 
 @dataclass(frozen=True, slots=True)

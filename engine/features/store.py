@@ -346,7 +346,8 @@ class FeatureStore:
             chain = _extra(batches, results, "chain") or ""
             depth = int(_extra(batches, results, "depth") or 0)
             ids = _extra(batches, results, "ids") or ""
-            batch.ops.extend(referral_graph.upline_op(builder, batch, chain, depth, ids))
+            paid = int(_extra(batches, results, "chain_paid") or 0)
+            batch.ops.extend(referral_graph.upline_op(builder, batch, chain, depth, ids, paid))
         if builder.unpaid_pending and not _extra(batches, results, "paid"):
             batch.ops.extend(referrer_paid.unpaid_op(builder, batch))
         snapshot = f"{builder.plan.fingerprint}|{json.dumps(raw, separators=(',', ':'))}"

@@ -46,6 +46,8 @@ class PackTally:
     kind_rules: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     honest_withheld: set[str] = field(default_factory=set)  # honest customers denied an offer by risk
     false_alarms: Counter[tuple[str, ...]] = field(default_factory=Counter)  # rules behind flagged honest events
+    #: the same per honest family: which rules hurt the office wave, which the family tablet
+    family_alarms: defaultdict[str, Counter[tuple[str, ...]]] = field(default_factory=lambda: defaultdict(Counter))
     families: FamilyTally = field(default_factory=FamilyTally)
     offers: OfferTally = field(init=False)
 
@@ -73,7 +75,9 @@ class PackTally:
                 self.kind_rules[truth].update(fired)
             else:
                 if evaluation.decision in FLAGGED:
-                    self.false_alarms[tuple(sorted(r.rule for r in evaluation.reasons))] += 1
+                    rules = tuple(sorted(r.rule for r in evaluation.reasons))
+                    self.false_alarms[rules] += 1
+                    self.family_alarms[family][rules] += 1
                 if any(w.why == "risk" for w in evaluation.withheld):
                     self.honest_withheld.add(event.customer)
         return self.offers.add(event, evaluation.offers, evaluation.eligible, family if truth is not None else None)
@@ -156,4 +160,8 @@ class PackTally:
             "false_alarm_reasons": [
                 {"rules": list(rules), "events": n} for rules, n in self.false_alarms.most_common(10)
             ],
+            "false_alarm_reasons_by_family": {
+                family: [{"rules": list(rules), "events": n} for rules, n in alarms.most_common(5)]
+                for family, alarms in sorted(self.family_alarms.items())
+            },
         }

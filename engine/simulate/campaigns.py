@@ -6,15 +6,19 @@
 - code resale: a code given to one parent group is posted on a 羊毛 forum and redeemed
   by outsiders who were never in the group, on their own phones, nationwide.
 - referral trees: crowd workers doing sign-up tasks, each inviting a few more, several
-  levels deep, all over the country, none of whom ever buys.
+  levels deep, all over the country (or, on some seeds, a city's task group on local
+  SIMs), nobody buying but, on some seeds, a few workers who pay for one trial.
 
 Every size, pace and share is a per-seed knob (:mod:`engine.simulate.knobs`).
 """
 
 from __future__ import annotations
 
+import random
+
 from engine.simulate.checkout import newcomer_claim
 from engine.simulate.context import Sim
+from engine.simulate.places import local_phone
 from engine.simulate.timeline import DAY, HOUR, MINUTE
 from engine.simulate.units import CAMPAIGN_SCRIPT, CODE_RESALE, REFERRAL_TREE, Unit
 from engine.simulate.world import AUTOMATION, CLAIM_MS, PROXY, SCRIPT_UAS, USER_AGENT, WECHAT_UA, Person
@@ -111,8 +115,13 @@ def referral_tree(sim: Sim) -> Unit:
     depth = knobs.integer("referral_tree.depth", 3, 7)
     claim_share = knobs.uniform("referral_tree.claim_share", 0.2, 0.9)
     level_hours = knobs.uniform("referral_tree.hours_per_level", 1, 24)
+    # variants (own RNGs: the rest of the log stays as it was): a city's task group on local
+    # SIMs; workers who buy the trial once so the tree looks like customers
+    local_share = knobs.uniform("referral_tree.local_share", 0.0, 0.7, own_stream=True)
+    buyer_share = knobs.uniform("referral_tree.buyer_share", 0.0, 0.15, own_stream=True)
     start = sim.clock.moment()
     root = Person(ids.customer_id(), ids.device_id(), ids.home_ip(), ids.phone(), None, "", start - 20 * DAY)
+    variant = random.Random(f"referral_tree-{root.customer}")
     frontier = [(root, start)]
     for _ in range(depth):
         following = []
@@ -128,9 +137,17 @@ def referral_tree(sim: Sim) -> Unit:
                     address="",
                     created=t,
                 )
+                if variant.random() < local_share:
+                    worker.phone = local_phone(variant)
                 unit.add(t, "referral", worker, referrer=parent.customer, campaign="trial_99")
                 if rng.random() < claim_share:
                     newcomer_claim(sim, unit, worker, t + rng.uniform(0.5, 30) * MINUTE, t)
+                if variant.random() < buyer_share:  # one trial, paid from the worker's own wallet, to look real
+                    worker.payment = f"pay-{variant.getrandbits(176):044x}"
+                    at = t + variant.uniform(1, 48) * HOUR
+                    unit.add(at, "order", worker, amount=99.0, campaign="trial_99")
+                    paid_at = at + variant.uniform(1, 10) * MINUTE
+                    unit.add(paid_at, "order_paid", worker, amount=99.0, campaign="trial_99")
                 following.append((worker, t))
         frontier = following[:200]
     return unit

@@ -19,6 +19,8 @@ phone-number block), reporting what they add; ``--detection-feature NAME`` keeps
 ``--hired-buyers`` does the same for the features that see 刷单 before the refunds (``hired_buyer_specs``:
 the referrer's own paid orders, its quick payers, the buyer's referral through an unpaid referrer;
 engine/features/referrer_paid.py).
+``--chains`` likewise for who paid up the referral chain (``chain_specs``: ``referrer.chain_paid``,
+``customer.chain_depth``, ``customer.chain_paid``; engine/features/referral_graph.py).
 
 ``--links`` runs the bench twice, without and with the shipped pack's eight linked-account
 features (engine/features/links.py), and reports what they add per event: worker CPU
@@ -211,6 +213,15 @@ async def redis_cpu_s(client: Redis) -> float:
     return float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"])
 
 
+def chain_specs() -> tuple[FeatureSpec, ...]:
+    """Who paid up the referral chain (rules/features.yaml, same definitions): a paid order marks the payer."""
+    return (
+        ReferralFeature("referrer.chain_paid", ReferralMetric.CHAIN_PAID),
+        ReferralFeature("customer.chain_depth", ReferralMetric.DEPTH, by=Entity.CUSTOMER),
+        ReferralFeature("customer.chain_paid", ReferralMetric.CHAIN_PAID, by=Entity.CUSTOMER),
+    )
+
+
 def detection_specs(only: list[str] | None = None) -> tuple[FeatureSpec, ...]:
     """Windows the pack added for the missed families (rules/features.yaml, same definitions); ``only``: by name."""
     specs = (
@@ -302,6 +313,7 @@ def main() -> None:
     parser.add_argument("--detection", action="store_true", help="also run with issue 14's detection windows")
     parser.add_argument("--hired-buyers", action="store_true", help="also run with the 刷单 features (issue 14, P)")
     parser.add_argument("--detection-feature", action="append", help="with --detection: only this window (repeatable)")
+    parser.add_argument("--chains", action="store_true", help="also run with who paid up the referral chain")
     args = parser.parse_args()
     if args.url:
         figures = _run(args.url, args)
@@ -329,7 +341,11 @@ def main() -> None:
             f"CPU, +{figures['refund_redis_cpu_us']} us Redis CPU, +{figures['refund_redis_commands']} Redis calls, "
             f"+{figures['refund_round_trips']} round trips per event"
         )
-    for name, label in (("detection", "detection window(s)"), ("hired_buyers", "刷单 feature(s)")):
+    for name, label in (
+        ("detection", "detection window(s)"),
+        ("hired_buyers", "刷单 feature(s)"),
+        ("chains", "chain feature(s)"),
+    ):
         if name in figures:
             added = (figures[f"{name}_{k}"] for k in ("worker_cpu_us", "redis_cpu_us", "redis_commands"))
             print(
@@ -356,6 +372,7 @@ def _run(url: str, args: argparse.Namespace) -> dict[str, float | int]:
     for name, wanted, specs in (
         ("detection", args.detection, detection_specs(args.detection_feature)),
         ("hired_buyers", args.hired_buyers, hired_buyer_specs()),
+        ("chains", args.chains, chain_specs()),
     ):
         if not wanted:
             continue

@@ -214,6 +214,8 @@ async def test_precision_and_recall_per_rule_overall_and_per_abuse_kind() -> Non
         "recall": 0.75,
     }
     assert truth["false_alarm_reasons"] == [{"rules": ["bot_tap"], "events": 1}]  # the one very quick parent
+    # per honest family too (unlabelled families fall back to their truth)
+    assert truth["false_alarm_reasons_by_family"] == {"honest": [{"rules": ["bot_tap"], "events": 1}]}
     assert truth["kinds"]["red_packet_bot"]["precision"] == 0.75
     assert truth["kinds"]["red_packet_bot"]["recall"] == 0.75
     rules = {r["rule"]: r for r in summary["new"]["rules"]}

@@ -39,6 +39,7 @@ end
 
 local chain, depth = '', 0   -- the referrer's ancestor chain, loaded by op RR
 local ids = ''               -- the same ancestors' customer ids (their slots), for subtree writes
+local chain_paid = 0         -- op RC: paying customers up the referrer's chain, the referrer included
 local CHAIN_CAP = 8
 local DISTINCT_READ = 64     -- op DX: values read per distinct set (more: ZCOUNT per window)
 local seen = {}              -- key index -> {first, last} of a first/last-seen hash, read once
@@ -568,11 +569,19 @@ while i <= last do
       call('PEXPIRE', key, A[i + 5])
     end
     i = i + 7
-  elseif op == 'RU' then      -- key referrer referrer_hash ttl chain depth ids: invitee's upline, first wins
+  elseif op == 'UF' then      -- idx key field: a field of the event customer's own upline (0 when none)
+    vals[A[i + 1]] = tonumber(call('HGET', KEYS[A[i + 2]], A[i + 3]) or '0')
+    i = i + 4
+  elseif op == 'RC' then      -- idx up me: paying customers up the chain (the referrer's mark + its upline's k)
+    chain_paid = tonumber(call('HGET', KEYS[A[i + 2]], 'k') or '0') + call('HEXISTS', KEYS[A[i + 3]], 'p')
+    if A[i + 1] > 0 then vals[A[i + 1]] = chain_paid end
+    extra[#extra + 1] = tostring(chain_paid)
+    i = i + 4
+  elseif op == 'RU' then      -- key referrer referrer_hash ttl chain depth ids k: invitee's upline, first wins
     local key = KEYS[A[i + 1]]
     if call('EXISTS', key) == 0 then
-      local up_chain, up_depth, up_ids = A[i + 5], tonumber(A[i + 6]), A[i + 7]
-      if up_chain == '~' then up_chain, up_depth, up_ids = chain, depth, ids end
+      local up_chain, up_depth, up_ids, up_k = A[i + 5], tonumber(A[i + 6]), A[i + 7], tonumber(A[i + 8])
+      if up_chain == '~' then up_chain, up_depth, up_ids, up_k = chain, depth, ids, chain_paid end
       local ancestors, names = {A[i + 3]}, {A[i + 2]}
       for _, a in ipairs(split(up_chain)) do
         if #ancestors >= CHAIN_CAP then break end
@@ -583,10 +592,10 @@ while i <= last do
         names[#names + 1] = a
       end
       call('HSET', key, 'r', A[i + 2], 'a', tstr, 'c', table.concat(ancestors, ','),
-        'd', up_depth + 1, 'i', table.concat(names, ','))
+        'd', up_depth + 1, 'i', table.concat(names, ','), 'k', up_k)
       call('PEXPIRE', key, A[i + 4])
     end
-    i = i + 8
+    i = i + 9
   elseif op == 'PS' then      -- idx invitees paid (lo hi within count_idx: share of invitees paid in time
     -- invitees referred in (lo, hi]; count_idx > 0 also receives how many there are (an
     -- `invitees` feature over the same set, for free instead of its own ZCOUNT)
@@ -618,6 +627,13 @@ while i <= last do
     if not d or tonumber(d) < A[i + 2] then call('HSET', key, 'd', A[i + 2]) end
     call('PEXPIRE', key, A[i + 3])
     i = i + 4
+  elseif op == 'RF' then      -- idx key: whether the referrer itself ever paid (its rg:me mark)
+    vals[A[i + 1]] = call('HEXISTS', KEYS[A[i + 2]], 'p')
+    i = i + 3
+  elseif op == 'PF' then      -- key ttl: the payer's own first paid order (event time)
+    call('HSETNX', KEYS[A[i + 1]], 'p', tstr)
+    call('PEXPIRE', KEYS[A[i + 1]], A[i + 2])
+    i = i + 3
   elseif op == 'TR' then      -- idx key: that level (0: nobody below)
     vals[A[i + 1]] = tonumber(call('HGET', KEYS[A[i + 2]], 'd') or '0')
     i = i + 3
