@@ -295,8 +295,10 @@ def _fed_by(spec: FeatureSpec, event_type: str) -> bool:
         return not spec.on or event_type in spec.on
     if isinstance(spec, ReferralFeature):  # refunds feed refunded_invitees / refund_share (referral_refunds.py)
         refund = spec.metric in REFUND_METRICS and event_type in REFUND_TYPES
-        paid = spec.metric in REFERRER_PAID_METRICS and event_type == "order_paid"  # referrer_paid.py
-        mark = spec.metric in PAID_MARKS and event_type == "order_paid"  # the payer's own mark (referral_graph.py)
+        # a paid order marks its payer (referrer_paid.py, referral_graph.py); its own refund takes the payment back
+        own = event_type == "order_paid" or event_type in REFUND_TYPES
+        paid = spec.metric in REFERRER_PAID_METRICS and own
+        mark = spec.metric in PAID_MARKS and own
         return event_type == "referral" or refund or paid or mark
     if isinstance(spec, GroupFeature):
         return event_type == "group_buy_join"

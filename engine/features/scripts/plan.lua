@@ -634,6 +634,24 @@ while i <= last do
     call('HSETNX', KEYS[A[i + 1]], 'p', tstr)
     call('PEXPIRE', KEYS[A[i + 1]], A[i + 2])
     i = i + 3
+  elseif op == 'PN' then      -- key amount ttl: a paid order's amount onto the payer's net paid ('n', referrer_paid.py)
+    local key = KEYS[A[i + 1]]
+    call('HINCRBYFLOAT', key, 'n', A[i + 2])
+    if call('PTTL', key) < 0 then call('PEXPIRE', key, A[i + 3]) end
+    i = i + 4
+  elseif op == 'PV' then      -- own me amount: a refund ('' = all); once it takes back all that was paid, the marks go
+    local own = KEYS[A[i + 1]]
+    if call('EXISTS', own) == 1 then
+      local left = 0
+      if A[i + 3] ~= '' then left = tonumber(call('HINCRBYFLOAT', own, 'n', '-' .. A[i + 3])) end
+      if left < 0.005 then
+        call('HSET', own, 'n', '0')
+        call('HDEL', own, 'f', 'l')
+        seen[A[i + 1]] = nil
+        if A[i + 2] > 0 then call('HDEL', KEYS[A[i + 2]], 'p') end
+      end
+    end
+    i = i + 4
   elseif op == 'TR' then      -- idx key: that level (0: nobody below)
     vals[A[i + 1]] = tonumber(call('HGET', KEYS[A[i + 2]], 'd') or '0')
     i = i + 3
