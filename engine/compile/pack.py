@@ -23,6 +23,7 @@ from engine.compile.regex_budget import check_regex_budget
 from engine.compile.review import compile_clawback, compile_review
 from engine.compile.rules import compile_offers, compile_rules, compile_tiers
 from engine.compile.scenarios import Names, compile_scenarios
+from engine.compile.size_budget import check_size_budget
 from engine.diagnostics import Code, Diagnostic, Location, Severity, sort_diagnostics, syntax_first
 from engine.egress.policy import WebhookPolicy
 from engine.errors import RuleLoadError
@@ -175,6 +176,8 @@ def _compile(
         )
         diagnostics.append(Diagnostic(locations[reads_area[0]], Code.MISSING_FIELD, message))
     used |= {n for c in conditions_of(automation) for n in names_read(c) if n in all_features}
+    feature_locations = {name: located.location(key=True) for name, located in pack.features.items()}
+    diagnostics.extend(check_size_budget(predicates, locations, used, feature_locations))
     for name, located in pack.features.items():
         if name in features and name not in used:
             diagnostics.append(
