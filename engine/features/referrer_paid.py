@@ -31,8 +31,9 @@ buys the trial and refunds it in full has paid nothing, yet it looked like a cus
 year and the rules that catch its ring before the refunds were off. ``rg:own`` field ``n``
 is the customer's net paid amount (each ``order_paid``'s ``amount`` added, op PN; each of
 its own ``refund`` / ``chargeback`` amounts taken off, op PV). A refund that leaves less than
-half a fen clears ``f`` / ``l`` and the chain's own mark (``rg:me`` ``p``,
-referral_graph.py): the customer is "never paid" again until it pays again. A refund with
+half a fen clears ``f`` / ``l``, the chain's own mark (``rg:me`` ``p``,
+referral_graph.py) and the links' first paid order (``lk:f`` ``p``, links.py: a farm's
+linked group is "none paid" again): the customer is "never paid" until it pays again. A refund with
 no amount takes back everything; a payment with no amount counts for nothing against a
 later refund. A partial refund (one add-on of a package) leaves a customer a customer.
 What it does not undo: a link written below the account while it was paid keeps the
@@ -80,7 +81,8 @@ def emit_record(builder: RequestBuilder, *, times: bool) -> None:
     amount = "" if event.amount is None else repr(float(event.amount))
     if event.type in REFUND_TYPES:
         me = batch.key(f"{tag}:rg:me") if builder.plan.referrer_paid else 0
-        batch.deferred.extend(("PV", own, me, amount))
+        linked = batch.key(f"{tag}:lk:f") if builder.plan.links is not None else 0
+        batch.deferred.extend(("PV", own, me, linked, amount))
         return
     settings = builder.settings
     ttl = str((settings.history_ttl_s + settings.max_future_skew_s) * 1000 + SEEN_TTL_QUANTUM_MS)

@@ -187,7 +187,7 @@ class FeatureStore:
         if event.type == "order_paid" or refund:
             referral_graph.emit_paid(builder)
         times = referrer_paid.records(plan.specs)
-        if times or plan.referrer_paid:  # the payer's own slot: is it a customer, when it refers
+        if times or plan.referrer_paid or plan.links is not None:  # the payer's own slot: has it paid (net)
             referrer_paid.emit_record(builder, times=times)
         if plan.links is not None:
             links.emit(builder, plan.links)

@@ -639,19 +639,22 @@ while i <= last do
     call('HINCRBYFLOAT', key, 'n', A[i + 2])
     if call('PTTL', key) < 0 then call('PEXPIRE', key, A[i + 3]) end
     i = i + 4
-  elseif op == 'PV' then      -- own me amount: a refund ('' = all); once it takes back all that was paid, the marks go
+  elseif op == 'PV' then      -- own me lkf amount: a refund ('' = all); once it takes back all that was paid, the marks go
+    -- me: the chain's own mark (rg:me p), lkf: the links' first paid order (lk:f p); 0 when the plan has none
     local own = KEYS[A[i + 1]]
     if call('EXISTS', own) == 1 then
       local left = 0
-      if A[i + 3] ~= '' then left = tonumber(call('HINCRBYFLOAT', own, 'n', '-' .. A[i + 3])) end
+      if A[i + 4] ~= '' then left = tonumber(call('HINCRBYFLOAT', own, 'n', '-' .. A[i + 4])) end
       if left < 0.005 then
         call('HSET', own, 'n', '0')
         call('HDEL', own, 'f', 'l')
         seen[A[i + 1]] = nil
-        if A[i + 2] > 0 then call('HDEL', KEYS[A[i + 2]], 'p') end
+        for k = 2, 3 do
+          if A[i + k] > 0 then call('HDEL', KEYS[A[i + k]], 'p') end
+        end
       end
     end
-    i = i + 4
+    i = i + 5
   elseif op == 'TR' then      -- idx key: that level (0: nobody below)
     vals[A[i + 1]] = tonumber(call('HGET', KEYS[A[i + 2]], 'd') or '0')
     i = i + 3

@@ -89,3 +89,22 @@ async def test_a_tree_root_that_paid_and_refunded_gives_its_workers_no_paying_ch
     assert got.values["referrer.has_paid"] is False
     got = await store.record_and_read(tenant=tenant, event=chain_event(4, "referral", "w2", "w1"), specs=CHAIN_SPECS)
     assert got.values["referrer.chain_paid"] == 0
+
+
+LINKED_PAID = "customer.linked_paid_share_30d"
+
+
+async def test_a_farm_member_that_paid_and_refunded_does_not_make_its_linked_group_a_paying_one(
+    backend: Backend, tenant: str
+) -> None:
+    """linked_farm needs a group where none paid: one account buying the trial and refunding it must not pass it."""
+    world = World(backend.client, tenant)
+    for n in range(4):
+        await world.send(type="signup", customer=f"farm{n}", device="rack-1", timestamp=DAY0 + timedelta(minutes=n))
+    await world.pays("farm0", DAY0 + timedelta(minutes=10), device="rack-1")
+    await world.send(type="refund", customer="farm0", amount=99, timestamp=DAY0 + timedelta(minutes=20))
+    await world.send(type="signup", customer="farm4", device="rack-1", timestamp=DAY0 + timedelta(minutes=30))
+    assert world.values[LINKED_PAID] == 0
+    await world.pays("farm1", DAY0 + timedelta(minutes=40), device="rack-1")  # a payment kept does count
+    await world.send(type="signup", customer="farm5", device="rack-1", timestamp=DAY0 + timedelta(minutes=50))
+    assert world.values[LINKED_PAID] > 0
