@@ -233,7 +233,9 @@ local function entity_hash(key, ttl, streams)
           out[#out + 1], out[#out + 2] = st[2], pack_mp(arr)
         end
       end
-      for r = 7, #st, 2 do vals[st[r]] = ring_sum(arr, st[r + 1], hi) end
+      -- up to the newest bucket: events dated after this one but stored before it count (windows.py)
+      local top = arr and math.max(hi, arr[1]) or hi
+      for r = 7, #st, 2 do vals[st[r]] = ring_sum(arr, st[r + 1], top) end
     elseif kind == 'D' then
       if st[5] ~= '' and not dup then
         local new = distinct_add(arr, st[5], st[4], st[3])
@@ -492,7 +494,7 @@ while i <= last do
     end
     i = i + 5
   elseif op == 'ZS' then      -- idx key (lo: sum of the amounts after the last ':' of members
-    local members = call('ZRANGEBYSCORE', KEYS[A[i + 2]], A[i + 3], tstr)
+    local members = call('ZRANGEBYSCORE', KEYS[A[i + 2]], A[i + 3], '+inf')  -- dated later, stored before: counted
     local sum = 0
     for _, m in ipairs(members) do sum = sum + tonumber(string.match(m, ':([^:]*)$')) end
     vals[A[i + 1]] = sum
