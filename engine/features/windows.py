@@ -244,12 +244,17 @@ def _emit_hll(
     window_ms = (spec.window_seconds or 0) * 1000
     width = max(1, window_ms // HLL_BUCKETS)
     current = builder.t // width
-    indices = [batch.key(f"{prefix}:{b}") for b in range(current - HLL_BUCKETS, current + 1)]
+    # from the window's start to the newest bucket an event dated ahead can have written ("Dated by the caller"),
+    # at most HLL_BUCKETS past this event's own
+    first = builder.read_t // width - HLL_BUCKETS
+    ahead = (builder.now + builder.settings.max_future_skew_s * 1000) // width
+    last = max(current, min(ahead, current + HLL_BUCKETS))
+    indices = [batch.key(f"{prefix}:{b}") for b in range(first, last + 1)]
     member = distinct_member(builder, spec)
     key = f"{prefix}:{current}"
     if record and member is not None and key not in builder.written:
         builder.written.add(key)
         ttl = str(window_ms + width + builder.settings.ttl_slack_s * 1000)
-        batch.ops.extend(("PA", indices[-1], member, ttl))
+        batch.ops.extend(("PA", indices[current - first], member, ttl))
     if builder.read_values:
         batch.ops.extend(("PC", index, len(indices), *indices))

@@ -18,6 +18,7 @@ import pytest
 from feature_backends import Backend
 from redis.asyncio import Redis
 
+from engine.events import Event
 from tests.engine.features.test_referral_chain_paid import SPECS as CHAIN_SPECS
 from tests.engine.features.test_referral_chain_paid import event as chain_event
 from tests.engine.features.test_referrer_paid import AT_ONCE_UNPAID, DAY0, PAID, QUICK, UNPAID, World
@@ -108,3 +109,23 @@ async def test_a_farm_member_that_paid_and_refunded_does_not_make_its_linked_gro
     await world.pays("farm1", DAY0 + timedelta(minutes=40), device="rack-1")  # a payment kept does count
     await world.send(type="signup", customer="farm5", device="rack-1", timestamp=DAY0 + timedelta(minutes=50))
     assert world.values[LINKED_PAID] > 0
+
+
+async def test_a_retried_partial_refund_is_taken_off_once_held(backend: Backend, tenant: str) -> None:
+    """The back end retries a 50-yuan refund of a 99-yuan order: the customer still has 49 paid, so it is one."""
+    world = World(backend.client, tenant)
+    await world.pays("mum", DAY0 - timedelta(days=6))
+    refund = Event.model_validate(
+        {
+            "event_id": "refund-1",
+            "type": "refund",
+            "customer": "mum",
+            "amount": 50,
+            "timestamp": DAY0 - timedelta(days=5),
+        }
+    )
+    specs = world.loaded.ruleset.record_plan["refund"]
+    assert await world.store.record_outcome(tenant=tenant, event=refund, specs=specs)
+    assert not await world.store.record_outcome(tenant=tenant, event=refund, specs=specs)
+    await world.invite("mum", "friend", DAY0)
+    assert world.values[PAID] == pytest.approx(6.0)

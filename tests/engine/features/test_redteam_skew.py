@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from feature_backends import Backend
 
+from engine.events import Event
+from engine.features.spec import Aggregate, Entity, WindowedFeature
 from tests.engine.features.test_referrer_paid import World
 
 BURST = "red_packet_ip_burst"
@@ -52,3 +54,23 @@ async def test_a_burst_is_counted_however_its_claims_are_dated(backend: Backend,
         seen.append(world.values[COUNT])
     assert seen == list(range(1, 26))
     assert BURST in evaluation.rule_ids and evaluation.decision != "allow"
+
+
+async def test_an_approximate_distinct_counts_a_burst_dated_backwards_too(backend: Backend, tenant: str) -> None:
+    spec = WindowedFeature(
+        name="ip.accounts_1h_approx",
+        aggregate=Aggregate.DISTINCT,
+        by=Entity.IP,
+        window_seconds=3600,
+        on=frozenset(),
+        field="customer",
+        approx=True,
+    )
+    store = backend.store()
+    now = datetime.now(UTC)
+    seen = []
+    for k in range(12):
+        at = now + timedelta(seconds=290 - 50 * k)
+        event = Event(event_id=f"hll{k}", type="signup", customer=f"acct{k}", ip="36.1.1.8", timestamp=at)
+        seen.append((await store.record_and_read(tenant=tenant, event=event, specs=(spec,))).values[spec.name])
+    assert seen == list(range(1, 13))
