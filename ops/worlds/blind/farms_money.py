@@ -28,6 +28,7 @@ from ops.worlds.blind.story import (
     join_group,
     new_group_buy_id,
     order,
+    past_order,
     reaction_ms,
     refund,
 )
@@ -292,6 +293,7 @@ def pay_release_refund(w: World, budget: int) -> None:
         "refund": round(rng.uniform(0.8, 1.0), 2),
         "refund_after_h": (rng.uniform(1, 12), rng.uniform(12, 96)),
         "group_buy": round(rng.uniform(0, 0.4), 2),
+        "masters_bought": round(rng.uniform(0, 1), 2),
     }
     w.params["pay_release_refund"] = prm
 
@@ -301,6 +303,8 @@ def pay_release_refund(w: World, budget: int) -> None:
             m = w.person(
                 "pay_release_refund", "pay_release_refund", w.clock.start - timedelta(days=rng.uniform(10, 90))
             )
+            if rng.random() < prm["masters_bought"]:  # a referrer who once bought the trial looks like a customer
+                past_order(w, m, rng.uniform(5, 60), 99)
             masters.append(m)
         for _ in range(rng.randrange(*prm["buyers"])):
             t = w.clock.at(rng, w.clock.pick_day(rng), PARENT_HOURS)

@@ -179,7 +179,7 @@ def kindergarten_class(w: World, budget: int) -> None:
     rng = w.rng
 
     def klass() -> None:
-        wifi = city.fixed_ip(rng)
+        wifi = city.fixed_ip(rng)  # the school's line: some parents are on it at the gate, most on 4G
         day = w.clock.pick_day(rng, weekend_weight=0.0, last=w.clock.days - 2)
         t0 = w.clock.day(day) + timedelta(hours=16, minutes=rng.uniform(20, 50))
         group = f"wr{city.token(rng, 30, city.OPENID)}"
@@ -188,8 +188,9 @@ def kindergarten_class(w: World, budget: int) -> None:
         for _ in range(rng.randrange(18, 36)):
             t = t0 + timedelta(seconds=rng.expovariate(1 / 900))
             p = newcomer(w, "kindergarten_class", t, home=wifi)
-            p.mobile_share = 0.5
+            p.mobile_share = 0.7
             join_group(w, p, t, group)
+            p.home, p.mobile_share = city.home_ip(rng), rng.uniform(0.2, 0.6)  # the evening is at home
             if rng.random() < 0.45:
                 st = t + human_delay(rng, 3 * 3600)
                 join(w, p, st)
