@@ -239,9 +239,10 @@ def test_the_command_writes_the_log_and_refuses_a_world_too_small(tmp_path: Any,
     lines = out.read_text("utf-8").splitlines()
     assert len(lines) == 3000 and json.loads(lines[0])["event_id"] == "bw2-000000"
     assert json.loads(capsys.readouterr().err.splitlines()[0])["events"] == 3000
-    with pytest.raises(SystemExit) as refused:
-        main(["--events", "100", "--out", str(out)])
-    assert refused.value.code == 2
+    for bad in (["--events", "100"], ["--start", "12/05"]):
+        with pytest.raises(SystemExit) as refused:
+            main([*bad, "--out", str(out)])
+        assert refused.value.code == 2
 
 
 def test_the_scorecard_reads_replays_report_per_family() -> None:
