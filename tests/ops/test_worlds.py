@@ -7,10 +7,15 @@ come to the studio, never refund, never trip an automation flag).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import subprocess
+import sys
 from collections import defaultdict
 from datetime import datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,6 +53,31 @@ def test_the_same_seed_writes_the_same_bytes_and_another_seed_another_world() ->
     c = "\n".join(map(dumps, generate(5, 4000)[0]))
     assert a == b
     assert a != c
+
+
+def test_the_bytes_do_not_depend_on_the_process(tmp_path: Any) -> None:
+    """Two processes with different string-hash seeds write the same file (no set or hash order leaks in)."""
+    root = Path(__file__).resolve().parents[2]
+    digests = set()
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"w{hash_seed}.jsonl"
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(root)}
+        cmd = [
+            sys.executable,
+            "-m",
+            "ops.worlds.blind",
+            "--seed",
+            "3",
+            "--events",
+            "2500",
+            "--days",
+            "4",
+            "--out",
+            str(out),
+        ]
+        subprocess.run(cmd, env=env, cwd=root, check=True, capture_output=True, timeout=120)
+        digests.add(hashlib.sha256(out.read_bytes()).hexdigest())
+    assert len(digests) == 1
 
 
 def test_every_line_is_an_event_the_api_takes_in_time_order(world: list[Line]) -> None:
