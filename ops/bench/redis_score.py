@@ -54,6 +54,7 @@ from redis.asyncio import Redis  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from api.settings import Settings  # noqa: E402
+from engine.datastore import compose  # noqa: E402
 from engine.datastore.embedded import EmbeddedRedis  # noqa: E402
 from engine.datastore.local_cluster import start_local_cluster  # noqa: E402
 from ops.bench.api import sample_event  # noqa: E402
@@ -288,7 +289,7 @@ def by_script(n: int, log: list[dict[str, Any]], names: dict[str, str]) -> dict[
             continue
         if command in ("evalsha", "eval"):
             sha = words[1] if command == "evalsha" and len(words) > 1 else ""
-            name = names.get(sha, f"script {sha[:10]}")
+            name = names.get(sha) or _composite_name(sha, names)
         else:
             name = command
         runs[name] += 1
@@ -307,6 +308,15 @@ def by_script(n: int, log: list[dict[str, Any]], names: dict[str, str]) -> dict[
             for name in sorted(runs, key=lambda c: -micros[c])
         },
     }
+
+
+def _composite_name(sha: str, names: dict[str, str]) -> str:
+    """``composed(a+b)`` for a composite of engine/datastore/compose.py (this process built it), by its parts' names."""
+    parts = compose.parts_of(sha)
+    if parts is None:
+        return f"script {sha[:10]}"
+    short = [names.get(p, p[:10]) for p in parts]
+    return "composed(" + "+".join(n if n.endswith(".lua") else n.rsplit(".", 1)[-1] for n in short) + ")"
 
 
 def main() -> None:
