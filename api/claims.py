@@ -30,7 +30,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -236,6 +236,19 @@ class Claims:
         """The write marking the claim done with its answer, sent with the request's other writes."""
         value = f"{_DONE}|{fingerprint.encode()}|".encode() + payload
         return [("SET", self.event_key(tenant, event.event_id, space), value, "PX", self._ttl_ms)]
+
+    def complete_filled_call(
+        self, *, tenant: str, event: Event, fingerprint: Fingerprint, pieces: Sequence[bytes | str], script: Script,
+        space: str = SCORED,
+    ) -> Call:  # fmt: skip
+        """:meth:`complete_calls` as ``script`` (engine/datastore/compose.py's SET_FILLED): the answer in ``pieces``.
+
+        ``pieces`` alternate the answer's bytes and references to replies the composite fills in.
+        """
+        prefix = f"{_DONE}|{fingerprint.encode()}|".encode()
+        first = pieces[0]
+        head = prefix + (first if isinstance(first, bytes) else first.encode())
+        return Call(script, [self.event_key(tenant, event.event_id, space)], [self._ttl_ms, head, *pieces[1:]])
 
     async def release_key(self, *, tenant: str, key: str) -> None:
         """Unbind an Idempotency-Key whose request was refused before it was evaluated."""

@@ -29,6 +29,7 @@ from api.experiment_metrics import count_experiment_grants
 from api.journeys.service import after_touches, apply_journeys
 from api.runtime import Runtime
 from api.scoring.extras import price_offers
+from api.scoring.one_trip import Fallback, Kept, grant_and_keep
 from api.scoring.options import ScoreOptions
 from api.scoring.render import render_evaluation, render_fail_mode, render_grants
 from api.services import encode
@@ -40,6 +41,7 @@ from engine.evaluation import Evaluation
 from engine.events import Event
 from engine.features.store import FeatureSnapshot
 from engine.journeys.runner import Touches
+from engine.model import Offer
 from engine.offers.results import REFUSED, Grant
 from engine.rule_engine import LoadedRuleSet
 
@@ -112,15 +114,25 @@ async def score_event(
         )
     )  # fmt: skip
     held_back = await gate(loaded, evaluation) if gate is not None else {}
-    grants = await _grant(runtime, tenant, event, loaded, evaluation, body, writes, held_back)
-    opening = opening_for(loaded, event, evaluation, body)  # a review goes to the queue, with the other writes
-    if opening is not None:
-        writes.append(services.cases.open_call(tenant, opening))
-        metrics.cases_opened.inc()
-    if options is not None:
-        await options.apply(runtime, tenant, event, loaded, evaluation, grants, body)
-    after_offers = time.perf_counter()
-    payload, replies = await _keep(runtime, tenant, event, fingerprint, body, writes, loaded)
+    eligible = [o for o in evaluation.eligible if o.id not in held_back]
+    body["withheld"].extend({"offer": o.id, "why": held_back[o.id]} for o in evaluation.offers if o.id in held_back)
+    kept = None if options is not None else await grant_and_keep(
+        runtime, tenant, event, loaded, evaluation, body, writes, eligible, held_back, fingerprint
+    )  # fmt: skip
+    if isinstance(kept, Kept):  # the reservations and the writes went in one round trip
+        after_offers = time.perf_counter()
+        payload, replies = kept.payload, kept.replies
+    else:
+        first = kept.first if isinstance(kept, Fallback) else None
+        grants = await _grant(runtime, tenant, event, loaded, evaluation, body, writes, eligible, held_back, first)
+        opening = opening_for(loaded, event, evaluation, body)  # a review goes to the queue, with the other writes
+        if opening is not None:
+            writes.append(services.cases.open_call(tenant, opening))
+            metrics.cases_opened.inc()
+        if options is not None:
+            await options.apply(runtime, tenant, event, loaded, evaluation, grants, body)
+        after_offers = time.perf_counter()
+        payload, replies = await _keep(runtime, tenant, event, fingerprint, body, writes, loaded)
     await after_touches(runtime=runtime, tenant=tenant, event=event, loaded=loaded, touches=touches, replies=replies)
     finished = time.perf_counter()
     stage = metrics.stage
@@ -248,10 +260,11 @@ async def _grant(
     evaluation: Evaluation,
     body: dict[str, Any],
     writes: PendingWrites,
+    eligible: list[Offer],
     held_back: Mapping[str, str],
+    first: list[Any] | None = None,
 ) -> list[Grant]:
-    eligible = [o for o in evaluation.eligible if o.id not in held_back]
-    body["withheld"].extend({"offer": o.id, "why": held_back[o.id]} for o in evaluation.offers if o.id in held_back)
+    """Reserve ``eligible`` (``first``: the first round's replies, when they went with the speculated writes)."""
     if not eligible:
         return []
     try:
@@ -265,6 +278,7 @@ async def _grant(
                 stacked=loaded.evaluator.stacked,
                 deferred=writes,
                 now=time.time(),  # a trusted, back-dated event's hold must not end before it is answered
+                first=first,
             ),
         )
     except StoreUnavailable as err:

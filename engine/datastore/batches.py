@@ -12,7 +12,7 @@ from typing import Any, cast
 from redis.asyncio import RedisCluster
 from redis.crc import key_slot
 
-from engine.datastore.compose import as_call, checked, compose, split
+from engine.datastore.compose import Stopped, as_call, checked, compose, split
 from engine.datastore.scripts import AnyCall, Call, Command, Script, ScriptCall, run_batch
 
 __all__ = ["FOLDED_WRITES", "Command", "ScriptCall", "Writes", "run_batch", "text"]
@@ -80,6 +80,43 @@ class Writes:
                 if place >= 0:
                     replies[place] = reply
         return replies
+
+    async def send_after(
+        self, first: Sequence[AnyCall], gate: Call, calls: Sequence[AnyCall]
+    ) -> tuple[list[Any], list[Any]]:
+        """``first``, then ``gate`` (it reads their replies), then ``calls`` as :meth:`send` orders them: one script.
+
+        One server only (the calls share no slot on a cluster). The replies of ``first``
+        and those of ``calls`` in their places; :class:`~engine.datastore.compose.Stopped`
+        with ``first``'s replies when the gate answered (none of ``calls`` ran).
+        """
+        if self.cluster:
+            raise ValueError("send_after composes calls of several slots: one server only")
+        head = [as_call(c) for c in first]
+        if any(c is None for c in head):
+            raise ValueError("send_after: the first calls must be script calls")
+        scripted: list[tuple[int, Call]] = []
+        commands: list[Command] = []
+        for place, call in enumerate(calls):
+            script = as_call(call)
+            if script is None:
+                commands.append(cast(Command, call))
+            else:
+                scripted.append((place, script))
+        if commands:
+            scripted.append((-1, self._fold(commands)))
+        parts = [*(c for c in head if c is not None), gate, *(c for _, c in scripted)]
+        replies = split((await run_batch(self.client, [compose(parts, gate=len(head) + 1)]))[0], len(parts))
+        answered = replies[: len(head)]
+        if replies[len(head)] is not None:
+            raise Stopped(answered)
+        placed: list[Any] = [None] * len(calls)
+        for (place, _), reply in zip(
+            scripted, checked([c for _, c in scripted], replies[len(head) + 1 :]), strict=True
+        ):
+            if place >= 0:
+                placed[place] = reply
+        return answered, placed
 
     def _slot(self, key: Any) -> int:
         return key_slot(str(key).encode()) if self.cluster else 0

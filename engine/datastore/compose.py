@@ -13,10 +13,15 @@ of distinct scripts (sorted by SHA): which script each call runs, and how many k
 arguments it takes, travel in ``ARGV``'s head, so a request with two RECORDs and one
 with three share a composite and Redis caches a handful of them, never one per request.
 
-- ``gate=True``: the first call is a gate (an idempotency claim): any reply but nil
-  (``false`` in Lua) stops the composite before the next call, inside the same script,
-  so nothing after it runs (a replayed or reused event id records nothing). The reply
-  then holds the gate's alone and :func:`split` answers :data:`SKIPPED` for the rest.
+- ``gate``: one call is a gate (``True``: the first, an idempotency claim; or its place):
+  any reply but nil (``false`` in Lua) stops the composite before the next call, inside
+  the same script, so nothing after it runs (a replayed or reused event id records
+  nothing). The reply then holds the replies up to the gate's and :func:`split` answers
+  :data:`SKIPPED` for the rest.
+- Each part also gets ``REPLIES``, the replies of the calls before it: :data:`EXPECT`
+  gates on them (the offers' reservations granted as the answer was rendered) and
+  :data:`SET_FILLED` writes a value with fields of them (the units left into the kept
+  answer). Those two only run inside a composite.
 - Each call runs under ``pcall``: a call that fails (a ``redis.call`` error, a Lua error)
   gets its error as its own reply and the calls after it still run, as separate
   commands would have; the runner raises on any error reply, as before.
@@ -41,12 +46,12 @@ SKIPPED: Final = object()
 _MAX_CACHED = 128
 
 _RUN = """
-local calls, gate = tonumber(ARGV[1]), ARGV[2] == '1'
+local calls, gate = tonumber(ARGV[1]), tonumber(ARGV[2])
 local out, k, a = {}, 0, 2 + 3 * calls
 for i = 1, calls do
   local h = 3 * i
   local nk, na = tonumber(ARGV[h + 1]), tonumber(ARGV[h + 2])
-  local ok, reply = pcall(parts[tonumber(ARGV[h])], {unpack(KEYS, k + 1, k + nk)}, {unpack(ARGV, a + 1, a + na)})
+  local ok, reply = pcall(parts[tonumber(ARGV[h])], {unpack(KEYS, k + 1, k + nk)}, {unpack(ARGV, a + 1, a + na)}, out)
   k, a = k + nk, a + na
   if not ok then
     reply = {err = type(reply) == 'table' and reply.err or tostring(reply)}
@@ -54,12 +59,50 @@ for i = 1, calls do
     reply = false
   end
   out[i] = reply
-  if gate and i == 1 and reply then
+  if i == gate and reply then
     return out
   end
 end
 return out
 """
+
+#: A gate on earlier replies: nil when each named reply (ARGV: its place, a Lua pattern) is a string matching it.
+EXPECT = Script.inline(
+    "expect",
+    """
+for i = 1, #ARGV, 2 do
+  local reply = REPLIES[tonumber(ARGV[i])]
+  if type(reply) ~= 'string' or not string.find(reply, ARGV[i + 1]) then
+    return 'unexpected'
+  end
+end
+return false
+""",
+)
+
+#: SET KEYS[1] PX ARGV[1] to a value built from pieces and fields of earlier replies: ARGV[2..] alternate a piece
+#: and a reference "<place>:<field>" (the field-th '|'-separated field of that reply; ``null`` when empty).
+SET_FILLED = Script.inline(
+    "set filled",
+    """
+local value = {}
+for i = 2, #ARGV do
+  if i % 2 == 0 then
+    value[#value + 1] = ARGV[i]
+  else
+    local place, field = string.match(ARGV[i], '^(%d+):(%d+)$')
+    local reply, n, found = REPLIES[tonumber(place)], 0, nil
+    for part in string.gmatch(reply .. '|', '([^|]*)|') do
+      n = n + 1
+      if n == tonumber(field) then found = part break end
+    end
+    value[#value + 1] = (found == nil or found == '') and 'null' or found
+  end
+end
+redis.call('SET', KEYS[1], table.concat(value), 'PX', ARGV[1])
+return false
+""",
+)
 
 _composites: dict[tuple[str, ...], tuple[Script, dict[str, int]]] = {}
 
@@ -119,13 +162,14 @@ def _registered(script: AsyncScript) -> Script:
 
 
 _scripts: dict[str, Script] = {}
+_known: dict[str, Script] = {}  # every script a composite was built of, by SHA
 
 
-def parts_of(sha: str) -> list[str] | None:
-    """The SHAs of the scripts a composite runs (for the benches' names); None when ``sha`` is not one."""
+def parts_of(sha: str) -> list[Script] | None:
+    """The scripts a composite runs (for the benches' names); None when ``sha`` is not one this process built."""
     for shas, (script, _) in _composites.items():
         if script.sha == sha:
-            return list(shas)
+            return [_known[s] for s in shas]
     return None
 
 
@@ -136,11 +180,12 @@ def composite(scripts: Sequence[Script]) -> tuple[Script, dict[str, int]]:
     if found is not None:
         return found
     by_sha = {s.sha: s for s in scripts}
+    _known.update(by_sha)
     parts = ["local parts = {}"]
     index: dict[str, int] = {}
     for number, sha in enumerate(shas, start=1):
         index[sha] = number
-        parts.append(f"parts[{number}] = function(KEYS, ARGV)\n{by_sha[sha].source}\nend")
+        parts.append(f"parts[{number}] = function(KEYS, ARGV, REPLIES)\n{by_sha[sha].source}\nend")
     names = "+".join(by_sha[sha].name for sha in shas)
     found = (Script.inline(f"composed({names})", "\n".join(parts) + _RUN), index)
     if len(_composites) >= _MAX_CACHED:
@@ -149,11 +194,14 @@ def composite(scripts: Sequence[Script]) -> tuple[Script, dict[str, int]]:
     return found
 
 
-def compose(calls: Sequence[Call], *, gate: bool = False) -> Call:
-    """One call running ``calls`` in order (with ``gate``: the first one's non-nil reply stops the rest)."""
+def compose(calls: Sequence[Call], *, gate: bool | int = False) -> Call:
+    """One call running ``calls`` in order; the gate's non-nil reply stops the rest.
+
+    ``gate``: True for the first call, or the 1-based place of the call that gates (0: none).
+    """
     script, index = composite([c.script for c in calls])
     keys: list[str] = []
-    head: list[Any] = [len(calls), "1" if gate else "0"]
+    head: list[Any] = [len(calls), int(gate)]
     args: list[Any] = []
     for call in calls:
         head += [index[call.script.sha], len(call.keys), len(call.args)]

@@ -315,7 +315,7 @@ def _composite_name(sha: str, names: dict[str, str]) -> str:
     parts = compose.parts_of(sha)
     if parts is None:
         return f"script {sha[:10]}"
-    short = [names.get(p, p[:10]) for p in parts]
+    short = [names.get(p.sha, p.name) for p in parts]
     return "composed(" + "+".join(n if n.endswith(".lua") else n.rsplit(".", 1)[-1] for n in short) + ")"
 
 
