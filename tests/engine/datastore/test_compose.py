@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from engine.datastore.batches import Writes
-from engine.datastore.compose import SKIPPED, Stopped, compose, run_gated, split
+from engine.datastore.compose import EXPECT, SET_FILLED, SKIPPED, Stopped, compose, run_gated, split
 from engine.datastore.connection import RedisSettings, client_from_url
 from engine.datastore.embedded import EmbeddedRedis
 from engine.datastore.scripts import Call, Script, run_batch
@@ -69,3 +69,20 @@ async def test_a_failing_call_gets_its_error_and_the_calls_after_it_still_run(en
     with pytest.raises(StoreUnavailable, match="fails"):  # the writes' runner still raises on a part's error
         await Writes(engine).send([*parts, ("SET", f"{key}:plain", "1")])
     assert await engine.get(f"{key}:plain") == b"1"  # type: ignore[attr-defined]
+
+
+async def test_a_gate_on_earlier_replies_and_a_value_filled_from_them(engine: object, tenant: str) -> None:
+    """EXPECT stops the writes unless the replies before it match; SET_FILLED writes their fields into a value."""
+    key = f"yt:{{{tenant}:x}}"
+    answer = Script.inline("answer", "return ARGV[1]")
+    for reply, stops in (("granted|41||1", False), ("granted||x|1", False), ("exhausted|0||1", True)):
+        parts = [
+            Call(answer, [f"{key}:a"], [reply]),
+            Call(EXPECT, [], [1, "^granted|%-?%d*|[x]?|1$"]),
+            Call(SET_FILLED, [f"{key}:v"], [60_000, b'{"left":', "1:2", b"}"]),
+        ]
+        await engine.delete(f"{key}:v")  # type: ignore[attr-defined]
+        replies = split((await run_batch(engine, [compose(parts, gate=2)]))[0], 3)
+        assert (replies[1] is not None) is stops and (replies[2] is SKIPPED) is stops
+        kept = await engine.get(f"{key}:v")  # type: ignore[attr-defined]
+        assert kept == (None if stops else b'{"left":' + (reply.split("|")[1] or "null").encode() + b"}")
