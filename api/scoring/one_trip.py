@@ -104,9 +104,16 @@ async def grant_and_keep(
     assert grants is not None, "the gate let the writes run, so every reservation granted as speculated"
     if opening is not None:
         runtime.metrics.cases_opened.inc()
-    render_grants(body, grants, offers)
-    price_offers(body, loaded, event)
-    return Kept(grants, encode(body), replies)
+    markers = set(speculation.markers)
+    left = {s.remaining_total: g.remaining_total for s, g in zip(speculation.grants, grants, strict=True)
+            if s.remaining_total in markers}  # fmt: skip
+    for granted in speculated["offers"]:  # the answer as rendered, its markers replaced: what the script kept
+        if granted["remaining"] in left:
+            granted["remaining"] = left[granted["remaining"]]
+    body.update(speculated)
+    filled = (b"null" if left[m] is None else str(left[m]).encode() for m in speculation.markers)
+    payload = b"".join(p if isinstance(p, bytes) else next(filled) for p in pieces)
+    return Kept(grants, payload, replies)
 
 
 def _pieces(template: bytes, markers: Sequence[int]) -> list[bytes | str] | None:
