@@ -31,7 +31,8 @@ from typing import Any
 
 import orjson
 
-from engine.datastore.scripts import AnyRedis, Call, Script, guarded, is_cluster, run_batch
+from engine.datastore.compose import run_gated
+from engine.datastore.scripts import AnyCall, AnyRedis, Call, Script, guarded, is_cluster, run_batch
 from engine.errors import StoreUnavailable
 from engine.events import Event
 from engine.features import (
@@ -128,15 +129,26 @@ class FeatureStore:
 
     # -- scoring path ---------------------------------------------------------------
 
-    async def record_and_read(self, *, tenant: str, event: Event, specs: Sequence[FeatureSpec]) -> FeatureSnapshot:
-        """Record the event into every spec it feeds, then return all specs' values."""
+    async def record_and_read(
+        self, *, tenant: str, event: Event, specs: Sequence[FeatureSpec], gate: AnyCall | None = None
+    ) -> FeatureSnapshot:
+        """Record the event into every spec it feeds, then return all specs' values.
+
+        ``gate`` (an event id's claim) runs first, in the same script on one server: when it
+        answers, nothing is recorded and :class:`~engine.datastore.compose.Stopped` is raised.
+        """
         plan = self.plan(specs)
         builder = self._builder(plan, tenant, event, record=True)
         builder.add_marker("pending" if self._cluster else "full")
         builder.add_links()
         _emit_all(builder, plan)
         batches = list(builder.batches.values())
-        results = await run_batch(self._client, [_call(builder, b) for b in batches])
+        calls = [_call(builder, b) for b in batches]
+        results = await (
+            run_batch(self._client, calls)
+            if gate is None
+            else run_gated(self._client, gate, calls, compose_them=not self._cluster)
+        )
         replay = _replayed_snapshot(results)
         if replay is not None:
             return await self._replay(plan, tenant, event, replay)
