@@ -50,6 +50,8 @@ RELEASE_OWN = Script.inline(
 #: The json module's own string writers (C): what ``json.dumps`` calls for a str.
 _quote = json.encoder.encode_basestring
 _quote_ascii = json.encoder.encode_basestring_ascii
+#: ``json.dumps(value, sort_keys=True, ensure_ascii=False)`` without a new encoder per call (the same text).
+_sorted_json = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
 #: How long a claim stays pending when its request never finishes (worker killed).
 PENDING_TTL_MS = 15_000
 _PENDING, _DONE = "P", "D"
@@ -129,7 +131,7 @@ def _json_text(value: Any) -> str:
         return int.__repr__(value)  # what the json module writes for them
     if kind is float and math.isfinite(value):
         return float.__repr__(value)
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return _sorted_json(value)
 
 
 def _sorted_object(fields: dict[str, str], comma: str = ", ", colon: str = ": ") -> str:
