@@ -37,6 +37,7 @@ rules:
     when: customer.household_rewards_30d >= 1
     score: 10
     reason: {zh: 同一家庭其他账号已领取奖励, en: another account of this household already took a reward}
+    mode: shadow
 offers:
   - id: gift
     label: 新人礼
@@ -70,6 +71,8 @@ async def test_a_household_rule_sees_the_gift_another_account_of_the_household_t
     summary = (await replay(world(), source, in_process=in_process, batch=16)).summary()
     rule = next(r for r in summary["new"]["rules"] if r["rule"] == "household_reward_taken")
     assert rule["hits"] == 1  # dad's claim: mum's gift, nobody else's
-    tablet = summary["new"]["families"]["honest"]["family_tablet"]
-    assert tablet["not_allowed"] == 0  # a score of 10 flags nothing; the rule's hits are what is measured
+    honest = summary["new"]["families"]["honest"]
+    # measured per honest family while it is in shadow: dad's claim is one of the tablet's four events
+    assert honest["family_tablet"]["shadow_hit_rates"] == {"household_reward_taken": 0.25}
+    assert honest["parents"]["shadow_hit_rates"] == {}
     assert summary["new"]["families"]["honest"]["parents"]["rewards"]["count"] == 301  # every gift granted
