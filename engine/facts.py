@@ -18,11 +18,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.compile.features import feature_type
-from engine.compile.names import PHONE_OUTSIDE_AREA
+from engine.compile.names import IP_OUTSIDE_AREA, PHONE_OUTSIDE_AREA
 from engine.events import Event, derived_fields
 from engine.expr.tree import Type
 from engine.features.spec import FeatureSpec
-from engine.geo import phone_outside
+from engine.geo import ip_outside, phone_outside
 
 _EVENT_STRING_FIELDS = (
     "type",
@@ -56,7 +56,7 @@ class FactBuilder:
         service_area: frozenset[str] | None = None,
     ) -> None:
         self.zone = zone
-        self._area = service_area  # None: no condition reads phone.outside_area, so it is never computed
+        self._area = service_area  # None: no condition reads phone/ip.outside_area, so neither is computed
         self._features = {name: feature_type(spec) for name, spec in feature_specs.items()}
         self._attributes = tuple((name, name.removeprefix("attr."), declared) for name, declared in attributes.items())
 
@@ -77,6 +77,8 @@ class FactBuilder:
                 facts[name] = value
         if self._area is not None and event.phone and (outside := phone_outside(event.phone, self._area)) is not None:
             facts[PHONE_OUTSIDE_AREA] = outside
+        if self._area is not None and event.ip and (outside := ip_outside(event.ip, self._area)) is not None:
+            facts[IP_OUTSIDE_AREA] = outside
         given = event.attributes
         if given:
             for name, attribute, declared in self._attributes:

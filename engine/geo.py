@@ -102,6 +102,19 @@ def _block_region(block: str) -> str | None:
     return phone_region(block + "0000")
 
 
+def ip_outside(ip: str, area: frozenset[str]) -> bool | None:
+    """Whether an address is from a province outside ``area`` (or abroad); None when private or unknown.
+
+    A dial-up vendor's (秒拨) lines are residential addresses across the provinces, a
+    studio's parents are on their city's broadband and carriers. ip2region gives the
+    province; an address it cannot place, a private or reserved one, and IPv6 (the
+    database is IPv4) are None, never "outside", so sending one makes nobody look local
+    or far. An address abroad is outside. Cached per address (``ip_region``).
+    """
+    region = ip_region(ip)
+    return None if region is None else region not in area
+
+
 @lru_cache(maxsize=16384)
 def ip_region(ip: str) -> str | None:
     """Province (China) or country (elsewhere) of an IPv4 address; None when private or unknown."""

@@ -372,7 +372,7 @@ class CompiledRuleSet:
     offer_groups: Mapping[str, OfferGroup] = field(default_factory=dict)  # declared stacking policies
     automation: Automation = field(default_factory=Automation)  # journeys, community rules, webhooks
     phone_region: str = "CN"  # phones without a country code are read in this region (engine/phones.py)
-    service_area: frozenset[str] | None = None  # pack.service_area, when a condition reads phone.outside_area
+    service_area: frozenset[str] | None = None  # pack.service_area, when a condition reads phone/ip.outside_area
     scenarios: tuple[Scenario, ...] = ()  # stateful sequences, run by yutang test (engine/compile/scenarios.py)
     declared_features: tuple[str, ...] = ()  # every feature the pack declares (``features`` keeps those read)
     review: ReviewPolicy = field(default_factory=ReviewPolicy)  # the review queue (engine/cases)

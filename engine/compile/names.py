@@ -27,10 +27,16 @@ EVENT_FIELDS: dict[str, Type] = {
 #: True when the number's province (phonenumbers' offline geocoder) is known and outside
 #: ``pack.service_area``; computed only for a pack whose conditions read it (engine/facts.py).
 PHONE_OUTSIDE_AREA = "phone.outside_area"
+#: True when the address's province (ip2region, offline) is known and outside ``pack.service_area``,
+#: or it is a public address abroad; computed only for a pack whose conditions read it.
+IP_OUTSIDE_AREA = "ip.outside_area"
+#: The derived fields that compare the event with the merchant's area: reading one needs pack.service_area.
+AREA_FIELDS: tuple[str, ...] = (PHONE_OUTSIDE_AREA, IP_OUTSIDE_AREA)
 
 DERIVED_FIELDS: dict[str, Type] = {
     "phone.segment": Type.STRING,
     PHONE_OUTSIDE_AREA: Type.BOOL,
+    IP_OUTSIDE_AREA: Type.BOOL,
     "email.domain": Type.STRING,
     "ip.subnet": Type.STRING,
 }

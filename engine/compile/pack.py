@@ -10,7 +10,7 @@ from engine.compile.bindings import compile_bindings
 from engine.compile.cases import compile_cases
 from engine.compile.features import compile_features, feature_type, service_area
 from engine.compile.journeys import RESERVED_PREFIXES, compile_automation, conditions_of
-from engine.compile.names import ATTRIBUTE_TYPES, DERIVED_FIELDS, EVENT_FIELDS, PHONE_OUTSIDE_AREA
+from engine.compile.names import AREA_FIELDS, ATTRIBUTE_TYPES, DERIVED_FIELDS, EVENT_FIELDS
 from engine.compile.offer_terms import compile_offer_groups
 from engine.compile.policies import (
     compile_contacts,
@@ -169,12 +169,12 @@ def _compile(
     for check in checks:
         diagnostics.extend(check(predicates, locations))
     used = _used_features(predicates, all_features)
-    reads_area = [p.key for p in predicates if PHONE_OUTSIDE_AREA in names_read(p.condition)]
+    reads_area = [(p.key, n) for p in predicates for n in AREA_FIELDS if n in names_read(p.condition)]
     if reads_area and not area:
-        message = (
-            f"'{PHONE_OUTSIDE_AREA}' compares the number's province with the merchant's: declare pack.service_area"
-        )
-        diagnostics.append(Diagnostic(locations[reads_area[0]], Code.MISSING_FIELD, message))
+        key, name = reads_area[0]
+        what = "number's" if name.startswith("phone.") else "address's"
+        message = f"'{name}' compares the {what} province with the merchant's: declare pack.service_area"
+        diagnostics.append(Diagnostic(locations[key], Code.MISSING_FIELD, message))
     used |= {n for c in conditions_of(automation) for n in names_read(c) if n in all_features}
     feature_locations = {name: located.location(key=True) for name, located in pack.features.items()}
     diagnostics.extend(check_size_budget(predicates, locations, used, feature_locations))

@@ -53,11 +53,15 @@ class FamilyTally:
     blocked: Counter[str] = field(default_factory=Counter)
     judged: Counter[str] = field(default_factory=Counter)  # events after the grace events
     judged_blocked: Counter[str] = field(default_factory=Counter)
+    # honest families: each shadow rule's hits, so a rule can be seen to stay under the bar before it goes live
+    shadow: dict[str, Counter[str]] = field(default_factory=dict)
 
-    def add(self, family: str, truth: str, allowed: bool) -> None:
+    def add(self, family: str, truth: str, allowed: bool, shadow: tuple[str, ...] = ()) -> None:
         self.truth.setdefault(family, truth)
         self.events[family] += 1
         self.blocked[family] += not allowed
+        if shadow and truth == HONEST:
+            self.shadow.setdefault(family, Counter()).update(shadow)
         if self.events[family] > GRACE_EVENTS:
             self.judged[family] += 1
             self.judged_blocked[family] += not allowed
@@ -72,7 +76,13 @@ class FamilyTally:
                 "rewards": taken.get(family, _NO_REWARDS),
             }
             if self.truth[family] == HONEST:
-                honest[family] = row | {"false_positive_rate": ratio(self.blocked[family], self.events[family])}
+                honest[family] = row | {
+                    "false_positive_rate": ratio(self.blocked[family], self.events[family]),
+                    "shadow_hit_rates": {
+                        rule: ratio(hits, self.events[family])
+                        for rule, hits in sorted(self.shadow.get(family, Counter()).items())
+                    },
+                }
             else:
                 share = ratio(self.judged_blocked[family], self.judged[family])
                 attack[family] = row | {

@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.backends import BackendKind
 from engine.events import OUTCOME_TYPES, Event
+from engine.model import Offer
 from engine.pack.loader import read_pack_files
 from engine.replay.diff import DiffTally
 from engine.replay.families import rewards_cut
@@ -43,6 +44,8 @@ class PackSource:
 #: were listed because of another account: engine/cases/links.py).
 Item = tuple[Event, str | None, str | None, Mapping[str, Any] | None]
 LINKED_AT_CHECKOUT = "linked_at_checkout"
+#: One reward the new set granted (or held): beneficiary, offer, event id, event time (epoch seconds).
+GrantNote = tuple[str, str, str, float]
 
 
 class Judge:
@@ -56,6 +59,9 @@ class Judge:
         self.honest_customers: set[str] = set()
         self.scored = 0
         self.outcomes = 0
+        # the new set's grants, for the replayer to write where the link metric ``rewards`` reads them
+        self.notes_grants = self.plan.reads_grants
+        self._grants: list[GrantNote] = []
 
     def take(self, items: list[Item]) -> None:
         for event, truth, family, values in items:
@@ -69,13 +75,25 @@ class Judge:
             pack.evaluate(event, self.plan.values_for(index, event.type, values))
             for index, pack in enumerate(self.packs)
         ]
-        for tally, evaluation in zip(self.tallies, evaluations, strict=True):
-            tally.add(event, truth, evaluation, family)
+        for index, (tally, evaluation) in enumerate(zip(self.tallies, evaluations, strict=True)):
+            granted = tally.add(event, truth, evaluation, family)
+            if index == 0 and granted and self.notes_grants:
+                self._note(event, granted, tally.offers.offers)
         self.scored += 1
         if truth == HONEST:
             self.honest_customers.add(event.customer)
         if self.diff is not None:
             self.diff.add(event, truth, evaluations[1], evaluations[0])
+
+    def grants(self) -> list[GrantNote]:
+        """The new set's grants since the last call (empty unless a feature reads them)."""
+        out, self._grants = self._grants, []
+        return out
+
+    def _note(self, event: Event, granted: list[str], offers: Mapping[str, Offer]) -> None:
+        for offer_id in granted:
+            if (beneficiary := offers[offer_id].recipient(event.customer, event.referrer)) is not None:
+                self._grants.append((beneficiary, offer_id, event.event_id, event.epoch))
 
     def outcome(self, event: Event, *, linked: bool = False) -> None:
         for tally in self.tallies:

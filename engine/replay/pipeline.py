@@ -43,6 +43,10 @@ class PipelinedClient:
     async def eval(self, *args: Any) -> Any:
         return await self._enqueue(("EVAL", *args))
 
+    def queue(self, *command: Any) -> asyncio.Future[Any]:
+        """Queue a plain command for the next flush, in order with the scripts (replay's grant writes)."""
+        return self._enqueue(command)
+
     def _enqueue(self, command: tuple[Any, ...]) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((command, future))

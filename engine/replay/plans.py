@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.events import EVENT_TYPES
-from engine.features.spec import FeatureSpec
+from engine.features.spec import FeatureSpec, LinkFeature, LinkMetric
 from engine.model import CompiledRuleSet
 
 
@@ -26,6 +26,15 @@ class SharedPlan:
     specs: Mapping[str, tuple[FeatureSpec, ...]]
     views: tuple[Mapping[str, tuple[tuple[str, str], ...]], ...]  # per set: type -> (shared name, own name)
     rulesets: tuple[CompiledRuleSet, ...] = ()
+
+    @property
+    def reads_grants(self) -> bool:
+        """Whether a feature reads the offer ledger's grants (link ``rewards``): replay must write them for it."""
+        return any(
+            isinstance(spec, LinkFeature) and spec.metric is LinkMetric.REWARDS
+            for specs in self.specs.values()
+            for spec in specs
+        )
 
     def values_for(self, index: int, event_type: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """The shared snapshot's values as rule set ``index`` names them."""

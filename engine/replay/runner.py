@@ -24,7 +24,8 @@ from engine.features.spec import Entity, ListKind
 from engine.features.store import PLAN_SCRIPT, FeatureSnapshot, FeatureStore
 from engine.model import SeedListEntry
 from engine.outcome_lists import apply_outcome
-from engine.replay.judge import LINKED_AT_CHECKOUT, Item, Judge, PackSource
+from engine.replay.judge import LINKED_AT_CHECKOUT, GrantNote, Item, Judge, PackSource
+from engine.replay.ledger_feed import grant_commands
 from engine.replay.log import Record
 from engine.replay.pipeline import PipelinedClient
 from engine.replay.plans import SharedPlan
@@ -36,6 +37,8 @@ class AnyJudge(Protocol):
     plan: SharedPlan
 
     def take(self, items: list[Item]) -> None: ...
+
+    def grants(self) -> list[GrantNote]: ...
 
     def summary(self) -> dict[str, Any]: ...
 
@@ -92,6 +95,9 @@ class Replayer:
         # late evidence at checkout (linked_at_checkout): asked of the lists on each paid order
         self._check_links = any("linked_at_checkout" in r.clawback.on for r in self.plan.rulesets)
         self._keys = KeyBuilder(box.secret)
+        # the link metric ``rewards`` reads the ledger's grants: write the judge's there (ledger_feed.py)
+        self._feed_grants = self.plan.reads_grants
+        self._writes: list[asyncio.Future[Any]] = []
 
     async def seed_lists(self) -> None:
         """Write the seed block / allow / watch entries, as a deploy does; load the script."""
@@ -144,9 +150,10 @@ class Replayer:
         self, window: list[Record], previous: _Flight | None, store: FeatureStore | None = None
     ) -> _Flight:
         """Build every event's script call, wait for the previous batch's answers, send this batch."""
+        waiting = self.pipe.queued  # grant writes queued before this batch's calls
         tasks = [asyncio.ensure_future(self._record(store or self.batched, r.event)) for r in window]
         if store is None:
-            while self.pipe.queued < len(tasks) and not all(t.done() for t in tasks):
+            while self.pipe.queued - waiting < len(tasks) and not all(t.done() for t in tasks):
                 await asyncio.sleep(0)  # one call per event on a single server: all queued
         if previous is not None:
             await previous.sent
@@ -175,7 +182,17 @@ class Replayer:
         for start in range(0, len(items), 16):
             self.judge.take(items[start : start + 16])
             await asyncio.sleep(0)  # let the transport keep writing the batch now in flight
+        if self._feed_grants:
+            self._write_grants()
         return following
+
+    def _write_grants(self) -> None:
+        """Queue the judge's new grants for the next flush; a write that failed earlier is raised here."""
+        done = [w for w in self._writes if w.done()]
+        for write in done:
+            write.result()
+        self._writes = [w for w in self._writes if not w.done()]
+        self._writes += [self.pipe.queue(*c) for c in grant_commands(self.box.tenant, self.judge.grants())]
 
     async def _record(self, store: FeatureStore, event: Event) -> FeatureSnapshot | None:
         specs = self.plan.specs[event.type]

@@ -65,7 +65,9 @@ class PackTally:
         self.shadow_would_change += evaluation.shadow_decision != evaluation.decision
         if truth is not None:
             family = family or truth
-            self.families.add(family, truth, evaluation.decision not in FLAGGED)
+            self.families.add(
+                family, truth, evaluation.decision not in FLAGGED, tuple(r.rule for r in evaluation.shadow)
+            )
             key = (truth, event.type)
             self.labelled[key] += 1
             self.flagged[key] += evaluation.decision in FLAGGED

@@ -134,7 +134,7 @@ def fake_referral_burst(sim: Sim) -> Unit:
     referrer = Person(
         customer=ids.customer_id(),
         device=ids.device_id(),
-        ip=ids.home_ip(),
+        ip=ids.remote_ip(),
         phone=ids.phone(),
         email=None,
         address=ids.address(),
@@ -142,11 +142,11 @@ def fake_referral_burst(sim: Sim) -> Unit:
     )
     style = rng.choices(("one_device", "few_devices", "spoofed_ids"), weights=(0.4, 0.3, 0.3))[0]
     if style == "one_device":
-        devices, exits = [referrer.device if rng.random() < 0.5 else ids.device_id()], [ids.home_ip()]
+        devices, exits = [referrer.device if rng.random() < 0.5 else ids.device_id()], [ids.remote_ip()]
     elif style == "few_devices":
-        devices, exits = [ids.device_id() for _ in range(rng.randint(2, 3))], [ids.home_ip() for _ in range(2)]
+        devices, exits = [ids.device_id() for _ in range(rng.randint(2, 3))], [ids.remote_ip() for _ in range(2)]
     else:
-        base = ids.home_ip().rsplit(".", 1)[0]
+        base = ids.remote_ip().rsplit(".", 1)[0]
         devices, exits = [], [f"{base}.{rng.randrange(2, 250)}" for _ in range(rng.randint(1, 3))]
     if referrer.device in devices:  # the referrer works the farm from their own phone
         unit.add(
@@ -191,7 +191,7 @@ def red_packet_bot(sim: Sim) -> Unit:
     careful = rng.random() < 0.25
     shared_device = rng.random() < 0.5
     device = ids.device_id()
-    ip = f"{ids.idc_subnet()}.{rng.randrange(2, 250)}" if rng.random() < 0.5 else ids.mobile_ip()
+    ip = f"{ids.idc_subnet()}.{rng.randrange(2, 250)}" if rng.random() < 0.5 else ids.mobile_ip(anywhere=True)
     accounts = [
         Person(
             customer=ids.customer_id(),

@@ -89,7 +89,7 @@ def code_resale(sim: Sim) -> Unit:
         outsider = Person(
             customer=ids.customer_id(),
             device=ids.device_id(),
-            ip=ids.home_ip() if rng.random() < 0.6 else ids.mobile_ip(),
+            ip=ids.remote_ip() if rng.random() < 0.6 else ids.mobile_ip(anywhere=True),
             phone=ids.phone(virtual=rng.random() < 0.2),
             email=None,
             address="",
@@ -120,7 +120,7 @@ def referral_tree(sim: Sim) -> Unit:
     local_share = knobs.uniform("referral_tree.local_share", 0.0, 0.7, own_stream=True)
     buyer_share = knobs.uniform("referral_tree.buyer_share", 0.0, 0.15, own_stream=True)
     start = sim.clock.moment()
-    root = Person(ids.customer_id(), ids.device_id(), ids.home_ip(), ids.phone(), None, "", start - 20 * DAY)
+    root = Person(ids.customer_id(), ids.device_id(), ids.remote_ip(), ids.phone(), None, "", start - 20 * DAY)
     variant = random.Random(f"referral_tree-{root.customer}")
     frontier = [(root, start)]
     for _ in range(depth):
@@ -131,7 +131,7 @@ def referral_tree(sim: Sim) -> Unit:
                 worker = Person(
                     customer=ids.customer_id(),
                     device=ids.device_id(),
-                    ip=ids.home_ip() if rng.random() < 0.5 else ids.mobile_ip(),
+                    ip=ids.remote_ip() if rng.random() < 0.5 else ids.mobile_ip(anywhere=True),
                     phone=ids.phone(virtual=rng.random() < 0.15),  # their own SIMs, from anywhere
                     email=ids.honest_email(),
                     address="",

@@ -38,7 +38,12 @@ class Sim:
     @classmethod
     def create(cls, seed: int, start: date, days: int) -> Sim:
         rng, knobs = random.Random(seed), Knobs(seed)
-        ids = Identities(rng, hometown_share=knobs.uniform("parents.hometown_number_share", 0.08, 0.3))
+        ids = Identities(
+            rng,
+            hometown_share=knobs.uniform("parents.hometown_number_share", 0.08, 0.3),
+            # a grandparent signing the child up from home, a family that just moved, a parent away for work
+            away_share=knobs.uniform("parents.away_line_share", 0.01, 0.06, own_stream=True),
+        )
         return cls(rng=rng, ids=ids, clock=Timeline(rng, start, days), knobs=knobs)
 
     def unit(self, truth: str, family: str | None = None) -> Unit:

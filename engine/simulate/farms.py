@@ -3,6 +3,8 @@
 - shared back end (接码 + 改机 + 秒拨): every account a fresh rented number, a spoofed
   device id and a dial-up residential IP, so no device or IP counter builds up; the
   accounts meet only at checkout, on a few wallets and one place typed several ways.
+  The dial-up vendor's lines are nationwide or from a few provinces, some in the
+  studio's area, per seed; a share of accounts keeps one line for its whole session.
   The platform's numbers come from a few SIM batches (blocks) on some seeds, scattered
   on others (``<family>.batch_share``, 0-100%; slow drips rent from one too).
 - slow drip: a few accounts a day for the whole window on a handful of real phones and
@@ -19,8 +21,11 @@ Every size, pace and share is a per-seed knob (:mod:`engine.simulate.knobs`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from engine.simulate.checkout import farm_checkout, newcomer_claim
 from engine.simulate.context import Sim
+from engine.simulate.lines import line_in, province_prefixes
 from engine.simulate.places import Place, local_phone
 from engine.simulate.timeline import DAY, FARM_HOURS, HOUR, MINUTE, PARENT_HOURS
 from engine.simulate.units import AGED_CASHOUT, SHARED_BACKEND, SLOW_DRIP, Unit
@@ -87,6 +92,8 @@ def shared_backend(sim: Sim) -> Unit:
     gap = knobs.uniform("shared_backend.gap_minutes", 2, 40)
     claim_delay = knobs.uniform("shared_backend.claim_delay_s", 20, 900)
     batches = _batches(sim, SHARED_BACKEND, 6)
+    dialup = _dialup(sim)
+    sticky = knobs.uniform("shared_backend.sticky_line_share", 0.0, 0.5, own_stream=True)
     t = sim.clock.moment(FARM_HOURS)
     for _ in range(knobs.around(rng, "shared_backend.accounts", 6, 30)):
         t += rng.uniform(0.3, 1.7) * gap * MINUTE
@@ -94,20 +101,39 @@ def shared_backend(sim: Sim) -> Unit:
             sim,
             t,
             device=ids.device_id(),
-            ip=ids.home_ip(),
+            ip=dialup(),
             virtual_share=virtual_share,
             local_share=local_share,
             batches=batches,
         )
         flags: dict[str, object] = {TAMPERED: True, ROOTED: rng.random() < 0.5} if rng.random() < detected else {}
         unit.add(t, "signup", account, campaign="trial_99", attributes={**flags, USER_AGENT: WECHAT_UA})
-        account.ip = ids.home_ip()  # 秒拨: a new address for every request
+        rotating = rng.random() >= sticky  # 秒拨 per request, or one line kept for the account's session
+        account.ip = dialup() if rotating else account.ip
         claimed = newcomer_claim(sim, unit, account, t + rng.uniform(0.2, 1.8) * claim_delay, t, **flags)
-        account.ip = ids.home_ip()
+        account.ip = dialup() if rotating else account.ip
         farm_checkout(
             sim, unit, account, claimed + rng.uniform(2, 90) * MINUTE, place, rng.choice(wallets), attributes=flags
         )
     return unit
+
+
+def _dialup(sim: Sim) -> Callable[[], str]:
+    """A 秒拨 vendor's lines: residential addresses of many provinces, or of the few the vendor has lines in.
+
+    Per seed: a nationwide pool, or one of one to five provinces (drawn per session, the
+    studio's own among them by chance), and a share of lines in the studio's area (a vendor
+    with local lines).
+    """
+    rng, knobs = sim.rng, sim.knobs
+    spread = knobs.integer("shared_backend.dialup_provinces", 0, 5, own_stream=True)  # 0: nationwide
+    local = knobs.uniform("shared_backend.local_line_share", 0.0, 0.3, own_stream=True)
+    pool = tuple(rng.sample(sorted(province_prefixes()), spread)) if spread else tuple(province_prefixes())
+
+    def line() -> str:
+        return sim.ids.home_ip() if rng.random() < local else line_in(rng, pool, by_space=False)
+
+    return line
 
 
 def slow_drip(sim: Sim) -> Unit:
@@ -116,7 +142,11 @@ def slow_drip(sim: Sim) -> Unit:
     unit = sim.unit(SLOW_DRIP)
     place = _place(sim, SLOW_DRIP)
     phones = [ids.device_id() for _ in range(knobs.integer("slow_drip.phones", 2, 6))]
-    lines = [ids.home_ip() for _ in range(knobs.integer("slow_drip.home_lines", 1, 3))]
+    local_lines = knobs.uniform("slow_drip.local_line_share", 0.0, 1.0, own_stream=True)  # a farmer in town or not
+    lines = [
+        ids.home_ip() if rng.random() < local_lines else ids.remote_ip()
+        for _ in range(knobs.integer("slow_drip.home_lines", 1, 3))
+    ]
     wallets = [ids.wallet() for _ in range(knobs.integer("slow_drip.wallets", 1, 3))]
     per_day = knobs.uniform("slow_drip.accounts_per_day", 0.5, 4)
     virtual_share = knobs.uniform("slow_drip.virtual_share", 0.0, 0.4)
@@ -147,7 +177,7 @@ def aged_cashout(sim: Sim) -> Unit:
     rng, ids, knobs = sim.rng, sim.ids, sim.knobs
     unit = sim.unit(AGED_CASHOUT)
     per_phone = knobs.integer("aged_account_cashout.accounts_per_phone", 1, 4)
-    exits = [ids.home_ip() for _ in range(knobs.integer("aged_account_cashout.exits", 1, 4))]
+    exits = [ids.remote_ip() for _ in range(knobs.integer("aged_account_cashout.exits", 1, 4))]
     accounts: list[Person] = []
     rack: list[str] = []
     for _ in range(knobs.around(rng, "aged_account_cashout.accounts", 8, 40)):

@@ -78,7 +78,7 @@ def _referrer(sim: Sim, unit: Unit, start: float) -> Person:
     person = Person(
         customer=ids.customer_id(),
         device=ids.device_id(),
-        ip=ids.home_ip(),
+        ip=ids.remote_ip(),  # the organiser's account, wherever the organiser is
         phone=ids.local_phone(),
         email=None,
         address="",
@@ -110,7 +110,7 @@ def _buyer(sim: Sim, t: float, *, local: bool) -> Person:
     return Person(
         customer=ids.customer_id(),
         device=ids.device_id(),
-        ip=ids.home_ip(),
+        ip=ids.home_ip() if local else ids.remote_ip(),
         phone=local_phone(rng, virtual) if local else ids.phone(virtual=virtual),
         email=None,
         address=Place.home(rng).render(),

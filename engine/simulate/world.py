@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from engine.simulate.lines import line_anywhere, line_elsewhere, local_line
 from engine.simulate.places import Place, local_phone
 
 #: Attribute names the shipped pack declares under ``attributes:`` (rules/lists.yaml).
@@ -68,43 +69,7 @@ ORDINARY_SEGMENTS = (
 VIRTUAL_SEGMENTS = ("162", "165", "167", "170", "171")
 COMMON_MAIL = ("qq.com", "qq.com", "qq.com", "163.com", "126.com", "foxmail.com", "sina.com", "139.com", "icloud.com")
 DISPOSABLE_MAIL = ("mailinator.com", "yopmail.com", "bccto.me", "chacuo.net", "linshiyouxiang.net", "027168.com")
-#: First octets of Chinese broadband / mobile ranges; data-centre ranges for farms.
-HOME_OCTETS = (
-    36,
-    39,
-    42,
-    58,
-    59,
-    60,
-    61,
-    101,
-    106,
-    110,
-    111,
-    112,
-    113,
-    114,
-    115,
-    116,
-    117,
-    119,
-    120,
-    121,
-    122,
-    123,
-    124,
-    125,
-    175,
-    180,
-    182,
-    183,
-    218,
-    219,
-    220,
-    221,
-    222,
-    223,
-)
+#: Data-centre ranges farms rent exits in (residential lines: engine/simulate/lines.py).
 IDC_OCTETS = (47, 103, 118, 139, 150, 154, 156)
 STUDIO_DEVICE = "store-ipad-01"  # the allow-listed front-desk iPad
 STUDIO_IP = "198.51.100.7"  # the allow-listed studio Wi-Fi
@@ -130,10 +95,12 @@ class Person:
 class Identities:
     """Draws ids and identifiers; every value comes from the one seeded RNG."""
 
-    def __init__(self, rng: random.Random, hometown_share: float = 0.15) -> None:
+    def __init__(self, rng: random.Random, hometown_share: float = 0.15, away_share: float = 0.0) -> None:
         self.rng = rng
         self.hometown_share = hometown_share  # parents who kept a number from their home town
-        self._mobile_pool = [self.home_ip() for _ in range(4000)]  # carrier NAT exits, shared
+        self.away_share = away_share  # newcomers on a line in another province (a relative elsewhere, a move)
+        self._mobile_pool = [self.home_ip() for _ in range(4000)]  # the city's carrier NAT exits, shared
+        self._remote_mobile_pool = [line_anywhere(rng) for _ in range(2000)]  # the country's
 
     def token(self, prefix: str, bits: int = 40) -> str:
         return f"{prefix}{self.rng.getrandbits(bits):0{bits // 4}x}"
@@ -145,11 +112,20 @@ class Identities:
         return self.token("d", 48)
 
     def home_ip(self) -> str:
-        r = self.rng
-        return f"{r.choice(HOME_OCTETS)}.{r.randrange(256)}.{r.randrange(256)}.{r.randrange(1, 255)}"
+        """A home line in the studio's area (engine/simulate/lines.py)."""
+        return local_line(self.rng)
 
-    def mobile_ip(self) -> str:
-        return self.rng.choice(self._mobile_pool)
+    def remote_ip(self) -> str:
+        """A residential line anywhere in the country: a farmer's, a crowd worker's, a hired buyer's."""
+        return line_anywhere(self.rng)
+
+    def away_ip(self) -> str:
+        """A line in a province outside the studio's area."""
+        return line_elsewhere(self.rng)
+
+    def mobile_ip(self, *, anywhere: bool = False) -> str:
+        """A carrier-NAT exit of the studio's city, or (``anywhere``) of the country's."""
+        return self.rng.choice(self._remote_mobile_pool if anywhere else self._mobile_pool)
 
     def idc_subnet(self) -> str:
         """A data-centre /24 prefix ("47.92.13") a farm rents its exits from."""
@@ -196,10 +172,11 @@ class Identities:
         if mvno is None:
             mvno = self.rng.random() < 0.01  # a few real parents do use a virtual-operator number
         place = Place.home(self.rng)
+        away = self.away_share and self.rng.random() < self.away_share
         return Person(
             customer=self.customer_id(),
             device=self.device_id(),
-            ip=self.home_ip(),
+            ip=self.away_ip() if away else self.home_ip(),
             phone=self.local_phone(virtual=mvno),
             email=self.honest_email(),
             address=place.render(),

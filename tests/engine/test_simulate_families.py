@@ -67,8 +67,8 @@ def test_shared_back_end_accounts_share_nothing_until_checkout(families: dict[st
     farm = families["shared_backend"]
     signups = of_type(farm, "signup")
     assert len({r["device"] for r in signups}) == len(signups)  # 改机: a new device id every account
-    ips = Counter(r["ip"] for r in of_type(farm, "signup", "coupon_claim", "order"))
-    assert max(ips.values()) <= 2  # 秒拨: dial-up addresses never build up
+    ips = Counter(ip for ip, _ in {(r["ip"], r["customer"]) for r in of_type(farm, "signup", "coupon_claim", "order")})
+    assert max(ips.values()) <= 2  # 秒拨: dial-up addresses never build up across accounts (some keep one line)
     assert len({r["ip"].rsplit(".", 1)[0] for r in signups}) > 0.8 * len(signups)
     orders = of_type(farm, "order")
     assert len({r["address"] for r in orders}) > 2 * len({fold_address(r["address"]) for r in orders})
@@ -158,7 +158,8 @@ def test_honest_look_alikes_share_what_farms_share_and_buy(families: dict[str, A
     devices = Counter(r["device"] for r in of_type(tablet, "signup"))
     assert max(devices.values()) >= 2
     payers = {r["customer"] for r in of_type(tablet, "order_paid")}
-    assert len(payers) >= 0.6 * len({r["customer"] for r in of_type(tablet, "signup")})
+    # a newcomer buys the trial at ~58%: 53-68% of a tablet's accounts on seeds 1-4 (a farm's: none)
+    assert len(payers) >= 0.45 * len({r["customer"] for r in of_type(tablet, "signup")})
     office = of_type(families["office_lunch_wave"], "signup", "referral")
     nat = Counter(r["ip"] for r in office).most_common(1)[0]
     assert nat[1] >= 5
