@@ -177,7 +177,8 @@ def _compile(
         diagnostics.append(Diagnostic(locations[key], Code.MISSING_FIELD, message))
     used |= {n for c in conditions_of(automation) for n in names_read(c) if n in all_features}
     feature_locations = {name: located.location(key=True) for name, located in pack.features.items()}
-    diagnostics.extend(check_size_budget(predicates, locations, used, feature_locations))
+    offer_ids = [o.id for o in offers]
+    diagnostics.extend(check_size_budget(predicates, locations, used, feature_locations, offer_ids))
     for name, located in pack.features.items():
         if name in features and name not in used:
             diagnostics.append(
