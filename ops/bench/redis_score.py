@@ -10,7 +10,8 @@ claim, the feature plan, journeys' STEP, the offers' RESERVE, the folded writes 
 the decision. Printed per event:
 
 - Redis CPU (``INFO cpu``, user + sys: the AOF's write and fsync included, as in
-  production) and the AOF bytes appended;
+  production) and the AOF bytes appended; this process's CPU (the app and the in-process
+  HTTP client together: compare builds, not with ``bench api``'s worker figure);
 - calls by command (``INFO commandstats``: scripts' inner calls counted by their own
   command, the scripts themselves left out);
 - by event type (``--typed`` events, one by one): the round trips and commands the
@@ -41,6 +42,7 @@ import pkgutil
 import random
 import sys
 import tempfile
+import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -128,7 +130,9 @@ async def run(
                 await post(posts[:warmup])
                 await redis.config_resetstat()
                 cpu, aof = await _cpu(redis), await _aof(redis)
+                worker = time.process_time()
                 await post(measured)
+                worker = time.process_time() - worker
                 cpu, aof = await _cpu(redis) - cpu, await _aof(redis) - aof
                 stats = await redis.info("commandstats")
                 info_cost = await _info_cost(redis)
@@ -156,7 +160,8 @@ async def run(
     masters_logs = [[e for _, each in logs for e in each[m]] for m in range(len(redis.clients))]
     typed_figures = per_type(kinds, trips, sent, cpu_of, logs, names)
     whole = merged([by_script(traced, each, names) for each in masters_logs])
-    return {**figures(len(measured), cpu, aof, stats), **whole, "by_type": typed_figures}
+    process = {"process_cpu_us_per_event": round(worker / max(len(measured), 1) * 1e6, 1)}
+    return {**figures(len(measured), cpu, aof, stats), **process, **whole, "by_type": typed_figures}
 
 
 async def _info_cost(redis: Masters, times: int = 50) -> float:
@@ -347,7 +352,8 @@ def main() -> None:
                 result = asyncio.run(
                     run(server.url, args.rules, data, posts, args.warmup, args.traced, typed=args.typed)
                 )
-    print(f"whole scored event: {result['redis_cpu_us_per_event']} us Redis CPU, {result['calls_per_event']} calls, "
+    print(f"whole scored event: {result['redis_cpu_us_per_event']} us Redis CPU, "
+          f"{result['process_cpu_us_per_event']} us this process's CPU, {result['calls_per_event']} calls, "
           f"{result['aof_bytes_per_event']} AOF bytes, {result['server_us_per_event']} us in commands "
           f"per event")  # fmt: skip
     print(f"  by command: {result['by_command']}")
