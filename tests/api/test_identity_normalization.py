@@ -33,7 +33,9 @@ async def test_five_accounts_at_one_flat_typed_five_ways_are_five_accounts_at_on
         answers = []
         for n, address in enumerate(ADDRESSES):
             # the back end pays every checkout from its one wallet
-            body = event("order", customer=f"drop{n}", amount=299, device=f"dv-drop{n}", address=address, payment="wx-drop")
+            body = event(
+                "order", customer=f"drop{n}", amount=299, device=f"dv-drop{n}", address=address, payment="wx-drop"
+            )
             answers.append((await api.post("/v1/score", json=body, headers=auth())).json())
         shared = [reasons(a).get("address_shared_accounts") for a in answers]
         # the shipped pack flags an address from its fifth account paid from few wallets
