@@ -229,6 +229,9 @@ def detection_specs(only: list[str] | None = None) -> tuple[FeatureSpec, ...]:
         _w("device.subnets_30d", Aggregate.DISTINCT, Entity.DEVICE, 30 * D, field="subnet"),
         # a code platform's SIM batch: accounts per 7-digit number block
         _w("phone_block.accounts_30d", Aggregate.DISTINCT, Entity.PHONE_BLOCK, 30 * D, field="customer"),
+        # honest look-alikes (session 7): relayed group joins per customer (address.payments_30d,
+        # the other, is not here: this stream's events carry no address)
+        _w("customer.group_joins_30d", Aggregate.COUNT, Entity.CUSTOMER, 30 * D, ("member_joined",)),
     )
     return tuple(spec for spec in specs if not only or spec.name in only)
 
