@@ -32,6 +32,7 @@ from functools import lru_cache
 from engine.datastore.keys import PREFIX, safe_id
 from engine.events import Event, email_domain, ip_subnet, phone_block, phone_segment
 from engine.features.spec import PII_ENTITIES, Entity
+from engine.geo import ip_region
 from engine.identity.addresses import canonical_address
 from engine.identity.coupons import canonical_code
 from engine.identity.emails import canonical_email
@@ -53,6 +54,7 @@ NAMESPACE: dict[Entity, str] = {
     Entity.ADDRESS: "adr",
     Entity.EMAIL: "eml",
     Entity.PAYMENT: "pay",
+    Entity.IP_REGION: "ipr",
     Entity.GROUP: "grp",
     Entity.CAMPAIGN: "cmp",
     Entity.COUPON: "cpn",
@@ -141,6 +143,8 @@ def entity_value(event: Event, entity: Entity) -> str | None:
             return event.email
         case Entity.PAYMENT:
             return event.payment
+        case Entity.IP_REGION:
+            return None if event.ip is None else ip_region(event.ip)
     return None  # pragma: no cover - the match is exhaustive
 
 
