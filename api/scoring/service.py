@@ -95,7 +95,7 @@ async def score_event(
         body = _degraded(runtime, loaded, event, "features", str(err))
         return Scored(body, encode(body), replayed=False)
     after_features = time.perf_counter()
-    evaluation = loaded.evaluate(event, snapshot.values)
+    evaluation = loaded.evaluate(event, snapshot.values, services.payers_of(tenant, event, loaded.ruleset.area_policy))
     after_evaluation = time.perf_counter()
     body = render_evaluation(event, evaluation)
     writes: PendingWrites = []

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.area.payers import PayerAreas
 from engine.backends import BackendKind
 from engine.events import OUTCOME_TYPES, Event
 from engine.pack.loader import read_pack_files
@@ -43,6 +44,9 @@ class PackSource:
 #: were listed because of another account: engine/cases/links.py).
 Item = tuple[Event, str | None, str | None, Mapping[str, Any] | None]
 LINKED_AT_CHECKOUT = "linked_at_checkout"
+#: How often (in events, log order) the judge takes a new snapshot of the payers' regions: like a worker's
+#: background refresh, the rules see the area as it stood a little while ago, and the same on every run.
+AREA_REFRESH_EVENTS = 256
 
 
 class Judge:
@@ -56,9 +60,16 @@ class Judge:
         self.honest_customers: set[str] = set()
         self.scored = 0
         self.outcomes = 0
+        self.payers = PayerAreas()  # the store's paying customers per region (engine/area), in log order
+        self._area: dict[str, int] = {}
+        self._seen = 0
 
     def take(self, items: list[Item]) -> None:
         for event, truth, family, values in items:
+            self.payers.observe(event)
+            self._seen += 1
+            if self._seen % AREA_REFRESH_EVENTS == 0:
+                self._area = self.payers.snapshot()
             if values is None or event.type in OUTCOME_TYPES:
                 self.outcome(event, linked=bool(values and values.get(LINKED_AT_CHECKOUT)))
             else:
@@ -66,7 +77,7 @@ class Judge:
 
     def score(self, event: Event, truth: str | None, values: Mapping[str, Any], family: str | None = None) -> None:
         evaluations = [
-            pack.evaluate(event, self.plan.values_for(index, event.type, values))
+            pack.evaluate(event, self.plan.values_for(index, event.type, values), self._area)
             for index, pack in enumerate(self.packs)
         ]
         for tally, evaluation in zip(self.tallies, evaluations, strict=True):
