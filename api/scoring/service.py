@@ -102,7 +102,7 @@ async def score_event(
         return Scored(body, encode(body), replayed=False)
     services, metrics = runtime.services, runtime.metrics
     after_features = time.perf_counter()
-    evaluation = loaded.evaluate(event, snapshot.values)
+    evaluation = loaded.evaluate(event, snapshot.values, services.payers_of(tenant, event, loaded.ruleset.area_policy))
     after_evaluation = time.perf_counter()
     body = render_evaluation(event, evaluation)
     writes: PendingWrites = []
