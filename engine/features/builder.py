@@ -65,6 +65,9 @@ class StoreSettings:
     ttl_slack_s: int = 3_600  # added to a window to get its set's TTL
     track_links: bool = True  # remember each customer's devices/ips/phones/addresses (own device, fraud labels)
     links_cap: int = 32  # newest of them kept per customer
+    # replay: a log is history, so its event times are the clock (a log dated after this host's clock
+    # must not read every later event into its windows); the API keeps the host's clock
+    event_clock: bool = False
 
 
 def event_ms(event: Event) -> int:
@@ -128,7 +131,7 @@ class RequestBuilder:
         self.t = min(event_ms(event), self.now + settings.max_future_skew_s * 1000)
         # windows start W before the earlier of the event's time and the clock: an event dated
         # ahead inside the skew still sees what arrived before it (windows.py, "Dated by the caller")
-        self.read_t = min(self.t, self.now)
+        self.read_t = self.t if settings.event_clock else min(self.t, self.now)
         self.t_arg = str(self.t)
         self.history_ttl = str(settings.history_ttl_s * 1000)
         self.event_hash = digest(event.event_id)
