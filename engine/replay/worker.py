@@ -6,8 +6,9 @@ cross in batches over a pipe, in log order, each with its feature values; the pi
 buffer is the back-pressure. The child loads the packs from their files (a
 durable_rules backend cannot be pickled) and answers with the judge's summary; when a
 feature reads the offer ledger's grants (link ``rewards``), it also answers each batch
-with the new set's grants in it, which the parent drains before each send (the answers
-are small, so neither side blocks on a full pipe while the other waits).
+with the new set's grants in it: the parent drains what has come before each send (the
+answers are small, so neither side blocks on a full pipe while the other waits) and waits
+for the rest once a batch is handed over, before it builds the batch after next.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class ProcessJudge:
     def take(self, items: list[Item]) -> None:
         self._drain(block=False)
         self._conn.send(items)
-        self._unanswered += self._answers
+        self._unanswered += int(self._answers)
 
     def grants(self) -> list[GrantNote]:
         """The new set's grants of every batch taken so far: waits for the child to have judged them all.
