@@ -83,6 +83,7 @@ class Batch:
     owned: list[int] = field(default_factory=list)
     extras: list[str] = field(default_factory=list)  # names of the extra outputs, in order
     marker: str = ""  # ARGV[4], set on the customer's batch when recording
+    nested: list[int] = field(default_factory=list)  # places in ``ops`` of entity hash streams, flattened by argv
     _index: dict[str, int] = field(default_factory=dict)
 
     def key(self, name: str) -> int:
@@ -98,7 +99,27 @@ class Batch:
 
     def argv(self, t: int, now: int, n: int) -> list[Arg]:
         """Header plus every op packed in one JSON array argument (see plan.lua)."""
-        return [t, now, n, self.marker, encode_ops(self.ops + self.deferred if self.deferred else self.ops)]
+        ops = self.flat_ops() if self.nested else self.ops
+        return [t, now, n, self.marker, encode_ops(ops + self.deferred if self.deferred else ops)]
+
+    def flat_ops(self) -> list[Arg]:
+        """The ops with each entity hash's streams spliced in: their count, then each one's length and items.
+
+        The streams are filled by every spec of the entity after its op was placed, so they
+        are flattened here, once: cjson builds a table per nested array, and an event's ~30
+        of them cost plan.lua as much as the rest of its ops together (op EH, plan.lua).
+        """
+        ops, out, start = self.ops, [], 0
+        for at in self.nested:
+            out += ops[start:at]
+            streams: list[list[Arg]] = ops[at]  # type: ignore[assignment]  # the one non-scalar an op holds
+            out.append(len(streams))
+            for stream in streams:
+                out.append(len(stream))
+                out += stream
+            start = at + 1
+        out += ops[start:]
+        return out
 
 
 class RequestBuilder:
