@@ -51,6 +51,7 @@ def encode_ops(ops: list[Arg]) -> str:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UNSEEN = object()  # ``RequestBuilder.locate``: an entity not looked up yet
 _MS = timedelta(milliseconds=1)
 
 
@@ -166,13 +167,12 @@ class RequestBuilder:
 
     def locate(self, entity: Entity) -> tuple[str, str] | None:
         """Key id and tag of the event's value of ``entity`` (None when absent), once per request."""
-        try:
-            return self._located[entity]
-        except KeyError:
-            pass
+        found = self._located.get(entity, _UNSEEN)
+        if found is not _UNSEEN:
+            return found  # type: ignore[return-value]  # a located value or None, never the sentinel
         raw = entity_value(self.event, entity)
-        found = self._located[entity] = None if raw is None else self.keys.locate(self.tenant, entity, raw)
-        return found
+        located = self._located[entity] = None if raw is None else self.keys.locate(self.tenant, entity, raw)
+        return located
 
     def tag_of(self, entity: Entity, entity_id: str) -> str:
         """``KeyBuilder.tag`` (memoized per worker)."""
@@ -231,6 +231,8 @@ class RequestBuilder:
 
     def add_links(self) -> None:
         """Record the customer's own device, ip, phone, address and payment: one ZADD in the customer's slot.
+
+        The set's TTL (the history's) is renewed once a day of it has run (op LK: a PTTL, not a PEXPIRE per event).
 
         Read when they refer someone (an invitee on the referrer's own device) and when
         they are labelled fraud (their known devices, phones and addresses are watched).

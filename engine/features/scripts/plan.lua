@@ -526,7 +526,9 @@ while i <= last do
     end
     if renew then call('PEXPIRE', key, A[i + 2]) end
     i = i + 4
-  elseif op == 'LK' then      -- key ttl cap count member...: a customer's own devices / ips
+  elseif op == 'LK' then      -- key ttl cap count member...: a customer's own devices / ips (or memberships)
+    -- the TTL (the history's) is renewed once it has run down by a day (link_expire): a PTTL read
+    -- instead of a PEXPIRE write and its AOF bytes on all but one event a day
     local key, count = KEYS[A[i + 1]], A[i + 4]
     if count > 0 then
       local args = {}
@@ -539,7 +541,7 @@ while i <= last do
       if call('ZADD', key, unpack(args)) > 0 then
         call('ZREMRANGEBYRANK', key, 0, -1 - A[i + 3])
       end
-      call('PEXPIRE', key, A[i + 2])
+      link_expire(key, A[i + 2], LINK_DAY)
     end
     i = i + 5 + count
   elseif op == 'PA' then      -- key element ttl: HyperLogLog bucket
