@@ -14,7 +14,10 @@ section costs. Every variant starts from an empty database and replays the same 
 the state each call meets is the one the real run met (the variants that skip writes drift
 from it: their figures are upper bounds of what the skipped part costs).
 
-The last line is one JSON object: per variant, usec per run (median, min, max) and CPU per run.
+Beside it, the worker's side: the CPU (best of 5) to build the same events' calls (plan,
+builder, every op, the arguments) without Redis. The last line is one JSON object: per
+variant, usec per run (median, min, max) and CPU per run, per opcode its runs and usec, and
+the construction's usec per event.
 """
 
 from __future__ import annotations
@@ -39,7 +42,12 @@ from redis.asyncio import Redis  # noqa: E402
 import engine.features.store as store_module  # noqa: E402
 from api.app import create_app  # noqa: E402
 from api.settings import Settings  # noqa: E402
+from engine.compile.pack import load_ruleset  # noqa: E402
 from engine.datastore.embedded import EmbeddedRedis  # noqa: E402
+from engine.events import Event  # noqa: E402
+from engine.features.builder import RequestBuilder, StoreSettings  # noqa: E402
+from engine.features.keys import KeyBuilder  # noqa: E402
+from engine.features.plan import compile_plan  # noqa: E402
 from ops.bench.redis_score import KEY, bodies  # noqa: E402
 
 SOURCE = (ROOT / "engine/features/scripts/plan.lua").read_text("utf-8")
@@ -217,6 +225,38 @@ async def _cpu(redis: Redis) -> float:
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
+def construction(rules: str, posts: list[bytes], repeats: int = 5) -> float:
+    """Worker CPU (us per event, best of ``repeats``) to build the same events' plan.lua calls, Redis aside.
+
+    The store's own steps (plan, builder, marker, links, every op, the arguments), with the
+    hashed identities warm as in a serving worker.
+    """
+    ruleset = load_ruleset(Path(rules))
+    events = [Event.model_validate_json(body) for body in posts]
+    keys, settings = KeyBuilder(b"bench-secret-0123456789"), StoreSettings()
+    plans = {kind: compile_plan(specs) for kind, specs in ruleset.feature_plan.items()}
+
+    def build() -> None:
+        for event in events:
+            plan = plans[event.type]
+            builder = RequestBuilder(
+                keys=keys, settings=settings, plan=plan, tenant="bench", event=event, record=True, cluster=False
+            )
+            builder.add_marker("full")
+            builder.add_links()
+            store_module._emit_all(builder, plan)
+            for batch in builder.batches.values():
+                store_module._call(builder, batch)
+
+    build()
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.process_time()
+        build()
+        best = min(best, time.process_time() - started)
+    return best / len(events) * 1e6
+
+
 def describe(calls: list[Recorded]) -> dict[str, float]:
     """What one call carries: keys, ops, bytes of ops JSON, by opcode."""
     ops_bytes = [len(str(args[4])) for _, args in calls]
@@ -248,6 +288,7 @@ def main() -> None:
                     runs[name].append(asyncio.run(replay(server.url, VARIANTS[name](SOURCE), calls)))
             by_op = asyncio.run(timed(server.url, calls))
     result: dict[str, Any] = {**describe(calls), "seconds": round(time.perf_counter() - started, 1), "variants": {}}
+    result["construction_us"] = round(construction(args.rules, posts), 1)
     full = statistics.median(u for u, _ in runs["full"]) if "full" in runs else None
     print(f"{result['calls']} plan.lua calls from {args.events} events, {result['keys_per_call']} keys and "
           f"{result['ops_json_bytes']} bytes of ops each; usec per run (commandstats), "
@@ -267,6 +308,7 @@ def main() -> None:
     for op, (runs_per, us) in by_op.items():
         print(f"    {op:10s} {runs_per:5.2f} {us:7.1f}")
     result["by_op"] = {op: {"runs": round(r, 2), "us": round(u, 1)} for op, (r, u) in by_op.items()}
+    print(f"worker: call construction {result['construction_us']} us per event (the same events, best of 5)")
     print(json.dumps(result))
 
 
