@@ -232,7 +232,8 @@ class RequestBuilder:
     def add_links(self) -> None:
         """Record the customer's own device, ip, phone, address and payment: one ZADD in the customer's slot.
 
-        The set's TTL (the history's) is renewed once a day of it has run (op LK: a PTTL, not a PEXPIRE per event).
+        The set's TTL (the history's) is renewed on a new member, else once a day of it has run (op LK: a PTTL
+        read, not a PEXPIRE write, on an event that brings nothing new).
 
         Read when they refer someone (an invitee on the referrer's own device) and when
         they are labelled fraud (their known devices, phones and addresses are watched).

@@ -527,8 +527,8 @@ while i <= last do
     if renew then call('PEXPIRE', key, A[i + 2]) end
     i = i + 4
   elseif op == 'LK' then      -- key ttl cap count member...: a customer's own devices / ips (or memberships)
-    -- the TTL (the history's) is renewed once it has run down by a day (link_expire): a PTTL read
-    -- instead of a PEXPIRE write and its AOF bytes on all but one event a day
+    -- the TTL (the history's) is renewed when something new arrived (a new key among them), else once
+    -- it has run down by a day (link_expire): a PTTL read, not a PEXPIRE write and its AOF bytes
     local key, count = KEYS[A[i + 1]], A[i + 4]
     if count > 0 then
       local args = {}
@@ -540,8 +540,10 @@ while i <= last do
       -- the same newest `cap` as one by one; nothing new added: nothing to trim
       if call('ZADD', key, unpack(args)) > 0 then
         call('ZREMRANGEBYRANK', key, 0, -1 - A[i + 3])
+        call('PEXPIRE', key, A[i + 2])
+      else
+        link_expire(key, A[i + 2], LINK_DAY)
       end
-      link_expire(key, A[i + 2], LINK_DAY)
     end
     i = i + 5 + count
   elseif op == 'PA' then      -- key element ttl: HyperLogLog bucket
