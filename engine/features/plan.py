@@ -182,6 +182,7 @@ class Stream:
 
     index: int  # the spec's value index
     spec: WindowedFeature
+    on: frozenset[str]  # the event types that feed it (empty: all)
     kind: str  # 'B' bucket ring, 'D' newest distinct values, 'S' first / last seen
     name: str  # its field in the entity hash
     window_ms: int  # the plan's longest window on the stream (UNBOUNDED: all history)
@@ -301,13 +302,13 @@ def _stream(index: int, spec: WindowedFeature, window_ms: int) -> Stream:
     name = stream_field(spec)
     if spec.aggregate in (Aggregate.FIRST_SEEN, Aggregate.LAST_SEEN):
         which = 1 if spec.aggregate is Aggregate.FIRST_SEEN else 2
-        return Stream(index, spec, "S", name, window_ms, which=which, unit_ms=UNIT_SECONDS[spec.unit] * 1000)
+        return Stream(index, spec, spec.on, "S", name, window_ms, which=which, unit_ms=UNIT_SECONDS[spec.unit] * 1000)
     if spec.aggregate is Aggregate.DISTINCT:
         low = UNBOUNDED if spec.window_seconds is None else spec.window_seconds * 1000
-        return Stream(index, spec, "D", name, window_ms, low_back=low, distinct_of=field_entity(spec.field))
+        return Stream(index, spec, spec.on, "D", name, window_ms, low_back=low, distinct_of=field_entity(spec.field))
     width_s = bucket_width_s(spec.window_seconds or 0)
     return Stream(
-        index, spec, "B", name, window_ms, width=width_s * 1000, keep=bucket_keep_ms(width_s, window_ms),
+        index, spec, spec.on, "B", name, window_ms, width=width_s * 1000, keep=bucket_keep_ms(width_s, window_ms),
         span=(spec.window_seconds or 0) * 1000 - 1, counts=spec.aggregate is Aggregate.COUNT,
     )  # fmt: skip
 

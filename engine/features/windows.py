@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import random
 
-from engine.features.builder import Batch, RequestBuilder
+from engine.features.builder import Arg, Batch, RequestBuilder
 from engine.features.entity_hash import DISTINCT_CAP, EntityOp, entity_op
 from engine.features.plan import Stream, field_entity, in_entity_hash
 from engine.features.spec import Aggregate, Entity, WindowedFeature
@@ -175,54 +175,74 @@ def distinct_op(
 
 
 def _emit_streams(builder: RequestBuilder, entity: Entity, streams: tuple[Stream, ...]) -> None:
-    """The streams of one entity (bucketed, exact distinct, first/last seen): fields of its hash (entity_hash.py)."""
+    """The streams of one entity (bucketed, exact distinct, first/last seen): fields of its hash (entity_hash.py).
+
+    The hot loop of call construction (~20 streams per shipped-pack event): ``EntityOp.stream``
+    and ``needs`` are inlined, everything static comes from the plan's ``Stream``.
+    """
     located = builder.locate(entity)
     if located is None:
         return  # missing: the event has no such entity
     tag = located[1]
-    event_type, read, t = builder.event.type, builder.read_values, builder.t
+    event_type, read, t, record_any = builder.event.type, builder.read_values, builder.t, builder.record
     settings = builder.settings
     skew = settings.max_future_skew_s * 1000
     slack = settings.ttl_slack_s * 1000
     op: EntityOp | None = None
+    owned: list[int] = []
+    by_field: dict[str, list[Arg]] = {}
+    ops: list[Arg] = []
+    ttl_at = 0
     for s in streams:
-        on = s.spec.on
-        record = builder.record and (not on or event_type in on)
+        on = s.on
+        record = record_any and (not on or event_type in on)
         if not (record or read):
             continue
         if op is None:
-            op = entity_op(builder, tag, builder.cluster and builder.record and tag != builder.customer_tag())
-        op.batch.owned.append(s.index)
+            op = entity_op(builder, tag, builder.cluster and record_any and tag != builder.customer_tag())
+            owned, by_field, ops, ttl_at = op.batch.owned, op.by_field, op.batch.ops, op.ttl_at
+        owned.append(s.index)
         name, kind = s.name, s.kind
+        stream = by_field.get(name)
+        new = stream is None
+        needs = 0
         if kind == "S":
-            stream, new = op.stream(name, ("S", name, 1 if record else 0))
-            if new and record:
-                op.needs((settings.history_ttl_s + settings.max_future_skew_s) * 1000)
+            if stream is None:
+                stream = [kind, name, 1 if record else 0]
+                if record:
+                    needs = (settings.history_ttl_s + settings.max_future_skew_s) * 1000
             if read:
                 stream.extend((s.index, s.which, s.unit_ms))
         elif kind == "D":
-            window_ms = s.window_ms
-            member = ""
-            if record and s.distinct_of is not None:
-                located = builder.locate(s.distinct_of)
-                member = "" if located is None else located[0]
-            trim = -1 if window_ms < 0 else t - window_ms - skew  # what a read up to the skew before t still sees
-            stream, new = op.stream(name, ("D", name, DISTINCT_CAP, trim, member))
-            if new and member:
-                op.needs(settings.history_ttl_s * 1000 if window_ms < 0 else window_ms + slack)
+            if stream is None:
+                window_ms = s.window_ms
+                member = ""
+                if record and s.distinct_of is not None:
+                    found = builder.locate(s.distinct_of)
+                    member = "" if found is None else found[0]
+                trim = -1 if window_ms < 0 else t - window_ms - skew  # what a read up to the skew before t still sees
+                stream = [kind, name, DISTINCT_CAP, trim, member]
+                if member:
+                    needs = settings.history_ttl_s * 1000 if window_ms < 0 else window_ms + slack
             if read:
                 stream.extend((s.index, -1 if s.low_back < 0 else t - s.low_back))
         else:
             width = s.width
-            add: float = 0
-            if record:
-                add = 1 if s.counts else (numeric_field(builder, s.spec.field) or 0)
-            ring = (s.keep + skew) // width + 1  # an event dated up to the skew ahead shifts out nothing a window reads
-            stream, new = op.stream(name, ("B", name, width, ring, add, t // width))
-            if new and add:
-                op.needs(s.keep + slack)
+            if stream is None:
+                add: float = 0
+                if record:
+                    add = 1 if s.counts else (numeric_field(builder, s.spec.field) or 0)
+                ring = (s.keep + skew) // width + 1  # an event dated up to the skew ahead shifts out nothing it reads
+                stream = [kind, name, width, ring, add, t // width]
+                if add:
+                    needs = s.keep + slack
             if read:
                 stream.extend((s.index, (t - s.span) // width))
+        if new:
+            by_field[name] = stream
+            op.streams.append(stream)
+            if needs > ops[ttl_at]:  # type: ignore[operator]  # the EH op's TTL slot holds an int
+                ops[ttl_at] = needs
 
 
 def trims(builder: RequestBuilder) -> bool:
