@@ -716,17 +716,21 @@ while i <= last do
     i = i + 5
   elseif op == 'LI' then      -- key record member ttl trim lo limit: an identity's customers (links.py)
     local key = KEYS[A[i + 1]]
+    local added = false
     if A[i + 2] == 1 then
       -- the set grows only by a new user: trim it then (reads skip the stale ones anyway)
-      if call('ZADD', key, 'GT', tstr, A[i + 3]) == 1 and A[i + 5] ~= '' then
-        call('ZREMRANGEBYSCORE', key, '-inf', A[i + 5])
-      end
+      added = call('ZADD', key, 'GT', tstr, A[i + 3]) == 1
+      if added and A[i + 5] ~= '' then call('ZREMRANGEBYSCORE', key, '-inf', A[i + 5]) end
+    end
+    -- at most `limit` (fan-out + 1) users in (lo, +inf]: that many means a hub
+    local users = call('ZRANGEBYSCORE', key, A[i + 6], '+inf', 'WITHSCORES', 'LIMIT', 0, A[i + 7])
+    if added and #users == 2 then
+      call('PEXPIRE', key, A[i + 4])  -- a new key (or one whose users all left the window): no PTTL to read
+    elseif A[i + 2] == 1 then
       -- renewed once half the TTL's slack past the window has run: kept at least the window past its last use
       local slack = math.floor((tonumber(A[i + 4]) - (t - tonumber(string.sub(A[i + 6], 2)))) / 2)
       link_expire(key, A[i + 4], math.max(slack, 0))
     end
-    -- at most `limit` (fan-out + 1) users in (lo, +inf]: that many means a hub
-    local users = call('ZRANGEBYSCORE', key, A[i + 6], '+inf', 'WITHSCORES', 'LIMIT', 0, A[i + 7])
     link_users[#link_users + 1] = users
     extra[#extra + 1] = users
     i = i + 8
@@ -735,7 +739,8 @@ while i <= last do
     local key = KEYS[k]
     local fl = call('HMGET', key, 'f', 'l', 'p')
     local f, l, p = fl[1], fl[2], fl[3]
-    if not f then
+    local fresh = not f
+    if fresh then
       call('HSET', key, 'f', tstr, 'l', tstr)
       f, l = tstr, tstr
     elseif tonumber(l) < t then
@@ -746,7 +751,7 @@ while i <= last do
       call('HSET', key, 'p', tstr)
       p = tstr
     end
-    link_expire(key, A[i + 3], LINK_DAY)
+    if fresh then call('PEXPIRE', key, A[i + 3]) else link_expire(key, A[i + 3], LINK_DAY) end  -- a new key: no PTTL
     link_facts[key] = {f, l, p}  -- what op LM reads next in this call
     i = i + 4
   elseif op == 'LM' then      -- prefixes cap list nspec (code low arg)... nmem (facts grants links at role)...
