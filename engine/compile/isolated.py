@@ -35,6 +35,7 @@ import multiprocessing
 import os
 import pickle
 import resource
+import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -124,12 +125,30 @@ async def _wait(
             process.kill()  # the reading thread sees end-of-file and returns
             await asyncio.wait({receiving})
     if outcome is None:  # the child died without an answer: out of memory outside the compile, or killed
-        code = process.exitcode
-        message = f"compiling the pack stopped without an answer (exit code {code}): it needs more than"
-        return None, [_limit(f"{message} {limits.memory_mb} MB or crashed")]  # past the RLIMIT_AS backstop
+        return None, [_limit(died_message(process.exitcode, limits.memory_mb))]
     if outcome == "memory":
         return None, [_limit(f"compiling the pack needs more than {limits.memory_mb} MB; it was stopped")]
     return outcome  # type: ignore[no-any-return]
+
+
+def died_message(code: int | None, memory_mb: int) -> str:
+    """Why the compile child gave no answer, as far as its exit status tells (a signal by name).
+
+    An allocation refused by the address-space cap can end the child outside any handler, so
+    every case still names the memory limit; the signal or exit code says which it was.
+    """
+    head = "compiling the pack stopped without an answer"
+    tail = "the running rule set is unchanged, and the server log has the details"
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        if -code == signal.SIGKILL:
+            return f"{head}: the compile process was killed ({name}), most likely past its {memory_mb} MB memory limit"
+        return f"{head}: the compile process crashed ({name}), past its {memory_mb} MB memory limit or on a bug; {tail}"
+    limit = f"past its {memory_mb} MB memory limit or on a bug"
+    return f"{head}: the compile process failed (exit code {code}), {limit}; {tail}"
 
 
 def _resident_bytes(pid: int | None) -> int:

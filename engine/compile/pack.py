@@ -23,6 +23,7 @@ from engine.compile.regex_budget import check_regex_budget
 from engine.compile.review import compile_clawback, compile_review
 from engine.compile.rules import compile_offers, compile_rules, compile_tiers
 from engine.compile.scenarios import Names, compile_scenarios
+from engine.compile.size_budget import check_size_budget
 from engine.diagnostics import Code, Diagnostic, Location, Severity, sort_diagnostics, syntax_first
 from engine.egress.policy import WebhookPolicy
 from engine.errors import RuleLoadError
@@ -175,6 +176,8 @@ def _compile(
         )
         diagnostics.append(Diagnostic(locations[reads_area[0]], Code.MISSING_FIELD, message))
     used |= {n for c in conditions_of(automation) for n in names_read(c) if n in all_features}
+    feature_locations = {name: located.location(key=True) for name, located in pack.features.items()}
+    diagnostics.extend(check_size_budget(predicates, locations, used, feature_locations))
     for name, located in pack.features.items():
         if name in features and name not in used:
             diagnostics.append(
@@ -295,8 +298,10 @@ def _fed_by(spec: FeatureSpec, event_type: str) -> bool:
         return not spec.on or event_type in spec.on
     if isinstance(spec, ReferralFeature):  # refunds feed refunded_invitees / refund_share (referral_refunds.py)
         refund = spec.metric in REFUND_METRICS and event_type in REFUND_TYPES
-        paid = spec.metric in REFERRER_PAID_METRICS and event_type == "order_paid"  # referrer_paid.py
-        mark = spec.metric in PAID_MARKS and event_type == "order_paid"  # the payer's own mark (referral_graph.py)
+        # a paid order marks its payer (referrer_paid.py, referral_graph.py); its own refund takes the payment back
+        own = event_type == "order_paid" or event_type in REFUND_TYPES
+        paid = spec.metric in REFERRER_PAID_METRICS and own
+        mark = spec.metric in PAID_MARKS and own
         return event_type == "referral" or refund or paid or mark
     if isinstance(spec, GroupFeature):
         return event_type == "group_buy_join"

@@ -148,6 +148,9 @@ class RequestBuilder:
         self.cluster = cluster
         self.now = now_ms if now_ms is not None else int(time.time() * 1000)
         self.t = min(event_ms(event), self.now + settings.max_future_skew_s * 1000)
+        # windows start W before the earlier of the event's time and the clock: an event dated
+        # ahead inside the skew still sees what arrived before it (windows.py, "Dated by the caller")
+        self.read_t = min(self.t, self.now)
         self.t_arg = str(self.t)
         self.history_ttl = str(settings.history_ttl_s * 1000)
         self.event_hash = digest(event.event_id)
@@ -204,11 +207,11 @@ class RequestBuilder:
 
     def trim(self, window_ms: int) -> str:
         """Score at or below which members have left the longest window ('' = keep all)."""
-        return "" if window_ms < 0 else str(self.t - window_ms)
+        return "" if window_ms < 0 else str(self.read_t - window_ms)
 
     def low(self, window_seconds: int | None) -> int:
-        """Exclusive lower bound of the window (t - W, t]; -1 for all history."""
-        return -1 if window_seconds is None else self.t - window_seconds * 1000
+        """Exclusive lower bound of the window (min(t, now) - W, ...); -1 for all history."""
+        return -1 if window_seconds is None else self.read_t - window_seconds * 1000
 
     def after(self, window_seconds: int | None) -> str:
         """``low`` as a Redis exclusive score bound: ``(<low>``."""

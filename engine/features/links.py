@@ -10,7 +10,8 @@ Every key lives under its owner's hash tag, so one script per slot reads and wri
   weak ip / subnet): customer -> latest event time it used I, trimmed to the link window.
 - ``{C}:lk:peers``  zset: C's strong links, peer -> link time (capped at the newest 64);
   ``{C}:lk:since`` hash: peer -> when the link formed (or formed again after lapsing).
-- ``{C}:lk:f``      hash: ``f`` first sight, ``l`` last sight, ``p`` first paid order (ms).
+- ``{C}:lk:f``      hash: ``f`` first sight, ``l`` last sight, ``p`` first paid order (ms),
+  cleared by a refund that takes back all C paid (op PV, referrer_paid.py).
 - read, never written here: ``{C}:links`` (the identities C used, newest 32, see
   ``RequestBuilder.add_links``) and ``{C}:of:grants`` (the offer ledger's grants).
 

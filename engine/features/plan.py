@@ -188,7 +188,7 @@ class Stream:
     window_ms: int  # the plan's longest window on the stream (UNBOUNDED: all history)
     width: int = 0  # B: bucket width (ms)
     keep: int = 0  # B: how far back the ring keeps buckets (ms)
-    span: int = 0  # B: the read's window minus 1 ms: its first bucket is (t - span) // width
+    span: int = 0  # B: the read's window minus 1 ms: its first bucket is (read_t - span) // width
     low_back: int = UNBOUNDED  # D: the read's window (ms), UNBOUNDED for all history
     which: int = 0  # S: 1 first, 2 last sight
     unit_ms: int = 0  # S: the age's unit

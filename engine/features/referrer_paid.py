@@ -24,15 +24,30 @@ The buyer's own order does not name its referrer, so what the referral knew is c
 
 What it trusts: only ``order_paid`` outcomes, which need an ``events`` key (the store's
 own back end); a scoring caller cannot make a referrer look like a customer, and an
-``order`` event (an intent, not a payment) writes nothing. A refund does not undo the
-payment (a referrer that paid once and refunded counts as having paid); the refunds of
-its invitees are ``refunded_invitees``' evidence. Accuracy: exact while the latest paid
-order is within the history TTL (365 days by default); older is "never paid".
+``order`` event (an intent, not a payment) writes nothing.
+
+**A payment taken back is no payment** (red team, session 7): the organiser's account that
+buys the trial and refunds it in full has paid nothing, yet it looked like a customer for a
+year and the rules that catch its ring before the refunds were off. ``rg:own`` field ``n``
+is the customer's net paid amount (each ``order_paid``'s ``amount`` added, op PN; each of
+its own ``refund`` / ``chargeback`` amounts taken off, op PV). A refund that leaves less than
+half a fen clears ``f`` / ``l``, the chain's own mark (``rg:me`` ``p``,
+referral_graph.py) and the links' first paid order (``lk:f`` ``p``, links.py: a farm's
+linked group is "none paid" again): the customer is "never paid" until it pays again. A refund with
+no amount takes back everything; a payment with no amount counts for nothing against a
+later refund. A partial refund (one add-on of a package) leaves a customer a customer.
+What it does not undo: a link written below the account while it was paid keeps the
+``k`` it was written with (referral_graph.py), and a payment the merchant keeps, however
+cheap, is a payment: a minimum price of being a customer is the pack's choice
+(``customer.spend_365d``-style sums), not this mark's. The refunds of an account's
+invitees are ``refunded_invitees``' evidence. Accuracy: exact while the latest paid order
+is within the history TTL (365 days by default); older is "never paid".
 """
 
 from __future__ import annotations
 
 from engine.features.builder import Batch, RequestBuilder
+from engine.features.referral_refunds import REFUND_TYPES
 from engine.features.spec import Entity, ReferralFeature, ReferralMetric
 
 METRIC = ReferralMetric.DAYS_SINCE_PAID
@@ -53,15 +68,27 @@ def emit_read(batch: Batch, tag: str, index: int) -> None:
     batch.ops.extend(("SR", index, batch.key(f"{tag}:rg:own"), "l", _DAY_MS))
 
 
-def emit_record(builder: RequestBuilder) -> None:
-    """On an ``order_paid``: widen the payer's own [first, latest] paid times to include this one."""
-    if builder.event.type != "order_paid":
+def emit_record(builder: RequestBuilder, *, times: bool) -> None:
+    """On the customer's own ``order_paid``: its net paid amount, and (``times``) widen its [first, latest]
+    paid times to include this one; on its own ``refund`` / ``chargeback``: take the amount off, and clear
+    the paid marks when nothing paid is left."""
+    event = builder.event
+    if event.type != "order_paid" and event.type not in REFUND_TYPES:
         return
     tag = builder.customer_tag()
     batch = builder.batch(tag)
+    own = batch.key(f"{tag}:rg:own")
+    amount = "" if event.amount is None else repr(float(event.amount))
+    if event.type in REFUND_TYPES:
+        me = batch.key(f"{tag}:rg:me") if builder.plan.referrer_paid else 0
+        linked = batch.key(f"{tag}:lk:f") if builder.plan.links is not None else 0
+        batch.deferred.extend(("PV", own, me, linked, amount))
+        return
     settings = builder.settings
     ttl = str((settings.history_ttl_s + settings.max_future_skew_s) * 1000 + SEEN_TTL_QUANTUM_MS)
-    batch.deferred.extend(("SW", batch.key(f"{tag}:rg:own"), ttl, SEEN_TTL_QUANTUM_MS))
+    if times:
+        batch.deferred.extend(("SW", own, ttl, SEEN_TTL_QUANTUM_MS))
+    batch.deferred.extend(("PN", own, amount or "0", ttl))
 
 
 def emit_unpaid(builder: RequestBuilder, index: int) -> None:

@@ -187,8 +187,9 @@ class FeatureStore:
         refund = event.type in referral_refunds.REFUND_TYPES and referral_refunds.records(plan.specs)
         if event.type == "order_paid" or refund:
             referral_graph.emit_paid(builder)
-        if referrer_paid.records(plan.specs):
-            referrer_paid.emit_record(builder)  # the payer's own slot: is it a customer, when it refers
+        times = referrer_paid.records(plan.specs)
+        if times or plan.referrer_paid or plan.links is not None:  # the payer's own slot: has it paid (net)
+            referrer_paid.emit_record(builder, times=times)
         if plan.links is not None:
             links.emit(builder, plan.links)
         batches = list(builder.batches.values())

@@ -39,6 +39,17 @@ recorded for the same stream sees it as trimmed by them, and ages are never nega
 
 Referrers' and groups' distinct sets (referral_graph.py, group_buy.py) stay exact sorted
 sets read by ``distinct_op`` (op DX).
+
+**Dated by the caller** (red team, session 7). An event's time is the caller's, accepted
+within the skew (±300 s) of the server's clock. A window read as (t - W, t] let a burst
+hide from itself: each claim dated a little before the previous one read a window holding
+only itself. So every count, sum and distinct counts what is already stored dated after
+the window's start (nothing stored can be dated past the clock + the skew: the bucket ring
+reads up to its newest bucket, the sorted sets to ``+inf``), and the window starts W before
+the earlier of t and the server's clock (``RequestBuilder.read_t``): an event dated ahead
+still sees what arrived in the W before it. For events dated at the clock (every honest
+storefront, and replay, whose history is older than the clock and read in order) nothing
+changes; a caller's dating can only add to a window, by at most the skew's worth.
 """
 
 from __future__ import annotations
@@ -142,7 +153,7 @@ def _emit_sorted_set(
     if aggregate is _SUM:
         batch.ops.extend(("ZS", index, key_index, after))
     else:
-        batch.ops.extend(("ZC", index, key_index, after, "+inf" if aggregate is _DISTINCT else builder.t_arg))
+        batch.ops.extend(("ZC", index, key_index, after, "+inf"))  # dated after t, stored before: counted
 
 
 #: A referrer's or group's distinct set's TTL moves when an event starts a new 30-minute quantum past the set's
@@ -185,6 +196,7 @@ def _emit_streams(builder: RequestBuilder, entity: Entity, streams: tuple[Stream
         return  # missing: the event has no such entity
     tag = located[1]
     event_type, read, t, record_any = builder.event.type, builder.read_values, builder.t, builder.record
+    read_t = builder.read_t  # windows start W before min(t, now) ("Dated by the caller" above)
     settings = builder.settings
     skew = settings.max_future_skew_s * 1000
     slack = settings.ttl_slack_s * 1000
@@ -225,7 +237,7 @@ def _emit_streams(builder: RequestBuilder, entity: Entity, streams: tuple[Stream
                 if member:
                     needs = settings.history_ttl_s * 1000 if window_ms < 0 else window_ms + slack
             if read:
-                stream.extend((s.index, -1 if s.low_back < 0 else t - s.low_back))
+                stream.extend((s.index, -1 if s.low_back < 0 else read_t - s.low_back))
         else:
             width = s.width
             if stream is None:
@@ -237,7 +249,7 @@ def _emit_streams(builder: RequestBuilder, entity: Entity, streams: tuple[Stream
                 if add:
                     needs = s.keep + slack
             if read:
-                stream.extend((s.index, (t - s.span) // width))
+                stream.extend((s.index, (read_t - s.span) // width))
         if new:
             by_field[name] = stream
             op.streams.append(stream)
@@ -273,12 +285,17 @@ def _emit_hll(
     window_ms = (spec.window_seconds or 0) * 1000
     width = max(1, window_ms // HLL_BUCKETS)
     current = builder.t // width
-    indices = [batch.key(f"{prefix}:{b}") for b in range(current - HLL_BUCKETS, current + 1)]
+    # from the window's start to the newest bucket an event dated ahead can have written ("Dated by the caller"),
+    # at most HLL_BUCKETS past this event's own
+    first = builder.read_t // width - HLL_BUCKETS
+    ahead = (builder.now + builder.settings.max_future_skew_s * 1000) // width
+    last = max(current, min(ahead, current + HLL_BUCKETS))
+    indices = [batch.key(f"{prefix}:{b}") for b in range(first, last + 1)]
     member = distinct_member(builder, spec)
     key = f"{prefix}:{current}"
     if record and member is not None and key not in builder.written:
         builder.written.add(key)
         ttl = str(window_ms + width + builder.settings.ttl_slack_s * 1000)
-        batch.ops.extend(("PA", indices[-1], member, ttl))
+        batch.ops.extend(("PA", indices[current - first], member, ttl))
     if builder.read_values:
         batch.ops.extend(("PC", index, len(indices), *indices))

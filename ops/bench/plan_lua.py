@@ -101,10 +101,13 @@ VARIANTS: dict[str, Callable[[str], str]] = {
             "    local found = {}",
         ),
         ("    local fl = call('HMGET', key, 'f', 'l', 'p')\n", "    local fl = {tstr, tstr, false}\n"),
-        ("    link_expire(key, A[i + 3], LINK_DAY)\n    link_facts[key]", "    link_facts[key]"),
         (
-            "    local key = KEYS[A[i + 1]]\n    if A[i + 2] == 1 then\n      -- the set grows",
-            "    local key = KEYS[A[i + 1]]\n    if false then\n      -- the set grows",
+            "    if fresh then call('PEXPIRE', key, A[i + 3]) else link_expire(key, A[i + 3], LINK_DAY) end",
+            "",
+        ),
+        (
+            "    local added = false\n    if A[i + 2] == 1 then\n      -- the set grows",
+            "    local added = false\n    if false then\n      -- the set grows",
         ),
         (
             "    local users = call('ZRANGEBYSCORE', key, A[i + 6], '+inf', 'WITHSCORES', 'LIMIT', 0, A[i + 7])",

@@ -242,7 +242,9 @@ local function entity_hash(key, ttl, count, o)
           out[#out + 1], out[#out + 2] = name, pack_mp(arr)
         end
       end
-      for r = b + 7, last, 2 do vals[A[r]] = ring_sum(arr, A[r + 1], hi) end
+      -- up to the newest bucket: events dated after this one but stored before it count (windows.py)
+      local top = arr and math.max(hi, arr[1]) or hi
+      for r = b + 7, last, 2 do vals[A[r]] = ring_sum(arr, A[r + 1], top) end
     elseif kind == 'D' then
       local member = A[b + 5]
       if member ~= '' and not dup then
@@ -502,7 +504,7 @@ while i <= last do
     end
     i = i + 5
   elseif op == 'ZS' then      -- idx key (lo: sum of the amounts after the last ':' of members
-    local members = call('ZRANGEBYSCORE', KEYS[A[i + 2]], A[i + 3], tstr)
+    local members = call('ZRANGEBYSCORE', KEYS[A[i + 2]], A[i + 3], '+inf')  -- dated later, stored before: counted
     local sum = 0
     for _, m in ipairs(members) do sum = sum + tonumber(string.match(m, ':([^:]*)$')) end
     vals[A[i + 1]] = sum
@@ -648,6 +650,27 @@ while i <= last do
     call('HSETNX', KEYS[A[i + 1]], 'p', tstr)
     call('PEXPIRE', KEYS[A[i + 1]], A[i + 2])
     i = i + 3
+  elseif op == 'PN' then      -- key amount ttl: a paid order's amount onto the payer's net paid ('n', referrer_paid.py)
+    local key = KEYS[A[i + 1]]
+    call('HINCRBYFLOAT', key, 'n', A[i + 2])
+    if call('PTTL', key) < 0 then call('PEXPIRE', key, A[i + 3]) end
+    i = i + 4
+  elseif op == 'PV' then      -- own me lkf amount: a refund ('' = all); once it takes back all that was paid, the marks go
+    -- me: the chain's own mark (rg:me p), lkf: the links' first paid order (lk:f p); 0 when the plan has none
+    local own = KEYS[A[i + 1]]
+    if call('EXISTS', own) == 1 then
+      local left = 0
+      if A[i + 4] ~= '' then left = tonumber(call('HINCRBYFLOAT', own, 'n', '-' .. A[i + 4])) end
+      if left < 0.005 then
+        call('HSET', own, 'n', '0')
+        call('HDEL', own, 'f', 'l')
+        seen[A[i + 1]] = nil
+        for k = 2, 3 do
+          if A[i + k] > 0 then call('HDEL', KEYS[A[i + k]], 'p') end
+        end
+      end
+    end
+    i = i + 5
   elseif op == 'TR' then      -- idx key: that level (0: nobody below)
     vals[A[i + 1]] = tonumber(call('HGET', KEYS[A[i + 2]], 'd') or '0')
     i = i + 3

@@ -51,7 +51,8 @@ async def test_only_the_referrers_own_paid_order_marks_it(backend: Backend, tena
     assert await has_paid(7, "c1", "colleague") is True  # the colleague who buys and shares the poster
     assert await has_paid(8, "c2", "colleague") is True
     assert await store.record_outcome(tenant=tenant, event=event(9, "refund", "colleague"), specs=SPECS)
-    assert await has_paid(10, "c3", "colleague") is True  # a refund is judged by the refund rules, not here
+    # a refund of everything it paid takes the mark back: a free "payment" (test_redteam_paid_marks.py)
+    assert await has_paid(10, "c3", "colleague") is False
 
 
 async def test_a_non_referral_event_has_no_referrer_to_ask(backend: Backend, tenant: str) -> None:
