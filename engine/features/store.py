@@ -49,7 +49,7 @@ from engine.features import (
 from engine.features.builder import LINK_PREFIX, Batch, RequestBuilder, StoreSettings
 from engine.features.keys import KeyBuilder
 from engine.features.lists import ListEntry, ListPage, ListStore
-from engine.features.plan import Plan, compile_plan
+from engine.features.plan import Plan, compile_plan, in_entity_hash
 from engine.features.spec import (
     BindingFeature,
     Entity,
@@ -190,8 +190,9 @@ class FeatureStore:
         builder.read_values = False
         builder.add_marker("outcome")
         builder.add_links()
+        windows.emit_streams(builder)
         for index, spec in enumerate(plan.specs, start=1):
-            if isinstance(spec, WindowedFeature):
+            if isinstance(spec, WindowedFeature) and not in_entity_hash(spec):
                 windows.emit(builder, spec, index)
             elif isinstance(spec, BindingFeature):
                 bindings.emit(builder, spec, index)
@@ -378,10 +379,11 @@ _EMIT: dict[type, Callable[[RequestBuilder, Any, int], None]] = {
 
 
 def _emit_all(builder: RequestBuilder, plan: Plan) -> None:
-    for index, spec in enumerate(plan.specs, start=1):
-        emit = _EMIT.get(type(spec))  # list features: below, one op per entity
-        if emit is not None:
-            emit(builder, spec, index)
+    windows.emit_streams(builder)  # the entity hashes' streams, by entity; the other specs one by one
+    specs = plan.specs
+    for index in plan.one_by_one:
+        spec = specs[index - 1]
+        _EMIT[type(spec)](builder, spec, index)
     if plan.links is not None:
         links.emit(builder, plan.links)
     for reads in plan.list_reads:  # reads of keys no script writes: their place is free
