@@ -289,6 +289,8 @@ async def test_a_retried_group_buy_open_gets_its_group_once(server: str) -> None
 
 
 async def test_an_event_id_whose_answer_was_lost_cannot_be_taken_over_by_another_customer(make_api: Any) -> None:
+    from redis.exceptions import ResponseError
+
     from api.claims import Claims
     from engine.errors import StoreUnavailable
 
@@ -299,11 +301,16 @@ async def test_an_event_id_whose_answer_was_lost_cannot_be_taken_over_by_another
         async def lost(calls: Any) -> None:  # Redis lost after the grant, before the answer was kept
             raise StoreUnavailable("redis remember failed: ConnectionError: injected")
 
+        async def refused(*calls: Any) -> None:  # the reservation's one-trip script refused: nothing ran in it
+            raise StoreUnavailable("redis composed failed: injected") from ResponseError("injected")
+
         services.writes.send = lost
+        services.writes.send_after = refused  # so the reservation goes on its own, then the writes are lost
         body = signup(customer="rt-first-owner")
         answer = (await api.post("/v1/score", json=body, headers=auth())).json()
         assert answer["degraded"] is True and answer["offers"][0]["status"] == "granted"
         services.writes.send = send
+        del services.writes.send_after
         await asyncio.sleep(0.3)
         await services.client.delete(Claims.event_key("alpha", body["event_id"]))  # as the 15 s pending TTL does
         taken = await api.post("/v1/score", json={**body, "customer": "rt-taker"}, headers=auth())
