@@ -2,7 +2,10 @@
 
 Per tenant, ``/v1/score`` claims ``event_id`` before anything is recorded, with one
 atomic SET NX (``claim.lua``) holding a fingerprint of the request: a digest of each
-field as sent. The claim is *pending* while the first request is evaluated and
+field as sent. On one server the claim is the first part of the feature script's call
+(one script, engine/datastore/compose.py): a claim already there stops it before the
+event is recorded; the pending value carries a per-request token, so a request that
+fails on the way frees the claim only if it took it. The claim is *pending* while the first request is evaluated and
 *done*, with the answer, once its writes land (in the same round trip as the
 request's other writes). A later request with the same id then
 
@@ -27,6 +30,7 @@ import asyncio
 import json
 import math
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -39,9 +43,15 @@ from engine.datastore.scripts import AnyRedis, Call, Script, guarded, run_one
 from engine.events import Event
 
 CLAIM_SCRIPT = Script.load("engine.features", "claim.lua")
+#: Free a claim only while it still holds this request's own pending value (its token).
+RELEASE_OWN = Script.inline(
+    "claim release", "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+)
 #: The json module's own string writers (C): what ``json.dumps`` calls for a str.
 _quote = json.encoder.encode_basestring
 _quote_ascii = json.encoder.encode_basestring_ascii
+#: ``json.dumps(value, sort_keys=True, ensure_ascii=False)`` without a new encoder per call (the same text).
+_sorted_json = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
 #: How long a claim stays pending when its request never finishes (worker killed).
 PENDING_TTL_MS = 15_000
 _PENDING, _DONE = "P", "D"
@@ -121,7 +131,7 @@ def _json_text(value: Any) -> str:
         return int.__repr__(value)  # what the json module writes for them
     if kind is float and math.isfinite(value):
         return float.__repr__(value)
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return _sorted_json(value)
 
 
 def _sorted_object(fields: dict[str, str], comma: str = ", ", colon: str = ": ") -> str:
@@ -173,10 +183,20 @@ class Claims:
 
     async def claim_event(self, *, tenant: str, event: Event, fingerprint: Fingerprint, space: str = SCORED) -> Claim:
         """Claim ``event.event_id`` as pending, or say what the earlier claim means."""
-        value = f"{_PENDING}|{fingerprint.encode()}"
-        call = Call(CLAIM_SCRIPT, [self.event_key(tenant, event.event_id, space)], [value, PENDING_TTL_MS])
-        stored = await run_one(self._client, call)
-        return Claim(ClaimState.NEW) if stored is None else _parse(stored, fingerprint)
+        stored = await run_one(self._client, self.claim_call(tenant=tenant, event=event, fingerprint=fingerprint,
+                                                              space=space))  # fmt: skip
+        return claim_of(stored, fingerprint)
+
+    def claim_call(
+        self, *, tenant: str, event: Event, fingerprint: Fingerprint, space: str = SCORED, token: str = ""
+    ) -> Call:
+        """The claim as a script call (nil reply: claimed), to run first in a composite (engine/datastore/compose.py).
+
+        ``token`` makes the pending value this request's own, so :meth:`release` with it
+        frees the claim only if this request took it (one whose reply was lost is not known).
+        """
+        value = f"{_PENDING}|{fingerprint.encode()}" + (f"|{token}" if token else "")
+        return Call(CLAIM_SCRIPT, [self.event_key(tenant, event.event_id, space)], [value, PENDING_TTL_MS])
 
     async def claim_key(self, *, tenant: str, key: str, fingerprint: Fingerprint) -> Claim:
         """Bind an Idempotency-Key to the request's fingerprint (NEW), or compare with its binding.
@@ -219,15 +239,39 @@ class Claims:
         value = f"{_DONE}|{fingerprint.encode()}|".encode() + payload
         return [("SET", self.event_key(tenant, event.event_id, space), value, "PX", self._ttl_ms)]
 
+    def complete_filled_call(
+        self, *, tenant: str, event: Event, fingerprint: Fingerprint, pieces: Sequence[bytes | str], script: Script,
+        space: str = SCORED,
+    ) -> Call:  # fmt: skip
+        """:meth:`complete_calls` as ``script`` (engine/datastore/compose.py's SET_FILLED): the answer in ``pieces``.
+
+        ``pieces`` alternate the answer's bytes and references to replies the composite fills in.
+        """
+        prefix = f"{_DONE}|{fingerprint.encode()}|".encode()
+        first = pieces[0]
+        head = prefix + (first if isinstance(first, bytes) else first.encode())
+        return Call(script, [self.event_key(tenant, event.event_id, space)], [self._ttl_ms, head, *pieces[1:]])
+
     async def release_key(self, *, tenant: str, key: str) -> None:
         """Unbind an Idempotency-Key whose request was refused before it was evaluated."""
         async with guarded("claim"):
             await self._client.delete(self.idempotency_key(tenant, key))
 
-    async def release(self, *, tenant: str, event_id: str, space: str = SCORED) -> None:
-        """Free a pending claim whose request could not be evaluated (Redis failed on the way)."""
+    async def release(self, *, tenant: str, event_id: str, space: str = SCORED, own: Call | None = None) -> None:
+        """Free a pending claim whose request could not be evaluated (Redis failed on the way).
+
+        ``own``: the :meth:`claim_call` this request sent: freed only while it holds that value.
+        """
+        if own is not None:
+            await run_one(self._client, Call(RELEASE_OWN, own.keys, own.args[:1]))
+            return
         async with guarded("claim"):
             await self._client.delete(self.event_key(tenant, event_id, space))
+
+
+def claim_of(stored: Any, fingerprint: Fingerprint) -> Claim:
+    """What the claim script's reply means for a request with ``fingerprint`` (nil: this request claimed it)."""
+    return Claim(ClaimState.NEW) if stored is None else _parse(stored, fingerprint)
 
 
 async def claim_or_replay(
@@ -240,8 +284,13 @@ async def claim_or_replay(
     wait_s: float,
     late: ApiError | None = None,
     space: str = SCORED,
+    attempt: Callable[[], Awaitable[Claim]] | None = None,
 ) -> bytes | None:
     """Claim the event id (None: evaluate the event) or the first answer to replay.
+
+    ``attempt``: how to claim, when the claim goes with other work in one round trip
+    (/v1/score's claim and features: :func:`api.scoring.service`); by default
+    :meth:`Claims.claim_event` on its own.
 
     Raises 409 :class:`IdempotencyConflict` when the id was first sent with other
     fields, :class:`InProgress` when its first request is still running after
@@ -257,8 +306,12 @@ async def claim_or_replay(
             raise late
         return answered.payload
     for _ in range(2):  # a second try when the pending first request gave up its claim
-        found: Claim | None = await guard.call(
-            "claim", claims.claim_event(tenant=tenant, event=event, fingerprint=fingerprint, space=space)
+        found: Claim | None = await (
+            attempt()
+            if attempt is not None
+            else guard.call(
+                "claim", claims.claim_event(tenant=tenant, event=event, fingerprint=fingerprint, space=space)
+            )
         )
         if found is not None and found.state is ClaimState.NEW:
             return None

@@ -20,6 +20,8 @@ from typing import Any
 from api.claims import Claims
 from api.encoding import encode as encode  # a response body as stored for retries (re-exported)
 from api.settings import Settings
+from engine.area.payers import AreaPolicy
+from engine.area.store import AreaSnapshots
 from engine.cases.book import CaseBook
 from engine.contacts.gate import ContactGate
 from engine.contacts.platform import WeComMonthly
@@ -60,9 +62,21 @@ class Services:
         self.clawbacks = Clawbacks(self.client)
         self.wecom = WecomLedger(self.client)
         self.protection = ProtectionCounters()
+        self.areas = AreaSnapshots(self.client)  # the tenants' payers per region, refreshed in the background
+
+    def payers_of(self, tenant: str, event: Event, policy: AreaPolicy | None) -> dict[str, int] | None:
+        """The tenant's payers per region for a scored event, from this worker's snapshot (no round trip).
+
+        Also writes the event's region in the background (once per customer), so a payer's
+        paid orders count for where it is from.
+        """
+        self.areas.place(tenant, event)
+        return self.areas.current(tenant) if policy is not None and policy.learned else None
 
     async def close(self) -> None:
         """Close the client; stop the embedded server if this worker started it."""
+        with contextlib.suppress(Exception):  # a background write of a region must not stop a shutdown
+            await self.areas.drain()
         await self.handle.aclose()
 
     async def ping(self) -> bool:

@@ -17,6 +17,7 @@ from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine.area.payers import AreaPolicy
 from engine.compile.features import feature_type
 from engine.compile.names import IP_OUTSIDE_AREA, PHONE_OUTSIDE_AREA
 from engine.events import Event, derived_fields
@@ -54,14 +55,36 @@ class FactBuilder:
         attributes: Mapping[str, Type],
         zone: ZoneInfo,
         service_area: frozenset[str] | None = None,
+        area_policy: AreaPolicy | None = None,
     ) -> None:
         self.zone = zone
         self._area = service_area  # None: no condition reads phone/ip.outside_area, so neither is computed
+        # the area learned from payers (engine/area): recomputed only when a new counts snapshot is handed in
+        self._policy = area_policy
+        self._payers: Mapping[str, int] | None = None
+        self._learned: frozenset[str] | None = service_area or None
         self._features = {name: feature_type(spec) for name, spec in feature_specs.items()}
         self._attributes = tuple((name, name.removeprefix("attr."), declared) for name, declared in attributes.items())
 
-    def build(self, event: Event, features: Mapping[str, Any], local: datetime | None = None) -> dict[str, Any]:
-        """The facts of ``event``; ``local`` is its timestamp in the pack's zone, if already known."""
+    def area(self, payers: Mapping[str, int] | None) -> frozenset[str] | None:
+        """The inside regions: the declared ones, widened by ``payers`` (a counts snapshot) when learning is on."""
+        if self._policy is None:
+            return self._area
+        if payers is not self._payers:
+            self._payers, self._learned = payers, self._policy.area(payers)
+        return self._learned
+
+    def build(
+        self,
+        event: Event,
+        features: Mapping[str, Any],
+        local: datetime | None = None,
+        payers: Mapping[str, int] | None = None,
+    ) -> dict[str, Any]:
+        """The facts of ``event``; ``local`` is its timestamp in the pack's zone, if already known.
+
+        ``payers``: the tenant's payers per region (engine/area), which widen the declared area.
+        """
         facts: dict[str, Any] = {}
         for key, value in zip(_EVENT_KEYS, _event_strings(event), strict=True):
             if value is not None:
@@ -75,9 +98,10 @@ class FactBuilder:
         for name, value in derived_fields(event).items():
             if value is not None:
                 facts[name] = value
-        if self._area is not None and event.phone and (outside := phone_outside(event.phone, self._area)) is not None:
+        area = self.area(payers) if self._policy is not None else self._area
+        if area is not None and event.phone and (outside := phone_outside(event.phone, area)) is not None:
             facts[PHONE_OUTSIDE_AREA] = outside
-        if self._area is not None and event.ip and (outside := ip_outside(event.ip, self._area)) is not None:
+        if area is not None and event.ip and (outside := ip_outside(event.ip, area)) is not None:
             facts[IP_OUTSIDE_AREA] = outside
         given = event.attributes
         if given:

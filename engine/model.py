@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
 
+from engine.area.payers import AreaPolicy
 from engine.diagnostics import Location
 from engine.expr.tree import Node, Type
 from engine.features.spec import FeatureSpec
@@ -373,6 +374,7 @@ class CompiledRuleSet:
     automation: Automation = field(default_factory=Automation)  # journeys, community rules, webhooks
     phone_region: str = "CN"  # phones without a country code are read in this region (engine/phones.py)
     service_area: frozenset[str] | None = None  # pack.service_area, when a condition reads phone/ip.outside_area
+    area_policy: AreaPolicy | None = None  # declared + learned from payers (engine/area), when a condition reads it
     scenarios: tuple[Scenario, ...] = ()  # stateful sequences, run by yutang test (engine/compile/scenarios.py)
     declared_features: tuple[str, ...] = ()  # every feature the pack declares (``features`` keeps those read)
     review: ReviewPolicy = field(default_factory=ReviewPolicy)  # the review queue (engine/cases)

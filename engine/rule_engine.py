@@ -51,13 +51,17 @@ class LoadedRuleSet:
             attributes=ruleset.attributes,
             zone=self.evaluator.zone,
             service_area=ruleset.service_area,
+            area_policy=ruleset.area_policy,
         )
         object.__setattr__(self, "fact_builder", builder)  # frozen: set once, derived from the rule set
 
-    def evaluate(self, event: Event, features: Mapping[str, Any]) -> Evaluation:
+    def evaluate(
+        self, event: Event, features: Mapping[str, Any], payers: Mapping[str, int] | None = None
+    ) -> Evaluation:
+        """Decide ``event``; ``payers`` (the tenant's payers per region, engine/area) widens the service area."""
         event_type, timestamp = event.type, event.timestamp
         local = timestamp.astimezone(self.evaluator.zone)
-        facts = self.fact_builder.build(event, features, local)
+        facts = self.fact_builder.build(event, features, local, payers)
         matched = self.matcher.match(event_type, facts)
         return self.evaluator.decide(
             event_type=event_type, timestamp=timestamp, matched=matched, facts=facts, local=local

@@ -29,6 +29,7 @@ from api.journeys.service import apply_journeys
 from api.outcomes import late
 from api.runtime import Runtime
 from api.services import encode
+from engine.area import store as area
 from engine.errors import StoreUnavailable
 from engine.events import Event
 from engine.outcome_lists import apply_outcome
@@ -76,6 +77,7 @@ async def _record(runtime: Runtime, tenant: str, event: Event, author: str, evid
     loaded = runtime.rulesets.of(tenant)
     specs = loaded.ruleset.record_plan[event.type]
     await guard.call("features", services.store.record_outcome(tenant=tenant, event=event, specs=specs))
+    await guard.call("area", area.record(services.client, tenant, event))  # paid orders and refunds (engine/area)
     early = await late.before_release(runtime, tenant, event, loaded)  # linked at checkout: nothing to release
     changes = await guard.call("holds", services.ledger.on_outcome(tenant=tenant, event=event))
     moved = await guard.call("reservations", services.ledger.on_reservation_outcome(tenant=tenant, event=event))

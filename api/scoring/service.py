@@ -15,27 +15,33 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from api.cases.opening import opening_for
-from api.claims import ClaimState, Fingerprint, claim_or_replay, conflict
+from api.claims import Claim, ClaimState, Fingerprint, claim_of, claim_or_replay, conflict
 from api.errors import IdempotencyConflict, InProgress, TimestampOutOfRange
 from api.event_time import event_time_error
 from api.experiment_metrics import count_experiment_grants
 from api.journeys.service import after_touches, apply_journeys
 from api.runtime import Runtime
 from api.scoring.extras import price_offers
+from api.scoring.one_trip import Fallback, Kept, grant_and_keep
 from api.scoring.options import ScoreOptions
 from api.scoring.render import render_evaluation, render_fail_mode, render_grants
 from api.services import encode
 from engine.datastore.batches import Command, ScriptCall
+from engine.datastore.compose import Stopped
+from engine.datastore.scripts import Call
 from engine.errors import StoreUnavailable
 from engine.evaluation import Evaluation
 from engine.events import Event
+from engine.features.store import FeatureSnapshot
 from engine.journeys.runner import Touches
+from engine.model import Offer
 from engine.offers.results import REFUSED, Grant
 from engine.rule_engine import LoadedRuleSet
 
@@ -75,27 +81,28 @@ async def score_event(
     """
     started = time.perf_counter()
     loaded = runtime.rulesets.of(tenant)  # one reference for the whole request (the tenant's own set)
-    services, guard, metrics = runtime.services, runtime.guard, runtime.metrics
     fingerprint = Fingerprint.of(event)
-    claimed = False
+    read = _ClaimAndRead(runtime, tenant, event, loaded, fingerprint)
     try:
         if idempotency_key is not None:
-            earlier = await _claim_keyed(runtime, tenant, event, fingerprint, idempotency_key, query)
+            earlier = await _claim_keyed(runtime, tenant, event, fingerprint, idempotency_key, query, read)
         else:
-            earlier = await _claim(runtime, tenant, event, fingerprint)
+            earlier = await _claim(runtime, tenant, event, fingerprint, read)
         if earlier is not None:
             return earlier
-        claimed = True
-        specs = loaded.ruleset.record_plan[event.type]
-        snapshot = await guard.call("features", services.store.record_and_read(tenant=tenant, event=event, specs=specs))
+        snapshot = read.snapshot
+        assert snapshot is not None  # claimed: the features came with the claim
     except StoreUnavailable as err:
-        if claimed:  # a retry must be evaluated, not told "in progress"
+        if read.sent is not None:  # a retry must be evaluated, not told "in progress"
             with contextlib.suppress(StoreUnavailable):
-                await guard.call("claim", services.claims.release(tenant=tenant, event_id=event.event_id))
+                await runtime.guard.call(
+                    "claim", runtime.services.claims.release(tenant=tenant, event_id=event.event_id, own=read.sent)
+                )
         body = _degraded(runtime, loaded, event, "features", str(err))
         return Scored(body, encode(body), replayed=False)
+    services, metrics = runtime.services, runtime.metrics
     after_features = time.perf_counter()
-    evaluation = loaded.evaluate(event, snapshot.values)
+    evaluation = loaded.evaluate(event, snapshot.values, services.payers_of(tenant, event, loaded.ruleset.area_policy))
     after_evaluation = time.perf_counter()
     body = render_evaluation(event, evaluation)
     writes: PendingWrites = []
@@ -107,15 +114,25 @@ async def score_event(
         )
     )  # fmt: skip
     held_back = await gate(loaded, evaluation) if gate is not None else {}
-    grants = await _grant(runtime, tenant, event, loaded, evaluation, body, writes, held_back)
-    opening = opening_for(loaded, event, evaluation, body)  # a review goes to the queue, with the other writes
-    if opening is not None:
-        writes.append(services.cases.open_call(tenant, opening))
-        metrics.cases_opened.inc()
-    if options is not None:
-        await options.apply(runtime, tenant, event, loaded, evaluation, grants, body)
-    after_offers = time.perf_counter()
-    payload, replies = await _keep(runtime, tenant, event, fingerprint, body, writes, loaded)
+    eligible = [o for o in evaluation.eligible if o.id not in held_back]
+    body["withheld"].extend({"offer": o.id, "why": held_back[o.id]} for o in evaluation.offers if o.id in held_back)
+    kept = None if options is not None else await grant_and_keep(
+        runtime, tenant, event, loaded, evaluation, body, writes, eligible, held_back, fingerprint
+    )  # fmt: skip
+    if isinstance(kept, Kept):  # the reservations and the writes went in one round trip
+        after_offers = time.perf_counter()
+        payload, replies = kept.payload, kept.replies
+    else:
+        first = kept.first if isinstance(kept, Fallback) else None
+        grants = await _grant(runtime, tenant, event, loaded, evaluation, body, writes, eligible, held_back, first)
+        opening = opening_for(loaded, event, evaluation, body)  # a review goes to the queue, with the other writes
+        if opening is not None:
+            writes.append(services.cases.open_call(tenant, opening))
+            metrics.cases_opened.inc()
+        if options is not None:
+            await options.apply(runtime, tenant, event, loaded, evaluation, grants, body)
+        after_offers = time.perf_counter()
+        payload, replies = await _keep(runtime, tenant, event, fingerprint, body, writes, loaded)
     await after_touches(runtime=runtime, tenant=tenant, event=event, loaded=loaded, touches=touches, replies=replies)
     finished = time.perf_counter()
     stage = metrics.stage
@@ -129,8 +146,39 @@ async def score_event(
     return Scored(body, payload, replayed=False)
 
 
+class _ClaimAndRead:
+    """The event id's claim and the event's features in one round trip: the claim gates the recording.
+
+    On one server both are one script (engine/datastore/compose.py): a claim already taken
+    (a retry, a reuse, a request still pending) stops it before anything is recorded, and
+    its reply is read as :meth:`Claims.claim_event`'s. ``sent``: the claim as sent, with
+    this request's token, so a failure frees only a claim this request took.
+    """
+
+    def __init__(
+        self, runtime: Runtime, tenant: str, event: Event, loaded: LoadedRuleSet, fingerprint: Fingerprint
+    ) -> None:
+        self.runtime, self.tenant, self.event, self.fingerprint = runtime, tenant, event, fingerprint
+        self.specs = loaded.ruleset.record_plan[event.type]
+        self.sent: Call | None = None
+        self.snapshot: FeatureSnapshot | None = None
+
+    async def __call__(self) -> Claim:
+        services, event = self.runtime.services, self.event
+        gate = self.sent = services.claims.claim_call(
+            tenant=self.tenant, event=event, fingerprint=self.fingerprint, token=secrets.token_hex(6)
+        )
+        recording = services.store.record_and_read(tenant=self.tenant, event=event, specs=self.specs, gate=gate)
+        try:
+            self.snapshot = await self.runtime.guard.call("features", recording)
+        except Stopped as stopped:
+            self.sent = None  # the claim was someone else's: never ours to free
+            return claim_of(stopped.reply, self.fingerprint)
+        return Claim(ClaimState.NEW)
+
+
 async def _claim_keyed(
-    runtime: Runtime, tenant: str, event: Event, fingerprint: Fingerprint, key: str, query: str
+    runtime: Runtime, tenant: str, event: Event, fingerprint: Fingerprint, key: str, query: str, read: _ClaimAndRead
 ) -> Scored | None:
     """Bind the Idempotency-Key, then claim the event id as :func:`_claim` does.
 
@@ -145,7 +193,7 @@ async def _claim_keyed(
     if binding.state is ClaimState.CONFLICT:
         raise conflict("Idempotency-Key", key, binding.fields)
     try:
-        return await _claim(runtime, tenant, event, fingerprint)
+        return await _claim(runtime, tenant, event, fingerprint, read)
     except (TimestampOutOfRange, IdempotencyConflict):
         if binding.state is ClaimState.NEW:
             with contextlib.suppress(StoreUnavailable):
@@ -153,12 +201,14 @@ async def _claim_keyed(
         raise
 
 
-async def _claim(runtime: Runtime, tenant: str, event: Event, fingerprint: Fingerprint) -> Scored | None:
-    """Claim the event id (None: evaluate it), or the earlier answer to replay; 409 / 422 otherwise."""
+async def _claim(
+    runtime: Runtime, tenant: str, event: Event, fingerprint: Fingerprint, read: _ClaimAndRead
+) -> Scored | None:
+    """Claim the event id and read its features (None: evaluate it), or the earlier answer to replay; 409 / 422."""
     try:
         payload = await claim_or_replay(
             runtime.services.claims, runtime.guard, tenant=tenant, event=event, fingerprint=fingerprint,
-            wait_s=runtime.settings.claim_wait_s, late=event_time_error(runtime.settings, event),
+            wait_s=runtime.settings.claim_wait_s, late=event_time_error(runtime.settings, event), attempt=read,
         )  # fmt: skip
     except InProgress:
         runtime.metrics.replays.labels(ROUTE).inc()
@@ -210,10 +260,11 @@ async def _grant(
     evaluation: Evaluation,
     body: dict[str, Any],
     writes: PendingWrites,
+    eligible: list[Offer],
     held_back: Mapping[str, str],
+    first: list[Any] | None = None,
 ) -> list[Grant]:
-    eligible = [o for o in evaluation.eligible if o.id not in held_back]
-    body["withheld"].extend({"offer": o.id, "why": held_back[o.id]} for o in evaluation.offers if o.id in held_back)
+    """Reserve ``eligible`` (``first``: the first round's replies, when they went with the speculated writes)."""
     if not eligible:
         return []
     try:
@@ -227,6 +278,7 @@ async def _grant(
                 stacked=loaded.evaluator.stacked,
                 deferred=writes,
                 now=time.time(),  # a trusted, back-dated event's hold must not end before it is answered
+                first=first,
             ),
         )
     except StoreUnavailable as err:

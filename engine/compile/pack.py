@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
+from engine.area.payers import AreaPolicy
 from engine.compile.bindings import compile_bindings
 from engine.compile.cases import compile_cases
 from engine.compile.features import compile_features, feature_type, service_area
@@ -170,14 +171,16 @@ def _compile(
         diagnostics.extend(check(predicates, locations))
     used = _used_features(predicates, all_features)
     reads_area = [(p.key, n) for p in predicates for n in AREA_FIELDS if n in names_read(p.condition)]
-    if reads_area and not area:
+    learned = pack.meta is not None and pack.meta.item.service_area_learned
+    if reads_area and not area and not learned:
         key, name = reads_area[0]
         what = "number's" if name.startswith("phone.") else "address's"
         message = f"'{name}' compares the {what} province with the merchant's: declare pack.service_area"
         diagnostics.append(Diagnostic(locations[key], Code.MISSING_FIELD, message))
     used |= {n for c in conditions_of(automation) for n in names_read(c) if n in all_features}
     feature_locations = {name: located.location(key=True) for name, located in pack.features.items()}
-    diagnostics.extend(check_size_budget(predicates, locations, used, feature_locations))
+    offer_ids = [o.id for o in offers]
+    diagnostics.extend(check_size_budget(predicates, locations, used, feature_locations, offer_ids))
     for name, located in pack.features.items():
         if name in features and name not in used:
             diagnostics.append(
@@ -231,6 +234,7 @@ def _compile(
         all_rules=rules,
         phone_region=region,
         service_area=area if reads_area else None,
+        area_policy=AreaPolicy(declared=area, learned=learned) if reads_area else None,
         offer_groups=offer_groups,
         automation=automation,
         declared_features=tuple(features),

@@ -50,6 +50,9 @@ class CoalescingRedis(Redis):
         self._queue: list[bytes] = []
         self._futures: list[asyncio.Future[Any]] = []
         self._link: LeanLink | None = None
+        #: Writes sent and commands in them (two int adds per write): the benches' and tests' round-trip counts.
+        self.round_trips = 0
+        self.commands_sent = 0
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         future = self._enqueue(pack(args))
@@ -102,6 +105,8 @@ class CoalescingRedis(Redis):
     def _flush(self) -> None:
         queue, futures = self._queue, self._futures
         self._queue, self._futures = [], []
+        self.round_trips += 1
+        self.commands_sent += len(futures)
         link = self._link or self._open_link()
         link.submit(b"".join(queue), futures)
 

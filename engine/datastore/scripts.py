@@ -39,7 +39,7 @@ from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 from engine.errors import StoreUnavailable
 
 AnyRedis = Redis | RedisCluster
-Arg = str | int | float
+Arg = str | int | float | bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,7 @@ def encode_ops(ops: list[Arg]) -> str:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UNSEEN = object()  # ``RequestBuilder.locate``: an entity not looked up yet
 _MS = timedelta(milliseconds=1)
 
 
@@ -65,6 +66,9 @@ class StoreSettings:
     ttl_slack_s: int = 3_600  # added to a window to get its set's TTL
     track_links: bool = True  # remember each customer's devices/ips/phones/addresses (own device, fraud labels)
     links_cap: int = 32  # newest of them kept per customer
+    # replay: a log is history, so its event times are the clock (a log dated after this host's clock
+    # must not read every later event into its windows); the API keeps the host's clock
+    event_clock: bool = False
 
 
 def event_ms(event: Event) -> int:
@@ -83,6 +87,7 @@ class Batch:
     owned: list[int] = field(default_factory=list)
     extras: list[str] = field(default_factory=list)  # names of the extra outputs, in order
     marker: str = ""  # ARGV[4], set on the customer's batch when recording
+    nested: list[int] = field(default_factory=list)  # places in ``ops`` of entity hash streams, flattened by argv
     _index: dict[str, int] = field(default_factory=dict)
 
     def key(self, name: str) -> int:
@@ -98,7 +103,27 @@ class Batch:
 
     def argv(self, t: int, now: int, n: int) -> list[Arg]:
         """Header plus every op packed in one JSON array argument (see plan.lua)."""
-        return [t, now, n, self.marker, encode_ops(self.ops + self.deferred if self.deferred else self.ops)]
+        ops = self.flat_ops() if self.nested else self.ops
+        return [t, now, n, self.marker, encode_ops(ops + self.deferred if self.deferred else ops)]
+
+    def flat_ops(self) -> list[Arg]:
+        """The ops with each entity hash's streams spliced in: their count, then each one's length and items.
+
+        The streams are filled by every spec of the entity after its op was placed, so they
+        are flattened here, once: cjson builds a table per nested array, and an event's ~30
+        of them cost plan.lua as much as the rest of its ops together (op EH, plan.lua).
+        """
+        ops, out, start = self.ops, [], 0
+        for at in self.nested:
+            out += ops[start:at]
+            streams: list[list[Arg]] = ops[at]  # type: ignore[assignment]  # the one non-scalar an op holds
+            out.append(len(streams))
+            for stream in streams:
+                out.append(len(stream))
+                out += stream
+            start = at + 1
+        out += ops[start:]
+        return out
 
 
 class RequestBuilder:
@@ -128,7 +153,7 @@ class RequestBuilder:
         self.t = min(event_ms(event), self.now + settings.max_future_skew_s * 1000)
         # windows start W before the earlier of the event's time and the clock: an event dated
         # ahead inside the skew still sees what arrived before it (windows.py, "Dated by the caller")
-        self.read_t = min(self.t, self.now)
+        self.read_t = self.t if settings.event_clock else min(self.t, self.now)
         self.t_arg = str(self.t)
         self.history_ttl = str(settings.history_ttl_s * 1000)
         self.event_hash = digest(event.event_id)
@@ -148,13 +173,12 @@ class RequestBuilder:
 
     def locate(self, entity: Entity) -> tuple[str, str] | None:
         """Key id and tag of the event's value of ``entity`` (None when absent), once per request."""
-        try:
-            return self._located[entity]
-        except KeyError:
-            pass
+        found = self._located.get(entity, _UNSEEN)
+        if found is not _UNSEEN:
+            return found  # type: ignore[return-value]  # a located value or None, never the sentinel
         raw = entity_value(self.event, entity)
-        found = self._located[entity] = None if raw is None else self.keys.locate(self.tenant, entity, raw)
-        return found
+        located = self._located[entity] = None if raw is None else self.keys.locate(self.tenant, entity, raw)
+        return located
 
     def tag_of(self, entity: Entity, entity_id: str) -> str:
         """``KeyBuilder.tag`` (memoized per worker)."""
@@ -213,6 +237,9 @@ class RequestBuilder:
 
     def add_links(self) -> None:
         """Record the customer's own device, ip, phone, address and payment: one ZADD in the customer's slot.
+
+        The set's TTL (the history's) is renewed on a new member, else once a day of it has run (op LK: a PTTL
+        read, not a PEXPIRE write, on an event that brings nothing new).
 
         Read when they refer someone (an invitee on the referrer's own device) and when
         they are labelled fraud (their known devices, phones and addresses are watched).

@@ -76,7 +76,8 @@ def entity_op(builder: RequestBuilder, tag: str, guard: bool) -> EntityOp:
         guard_slot(builder, batch, tag)
     batch.ops.extend(("EH", batch.key(f"{tag}:{KEY_SUFFIX}"), 0))
     op = builder.entity_ops[tag] = EntityOp(batch=batch, ttl_at=len(batch.ops) - 1)
-    batch.ops.append(op.streams)  # type: ignore[arg-type]  # a nested array: plan.lua reads it as one table
+    batch.nested.append(len(batch.ops))
+    batch.ops.append(op.streams)  # type: ignore[arg-type]  # spliced in flat by Batch.argv, once they are complete
     return op
 
 

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import base64
 import hmac
+from collections.abc import Callable
 from functools import lru_cache
 
 from engine.datastore.keys import PREFIX, safe_id
 from engine.events import Event, email_domain, ip_subnet, phone_block, phone_segment
 from engine.features.spec import PII_ENTITIES, Entity
+from engine.geo import ip_region
 from engine.identity.addresses import canonical_address
 from engine.identity.coupons import canonical_code
 from engine.identity.emails import canonical_email
@@ -53,6 +55,7 @@ NAMESPACE: dict[Entity, str] = {
     Entity.ADDRESS: "adr",
     Entity.EMAIL: "eml",
     Entity.PAYMENT: "pay",
+    Entity.IP_REGION: "ipr",
     Entity.GROUP: "grp",
     Entity.CAMPAIGN: "cmp",
     Entity.COUPON: "cpn",
@@ -110,38 +113,30 @@ def _subnet(value: str) -> str:
 
 def entity_value(event: Event, entity: Entity) -> str | None:
     """The raw (normalized) value of ``entity`` on ``event``, or None when absent."""
-    match entity:
-        case Entity.CUSTOMER:
-            return event.customer
-        case Entity.DEVICE:
-            return event.device
-        case Entity.IP:
-            return event.ip
-        case Entity.SUBNET:
-            return ip_subnet(event.ip)
-        case Entity.PHONE:
-            return event.phone
-        case Entity.PHONE_SEGMENT:
-            return phone_segment(event.phone)
-        case Entity.PHONE_BLOCK:
-            return phone_block(event.phone)
-        case Entity.EMAIL_DOMAIN:
-            return email_domain(event.email)
-        case Entity.REFERRER:
-            return event.referrer
-        case Entity.GROUP:
-            return event.group
-        case Entity.CAMPAIGN:
-            return event.campaign
-        case Entity.COUPON:
-            return None if event.coupon is None else canonical_code(event.coupon)
-        case Entity.ADDRESS:
-            return None if event.address is None else canonical_address(event.address)
-        case Entity.EMAIL:
-            return event.email
-        case Entity.PAYMENT:
-            return event.payment
-    return None  # pragma: no cover - the match is exhaustive
+    read = _VALUE_OF.get(entity)
+    return None if read is None else read(event)
+
+
+#: How each entity's value is read off an event: a dict, not a ``match`` of ``case Entity.X`` (each of them an
+#: attribute lookup on the enum class, ~1.5 us for the last one; entity_value runs for every entity of an event).
+_VALUE_OF: dict[Entity, Callable[[Event], str | None]] = {
+    Entity.CUSTOMER: lambda event: event.customer,
+    Entity.DEVICE: lambda event: event.device,
+    Entity.IP: lambda event: event.ip,
+    Entity.SUBNET: lambda event: ip_subnet(event.ip),
+    Entity.PHONE: lambda event: event.phone,
+    Entity.PHONE_SEGMENT: lambda event: phone_segment(event.phone),
+    Entity.PHONE_BLOCK: lambda event: phone_block(event.phone),
+    Entity.EMAIL_DOMAIN: lambda event: email_domain(event.email),
+    Entity.REFERRER: lambda event: event.referrer,
+    Entity.GROUP: lambda event: event.group,
+    Entity.CAMPAIGN: lambda event: event.campaign,
+    Entity.COUPON: lambda event: None if event.coupon is None else canonical_code(event.coupon),
+    Entity.ADDRESS: lambda event: None if event.address is None else canonical_address(event.address),
+    Entity.EMAIL: lambda event: event.email,
+    Entity.PAYMENT: lambda event: event.payment,
+    Entity.IP_REGION: lambda event: None if event.ip is None else ip_region(event.ip),
+}
 
 
 def mask(entity: Entity, value: str) -> str:

@@ -18,6 +18,7 @@ from functools import cache
 
 from engine.datastore.keys import digest
 from engine.features.spec import (
+    UNIT_SECONDS,
     Aggregate,
     BindingFeature,
     Entity,
@@ -171,6 +172,31 @@ def link_graph(specs: Sequence[FeatureSpec]) -> LinkGraph | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Stream:
+    """A windowed spec's stream in its entity's hash, all but the event's own values derived once per plan.
+
+    What each event adds is arithmetic on its time and its values (entity_hash.py's layout,
+    filled by ``windows.emit_streams``): the key's TTL needs, the ring, the trim and the
+    read bounds are offsets from here.
+    """
+
+    index: int  # the spec's value index
+    spec: WindowedFeature
+    on: frozenset[str]  # the event types that feed it (empty: all)
+    kind: str  # 'B' bucket ring, 'D' newest distinct values, 'S' first / last seen
+    name: str  # its field in the entity hash
+    window_ms: int  # the plan's longest window on the stream (UNBOUNDED: all history)
+    width: int = 0  # B: bucket width (ms)
+    keep: int = 0  # B: how far back the ring keeps buckets (ms)
+    span: int = 0  # B: the read's window minus 1 ms: its first bucket is (read_t - span) // width
+    low_back: int = UNBOUNDED  # D: the read's window (ms), UNBOUNDED for all history
+    which: int = 0  # S: 1 first, 2 last sight
+    unit_ms: int = 0  # S: the age's unit
+    counts: bool = True  # B: count (adds 1), else a sum (adds the field's number)
+    distinct_of: Entity | None = None  # D: the entity whose id it counts
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """The compiled form of one spec tuple."""
 
@@ -194,6 +220,10 @@ class Plan:
     # referrer-side distinct sets (inv, dev, ip, net) -> (value index, window s) of the specs reading them up to
     # now, read by the op recording the edge (referral_graph.py) instead of one ZCOUNT each
     referral_reads: dict[str, tuple[tuple[int, int | None], ...]] = field(default_factory=dict)
+    # the entity hash streams (windows.emit_streams), grouped by entity in order of first use: the other
+    # windowed specs (sorted sets, HyperLogLogs) are emitted spec by spec
+    entity_streams: tuple[tuple[Entity, tuple[Stream, ...]], ...] = ()
+    one_by_one: tuple[int, ...] = ()  # value indices of the specs emitted one by one (referral, group, binding...)
 
     @property
     def size(self) -> int:
@@ -237,7 +267,50 @@ def compile_plan(specs: Sequence[FeatureSpec]) -> Plan:
         links=link_graph(specs),
         stream_fields=tuple(stream_field(s) if isinstance(s, WindowedFeature) else "" for s in specs),
         referral_reads=_referral_reads(specs, _share_counts(specs)),
+        entity_streams=_entity_streams(specs, windows),
+        one_by_one=tuple(
+            i for i, s in enumerate(specs, start=1) if isinstance(s, ONE_BY_ONE) and not in_entity_hash(s)
+        ),
     )
+
+
+#: Spec kinds whose ops are emitted spec by spec (windowed: those not in the entity hash); list features go
+#: by entity (``Plan.list_reads``), link features as one graph (``Plan.links``).
+ONE_BY_ONE = (WindowedFeature, ReferralFeature, GroupFeature, BindingFeature)
+
+
+def in_entity_hash(spec: FeatureSpec) -> bool:
+    """Whether a spec is a stream of its entity's hash: bucketed, exact distinct, first / last seen."""
+    if not isinstance(spec, WindowedFeature):
+        return False
+    if spec.aggregate is Aggregate.DISTINCT:
+        return not spec.approx
+    return spec.bucketed or spec.aggregate in (Aggregate.FIRST_SEEN, Aggregate.LAST_SEEN)
+
+
+def _entity_streams(
+    specs: tuple[FeatureSpec, ...], windows: dict[str, int]
+) -> tuple[tuple[Entity, tuple[Stream, ...]], ...]:
+    by_entity: dict[Entity, list[Stream]] = {}
+    for index, spec in enumerate(specs, start=1):
+        if isinstance(spec, WindowedFeature) and in_entity_hash(spec):
+            by_entity.setdefault(spec.by, []).append(_stream(index, spec, windows[windowed_suffix(spec)]))
+    return tuple((entity, tuple(streams)) for entity, streams in by_entity.items())
+
+
+def _stream(index: int, spec: WindowedFeature, window_ms: int) -> Stream:
+    name = stream_field(spec)
+    if spec.aggregate in (Aggregate.FIRST_SEEN, Aggregate.LAST_SEEN):
+        which = 1 if spec.aggregate is Aggregate.FIRST_SEEN else 2
+        return Stream(index, spec, spec.on, "S", name, window_ms, which=which, unit_ms=UNIT_SECONDS[spec.unit] * 1000)
+    if spec.aggregate is Aggregate.DISTINCT:
+        low = UNBOUNDED if spec.window_seconds is None else spec.window_seconds * 1000
+        return Stream(index, spec, spec.on, "D", name, window_ms, low_back=low, distinct_of=field_entity(spec.field))
+    width_s = bucket_width_s(spec.window_seconds or 0)
+    return Stream(
+        index, spec, spec.on, "B", name, window_ms, width=width_s * 1000, keep=bucket_keep_ms(width_s, window_ms),
+        span=(spec.window_seconds or 0) * 1000 - 1, counts=spec.aggregate is Aggregate.COUNT,
+    )  # fmt: skip
 
 
 #: Referral metrics that count a referrer-side set over (t - window, now]: the set's name.

@@ -67,15 +67,16 @@ def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
     if spec.by is Entity.CUSTOMER:
         _emit_own(builder, spec, index)
         return
-    referrer = builder.event.referrer
-    if referrer is None:
+    located = builder.locate(Entity.REFERRER)  # the referrer's id and tag, once per request
+    if located is None:
         return
-    tag = builder.tag_of(Entity.REFERRER, builder.entity_id(Entity.REFERRER, referrer) or "")
+    tag = located[1]
     batch = builder.batch(tag)
     if not batch.has(f"{tag}:up"):
         _emit_core(builder, batch, tag)
     batch.owned.append(index)
-    invitee = builder.entity_id(Entity.CUSTOMER, builder.event.customer) or ""
+    customer = builder.locate(Entity.CUSTOMER)
+    invitee = "" if customer is None else customer[0]
     after = builder.after(spec.window_seconds)
     match spec.metric:
         case ReferralMetric.DEPTH:

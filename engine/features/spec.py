@@ -33,6 +33,9 @@ class Entity(StrEnum):
     ADDRESS = "address"  # the canonical key of engine.identity.addresses, never the raw text
     EMAIL = "email"  # canonical per provider (engine.identity.emails)
     PAYMENT = "payment"  # a wallet or card token from the payment provider (engine.identity.payments)
+    # the province (or, abroad, the country) of the event's IPv4 address, offline (engine/geo.py): a
+    # dial-up pool (秒拨) hands one account a new province per request; a parent's phone stays in one
+    IP_REGION = "ip_region"
 
 
 #: Entities that carry personal data: stored only as keyed hashes (HMAC).

@@ -31,7 +31,8 @@ from typing import Any
 
 import orjson
 
-from engine.datastore.scripts import AnyRedis, Call, Script, guarded, is_cluster, run_batch
+from engine.datastore.compose import run_gated
+from engine.datastore.scripts import AnyCall, AnyRedis, Call, Script, guarded, is_cluster, run_batch
 from engine.errors import StoreUnavailable
 from engine.events import Event
 from engine.features import (
@@ -48,7 +49,7 @@ from engine.features import (
 from engine.features.builder import LINK_PREFIX, Batch, RequestBuilder, StoreSettings
 from engine.features.keys import KeyBuilder
 from engine.features.lists import ListEntry, ListPage, ListStore
-from engine.features.plan import Plan, compile_plan
+from engine.features.plan import Plan, compile_plan, in_entity_hash
 from engine.features.spec import (
     BindingFeature,
     Entity,
@@ -128,15 +129,26 @@ class FeatureStore:
 
     # -- scoring path ---------------------------------------------------------------
 
-    async def record_and_read(self, *, tenant: str, event: Event, specs: Sequence[FeatureSpec]) -> FeatureSnapshot:
-        """Record the event into every spec it feeds, then return all specs' values."""
+    async def record_and_read(
+        self, *, tenant: str, event: Event, specs: Sequence[FeatureSpec], gate: AnyCall | None = None
+    ) -> FeatureSnapshot:
+        """Record the event into every spec it feeds, then return all specs' values.
+
+        ``gate`` (an event id's claim) runs first, in the same script on one server: when it
+        answers, nothing is recorded and :class:`~engine.datastore.compose.Stopped` is raised.
+        """
         plan = self.plan(specs)
         builder = self._builder(plan, tenant, event, record=True)
         builder.add_marker("pending" if self._cluster else "full")
         builder.add_links()
         _emit_all(builder, plan)
         batches = list(builder.batches.values())
-        results = await run_batch(self._client, [_call(builder, b) for b in batches])
+        calls = [_call(builder, b) for b in batches]
+        results = await (
+            run_batch(self._client, calls)
+            if gate is None
+            else run_gated(self._client, gate, calls, compose_them=not self._cluster)
+        )
         replay = _replayed_snapshot(results)
         if replay is not None:
             return await self._replay(plan, tenant, event, replay)
@@ -178,8 +190,9 @@ class FeatureStore:
         builder.read_values = False
         builder.add_marker("outcome")
         builder.add_links()
+        windows.emit_streams(builder)
         for index, spec in enumerate(plan.specs, start=1):
-            if isinstance(spec, WindowedFeature):
+            if isinstance(spec, WindowedFeature) and not in_entity_hash(spec):
                 windows.emit(builder, spec, index)
             elif isinstance(spec, BindingFeature):
                 bindings.emit(builder, spec, index)
@@ -366,10 +379,11 @@ _EMIT: dict[type, Callable[[RequestBuilder, Any, int], None]] = {
 
 
 def _emit_all(builder: RequestBuilder, plan: Plan) -> None:
-    for index, spec in enumerate(plan.specs, start=1):
-        emit = _EMIT.get(type(spec))  # list features: below, one op per entity
-        if emit is not None:
-            emit(builder, spec, index)
+    windows.emit_streams(builder)  # the entity hashes' streams, by entity; the other specs one by one
+    specs = plan.specs
+    for index in plan.one_by_one:
+        spec = specs[index - 1]
+        _EMIT[type(spec)](builder, spec, index)
     if plan.links is not None:
         links.emit(builder, plan.links)
     for reads in plan.list_reads:  # reads of keys no script writes: their place is free

@@ -56,10 +56,10 @@ from __future__ import annotations
 
 import random
 
-from engine.features.builder import Batch, RequestBuilder
-from engine.features.entity_hash import DISTINCT_CAP, entity_op
-from engine.features.plan import bucket_keep_ms, bucket_width_s, field_entity
-from engine.features.spec import UNIT_SECONDS, Aggregate, WindowedFeature
+from engine.features.builder import Arg, Batch, RequestBuilder
+from engine.features.entity_hash import DISTINCT_CAP, EntityOp, entity_op
+from engine.features.plan import Stream, field_entity, in_entity_hash
+from engine.features.spec import Aggregate, Entity, WindowedFeature
 
 HLL_BUCKETS = 8
 
@@ -94,25 +94,34 @@ def distinct_member(builder: RequestBuilder, spec: WindowedFeature) -> str | Non
 
 
 def emit(builder: RequestBuilder, spec: WindowedFeature, index: int) -> None:
-    """Add the ops recording (when fed) and reading ``spec`` for this event."""
+    """Add the ops recording (when fed) and reading ``spec`` for this event.
+
+    A stream of its entity's hash is emitted by ``emit_streams`` with the plan's others
+    (the feature store's path); here, alone, for a caller emitting one spec.
+    """
+    if in_entity_hash(spec):
+        for entity, streams in builder.plan.entity_streams:
+            if entity is spec.by:
+                _emit_streams(builder, entity, tuple(s for s in streams if s.index == index))
+        return
     located = builder.locate(spec.by)
     if located is None:
         return  # missing: the event has no such entity
     tag = located[1]
     suffix = builder.plan.suffixes[index - 1]
     record = builder.record and (not spec.on or builder.event.type in spec.on)
-    aggregate = spec.aggregate
-    if aggregate is _DISTINCT and spec.approx:
-        batch = builder.batch(tag)
-        batch.owned.append(index)
+    batch = builder.batch(tag)
+    batch.owned.append(index)
+    if spec.aggregate is _DISTINCT and spec.approx:
         _emit_hll(builder, spec, index, batch, f"{tag}:{suffix}", record)
-    elif spec.bucketed or aggregate is _DISTINCT or aggregate is _FIRST_SEEN or aggregate is _LAST_SEEN:
-        if record or builder.read_values:
-            _emit_entity(builder, spec, index, tag, suffix, record)
     else:
-        batch = builder.batch(tag)
-        batch.owned.append(index)
         _emit_sorted_set(builder, spec, index, batch, suffix, f"{tag}:{suffix}", record)
+
+
+def emit_streams(builder: RequestBuilder) -> None:
+    """Every entity hash stream of the plan (``Plan.entity_streams``): one EH op per entity on the event."""
+    for entity, streams in builder.plan.entity_streams:
+        _emit_streams(builder, entity, streams)
 
 
 _COUNT, _SUM, _DISTINCT = Aggregate.COUNT, Aggregate.SUM, Aggregate.DISTINCT
@@ -176,44 +185,76 @@ def distinct_op(
         batch.ops.extend((value_index, builder.low(seconds)))
 
 
-def _emit_entity(
-    builder: RequestBuilder, spec: WindowedFeature, index: int, tag: str, suffix: str, record: bool
-) -> None:
-    """A bucketed, exact distinct or first/last-seen stream: a field of the entity's hash (entity_hash.py)."""
-    guard = builder.cluster and builder.record and tag != builder.customer_tag()
-    op = entity_op(builder, tag, guard)
-    op.batch.owned.append(index)
-    plan, settings, t = builder.plan, builder.settings, builder.t
+def _emit_streams(builder: RequestBuilder, entity: Entity, streams: tuple[Stream, ...]) -> None:
+    """The streams of one entity (bucketed, exact distinct, first/last seen): fields of its hash (entity_hash.py).
+
+    The hot loop of call construction (~20 streams per shipped-pack event): ``EntityOp.stream``
+    and ``needs`` are inlined, everything static comes from the plan's ``Stream``.
+    """
+    located = builder.locate(entity)
+    if located is None:
+        return  # missing: the event has no such entity
+    tag = located[1]
+    event_type, read, t, record_any = builder.event.type, builder.read_values, builder.t, builder.record
+    read_t = builder.read_t  # windows start W before min(t, now) ("Dated by the caller" above)
+    settings = builder.settings
     skew = settings.max_future_skew_s * 1000
-    name = plan.stream_fields[index - 1]
-    window_ms = plan.windows[suffix]
-    aggregate = spec.aggregate
-    if aggregate is _FIRST_SEEN or aggregate is _LAST_SEEN:
-        stream, new = op.stream(name, ("S", name, 1 if record else 0))
-        if new and record:
-            op.needs((settings.history_ttl_s + settings.max_future_skew_s) * 1000)
-        if builder.read_values:
-            stream.extend((index, 1 if aggregate is _FIRST_SEEN else 2, UNIT_SECONDS[spec.unit] * 1000))
-    elif aggregate is _DISTINCT:
-        member = (_member(builder, spec, index) or "") if record else ""
-        trim = -1 if window_ms < 0 else t - window_ms - skew  # what a read up to the skew before t still sees
-        stream, new = op.stream(name, ("D", name, DISTINCT_CAP, trim, member))
-        if new and member:
-            op.needs(settings.history_ttl_s * 1000 if window_ms < 0 else window_ms + settings.ttl_slack_s * 1000)
-        if builder.read_values:
-            stream.extend((index, builder.low(spec.window_seconds)))
-    else:
-        width_s = bucket_width_s(spec.window_seconds or 0)
-        width, keep = width_s * 1000, bucket_keep_ms(width_s, window_ms)
-        add: float = 0
-        if record:
-            add = 1 if aggregate is _COUNT else (numeric_field(builder, spec.field) or 0)
-        ring = (keep + skew) // width + 1  # an event dated up to the skew ahead shifts out nothing a window reads
-        stream, new = op.stream(name, ("B", name, width, ring, add, t // width))
-        if new and add:
-            op.needs(keep + settings.ttl_slack_s * 1000)
-        if builder.read_values:
-            stream.extend((index, (builder.read_t - (spec.window_seconds or 0) * 1000 + 1) // width))
+    slack = settings.ttl_slack_s * 1000
+    op: EntityOp | None = None
+    owned: list[int] = []
+    by_field: dict[str, list[Arg]] = {}
+    ops: list[Arg] = []
+    ttl_at = 0
+    for s in streams:
+        on = s.on
+        record = record_any and (not on or event_type in on)
+        if not (record or read):
+            continue
+        if op is None:
+            op = entity_op(builder, tag, builder.cluster and record_any and tag != builder.customer_tag())
+            owned, by_field, ops, ttl_at = op.batch.owned, op.by_field, op.batch.ops, op.ttl_at
+        owned.append(s.index)
+        name, kind = s.name, s.kind
+        stream = by_field.get(name)
+        new = stream is None
+        needs = 0
+        if kind == "S":
+            if stream is None:
+                stream = [kind, name, 1 if record else 0]
+                if record:
+                    needs = (settings.history_ttl_s + settings.max_future_skew_s) * 1000
+            if read:
+                stream.extend((s.index, s.which, s.unit_ms))
+        elif kind == "D":
+            if stream is None:
+                window_ms = s.window_ms
+                member = ""
+                if record and s.distinct_of is not None:
+                    found = builder.locate(s.distinct_of)
+                    member = "" if found is None else found[0]
+                trim = -1 if window_ms < 0 else t - window_ms - skew  # what a read up to the skew before t still sees
+                stream = [kind, name, DISTINCT_CAP, trim, member]
+                if member:
+                    needs = settings.history_ttl_s * 1000 if window_ms < 0 else window_ms + slack
+            if read:
+                stream.extend((s.index, -1 if s.low_back < 0 else read_t - s.low_back))
+        else:
+            width = s.width
+            if stream is None:
+                add: float = 0
+                if record:
+                    add = 1 if s.counts else (numeric_field(builder, s.spec.field) or 0)
+                ring = (s.keep + skew) // width + 1  # an event dated up to the skew ahead shifts out nothing it reads
+                stream = [kind, name, width, ring, add, t // width]
+                if add:
+                    needs = s.keep + slack
+            if read:
+                stream.extend((s.index, (read_t - s.span) // width))
+        if new:
+            by_field[name] = stream
+            op.streams.append(stream)
+            if needs > ops[ttl_at]:  # type: ignore[operator]  # the EH op's TTL slot holds an int
+                ops[ttl_at] = needs
 
 
 def trims(builder: RequestBuilder) -> bool:

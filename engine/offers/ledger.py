@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from engine.datastore.batches import Command, ScriptCall, run_batch, text
 from engine.datastore.keys import CustomerKeys, OfferKeys, held_offers_key, reserved_offers_key
+from engine.errors import StoreUnavailable
 from engine.events import Event
 from engine.model import Offer
 from engine.offers import holds, reservations
@@ -91,8 +92,12 @@ class OfferLedger:
         stacked: frozenset[str] = frozenset(),
         deferred: list[ScriptCall | Command] | None = None,
         now: float | None = None,
+        first: Sequence[Any] | None = None,
     ) -> list[Grant]:
         """Grant at most one offer per exclusivity group, trying each group in priority order.
+
+        ``first``: the replies of the first round's reservation calls, already sent (with
+        the writes after the decision, engine/offers/one_trip.py): the rounds go on from them.
 
         ``evaluation_offers`` is ``Evaluation.eligible`` (every eligible offer, so a
         spent offer falls back to the next of its group). Returns every offer tried,
@@ -114,7 +119,10 @@ class OfferLedger:
         while cursor:
             planned = {g: self._plan(tenant, event, groups[g][i], day, now) for g, i in cursor.items()}
             calls = [(g, p) for g, p in planned.items() if not isinstance(p, Grant)]
-            replies = await run_batch(self.client, [p for _, p in calls])
+            if first is not None:
+                replies, first = _sent(first, len(calls)), None
+            else:
+                replies = await run_batch(self.client, [p for _, p in calls])
             for (g, _), reply in zip(calls, replies, strict=True):
                 planned[g] = _parse_reserve(groups[g][cursor[g]], event, text(reply))
             for g, grant in planned.items():
@@ -412,6 +420,16 @@ def _deadline(offer: Offer, event: Event) -> float | None:
     if offer.reserve:
         return event.epoch + offer.reserve.ttl_seconds
     return None
+
+
+def _sent(replies: Sequence[Any], expected: int) -> list[Any]:
+    """Replies of a first round sent elsewhere; :class:`StoreUnavailable` for an error among them (as run_batch)."""
+    if len(replies) != expected:
+        raise ValueError(f"{len(replies)} replies for {expected} reservation calls")
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise StoreUnavailable(f"redis reserve failed: {reply}") from reply
+    return list(replies)
 
 
 def _unmetered(offer: Offer) -> bool:

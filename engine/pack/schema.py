@@ -31,6 +31,10 @@ class PackMeta(_Section):
         default_factory=list,
         description="provinces the merchant serves (上海, 江苏...): referral outside_share counts the others",
     )
+    service_area_learned: bool = Field(
+        True,
+        description="also count as inside a province that holds 10%+ of the store's paying customers (20+ counted)",
+    )
     description: str = ""
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.area.payers import PayerAreas
 from engine.backends import BackendKind
 from engine.events import OUTCOME_TYPES, Event
 from engine.model import Offer
@@ -46,6 +47,9 @@ Item = tuple[Event, str | None, str | None, Mapping[str, Any] | None]
 LINKED_AT_CHECKOUT = "linked_at_checkout"
 #: One reward the new set granted (or held): beneficiary, offer, event id, event time (epoch seconds).
 GrantNote = tuple[str, str, str, float]
+#: How often (in events, log order) the judge takes a new snapshot of the payers' regions: like a worker's
+#: background refresh, the rules see the area as it stood a little while ago, and the same on every run.
+AREA_REFRESH_EVENTS = 256
 
 
 class Judge:
@@ -62,9 +66,16 @@ class Judge:
         # the new set's grants, for the replayer to write where the link metric ``rewards`` reads them
         self.notes_grants = self.plan.reads_grants
         self._grants: list[GrantNote] = []
+        self.payers = PayerAreas()  # the store's paying customers per region (engine/area), in log order
+        self._area: dict[str, int] = {}
+        self._seen = 0
 
     def take(self, items: list[Item]) -> None:
         for event, truth, family, values in items:
+            self.payers.observe(event)
+            self._seen += 1
+            if self._seen % AREA_REFRESH_EVENTS == 0:
+                self._area = self.payers.snapshot()
             if values is None or event.type in OUTCOME_TYPES:
                 self.outcome(event, linked=bool(values and values.get(LINKED_AT_CHECKOUT)))
             else:
@@ -72,7 +83,7 @@ class Judge:
 
     def score(self, event: Event, truth: str | None, values: Mapping[str, Any], family: str | None = None) -> None:
         evaluations = [
-            pack.evaluate(event, self.plan.values_for(index, event.type, values))
+            pack.evaluate(event, self.plan.values_for(index, event.type, values), self._area)
             for index, pack in enumerate(self.packs)
         ]
         for index, (tally, evaluation) in enumerate(zip(self.tallies, evaluations, strict=True)):

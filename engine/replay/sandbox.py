@@ -23,8 +23,9 @@ from engine.datastore.embedded import EmbeddedRedis
 from engine.features.builder import StoreSettings
 from engine.features.store import FeatureStore
 
-#: A log may be dated ahead of this host's clock (a simulated December): never clamp it.
-REPLAY_SETTINGS = StoreSettings(max_future_skew_s=100 * 365 * 86_400)
+#: A log may be dated ahead of this host's clock (a simulated December): never clamp it, and let its
+#: windows slide on the events' own times (the skew guard of windows.py is for callers, not history).
+REPLAY_SETTINGS = StoreSettings(max_future_skew_s=100 * 365 * 86_400, event_clock=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,9 +58,13 @@ def day_key(tenant: str, day: str) -> str:
 
 
 def local_bucket(moment: datetime, zone: ZoneInfo) -> tuple[str, str]:
-    """``moment``'s local date (YYYY-MM-DD) and hour (HH) in ``zone``."""
+    """``moment``'s local date (YYYY-MM-DD) and hour (HH) in ``zone``.
+
+    Written by hand: ``strftime`` cost ~4 µs per scored event; the text is the same (glibc's
+    ``%Y`` does not pad a year either).
+    """
     local = moment.astimezone(zone)
-    return local.strftime("%Y-%m-%d"), f"{local.hour:02d}"
+    return f"{local.year}-{local.month:02d}-{local.day:02d}", f"{local.hour:02d}"
 
 
 def fen(yuan: float) -> int:

@@ -15,7 +15,8 @@ without and with the two refund features (engine/features/referral_refunds.py), 
 reports what they add per event in the same way.
 ``--detection`` does the same for the detection windows issue 14 added after the links
 (``detection_specs``: the slow drip's 30-day sign-ups per IP and networks per device, the accounts per
-phone-number block), reporting what they add; ``--detection-feature NAME`` keeps only the named windows.
+phone-number block, the provinces of an account's requests in ten minutes and the seconds since a group's
+last red packet), reporting what they add; ``--detection-feature NAME`` keeps only the named windows.
 ``--hired-buyers`` does the same for the features that see 刷单 before the refunds (``hired_buyer_specs``:
 the referrer's own paid orders, its quick payers, the buyer's referral through an unpaid referrer;
 engine/features/referrer_paid.py).
@@ -229,6 +230,13 @@ def detection_specs(only: list[str] | None = None) -> tuple[FeatureSpec, ...]:
         _w("device.subnets_30d", Aggregate.DISTINCT, Entity.DEVICE, 30 * D, field="subnet"),
         # a code platform's SIM batch: accounts per 7-digit number block
         _w("phone_block.accounts_30d", Aggregate.DISTINCT, Entity.PHONE_BLOCK, 30 * D, field="customer"),
+        # honest look-alikes (session 7): relayed group joins per customer (address.payments_30d,
+        # the other, is not here: this stream's events carry no address)
+        _w("customer.group_joins_30d", Aggregate.COUNT, Entity.CUSTOMER, 30 * D, ("member_joined",)),
+        # 秒拨: the provinces of one account's requests (the IP's offline region, engine/geo.py)
+        _w("customer.ip_regions_10m", Aggregate.DISTINCT, Entity.CUSTOMER, 600, field="ip_region"),
+        # 协议抢: seconds since the group's last red_packet_sent, read on claims
+        _w("group.packet_age_s", Aggregate.LAST_SEEN, Entity.GROUP, None, ("red_packet_sent",), unit=TimeUnit.SECONDS),
     )
     return tuple(spec for spec in specs if not only or spec.name in only)
 

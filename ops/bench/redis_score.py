@@ -10,9 +10,13 @@ claim, the feature plan, journeys' STEP, the offers' RESERVE, the folded writes 
 the decision. Printed per event:
 
 - Redis CPU (``INFO cpu``, user + sys: the AOF's write and fsync included, as in
-  production) and the AOF bytes appended;
+  production) and the AOF bytes appended; this process's CPU (the app and the in-process
+  HTTP client together: compare builds, not with ``bench api``'s worker figure);
 - calls by command (``INFO commandstats``: scripts' inner calls counted by their own
   command, the scripts themselves left out);
+- by event type (``--typed`` events, one by one): the round trips and commands the
+  worker sent (the engine client's counters), Redis CPU (``INFO cpu`` around each, its
+  own cost taken off), and the top-level commands and scripts of the traced events;
 - runs, inner calls and execution time by script and by plain command, over a few more
   events traced with ``SLOWLOG`` at a threshold of 0 (a script's time includes its
   inner calls; tracing costs the server CPU, so those events are left out of the CPU
@@ -38,6 +42,7 @@ import pkgutil
 import random
 import sys
 import tempfile
+import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,6 +56,7 @@ from redis.asyncio import Redis  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from api.settings import Settings  # noqa: E402
+from engine.datastore import compose  # noqa: E402
 from engine.datastore.embedded import EmbeddedRedis  # noqa: E402
 from engine.datastore.local_cluster import start_local_cluster  # noqa: E402
 from ops.bench.api import sample_event  # noqa: E402
@@ -88,20 +94,34 @@ def bodies(count: int) -> list[bytes]:
 
 
 async def run(
-    url: str, rules: str, data: Path, posts: list[bytes], warmup: int, traced: int, masters: list[int] | None = None
+    url: str,
+    rules: str,
+    data: Path,
+    posts: list[bytes],
+    warmup: int,
+    traced: int,
+    masters: list[int] | None = None,
+    typed: int = 0,
 ) -> dict[str, Any]:
-    """Warm up, measure CPU / AOF / commandstats over the events, then trace ``traced`` more with SLOWLOG."""
+    """Warm up, measure CPU / AOF / commandstats, then ``typed`` events one by one, ``traced`` with SLOWLOG."""
     settings = Settings(rules_path=Path(rules), redis_url=url, data_dir=data, secret="bench-secret-0123456789",
                         api_keys=f"{KEY}:bench:score", watch_rules=False,
                         redis_cluster=masters is not None)  # fmt: skip
     app = create_app(settings)
     redis = Masters([Redis(port=port) for port in masters]) if masters else Masters([Redis.from_url(url)])
     headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
-    measured = posts[warmup : len(posts) - traced]
+    end = len(posts) - traced - typed
+    measured, by_type = posts[warmup:end], posts[end : end + typed]
+    kinds: Counter[str] = Counter()
+    trips: Counter[str] = Counter()
+    sent: Counter[str] = Counter()
+    cpu_of: Counter[str] = Counter()
+    logs: list[tuple[str, list[list[dict[str, Any]]]]] = []
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+                engine_client = app.state.runtime.services.client
 
                 async def post(batch: list[bytes]) -> None:
                     for body in batch:
@@ -110,20 +130,71 @@ async def run(
                 await post(posts[:warmup])
                 await redis.config_resetstat()
                 cpu, aof = await _cpu(redis), await _aof(redis)
+                worker = time.process_time()
                 await post(measured)
+                worker = time.process_time() - worker
                 cpu, aof = await _cpu(redis) - cpu, await _aof(redis) - aof
                 stats = await redis.info("commandstats")
+                info_cost = await _info_cost(redis)
+                for body in by_type:  # one by one: the client's round trips and Redis CPU per event type
+                    kind = json.loads(body)["type"]
+                    before = (getattr(engine_client, "round_trips", 0), getattr(engine_client, "commands_sent", 0))
+                    started = await _cpu(redis)
+                    await post([body])
+                    cpu_of[kind] += await _cpu(redis) - started - info_cost
+                    kinds[kind] += 1
+                    trips[kind] += getattr(engine_client, "round_trips", 0) - before[0]
+                    sent[kind] += getattr(engine_client, "commands_sent", 0) - before[1]
                 # the slow log costs the server CPU itself: traced events are not in the CPU figure
                 await redis.config_set("slowlog-log-slower-than", 0)
                 await redis.config_set("slowlog-max-len", 1_000_000)
                 await redis.slowlog_reset()
-                await post(posts[len(posts) - traced :])
-                log = await redis.slowlog_get(1_000_000)
+                for body in posts[len(posts) - traced :]:
+                    await post([body])
+                    logs.append((json.loads(body)["type"], await redis.slowlog_get(1_000_000)))
+                    await redis.slowlog_reset()
     finally:
         await redis.config_set("slowlog-log-slower-than", 10_000)
         await redis.aclose()
     names = script_names()
-    return {**figures(len(measured), cpu, aof, stats), **merged([by_script(traced, each, names) for each in log])}
+    masters_logs = [[e for _, each in logs for e in each[m]] for m in range(len(redis.clients))]
+    typed_figures = per_type(kinds, trips, sent, cpu_of, logs, names)
+    whole = merged([by_script(traced, each, names) for each in masters_logs])
+    process = {"process_cpu_us_per_event": round(worker / max(len(measured), 1) * 1e6, 1)}
+    return {**figures(len(measured), cpu, aof, stats), **process, **whole, "by_type": typed_figures}
+
+
+async def _info_cost(redis: Masters, times: int = 50) -> float:
+    """Redis CPU of one ``INFO cpu`` read (subtracted from the per-type figures, which read it per event)."""
+    first = await _cpu(redis)
+    for _ in range(times - 1):
+        await _cpu(redis)
+    return (await _cpu(redis) - first) / times
+
+
+def per_type(
+    kinds: Counter[str], trips: Counter[str], sent: Counter[str], cpu: Counter[str],
+    logs: list[tuple[str, list[list[dict[str, Any]]]]], names: dict[str, str],
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Per event type: round trips and commands the worker sent, Redis CPU, top-level commands and time inside them."""
+    traced: dict[str, list[list[dict[str, Any]]]] = defaultdict(list)
+    for kind, each in logs:
+        traced[kind].append([e for master in each for e in master])
+    result: dict[str, dict[str, Any]] = {}
+    for kind in sorted(set(kinds) | set(traced)):
+        n = kinds[kind]
+        entries = [e for each in traced[kind] for e in each]
+        scripts = by_script(len(traced[kind]), entries, names) if traced[kind] else {}
+        result[kind] = {
+            "events": n,
+            "round_trips": round(trips[kind] / n, 2) if n else None,
+            "commands_sent": round(sent[kind] / n, 2) if n else None,
+            "redis_cpu_us": round(cpu[kind] / n * 1e6, 1) if n else None,
+            "top_level_commands": scripts.get("round_trip_commands_per_event"),
+            "us_in_commands": scripts.get("server_us_per_event"),
+            "scripts": {k: v["runs"] for k, v in scripts.get("by_script", {}).items()},
+        }
+    return result
 
 
 class Masters:
@@ -223,7 +294,7 @@ def by_script(n: int, log: list[dict[str, Any]], names: dict[str, str]) -> dict[
             continue
         if command in ("evalsha", "eval"):
             sha = words[1] if command == "evalsha" and len(words) > 1 else ""
-            name = names.get(sha, f"script {sha[:10]}")
+            name = names.get(sha) or _composite_name(sha, names)
         else:
             name = command
         runs[name] += 1
@@ -244,35 +315,56 @@ def by_script(n: int, log: list[dict[str, Any]], names: dict[str, str]) -> dict[
     }
 
 
+def _composite_name(sha: str, names: dict[str, str]) -> str:
+    """``composed(a+b)`` for a composite of engine/datastore/compose.py (this process built it), by its parts' names."""
+    parts = compose.parts_of(sha)
+    if parts is None:
+        return f"script {sha[:10]}"
+    short = [names.get(p.sha, p.name) for p in parts]
+    return "composed(" + "+".join(n if n.endswith(".lua") else n.rsplit(".", 1)[-1] for n in short) + ")"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1500)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--traced", type=int, default=300, help="events after the measured ones, timed by SLOWLOG")
+    parser.add_argument("--typed", type=int, default=300, help="events after those, measured one by one by type")
     parser.add_argument("--rules", default=str(ROOT / "rules"))
     parser.add_argument("--cluster", action="store_true", help="on a local cluster, summed over its masters")
     parser.add_argument("--masters", type=int, default=3, help="the local cluster's masters (1: cluster mode alone)")
     parser.add_argument("--appendfsync", default=None, help="the one server's appendfsync (default: yutang's)")
     args = parser.parse_args()
-    posts = bodies(args.warmup + args.events + args.traced)
+    posts = bodies(args.warmup + args.events + args.typed + args.traced)
     with tempfile.TemporaryDirectory(prefix="yutang-bench-") as tmp:
         data = Path(tmp) / "data"
         if args.cluster:
             cluster = start_local_cluster(Path(tmp) / "cluster", masters=args.masters)
             try:
-                result = asyncio.run(run(cluster.url, args.rules, data, posts, args.warmup, args.traced, cluster.ports))
+                result = asyncio.run(
+                    run(cluster.url, args.rules, data, posts, args.warmup, args.traced, cluster.ports, args.typed)
+                )
             finally:
                 cluster.stop()
         else:
             config = {"appendfsync": args.appendfsync} if args.appendfsync else {}
             with EmbeddedRedis(Path(tmp) / "redis", config=config) as server:
-                result = asyncio.run(run(server.url, args.rules, data, posts, args.warmup, args.traced))
-    print(f"whole scored event: {result['redis_cpu_us_per_event']} us Redis CPU, {result['calls_per_event']} calls, "
+                result = asyncio.run(
+                    run(server.url, args.rules, data, posts, args.warmup, args.traced, typed=args.typed)
+                )
+    print(f"whole scored event: {result['redis_cpu_us_per_event']} us Redis CPU, "
+          f"{result['process_cpu_us_per_event']} us this process's CPU, {result['calls_per_event']} calls, "
           f"{result['aof_bytes_per_event']} AOF bytes, {result['server_us_per_event']} us in commands "
           f"per event")  # fmt: skip
     print(f"  by command: {result['by_command']}")
     for name, each in result["by_script"].items():
         print(f"  {name:36s} {each['runs']:5.2f} runs {each['calls']:6.1f} inner calls {each['us']:7.1f} us per event")
+    print("  by event type: events, round trips, commands sent, Redis CPU us, top-level commands, us in commands")
+    for kind, each in result["by_type"].items():
+        print(f"  {kind:18s} {each['events']:4d} {each['round_trips'] or 0:5.2f} {each['commands_sent'] or 0:5.2f} "
+              f"{each['redis_cpu_us'] or 0:7.1f} {each['top_level_commands'] or 0:5.2f} "
+              f"{each['us_in_commands'] or 0:7.1f}"
+              f"  {each['scripts']}")  # fmt: skip
     print(json.dumps(result))
 
 

@@ -7,6 +7,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from redis.exceptions import ResponseError
+
 from api.claims import FIELD_DIGEST_BYTES, Claims
 from engine.datastore.keys import digest
 from engine.errors import StoreUnavailable
@@ -45,15 +47,20 @@ async def test_an_answer_whose_writes_were_lost_says_so_and_its_retry_is_evaluat
         services = api.app.state.runtime.services  # type: ignore[attr-defined]
         send = services.writes.send
 
-        async def lost(calls: Any) -> None:  # a fault real Redis cannot produce on demand mid-request
+        async def lost(*calls: Any) -> None:  # a fault real Redis cannot produce on demand mid-request
             raise StoreUnavailable("redis remember failed: ConnectionError: injected")
 
+        async def refused(*calls: Any) -> None:  # the reservation's script with the writes refused: nothing ran
+            raise StoreUnavailable("redis composed failed: injected") from ResponseError("injected")
+
         services.writes.send = lost
+        services.writes.send_after = refused  # so the reservation goes on its own, then the writes are lost
         body = event("signup", device="d-lost-writes")
         answer = (await api.post("/v1/score", json=body, headers=auth())).json()
         assert answer["degraded"] is True and answer["degraded_reason"].startswith("answer not kept")
         assert answer["offers"][0]["status"] == "granted"  # the budget was reserved before the writes
         services.writes.send = send
+        del services.writes.send_after
         await asyncio.sleep(0.3)  # the guard's breaker (0.2 s) opened on the failure
         busy = await api.post("/v1/score", json=body, headers=auth())
         assert busy.status_code == 409 and busy.json()["error"]["code"] == "in_progress"

@@ -32,11 +32,15 @@ async def test_five_accounts_at_one_flat_typed_five_ways_are_five_accounts_at_on
     async with make_api(rules_path=SHIPPED) as api:
         answers = []
         for n, address in enumerate(ADDRESSES):
-            body = event("order", customer=f"drop{n}", amount=299, device=f"dv-drop{n}", address=address)
+            # the back end pays every checkout from its one wallet
+            body = event(
+                "order", customer=f"drop{n}", amount=299, device=f"dv-drop{n}", address=address, payment="wx-drop"
+            )
             answers.append((await api.post("/v1/score", json=body, headers=auth())).json())
         shared = [reasons(a).get("address_shared_accounts") for a in answers]
-        # the shipped pack flags an address from its fifth account (rules/risk/multi_account.yaml)
-        assert shared == [None, None, None, None, {"address.accounts_30d": 5}]
+        # the shipped pack flags an address from its fifth account paid from few wallets
+        # (rules/risk/multi_account.yaml): five accounts at one address, one wallet between them
+        assert shared == [None, None, None, None, {"address.accounts_30d": 5, "address.payments_30d": 1}]
         # a neighbour one door along is another address
         door = event("order", customer="neighbour", amount=299, address="西湖区文三路100号3栋2单元502室")
         assert "address_shared_accounts" not in reasons((await api.post("/v1/score", json=door, headers=auth())).json())

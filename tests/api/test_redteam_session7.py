@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from engine.datastore.embedded import EmbeddedRedis, free_port
-from tests.api.conftest import auth, event
+from tests.api.conftest import BETA, auth, event
 
 SHIPPED = Path(__file__).resolve().parents[2] / "rules"
 TELLS: list[dict[str, Any]] = [
@@ -87,3 +87,29 @@ async def test_a_blocked_farmer_gets_nothing_from_an_outage_held(make_api, own_r
             assert answer["degraded"] is True and answer["offers"] == [], kind
             if kind in ("coupon_claim", "red_packet_claim", "group_buy_join"):
                 assert answer["decision"] != "allow", kind
+
+
+LIGHT = """pack: {name: t, timezone: Asia/Shanghai}
+tiers: [{id: everyone, default: true}]
+decision: {review_at: 40, deny_at: 70}
+"""
+
+
+async def test_a_tenant_pack_of_hundreds_of_offers_cannot_degrade_another_tenant(make_api, tmp_path: Path) -> None:
+    """Alpha's admin layers 300 valid offers on the base: each signup reserved 300 units in one ledger script,
+    past the Redis timeout, and the breaker it opened degraded beta's answers too. Such a pack does not compile
+    now (LIMIT_EXCEEDED), so alpha keeps the base and beta never notices."""
+    root = tmp_path / "pack"
+    (root / "tenants" / "alpha").mkdir(parents=True)
+    (root / "pack.yaml").write_text(LIGHT)
+    offers = "\n".join(
+        f"  - {{id: o{i}, label: x, tiers: [everyone], on: [signup], effect: {{type: points, value: 1}},"
+        " value_yuan: 1, beneficiary: customer, budget: {total: 100000, per_customer: 5}}"
+        for i in range(300)
+    )
+    (root / "tenants" / "alpha" / "offers.yaml").write_text(f"offers:\n{offers}\n")
+    async with make_api(rules_path=root) as api:
+        for _ in range(3):
+            alpha = (await api.post("/v1/score", json=event("signup"), headers=auth())).json()
+            beta = (await api.post("/v1/score", json=event("signup"), headers=auth(BETA))).json()
+            assert (alpha["degraded"], beta["degraded"]) == (False, False), beta.get("degraded_reason")

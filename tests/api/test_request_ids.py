@@ -8,6 +8,7 @@ as sent; a malformed traceparent is dropped, never repaired.
 from __future__ import annotations
 
 import logging
+import uuid
 
 import pytest
 
@@ -33,6 +34,15 @@ async def test_an_unsafe_request_id_is_replaced_by_a_fresh_one(api, sent):
 async def test_two_requests_without_an_id_get_different_ones(api):
     first, second = (await api.get("/healthz"), await api.get("/healthz"))
     assert first.headers["x-request-id"] != second.headers["x-request-id"]
+
+
+async def test_fresh_ids_are_uuid4_hex_and_never_repeat_across_a_batch_of_draws(api):
+    """Fresh ids come 64 to a draw from the OS: every one is a version-4 UUID's hex, none repeats past a draw."""
+    got = [(await api.get("/healthz")).headers["x-request-id"] for _ in range(150)]
+    assert len(set(got)) == len(got)
+    for text in got:
+        parsed = uuid.UUID(hex=text)
+        assert parsed.hex == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122, text
 
 
 async def test_every_error_body_carries_the_answer_s_request_id(api):

@@ -70,8 +70,10 @@ def test_only_a_placed_address_outside_the_area_counts(loaded, ip: str | None, r
     assert [r.rule for r in evaluation.reasons] == rules
 
 
-def test_a_pack_reading_it_without_a_service_area_is_told_where() -> None:
-    ruleset, diagnostics = compile_files({"p.yaml": PACK.replace(", service_area: [北京, 天津, 河北]", "")})
+def test_a_pack_reading_it_without_any_area_is_told_where() -> None:
+    """No declared area and learning turned off: nothing could place the store (engine/area)."""
+    pack = PACK.replace(", service_area: [北京, 天津, 河北]", ", service_area_learned: false")
+    ruleset, diagnostics = compile_files({"p.yaml": pack})
     assert ruleset is None
     assert [d.render() for d in diagnostics] == [
         "p.yaml:6:9 MISSING_FIELD 'ip.outside_area' compares the address's province with the merchant's:"

@@ -58,8 +58,9 @@ def test_only_a_known_province_outside_the_area_counts(loaded, phone: str | None
     assert ([r.rule for r in evaluation.reasons] == ["far_number"]) is hit
 
 
-def test_a_pack_reading_it_without_a_service_area_is_told_where() -> None:
-    ruleset, diagnostics = compile_files({"p.yaml": PACK.replace(", service_area: [上海, 江苏, 浙江]", "")})
+def test_a_pack_reading_it_without_a_service_area_or_learning_is_told_where() -> None:
+    pack = PACK.replace("service_area: [上海, 江苏, 浙江]", "service_area_learned: false")
+    ruleset, diagnostics = compile_files({"p.yaml": pack})
     assert ruleset is None
     assert [d.render() for d in diagnostics] == [
         "p.yaml:6:9 MISSING_FIELD 'phone.outside_area' compares the number's province with the merchant's:"
@@ -75,3 +76,41 @@ def test_a_pack_that_never_reads_it_never_computes_it() -> None:
         assert "phone.outside_area" not in facts and facts["phone.segment"] == "135"
     finally:
         ruleset.matcher.close()
+
+
+def _paid(customer: str) -> Event:
+    return Event(event_id=f"p-{customer}", type="order_paid", customer=customer, amount=99, timestamp=datetime.now(UTC))
+
+
+def test_a_pack_without_a_service_area_learns_it_from_its_payers() -> None:
+    """A merchant who never set its area: nothing is "outside" until its payers say where home is."""
+    from engine.area.payers import PayerAreas
+
+    ruleset = prepare({"p.yaml": PACK.replace(", service_area: [上海, 江苏, 浙江]", "")}, "python")
+    try:
+        areas = PayerAreas()
+        assert not ruleset.evaluate(_signup("13501234567"), {}, areas.snapshot()).reasons  # no area known yet
+        for i in range(25):  # 25 parents from Beijing (block 135 0123) pay
+            areas.observe(Event(event_id=f"s{i}", type="signup", customer=f"m{i}", phone=f"1350123{i:04d}",
+                                timestamp=datetime.now(UTC)))  # fmt: skip
+            areas.observe(_paid(f"m{i}"))
+        counts = areas.snapshot()
+        assert not ruleset.evaluate(_signup("13501234567"), {}, counts).reasons  # Beijing is home now
+        assert [r.rule for r in ruleset.evaluate(_signup("13912345678"), {}, counts).reasons] == ["far_number"]
+    finally:
+        ruleset.matcher.close()
+
+
+def test_the_declared_area_is_widened_by_payers_unless_learning_is_off() -> None:
+    from engine.area.payers import TOTAL
+
+    counts = {"北京": 30, TOTAL: 30}  # the studio moved to Beijing; the pack still says 上海, 江苏, 浙江
+    on = prepare({"p.yaml": PACK}, "python")
+    off = prepare({"p.yaml": PACK.replace("service_area: [", "service_area_learned: false, service_area: [")}, "python")
+    try:
+        assert not on.evaluate(_signup("13501234567"), {}, counts).reasons
+        assert not on.evaluate(_signup("13912345678"), {}, counts).reasons  # declared stays inside
+        assert [r.rule for r in off.evaluate(_signup("13501234567"), {}, counts).reasons] == ["far_number"]
+    finally:
+        on.matcher.close()
+        off.matcher.close()

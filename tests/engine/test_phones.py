@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
+import phonenumbers
 import pytest
 from pydantic import ValidationError
 
@@ -74,3 +76,49 @@ def test_an_unknown_phone_region_is_a_diagnostic_at_its_place() -> None:
     assert [d.render() for d in diagnostics] == [
         "pack.yaml:2:57 INVALID_VALUE unknown phone region 'XX'; use an ISO 3166 code like CN or HK"
     ]
+
+
+def _libphonenumber(compact: str, region: str) -> str:
+    """The E.164 libphonenumber gives ("refused" when it cannot parse it): what ``e164`` gave before its fast path."""
+    try:
+        number = phonenumbers.parse(compact, region)
+    except phonenumbers.NumberParseException:
+        return "refused"
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _ours(sent: str, region: str) -> str:
+    try:
+        return e164(sent, region)
+    except ValueError:
+        return "refused"
+
+
+SPACED = "{0[0]}{0[1]}{0[2]} {0[3]}{0[4]}{0[5]}{0[6]}-{0[7]}{0[8]}{0[9]}{0[10]}"  # 138 0013-8000
+
+
+@pytest.mark.parametrize("form", ["{}", "+86{}", "0086{}", "+86 {}", SPACED])
+def test_the_mainland_mobile_fast_path_gives_what_libphonenumber_gives_for_every_4_digit_prefix(form: str) -> None:
+    """``e164`` answers 11-digit mainland mobiles without parsing them: for each prefix 1000-1999 (those it
+    answers itself and those it parses), four numbers of it must come out as libphonenumber writes them."""
+    rng = random.Random(7)
+    for prefix in range(1000, 2000):
+        numbers = [f"{prefix}{rng.randrange(10**7):07d}" for _ in range(3)]
+        numbers.append(f"{prefix}{rng.randrange(10)}00{rng.randrange(10**4):04d}")  # 1790100...: dialled abroad
+        for number in numbers:
+            sent = form.format(number)
+            compact = sent.replace(" ", "")
+            expected = _libphonenumber("+" + compact[2:] if compact.startswith("00") else compact, "CN")
+            assert _ours(sent, "CN") == expected, sent
+
+
+def test_numbers_the_fast_path_must_not_take_are_still_parsed() -> None:
+    """A carrier prefix (17951...), a dialled-abroad prefix (1790000...), a landline and a short code keep their
+    libphonenumber reading, and garbage is still refused."""
+    sent_numbers = ["1795113800138000", "17951 0086 138 0013 8000", "12593 13800138000", "17912001234", "01012345678",
+                    "95588", "8613800138000"]  # fmt: skip
+    for sent in sent_numbers:
+        assert _ours(sent, "CN") == _libphonenumber(sent.replace(" ", ""), "CN"), sent
+    for sent in ["1380013800x", "138001380001234567890"]:
+        with pytest.raises(ValueError):
+            e164(sent, "CN")

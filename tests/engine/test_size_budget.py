@@ -9,7 +9,7 @@ the pack does not compile (``LIMIT_EXCEEDED`` at the first item over it), so it 
 from __future__ import annotations
 
 from engine.compile.pack import compile_files
-from engine.compile.size_budget import MAX_CONDITIONS, MAX_FEATURES
+from engine.compile.size_budget import MAX_CONDITIONS, MAX_FEATURES, MAX_OFFERS
 
 HEAD = """pack: {name: t, timezone: Asia/Shanghai}
 tiers: [{id: everyone, default: true}]
@@ -52,3 +52,20 @@ def test_one_condition_past_the_budget_is_named_at_its_rule() -> None:
     found = limits(heavy(10, MAX_CONDITIONS + 1))
     assert len(found) == 1
     assert found[0].startswith(f"rules.yaml:{MAX_CONDITIONS + 2}:") and f"rule:r{MAX_CONDITIONS}" in found[0], found
+
+
+def offered(count: int) -> dict[str, str]:
+    written = "\n".join(
+        f"  - {{id: o{i}, label: x, tiers: [everyone], on: [signup], effect: {{type: points, value: 1}},"
+        " value_yuan: 1, beneficiary: customer}"
+        for i in range(count)
+    )
+    return {"pack.yaml": HEAD, "offers.yaml": f"offers:\n{written}\n"}
+
+
+def test_offers_past_the_budget_are_named_at_the_first_over_it() -> None:
+    assert limits(offered(MAX_OFFERS)) == []
+    found = limits(offered(MAX_OFFERS + 1))
+    assert (
+        len(found) == 1 and found[0].startswith(f"offers.yaml:{MAX_OFFERS + 2}:") and f"offer:o{MAX_OFFERS}" in found[0]
+    )

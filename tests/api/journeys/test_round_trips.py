@@ -28,7 +28,7 @@ from engine.features.store import FeatureStore
 from engine.journeys.actions import Parts
 from engine.journeys.due import DueQueue
 from engine.journeys.runner import JourneyRunner, Touches
-from engine.journeys.state import APPLY_EVENT, STEP, stepped
+from engine.journeys.state import APPLY_EVENT, STEP, Step, stepped
 from engine.journeys.webhooks import Outbox
 from engine.journeys.worker import TENANTS_KEY
 from engine.offers.ledger import OfferLedger
@@ -164,8 +164,13 @@ async def test_a_step_that_can_move_nobody_rides_the_request_s_writes_and_still_
                         touches=touches)
     )  # fmt: skip
     assert (changes, cost, touches.index, len(touches.writes)) == ([], 0, 1, 2)  # no round trip of its own
+    # the writes and the STEP go as one composite script (engine/datastore/compose.py), new to this server at its
+    # first use (NOSCRIPT, then EVAL): load it with another customer's empty step first
+    steps = [Step("club", "guest", ())]
+    warm = runner.state.step_call(tenant=tenant, customer="warm", event_id="w0", epoch=sign.epoch, steps=steps)
+    await writes.send([("SET", f"yt:{{{tenant}:test}}:warm", "1"), warm])
     replies, cost = await trips(writes.send(touches.writes))
-    assert cost == 1  # one pipeline: the writes and the STEP
+    assert cost == 1  # one round trip, one command: the writes and the STEP
     await runner.after_touch(tenant=tenant, loaded=loaded, event=sign, touches=touches, reply=replies[1])
     view = {j["journey"]: j for j in await runner.view(tenant=tenant, loaded=loaded, customer="ida")}
     assert (view["studio_ladder"]["stage"], view["club"]["stage"]) == ("new", "guest")

@@ -23,6 +23,7 @@ from engine.features.spec import (
     ReferralMetric,
     WindowedFeature,
 )
+from engine.geo import ip_region
 from engine.identity.addresses import canonical_address
 
 CHAIN_CAP = 8
@@ -50,6 +51,7 @@ def value_of(event: Event, entity: Entity) -> str | None:
         Entity.ADDRESS: None if event.address is None else canonical_address(event.address),
         Entity.EMAIL: event.email,
         Entity.PAYMENT: event.payment,
+        Entity.IP_REGION: None if event.ip is None else ip_region(event.ip),
     }[entity]
 
 

@@ -81,3 +81,31 @@ async def test_own_links_keep_the_newest_up_to_the_cap(backend: Backend, tenant:
                          timestamp=START + timedelta(minutes=5 + n))  # fmt: skip
         counts.append((await store.record_and_read(tenant=tenant, event=referral, specs=on_own)).values)
     assert counts == [{"referrer.on_own_device": 0}, {"referrer.on_own_device": 1}]
+
+
+async def test_known_identities_live_the_history_past_the_last_visit_renewed_at_most_daily(
+    backend: Backend, tenant: str
+) -> None:
+    """A returning customer's ``links`` set keeps >= 399 of its 400 days; an unchanged visit writes no PEXPIRE."""
+    store = backend.store()
+    history_ms = store.settings.history_ttl_s * 1000
+    hour = 3_600_000
+
+    async def visit(n: int, device: str) -> tuple[object, bytes, int]:
+        event = Event(event_id=f"v{n}", type="signup", customer="mum1", device=device, ip="10.0.0.1",
+                      timestamp=START + timedelta(minutes=n))  # fmt: skip
+        await store.record_and_read(tenant=tenant, event=event, specs=SPECS)
+        [(node, key)] = [(node, key) for node, key in await backend.raw_keys() if key.endswith(b"}:links")]
+        return node, key, await node.pttl(key)
+
+    node, key, ttl = await visit(0, "pad")
+    assert ttl > history_ms - hour
+    await node.pexpire(key, history_ms - 2 * hour)  # two hours later
+    _, _, ttl = await visit(1, "pad")
+    assert history_ms - 3 * hour < ttl <= history_ms - 2 * hour  # not renewed: within a day of the full TTL
+    await node.pexpire(key, history_ms - 30 * hour)  # a day and a bit later
+    _, _, ttl = await visit(2, "pad")
+    assert ttl > history_ms - hour  # renewed
+    await node.pexpire(key, history_ms - 2 * hour)
+    _, _, ttl = await visit(3, "new-phone")  # a new identity: renewed at once
+    assert ttl > history_ms - hour

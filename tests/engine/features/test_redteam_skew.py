@@ -74,3 +74,29 @@ async def test_an_approximate_distinct_counts_a_burst_dated_backwards_too(backen
         event = Event(event_id=f"hll{k}", type="signup", customer=f"acct{k}", ip="36.1.1.8", timestamp=at)
         seen.append((await store.record_and_read(tenant=tenant, event=event, specs=(spec,))).values[spec.name])
     assert seen == list(range(1, 13))
+
+
+async def test_a_replayed_log_dated_after_the_hosts_clock_slides_its_windows_on_its_own_times(
+    backend: Backend, tenant: str
+) -> None:
+    """Replay's store reads windows at each event's own time: a log dated a month ahead (a simulated
+    December) does not read its later events into earlier windows, as the API's skew guard would."""
+    from engine.features.store import FeatureStore
+    from engine.replay.sandbox import REPLAY_SETTINGS
+
+    spec = WindowedFeature(
+        name="ip.signups_10m", aggregate=Aggregate.COUNT, by=Entity.IP, window_seconds=600, on=frozenset()
+    )
+    ahead = datetime.now(UTC) + timedelta(days=30)
+    seen = {}
+    replay = FeatureStore(backend.client, secret=b"replay-secret-0123456789", settings=REPLAY_SETTINGS)
+    for name, store in (("replay", replay), ("api", backend.store())):
+        counts = []
+        for k in range(3):  # one sign-up an hour from one IP: never two in ten minutes
+            at = ahead + timedelta(hours=k)
+            event = Event(event_id=f"{name}{k}", type="signup", customer=f"{name}{k}", ip=f"36.9.9.{len(name)}",
+                          timestamp=at)  # fmt: skip
+            counts.append((await store.record_and_read(tenant=tenant, event=event, specs=(spec,))).values[spec.name])
+        seen[name] = counts
+    assert seen["replay"] == [1, 1, 1]
+    assert seen["api"] == [1, 2, 3]  # the API's clock guard: what arrived before an event dated ahead is seen

@@ -1,0 +1,162 @@
+"""The payers' regions of each tenant in Redis, and each worker's snapshot of them.
+
+Layout, one slot per tenant (``yt:{<tenant>:area:payers}``, correct on a cluster):
+
+- ``...:c`` hash: customer -> ``region|by_phone|net cents``, the state engine/area/payers.py
+  describes (one field per customer who paid or gave a region);
+- ``...:n`` hash: region -> counted payers, and ``*`` -> all counted payers (at most 36 fields).
+
+One script (``AREA_SCRIPT``) applies an event to both atomically; its rules are
+:class:`engine.area.payers.PayerAreas`'s, line for line (tests/engine/test_area_store.py
+replays the same events through both). Scoring never reads this per event: each worker keeps
+a snapshot of ``:n`` per tenant (:class:`AreaSnapshots`), refreshed in the background once it
+is older than ``refresh_s``, so the hot path costs no round trip and a new payer reaches the
+rules within ``refresh_s`` (30 s). A scored event's region is written in the background too,
+once per worker per customer and kind of region (:meth:`AreaSnapshots.place`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from typing import Any
+
+from engine.area.payers import REFUND_TYPES, TOTAL, cents, event_region
+from engine.datastore.keys import PREFIX, safe_id
+from engine.datastore.scripts import Call, Script, run_batch, run_one
+from engine.errors import StoreUnavailable
+from engine.events import Event
+
+log = logging.getLogger(__name__)
+
+AREA_SCRIPT = Script.inline(
+    "area.lua",
+    """
+local c, n = KEYS[1], KEYS[2]
+local customer, region, by_phone, kind, amount = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local raw = redis.call('HGET', c, customer)
+if not raw and region == '' and kind ~= 'paid' then return 0 end
+local r, p, net = '', '0', 0
+if raw then
+  local a, b, d = string.match(raw, '^(.-)|(%d)|(%d+)$')
+  r, p, net = a, b, tonumber(d)
+end
+local was, was_region = (r ~= '' and net > 0), r
+if region ~= '' and (r == '' or (by_phone == '1' and p == '0')) then r, p = region, by_phone end
+if kind == 'paid' then
+  if amount > 0 then net = net + amount else net = net + 1 end
+elseif kind == 'refund' then
+  if amount > 0 then net = math.max(0, net - amount) else net = 0 end
+end
+local now = (r ~= '' and net > 0)
+redis.call('HSET', c, customer, r .. '|' .. p .. '|' .. net)
+if was ~= now or (now and was_region ~= r) then
+  if was then redis.call('HINCRBY', n, was_region, -1); redis.call('HINCRBY', n, '*', -1) end
+  if now then redis.call('HINCRBY', n, r, 1); redis.call('HINCRBY', n, '*', 1) end
+end
+return 1
+""",
+)
+
+
+def area_keys(tenant: str) -> tuple[str, str]:
+    """The per-customer hash and the counts hash of one tenant, in one slot."""
+    base = f"{PREFIX}:{{{safe_id(tenant)}:area:payers}}"
+    return f"{base}:c", f"{base}:n"
+
+
+def area_call(tenant: str, event: Event) -> Call | None:
+    """The script call recording ``event`` (its region, a paid order or a refund), or None when it has neither."""
+    region, by_phone = event_region(event)
+    kind = "paid" if event.type == "order_paid" else "refund" if event.type in REFUND_TYPES else ""
+    if region is None and not kind:
+        return None
+    amount = cents(event.amount) if kind else None
+    args = (event.customer, region or "", "1" if by_phone else "0", kind, amount or 0)
+    return Call(AREA_SCRIPT, area_keys(tenant), args)
+
+
+async def record(client: Any, tenant: str, event: Event) -> None:
+    """Apply one event to the tenant's payers (awaited: outcomes, tests)."""
+    if (call := area_call(tenant, event)) is not None:
+        await run_one(client, call)
+
+
+async def read_counts(client: Any, tenant: str) -> dict[str, int]:
+    """The tenant's counted payers per region (and ``*``), regions without a payer left out."""
+    (raw,) = await run_batch(client, [("HGETALL", area_keys(tenant)[1])])
+    counts = {_text(k): int(v) for k, v in dict(raw or {}).items()}
+    return {k: v for k, v in counts.items() if v > 0 or k == TOTAL}
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class AreaSnapshots:
+    """One worker's view of every tenant's payers: read from memory, refreshed in the background."""
+
+    def __init__(self, client: Any, *, refresh_s: float = 30.0, placed: int = 65536) -> None:
+        self.client = client
+        self.refresh_s = refresh_s
+        self._counts: dict[str, dict[str, int]] = {}
+        self._fetched: dict[str, float] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._refreshing: set[str] = set()
+        self._placed: OrderedDict[tuple[str, str, bool], None] = OrderedDict()
+        self._placed_max = placed
+
+    def current(self, tenant: str) -> dict[str, int] | None:
+        """The tenant's counts as last fetched (None before the first fetch); starts a refresh when stale."""
+        if time.monotonic() - self._fetched.get(tenant, -1e18) >= self.refresh_s and tenant not in self._refreshing:
+            self._refreshing.add(tenant)
+            self._spawn(self._refresh(tenant))
+        return self._counts.get(tenant)
+
+    async def refresh(self, tenant: str) -> dict[str, int] | None:
+        """Fetch the tenant's counts now (tests, start-up)."""
+        self._refreshing.add(tenant)
+        await self._refresh(tenant)
+        return self._counts.get(tenant)
+
+    def place(self, tenant: str, event: Event) -> None:
+        """Write a scored event's region in the background, once per customer and kind of region."""
+        if event.type == "order_paid" or event.type in REFUND_TYPES:
+            return
+        region, by_phone = event_region(event)
+        if region is None:
+            return
+        key = (tenant, event.customer, by_phone)
+        if key in self._placed:
+            self._placed.move_to_end(key)
+            return
+        self._placed[key] = None
+        if len(self._placed) > self._placed_max:
+            self._placed.popitem(last=False)
+        self._spawn(self._quiet(record(self.client, tenant, event)))
+
+    async def drain(self) -> None:
+        """Wait for the background writes and refreshes (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _refresh(self, tenant: str) -> None:
+        try:
+            self._counts[tenant] = await read_counts(self.client, tenant)
+        except StoreUnavailable as err:  # keep the last snapshot; try again ``refresh_s`` later
+            log.warning("area: could not refresh tenant %s's payers: %s", tenant, err)
+        finally:
+            self._fetched[tenant] = time.monotonic()
+            self._refreshing.discard(tenant)
+
+    async def _quiet(self, work: Any) -> None:
+        with contextlib.suppress(StoreUnavailable):
+            await work
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,76 @@
+"""The payers' regions in Redis: the same counts as the in-memory rules, on one server and a cluster.
+
+Events a farmer shapes (cheap repeats, refunds in full and in part, chargebacks without an
+amount, re-homing by later events, a history order before any region) go through both the
+Lua script and :class:`PayerAreas`; the counts must agree. A worker's snapshot is read from
+memory and refreshed in the background.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from engine.area.payers import PayerAreas
+from engine.area.store import AreaSnapshots, area_keys, read_counts, record
+from engine.events import Event
+
+BLOCKS = ("1300370", "1301554", "1300111")  # 浙江, 河南, 北京
+
+
+def _events(seed: int) -> list[Event]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(400):
+        customer = f"c{rng.randrange(60)}"
+        kind = rng.choice(["signup", "order_paid", "order_paid", "refund", "chargeback", "store_visit"])
+        phone = f"{rng.choice(BLOCKS)}{rng.randrange(10000):04d}" if rng.random() < 0.4 else None
+        ip = "1.0.1.1" if rng.random() < 0.2 else None
+        amount = rng.choice([None, 0.01, 30, 99]) if kind != "signup" else None
+        out.append(Event(
+            event_id=f"e{i}", type=kind, customer=customer, phone=phone, ip=ip, amount=amount,
+            timestamp=datetime.now(UTC),
+        ))  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_redis_counts_are_the_in_memory_rules(redis_client, tenant: str, seed: int) -> None:  # type: ignore[no-untyped-def]
+    oracle = PayerAreas()
+    for event in _events(seed):
+        oracle.observe(event)
+        await record(redis_client, tenant, event)
+    counts = await read_counts(redis_client, tenant)
+    assert {k: v for k, v in counts.items() if v} == oracle.snapshot()
+    assert oracle.snapshot()  # the events did count somebody
+
+
+async def test_on_a_cluster_one_tenant_is_one_slot(redis_cluster_client, tenant: str) -> None:  # type: ignore[no-untyped-def]
+    oracle = PayerAreas()
+    for event in _events(3)[:120]:
+        oracle.observe(event)
+        await record(redis_cluster_client, tenant, event)
+    assert {k: v for k, v in (await read_counts(redis_cluster_client, tenant)).items() if v} == oracle.snapshot()
+    customers, counts = area_keys(tenant)
+    assert customers.split("}")[0] == counts.split("}")[0]  # one hash tag
+
+
+async def test_a_worker_reads_its_snapshot_and_refreshes_it_in_the_background(redis_client, tenant: str) -> None:  # type: ignore[no-untyped-def]
+    areas = AreaSnapshots(redis_client, refresh_s=3600)
+    assert areas.current(tenant) is None  # nothing fetched yet: the declared area applies
+    for i in range(3):
+        signup = Event(
+            event_id=f"s{i}", type="signup", customer=f"m{i}", phone=f"1300370{i:04d}", timestamp=datetime.now(UTC)
+        )
+        areas.place(tenant, signup)  # a scored event's region, written in the background
+        areas.place(tenant, signup)  # once per customer
+        paid = Event(event_id=f"p{i}", type="order_paid", customer=f"m{i}", amount=99, timestamp=datetime.now(UTC))
+        await areas.drain()
+        await record(redis_client, tenant, paid)
+    await areas.drain()
+    assert areas.current(tenant) == {}  # the first fetch ran before anybody paid; still fresh, not fetched again
+    assert await areas.refresh(tenant) == {"浙江": 3, "*": 3}
+    assert areas.current(tenant) == {"浙江": 3, "*": 3}  # fresh: from memory, no refresh started
+    assert not areas._tasks
