@@ -13,14 +13,19 @@ Counted, per customer (one state per payer, exactly what both backends keep):
   (ip2region), from any event of its that carries one; a phone's region replaces an IP's,
   otherwise the first one sticks (a payer cannot be re-homed by later events);
 - its **net paid amount** in cents: each ``order_paid`` adds its amount (1 cent when it gives
-  none), each ``refund`` / ``chargeback`` takes its amount off (everything when it gives none);
-- it **counts** for its region while it has a region and a net paid amount above zero.
+  none, nothing when it says 0), each ``refund`` / ``chargeback`` takes its amount off
+  (everything when it gives none); and its **gross**, what its orders added;
+- it **counts** for its region while it has a region and has kept at least half of what it
+  paid (net > 0 and 2 x net >= gross).
 
 What a farmer controlling every byte can do, and the bound (tests/engine/test_area_payers.py):
 paying many cheap orders from one account counts once (distinct payers, not orders); paying
-and refunding in full counts nothing; many accounts that each pay once and keep the money
-with the store do count, but only as a share of all the store's payers: to make his province
-"home" he must bring 10% of the store's paying customers from it, and leave their money there.
+and refunding in full counts nothing, and so do a free order (a 0元 checkout, an order its coupon
+paid in full) and a refund of all but a fen (red team, session 8: each made a payer for nothing),
+so each counted account costs the farm at least half an order it keeps; many accounts that
+each pay once and keep the money with the store do count, but only as a share of all the
+store's payers: to make his province "home" he must bring 10% of the store's paying customers
+from it, and leave their money there.
 A declared region stays inside whatever payers say; ``service_area_learned: false`` turns
 learning off. Accounts are trusted no more than identities are: an area only widens (it never
 makes a declared region "outside"), so the worst a farmer buys is his own numbers looking local.
@@ -68,6 +73,11 @@ def cents(amount: float | None) -> int | None:
     return max(1, round(amount * 100))
 
 
+def paid_cents(amount: float | None) -> int:
+    """What a paid order adds: its amount in cents, 1 when it gives none, 0 when it says it cost nothing."""
+    return 1 if amount is None else cents(amount) or 0
+
+
 def event_region(event: Event) -> tuple[str | None, bool]:
     """The event's region and whether it is a phone's: its phone's province, else its IP's."""
     if event.phone and (region := geo.phone_region(event.phone)) is not None:
@@ -82,10 +92,11 @@ class _Payer:
     region: str | None = None
     by_phone: bool = False
     net: int = 0
+    gross: int = 0
 
     @property
     def counts(self) -> bool:
-        return self.region is not None and self.net > 0
+        return self.region is not None and self.net > 0 and 2 * self.net >= self.gross
 
 
 class PayerAreas:
@@ -108,7 +119,8 @@ class PayerAreas:
         if region is not None and (payer.region is None or (by_phone and not payer.by_phone)):
             payer.region, payer.by_phone = region, by_phone
         if kind == "order_paid":
-            payer.net += cents(event.amount) or 1
+            paid = paid_cents(event.amount)
+            payer.net, payer.gross = payer.net + paid, payer.gross + paid
         elif kind in REFUND_TYPES:
             refunded = cents(event.amount)
             payer.net = 0 if refunded is None else max(0, payer.net - refunded)

@@ -2,8 +2,9 @@
 
 Layout, one slot per tenant (``yt:{<tenant>:area:payers}``, correct on a cluster):
 
-- ``...:c`` hash: customer -> ``region|by_phone|net cents``, the state engine/area/payers.py
-  describes (one field per customer who paid or gave a region);
+- ``...:c`` hash: customer -> ``region|by_phone|net cents|gross cents``, the state
+  engine/area/payers.py describes (one field per customer who paid or gave a region; a state
+  written before session 8 has no gross and is read as having kept all it paid);
 - ``...:n`` hash: region -> counted payers, and ``*`` -> all counted payers (at most 36 fields).
 
 One script (``AREA_SCRIPT``) applies an event to both atomically; its rules are
@@ -24,7 +25,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from engine.area.payers import REFUND_TYPES, TOTAL, cents, event_region
+from engine.area.payers import REFUND_TYPES, TOTAL, cents, event_region, paid_cents
 from engine.datastore.keys import PREFIX, safe_id
 from engine.datastore.scripts import Call, Script, run_batch, run_one
 from engine.errors import StoreUnavailable
@@ -39,20 +40,21 @@ local c, n = KEYS[1], KEYS[2]
 local customer, region, by_phone, kind, amount = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local raw = redis.call('HGET', c, customer)
 if not raw and region == '' and kind ~= 'paid' then return 0 end
-local r, p, net = '', '0', 0
+local r, p, net, gross = '', '0', 0, 0
 if raw then
-  local a, b, d = string.match(raw, '^(.-)|(%d)|(%d+)$')
+  local a, b, d, g = string.match(raw, '^(.-)|(%d)|(%d+)|?(%d*)$')
   r, p, net = a, b, tonumber(d)
+  gross = tonumber(g) or net  -- a state written before gross was kept: what it has kept
 end
-local was, was_region = (r ~= '' and net > 0), r
+local was, was_region = (r ~= '' and net > 0 and 2 * net >= gross), r
 if region ~= '' and (r == '' or (by_phone == '1' and p == '0')) then r, p = region, by_phone end
 if kind == 'paid' then
-  if amount > 0 then net = net + amount else net = net + 1 end
+  net, gross = net + amount, gross + amount
 elseif kind == 'refund' then
   if amount > 0 then net = math.max(0, net - amount) else net = 0 end
 end
-local now = (r ~= '' and net > 0)
-redis.call('HSET', c, customer, r .. '|' .. p .. '|' .. net)
+local now = (r ~= '' and net > 0 and 2 * net >= gross)
+redis.call('HSET', c, customer, r .. '|' .. p .. '|' .. net .. '|' .. gross)
 if was ~= now or (now and was_region ~= r) then
   if was then redis.call('HINCRBY', n, was_region, -1); redis.call('HINCRBY', n, '*', -1) end
   if now then redis.call('HINCRBY', n, r, 1); redis.call('HINCRBY', n, '*', 1) end
@@ -74,8 +76,9 @@ def area_call(tenant: str, event: Event) -> Call | None:
     kind = "paid" if event.type == "order_paid" else "refund" if event.type in REFUND_TYPES else ""
     if region is None and not kind:
         return None
-    amount = cents(event.amount) if kind else None
-    args = (event.customer, region or "", "1" if by_phone else "0", kind, amount or 0)
+    # a paid order: its cents (1 when none given, 0 when free); a refund: its cents, 0 (everything) when none
+    amount = paid_cents(event.amount) if kind == "paid" else (cents(event.amount) or 0)
+    args = (event.customer, region or "", "1" if by_phone else "0", kind, amount)
     return Call(AREA_SCRIPT, area_keys(tenant), args)
 
 

@@ -103,3 +103,32 @@ def test_learning_off_or_a_declared_region_stays_what_the_pack_says() -> None:
     assert POLICY.area({}) == {"北京"}  # nobody paid yet: the declared area, never "outside" for all
     assert AreaPolicy().area({}) is None  # nothing declared, nothing learned: no region is outside
     assert AreaPolicy().area(areas.snapshot()) == {"浙江"}  # no service_area: the payers' province
+
+
+def test_a_free_order_teaches_nothing() -> None:
+    """Red team, session 8: an ``order_paid`` of 0 (a 0元 gift checkout, an order the coupon paid in full) was
+    counted as a cent, so a farm's accounts made their province home for nothing."""
+    areas = PayerAreas()
+    _payers(areas, ZHEJIANG, 30, prefix="mum")
+    _payers(areas, HENAN, 30, prefix="free", amount=0)
+    assert areas.snapshot() == {"浙江": 30, TOTAL: 30}
+    assert POLICY.area(areas.snapshot()) == {"北京", "浙江"}
+    areas.observe(_event("order_paid", "free0"))  # an order that gives no amount is still a payment
+    assert areas.snapshot()["河南"] == 1
+
+
+def test_a_refund_of_all_but_a_fen_teaches_nothing() -> None:
+    """Red team, session 8: pay the trial, refund 98.99 of its 99: one fen kept the account a payer. A payer now
+    counts while it keeps at least half of what it paid, so each counted account costs the farm half an order."""
+    areas = PayerAreas()
+    _payers(areas, ZHEJIANG, 30, prefix="mum")
+    _payers(areas, HENAN, 30, prefix="hired")
+    for i in range(30):
+        areas.observe(_event("refund", f"hired{i}", amount=98.99 if i < 20 else 49))
+    assert areas.snapshot()["河南"] == 10  # the ten who kept 50 of 99 still count
+    assert "河南" in POLICY.area(areas.snapshot())  # type: ignore[operator]
+    for i in range(20, 30):
+        areas.observe(_event("refund", f"hired{i}", amount=1))  # and a second refund takes them below half
+    assert "河南" not in areas.snapshot()
+    areas.observe(_event("order_paid", "hired0", amount=99))  # paying again, and keeping it, counts again
+    assert areas.snapshot()["河南"] == 1

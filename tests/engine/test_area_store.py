@@ -28,7 +28,7 @@ def _events(seed: int) -> list[Event]:
         kind = rng.choice(["signup", "order_paid", "order_paid", "refund", "chargeback", "store_visit"])
         phone = f"{rng.choice(BLOCKS)}{rng.randrange(10000):04d}" if rng.random() < 0.4 else None
         ip = "1.0.1.1" if rng.random() < 0.2 else None
-        amount = rng.choice([None, 0.01, 30, 99]) if kind != "signup" else None
+        amount = rng.choice([None, 0, 0.01, 30, 49, 99]) if kind != "signup" else None
         out.append(Event(
             event_id=f"e{i}", type=kind, customer=customer, phone=phone, ip=ip, amount=amount,
             timestamp=datetime.now(UTC),
@@ -74,3 +74,14 @@ async def test_a_worker_reads_its_snapshot_and_refreshes_it_in_the_background(re
     assert await areas.refresh(tenant) == {"浙江": 3, "*": 3}
     assert areas.current(tenant) == {"浙江": 3, "*": 3}  # fresh: from memory, no refresh started
     assert not areas._tasks
+
+
+async def test_a_payer_written_before_gross_was_kept_reads_as_having_kept_it_all(redis_client, tenant: str) -> None:  # type: ignore[no-untyped-def]
+    customers, counts = area_keys(tenant)
+    await redis_client.hset(customers, "mum", "浙江|1|9900")  # session 7's layout: region|by_phone|net
+    await redis_client.hset(counts, mapping={"浙江": 1, "*": 1})
+    now = datetime.now(UTC)
+    await record(redis_client, tenant, Event(event_id="r1", type="refund", customer="mum", amount=40, timestamp=now))
+    assert await read_counts(redis_client, tenant) == {"浙江": 1, "*": 1}  # kept 59 of 99
+    await record(redis_client, tenant, Event(event_id="r2", type="refund", customer="mum", amount=20, timestamp=now))
+    assert await read_counts(redis_client, tenant) == {"*": 0}  # 39 of 99: below half
