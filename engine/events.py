@@ -242,6 +242,16 @@ def ip_subnet(ip: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{ip}/64", strict=False))
 
 
+def is_payment(event: Event) -> bool:
+    """Whether the event is money paid: an ``order_paid`` that does not say it cost nothing.
+
+    A 0元 checkout (a free gift's order, an order its coupon paid in full) is an ``order_paid``
+    of 0: it is no payment for any "has this account paid" mark, or a farm's accounts became
+    customers for nothing (red team, session 8). One that gives no amount is still a payment.
+    """
+    return event.type == "order_paid" and (event.amount is None or event.amount > 0)
+
+
 def derived_fields(event: Event) -> dict[str, Any]:
     """Values derived from the event's raw fields that conditions and features read."""
     return {

@@ -76,6 +76,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.events import is_payment
 from engine.features.builder import LINK_PREFIX, Arg, Batch, RequestBuilder
 from engine.features.plan import LinkGraph
 from engine.features.spec import UNIT_SECONDS, Entity, LinkMetric
@@ -183,7 +184,7 @@ def emit(builder: RequestBuilder, graph: LinkGraph) -> None:
     batch = builder.batch(tag)
     customer = _customer(builder)
     if builder.record:
-        paid = 1 if builder.event.type == "order_paid" else 0
+        paid = 1 if is_payment(builder.event) else 0
         batch.ops.extend(("LF", batch.key(f"{tag}:lk:f"), paid, builder.history_ttl))
     prefix = _fused_prefix(builder, tag, customer)
     agg = aggregates(graph)

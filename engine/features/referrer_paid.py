@@ -35,7 +35,8 @@ half a fen clears ``f`` / ``l``, the chain's own mark (``rg:me`` ``p``,
 referral_graph.py) and the links' first paid order (``lk:f`` ``p``, links.py: a farm's
 linked group is "none paid" again): the customer is "never paid" until it pays again. A refund with
 no amount takes back everything; a payment with no amount counts for nothing against a
-later refund. A partial refund (one add-on of a package) leaves a customer a customer.
+later refund; an order of 0 (a 0元 checkout) is no payment at all and marks nothing
+(red team, session 8: ``engine.events.is_payment``). A partial refund (one add-on of a package) leaves a customer a customer.
 What it does not undo: a link written below the account while it was paid keeps the
 ``k`` it was written with (referral_graph.py), and a payment the merchant keeps, however
 cheap, is a payment: a minimum price of being a customer is the pack's choice
@@ -46,6 +47,7 @@ is within the history TTL (365 days by default); older is "never paid".
 
 from __future__ import annotations
 
+from engine.events import is_payment
 from engine.features.builder import Batch, RequestBuilder
 from engine.features.referral_refunds import REFUND_TYPES
 from engine.features.spec import Entity, ReferralFeature, ReferralMetric
@@ -73,7 +75,7 @@ def emit_record(builder: RequestBuilder, *, times: bool) -> None:
     paid times to include this one; on its own ``refund`` / ``chargeback``: take the amount off, and clear
     the paid marks when nothing paid is left."""
     event = builder.event
-    if event.type != "order_paid" and event.type not in REFUND_TYPES:
+    if not is_payment(event) and event.type not in REFUND_TYPES:  # an order of 0 paid nothing
         return
     tag = builder.customer_tag()
     batch = builder.batch(tag)

@@ -34,7 +34,7 @@ import orjson
 from engine.datastore.compose import run_gated
 from engine.datastore.scripts import AnyCall, AnyRedis, Call, Script, guarded, is_cluster, run_batch
 from engine.errors import StoreUnavailable
-from engine.events import Event
+from engine.events import Event, is_payment
 from engine.features import (
     bindings,
     group_buy,
@@ -197,7 +197,7 @@ class FeatureStore:
             elif isinstance(spec, BindingFeature):
                 bindings.emit(builder, spec, index)
         refund = event.type in referral_refunds.REFUND_TYPES and referral_refunds.records(plan.specs)
-        if event.type == "order_paid" or refund:
+        if is_payment(event) or refund:  # an order of 0 marks no paid invitee (engine.events.is_payment)
             referral_graph.emit_paid(builder)
         times = referrer_paid.records(plan.specs)
         if times or plan.referrer_paid or plan.links is not None:  # the payer's own slot: has it paid (net)

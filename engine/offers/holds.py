@@ -26,7 +26,7 @@ from redis.commands.core import AsyncScript
 
 from engine.datastore.batches import Command, ScriptCall, run_batch, text
 from engine.datastore.keys import CustomerKeys, OfferKeys, held_offers_key
-from engine.events import OUTCOME_TYPES, Event
+from engine.events import OUTCOME_TYPES, Event, is_payment
 from engine.offers.periods import order_reference
 from engine.offers.results import HoldChange
 
@@ -39,6 +39,8 @@ def outcome_action(event: Event) -> tuple[str, str] | None:
         return ("void", "fraud") if event.label == "fraud" else None
     if event.type == "chargeback":
         return ("void", "chargeback")
+    if event.type == "order_paid" and not is_payment(event):
+        return None  # a 0元 checkout paid nothing: it releases no reward and starts no return window
     return ("release", event.type)  # released only where the hold's release_on matches
 
 

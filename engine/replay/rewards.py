@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.events import Event
+from engine.events import Event, is_payment
 from engine.model import ClawbackPolicy, EffectType, Offer
 from engine.offers.periods import order_reference
 
@@ -155,6 +155,8 @@ class RewardBook:
             self._spend(event, mine)
 
     def _release(self, event: Event, mine: list[Reward]) -> None:
+        if event.type == "order_paid" and not is_payment(event):
+            return  # a 0元 checkout releases nothing (engine/offers/holds.py outcome_action)
         for reward in mine:
             hold = reward.offer.hold
             if reward.state != "held" or reward.subject != event.customer or not hold or hold.release_on != event.type:

@@ -49,3 +49,17 @@ async def test_a_farm_cannot_make_its_province_local_with_free_or_refunded_order
         assert counts == {"浙江": 20, "*": 20}, counts  # was 河南: 3 of 23, 13% >= 10%: "local"
         assert await _rules(api, f"{HENAN}9990") == ["far_number"]
         assert await _rules(api, f"{ZHEJIANG}9990") == []
+
+
+async def test_a_free_order_releases_no_held_referral_reward(api: Any) -> None:
+    """刷单 for nothing: the referrer's gift is held until its friend pays; the friend's 0元 checkout (a free
+    gift's order) released it. An order of 0 releases nothing; the friend's real payment later does."""
+    referral = event("referral", customer="friend-free", referrer="mum-free", device="dev-friend-free")
+    [offer] = (await api.post("/v1/score", json=referral, headers=auth())).json()["offers"]
+    assert offer["status"] == "held"
+    free = await api.post("/v1/events", json=event("order_paid", customer="friend-free", amount=0), headers=auth())
+    assert free.status_code == 200 and free.json()["holds"] == []
+    view = (await api.get("/v1/customers/mum-free", headers=auth())).json()
+    assert [(o["offer"], o["status"]) for o in view["offers"]] == [("referral_gift", "held")]
+    paid = await api.post("/v1/events", json=event("order_paid", customer="friend-free", amount=99), headers=auth())
+    assert [(h["hold_id"], h["status"]) for h in paid.json()["holds"]] == [(offer["hold_id"], "released")]

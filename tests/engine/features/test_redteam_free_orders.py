@@ -1,0 +1,69 @@
+"""Red team, session 8: an ``order_paid`` of 0 yuan is no payment, for any "has it paid" mark.
+
+A 0元 checkout (a free gift's order, an order its coupon paid in full) reaches ``/v1/events`` as an
+``order_paid`` whose amount is 0. Every mark that asks "has this account paid" (a referrer's
+``days_since_paid``, the chain's ``chain_paid``, a linked group's ``linked_paid_share``, a
+referrer's invitees' ``paid_share``) took it for a payment: a 刷单 organiser's account, a
+crowd-work tree's root, one member of a farm's linked group or one invitee in five claimed the
+free gift and the rules that need "nobody here ever paid" were off, for nothing. An order that
+says it cost nothing now marks nothing; one that gives no amount is still a payment (as before).
+Real Redis, one server and the cluster, the shipped pack.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from feature_backends import Backend
+
+from tests.engine.features.test_redteam_paid_marks import LINKED_PAID, SETTLED_SHARE
+from tests.engine.features.test_referral_chain_paid import SPECS as CHAIN_SPECS
+from tests.engine.features.test_referral_chain_paid import event as chain_event
+from tests.engine.features.test_referrer_paid import DAY0, PAID, World
+
+
+async def test_a_referrer_whose_only_order_was_free_is_not_a_customer(backend: Backend, tenant: str) -> None:
+    world = World(backend.client, tenant)
+    await world.send(type="order_paid", customer="org-acct", amount=0, timestamp=DAY0 - timedelta(days=6))
+    await world.invite("org-acct", "b1", DAY0)
+    assert world.values[PAID] is None
+    await world.send(type="order_paid", customer="mum", timestamp=DAY0 - timedelta(days=6))  # no amount: paid
+    await world.invite("mum", "friend", DAY0)
+    assert world.values[PAID] == pytest.approx(6.0)
+
+
+async def test_a_tree_root_with_a_free_order_gives_its_workers_no_paying_chain(backend: Backend, tenant: str) -> None:
+    store = backend.store()
+    free = chain_event(1, "order_paid", "root").model_copy(update={"amount": 0.0})
+    await store.record_outcome(tenant=tenant, event=free, specs=CHAIN_SPECS)
+    got = await store.record_and_read(tenant=tenant, event=chain_event(3, "referral", "w1", "root"), specs=CHAIN_SPECS)
+    assert got.values["referrer.has_paid"] is False
+    got = await store.record_and_read(tenant=tenant, event=chain_event(4, "referral", "w2", "w1"), specs=CHAIN_SPECS)
+    assert got.values["referrer.chain_paid"] == 0
+
+
+async def test_a_farm_member_with_a_free_order_does_not_make_its_linked_group_a_paying_one(
+    backend: Backend, tenant: str
+) -> None:
+    world = World(backend.client, tenant)
+    for n in range(4):
+        await world.send(type="signup", customer=f"farm{n}", device="rack-1", timestamp=DAY0 + timedelta(minutes=n))
+    await world.send(
+        type="order_paid", customer="farm0", amount=0, device="rack-1", timestamp=DAY0 + timedelta(minutes=10)
+    )
+    await world.send(type="signup", customer="farm4", device="rack-1", timestamp=DAY0 + timedelta(minutes=30))
+    assert world.values[LINKED_PAID] == 0
+
+
+async def test_an_invitee_with_a_free_order_does_not_make_its_referrer_a_buying_one(
+    backend: Backend, tenant: str
+) -> None:
+    """invitees_never_buy (1104): 5 settled invitees, none paid; one claiming a free gift's order passed it."""
+    world = World(backend.client, tenant)
+    for n in range(5):
+        await world.invite("farm-ref", f"inv{n}", DAY0 - timedelta(days=10, minutes=-n))
+    await world.send(type="order_paid", customer="inv0", amount=0, timestamp=DAY0 - timedelta(days=9))
+    evaluation = await world.invite("farm-ref", "inv5", DAY0)
+    assert world.values[SETTLED_SHARE] == 0
+    assert "invitees_never_buy" in evaluation.rule_ids
