@@ -13,13 +13,13 @@ replays the same events through both). Scoring never reads this per event: each 
 a snapshot of ``:n`` per tenant (:class:`AreaSnapshots`), refreshed in the background once it
 is older than ``refresh_s``, so the hot path costs no round trip and a new payer reaches the
 rules within ``refresh_s`` (30 s). A scored event's region is written in the background too,
-once per worker per customer and kind of region (:meth:`AreaSnapshots.place`).
+once per worker per customer and kind of region (:meth:`AreaSnapshots.place`); a write lost to
+an outage is made again by the customer's next event.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -139,7 +139,7 @@ class AreaSnapshots:
         self._placed[key] = None
         if len(self._placed) > self._placed_max:
             self._placed.popitem(last=False)
-        self._spawn(self._quiet(record(self.client, tenant, event)))
+        self._spawn(self._write(key, tenant, event))
 
     async def drain(self) -> None:
         """Wait for the background writes and refreshes (tests, shutdown)."""
@@ -155,9 +155,12 @@ class AreaSnapshots:
             self._fetched[tenant] = time.monotonic()
             self._refreshing.discard(tenant)
 
-    async def _quiet(self, work: Any) -> None:
-        with contextlib.suppress(StoreUnavailable):
-            await work
+    async def _write(self, key: tuple[str, str, bool], tenant: str, event: Event) -> None:
+        """Write one region; a write Redis refused is forgotten, so the customer's next event writes it again."""
+        try:
+            await record(self.client, tenant, event)
+        except StoreUnavailable:
+            self._placed.pop(key, None)
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.ensure_future(work)

@@ -85,3 +85,32 @@ async def test_a_payer_written_before_gross_was_kept_reads_as_having_kept_it_all
     assert await read_counts(redis_client, tenant) == {"浙江": 1, "*": 1}  # kept 59 of 99
     await record(redis_client, tenant, Event(event_id="r2", type="refund", customer="mum", amount=20, timestamp=now))
     assert await read_counts(redis_client, tenant) == {"*": 0}  # 39 of 99: below half
+
+
+async def test_a_region_write_lost_to_an_outage_is_written_by_the_customers_next_event(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Red team, session 8: a region write that failed (Redis away) was remembered as written, so that worker never
+    wrote the customer's region again and its payments later counted for no region."""
+    from redis.asyncio import Redis
+
+    from engine.datastore.embedded import EmbeddedRedis, free_port
+
+    server = EmbeddedRedis(tmp_path / "area-outage", port=free_port()).start()
+    client = Redis.from_url(server.url, socket_timeout=1)
+    try:
+        areas = AreaSnapshots(client)
+        server.stop()
+        signup = Event(
+            event_id="s1", type="signup", customer="mum", phone=f"{BLOCKS[0]}0001", timestamp=datetime.now(UTC)
+        )
+        areas.place("t", signup)
+        await areas.drain()  # the write failed, quietly
+        server.start()
+        areas.place("t", signup.model_copy(update={"event_id": "s2", "type": "red_packet_claim"}))
+        await areas.drain()
+        await record(
+            client, "t", Event(event_id="p1", type="order_paid", customer="mum", amount=99, timestamp=datetime.now(UTC))
+        )
+        assert await read_counts(client, "t") == {"浙江": 1, "*": 1}
+    finally:
+        await client.aclose()
+        server.stop()
