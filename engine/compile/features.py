@@ -42,8 +42,9 @@ _WINDOWED_REFERRAL = {
     ReferralMetric.REFUNDED_INVITEES,
     ReferralMetric.REFUND_SHARE,
 }
-#: Metrics that can also be read from the event customer's own upline (``by: customer``).
-_OWN_UPLINE = {ReferralMetric.DEPTH, ReferralMetric.CHAIN_PAID}
+#: Metrics that can also be read from the event customer's own slot (``by: customer``): its upline's depth and
+#: payers, and its own net-paid mark (``days_since_paid``: missing when it never paid, or refunded it all).
+_OWN_UPLINE = {ReferralMetric.DEPTH, ReferralMetric.CHAIN_PAID, ReferralMetric.DAYS_SINCE_PAID}
 #: Metrics that need ``within``: paid within this long of the referral, or refunded within this long of paying.
 _PAID_SHARES = {
     ReferralMetric.PAID_SHARE,
@@ -150,7 +151,8 @@ def _referral(name: str, item: FeatureItem, area: frozenset[str], problems: _Pro
         problems.add(
             "by",
             Code.UNKNOWN_ENTITY,
-            "referral features are by the event's referrer (depth and chain_paid also by: customer); drop 'by:'",
+            "referral features are by the event's referrer (depth, chain_paid and days_since_paid also by: customer);"
+            " drop 'by:'",
         )
     window = _window(item, problems, required=metric in _WINDOWED_REFERRAL)
     within = _window(item, problems, required=metric in _PAID_SHARES, field="within")

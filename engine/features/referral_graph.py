@@ -116,10 +116,14 @@ def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
 
 
 def _emit_own(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
-    """``by: customer``: the event customer's own upline, ``d`` its depth or ``k`` payers above it (0: none)."""
+    """``by: customer``: the event customer's own upline, ``d`` its depth or ``k`` payers above it (0: none), or
+    its own net-paid mark (``days_since_paid``: the referrer's mark, read on the customer's slot)."""
     tag = builder.customer_tag()
     batch = builder.batch(tag)
     batch.owned.append(index)
+    if spec.metric is ReferralMetric.DAYS_SINCE_PAID:
+        referrer_paid.emit_read(batch, tag, index)
+        return
     batch.ops.extend(("UF", index, batch.key(f"{tag}:up"), "d" if spec.metric is ReferralMetric.DEPTH else "k"))
 
 

@@ -36,7 +36,8 @@ referral_graph.py) and the links' first paid order (``lk:f`` ``p``, links.py: a 
 linked group is "none paid" again): the customer is "never paid" until it pays again. A refund with
 no amount takes back everything; a payment with no amount counts for nothing against a
 later refund; an order of 0 (a 0元 checkout) is no payment at all and marks nothing
-(red team, session 8: ``engine.events.is_payment``). A partial refund (one add-on of a package) leaves a customer a customer.
+(red team, session 8: ``engine.events.is_payment``). A partial refund (one add-on of a
+package) leaves a customer a customer.
 What it does not undo: a link written below the account while it was paid keeps the
 ``k`` it was written with (referral_graph.py), and a payment the merchant keeps, however
 cheap, is a payment: a minimum price of being a customer is the pack's choice

@@ -17,7 +17,11 @@ from datetime import timedelta
 import pytest
 from feature_backends import Backend
 
+from engine.compile.pack import compile_files
+from engine.events import Event
+from engine.features.spec import Entity, ReferralFeature, ReferralMetric
 from tests.engine.features.test_redteam_paid_marks import LINKED_PAID, SETTLED_SHARE
+from tests.engine.features.test_referral_chain_pack import PACK
 from tests.engine.features.test_referral_chain_paid import SPECS as CHAIN_SPECS
 from tests.engine.features.test_referral_chain_paid import event as chain_event
 from tests.engine.features.test_referrer_paid import DAY0, PAID, World
@@ -67,3 +71,41 @@ async def test_an_invitee_with_a_free_order_does_not_make_its_referrer_a_buying_
     evaluation = await world.invite("farm-ref", "inv5", DAY0)
     assert world.values[SETTLED_SHARE] == 0
     assert "invitees_never_buy" in evaluation.rule_ids
+
+
+OWN = ReferralFeature("customer.days_since_paid", ReferralMetric.DAYS_SINCE_PAID, by=Entity.CUSTOMER)
+
+
+async def test_a_customers_own_paid_mark_is_net_of_refunds_and_free_orders(backend: Backend, tenant: str) -> None:
+    """``customer.days_since_paid`` (``by: customer``): "has this account paid", that a refund of everything and a
+    free order do not buy, for the rules that ask it of the event's own customer (``orders_365d`` counts both)."""
+    store = backend.store()
+
+    async def own(n: int, kind: str, customer: str, **fields: object) -> object:
+        at = DAY0 + timedelta(hours=n)
+        body = {"event_id": f"own-{n}", "type": kind, "customer": customer, "timestamp": at, **fields}
+        got = await store.record_and_read(tenant=tenant, event=Event.model_validate(body), specs=(OWN,))
+        return got.values[OWN.name]
+
+    async def outcome(n: int, kind: str, customer: str, **fields: object) -> None:
+        body = {"event_id": f"own-{n}", "type": kind, "customer": customer, "timestamp": DAY0 + timedelta(hours=n)}
+        await store.record_outcome(tenant=tenant, event=Event.model_validate({**body, **fields}), specs=(OWN,))
+
+    await outcome(0, "order_paid", "farm-a", amount=99)
+    await outcome(1, "refund", "farm-a", amount=99)
+    await outcome(2, "order_paid", "farm-b", amount=0)
+    await outcome(3, "order_paid", "mum", amount=99)
+    assert await own(4, "coupon_claim", "farm-a") is None
+    assert await own(5, "coupon_claim", "farm-b") is None
+    assert await own(27, "coupon_claim", "mum") == pytest.approx(1.0)
+
+
+def test_a_pack_reads_its_customers_own_paid_mark() -> None:
+    pack = PACK.replace("customer.paid == 0", "not exists(customer.paid)").replace(
+        "{referral: chain_paid, by: customer}", "{referral: days_since_paid, by: customer}"
+    )
+    ruleset, diagnostics = compile_files({"p.yaml": pack})
+    assert diagnostics == [] and ruleset is not None
+    assert ruleset.features["customer.paid"].by is Entity.CUSTOMER  # type: ignore[union-attr]
+    assert ruleset.features["customer.paid"] in ruleset.record_plan["order_paid"]  # a paid order marks the payer
+    assert ruleset.features["customer.paid"] in ruleset.record_plan["refund"]  # and its refund takes it back

@@ -118,7 +118,7 @@ def test_only_depth_and_chain_paid_read_the_customers_own_upline() -> None:
     wrong = PACK.replace("{referral: chain_paid, by: customer}", "{referral: invitees, window: 7d, by: customer}")
     _, diagnostics = compile_files({"p.yaml": wrong})
     assert [d.code for d in diagnostics] == ["UNKNOWN_ENTITY"]
-    assert "depth and chain_paid also by: customer" in diagnostics[0].message
+    assert "depth, chain_paid and days_since_paid also by: customer" in diagnostics[0].message
 
 
 async def test_a_tree_hung_under_a_paying_customers_poster_is_held_once_its_first_workers_had_time_to_buy(
