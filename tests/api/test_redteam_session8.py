@@ -9,8 +9,17 @@ Breaches found and closed here:
   beside 20 parents made 河南 "local": every rule reading ``phone.outside_area`` / ``ip.outside_area``
   was off for the farm's numbers. A payer now counts while it keeps at least half of what it paid,
   and an order of 0 adds nothing.
+- **刷单 for nothing.** A referrer's gift held until its friend pays was released by the friend's
+  0元 checkout (an ``order_paid`` of 0). An order of 0 is no payment (``engine.events.is_payment``):
+  it releases no hold and marks nobody as paying (tests/engine/features/test_redteam_free_orders.py).
+- **"never bought", bought back.** Eleven risk rules of the shipped pack asked
+  ``coalesce(customer.orders_365d, 0) == 0``: a count of ``order_paid`` events, which a trial
+  refunded in full, or a free order, made 1 for good. A coupon hoarder that did either first was
+  spared ``coupons_never_used``; so were the province-hopping and rented-number rules. They now
+  read the customer's own net-paid mark, ``not exists(customer.days_since_paid)``.
 
-What held is kept as cheap guards: the tests named ``..._held``.
+Open, as a strict xfail: made-up wallet tokens on scored orders spare a drop point from
+``address_shared_accounts`` (SECURITY.md).
 """
 
 from __future__ import annotations
@@ -63,3 +72,43 @@ async def test_a_free_order_releases_no_held_referral_reward(api: Any) -> None:
     assert [(o["offer"], o["status"]) for o in view["offers"]] == [("referral_gift", "held")]
     paid = await api.post("/v1/events", json=event("order_paid", customer="friend-free", amount=99), headers=auth())
     assert [(h["hold_id"], h["status"]) for h in paid.json()["holds"]] == [(offer["hold_id"], "released")]
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "rules"
+
+
+@pytest.mark.parametrize("standing", ["none", "refunded", "free"])
+async def test_a_refunded_or_free_order_does_not_make_a_coupon_hoarder_a_customer(make_api: Any, standing: str) -> None:
+    """coupons_never_used (1702) is for accounts that never bought: the trial bought and refunded in full, or a
+    0元 order, bought that standing for nothing (``customer.orders_365d`` counts both)."""
+    async with make_api(rules_path=SHIPPED) as api:
+        if standing != "none":
+            paid = event("order_paid", customer="hoarder", amount=0 if standing == "free" else 99)
+            assert (await api.post("/v1/events", json=paid, headers=auth())).status_code == 200
+        if standing == "refunded":
+            back = event("refund", customer="hoarder", amount=99)
+            assert (await api.post("/v1/events", json=back, headers=auth())).status_code == 200
+        reasons: list[str] = []
+        for n in range(9):
+            claim = event("coupon_claim", customer="hoarder", device="dv-hoard", coupon=f"WELFARE{n}", amount=20,
+                          campaign="weekly_welfare")  # fmt: skip
+            answer = (await api.post("/v1/score", json=claim, headers=auth())).json()
+            reasons = [r["rule"] for r in answer["reasons"]]
+        assert "coupons_never_used" in reasons, reasons
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (red team, session 8): address.payments_30d counts the scoring caller's payment tokens, so made-up "
+    "wallets spare a drop point from address_shared_accounts (SECURITY.md, 'A caller's wallet tokens')",
+)
+async def test_made_up_wallet_tokens_do_not_spare_a_farms_drop_point(make_api: Any) -> None:
+    async with make_api(rules_path=SHIPPED) as api:
+        reasons: list[str] = []
+        for i in range(6):
+            order = event("order", customer=f"drop-acct{i}", device=f"drop-dv{i}", phone=f"1391111{i:04d}",
+                          address="北京市朝阳区望京街道阜通东大街9号3栋2单元101室", amount=99, campaign="trial_99",
+                          payment=f"wx-made-up-{i}")  # fmt: skip
+            answer = (await api.post("/v1/score", json=order, headers=auth())).json()
+            reasons = [r["rule"] for r in answer["reasons"]]
+        assert "address_shared_accounts" in reasons, reasons
