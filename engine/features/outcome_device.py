@@ -9,7 +9,8 @@ key) and name no device. So an ``order_paid``, ``refund``, ``chargeback`` or ``s
 without one is counted on the customer's **newest device**: the newest ``d:`` member of its
 ``links`` set, written by its own scored events (one ZREVRANGE in the customer's slot: one
 more round trip on such an outcome, none on ``/v1/score``; only when the pack has a stream
-by device that the outcome feeds). A device id outside the id alphabet is stored as its
+by device whose ``on`` names the outcome; once the device is known, every device stream the
+outcome feeds counts it). A device id outside the id alphabet is stored as its
 digest and cannot be named again: such an outcome credits no device.
 
 What is trusted: the outcome itself (only an ``events`` key records one; a session in the
@@ -32,12 +33,14 @@ DEVICE_OUTCOMES = frozenset({"order_paid", "refund", "chargeback", "store_visit"
 
 
 def wants_device(event: Event, specs: Sequence[FeatureSpec]) -> bool:
-    """Whether ``event`` is such an outcome without a device, and some stream counts it by device."""
+    """Whether ``event`` is such an outcome without a device, and some stream by device names its type in ``on``.
+
+    Only a stream that lists the outcome counts it by device: a device stream over every type
+    (``on`` left empty) does not make the store look the payer's device up.
+    """
     if event.type not in DEVICE_OUTCOMES or event.device is not None:
         return False
-    return any(
-        isinstance(s, WindowedFeature) and s.by is Entity.DEVICE and (not s.on or event.type in s.on) for s in specs
-    )
+    return any(isinstance(s, WindowedFeature) and s.by is Entity.DEVICE and event.type in s.on for s in specs)
 
 
 async def on_newest_device(event: Event, identities: Callable[[], Awaitable[list[tuple[Entity, str]]]]) -> Event:
