@@ -40,6 +40,7 @@ from engine.features import (
     group_buy,
     links,
     lists,
+    outcome_device,
     referral_graph,
     referral_refunds,
     referral_tree,
@@ -186,6 +187,10 @@ class FeatureStore:
         chargeback the refunded payer there when a spec reads it (``refunded_invitees``).
         """
         plan = self.plan(specs)
+        if outcome_device.wants_device(event, plan.specs):  # counted on the payer's newest device (one ZREVRANGE)
+            event = await outcome_device.on_newest_device(
+                event, lambda: self.known_identities(tenant=tenant, customer=event.customer)
+            )
         builder = self._builder(plan, tenant, event, record=True)
         builder.read_values = False
         builder.add_marker("outcome")

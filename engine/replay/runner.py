@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from engine.cases.links import links_of
 from engine.events import SCORED_TYPES, Event
+from engine.features import outcome_device
 from engine.features.keys import KeyBuilder
 from engine.features.spec import Entity, ListKind
 from engine.features.store import PLAN_SCRIPT, FeatureSnapshot, FeatureStore
@@ -144,6 +145,7 @@ class Replayer:
             repeated
             or event.type in ("label", "chargeback")
             or (event.type == "order_paid" and event.customer in self._invitees)
+            or outcome_device.wants_device(event, self.plan.specs[event.type])  # reads the payer's device first
         )
 
     async def _launch(

@@ -22,6 +22,9 @@ the referrer's own paid orders, its quick payers, the buyer's referral through a
 engine/features/referrer_paid.py).
 ``--chains`` likewise for who paid up the referral chain (``chain_specs``: ``referrer.chain_paid``,
 ``customer.chain_depth``, ``customer.chain_paid``; engine/features/referral_graph.py).
+``--outcome-devices`` likewise for what a device's accounts did (``outcome_device_specs``: accounts that came
+to the studio, paid, their wallets, refunds; each outcome counted on the payer's newest device, one ZREVRANGE
+first: engine/features/outcome_device.py).
 
 ``--links`` runs the bench twice, without and with the shipped pack's eight linked-account
 features (engine/features/links.py), and reports what they add per event: worker CPU
@@ -198,9 +201,11 @@ async def commands_executed(client: Redis) -> int:
 
 
 async def scripts_run(client: Redis) -> int:
-    """Scripts run so far (EVALSHA and EVAL): one per round trip on one server."""
+    """Round trips so far: scripts (EVALSHA and EVAL, one per round trip on one server) and the ZREVRANGE an
+    outcome counted by device reads its payer's devices with (engine/features/outcome_device.py)."""
     stats = await client.info("commandstats")
-    return sum(int(stats.get(k, {}).get("calls", 0)) for k in ("cmdstat_evalsha", "cmdstat_eval"))
+    keys = ("cmdstat_evalsha", "cmdstat_eval", "cmdstat_zrevrange")
+    return sum(int(stats.get(k, {}).get("calls", 0)) for k in keys)
 
 
 def _p(values: list[float], q: float) -> float:
@@ -220,6 +225,20 @@ def chain_specs() -> tuple[FeatureSpec, ...]:
         ReferralFeature("referrer.chain_paid", ReferralMetric.CHAIN_PAID),
         ReferralFeature("customer.chain_depth", ReferralMetric.DEPTH, by=Entity.CUSTOMER),
         ReferralFeature("customer.chain_paid", ReferralMetric.CHAIN_PAID, by=Entity.CUSTOMER),
+    )
+
+
+REFUNDS = ("refund", "chargeback")
+
+
+def outcome_device_specs() -> tuple[FeatureSpec, ...]:
+    """What a device's accounts did (rules/features.yaml, same definitions): outcomes on the payer's newest device."""
+    week = 7 * D
+    return (
+        _w("device.visited_accounts_7d", Aggregate.DISTINCT, Entity.DEVICE, week, ("store_visit",), field="customer"),
+        _w("device.paid_accounts_7d", Aggregate.DISTINCT, Entity.DEVICE, week, ("order_paid",), field="customer"),
+        _w("device.paid_wallets_7d", Aggregate.DISTINCT, Entity.DEVICE, week, ("order_paid",), field="payment"),
+        _w("device.refunded_accounts_7d", Aggregate.DISTINCT, Entity.DEVICE, week, REFUNDS, field="customer"),
     )
 
 
@@ -252,10 +271,10 @@ def hired_buyer_specs() -> tuple[FeatureSpec, ...]:
 
 async def bench(
     url: str, events: int, concurrency: int, links: bool = False, refunds: bool | None = None,
-    extra: tuple[FeatureSpec, ...] = (),
+    extra: tuple[FeatureSpec, ...] = (), bare_outcomes: bool = False,
 ) -> dict[str, float | int]:  # fmt: skip
     """One run (``refunds``: None = the plain stream; False / True = the refund stream, without / with its features;
-    ``extra``: more specs on top)."""
+    ``extra``: more specs on top; ``bare_outcomes``: outcomes without a device, as a payment callback sends them)."""
     client = client_from_url(url, RedisSettings(socket_timeout=5.0))
     assert isinstance(client, Redis)
     try:
@@ -263,6 +282,8 @@ async def bench(
         store = FeatureStore(client, secret=b"bench-secret-0123456789")
         specs = bench_specs() + (link_specs() if links else ()) + (refund_specs() if refunds else ()) + extra
         stream = bench_events(events, refunds=refunds is not None)
+        if bare_outcomes:  # as the payment callback sends them: no device (engine/features/outcome_device.py)
+            stream = [e.model_copy(update={"device": None}) if e.type in OUTCOME_TYPES else e for e in stream]
         memory_before = int((await client.info("memory"))["used_memory"])
         await client.config_resetstat()
         cpu_before, redis_before = time.process_time(), await redis_cpu_s(client)
@@ -322,6 +343,9 @@ def main() -> None:
     parser.add_argument("--hired-buyers", action="store_true", help="also run with the 刷单 features (issue 14, P)")
     parser.add_argument("--detection-feature", action="append", help="with --detection: only this window (repeatable)")
     parser.add_argument("--chains", action="store_true", help="also run with who paid up the referral chain")
+    parser.add_argument(
+        "--outcome-devices", action="store_true", help="also run with the outcomes counted by device (issue 14, H)"
+    )
     args = parser.parse_args()
     if args.url:
         figures = _run(args.url, args)
@@ -353,12 +377,13 @@ def main() -> None:
         ("detection", "detection window(s)"),
         ("hired_buyers", "刷单 feature(s)"),
         ("chains", "chain feature(s)"),
+        ("outcome_devices", "outcome-by-device feature(s)"),
     ):
         if name in figures:
             added = (figures[f"{name}_{k}"] for k in ("worker_cpu_us", "redis_cpu_us", "redis_commands"))
             print(
-                "with {} {}: +{} us worker CPU, +{} us Redis CPU, +{} Redis calls per event".format(
-                    figures[f"{name}_features"], label, *added
+                "with {} {}: +{} us worker CPU, +{} us Redis CPU, +{} Redis calls, +{} round trips per event".format(
+                    figures[f"{name}_features"], label, *added, figures[f"{name}_round_trips"]
                 )
             )
     print(json.dumps(figures))
@@ -381,15 +406,19 @@ def _run(url: str, args: argparse.Namespace) -> dict[str, float | int]:
         ("detection", args.detection, detection_specs(args.detection_feature)),
         ("hired_buyers", args.hired_buyers, hired_buyer_specs()),
         ("chains", args.chains, chain_specs()),
+        ("outcome_devices", args.outcome_devices, outcome_device_specs()),
     ):
         if not wanted:
             continue
-        more = asyncio.run(bench(url, args.events, args.concurrency, extra=specs))
+        bare = name == "outcome_devices"  # its outcomes name no device, in both runs compared
+        base = asyncio.run(bench(url, args.events, args.concurrency, bare_outcomes=True)) if bare else figures
+        more = asyncio.run(bench(url, args.events, args.concurrency, extra=specs, bare_outcomes=bare))
         figures[name] = 1
         figures[f"{name}_features"] = len(specs)
         for key in ("worker_cpu_us", "redis_cpu_us"):
-            figures[f"{name}_{key}"] = round(more[f"{key}_per_event"] - figures[f"{key}_per_event"], 1)
-        figures[f"{name}_redis_commands"] = more["redis_commands_per_event"] - figures["redis_commands_per_event"]
+            figures[f"{name}_{key}"] = round(more[f"{key}_per_event"] - base[f"{key}_per_event"], 1)
+        figures[f"{name}_redis_commands"] = more["redis_commands_per_event"] - base["redis_commands_per_event"]
+        figures[f"{name}_round_trips"] = round(more["round_trips_per_event"] - base["round_trips_per_event"], 3)
     return figures
 
 
