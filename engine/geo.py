@@ -115,6 +115,26 @@ def ip_outside(ip: str, area: frozenset[str]) -> bool | None:
     return None if region is None else region not in area
 
 
+def foreign_number(e164: str | None, ip: str | None) -> str | None:
+    """The number, when a mainland mobile signs up on a line of another province; None otherwise.
+
+    A slow drip (细水长流) feeds a code platform's rented numbers, from wherever its card
+    dealers bought them, one by one through a farmer's home line in the studio's city. A
+    parent who kept a number from home is one such number on her line, a family two at most.
+    Compared with the line, not with ``pack.service_area``, so it is a pure function of the
+    event (a feature's distinct value). A block no province claims (a virtual operator's, or
+    unallocated) is foreign: a number nobody can place is not a local one. Unknown without a
+    mainland mobile (landlines, foreign numbers, raw digits) or a line in a Chinese province
+    (private, reserved, IPv6, abroad): never foreign, so the caller gains nothing by hiding it.
+    """
+    if not e164 or not ip or not e164.startswith("+861") or len(e164) != 14:
+        return None
+    line = ip_region(ip)
+    if line is None or line not in PROVINCES:
+        return None
+    return None if _block_region(e164[:10]) == line else e164
+
+
 @lru_cache(maxsize=16384)
 def ip_region(ip: str) -> str | None:
     """Province (China) or country (elsewhere) of an IPv4 address; None when private or unknown."""

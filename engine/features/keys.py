@@ -33,7 +33,7 @@ from functools import lru_cache
 from engine.datastore.keys import PREFIX, safe_id
 from engine.events import Event, email_domain, ip_subnet, phone_block, phone_segment
 from engine.features.spec import PII_ENTITIES, Entity
-from engine.geo import ip_region
+from engine.geo import foreign_number, ip_region
 from engine.identity.addresses import canonical_address
 from engine.identity.coupons import canonical_code
 from engine.identity.emails import canonical_email
@@ -56,6 +56,7 @@ NAMESPACE: dict[Entity, str] = {
     Entity.EMAIL: "eml",
     Entity.PAYMENT: "pay",
     Entity.IP_REGION: "ipr",
+    Entity.FOREIGN_NUMBER: "fgn",
     Entity.GROUP: "grp",
     Entity.CAMPAIGN: "cmp",
     Entity.COUPON: "cpn",
@@ -69,7 +70,7 @@ def normalize(entity: Entity, value: str) -> str:
     (``0`` is not an ip, ``10.0.0/24`` not a subnet, ``phone-ish`` not a phone).
     """
     value = value.strip()
-    if entity is Entity.PHONE:
+    if entity is Entity.PHONE or entity is Entity.FOREIGN_NUMBER:
         return e164(value)
     if entity is Entity.IP:
         return canonical_ip(value)
@@ -136,6 +137,7 @@ _VALUE_OF: dict[Entity, Callable[[Event], str | None]] = {
     Entity.EMAIL: lambda event: event.email,
     Entity.PAYMENT: lambda event: event.payment,
     Entity.IP_REGION: lambda event: None if event.ip is None else ip_region(event.ip),
+    Entity.FOREIGN_NUMBER: lambda event: foreign_number(event.phone, event.ip),
 }
 
 

@@ -36,6 +36,9 @@ class Entity(StrEnum):
     # the province (or, abroad, the country) of the event's IPv4 address, offline (engine/geo.py): a
     # dial-up pool (秒拨) hands one account a new province per request; a parent's phone stays in one
     IP_REGION = "ip_region"
+    # the event's phone when its number is from another province than the line it came in on (or from
+    # none: a virtual segment): a code platform's rented SIMs on a farmer's home line (slow drip, geo.py)
+    FOREIGN_NUMBER = "foreign_number"
 
 
 #: Entities that carry personal data: stored only as keyed hashes (HMAC).
@@ -50,6 +53,7 @@ PII_ENTITIES: frozenset[Entity] = frozenset(
         Entity.ADDRESS,
         Entity.EMAIL,
         Entity.PAYMENT,
+        Entity.FOREIGN_NUMBER,
     }
 )
 

@@ -23,7 +23,7 @@ from engine.features.spec import (
     ReferralMetric,
     WindowedFeature,
 )
-from engine.geo import ip_region
+from engine.geo import foreign_number, ip_region
 from engine.identity.addresses import canonical_address
 
 CHAIN_CAP = 8
@@ -52,6 +52,7 @@ def value_of(event: Event, entity: Entity) -> str | None:
         Entity.EMAIL: event.email,
         Entity.PAYMENT: event.payment,
         Entity.IP_REGION: None if event.ip is None else ip_region(event.ip),
+        Entity.FOREIGN_NUMBER: foreign_number(event.phone, event.ip),
     }[entity]
 
 

@@ -80,6 +80,12 @@ SAME: list[tuple[str, str]] = [
     ("深圳市南山区科技园路1号", "深圳南山科技园路1号"),
     ("北京市海淀区学院路12号", "海淀学院路12号"),
     ("上海市浦东新区世纪大道1号", "上海浦东世纪大道1号"),
+    # a named compound with and without its gate's road (issue 14, session 8: a farm's drop point typed both ways)
+    ("浙江省杭州市拱墅区莫干山路529号运河新城西门丰巢快递柜", "杭州拱墅区运河新城西门丰巢快递柜"),
+    ("杭州市滨江区江虹路295号东方郡11幢1单元2401室", "杭州市滨江区东方郡11-1-2401"),
+    ("杭州市拱墅区莫干山路586號瓜山新苑2號门丰巢快递柜", "杭州市拱墅区瓜山新苑2号门丰巢快递柜"),
+    ("杭州市萧山区市心路１３８号湘湖人家３幢２单元１２０２室", "萧山区湘湖人家3-2-1202"),
+    ("杭州市西湖区西湖街道文三路90号东部软件园3号楼501", "杭州市西湖区东部软件园3栋501室"),
 ]
 
 DIFFERENT: list[tuple[str, str]] = [
@@ -110,6 +116,14 @@ DIFFERENT: list[tuple[str, str]] = [
     ("北京市朝阳路8号", "北京市朝阳区8号"),
     # a short name that is also a city's, with no city named, stays the city (辽宁朝阳市)
     ("朝阳望京街10号", "北京市朝阳区望京街10号"),
+    # the road stays before what is not a compound's name: a gate, a chain's parcel point, a building
+    ("杭州市西湖区中山路12号东门", "杭州市西湖区中山路14号东门"),
+    ("杭州市西湖区中山路12号门口", "杭州市西湖区中山路14号门口"),
+    ("幸福路88号菜鸟驿站代收点", "幸福路90号菜鸟驿站代收点"),
+    ("杭州市拱墅区莫干山路529号丰巢快递柜", "杭州市拱墅区莫干山路531号丰巢快递柜"),
+    ("西湖区文三路100号3栋2单元501室", "西湖区文三路102号3栋2单元501室"),
+    # two compounds of one name in two districts stay apart once the road is gone
+    ("杭州市滨江区江虹路295号东方郡11栋1单元2401室", "杭州市萧山区东方郡11栋1单元2401室"),
 ]
 
 
