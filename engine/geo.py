@@ -150,15 +150,20 @@ def ip_hosting(ip: str) -> bool | None:
     return fields[4] in HOSTING_NETWORKS
 
 
-def _ip_fields(ip: str) -> list[str]:
-    """ip2region's ``country|area|province|city|isp`` of a public IPv4 address, else ``[]``."""
+@lru_cache(maxsize=4096)
+def _ip_fields(ip: str) -> tuple[str, ...]:
+    """ip2region's ``country|area|province|city|isp`` of a public IPv4 address, else ``()``.
+
+    Cached (the newest 4,096 addresses) so that ``ip_region`` and ``ip_hosting`` of one
+    request's address search the database once between them.
+    """
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
-        return []
+        return ()
     if address.version != 4 or not address.is_global:
-        return []
-    return str(_searcher().search(str(address))).split("|")
+        return ()
+    return tuple(str(_searcher().search(str(address))).split("|"))
 
 
 @lru_cache(maxsize=1)
