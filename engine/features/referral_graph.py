@@ -87,7 +87,8 @@ def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
             batch.ops.extend(("RG", index, spec.hops, digest(invitee), digest(referrer_id(builder))))
         case ReferralMetric.PAID_SHARE:
             within = _NO_LIMIT_MS if spec.within_seconds is None else spec.within_seconds * 1000
-            inv, paid, void = (batch.key(f"{tag}:rg:{name}") for name in ("inv", "paid", "void"))
+            inv, paid = batch.key(f"{tag}:rg:inv"), batch.key(f"{tag}:rg:paid")
+            void = 0 if spec.count_refunded else batch.key(f"{tag}:rg:void")
             count = builder.plan.share_counts.get(index, 0)
             batch.ops.extend(("PS", index, inv, paid, void, after, _until(builder, spec), within, count))
         case ReferralMetric.SUBTREE_PAID_SHARE:

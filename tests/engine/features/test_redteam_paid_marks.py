@@ -162,3 +162,24 @@ async def test_a_partly_refunded_or_repaying_invitee_still_counts_as_paid(backen
     await world.pays("fr1", DAY0 - timedelta(hours=1))  # within the share's 14 days of joining
     await world.invite("mum-ref", "fr6", DAY0 + timedelta(minutes=1))
     assert world.values[SETTLED_SHARE] == pytest.approx(2 / 5)
+
+
+def test_count_refunded_is_only_for_paid_share() -> None:
+    """A buy rate may say how fast invitees paid (count_refunded); no other referral metric has payments to void."""
+    from engine.compile.pack import compile_files
+
+    pack = """pack: {name: p}
+decision: {review_at: 40, deny_at: 80}
+tiers:
+  - {id: occasional, default: true}
+features:
+  referrer.q: {referral: paid_share, window: 7d, within: 12h, count_refunded: true}
+  referrer.m: {referral: invitees, window: 7d, count_refunded: true}
+rules:
+  - {id: r, code: 1, on: [referral], when: referrer.q > 0.5 and referrer.m > 2, score: 9, reason: {zh: x, en: y}}
+"""
+    ruleset, diagnostics = compile_files({"p.yaml": pack})
+    assert ruleset is None
+    assert [d.render() for d in diagnostics] == [
+        "p.yaml:7:64 INVALID_VALUE feature 'referrer.m': 'count_refunded' applies to paid_share, not invitees"
+    ]

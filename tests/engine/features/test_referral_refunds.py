@@ -95,9 +95,9 @@ async def test_the_next_invitee_of_a_referrer_whose_buyers_refunded_is_reviewed(
     await world.refunded("organiser-b1", DAY0 + timedelta(days=1, hours=3), kind="chargeback")
     after_two = await world.invite("organiser", "next2", DAY0 + timedelta(days=1, hours=4))
     assert RULE in after_two.rule_ids
-    # a payment refunded in full is no payment (rg:void): the two refunded buyers no longer count as
-    # quick payers, so unpaid_referrer_quick_payers (2 kept of 6 this week) gives way to the refunds' rule
-    assert after_two.decision == "review" and "unpaid_referrer_quick_payers" not in after_two.rule_ids
+    # the organiser never paid and its buyers paid at once (unpaid_referrer_quick_payers): both say 刷单;
+    # quick_paid_share counts the refunded buyers too (count_refunded: they did pay at once)
+    assert after_two.decision == "deny" and "unpaid_referrer_quick_payers" in after_two.rule_ids
     assert after_two.offers == ()  # no trial, no referral gift
     assert (world.values[COUNT], world.values[SHARE]) == (2, 0.5)
 
