@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 
 from engine.area.payers import AreaPolicy
 from engine.compile.features import feature_type
-from engine.compile.names import IP_OUTSIDE_AREA, PHONE_OUTSIDE_AREA
+from engine.compile.names import IP_HOSTING, IP_OUTSIDE_AREA, PHONE_OUTSIDE_AREA
 from engine.events import Event, derived_fields
 from engine.expr.tree import Type
 from engine.features.spec import FeatureSpec
-from engine.geo import ip_outside, phone_outside
+from engine.geo import ip_hosting, ip_outside, phone_outside
 
 _EVENT_STRING_FIELDS = (
     "type",
@@ -56,8 +56,10 @@ class FactBuilder:
         zone: ZoneInfo,
         service_area: frozenset[str] | None = None,
         area_policy: AreaPolicy | None = None,
+        hosting: bool = False,
     ) -> None:
         self.zone = zone
+        self._hosting = hosting  # a condition reads ip.hosting: look the address's network up
         self._area = service_area  # None: no condition reads phone/ip.outside_area, so neither is computed
         # the area learned from payers (engine/area): recomputed only when a new counts snapshot is handed in
         self._policy = area_policy
@@ -103,6 +105,8 @@ class FactBuilder:
             facts[PHONE_OUTSIDE_AREA] = outside
         if area is not None and event.ip and (outside := ip_outside(event.ip, area)) is not None:
             facts[IP_OUTSIDE_AREA] = outside
+        if self._hosting and event.ip and (hosting := ip_hosting(event.ip)) is not None:
+            facts[IP_HOSTING] = hosting
         given = event.attributes
         if given:
             for name, attribute, declared in self._attributes:

@@ -375,6 +375,7 @@ class CompiledRuleSet:
     phone_region: str = "CN"  # phones without a country code are read in this region (engine/phones.py)
     service_area: frozenset[str] | None = None  # pack.service_area, when a condition reads phone/ip.outside_area
     area_policy: AreaPolicy | None = None  # declared + learned from payers (engine/area), when a condition reads it
+    reads_hosting: bool = False  # a condition reads ip.hosting (engine/facts.py looks the network up only then)
     scenarios: tuple[Scenario, ...] = ()  # stateful sequences, run by yutang test (engine/compile/scenarios.py)
     declared_features: tuple[str, ...] = ()  # every feature the pack declares (``features`` keeps those read)
     review: ReviewPolicy = field(default_factory=ReviewPolicy)  # the review queue (engine/cases)

@@ -52,6 +52,7 @@ class LoadedRuleSet:
             zone=self.evaluator.zone,
             service_area=ruleset.service_area,
             area_policy=ruleset.area_policy,
+            hosting=ruleset.reads_hosting,
         )
         object.__setattr__(self, "fact_builder", builder)  # frozen: set once, derived from the rule set
 

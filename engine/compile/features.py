@@ -160,7 +160,19 @@ def _referral(name: str, item: FeatureItem, area: frozenset[str], problems: _Pro
     if metric is ReferralMetric.OUTSIDE_SHARE and not area:
         message = "outside_share compares invitees' regions with the merchant's: declare pack.service_area"
         problems.add("referral", Code.MISSING_FIELD, f"{message} (e.g. [上海, 江苏, 浙江])")
-    return ReferralFeature(name, metric, window, within, item.hops, older_than, area, by)
+    if item.count_refunded and metric is not ReferralMetric.PAID_SHARE:
+        problems.add("count_refunded", Code.INVALID_VALUE, f"'count_refunded' applies to paid_share, not {metric}")
+    return ReferralFeature(
+        name,
+        metric,
+        window,
+        within,
+        item.hops,
+        older_than,
+        area,
+        by,
+        item.count_refunded and metric is ReferralMetric.PAID_SHARE,
+    )
 
 
 #: Metrics over the invitee set itself, which can leave out invitees referred too recently.

@@ -30,6 +30,9 @@ PHONE_OUTSIDE_AREA = "phone.outside_area"
 #: True when the address's province (ip2region, offline) is known and outside ``pack.service_area``,
 #: or it is a public address abroad; computed only for a pack whose conditions read it.
 IP_OUTSIDE_AREA = "ip.outside_area"
+#: True when the address is in a cloud / hosting / CDN network (ip2region's ISP field, engine/geo.py);
+#: computed only for a pack whose conditions read it. Missing when the network is unknown.
+IP_HOSTING = "ip.hosting"
 #: The derived fields that compare the event with the merchant's area: reading one needs pack.service_area.
 AREA_FIELDS: tuple[str, ...] = (PHONE_OUTSIDE_AREA, IP_OUTSIDE_AREA)
 
@@ -37,6 +40,7 @@ DERIVED_FIELDS: dict[str, Type] = {
     "phone.segment": Type.STRING,
     PHONE_OUTSIDE_AREA: Type.BOOL,
     IP_OUTSIDE_AREA: Type.BOOL,
+    IP_HOSTING: Type.BOOL,
     "email.domain": Type.STRING,
     "ip.subnet": Type.STRING,
 }

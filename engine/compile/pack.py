@@ -11,7 +11,7 @@ from engine.compile.bindings import compile_bindings
 from engine.compile.cases import compile_cases
 from engine.compile.features import compile_features, feature_type, service_area
 from engine.compile.journeys import RESERVED_PREFIXES, compile_automation, conditions_of
-from engine.compile.names import AREA_FIELDS, ATTRIBUTE_TYPES, DERIVED_FIELDS, EVENT_FIELDS
+from engine.compile.names import AREA_FIELDS, ATTRIBUTE_TYPES, DERIVED_FIELDS, EVENT_FIELDS, IP_HOSTING
 from engine.compile.offer_terms import compile_offer_groups
 from engine.compile.policies import (
     compile_contacts,
@@ -235,6 +235,7 @@ def _compile(
         phone_region=region,
         service_area=area if reads_area else None,
         area_policy=AreaPolicy(declared=area, learned=learned) if reads_area else None,
+        reads_hosting=any(IP_HOSTING in names_read(p.condition) for p in predicates),
         offer_groups=offer_groups,
         automation=automation,
         declared_features=tuple(features),

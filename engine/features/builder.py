@@ -86,6 +86,7 @@ class Batch:
     deferred: list[Arg] = field(default_factory=list)
     owned: list[int] = field(default_factory=list)
     extras: list[str] = field(default_factory=list)  # names of the extra outputs, in order
+    deferred_extras: list[str] = field(default_factory=list)  # those of deferred ops, returned after ``extras``
     marker: str = ""  # ARGV[4], set on the customer's batch when recording
     nested: list[int] = field(default_factory=list)  # places in ``ops`` of entity hash streams, flattened by argv
     _index: dict[str, int] = field(default_factory=dict)

@@ -11,7 +11,8 @@ referrer's slot and the invitee's slot only):
 - ``{A}:rg:odev`` / ``rg:oip``: invitees whose referral came from a device / ip that
   A itself used before (A's ``{A}:links``, recorded from A's own events).
 - ``{A}:rg:paid`` hash: invitee -> time of its first paid order (only invitees whose
-  first referrer is A).
+  first referrer is A); ``{A}:rg:void`` those of them whose refund took back all they had
+  paid, until they pay again (engine/features/referral_refunds.py).
 - ``{A}:up`` field ``k``: how many of A's referrer and its upline had paid when A's link
   was written (the referrer's ``rg:me`` mark plus the referrer's own ``k``), so
   ``chain_paid`` (the referrer's mark now + its ``k``) asks "has anyone up this chain ever
@@ -30,7 +31,8 @@ ancestors, so rings of up to 8 edges are found (the rule-pack schema allows 2-8)
 
 ``paid_share`` is the share of A's invitees referred in the window whose first paid
 order (at or before the event time) came at most ``within`` after their referral;
-invitees who have not paid yet count as unpaid. Missing when A has no invitees in
+invitees who have not paid yet, or whose payments were all refunded (``rg:void`` at or
+before the event time), count as unpaid. Missing when A has no invitees in
 the window. A paid order is recorded by :func:`emit_paid` / :func:`emit_paid_mark`,
 two dependent steps (the invitee's slot says who the referrer is).
 """
@@ -86,12 +88,13 @@ def emit(builder: RequestBuilder, spec: ReferralFeature, index: int) -> None:
         case ReferralMetric.PAID_SHARE:
             within = _NO_LIMIT_MS if spec.within_seconds is None else spec.within_seconds * 1000
             inv, paid = batch.key(f"{tag}:rg:inv"), batch.key(f"{tag}:rg:paid")
+            void = 0 if spec.count_refunded else batch.key(f"{tag}:rg:void")
             count = builder.plan.share_counts.get(index, 0)
-            batch.ops.extend(("PS", index, inv, paid, after, _until(builder, spec), within, count))
+            batch.ops.extend(("PS", index, inv, paid, void, after, _until(builder, spec), within, count))
         case ReferralMetric.SUBTREE_PAID_SHARE:
             within = _NO_LIMIT_MS if spec.within_seconds is None else spec.within_seconds * 1000
             sub, paid = batch.key(f"{tag}:rg:sub"), batch.key(f"{tag}:rg:tpaid")
-            batch.ops.extend(("PS", index, sub, paid, after, _until(builder, spec), within, 0))
+            batch.ops.extend(("PS", index, sub, paid, 0, after, _until(builder, spec), within, 0))
         case ReferralMetric.SUBTREE_DEPTH:
             batch.ops.extend(("TR", index, batch.key(f"{tag}:rg:tree")))
         case ReferralMetric.REFERRER_PAID:
@@ -227,4 +230,4 @@ def emit_paid_mark(builder: RequestBuilder, referrer: str, ids: str = "") -> Non
     tag = builder.tag_of(Entity.REFERRER, referrer)
     batch = builder.batch(tag)
     payer = builder.entity_id(Entity.CUSTOMER, builder.event.customer) or ""
-    batch.ops.extend(("PM", batch.key(f"{tag}:rg:paid"), payer, builder.history_ttl))
+    batch.ops.extend(("PM", batch.key(f"{tag}:rg:paid"), payer, builder.history_ttl, batch.key(f"{tag}:rg:void")))

@@ -16,6 +16,15 @@ only when the payer was referred. Only a customer **whose paid order A's slot re
 who never paid, or sent before the payment, names nobody, and one invitee refunded ten
 times counts once.
 
+A refund that takes back **all** the payer had paid (its own net, ``rg:own`` ``n``, found by
+step 1's op PV and returned to step 2) also notes the payer in
+
+- ``{A}:rg:void`` hash: invitee -> time of the refund that left it nothing paid; ``paid_share``
+  (op PS) leaves such an invitee out of the paying ones from then on, and the invitee's next
+  paid order (op PM) takes the note off. A farm's one invitee in five buying the trial and
+  refunding it in full no longer makes its referrer one "whose invitees buy". The
+  ``rg:paid`` time stays (``refunded_invitees`` is counted against it).
+
 Read on a referral event (the referrer's slot is in that event's first round already, so
 no round trip is added): over the newest 512 invitees referred in the window,
 
@@ -54,10 +63,15 @@ def emit_read(builder: RequestBuilder, batch: Batch, tag: str, spec: ReferralFea
     batch.ops.extend(("RK", index, share, inv, paid, rfd, builder.after(spec.window_seconds), until, within, READ_CAP))
 
 
-def emit_mark(builder: RequestBuilder, referrer: str) -> None:
-    """Step 2 of a refund: note the refunded payer in its referrer's slot, if that slot saw it pay."""
+def emit_mark(builder: RequestBuilder, referrer: str, *, all_back: bool = False) -> None:
+    """Step 2 of a refund: note the refunded payer in its referrer's slot, if that slot saw it pay.
+
+    ``all_back``: step 1 (op PV in the payer's own slot) found that the refund took back all it had
+    paid; the payer is then also noted in ``rg:void`` and no longer counts as paid in ``paid_share``.
+    """
     tag = builder.tag_of(Entity.REFERRER, referrer)
     batch = builder.batch(tag)
     payer = builder.entity_id(Entity.CUSTOMER, builder.event.customer) or ""
     paid, rfd = batch.key(f"{tag}:rg:paid"), batch.key(f"{tag}:rg:rfd")
-    batch.ops.extend(("RM", paid, rfd, payer, builder.history_ttl, KEEP))
+    void = batch.key(f"{tag}:rg:void") if all_back else 0
+    batch.ops.extend(("RM", paid, rfd, payer, builder.history_ttl, KEEP, void))

@@ -73,7 +73,7 @@ def emit_paid_marks(builder: RequestBuilder, ids: str) -> None:
         if ancestor and ancestor != payer:
             tag = builder.tag_of(Entity.CUSTOMER, ancestor)
             batch = builder.batch(tag)
-            batch.ops.extend(("PM", batch.key(f"{tag}:rg:tpaid"), payer, builder.history_ttl))
+            batch.ops.extend(("PM", batch.key(f"{tag}:rg:tpaid"), payer, builder.history_ttl, 0))
 
 
 def invitee_region(builder: RequestBuilder) -> str | None:

@@ -86,6 +86,7 @@ def emit_record(builder: RequestBuilder, *, times: bool) -> None:
         me = batch.key(f"{tag}:rg:me") if builder.plan.referrer_paid else 0
         linked = batch.key(f"{tag}:lk:f") if builder.plan.links is not None else 0
         batch.deferred.extend(("PV", own, me, linked, amount))
+        batch.deferred_extras.append("void")  # '1' when nothing paid is left: the referrer's step 2 voids the payer
         return
     settings = builder.settings
     ttl = str((settings.history_ttl_s + settings.max_future_skew_s) * 1000 + SEEN_TTL_QUANTUM_MS)

@@ -177,6 +177,8 @@ class ReferralFeature:
     area: frozenset[str] = frozenset()  # outside_share: the pack's service area (short province names)
     # depth / chain_paid by the event's customer: its own upline (a tree worker's claim after its sign-up)
     by: Entity = Entity.REFERRER
+    # paid_share: an invitee whose payments were all refunded (rg:void) still counts as paid
+    count_refunded: bool = False
 
 
 @dataclass(frozen=True, slots=True)

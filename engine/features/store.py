@@ -217,8 +217,8 @@ class FeatureStore:
         then: list[Call] = []
         if referrer is not None:
             mark = self._builder(plan, tenant, event, record=True)
-            if refund:
-                referral_refunds.emit_mark(mark, referrer)
+            if refund:  # step 1's PV said whether the refund took back all the payer had paid
+                referral_refunds.emit_mark(mark, referrer, all_back=_extra(batches, results, "void") == "1")
             else:
                 referral_graph.emit_paid_mark(mark, referrer, _extra(batches, results, "ids") or "")
             then = [_call(mark, b) for b in mark.batches.values()]
@@ -433,8 +433,9 @@ def _merge(plan: Plan, batches: list[Batch], results: list[Any]) -> list[Value]:
 def _extra(batches: list[Batch], results: list[Any], name: str) -> str | None:
     """An extra output (``chain``, ``depth``, ``ref``, ``at``) of whichever batch has it."""
     for batch, result in zip(batches, results, strict=True):
-        if name in batch.extras:
-            value = result[2 + batch.extras.index(name)]
+        names = batch.extras + batch.deferred_extras if batch.deferred_extras else batch.extras
+        if name in names:
+            value = result[2 + names.index(name)]
             return None if value is None else _text(value)
     return None
 

@@ -210,6 +210,11 @@ class FeatureItem(_Section):
     older_than: str | None = Field(
         None, description="referral invitees / paid_share: only invitees referred at least this long ago (e.g. 3d)"
     )
+    count_refunded: bool = Field(
+        False,
+        description="referral paid_share: an invitee whose payments were all refunded still counts as paid "
+        "(how fast invitees paid, not whether they stayed customers)",
+    )
     hops: Annotated[int, Field(ge=2, le=8)] = 4
     approx: bool = False
     exact: bool = Field(

@@ -612,25 +612,29 @@ while i <= last do
       call('PEXPIRE', key, A[i + 4])
     end
     i = i + 9
-  elseif op == 'PS' then      -- idx invitees paid (lo hi within count_idx: share of invitees paid in time
+  elseif op == 'PS' then      -- idx invitees paid void (lo hi within count_idx: share of invitees paid in time
     -- invitees referred in (lo, hi]; count_idx > 0 also receives how many there are (an
-    -- `invitees` feature over the same set, for free instead of its own ZCOUNT)
-    local inv = call('ZRANGEBYSCORE', KEYS[A[i + 2]], A[i + 4], A[i + 5], 'WITHSCORES')
-    if A[i + 7] > 0 then vals[A[i + 7]] = #inv / 2 end
+    -- `invitees` feature over the same set, for free instead of its own ZCOUNT); void (0: none)
+    -- holds invitees whose payments were all refunded: unpaid from that time on
+    local inv = call('ZRANGEBYSCORE', KEYS[A[i + 2]], A[i + 5], A[i + 6], 'WITHSCORES')
+    if A[i + 8] > 0 then vals[A[i + 8]] = #inv / 2 end
     if #inv > 0 then
       local names = {}
       for k = 1, #inv, 2 do names[#names + 1] = inv[k] end
       local paid_at = call('HMGET', KEYS[A[i + 3]], unpack(names))
-      local within, paid = A[i + 6], 0
+      local void_at = {}
+      if A[i + 4] > 0 then void_at = call('HMGET', KEYS[A[i + 4]], unpack(names)) end
+      local within, paid = A[i + 7], 0
       for k, p in ipairs(paid_at) do
-        if p then
+        local v = void_at[k]
+        if p and not (v and tonumber(v) <= t) then
           local at = tonumber(p)
           if at <= t and at - tonumber(inv[2 * k]) <= within then paid = paid + 1 end
         end
       end
       vals[A[i + 1]] = paid / #names
     end
-    i = i + 8
+    i = i + 9
   elseif op == 'PU' then      -- key: who referred this customer, when, and the ids of its upline
     local up = call('HMGET', KEYS[A[i + 1]], 'r', 'a', 'i')
     extra[#extra + 1] = up[1]
@@ -657,7 +661,8 @@ while i <= last do
     i = i + 4
   elseif op == 'PV' then      -- own me lkf amount: a refund ('' = all); once it takes back all that was paid, the marks go
     -- me: the chain's own mark (rg:me p), lkf: the links' first paid order (lk:f p); 0 when the plan has none
-    local own = KEYS[A[i + 1]]
+    -- extra output: '1' when nothing paid is left (the referrer's step 2 voids the payer), else '0'
+    local own, void = KEYS[A[i + 1]], '0'
     if call('EXISTS', own) == 1 then
       local left = 0
       if A[i + 4] ~= '' then left = tonumber(call('HINCRBYFLOAT', own, 'n', '-' .. A[i + 4])) end
@@ -668,8 +673,10 @@ while i <= last do
         for k = 2, 3 do
           if A[i + k] > 0 then call('HDEL', KEYS[A[i + k]], 'p') end
         end
+        void = '1'
       end
     end
+    extra[#extra + 1] = void
     i = i + 5
   elseif op == 'TR' then      -- idx key: that level (0: nobody below)
     vals[A[i + 1]] = tonumber(call('HGET', KEYS[A[i + 2]], 'd') or '0')
@@ -678,11 +685,12 @@ while i <= last do
     local den = call('ZCOUNT', KEYS[A[i + 3]], A[i + 4], A[i + 5])
     if den > 0 then vals[A[i + 1]] = call('ZCOUNT', KEYS[A[i + 2]], A[i + 4], A[i + 5]) / den end
     i = i + 6
-  elseif op == 'PM' then      -- key invitee ttl: the invitee's first paid order (event time)
+  elseif op == 'PM' then      -- key invitee ttl void: the invitee's first paid order (event time)
     local key = KEYS[A[i + 1]]
     call('HSETNX', key, A[i + 2], tstr)
     call('PEXPIRE', key, A[i + 3])
-    i = i + 4
+    if A[i + 4] > 0 then call('HDEL', KEYS[A[i + 4]], A[i + 2]) end  -- paying again: no longer all refunded
+    i = i + 5
   elseif op == 'UP' then      -- own key ttl: note a referral through a referrer that never paid (own 0: it did not)
     -- own: the referrer's rg:own (same script), or 0 when phase 1 already found it unpaid (cluster);
     -- key: the customer's rg:uref, first and latest such referral (referrer_paid.py)
@@ -719,7 +727,8 @@ while i <= last do
       vals[A[i + 1]] = refunded / paying
     end
     i = i + 10
-  elseif op == 'RM' then      -- paid rfd invitee ttl keep: a refund of an invitee this slot saw pay
+  elseif op == 'RM' then      -- paid rfd invitee ttl keep void: a refund of an invitee this slot saw pay
+    -- void > 0: the refund took back all the invitee had paid (step 1's PV): unpaid for paid_share
     local p = call('HGET', KEYS[A[i + 1]], A[i + 3])
     if p and tonumber(p) <= t then
       local key = KEYS[A[i + 2]]
@@ -727,8 +736,12 @@ while i <= last do
         call('ZREMRANGEBYRANK', key, 0, -1 - A[i + 5])
       end
       call('PEXPIRE', key, A[i + 4])
+      if A[i + 6] > 0 then
+        call('HSET', KEYS[A[i + 6]], A[i + 3], tstr)
+        call('PEXPIRE', KEYS[A[i + 6]], A[i + 4])
+      end
     end
-    i = i + 6
+    i = i + 7
   elseif op == 'GS' then      -- idx key lo member: other members in the window sharing it
     local key = KEYS[A[i + 2]]
     local lo = A[i + 3]

@@ -134,19 +134,52 @@ async def test_a_retried_partial_refund_is_taken_off_once_held(backend: Backend,
 SETTLED_SHARE = "referrer.settled_paid_share_30d"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (red team, session 7): an invitee's paid order refunded in full still counts in the referrer's "
-    "paid_share (rg:paid); a refund's step 2 would have to know the invitee's net from step 1 (SECURITY.md)",
-)
 async def test_an_invitee_that_paid_and_refunded_it_all_does_not_make_its_referrer_a_buying_one(
-    redis_client: Redis, tenant: str
+    backend: Backend, tenant: str
 ) -> None:
     """invitees_never_buy (1104) needs 5 settled invitees none of whom paid: one buying and refunding passed it."""
-    world = World(redis_client, tenant)
+    world = World(backend.client, tenant)
     for n in range(5):
         await world.invite("farm-ref", f"inv{n}", DAY0 - timedelta(days=10, minutes=-n))
     await world.pays("inv0", DAY0 - timedelta(days=9))
     await world.send(type="refund", customer="inv0", amount=99, timestamp=DAY0 - timedelta(days=8))
-    await world.invite("farm-ref", "inv5", DAY0)
+    got = await world.invite("farm-ref", "inv5", DAY0)
     assert world.values[SETTLED_SHARE] == 0
+    assert "invitees_never_buy" in got.rule_ids
+
+
+async def test_a_partly_refunded_or_repaying_invitee_still_counts_as_paid(backend: Backend, tenant: str) -> None:
+    """The honest look-alikes: a friend refunds one add-on of her order; another refunds, then buys again."""
+    world = World(backend.client, tenant)
+    for n in range(5):
+        await world.invite("mum-ref", f"fr{n}", DAY0 - timedelta(days=10, minutes=-n))
+    await world.send(type="order_paid", customer="fr0", amount=1500, timestamp=DAY0 - timedelta(days=9))
+    await world.send(type="refund", customer="fr0", amount=99, timestamp=DAY0 - timedelta(days=8))
+    await world.pays("fr1", DAY0 - timedelta(days=9))
+    await world.send(type="refund", customer="fr1", amount=99, timestamp=DAY0 - timedelta(days=8))
+    await world.invite("mum-ref", "fr5", DAY0)
+    assert world.values[SETTLED_SHARE] == pytest.approx(1 / 5)  # fr0 kept 1,401; fr1 got it all back
+    await world.pays("fr1", DAY0 - timedelta(hours=1))  # within the share's 14 days of joining
+    await world.invite("mum-ref", "fr6", DAY0 + timedelta(minutes=1))
+    assert world.values[SETTLED_SHARE] == pytest.approx(2 / 5)
+
+
+def test_count_refunded_is_only_for_paid_share() -> None:
+    """A buy rate may say how fast invitees paid (count_refunded); no other referral metric has payments to void."""
+    from engine.compile.pack import compile_files
+
+    pack = """pack: {name: p}
+decision: {review_at: 40, deny_at: 80}
+tiers:
+  - {id: occasional, default: true}
+features:
+  referrer.q: {referral: paid_share, window: 7d, within: 12h, count_refunded: true}
+  referrer.m: {referral: invitees, window: 7d, count_refunded: true}
+rules:
+  - {id: r, code: 1, on: [referral], when: referrer.q > 0.5 and referrer.m > 2, score: 9, reason: {zh: x, en: y}}
+"""
+    ruleset, diagnostics = compile_files({"p.yaml": pack})
+    assert ruleset is None
+    assert [d.render() for d in diagnostics] == [
+        "p.yaml:7:64 INVALID_VALUE feature 'referrer.m': 'count_refunded' applies to paid_share, not invitees"
+    ]

@@ -95,7 +95,8 @@ async def test_the_next_invitee_of_a_referrer_whose_buyers_refunded_is_reviewed(
     await world.refunded("organiser-b1", DAY0 + timedelta(days=1, hours=3), kind="chargeback")
     after_two = await world.invite("organiser", "next2", DAY0 + timedelta(days=1, hours=4))
     assert RULE in after_two.rule_ids
-    # the organiser never paid and its buyers paid at once (unpaid_referrer_quick_payers): both say 刷单
+    # the organiser never paid and its buyers paid at once (unpaid_referrer_quick_payers): both say 刷单;
+    # quick_paid_share counts the refunded buyers too (count_refunded: they did pay at once)
     assert after_two.decision == "deny" and "unpaid_referrer_quick_payers" in after_two.rule_ids
     assert after_two.offers == ()  # no trial, no referral gift
     assert (world.values[COUNT], world.values[SHARE]) == (2, 0.5)
@@ -183,7 +184,9 @@ async def test_an_organiser_who_keeps_its_referrer_is_reviewed_from_its_second_r
     await hired_buyers(world, "studio-fan", count=5, refunds=5)  # round one: every buyer refunded
     second = await world.invite("studio-fan", "round2-b0", DAY0 + timedelta(days=8))
     assert (world.values[COUNT], world.values[SHARE]) == (5, 1.0)
-    assert second.decision == "review" and RULE in second.rule_ids
+    # every payment taken back: five settled invitees and none kept one (invitees_never_buy) besides the refunds
+    assert second.decision == "deny" and {RULE, "invitees_never_buy"} <= set(second.rule_ids)
+    assert world.values["referrer.settled_paid_share_30d"] == 0
 
 
 REFUND_SPECS = (
