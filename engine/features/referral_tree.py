@@ -30,7 +30,7 @@ from engine import geo
 from engine.features.builder import Batch, RequestBuilder
 from engine.features.spec import Entity, ReferralFeature, ReferralMetric
 
-#: Referrer-side sets this module writes (engine/features/plan.py REFERRAL_SETS).
+#: Referrer-side sets this module writes (engine/features/plan_reads.py REFERRAL_SETS).
 SETS = frozenset({"sub", "reg", "out"})
 CHAIN_CAP = 8
 

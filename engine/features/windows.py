@@ -58,8 +58,8 @@ import random
 
 from engine.features.builder import Arg, Batch, RequestBuilder
 from engine.features.entity_hash import DISTINCT_CAP, EntityOp, entity_op
-from engine.features.plan import Stream, field_entity, in_entity_hash
 from engine.features.spec import Aggregate, Entity, WindowedFeature
+from engine.features.streams import Stream, field_entity, in_entity_hash
 
 HLL_BUCKETS = 8
 

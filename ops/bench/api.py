@@ -78,6 +78,11 @@ def main() -> int:
         "floor_server_cpu_us": round(floor["server_cpu_us"]),
         "floor_redis_cpu_us": round(floor["redis_cpu_us"]),
         "score_degraded": int(score["degraded"]),  # answers that failed open/closed (a timeout, the breaker)
+        # Redis's own figures per request: time inside scripts (commandstats usec), bytes in and out, reads
+        **{
+            f"score_redis_{name}": round(score[f"redis_{name}"], 1)
+            for name in ("script_us", "bytes_in", "bytes_out", "reads")
+        },
     }
     print(json.dumps(result))
     return 0
@@ -100,11 +105,15 @@ def run_server(
     try:
         wait_ready(f"http://127.0.0.1:{port}", health or path, process, log.name)
         workers, redis_before = cpu_seconds(process.pid), redis_cpu_seconds(redis_url)
+        inside_before = redis_inside(redis_url)
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             figures = pool.apply(load, (port, path, args.connections, args.warmup, args.seconds))
         served = figures["served"] or 1.0
         figures["server_cpu_us"] = (cpu_seconds(process.pid) - workers) / served * 1e6
         figures["redis_cpu_us"] = (redis_cpu_seconds(redis_url) - redis_before) / served * 1e6
+        inside = redis_inside(redis_url)
+        for name, value in inside.items():
+            figures[f"redis_{name}"] = (value - inside_before[name]) / served
         return figures
     finally:
         process.send_signal(signal.SIGTERM)
@@ -145,6 +154,25 @@ def redis_cpu_seconds(url: str) -> float:
     finally:
         client.close()
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def redis_inside(url: str) -> dict[str, float]:
+    """Redis's time inside scripts (commandstats usec of EVAL/EVALSHA: their inner calls included), its bytes in
+    and out and its event-loop reads: the rest of its CPU is outside commands (parsing, replies, the AOF, the loop)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        stats, info = client.info("commandstats"), client.info("stats")
+    finally:
+        client.close()
+    scripts = sum(float(stats.get(f"cmdstat_{name}", {}).get("usec", 0)) for name in ("evalsha", "eval"))
+    return {
+        "script_us": scripts,
+        "bytes_in": float(info["total_net_input_bytes"]),
+        "bytes_out": float(info["total_net_output_bytes"]),
+        "reads": float(info["total_reads_processed"]),
+    }
 
 
 def wait_ready(base: str, path: str, process: subprocess.Popen[bytes], log: str) -> None:
@@ -251,7 +279,9 @@ def report(name: str, figures: dict[str, float]) -> None:
           f"errors {int(figures['errors'])}  degraded {int(figures['degraded'])}  "
           f"({int(figures['requests'])} measured)  "
           f"CPU per request: server {figures['server_cpu_us']:.0f} us, "
-          f"redis {figures['redis_cpu_us']:.0f} us")  # fmt: skip
+          f"redis {figures['redis_cpu_us']:.0f} us ({figures['redis_script_us']:.0f} in scripts, "
+          f"{figures['redis_bytes_in']:.0f} B in, {figures['redis_bytes_out']:.0f} B out, "
+          f"{figures['redis_reads']:.2f} reads)")  # fmt: skip
 
 
 if __name__ == "__main__":

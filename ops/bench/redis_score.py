@@ -129,12 +129,13 @@ async def run(
 
                 await post(posts[:warmup])
                 await redis.config_resetstat()
-                cpu, aof = await _cpu(redis), await _aof(redis)
+                cpu, aof, where = await _cpu(redis), await _aof(redis), await _where(redis)
                 worker = time.process_time()
                 await post(measured)
                 worker = time.process_time() - worker
                 cpu, aof = await _cpu(redis) - cpu, await _aof(redis) - aof
                 stats = await redis.info("commandstats")
+                where = _delta(await _where(redis), where)
                 info_cost = await _info_cost(redis)
                 for body in by_type:  # one by one: the client's round trips and Redis CPU per event type
                     kind = json.loads(body)["type"]
@@ -161,7 +162,9 @@ async def run(
     typed_figures = per_type(kinds, trips, sent, cpu_of, logs, names)
     whole = merged([by_script(traced, each, names) for each in masters_logs])
     process = {"process_cpu_us_per_event": round(worker / max(len(measured), 1) * 1e6, 1)}
-    return {**figures(len(measured), cpu, aof, stats), **process, **whole, "by_type": typed_figures}
+    account = accounting(len(measured), cpu, stats, where, whole)
+    return {**figures(len(measured), cpu, aof, stats), **process, **whole, "accounting": account,
+            "by_type": typed_figures}  # fmt: skip
 
 
 async def _info_cost(redis: Masters, times: int = 50) -> float:
@@ -223,8 +226,9 @@ class Masters:
         for stats in await self._each("info", section):
             for name, value in stats.items():
                 if isinstance(value, dict):
-                    into = total.setdefault(name, {"calls": 0})
+                    into = total.setdefault(name, {"calls": 0, "usec": 0.0})
                     into["calls"] += int(value["calls"])
+                    into["usec"] += float(value.get("usec", 0))
                 else:
                     total[name] = total.get(name, 0) + (float(value) if isinstance(value, int | float) else 0)
         return total
@@ -247,6 +251,59 @@ def merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "round_trip_commands_per_event": round(sum(p["round_trip_commands_per_event"] for p in parts), 2),
         "server_us_per_event": round(sum(p["server_us_per_event"] for p in parts), 1),
         "by_script": dict(sorted(scripts.items(), key=lambda kv: -kv[1]["us"])),
+    }
+
+
+#: INFO fields read before and after the measured events (``stats``, ``keyspace``): what Redis did besides commands.
+_WHERE = ("total_net_input_bytes", "total_net_output_bytes", "expired_keys", "total_commands_processed",
+          "total_reads_processed", "total_writes_processed", "keys", "expires")  # fmt: skip
+
+
+async def _where(redis: Masters) -> dict[str, float]:
+    """The server's byte, key and event-loop counters, summed over the masters."""
+    found: dict[str, float] = dict.fromkeys(_WHERE, 0.0)
+    for client in redis.clients:
+        info = await client.info("all")
+        for name in _WHERE:
+            found[name] += float(info.get(name, 0) or 0)
+        for value in info.values():  # db0: {'keys': .., 'expires': ..}
+            if isinstance(value, dict) and "keys" in value and "expires" in value:
+                found["keys"] += float(value["keys"])
+                found["expires"] += float(value["expires"])
+    return found
+
+
+def _delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {name: after[name] - before[name] for name in after}
+
+
+def accounting(
+    n: int, cpu: float, stats: dict[str, Any], where: dict[str, float], traced: dict[str, Any]
+) -> dict[str, Any]:
+    """Per event: Redis CPU inside top-level commands (commandstats usec) against all of it; the rest is outside them.
+
+    Scripts' inner calls are in commandstats too and inside their script's usec, so "inside" sums the scripts
+    (EVAL/EVALSHA) and the plain commands the traced events sent at the top level (the slow log's by_script).
+    """
+    top_plain = {
+        name for name in traced.get("by_script", {}) if " " not in name and "." not in name and "(" not in name
+    }
+    usec = {k.removeprefix("cmdstat_"): float(v.get("usec", 0)) for k, v in stats.items()}
+    inside = sum(us for name, us in usec.items() if name in {"evalsha", "eval"} | top_plain)
+    per = 1e6 / max(n, 1)
+    return {
+        "redis_cpu_us": round(cpu * per, 1),
+        "inside_commands_us": round(inside / max(n, 1), 1),
+        "outside_commands_us": round(cpu * per - inside / max(n, 1), 1),
+        "scripts_us": round((usec.get("evalsha", 0) + usec.get("eval", 0)) / max(n, 1), 1),
+        "plain_top_level_us": {name: round(usec.get(name, 0) / max(n, 1), 1) for name in sorted(top_plain)},
+        "bytes_in": round(where["total_net_input_bytes"] / max(n, 1)),
+        "bytes_out": round(where["total_net_output_bytes"] / max(n, 1)),
+        "keys_created": round(where["keys"] / max(n, 1), 2),
+        "keys_with_ttl_created": round(where["expires"] / max(n, 1), 2),
+        "keys_expired": round(where["expired_keys"] / max(n, 1), 2),
+        "reads_processed": round(where["total_reads_processed"] / max(n, 1), 2),
+        "writes_processed": round(where["total_writes_processed"] / max(n, 1), 2),
     }
 
 
@@ -357,6 +414,7 @@ def main() -> None:
           f"{result['aof_bytes_per_event']} AOF bytes, {result['server_us_per_event']} us in commands "
           f"per event")  # fmt: skip
     print(f"  by command: {result['by_command']}")
+    print(f"  accounting: {result['accounting']}")
     for name, each in result["by_script"].items():
         print(f"  {name:36s} {each['runs']:5.2f} runs {each['calls']:6.1f} inner calls {each['us']:7.1f} us per event")
     print("  by event type: events, round trips, commands sent, Redis CPU us, top-level commands, us in commands")

@@ -2,7 +2,7 @@
 -- of it on a Redis Cluster), atomically and in one round trip.
 --
 -- A tiny interpreter: Python compiles the feature specs into a flat list of ops
--- (engine/features/plan.py documents each opcode), so one cached script serves every
+-- (the builders beside engine/features/plan.py document each opcode), so one cached script serves every
 -- rule pack. Scores are event times in ms; a window of W ms ending at t is (t-W, t].
 --
 -- ARGV[1] t        event time (ms, already clamped against future skew)
@@ -315,11 +315,14 @@ local function link_peers(peers, since, formed, ttl, trim, cap, links)
     end
   end
   if #fresh > 0 then call('HSET', since, unpack(fresh)) end
+  local dropped = 0  -- peers the trims removed: their `since` entries are left behind
   if call('ZADD', peers, 'GT', unpack(scored)) > 0 then  -- the set grew: trim it
-    if trim ~= '' then call('ZREMRANGEBYSCORE', peers, '-inf', trim) end
-    call('ZREMRANGEBYRANK', peers, 0, -1 - cap)
+    if trim ~= '' then dropped = call('ZREMRANGEBYSCORE', peers, '-inf', trim) end
+    dropped = dropped + call('ZREMRANGEBYRANK', peers, 0, -1 - cap)
   end
-  if #fresh > 0 and call('HLEN', since) > 4 * cap then
+  -- `since` outgrows `peers` only by the entries of dropped peers (only live peers' entries are read):
+  -- measured and pruned when some were dropped, not on every new link (an HLEN per side per link)
+  if dropped > 0 and call('HLEN', since) > 4 * cap then
     for _, f in ipairs(call('HKEYS', since)) do
       if not call('ZSCORE', peers, f) then call('HDEL', since, f) end
     end

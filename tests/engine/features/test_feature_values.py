@@ -13,8 +13,8 @@ from feature_stream import APPROX, SPECS, START, event_stream
 
 from engine.events import OUTCOME_TYPES, Event
 from engine.features.entity_hash import DISTINCT_CAP
-from engine.features.plan import bucket_width_s
 from engine.features.spec import Aggregate, Entity, ListKind, WindowedFeature
+from engine.features.streams import bucket_width_s
 
 
 def _close(expected: object, got: object) -> bool:

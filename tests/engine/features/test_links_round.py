@@ -8,6 +8,7 @@ from feature_backends import SECRET, Backend
 from redis.asyncio import Redis
 
 from engine.events import Event
+from engine.features.links import GROUP_CAP
 from engine.features.spec import Entity, FeatureSpec, LinkFeature, LinkMetric
 from engine.features.store import FeatureStore
 
@@ -63,3 +64,22 @@ async def test_customer_ids_made_to_break_out_of_a_key_stay_in_their_own(backend
     keys = [key.decode() for _, key in await backend.raw_keys()]
     assert not [k for k in keys if "victim" in k or "x}" in k]
     assert all(k.startswith(f"yt:{{{tenant}:") for k in keys if ":lk:" in k), keys
+
+
+async def test_a_customer_who_links_with_hundreds_keeps_a_bounded_since_hash(redis_client: Redis) -> None:
+    """A farm's mover meets a new account on each of 330 devices: its peers stay the newest 64, and the
+    link-formed times of the peers it dropped are pruned (``lk:since`` at most 5 x the cap), while the
+    group it reads is still exactly its newest 64 peers."""
+    store = FeatureStore(redis_client, secret=SECRET)
+    at = DAY0
+    for k in range(330):
+        for who in (f"p{k}", "mover"):
+            at += timedelta(seconds=1)
+            event = Event(event_id=f"{who}-{k}", type="signup", customer=who, device=f"dev{k}", timestamp=at)
+            seen = (await store.record_and_read(tenant="one", event=event, specs=SPECS)).values
+    assert seen["customer.linked_accounts_30d"] == GROUP_CAP
+    sizes = [await redis_client.hlen(key) async for key in redis_client.scan_iter(match="*:lk:since")]
+    assert max(sizes) <= 5 * GROUP_CAP
+    assert max(sizes) > GROUP_CAP  # pruned in steps, not on every link
+    group = await store.linked_group(tenant="one", customer="mover", now_ms=int(at.timestamp() * 1000))
+    assert sorted(m.customer for m in group) == sorted(f"p{k}" for k in range(330 - GROUP_CAP, 330))
