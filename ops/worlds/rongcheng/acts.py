@@ -176,6 +176,8 @@ class Acts:
     ) -> None:
         attributes = {"claim_ms": int(claim_ms)} if claim_ms is not None else {}
         phone = p.phone if device else None
+        if phone is not None and p.old_phone is not None and drop.t + delay_s < p.changed_at:
+            phone = p.old_phone
         line = line if line is not None else (p.home if net == "WIFI" else p.mobile)
         self.ctx.log.scored(
             drop.t + delay_s,

@@ -203,9 +203,7 @@ class City:
         if where == "local":
             isp = self.rng.choices(["电信", "移动", "联通"], weights=[55, 30, 15])[0]
             return Line(self.ips["local"][isp], sticky=0.97)
-        return Line(
-            self.ips["elsewhere"][where if where in self.ips["elsewhere"] else self._ip_province()], sticky=0.97
-        )
+        return Line(self.ips["elsewhere"][self._ip_key(where)], sticky=0.97)
 
     def mobile_line(self, where: str = "local") -> Line:
         """A carrier's 4G/5G exit: a few shared NAT addresses, changing between requests."""
@@ -213,9 +211,7 @@ class City:
             isp = self.rng.choices(["移动", "电信", "联通"], weights=[50, 30, 20])[0]
             pool = self.rng.sample(self.ips["local"][isp], 3)
         else:
-            pool = self.rng.sample(
-                self.ips["elsewhere"][where if where in self.ips["elsewhere"] else self._ip_province()], 2
-            )
+            pool = self.rng.sample(self.ips["elsewhere"][self._ip_key(where)], 2)
         return Line(pool, sticky=0.35)
 
     def campus_line(self) -> Line:
@@ -227,6 +223,11 @@ class City:
     def cloud_ranges(self) -> list[list[int]]:
         key = self.rng.choice(sorted(self.ips["cloud"]))
         return list(self.ips["cloud"][key])
+
+    def _ip_key(self, where: str) -> str:
+        """A phone-table province (``北京市``, ``广东省``) as ip2region names it (``北京``, ``广东省``)."""
+        key = where.removesuffix("市")
+        return key if key in self.ips["elsewhere"] else self._ip_province()
 
     def _ip_province(self) -> str:
         return str(self.rng.choice(sorted(self.ips["elsewhere"])))

@@ -169,8 +169,8 @@ def phone_changer(ctx: Ctx, params: dict[str, Any], members: list[Person], budge
     for m in rng.sample(members, min(len(members), max(1, budget // 4))):
         if acts.events >= budget:
             break
-        m.phone = ctx.city.phone()
         t = ctx.at(rng.randrange(ctx.days), ctx.hour_of_parent())
+        m.old_phone, m.phone, m.changed_at = m.phone, ctx.city.phone(), t
         acts.coupon(t, m, "winback", 50.0)
         acts.buy(t + rng.uniform(600, 86400), m, float(rng.choice([299, 680, 1500])))
         for drop in [d for d in ctx.studio.drops if d.group in m.groups and d.t > t][:2]:

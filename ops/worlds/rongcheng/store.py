@@ -61,6 +61,8 @@ class Person:
     style: int = 0  # how this person types an address
     groups: list[Group] = field(default_factory=list)
     paid: bool = False
+    old_phone: Phone | None = None  # the handset before a change of phone at ``changed_at``
+    changed_at: float = 0.0
 
 
 @dataclass
