@@ -175,38 +175,40 @@ def dialup_rotation(ctx: Ctx, k: K, budget: int) -> int:
 
 
 def slow_drip(ctx: Ctx, k: K, budget: int) -> int:
-    """1-5 accounts a day, every day, from a home line that redials, on 1-3 phones mostly reset between accounts."""
+    """1-5 accounts a day for the whole window per dripper (as many drippers as the share holds), each from a
+    home line that redials, on 1-3 phones mostly reset between accounts; some pay the trial, nobody comes."""
     rng, acts = ctx.rng, Acts(ctx, "slow_drip", "slow_drip")
     k.update(
         per_day=(1, rng.randint(2, 5)),
-        phones=rng.randint(1, 3),
+        phones=(1, rng.randint(1, 3)),
         reset_share=round(rng.uniform(0.5, 1.0), 2),
         trial_share=round(rng.uniform(0, 0.5), 2),
         wallets=rng.randint(1, 2),
-        rented=rng.random() < 0.7,
+        virtual_share=round(rng.uniform(0, 0.4), 2),
         place_share=round(rng.uniform(0, 1), 2),
+        drippers=0,
     )
-    phones = [ctx.city.phone() for _ in range(k["phones"])]
-    home = ctx.city.home_line()
-    home.sticky = 0.6
-    wallets = [ctx.city.wallet() for _ in range(k["wallets"])]
-    place = ctx.city.flat()
-    day = 0
     while acts.events < budget:
-        for _ in range(rng.randint(*k["per_day"])):
-            i = rng.randrange(len(phones))
-            if rng.random() < k["reset_share"]:
-                phones[i] = ctx.city.respoof(phones[i])
-            number = ctx.city.number("virtual" if k["rented"] and rng.random() < 0.3 else "local")
-            p = _account(ctx, phones[i], home, number)
-            t = ctx.at(day % ctx.days, ctx.hour_of_parent())
-            acts.signup(t, p, line=home)
-            acts.gift(t + ctx.lognormal(600, 1.0), p, line=home)
-            if rng.random() < k["trial_share"]:
-                p.place = place if rng.random() < k["place_share"] else ctx.city.flat()
-                p.style = rng.randrange(9)
-                acts.buy(t + ctx.lognormal(7200, 1.0), p, 99.0, line=home, wallet=rng.choice(wallets))
-        day += 1
+        k["drippers"] += 1
+        phones = [ctx.city.phone() for _ in range(rng.randint(*k["phones"]))]
+        home = ctx.city.home_line()
+        home.sticky = 0.6
+        wallets = [ctx.city.wallet() for _ in range(k["wallets"])]
+        place = ctx.city.flat()
+        for day in range(ctx.days):
+            for _ in range(rng.randint(*k["per_day"])):
+                i = rng.randrange(len(phones))
+                if rng.random() < k["reset_share"]:
+                    phones[i] = ctx.city.respoof(phones[i])
+                number = ctx.city.number("virtual" if rng.random() < k["virtual_share"] else "local")
+                p = _account(ctx, phones[i], home, number)
+                t = ctx.at(day, ctx.hour_of_parent())
+                acts.signup(t, p, line=home)
+                acts.gift(t + ctx.lognormal(600, 1.0), p, line=home)
+                if rng.random() < k["trial_share"]:
+                    p.place = place if rng.random() < k["place_share"] else ctx.city.flat()
+                    p.style = rng.randrange(9)
+                    acts.buy(t + ctx.lognormal(7200, 1.0), p, 99.0, line=home, wallet=rng.choice(wallets))
     return acts.events
 
 

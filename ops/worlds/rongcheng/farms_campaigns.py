@@ -201,36 +201,97 @@ def code_resale(ctx: Ctx, k: K, budget: int) -> int:
 
 
 def shared_backend(ctx: Ctx, k: K, budget: int) -> int:
-    """Accounts that look honest alone; their checkouts pay from 1-3 wallets and ship to one place typed 2-6 ways."""
+    """Accounts that look honest alone (own phone, own network, local or rented numbers); each back end's
+    checkouts pay from 1-3 wallets and ship to one flat or parcel point typed 2-6 ways, a few a day."""
     rng, acts = ctx.rng, Acts(ctx, "shared_backend", "shared_backend")
     k.update(
-        wallets=rng.randint(1, 3),
-        spellings=rng.randint(2, 6),
-        locker=rng.random() < 0.5,
+        wallets=(1, rng.randint(1, 3)),
+        spellings=(2, rng.randint(2, 6)),
+        locker_share=round(rng.uniform(0, 1), 2),
         rented_share=round(rng.uniform(0, 0.7), 2),
-        per_day=(1, rng.randint(3, 10)),
+        per_day=(rng.randint(0, 1), rng.randint(2, 6)),
+        gift_share=round(rng.uniform(0.5, 1), 2),
+        backends=0,
     )
-    wallets = [ctx.city.wallet() for _ in range(k["wallets"])]
-    place = ctx.city.locker() if k["locker"] else ctx.city.flat()
-    styles = rng.sample(range(9), k["spellings"])
-    day = 0
     while acts.events < budget:
-        for _ in range(rng.randint(*k["per_day"])):
-            rented = rng.random() < k["rented_share"]
-            p = ctx.person(number_where=rng.choice(["virtual", ctx.city.province()]) if rented else "local")
-            t = ctx.at(day % ctx.days, ctx.hour_of_parent())
-            net = rng.choice(["WIFI", "4G"])
-            acts.signup(t, p, net=net)
-            acts.gift(t + ctx.lognormal(300, 1), p, net=net)
-            acts.buy(
-                t + ctx.lognormal(3600, 1),
-                p,
-                99.0,
-                net=net,
-                wallet=rng.choice(wallets),
-                address=place.typed(rng.choice(styles)),
+        k["backends"] += 1
+        wallets = [ctx.city.wallet() for _ in range(rng.randint(*k["wallets"]))]
+        place = ctx.city.locker() if rng.random() < k["locker_share"] else ctx.city.flat()
+        styles = rng.sample(range(9), rng.randint(*k["spellings"]))
+        for day in range(ctx.days):
+            for _ in range(rng.randint(*k["per_day"])):
+                rented = rng.random() < k["rented_share"]
+                p = ctx.person(number_where=rng.choice(["virtual", ctx.city.province()]) if rented else "local")
+                t = ctx.at(day, ctx.hour_of_parent())
+                net = rng.choice(["WIFI", "4G"])
+                acts.signup(t, p, net=net)
+                if rng.random() < k["gift_share"]:
+                    acts.gift(t + ctx.lognormal(300, 1), p, net=net)
+                acts.buy(
+                    t + ctx.lognormal(3600, 1),
+                    p,
+                    99.0,
+                    net=net,
+                    wallet=rng.choice(wallets),
+                    address=place.typed(rng.choice(styles)),
+                )
+    return acts.events
+
+
+def visit_refund(ctx: Ctx, k: K, budget: int) -> int:
+    """Refund after the session: a ring's recruits (through its 1-3 referrers) pay the trial or the package, come for
+    the session (so every hold on it is released), then complain and take the money back days later."""
+    rng, acts = ctx.rng, Acts(ctx, "visit_refund", "visit_refund")
+    k.update(
+        referrers=rng.randint(1, 3),
+        package_share=round(rng.uniform(0, 0.4), 2),
+        refund_after_d=(1, rng.randint(2, 6)),
+        gift_share=round(rng.uniform(0.5, 1), 2),
+    )
+    ring = [ctx.person() for _ in range(k["referrers"])]
+    for r in ring:
+        acts.signup(ctx.at(0, rng.uniform(9, 20)), r)
+    while acts.events < budget:
+        p = ctx.person()
+        t = ctx.at(rng.randrange(max(1, ctx.days - 3)), ctx.hour_of_parent())
+        acts.signup(t, p, referrer=rng.choice(ring).id, net=rng.choice(["WIFI", "4G"]))
+        if rng.random() < k["gift_share"]:
+            acts.gift(t + ctx.lognormal(200, 1), p)
+        amount = 1500.0 if rng.random() < k["package_share"] else 99.0
+        acts.buy(t + ctx.lognormal(4 * 3600, 0.8), p, amount, ship=False)
+        seen = t + rng.uniform(1, 2.5) * DAY
+        acts.visit(seen, p, rng.choice(ctx.studio.branches)["id"])
+        acts.refund(seen + rng.uniform(*k["refund_after_d"]) * DAY, p, amount)
+    return acts.events
+
+
+def branch_stacking(ctx: Ctx, k: K, budget: int) -> int:
+    """薅羊毛 across branches: one deal-hunting mum opens an account per branch (her number, her husband's, a
+    virtual one) on her phone or two, takes the newcomer gift and the 99 trial on each, and books one child at each."""
+    rng, acts = ctx.rng, Acts(ctx, "branch_stacking", "branch_stacking")
+    k.update(virtual_share=round(rng.uniform(0, 0.5), 2), second_phone=round(rng.uniform(0, 0.6), 2))
+    while acts.events < budget:
+        phones = [ctx.city.phone()] + ([ctx.city.phone()] if rng.random() < k["second_phone"] else [])
+        home, flat, style_base = ctx.city.home_line(), ctx.city.flat(), rng.randrange(9)
+        day = rng.randrange(ctx.days)
+        for n, branch in enumerate(ctx.studio.branches):
+            where = "virtual" if n and rng.random() < k["virtual_share"] else "local"
+            p = Person(
+                ctx.city.customer(),
+                phones[n % len(phones)],
+                home,
+                ctx.city.mobile_line(),
+                ctx.city.number(where),
+                None,
+                flat,
+                None,
+                (style_base + n) % 9,
             )
-        day += 1
+            t = ctx.at(min(ctx.days - 1, day + n), ctx.hour_of_parent())
+            acts.signup(t, p)
+            acts.gift(t + ctx.lognormal(120, 1), p)
+            acts.buy(t + ctx.lognormal(1800, 1), p, 99.0)
+            acts.visit(t + rng.uniform(2, 6) * DAY, p, branch["id"])
     return acts.events
 
 

@@ -36,6 +36,8 @@ ATTACKS: dict[str, tuple[Callable[[Ctx, dict[str, Any], int], int], float]] = {
     "shared_backend": (fc.shared_backend, 0.012),
     "pay_release_refund": (fc.pay_release_refund, 0.01),
     "paid_for_you": (fc.paid_for_you, 0.01),
+    "visit_refund": (fc.visit_refund, 0.008),
+    "branch_stacking": (fc.branch_stacking, 0.006),
 }
 LOOKALIKES: dict[str, tuple[Callable[[Ctx, dict[str, Any], int], int], float]] = {
     "family_tablet": (la.family_tablet, 0.012),
