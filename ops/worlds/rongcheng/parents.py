@@ -40,7 +40,7 @@ class Parents:
             p = ctx.person(number_where=self._number_where())
             created = start - rng.uniform(20, 540) * DAY
             ctx.log.created[p.id] = created
-            group = rng.choice(groups)
+            group = rng.choices(groups, weights=[g.size for g in groups])[0]
             self.acts.join_group(created + rng.uniform(0, 5) * DAY, p, group)
             p.wallet = ctx.city.wallet()
             last = created + rng.uniform(1, 12) * DAY

@@ -32,6 +32,7 @@ class Group:
     welfare_day: int  # day index of the weekly packet
     welfare_hour: float
     members: list[str] = field(default_factory=list)
+    size: int = 50  # the size the staff let it grow to: how many of the customers from before are in it
 
 
 @dataclass
@@ -135,6 +136,7 @@ class Studio:
                         code,
                         rng.randrange(min(days, 7)),
                         rng.choice(params["welfare_hours"]) + rng.random() * 0.1,
+                        size=rng.randint(*params["group_size"]),
                     )
                 )
         self.group_size: tuple[int, int] = params["group_size"]
