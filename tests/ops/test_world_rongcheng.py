@@ -97,3 +97,14 @@ def test_the_command_writes_the_file_and_shows_the_params(tmp_path: Path) -> Non
     shown = json.loads(run.stderr)
     assert set(ATTACKS) <= set(shown["families"]) and shown["families"]["device_farm"]["rack"] >= 12
     assert json.loads(run.stdout.splitlines()[-1])["events"] == len(out.read_text("utf-8").splitlines())
+
+
+def test_no_wallet_token_reads_as_a_card_number() -> None:
+    """The API refuses a payment holding a card-like digit run (seed 1 once drew ``pwc3582364316624``)."""
+    from random import Random
+
+    from engine.identity.payments import looks_like_pan
+    from ops.worlds.rongcheng.city import City
+
+    city = City(Random("wallets"))
+    assert not [w for w in (city.wallet() for _ in range(20000)) if looks_like_pan(w)]

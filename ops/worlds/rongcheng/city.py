@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,7 +129,11 @@ class City:
         return self._token("wx", 12)
 
     def wallet(self) -> str:
-        return self._token("pw", 14)
+        """A payment provider's token: never a run of digits a card number could hide in (the API refuses those)."""
+        while True:
+            token = self._token("pw", 14)
+            if not re.search(r"[0-9]{10,}", token):
+                return token
 
     def groupbuy(self) -> str:
         return self._token("gb", 10)
