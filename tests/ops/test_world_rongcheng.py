@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import pytest
 
 from engine.events import OUTCOME_TYPES, SCORED_TYPES, Event
 from ops.worlds.rongcheng.store import START
-from ops.worlds.rongcheng.world import ATTACKS, LOOKALIKES, build
+from ops.worlds.rongcheng.world import ATTACKS, LOOKALIKES, TAIL_DAYS, build
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,6 +70,8 @@ def test_every_family_is_in_the_log_and_only_outcomes_come_before_the_week(lines
         assert {e["truth"] for e in lines if e["family"] == family} == {family}
     early = [e for e in lines if datetime.fromisoformat(e["timestamp"]) < START]
     assert early and all(e["type"] in ("order_paid", "member_joined") for e in early)
+    # the export ends ten days after the week: late sessions and refunds are in it, nothing a month later
+    assert datetime.fromisoformat(lines[-1]["timestamp"]) < START + timedelta(days=9 + TAIL_DAYS)
     assert sum(e["family"] == "parents" for e in lines) > 0.55 * len(lines)
 
 

@@ -28,8 +28,9 @@ def moment(day: datetime, hour: float) -> float:
 class Log:
     """Events of every story; ``write`` puts them in order."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, until: float = float("inf")) -> None:
         self.seed = seed
+        self.until = until  # the export's end: what a story does later is not in the log
         self.events: list[tuple[float, int, dict[str, Any]]] = []
         self.created: dict[str, float] = {}  # account -> its creation moment (sign-up, or before the window)
 
@@ -83,16 +84,17 @@ class Log:
         )
 
     def __len__(self) -> int:
-        return len(self.events)
+        return sum(t < self.until for t, _, _ in self.events)
 
     def counts(self) -> Counter[str]:
-        return Counter(e["family"] for _, _, e in self.events)
+        return Counter(e["family"] for t, _, e in self.events if t < self.until)
 
     def ordered(self) -> list[dict[str, Any]]:
         """The events in time order with their ids, timestamps and the counts only the log knows."""
         paid_by: dict[str, set[str]] = {}
         out = []
-        for n, (t, _, event) in enumerate(sorted(self.events, key=lambda item: (item[0], item[1]))):
+        kept = sorted((item for item in self.events if item[0] < self.until), key=lambda item: (item[0], item[1]))
+        for n, (t, _, event) in enumerate(kept):
             kind = event["type"]
             attrs = event.get("attributes")
             if kind in CLAIMS and attrs is not None and event["customer"] in self.created:

@@ -108,7 +108,8 @@ class Ctx:
         return p
 
     def lognormal(self, median: float, sigma: float) -> float:
-        return median * math.exp(self.rng.gauss(0, sigma))
+        """A delay around ``median``, its tails bounded at three sigmas (no payment five weeks after a sign-up)."""
+        return median * math.exp(max(-3.0, min(3.0, self.rng.gauss(0, 1))) * sigma)
 
     def hour_of_parent(self) -> float:
         """When a parent uses the app: mornings, lunch, and most in the evening."""

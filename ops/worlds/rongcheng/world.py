@@ -15,9 +15,11 @@ from ops.worlds.rongcheng import farms_accounts as fa
 from ops.worlds.rongcheng import farms_campaigns as fc
 from ops.worlds.rongcheng import lookalikes as la
 from ops.worlds.rongcheng.city import City
-from ops.worlds.rongcheng.log import Log
+from ops.worlds.rongcheng.log import Log, moment
 from ops.worlds.rongcheng.parents import Parents
-from ops.worlds.rongcheng.store import Ctx, Studio
+from ops.worlds.rongcheng.store import START, Ctx, Studio
+
+TAIL_DAYS = 10
 
 #: attack families and their mean share of the log (each drawn per seed within ±40%)
 ATTACKS: dict[str, tuple[Callable[[Ctx, dict[str, Any], int], int], float]] = {
@@ -94,7 +96,9 @@ def draw_params(seed: int, days: int) -> dict[str, Any]:
 def build(seed: int, events: int, days: int = 9) -> tuple[Log, dict[str, Any]]:
     """The seed's log (about ``events`` events) and the parameters it drew."""
     params = draw_params(seed, days)
-    log, taken = Log(seed), set[str]()
+    # the log is exported ten days after the week: late sessions, payments and refunds of the week's stories are
+    # in it (they release or void what the week granted), anything later is not
+    log, taken = Log(seed, moment(START, 24.0 * (days + TAIL_DAYS))), set[str]()
 
     def ctx(name: str) -> Ctx:
         rng = _rng(seed, name)
