@@ -242,14 +242,25 @@ def ip_subnet(ip: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{ip}/64", strict=False))
 
 
+#: The least money that is a payment: a fen (0.01 yuan), the smallest amount a wallet or card moves.
+MIN_PAYMENT = 0.01
+
+
+def paid_amount(amount: float | None) -> bool:
+    """Whether an ``order_paid`` of ``amount`` paid anything: no amount given, or at least a fen."""
+    return amount is None or amount >= MIN_PAYMENT
+
+
 def is_payment(event: Event) -> bool:
-    """Whether the event is money paid: an ``order_paid`` that does not say it cost nothing.
+    """Whether the event is money paid: an ``order_paid`` that does not say it cost less than a fen.
 
     A 0元 checkout (a free gift's order, an order its coupon paid in full) is an ``order_paid``
     of 0: it is no payment for any "has this account paid" mark, or a farm's accounts became
-    customers for nothing (red team, session 8). One that gives no amount is still a payment.
+    customers for nothing (red team, session 8). Nor is one of less than a fen (``0.004``):
+    no wallet moves it, and "more than 0" made it a payment (red team, session 9). One that
+    gives no amount is still a payment.
     """
-    return event.type == "order_paid" and (event.amount is None or event.amount > 0)
+    return event.type == "order_paid" and paid_amount(event.amount)
 
 
 def derived_fields(event: Event) -> dict[str, Any]:

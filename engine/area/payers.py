@@ -13,8 +13,9 @@ Counted, per customer (one state per payer, exactly what both backends keep):
   (ip2region), from any event of its that carries one; a phone's region replaces an IP's,
   otherwise the first one sticks (a payer cannot be re-homed by later events);
 - its **net paid amount** in cents: each ``order_paid`` adds its amount (1 cent when it gives
-  none, nothing when it says 0), each ``refund`` / ``chargeback`` takes its amount off
-  (everything when it gives none); and its **gross**, what its orders added;
+  none, nothing when it says less than a fen: 0, or 0.004 that rounding made a cent), each
+  ``refund`` / ``chargeback`` takes its amount off (everything when it gives none); and its
+  **gross**, what its orders added;
 - it **counts** for its region while it has a region and has kept at least half of what it
   paid (net > 0 and 2 x net >= gross).
 
@@ -38,7 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from engine import geo
-from engine.events import Event
+from engine.events import Event, paid_amount
 
 #: The counts' key for all counted payers (never a region's name).
 TOTAL = "*"
@@ -74,8 +75,10 @@ def cents(amount: float | None) -> int | None:
 
 
 def paid_cents(amount: float | None) -> int:
-    """What a paid order adds: its amount in cents, 1 when it gives none, 0 when it says it cost nothing."""
-    return 1 if amount is None else cents(amount) or 0
+    """What a paid order adds: its amount in cents, 1 when it gives none, 0 when it says it cost less than a fen."""
+    if amount is None:
+        return 1
+    return (cents(amount) or 0) if paid_amount(amount) else 0  # 0.004 is no payment (engine.events.is_payment)
 
 
 def event_region(event: Event) -> tuple[str | None, bool]:

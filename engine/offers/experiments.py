@@ -20,7 +20,7 @@ from typing import Any
 
 from engine.datastore.batches import Command, ScriptCall, run_batch, text
 from engine.datastore.keys import PREFIX, safe_id
-from engine.events import Event
+from engine.events import Event, is_payment
 from engine.model import Experiment, Offer
 from engine.offers.results import Grant
 
@@ -87,8 +87,11 @@ class ExperimentBook:
         return calls
 
     async def on_outcome(self, *, tenant: str, event: Event, experiments: Sequence[Experiment]) -> list[str]:
-        """Count a paid order as a conversion of each experiment the customer was granted in."""
-        if event.type != "order_paid" or not experiments:
+        """Count a paid order as a conversion of each experiment the customer was granted in.
+
+        An order of less than a fen (a 0元 checkout) paid nothing and converts nobody (``is_payment``).
+        """
+        if not is_payment(event) or not experiments:
             return []
         calls: list[ScriptCall | Command] = []
         for experiment in experiments:

@@ -38,14 +38,14 @@ async def _farm(api: Any, how: str) -> None:
         customer = f"farm-{how}-{i}"
         body = event("signup", customer=customer, phone=f"{HENAN}{i:04d}")
         assert (await api.post("/v1/score", json=body, headers=auth())).status_code == 200
-        paid = event("order_paid", customer=customer, amount=0 if how == "free" else 99)
+        paid = event("order_paid", customer=customer, amount={"free": 0, "sub-fen": 0.004}.get(how, 99))
         assert (await api.post("/v1/events", json=paid, headers=auth())).status_code == 200
         if how == "fen":
             back = event("refund", customer=customer, amount=98.99)
             assert (await api.post("/v1/events", json=back, headers=auth())).status_code == 200
 
 
-@pytest.mark.parametrize("how", ["free", "fen"])
+@pytest.mark.parametrize("how", ["free", "sub-fen", "fen"])  # sub-fen: red team, session 9
 async def test_a_farm_cannot_make_its_province_local_with_free_or_refunded_orders(
     make_api: Any, tmp_path: Path, how: str
 ) -> None:
@@ -60,13 +60,14 @@ async def test_a_farm_cannot_make_its_province_local_with_free_or_refunded_order
         assert await _rules(api, f"{ZHEJIANG}9990") == []
 
 
-async def test_a_free_order_releases_no_held_referral_reward(api: Any) -> None:
+@pytest.mark.parametrize("free", [0, 0.004])  # 0.004: less than a fen (red team, session 9)
+async def test_a_free_order_releases_no_held_referral_reward(api: Any, free: float) -> None:
     """刷单 for nothing: the referrer's gift is held until its friend pays; the friend's 0元 checkout (a free
     gift's order) released it. An order of 0 releases nothing; the friend's real payment later does."""
     referral = event("referral", customer="friend-free", referrer="mum-free", device="dev-friend-free")
     [offer] = (await api.post("/v1/score", json=referral, headers=auth())).json()["offers"]
     assert offer["status"] == "held"
-    free = await api.post("/v1/events", json=event("order_paid", customer="friend-free", amount=0), headers=auth())
+    free = await api.post("/v1/events", json=event("order_paid", customer="friend-free", amount=free), headers=auth())
     assert free.status_code == 200 and free.json()["holds"] == []
     view = (await api.get("/v1/customers/mum-free", headers=auth())).json()
     assert [(o["offer"], o["status"]) for o in view["offers"]] == [("referral_gift", "held")]
@@ -77,13 +78,13 @@ async def test_a_free_order_releases_no_held_referral_reward(api: Any) -> None:
 SHIPPED = Path(__file__).resolve().parents[2] / "rules"
 
 
-@pytest.mark.parametrize("standing", ["none", "refunded", "free"])
+@pytest.mark.parametrize("standing", ["none", "refunded", "free", "sub-fen"])
 async def test_a_refunded_or_free_order_does_not_make_a_coupon_hoarder_a_customer(make_api: Any, standing: str) -> None:
     """coupons_never_used (1702) is for accounts that never bought: the trial bought and refunded in full, or a
     0元 order, bought that standing for nothing (``customer.orders_365d`` counts both)."""
     async with make_api(rules_path=SHIPPED) as api:
         if standing != "none":
-            paid = event("order_paid", customer="hoarder", amount=0 if standing == "free" else 99)
+            paid = event("order_paid", customer="hoarder", amount={"free": 0, "sub-fen": 0.009}.get(standing, 99))
             assert (await api.post("/v1/events", json=paid, headers=auth())).status_code == 200
         if standing == "refunded":
             back = event("refund", customer="hoarder", amount=99)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from engine.area.payers import TOTAL, AreaPolicy, PayerAreas
 from engine.events import Event
 
@@ -105,12 +107,14 @@ def test_learning_off_or_a_declared_region_stays_what_the_pack_says() -> None:
     assert AreaPolicy().area(areas.snapshot()) == {"浙江"}  # no service_area: the payers' province
 
 
-def test_a_free_order_teaches_nothing() -> None:
+@pytest.mark.parametrize("free", [0, 0.004])
+def test_a_free_order_teaches_nothing(free: float) -> None:
     """Red team, session 8: an ``order_paid`` of 0 (a 0元 gift checkout, an order the coupon paid in full) was
-    counted as a cent, so a farm's accounts made their province home for nothing."""
+    counted as a cent, so a farm's accounts made their province home for nothing. Session 9: so was one of
+    less than a fen (0.004 rounded up to a cent)."""
     areas = PayerAreas()
     _payers(areas, ZHEJIANG, 30, prefix="mum")
-    _payers(areas, HENAN, 30, prefix="free", amount=0)
+    _payers(areas, HENAN, 30, prefix="free", amount=free)
     assert areas.snapshot() == {"浙江": 30, TOTAL: 30}
     assert POLICY.area(areas.snapshot()) == {"北京", "浙江"}
     areas.observe(_event("order_paid", "free0"))  # an order that gives no amount is still a payment
