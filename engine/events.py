@@ -21,6 +21,7 @@ from engine.identity.emails import email_domain as email_domain
 from engine.identity.ips import canonical_ip
 from engine.identity.payments import canonical_payment
 from engine.identity.phones import e164
+from engine.numbers import Float
 
 
 class ScoredType(StrEnum):
@@ -134,7 +135,7 @@ class Event(BaseModel):
         default=None,
         description="the payment provider's wallet or card token / fingerprint; a card number is refused (422)",
     )
-    amount: Annotated[float, Field(ge=0, le=1e9)] | None = None
+    amount: Annotated[Float, Field(ge=0, le=1e9)] | None = None  # true is no yuan (engine.numbers)
     label: str | None = Field(default=None, description="fraud | legit, for type=label")
     attributes: dict[Annotated[str, Field(max_length=64)], AttributeValue] = Field(default_factory=dict, max_length=64)
 

@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.model import Mode
+from engine.numbers import Int
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
 Label = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -101,7 +102,7 @@ class WebhookItem(_Section):
     secret_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")] = Field(
         description="environment variable holding the HMAC-SHA256 key (never the key itself)"
     )
-    attempts: Annotated[int, Field(ge=1, le=20)] = 6
+    attempts: Annotated[Int, Field(ge=1, le=20)] = 6
     backoff: str = Field("30s", description="delay before the first retry; doubles after each failure")
     timeout: str = "10s"
     description: str = ""

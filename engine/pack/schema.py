@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.features.spec import Entity, GroupMetric, LinkMetric, ListKind, ReferralMetric, TimeUnit, kind_fits
 from engine.model import Decision, EffectType, FailMode, Mode, Period, StackPolicy
+from engine.numbers import Float, Int
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
 FeatureName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$", max_length=96)]
@@ -45,10 +46,10 @@ class ReasonText(_Section):
 
 class RuleItem(_Section):
     id: Id
-    code: Annotated[int, Field(ge=1, le=999_999)]
+    code: Annotated[Int, Field(ge=1, le=999_999)]
     on: Annotated[list[str], Field(min_length=1)]
     when: Annotated[str, Field(min_length=1)]
-    score: Annotated[int, Field(ge=-100, le=100)]
+    score: Annotated[Int, Field(ge=-100, le=100)]
     decision: Decision | None = None
     reason: ReasonText
     mode: Mode = Mode.ACTIVE
@@ -66,7 +67,7 @@ class RuleOverrideItem(_Section):
 
     id: Id
     override: Literal[True]
-    score: Annotated[int, Field(ge=-100, le=100)] | None = None
+    score: Annotated[Int, Field(ge=-100, le=100)] | None = None
     mode: Mode | None = None
     decision: Decision | None = None
     when: Annotated[str, Field(min_length=1)] | None = None
@@ -91,7 +92,7 @@ class TierItem(_Section):
 
 class EffectItem(_Section):
     type: EffectType
-    value: Annotated[float, Field(ge=0, le=1_000_000)] = 0
+    value: Annotated[Float, Field(ge=0, le=1_000_000)] = 0
     description: str = ""
 
 
@@ -102,11 +103,11 @@ class OfferWindowItem(_Section):
 
 
 class BudgetItem(_Section):
-    total: Annotated[int, Field(ge=1)] | None = None
-    per_customer: Annotated[int, Field(ge=1)] | None = None
-    per_day: Annotated[int, Field(ge=1)] | None = None
-    per_week: Annotated[int, Field(ge=1)] | None = None
-    per_month: Annotated[int, Field(ge=1)] | None = None
+    total: Annotated[Int, Field(ge=1)] | None = None
+    per_customer: Annotated[Int, Field(ge=1)] | None = None
+    per_day: Annotated[Int, Field(ge=1)] | None = None
+    per_week: Annotated[Int, Field(ge=1)] | None = None
+    per_month: Annotated[Int, Field(ge=1)] | None = None
     customer_period: Annotated[
         Period, Field(description="per_customer counts per local day, week or month instead of for ever")
     ] = Period.LIFETIME
@@ -122,7 +123,7 @@ class ReserveItem(_Section):
 
 class VariantItem(_Section):
     id: Id
-    weight: Annotated[int, Field(ge=1, le=1000)] = 1
+    weight: Annotated[Int, Field(ge=1, le=1000)] = 1
     effect: EffectItem | None = None  # None: the offer's own effect (the control)
 
 
@@ -132,20 +133,20 @@ class ExperimentItem(_Section):
 
 
 class GroupBuyItem(_Section):
-    size: Annotated[int, Field(ge=2, le=100)]
+    size: Annotated[Int, Field(ge=2, le=100)]
     within: str = "24h"
-    virtual_min: Annotated[int, Field(ge=1, le=100)] | None = Field(
+    virtual_min: Annotated[Int, Field(ge=1, le=100)] | None = Field(
         None, description="虚拟成团: a group with at least this many members completes at the deadline"
     )
-    per_customer: Annotated[int, Field(ge=1)] | None = None
-    total_groups: Annotated[int, Field(ge=1)] | None = None
+    per_customer: Annotated[Int, Field(ge=1)] | None = None
+    total_groups: Annotated[Int, Field(ge=1)] | None = None
 
 
 class OfferGroupItem(_Section):
     """Stacking policy of one exclusivity group (offers name it with ``group:``)."""
 
     policy: StackPolicy = StackPolicy.PRIORITY
-    max_value: Annotated[float, Field(gt=0)] | None = Field(None, description="stack_all: cap on the combined value")
+    max_value: Annotated[Float, Field(gt=0)] | None = Field(None, description="stack_all: cap on the combined value")
     description: str = ""
 
 
@@ -164,7 +165,7 @@ class HoldItem(_Section):
         "(a refund within it voids the hold), e.g. 7d",
     )
     release_on: str | None = None
-    void_after_days: Annotated[int, Field(ge=1, le=365)] | None = None
+    void_after_days: Annotated[Int, Field(ge=1, le=365)] | None = None
 
 
 class OfferItem(_Section):
@@ -174,7 +175,7 @@ class OfferItem(_Section):
     on: list[str] = Field(default_factory=list)
     when: str | None = None
     effect: EffectItem
-    priority: int = 0
+    priority: Int = 0
     group: Id | None = None
     window: OfferWindowItem | None = None
     budget: BudgetItem = BudgetItem()
@@ -184,7 +185,7 @@ class OfferItem(_Section):
     reserve: ReserveItem | None = None
     experiment: ExperimentItem | None = None
     group_buy: GroupBuyItem | None = None
-    value_yuan: Annotated[float, Field(ge=0, le=1_000_000)] | None = Field(
+    value_yuan: Annotated[Float, Field(ge=0, le=1_000_000)] | None = Field(
         None,
         description="what one grant is worth, in yuan (the protection dashboard's value); "
         "default: the effect priced on the event's cart",
@@ -215,7 +216,7 @@ class FeatureItem(_Section):
         description="referral paid_share: an invitee whose payments were all refunded still counts as paid "
         "(how fast invitees paid, not whether they stayed customers)",
     )
-    hops: Annotated[int, Field(ge=2, le=8)] = 4
+    hops: Annotated[Int, Field(ge=2, le=8)] = 4
     approx: bool = False
     exact: bool = Field(
         False, description="count / sum: an exact sliding window (a sorted set of events), not 1/24-window buckets"
@@ -227,7 +228,7 @@ class FeatureItem(_Section):
     weak: dict[str, str] | None = Field(
         None, description="link: weak identities and their short windows, e.g. {ip: 1h}; they link only on the event"
     )
-    fanout: Annotated[int, Field(ge=2, le=64)] | None = Field(
+    fanout: Annotated[Int, Field(ge=2, le=64)] | None = Field(
         None, description="link: an identity used by more customers than this in the window is a hub (default 8)"
     )
     description: str = ""
@@ -248,15 +249,15 @@ AGGREGATE_KEYS = ("count", "sum", "distinct", "first_seen", "last_seen", "referr
 
 
 class DecisionItem(_Section):
-    review_at: Annotated[int, Field(ge=1, le=100)]
-    deny_at: Annotated[int, Field(ge=1, le=100)]
+    review_at: Annotated[Int, Field(ge=1, le=100)]
+    deny_at: Annotated[Int, Field(ge=1, le=100)]
     withhold_offers_on: list[Decision] = Field(default_factory=lambda: [Decision.REVIEW, Decision.DENY])
     fail_mode: dict[str, FailMode] = Field(default_factory=dict)
 
 
 class CapItem(_Section):
     channel: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
-    limit: Annotated[int, Field(ge=1, le=10_000)]
+    limit: Annotated[Int, Field(ge=1, le=10_000)]
     per: str
     tiers: list[str] = Field(default_factory=list)
 
@@ -264,7 +265,7 @@ class CapItem(_Section):
 class ContactsItem(_Section):
     quiet_hours: Annotated[str, Field(pattern=r"^\d\d:\d\d-\d\d:\d\d$")] | None = None
     caps: list[CapItem] = Field(default_factory=list)
-    platform_monthly: Annotated[int, Field(ge=1, le=31)] | None = Field(
+    platform_monthly: Annotated[Int, Field(ge=1, le=31)] | None = Field(
         None, description="WeCom group messages per customer or group per month; default: the month's days"
     )
 
@@ -305,7 +306,7 @@ class CouponBindingItem(_Section):
 
 class ExpectItem(_Section):
     decision: Decision | None = None
-    score: int | Annotated[list[int], Field(min_length=2, max_length=2)] | None = None
+    score: Int | Annotated[list[Int], Field(min_length=2, max_length=2)] | None = None
     reasons: list[str] | None = None
     not_reasons: list[str] | None = None
     shadow: list[str] | None = None
