@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from feature_backends import Backend
 from redis.asyncio import Redis
@@ -200,3 +201,42 @@ async def test_scoring_adds_no_call_and_a_payment_one_read_of_the_payers_devices
     stats = await redis_client.info("commandstats")
     assert stats["cmdstat_evalsha"]["calls"] == 1 and "cmdstat_zrevrange" not in stats
     assert world.values[PAID] == 1
+
+
+#: A month ago, 10:00 in the studio's zone: a month of events must lie before the store's clock (later ones are
+#: clamped to it, engine/features/builder.py), so these tests date themselves from today.
+MONTH0 = datetime.now(ZoneInfo("Asia/Shanghai")).replace(hour=10, minute=0, second=0, microsecond=0) - timedelta(
+    days=28
+)
+
+
+async def test_a_slow_drip_phone_is_not_spared_the_months_farm_rule_by_one_visit_this_week(
+    redis_client: Redis, tenant: str
+) -> None:
+    """device_farm_month (1230) counts a month of accounts; its counter-tablet exemption counted a week of visits
+    against a week of accounts. A drip phone carrying a new account every five days (two in any week) brought
+    its previous account to the studio once: 1 visit >= half of (2 - 1) spared its sixth account. The month's
+    visits (``device.visited_accounts_30d``) against the month's accounts: 1 of 6 is no counter tablet."""
+    world = World(redis_client, tenant)
+    for n in range(5):
+        await world.signup(f"drip{n}", "drip-phone", MONTH0 + timedelta(days=5 * n), ip=f"36.12.{n}.9")
+    await world.comes("drip4", MONTH0 + timedelta(days=20, hours=2))
+    sixth = await world.signup("drip5", "drip-phone", MONTH0 + timedelta(days=25), ip="36.12.5.9")
+    assert world.values["device.accounts_30d"] == 6 and world.values[VISITED] == 1
+    assert "device_farm_month" in sixth.rule_ids and sixth.decision != "allow"
+    gift = await world.send(type="coupon_claim", customer="drip5", device="drip-phone", ip="36.12.5.9",
+                            campaign="newcomer_gift", timestamp=MONTH0 + timedelta(days=25, hours=1))  # fmt: skip
+    assert gift is not None and "newcomer_gift_old_device" in gift.rule_ids
+
+
+async def test_a_counter_tablets_month_of_walk_ins_who_came_is_still_spared_the_months_farm_rule(
+    redis_client: Redis, tenant: str
+) -> None:
+    """The honest side of the same rule: walk-ins every few days over a month, each having her session."""
+    world = World(redis_client, tenant)
+    for n in range(8):
+        at = MONTH0 + timedelta(days=3 * n)
+        last = await world.signup(f"walkin{n}", "front-desk-tab", at)
+        await world.comes(f"walkin{n}", at + timedelta(minutes=30))
+    assert world.values["device.accounts_30d"] == 8
+    assert "device_farm_month" not in last.rule_ids and last.decision == "allow"
