@@ -11,23 +11,15 @@ one wallet, or paying and refunding, and a farm phone on the studio's own Wi-Fi.
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from feature_backends import Backend
 from redis.asyncio import Redis
 
-from engine.backends import BackendKind
 from engine.evaluation import Evaluation
-from engine.events import OUTCOME_TYPES, Event
-from engine.features.store import FeatureStore
-from engine.pack.loader import read_pack_files
-from engine.rule_engine import LoadedRuleSet, prepare
+from tests.engine.features.pack_world import World as PackWorld
 
-RULES = Path(__file__).parents[3] / "rules"
-SECRET = b"test-secret-0123456789abcdef"
 DAY0 = datetime.fromisoformat("2026-12-05T10:00:00+08:00")
 STUDIO_WIFI = "123.113.5.20"  # one Beijing line (the pack's area): the studio's own, never registered
 FARM, WEEK, PHONE = "device_account_farm", "device_accounts_week", "phone_shared_accounts"
@@ -36,31 +28,8 @@ VISITED, PAID, WALLETS, REFUNDED = (
 )  # fmt: skip
 
 
-@functools.cache
-def shipped() -> LoadedRuleSet:
-    return prepare(read_pack_files(RULES), BackendKind.PYTHON)
-
-
-class World:
-    """One tenant's store and the shipped pack: send events, get the pack's evaluations."""
-
-    def __init__(self, client: Redis, tenant: str) -> None:
-        self.store = FeatureStore(client, secret=SECRET)
-        self.tenant = tenant
-        self.loaded = shipped()
-        self.sent = 0
-        self.values: dict[str, object] = {}
-
-    async def send(self, **fields: object) -> Evaluation | None:
-        self.sent += 1
-        event = Event.model_validate({"event_id": f"e{self.sent}", **fields})
-        specs = self.loaded.ruleset.record_plan[event.type]
-        if event.type in OUTCOME_TYPES:
-            await self.store.record_outcome(tenant=self.tenant, event=event, specs=specs)
-            return None
-        snapshot = await self.store.record_and_read(tenant=self.tenant, event=event, specs=specs)
-        self.values = snapshot.values
-        return self.loaded.evaluate(event, snapshot.values)
+class World(PackWorld):
+    """One tenant's store and the shipped pack: walk-ins, farms and families on a device."""
 
     async def signup(
         self, customer: str, device: str, at: datetime, *, ip: str = STUDIO_WIFI, **more: object

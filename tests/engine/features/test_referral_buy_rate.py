@@ -9,25 +9,22 @@ decides, as replay and the API do.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from engine.backends import BackendKind
 from engine.evaluation import Evaluation
-from engine.events import OUTCOME_TYPES, Event
-from engine.features.store import FeatureStore
-from engine.pack.loader import read_pack_files
-from engine.rule_engine import LoadedRuleSet, prepare
+from engine.events import Event
+from engine.rule_engine import prepare
+from tests.engine.features.pack_world import World as PackWorld
+from tests.engine.features.pack_world import shipped_files
 
-RULES = Path(__file__).parents[3] / "rules"
-SECRET = b"test-secret-0123456789abcdef"
 DAY0 = datetime.fromisoformat("2026-11-24T19:00:00+08:00")
 
 
 def shipped() -> dict[str, str]:
-    return read_pack_files(RULES)
+    return shipped_files()
 
 
 def before_issue_21() -> dict[str, str]:
@@ -40,24 +37,11 @@ def before_issue_21() -> dict[str, str]:
     return files
 
 
-class World:
-    """One tenant's store and one pack: send events, get the pack's evaluations."""
+class World(PackWorld):
+    """One tenant's store and one pack (``files``, compiled here): a referrer's friends sign up."""
 
     def __init__(self, client: Redis, tenant: str, files: dict[str, str]) -> None:
-        self.store = FeatureStore(client, secret=SECRET)
-        self.tenant = tenant
-        self.loaded: LoadedRuleSet = prepare(files, BackendKind.PYTHON)
-        self.sent = 0
-
-    async def send(self, **fields: object) -> Evaluation | None:
-        self.sent += 1
-        event = Event.model_validate({"event_id": f"e{self.sent}", **fields})
-        specs = self.loaded.ruleset.record_plan[event.type]
-        if event.type in OUTCOME_TYPES:
-            await self.store.record_outcome(tenant=self.tenant, event=event, specs=specs)
-            return None
-        snapshot = await self.store.record_and_read(tenant=self.tenant, event=event, specs=specs)
-        return self.loaded.evaluate(event, snapshot.values)
+        super().__init__(client, tenant, prepare(files, BackendKind.PYTHON))
 
     async def invite(self, referrer: str, friend: str, at: datetime) -> Evaluation:
         """A friend on their own phone and home network signs up through ``referrer``'s poster."""

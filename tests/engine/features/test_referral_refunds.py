@@ -9,56 +9,25 @@ refund count many times.
 
 from __future__ import annotations
 
-import functools
 import random
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from feature_backends import Backend
 from redis.asyncio import Redis
 
-from engine.backends import BackendKind
 from engine.evaluation import Evaluation
 from engine.events import OUTCOME_TYPES, Event
 from engine.features.spec import ReferralFeature, ReferralMetric
-from engine.features.store import FeatureStore
-from engine.pack.loader import read_pack_files
-from engine.rule_engine import LoadedRuleSet, prepare
+from tests.engine.features.pack_world import World as PackWorld
 
-RULES = Path(__file__).parents[3] / "rules"
-SECRET = b"test-secret-0123456789abcdef"
 DAY0 = datetime.fromisoformat("2026-11-01T10:00:00+08:00")  # event times after the host clock are clamped
 RULE = "invitees_pay_then_refund"
 COUNT, SHARE = "referrer.refunded_invitees_30d", "referrer.refund_share_30d"
 
 
-@functools.cache
-def shipped() -> LoadedRuleSet:
-    """The shipped pack, compiled once for the module (a second each)."""
-    return prepare(read_pack_files(RULES), BackendKind.PYTHON)
-
-
-class World:
-    """One tenant's store and the shipped pack: send events, get the pack's evaluations."""
-
-    def __init__(self, client: Redis, tenant: str) -> None:
-        self.store = FeatureStore(client, secret=SECRET)
-        self.tenant = tenant
-        self.loaded = shipped()
-        self.sent = 0
-        self.values: dict[str, object] = {}  # the feature values of the last scored event
-
-    async def send(self, **fields: object) -> Evaluation | None:
-        self.sent += 1
-        event = Event.model_validate({"event_id": f"e{self.sent}", **fields})
-        specs = self.loaded.ruleset.record_plan[event.type]
-        if event.type in OUTCOME_TYPES:
-            await self.store.record_outcome(tenant=self.tenant, event=event, specs=specs)
-            return None
-        snapshot = await self.store.record_and_read(tenant=self.tenant, event=event, specs=specs)
-        self.values = snapshot.values
-        return self.loaded.evaluate(event, snapshot.values)
+class World(PackWorld):
+    """One tenant's store and the shipped pack: referrers, their invitees' payments and refunds."""
 
     async def invite(self, referrer: str, friend: str, at: datetime) -> Evaluation:
         """A friend on their own phone and home network signs up through ``referrer``'s poster."""

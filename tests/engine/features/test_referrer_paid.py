@@ -9,60 +9,32 @@ naming it, a referral naming it as the invitee, an ``order_paid`` that names it 
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from feature_backends import Backend
 from redis.asyncio import Redis
 
-from engine.backends import BackendKind
 from engine.evaluation import Evaluation
-from engine.events import OUTCOME_TYPES, Event
-from engine.features.store import FeatureStore
-from engine.pack.loader import read_pack_files
-from engine.rule_engine import LoadedRuleSet, prepare
+from tests.engine.features.pack_world import World as PackWorld
 
-RULES = Path(__file__).parents[3] / "rules"
-SECRET = b"test-secret-0123456789abcdef"
 DAY0 = datetime.fromisoformat("2026-11-01T10:00:00+08:00")
 PAID = "referrer.days_since_paid"
 QUICK, OUTSIDER = "unpaid_referrer_quick_payers", "unpaid_referrer_outsider"
 LOCAL, OUTSIDE = "1391111", "1351234"  # a Beijing block; a Shanghai one (outside 北京, 天津, 河北)
 
 
-@functools.cache
-def shipped() -> LoadedRuleSet:
-    return prepare(read_pack_files(RULES), BackendKind.PYTHON)
+class World(PackWorld):
+    """One tenant's store and the shipped pack: each customer on its own device and line unless told."""
 
-
-class World:
-    """One tenant's store and the shipped pack: send events, get the pack's evaluations."""
-
-    def __init__(self, client: Redis, tenant: str) -> None:
-        self.store = FeatureStore(client, secret=SECRET)
-        self.tenant = tenant
-        self.loaded = shipped()
-        self.sent = 0
-        self.values: dict[str, object] = {}
-
-    async def send(self, **fields: object) -> Evaluation | None:
-        self.sent += 1
+    def fields(self, fields: dict[str, object]) -> dict[str, object]:
         n = self.sent
         fields.setdefault("device", f"dv-{fields['customer']}")
         # a line in the studio's city (ip2region: 123.112.0.0/13 is Beijing), its own /24 per event
         fields.setdefault("ip", f"123.{112 + n % 8}.{n % 250}.{10 + n % 200}")
         if "phone" in fields:  # each customer its own number in the block
             fields["phone"] = f"{fields['phone']}{sum(map(ord, str(fields['customer']))) % 10_000:04d}"
-        event = Event.model_validate({"event_id": f"e{n}", **fields})
-        specs = self.loaded.ruleset.record_plan[event.type]
-        if event.type in OUTCOME_TYPES:
-            await self.store.record_outcome(tenant=self.tenant, event=event, specs=specs)
-            return None
-        snapshot = await self.store.record_and_read(tenant=self.tenant, event=event, specs=specs)
-        self.values = snapshot.values
-        return self.loaded.evaluate(event, snapshot.values)
+        return fields
 
     async def invite(self, referrer: str, friend: str, at: datetime, phone: str = LOCAL) -> Evaluation:
         evaluation = await self.send(type="referral", customer=friend, referrer=referrer, phone=phone, timestamp=at)
