@@ -86,3 +86,42 @@ def test_a_boolean_where_a_pack_wants_a_number_names_file_line_and_field(value: 
     assert (found.location.file, found.location.line) == ("p.yaml", 9), found.render()
     assert "score" in found.render() and "boolean" in found.render(), found.render()
     assert compile_files({"p.yaml": PACK % "10"})[0] is not None
+
+
+# -- what stays open --------------------------------------------------------------------------------------------
+
+AREA_PACK = """pack: {name: area6, service_area: [北京]}
+decision: {review_at: 40, deny_at: 80}
+tiers:
+  - {id: occasional, default: true}
+rules:
+  - id: far_line
+    code: 1
+    on: [signup]
+    when: ip.outside_area
+    score: 40
+    reason: {zh: 外地网络, en: out-of-area line}
+  - id: unplaced_line
+    code: 2
+    on: [signup]
+    when: exists(event.ip) and not exists(ip.outside_area)
+    score: 0
+    reason: {zh: 无法定位的网络, en: a line the area lookup cannot place}
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (red team, session 9): the offline IP database (ip2region, the ip-region package) is IPv4 only, so "
+    "ip.outside_area (and ip_region, ip.hosting, foreign numbers) is missing on IPv6: a farm on mobile IPv6 "
+    "is never 'outside' (SECURITY.md, 'IPv6 is not placed')",
+)
+async def test_a_mainland_ipv6_line_is_placed_like_an_ipv4_one(make_api: Any, tmp_path: Path) -> None:
+    rules_dir = tmp_path / "area6"
+    rules_dir.mkdir()
+    (rules_dir / "pack.yaml").write_text(AREA_PACK, encoding="utf-8")
+    async with make_api(rules_path=rules_dir) as api:
+        henan = await api.post("/v1/score", json=event("signup", ip="1.192.0.1"), headers=auth())
+        assert rules(henan.json()) == ["far_line"]  # Henan Telecom's IPv4: outside 北京
+        v6 = await api.post("/v1/score", json=event("signup", ip="240e:3b0::1"), headers=auth())  # China Telecom
+        assert "unplaced_line" not in rules(v6.json()), rules(v6.json())

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from feature_backends import Backend
 from redis.asyncio import Redis
 
@@ -209,3 +210,28 @@ async def test_a_counter_tablets_month_of_walk_ins_who_came_is_still_spared_the_
         await world.comes(f"walkin{n}", at + timedelta(minutes=30))
     assert world.values["device.accounts_30d"] == 8
     assert "device_farm_month" not in last.rule_ids and last.decision == "allow"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (red team, session 9): an outcome without a device is counted on the customer's newest device, so "
+    "a refund signed after one scored event from a throwaway phone is counted there, not on the phone that paid "
+    "(SECURITY.md, 'A refund counted on a throwaway device')",
+)
+async def test_a_refund_sent_after_a_claim_from_a_throwaway_phone_still_counts_on_the_phone_that_paid(
+    redis_client: Redis, tenant: str
+) -> None:
+    """The hired buyers of test_one_wallet_paying_for_a_farms_accounts... pay on the farm phone, each from a wallet
+    of its own; before refunding, each account taps one coupon from a fresh phone, which becomes its newest device:
+    the refunds land on the burners, the farm phone's paid accounts look kept, and device_accounts_week passes."""
+    world = World(redis_client, tenant)
+    for n in range(2):
+        at = DAY0 + hours(n)
+        await world.signup(f"hired{n}", "hired-phone", at, ip=f"123.112.{n}.19", phone="13933334444")
+        await world.buys(f"hired{n}", "hired-phone", at + timedelta(minutes=5), wallet=f"wx-h{n}")
+        await world.send(type="coupon_claim", customer=f"hired{n}", device=f"burner-{n}", ip=f"123.112.{n}.29",
+                         timestamp=at + timedelta(minutes=30))  # fmt: skip
+        await world.send(type="refund", customer=f"hired{n}", amount=99, timestamp=at + hours(1))
+    third = await world.signup("hired2", "hired-phone", DAY0 + hours(3), ip="123.112.3.19", phone="13933334444")
+    assert world.values[REFUNDED] == 2
+    assert WEEK in third.rule_ids and third.decision != "allow"
