@@ -3,8 +3,16 @@
 Layout, one slot per tenant (``yt:{<tenant>:area:payers}``, correct on a cluster):
 
 - ``...:c`` hash: customer -> ``region|by_phone|net cents|gross cents``, the state
-  engine/area/payers.py describes (one field per customer who paid or gave a region; a state
+  engine/area/payers.py describes, of each customer who **counts** (a region, and at least half
+  of what it paid kept: the store's real payers, each of whom cost half an order; a state
   written before session 8 has no gross and is read as having kept all it paid);
+- ``...:o:<customer>`` string: the same state of a customer who does not count (it gave a region
+  and never paid, paid nothing kept, or a payment before any region), with a **bounded life**:
+  ``STATE_TTL_S`` (400 days, past the feature store's 365-day history) from its last write.
+  A state moves between the two as the customer starts or stops counting. So a flood of new
+  accounts giving regions costs keys that expire, not a hash that grows for ever (red team,
+  session 9); what is forgotten is a region given more than 400 days before a first payment
+  (that payment then counts for the region its own event carries, or none);
 - ``...:n`` hash: region -> counted payers, and ``*`` -> all counted payers (at most 36 fields).
 
 One script (``AREA_SCRIPT``) applies an event to both atomically; its rules are
@@ -36,9 +44,11 @@ log = logging.getLogger(__name__)
 AREA_SCRIPT = Script.inline(
     "area.lua",
     """
-local c, n = KEYS[1], KEYS[2]
+local c, n, o = KEYS[1], KEYS[2], KEYS[3]
 local customer, region, by_phone, kind, amount = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local raw = redis.call('HGET', c, customer)
+local counted_field = raw
+if not raw then raw = redis.call('GET', o) end
 if not raw and region == '' and kind ~= 'paid' then return 0 end
 local r, p, net, gross = '', '0', 0, 0
 if raw then
@@ -54,7 +64,14 @@ elseif kind == 'refund' then
   if amount > 0 then net = math.max(0, net - amount) else net = 0 end
 end
 local now = (r ~= '' and net > 0 and 2 * net >= gross)
-redis.call('HSET', c, customer, r .. '|' .. p .. '|' .. net .. '|' .. gross)
+local state = r .. '|' .. p .. '|' .. net .. '|' .. gross
+if now then  -- a counted payer: in the hash, for as long as it counts
+  redis.call('HSET', c, customer, state)
+  if not counted_field then redis.call('DEL', o) end
+else  -- anyone else: a key of its own that expires (a flood of accounts does not grow the hash)
+  redis.call('SET', o, state, 'EX', ARGV[6])
+  if counted_field then redis.call('HDEL', c, customer) end
+end
 if was ~= now or (now and was_region ~= r) then
   if was then redis.call('HINCRBY', n, was_region, -1); redis.call('HINCRBY', n, '*', -1) end
   if now then redis.call('HINCRBY', n, r, 1); redis.call('HINCRBY', n, '*', 1) end
@@ -64,10 +81,19 @@ return 1
 )
 
 
+#: How long the state of a customer who does not count is kept after its last write (seconds).
+STATE_TTL_S = 400 * 86_400
+
+
 def area_keys(tenant: str) -> tuple[str, str]:
-    """The per-customer hash and the counts hash of one tenant, in one slot."""
+    """The counted payers' hash and the counts hash of one tenant, in one slot."""
     base = f"{PREFIX}:{{{safe_id(tenant)}:area:payers}}"
     return f"{base}:c", f"{base}:n"
+
+
+def uncounted_key(tenant: str, customer: str) -> str:
+    """The expiring state of one customer of the tenant who does not count, in the tenant's slot."""
+    return f"{PREFIX}:{{{safe_id(tenant)}:area:payers}}:o:{safe_id(customer)}"
 
 
 def area_call(tenant: str, event: Event) -> Call | None:
@@ -78,8 +104,8 @@ def area_call(tenant: str, event: Event) -> Call | None:
         return None
     # a paid order: its cents (1 when none given, 0 when free); a refund: its cents, 0 (everything) when none
     amount = paid_cents(event.amount) if kind == "paid" else (cents(event.amount) or 0)
-    args = (event.customer, region or "", "1" if by_phone else "0", kind, amount)
-    return Call(AREA_SCRIPT, area_keys(tenant), args)
+    args = (event.customer, region or "", "1" if by_phone else "0", kind, amount, STATE_TTL_S)
+    return Call(AREA_SCRIPT, (*area_keys(tenant), uncounted_key(tenant, event.customer)), args)
 
 
 async def record(client: Any, tenant: str, event: Event) -> None:

@@ -114,3 +114,36 @@ async def test_a_region_write_lost_to_an_outage_is_written_by_the_customers_next
     finally:
         await client.aclose()
         server.stop()
+
+
+async def test_a_flood_of_accounts_that_never_pay_leaves_keys_that_expire_not_a_growing_hash(
+    redis_client, tenant: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Red team, session 9: every account that gave a phone or IP kept a field of the hash for ever. Only counted
+    payers are kept there now; anyone else's state is a key of its own that expires (STATE_TTL_S)."""
+    from engine.area.store import STATE_TTL_S, uncounted_key
+
+    now = datetime.now(UTC)
+    for i in range(200):
+        signup = Event(event_id=f"f{i}", type="signup", customer=f"farm{i}", phone=f"{BLOCKS[1]}{i:04d}", timestamp=now)
+        await record(redis_client, tenant, signup)
+    customers, _ = area_keys(tenant)
+    assert await redis_client.hlen(customers) == 0
+    assert 0 < await redis_client.ttl(uncounted_key(tenant, "farm7")) <= STATE_TTL_S
+    # the region a non-payer gave still counts once it pays (the state moves into the hash)...
+    await record(
+        redis_client, tenant, Event(event_id="p7", type="order_paid", customer="farm7", amount=99, timestamp=now)
+    )
+    assert await read_counts(redis_client, tenant) == {"河南": 1, "*": 1}
+    assert await redis_client.hkeys(customers) == [b"farm7"] and not await redis_client.exists(
+        uncounted_key(tenant, "farm7")
+    )
+    # ...and back out, with a life again, once it no longer counts
+    await record(redis_client, tenant, Event(event_id="r7", type="refund", customer="farm7", amount=99, timestamp=now))
+    assert await read_counts(redis_client, tenant) == {"*": 0} and await redis_client.hlen(customers) == 0
+    assert await redis_client.ttl(uncounted_key(tenant, "farm7")) > 0
+    await record(
+        redis_client, tenant, Event(event_id="q7", type="order_paid", customer="farm7", amount=99, timestamp=now)
+    )
+    assert await read_counts(redis_client, tenant) == {"河南": 1, "*": 1}  # paid 198, kept 99: half, counts again
+    assert await redis_client.hkeys(customers) == [b"farm7"]
