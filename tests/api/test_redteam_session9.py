@@ -15,13 +15,16 @@ Breaches found and closed here:
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from engine.compile.pack import compile_files
-from tests.api.conftest import auth, event
+from engine.events import Event
+from tests.api.conftest import BETA, auth, event
 
 SHIPPED = Path(__file__).resolve().parents[2] / "rules"
 
@@ -125,3 +128,88 @@ async def test_a_mainland_ipv6_line_is_placed_like_an_ipv4_one(make_api: Any, tm
         assert rules(henan.json()) == ["far_line"]  # Henan Telecom's IPv4: outside 北京
         v6 = await api.post("/v1/score", json=event("signup", ip="240e:3b0::1"), headers=auth())  # China Telecom
         assert "unplaced_line" not in rules(v6.json()), rules(v6.json())
+
+
+# -- session 8's outcome paths raced, crossed and nested ---------------------------------------------------------
+
+
+async def _days_since_paid(api: Any, customer: str, tenant: str = "alpha") -> Any:
+    """The customer's own net-paid mark (``customer.days_since_paid``), read from the store as a rule reads it."""
+    runtime = api.app.state.runtime
+    spec = runtime.rulesets.of(tenant).ruleset.features["customer.days_since_paid"]
+    probe = Event(event_id="probe", type="coupon_claim", customer=customer, timestamp=datetime.now(UTC))
+    return (await runtime.services.store.read(tenant=tenant, event=probe, specs=[spec]))[spec.name]
+
+
+async def _race(api: Any, route: str, body: dict[str, Any], copies: int = 50) -> list[Any]:
+    """``copies`` identical requests at once: each a 200 (the first answer, or its replay) or a 409 in progress."""
+    answers = await asyncio.gather(*(api.post(route, json=body, headers=auth()) for _ in range(copies)))
+    assert {a.status_code for a in answers} <= {200, 409}, sorted({a.status_code for a in answers})
+    ok = [a for a in answers if a.status_code == 200]
+    fresh = [a for a in ok if a.headers.get("idempotent-replayed") != "true"]
+    assert len(fresh) == 1 and {a.content for a in ok} == {fresh[0].content}
+    assert all(a.json()["error"]["code"] == "in_progress" for a in answers if a.status_code == 409)
+    return ok
+
+
+async def test_fifty_copies_of_a_session_that_releases_a_held_trial_release_it_once(make_api: Any) -> None:
+    """store_visit is read on the payer's newest device first (outcome_device: one more round trip before the
+    record), the window a copy could slip through: one release, one visit on the device, whatever the race."""
+    async with make_api(rules_path=SHIPPED) as api:
+        signup = event("signup", customer="race-mum", device="race-tab", ip="123.112.4.9", campaign="trial_99")
+        [trial] = (await api.post("/v1/score", json=signup, headers=auth())).json()["offers"]
+        assert trial["status"] == "held"
+        ok = await _race(api, "/v1/events", event("store_visit", customer="race-mum"))
+        assert [(h["hold_id"], h["status"]) for h in ok[0].json()["holds"]] == [(trial["hold_id"], "released")]
+        view = (await api.get("/v1/customers/race-mum", headers=auth())).json()
+        assert [(o["offer"], o["status"]) for o in view["offers"]] == [("trial_99", "released")]
+
+
+async def test_fifty_copies_of_an_invitees_refund_void_it_once_and_pay_nothing_back(make_api: Any) -> None:
+    """A refund of a referred payer is two steps (its own slot, then its referrer's rg:void): raced copies must not
+    take two refunds off, nor answer differently."""
+    async with make_api(rules_path=SHIPPED) as api:
+        referral = event("referral", customer="race-friend", referrer="race-ref", device="race-dv", ip="123.113.9.9")
+        assert (await api.post("/v1/score", json=referral, headers=auth())).status_code == 200
+        paid = event("order_paid", customer="race-friend", amount=99)
+        assert (await api.post("/v1/events", json=paid, headers=auth())).status_code == 200
+        assert await _days_since_paid(api, "race-friend") is not None
+        await _race(api, "/v1/events", event("refund", customer="race-friend", amount=50))
+        assert await _days_since_paid(api, "race-friend") is not None  # kept 49 of 99: one refund taken, not two
+
+
+async def test_another_tenants_events_key_cannot_pay_or_refund_for_this_tenants_customer(make_api: Any) -> None:
+    async with make_api(rules_path=SHIPPED) as api:
+        signup = event("signup", customer="x-mum", device="x-tab", ip="123.112.5.9", campaign="trial_99")
+        [_trial] = (await api.post("/v1/score", json=signup, headers=auth())).json()["offers"]
+        for kind in ("order_paid", "store_visit"):
+            answer = await api.post("/v1/events", json=event(kind, customer="x-mum", amount=99), headers=auth(BETA))
+            assert answer.status_code == 200 and answer.json()["holds"] == []
+        view = (await api.get("/v1/customers/x-mum", headers=auth())).json()
+        assert await _days_since_paid(api, "x-mum") is None and await _days_since_paid(api, "x-mum", "beta") is not None
+        assert [(o["offer"], o["status"]) for o in view["offers"]] == [("trial_99", "held")]
+        assert (await api.get("/v1/customers/x-mum", headers=auth(BETA))).json()["offers"] == []
+
+
+DEEP = [
+    '{"offer":"trial_groupbuy","join":{"event_id":"e1","type":"group_buy_join","customer":"c1","attributes":'
+    + "[" * 10_000
+    + "]" * 10_000
+    + "}}",
+    '{"a":' * 10_000 + "1" + "}" * 10_000,
+]
+
+
+@pytest.mark.parametrize("body", DEEP, ids=["deep-join", "deep-object"])
+async def test_a_body_10000_levels_deep_is_a_400_on_every_json_route(api: Any, body: str) -> None:
+    """test_score covers /v1/score and /v1/events; the other routes that take JSON read the same bytes."""
+    document = (await api.get("/openapi.json")).json()
+    routes = [(method, path.replace("{group_id}", "trial_groupbuy.0123456789ab"))
+              for path, operations in document["paths"].items() for method, operation in operations.items()
+              if "application/json" in operation.get("requestBody", {}).get("content", {})]  # fmt: skip
+    assert len(routes) >= 10
+    for method, path in routes:
+        answer = await api.request(method.upper(), path, content=body,
+                                   headers={**auth(), "Content-Type": "application/json"})  # fmt: skip
+        assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_json", (path, answer.text)
+    assert (await api.post("/v1/score", json=event("signup"), headers=auth())).status_code == 200
