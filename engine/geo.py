@@ -20,6 +20,7 @@ it only ever counts *against* a referrer (invitees outside the area), like ident
 
 from __future__ import annotations
 
+import bisect
 import importlib.util
 import ipaddress
 import os
@@ -216,13 +217,66 @@ def _ip_fields(ip: str) -> tuple[str, ...]:
     Cached (the newest 4,096 addresses) so that ``ip_region`` and ``ip_hosting`` of one
     request's address search the database once between them.
     """
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
+    public = _plain_v4_global(ip)
+    if public is None:  # not a plain dotted quad: ipaddress reads it (IPv6, malformed)
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return ()
+        if address.version != 4 or not address.is_global:
+            return ()
+        ip = str(address)
+    elif not public:
         return ()
-    if address.version != 4 or not address.is_global:
-        return ()
-    return tuple(str(_searcher().search(str(address))).split("|"))
+    return tuple(str(_searcher().search(ip)).split("|"))
+
+
+def _plain_v4_global(ip: str) -> bool | None:
+    """``ipaddress.ip_address(ip).is_global`` of a dotted quad as ipaddress writes one (``str()`` of it is ``ip``).
+
+    None for anything else (the caller asks ipaddress). Parsing and ``is_global``'s walk
+    over the special networks cost ~5 µs for each new address; this is a split and a
+    bisection in :data:`_V4_GLOBAL`, which holds ipaddress's own answers.
+    """
+    parts = ip.split(".")
+    if len(parts) != 4 or _V4_GLOBAL is None:
+        return None
+    number = 0
+    for part in parts:
+        if not part.isdigit() or not part.isascii() or len(part) > 3 or (part[0] == "0" and len(part) > 1):
+            return None
+        octet = int(part)
+        if octet > 255:
+            return None
+        number = number << 8 | octet
+    starts, answers = _V4_GLOBAL
+    return answers[bisect.bisect_right(starts, number) - 1]
+
+
+def _v4_global_table() -> tuple[list[int], list[bool]] | None:
+    """Where IPv4's ``is_global`` may change and its answer from each such point on, asked of ipaddress itself.
+
+    ``is_global`` is membership of the special networks ipaddress lists (its
+    ``_IPv4Constants``), so between two consecutive ends of those networks it cannot
+    change: one ``is_global`` per interval, computed once, is the whole function. A
+    Python whose ipaddress lists them elsewhere gets no table (None): every address is
+    then read by ipaddress, as before.
+    """
+    ends = {0}
+    for value in vars(getattr(ipaddress.IPv4Address, "_constants", object)).values():
+        for item in value if isinstance(value, list | tuple | frozenset | set) else (value,):
+            if isinstance(item, ipaddress.IPv4Network | ipaddress.IPv4Address):
+                network = ipaddress.IPv4Network(item)
+                ends.add(int(network.network_address))
+                ends.add(int(network.broadcast_address) + 1)
+    ends.discard(1 << 32)
+    if len(ends) == 1:
+        return None
+    starts = sorted(ends)
+    return starts, [ipaddress.IPv4Address(start).is_global for start in starts]
+
+
+_V4_GLOBAL = _v4_global_table()
 
 
 @lru_cache(maxsize=1)
