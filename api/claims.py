@@ -31,7 +31,7 @@ import json
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -72,6 +72,7 @@ class Fingerprint:
 
     fields: dict[str, str]
     whole: str
+    text: str = field(compare=False, repr=False)  # what ``encode()`` gives, written with ``whole``
 
     @classmethod
     def of(cls, event: Event, *, query: str = "") -> Fingerprint:
@@ -101,7 +102,11 @@ class Fingerprint:
 
     @classmethod
     def of_fields(cls, fields: dict[str, str]) -> Fingerprint:
-        return cls(fields, digest(_sorted_object(fields), FIELD_DIGEST_BYTES))
+        """The fingerprint of ``fields``: each name and digest quoted once for the whole's text and ``encode()``'s."""
+        pairs = [(_quote_ascii(k), _quote_ascii(v)) for k, v in sorted(fields.items())]
+        whole = "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"  # json.dumps(fields, sort_keys=True)
+        text = "{" + ",".join(f"{k}:{v}" for k, v in pairs) + "}"
+        return cls(fields, digest(whole, FIELD_DIGEST_BYTES), text)
 
     def differing(self, other: Fingerprint) -> list[str]:
         """Names of the fields whose values differ, or that only one of the two sent."""
@@ -109,7 +114,7 @@ class Fingerprint:
         return sorted(n for n in names if self.fields.get(n) != other.fields.get(n))
 
     def encode(self) -> str:
-        return _sorted_object(self.fields, ",", ":")
+        return self.text
 
     @classmethod
     def decode(cls, text: str) -> Fingerprint:
@@ -132,11 +137,6 @@ def _json_text(value: Any) -> str:
     if kind is float and math.isfinite(value):
         return float.__repr__(value)
     return _sorted_json(value)
-
-
-def _sorted_object(fields: dict[str, str], comma: str = ", ", colon: str = ": ") -> str:
-    """``json.dumps(fields, sort_keys=True)`` (or with ``separators``) of a dict of str to str, without the encoder."""
-    return "{" + comma.join(f"{_quote_ascii(k)}{colon}{_quote_ascii(v)}" for k, v in sorted(fields.items())) + "}"
 
 
 class ClaimState(StrEnum):

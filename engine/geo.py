@@ -20,6 +20,7 @@ it only ever counts *against* a referrer (invitees outside the area), like ident
 
 from __future__ import annotations
 
+import bisect
 import importlib.util
 import ipaddress
 import os
@@ -27,7 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 import phonenumbers
-from phonenumbers import geocoder
+from phonenumbers import geocoder, phonenumberutil
 
 #: The 34 province-level divisions, in the short form regions are compared in.
 PROVINCES: tuple[str, ...] = (
@@ -57,7 +58,20 @@ def short_name(text: str) -> str:
 
 @lru_cache(maxsize=4096)
 def phone_region(e164: str) -> str | None:
-    """Province of a phone number (E.164) from phonenumbers' offline geocoder; None when unknown."""
+    """Province of a phone number (E.164) from phonenumbers' offline geocoder; None when unknown.
+
+    A mainland mobile number (``+861`` and ten digits) is read by its block, as
+    :func:`phone_outside` reads it, so the number's own region, its block's and an
+    invitee's share one cache entry per block (:func:`_block_region`).
+    """
+    if len(e164) == 14 and e164.startswith("+861") and e164[4:].isascii() and e164[4:].isdigit():
+        return _block_region(e164[:10])
+    return _region(e164)
+
+
+def _region(e164: str) -> str | None:
+    if len(e164) == 14 and e164.startswith("+861") and e164[4:].isascii() and e164[4:].isdigit():
+        return _mobile_region(e164)
     number = _mainland(e164)
     if number is None:
         try:
@@ -99,7 +113,33 @@ def phone_outside(e164: str, area: frozenset[str]) -> bool | None:
 
 @lru_cache(maxsize=65536)
 def _block_region(block: str) -> str | None:
-    return phone_region(block + "0000")
+    return _region(block + "0000")
+
+
+def _mobile_region(e164: str) -> str | None:
+    """``description_for_number`` of a ``+861`` number of eleven national digits, its number type cached.
+
+    Of such a number's digits, CN's metadata patterns read the first five (every type that
+    allows eleven digits starting with 1 ends in ``\\d{6}`` or longer), and the geocoder's
+    prefixes are at most seven national digits long: so the type (~15 µs of the ~20 of
+    ``description_for_number``) is one per five-digit prefix, and the region one per block
+    (tests/engine/test_geo.py compares the two on every five-digit prefix and a sample of blocks).
+    """
+    number = phonenumbers.PhoneNumber(country_code=86, national_number=int(e164[3:]))
+    kind = _mobile_type(e164[3:8])
+    if kind == phonenumbers.PhoneNumberType.UNKNOWN:
+        return None
+    if not phonenumberutil.is_number_type_geographical(kind, 86):
+        return province(geocoder.country_name_for_number(number, "zh"))
+    return province(geocoder.description_for_valid_number(number, "zh"))
+
+
+@lru_cache(maxsize=16384)
+def _mobile_type(prefix: str) -> int:
+    """The number type of the eleven-digit national numbers starting with ``prefix`` (five digits from a 1)."""
+    return int(
+        phonenumberutil.number_type(phonenumbers.PhoneNumber(country_code=86, national_number=int(prefix + "000000")))
+    )
 
 
 def ip_outside(ip: str, area: frozenset[str]) -> bool | None:
@@ -177,13 +217,66 @@ def _ip_fields(ip: str) -> tuple[str, ...]:
     Cached (the newest 4,096 addresses) so that ``ip_region`` and ``ip_hosting`` of one
     request's address search the database once between them.
     """
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
+    public = _plain_v4_global(ip)
+    if public is None:  # not a plain dotted quad: ipaddress reads it (IPv6, malformed)
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return ()
+        if address.version != 4 or not address.is_global:
+            return ()
+        ip = str(address)
+    elif not public:
         return ()
-    if address.version != 4 or not address.is_global:
-        return ()
-    return tuple(str(_searcher().search(str(address))).split("|"))
+    return tuple(str(_searcher().search(ip)).split("|"))
+
+
+def _plain_v4_global(ip: str) -> bool | None:
+    """``ipaddress.ip_address(ip).is_global`` of a dotted quad as ipaddress writes one (``str()`` of it is ``ip``).
+
+    None for anything else (the caller asks ipaddress). Parsing and ``is_global``'s walk
+    over the special networks cost ~5 µs for each new address; this is a split and a
+    bisection in :data:`_V4_GLOBAL`, which holds ipaddress's own answers.
+    """
+    parts = ip.split(".")
+    if len(parts) != 4 or _V4_GLOBAL is None:
+        return None
+    number = 0
+    for part in parts:
+        if not part.isdigit() or not part.isascii() or len(part) > 3 or (part[0] == "0" and len(part) > 1):
+            return None
+        octet = int(part)
+        if octet > 255:
+            return None
+        number = number << 8 | octet
+    starts, answers = _V4_GLOBAL
+    return answers[bisect.bisect_right(starts, number) - 1]
+
+
+def _v4_global_table() -> tuple[list[int], list[bool]] | None:
+    """Where IPv4's ``is_global`` may change and its answer from each such point on, asked of ipaddress itself.
+
+    ``is_global`` is membership of the special networks ipaddress lists (its
+    ``_IPv4Constants``), so between two consecutive ends of those networks it cannot
+    change: one ``is_global`` per interval, computed once, is the whole function. A
+    Python whose ipaddress lists them elsewhere gets no table (None): every address is
+    then read by ipaddress, as before.
+    """
+    ends = {0}
+    for value in vars(getattr(ipaddress.IPv4Address, "_constants", object)).values():
+        for item in value if isinstance(value, list | tuple | frozenset | set) else (value,):
+            if isinstance(item, ipaddress.IPv4Network | ipaddress.IPv4Address):
+                network = ipaddress.IPv4Network(item)
+                ends.add(int(network.network_address))
+                ends.add(int(network.broadcast_address) + 1)
+    ends.discard(1 << 32)
+    if len(ends) == 1:
+        return None
+    starts = sorted(ends)
+    return starts, [ipaddress.IPv4Address(start).is_global for start in starts]
+
+
+_V4_GLOBAL = _v4_global_table()
 
 
 @lru_cache(maxsize=1)

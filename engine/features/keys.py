@@ -25,12 +25,11 @@ the value's own features already differ between a value seen and one never seen.
 
 from __future__ import annotations
 
-import base64
 import hmac
 from collections.abc import Callable
 from functools import lru_cache
 
-from engine.datastore.keys import PREFIX, safe_id
+from engine.datastore.keys import PREFIX, safe_id, urlsafe_b64
 from engine.events import Event, email_domain, ip_subnet, phone_block, phone_segment
 from engine.features.spec import PII_ENTITIES, Entity
 from engine.geo import foreign_number, ip_region
@@ -173,7 +172,7 @@ class KeyBuilder:
         """HMAC-SHA256(secret, tenant|entity|value), 120 bits as base64url."""
         message = f"{tenant}\x1f{NAMESPACE[entity]}\x1f{value}".encode()
         raw = hmac.digest(self._secret, message, "sha256")[:15]  # the one-shot C path: a third of hmac.new's time
-        return base64.urlsafe_b64encode(raw).decode()
+        return urlsafe_b64(raw)
 
     def _locate(self, tenant: str, entity: Entity, value: str) -> tuple[str, str]:
         """The id and the key prefix (hash tag) of ``value`` of ``entity``; memoized as ``locate``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import random
 
 import phonenumbers
@@ -76,3 +77,41 @@ def test_ip_regions(ip: str, region: str | None) -> None:
 )
 def test_province_names_long_or_short(text: str, short: str) -> None:
     assert geo.short_name(text) == short and short in geo.PROVINCES
+
+
+def test_mobile_numbers_read_by_block_give_what_the_geocoder_gives() -> None:
+    """A ``+861`` number's region, read by its block and a type cached per five digits, is the geocoder's own.
+
+    Every five-digit prefix once, each with random remaining digits (the whole million
+    blocks, one random number each, gave no difference either when this was written).
+    """
+    rng = random.Random(9)
+    for prefix in range(10_000):
+        e164 = f"+861{prefix:04d}{rng.randrange(10**6):06d}"
+        number = phonenumbers.PhoneNumber(country_code=86, national_number=int(e164[3:]))
+        assert geo.phone_region(e164) == geo.province(geocoder.description_for_number(number, "zh")), e164
+
+
+def test_dotted_quads_are_public_exactly_where_ipaddress_says() -> None:
+    """The bisection table's ``is_global`` is ipaddress's: at every end of its intervals, around them, at random."""
+    starts, _ = geo._V4_GLOBAL or ([], [])
+    assert len(starts) > 10  # the table was built from this Python's ipaddress
+    rng = random.Random(4)
+    numbers = {n + d for n in starts for d in (-1, 0, 1) if 0 <= n + d < 1 << 32}
+    numbers |= {rng.randrange(1 << 32) for _ in range(50_000)}
+    for number in numbers:
+        ip = str(ipaddress.IPv4Address(number))
+        assert geo._plain_v4_global(ip) == ipaddress.IPv4Address(number).is_global, ip
+    for text in ("01.2.3.4", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.-4", "\u0661.2.3.4", "1.2.3.4 ", "::1", ""):
+        assert geo._plain_v4_global(text) is None, text  # not a plain dotted quad: ipaddress decides
+    assert geo.ip_region("01.2.3.4") is None
+
+
+def test_ip_regions_of_plain_quads_match_the_ipaddress_path() -> None:
+    """``_ip_fields`` through the table gives what it gave through ``ipaddress.ip_address``."""
+    rng = random.Random(8)
+    for _ in range(3_000):
+        ip = str(ipaddress.IPv4Address(rng.randrange(1 << 32)))
+        address = ipaddress.ip_address(ip)
+        expected = tuple(str(geo._searcher().search(ip)).split("|")) if address.is_global else ()
+        assert geo._ip_fields.__wrapped__(ip) == expected, ip
