@@ -35,6 +35,7 @@ from engine.features.spec import PII_ENTITIES, Entity
 from engine.geo import foreign_number, ip_region
 from engine.identity.addresses import canonical_address
 from engine.identity.coupons import canonical_code
+from engine.identity.device_models import device_model
 from engine.identity.emails import canonical_email
 from engine.identity.ips import canonical_ip, canonical_network
 from engine.identity.payments import canonical_payment
@@ -56,6 +57,7 @@ NAMESPACE: dict[Entity, str] = {
     Entity.PAYMENT: "pay",
     Entity.IP_REGION: "ipr",
     Entity.FOREIGN_NUMBER: "fgn",
+    Entity.DEVICE_MODEL: "mdl",
     Entity.GROUP: "grp",
     Entity.CAMPAIGN: "cmp",
     Entity.COUPON: "cpn",
@@ -85,6 +87,8 @@ def normalize(entity: Entity, value: str) -> str:
         return canonical_payment(value)
     if entity is Entity.PHONE_BLOCK:
         return _block(value)
+    if entity is Entity.DEVICE_MODEL:
+        return value.lower()
     return value
 
 
@@ -137,7 +141,13 @@ _VALUE_OF: dict[Entity, Callable[[Event], str | None]] = {
     Entity.PAYMENT: lambda event: event.payment,
     Entity.IP_REGION: lambda event: None if event.ip is None else ip_region(event.ip),
     Entity.FOREIGN_NUMBER: lambda event: foreign_number(event.phone, event.ip),
+    Entity.DEVICE_MODEL: lambda event: device_model(_user_agent(event)),
 }
+
+
+def _user_agent(event: Event) -> str | None:
+    value = event.attributes.get("user_agent")
+    return value if isinstance(value, str) else None
 
 
 def mask(entity: Entity, value: str) -> str:

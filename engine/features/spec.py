@@ -39,6 +39,9 @@ class Entity(StrEnum):
     # the event's phone when its number is from another province than the line it came in on (or from
     # none: a virtual segment): a code platform's rented SIMs on a farmer's home line (slow drip, geo.py)
     FOREIGN_NUMBER = "foreign_number"
+    # the Android model and OS build the SDK's user agent names (engine/identity/device_models.py): a rack
+    # of one cheap model, or a cloud-phone provider's image, behind many device ids
+    DEVICE_MODEL = "device_model"
 
 
 #: Entities that carry personal data: stored only as keyed hashes (HMAC).

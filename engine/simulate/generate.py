@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from engine.simulate import honest
+from engine.simulate import honest, rented_devices
 from engine.simulate.abuse import ABUSE_UNITS
 from engine.simulate.context import Sim
 from engine.simulate.lookalikes import LOOKALIKE_UNITS
@@ -46,7 +46,7 @@ from engine.simulate.units import (
     VIRTUAL_NUMBERS,
     Unit,
 )
-from engine.simulate.world import PAY_ACCOUNT_CUSTOMERS
+from engine.simulate.world import PAY_ACCOUNT_CUSTOMERS, USER_AGENT
 
 #: Attack families and their shares of the log's events (17.5% in all).
 DEFAULT_SHARES: Mapping[str, float] = {
@@ -61,6 +61,7 @@ DEFAULT_SHARES: Mapping[str, float] = {
     CODE_RESALE: 0.01,
     REFERRAL_TREE: 0.015,
     PAY_RELEASE_REFUND: 0.01,
+    **rented_devices.SHARES,
 }
 #: Honest look-alike families and their shares (the ordinary parents take the rest).
 LOOKALIKE_SHARES: Mapping[str, float] = {
@@ -70,6 +71,7 @@ LOOKALIKE_SHARES: Mapping[str, float] = {
     POPULAR_REFERRER: 0.015,
     VIRTUAL_NUMBERS: 0.01,
     HOLIDAY_RUSH: 0.015,
+    **rented_devices.LOOKALIKE_SHARES,
 }
 
 #: Honest stories and how often each is told (per story, not per event).
@@ -107,7 +109,7 @@ def simulate(config: SimulationConfig, sim: Sim | None = None) -> Iterator[dict[
     _take(drafts, sim, [base], parents_budget)
     stories, weights = zip(*HONEST_UNITS, strict=True)
     _fill(drafts, sim, lambda: sim.rng.choices(stories, weights=weights)[0](sim), parents_budget)
-    makers = {**LOOKALIKE_UNITS, **ABUSE_UNITS}
+    makers = {**LOOKALIKE_UNITS, **ABUSE_UNITS, **rented_devices.UNITS}
     for kind, budget in [*lookalikes.items(), *budgets.items()]:
         make = makers[kind]
         _fill(drafts, sim, lambda make=make: make(sim), len(drafts) + budget)  # type: ignore[misc]
@@ -147,6 +149,10 @@ def _record(draft: Draft, event_id: str, *, payment: bool) -> dict[str, Any]:
     record.update((k, v) for k, v in draft.fields.items() if k != "type" and (payment or k != "payment"))
     if draft.attributes:
         record["attributes"] = draft.attributes
+        if USER_AGENT in draft.attributes:  # the SDK's user agent names the phone's model
+            draft.attributes[USER_AGENT] = rented_devices.parent_user_agent(
+                str(draft.attributes[USER_AGENT]), draft.fields.get("device")
+            )
     record["family"] = draft.family
     record["truth"] = draft.truth
     return record

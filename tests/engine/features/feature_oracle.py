@@ -25,6 +25,7 @@ from engine.features.spec import (
 )
 from engine.geo import foreign_number, ip_region
 from engine.identity.addresses import canonical_address
+from engine.identity.device_models import device_model
 
 CHAIN_CAP = 8
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -53,7 +54,13 @@ def value_of(event: Event, entity: Entity) -> str | None:
         Entity.PAYMENT: event.payment,
         Entity.IP_REGION: None if event.ip is None else ip_region(event.ip),
         Entity.FOREIGN_NUMBER: foreign_number(event.phone, event.ip),
+        Entity.DEVICE_MODEL: device_model(_user_agent(event)),
     }[entity]
+
+
+def _user_agent(event: Event) -> str | None:
+    value = event.attributes.get("user_agent")
+    return value if isinstance(value, str) else None
 
 
 @dataclass
