@@ -13,6 +13,13 @@ by device whose ``on`` names the outcome; once the device is known, every device
 outcome feeds counts it). A device id outside the id alphabet is stored as its
 digest and cannot be named again: such an outcome credits no device.
 
+A ``refund`` / ``chargeback`` is counted on the device its payment was: the newest of the
+customer's devices used by the time of its latest paid order (``rg:own`` ``l``, read in the
+same round trip as the ZREVRANGE), the newest one when none was or nothing paid is on record.
+Red team, session 9: a farm's hired buyers paid on the farm phone, then each tapped one
+coupon from a throwaway phone before refunding, so the refunds landed on the burners and
+the farm phone's payers looked as if they kept the money.
+
 What is trusted: the outcome itself (only an ``events`` key records one; a session in the
 studio needs someone in the studio); the device is the customer's own claim, like every
 identity. A farmer who makes an account claim the counter tablet's id only adds an account

@@ -95,15 +95,30 @@ class FeatureStore:
         """The live block / allow / watch lists of every tenant."""
         return self._lists
 
-    async def known_identities(self, *, tenant: str, customer: str) -> list[tuple[Entity, str]]:
+    async def known_identities(
+        self, *, tenant: str, customer: str, by_payment: bool = False
+    ) -> list[tuple[Entity, str]]:
         """The devices, ips, phones and addresses the customer used, newest first, as stored ids.
 
         The customer's ``links`` set (one ZREVRANGE), written on every scored event and
         outcome and capped at ``links_cap``; personal values are only their keyed hashes.
+        ``by_payment``: only those used last by the time of the customer's latest paid order
+        (``rg:own`` ``l``, read in the same round trip), when it has one and any of them was:
+        a refund is counted on the device its payment was (engine/features/outcome_device.py).
         """
         tag = self._keys.tag(tenant, Entity.CUSTOMER, self._keys.entity_id(tenant, Entity.CUSTOMER, customer))
+        cap = self._settings.links_cap - 1
         async with guarded("known identities"):
-            members = await self._client.zrevrange(f"{tag}:links", 0, self._settings.links_cap - 1)
+            if by_payment:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    pipe.zrevrange(f"{tag}:links", 0, cap, withscores=True)
+                    pipe.hget(f"{tag}:rg:own", "l")
+                    scored, paid_at = await pipe.execute()
+                members = [m for m, _ in scored]
+                if paid_at is not None and (before := [m for m, at in scored if at <= float(paid_at)]):
+                    members = before
+            else:
+                members = await self._client.zrevrange(f"{tag}:links", 0, cap)
         found: list[tuple[Entity, str]] = []
         for raw in members:
             prefix, _, entity_id = _text(raw).partition(":")
@@ -188,8 +203,9 @@ class FeatureStore:
         """
         plan = self.plan(specs)
         if outcome_device.wants_device(event, plan.specs):  # counted on the payer's newest device (one ZREVRANGE)
+            refund = event.type in referral_refunds.REFUND_TYPES  # on the device its payment was counted on
             event = await outcome_device.on_newest_device(
-                event, lambda: self.known_identities(tenant=tenant, customer=event.customer)
+                event, lambda: self.known_identities(tenant=tenant, customer=event.customer, by_payment=refund)
             )
         builder = self._builder(plan, tenant, event, record=True)
         builder.read_values = False

@@ -11,6 +11,16 @@ Breaches found and closed here:
 - **``true`` yuan.** pydantic's lax mode read ``"amount": true`` as a payment of 1 yuan (and ``false`` as a
   0元 order): a boolean where the schema says a number is now a 422 naming the field, on every route that
   takes an event, and in a rule pack (``score: true`` was a score of 1, ``total: true`` a budget of 1).
+  ``attr.claim_ms: true`` stays what it was: a claim with no claim time (1332 reviews it).
+- **a refund from a burner phone** (tests/engine/features/test_outcome_device.py): a refund is counted
+  on the device its payment was, not on the customer's newest one.
+- **a month's farm spared by a week's visit** (1230 / 1705 read ``device.visited_accounts_30d``), and a
+  claim naming a **stale group** to pass 1333 (1336), in the shipped pack.
+- **the learned area's memory** (tests/engine/test_area_store.py): only counted payers stay in its hash.
+
+Tried and held: 50 copies of a session that releases a held trial (read on the newest device first) and
+of an invitee's partial refund (two steps) count once; another tenant's events key moves nothing here; a
+body 10,000 levels deep is a 400 on every JSON route. Open, as a strict xfail: IPv6 is never placed.
 """
 
 from __future__ import annotations

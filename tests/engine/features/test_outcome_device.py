@@ -14,7 +14,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from feature_backends import Backend
 from redis.asyncio import Redis
 
@@ -212,19 +211,14 @@ async def test_a_counter_tablets_month_of_walk_ins_who_came_is_still_spared_the_
     assert "device_farm_month" not in last.rule_ids and last.decision == "allow"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (red team, session 9): an outcome without a device is counted on the customer's newest device, so "
-    "a refund signed after one scored event from a throwaway phone is counted there, not on the phone that paid "
-    "(SECURITY.md, 'A refund counted on a throwaway device')",
-)
 async def test_a_refund_sent_after_a_claim_from_a_throwaway_phone_still_counts_on_the_phone_that_paid(
-    redis_client: Redis, tenant: str
+    backend: Backend, tenant: str
 ) -> None:
-    """The hired buyers of test_one_wallet_paying_for_a_farms_accounts... pay on the farm phone, each from a wallet
-    of its own; before refunding, each account taps one coupon from a fresh phone, which becomes its newest device:
-    the refunds land on the burners, the farm phone's paid accounts look kept, and device_accounts_week passes."""
-    world = World(redis_client, tenant)
+    """Red team, session 9: the hired buyers of test_one_wallet_paying_for_a_farms_accounts... pay on the farm phone,
+    each from a wallet of its own; before refunding, each account taps one coupon from a fresh phone, which became its
+    newest device: the refunds landed on the burners, the farm phone's paid accounts looked kept, and
+    device_accounts_week passed. A refund is now counted on the device used by the time of the latest payment."""
+    world = World(backend.client, tenant)
     for n in range(2):
         at = DAY0 + hours(n)
         await world.signup(f"hired{n}", "hired-phone", at, ip=f"123.112.{n}.19", phone="13933334444")
