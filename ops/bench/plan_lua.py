@@ -120,6 +120,10 @@ VARIANTS: dict[str, Callable[[str], str]] = {
     "lr_no_group": _replace(
         ("  return link_group(prefixes, cap, false, specs, members, false)\nend", "  return {}\nend")
     ),
+    # op LR / LM's aggregates count no peer's grants (a ZCOUNT each)
+    "lr_no_grants": _replace(
+        ("flagged[s] = flagged[s] + call('ZCOUNT', gk, arg, '+inf')", "flagged[s] = flagged[s] + 0")
+    ),
     # no final encode of the values (nor the marker's SET of them)
     "no_encode": _replace(
         ("local encoded = n > 0 and cjson.encode(vals) or '[]'", "local encoded = '[]'"),
