@@ -844,7 +844,7 @@ while i <= last do
   elseif op == 'LF' then      -- key paid ttl prefixes: the customer's first / last sight and first paid order
     local k = A[i + 1]
     local key = KEYS[k]
-    local fl = call('HMGET', key, 'f', 'l', 'p')
+    local fl = call('HMGET', key, 'f', 'l', 'p', 's')
     local f, l, p = fl[1], fl[2], fl[3]
     local fresh = not f
     if fresh then
@@ -860,7 +860,7 @@ while i <= last do
     end
     if fresh then call('PEXPIRE', key, A[i + 3]) else link_expire(key, A[i + 3], LINK_DAY) end  -- a new key: no PTTL
     link_facts[key] = {f, l, p}  -- what op LM reads next in this call
-    touch_summary(key, ':lk:f', {A[i + 3], A[i + 4]})
+    touch_summary(key, ':lk:f', {A[i + 3], A[i + 4], fl[4] ~= false})  -- lk:f's `s`: a summary was written
     i = i + 5
   elseif op == 'LM' then      -- prefixes cap list nspec (code low arg)... nmem (facts grants links at role)...
     local nspec, specs, members = A[i + 4], {}, {}
@@ -915,6 +915,8 @@ while i <= last do
 end
 
 -- the link summaries this call's writes changed: rebuilt when the customer has peers, else deleted
+-- (unless op LF found no `s` in its lk:f: none was ever written). A copy expires 2 days before the
+-- lk:f it copies can (link_expire renews that one a day short of its TTL at most).
 for skey, how in pairs(summaries) do
   local base = string.sub(skey, 1, #skey - 5)
   if how and (link_live or link_wrote) then
@@ -939,8 +941,10 @@ for skey, how in pairs(summaries) do
       local grants = call('ZRANGE', base .. ':of:grants', 0, -1, 'WITHSCORES')
       for k = 2, #grants, 2 do out[#out + 1] = tonumber(grants[k]) end
     end
-    call('SET', skey, pack_mp(out), 'PX', how[1])
-  else
+    local ttl = tonumber(how[1])
+    call('SET', skey, pack_mp(out), 'PX', string.format('%d', math.max(ttl / 2, ttl - 2 * LINK_DAY)))
+    if not how[3] then call('HSET', lf, 's', '1') end
+  elseif not (how and not how[3]) then
     call('DEL', skey)
   end
 end
