@@ -100,7 +100,7 @@ VARIANTS: dict[str, Callable[[str], str]] = {
             "    local found = call('ZRANGEBYSCORE', KEYS[A[i + 1]], A[i + 3], '+inf', 'WITHSCORES')",
             "    local found = {}",
         ),
-        ("    local fl = call('HMGET', key, 'f', 'l', 'p')\n", "    local fl = {tstr, tstr, false}\n"),
+        ("    local fl = call('HMGET', key, 'f', 'l', 'p', 's')\n", "    local fl = {tstr, tstr, false, false}\n"),
         (
             "    if fresh then call('PEXPIRE', key, A[i + 3]) else link_expire(key, A[i + 3], LINK_DAY) end",
             "",
