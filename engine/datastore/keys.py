@@ -99,6 +99,10 @@ class CustomerKeys:
         return f"{self.base}:of:grants"
 
     @property
+    def link_summary(self) -> str:  # string: the link features' copy of lk:f, links and grants (features/links.py)
+        return f"{self.base}:lk:s"
+
+    @property
     def holds(self) -> str:  # set: hold ids where this customer is invitee or beneficiary
         return f"{self.base}:of:holds"
 

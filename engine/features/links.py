@@ -10,8 +10,21 @@ Every key lives under its owner's hash tag, so one script per slot reads and wri
   weak ip / subnet): customer -> latest event time it used I, trimmed to the link window.
 - ``{C}:lk:peers``  zset: C's strong links, peer -> link time (capped at the newest 64);
   ``{C}:lk:since`` hash: peer -> when the link formed (or formed again after lapsing).
-- ``{C}:lk:f``      hash: ``f`` first sight, ``l`` last sight, ``p`` first paid order (ms),
-  cleared by a refund that takes back all C paid (op PV, referrer_paid.py).
+- ``{C}:lk:f``      hash: ``f`` first sight, ``l`` last sight, ``p`` first paid order (ms), ``s``
+  once C's first link summary was written (below); ``p`` cleared by a refund that takes back all C
+  paid (op PV, referrer_paid.py).
+- ``{C}:lk:s``      string: C's **link summary**, a copy of its ``lk:f`` facts, of its strong
+  ``links`` identities with their times (those of the graph's prefixes, which it names) and of its
+  grants' times (msgpack ``[f, l, p, prefixes, n, member, time..., grant time...]``, 0 = none), so
+  op LR / LM reads every member of a group with one MGET instead of an HMGET, a ZRANGEBYSCORE and a
+  ZCOUNT each. Never the source: the script call that changes C's ``lk:f`` or ``links`` rewrites it
+  at its end when C has peers (op LG found some, or op LR wrote new links), else deletes it (an
+  outcome, a lone customer, a pack without link features; not when C's ``lk:f`` has no ``s``, the
+  mark of a first summary: none to delete); it expires 2 days before the ``lk:f`` it copies can
+  (a 400-day history: 398 days after its last rewrite); the offer ledger's RECORD deletes it
+  with each grant (the rewrite then reads the grants once). A member without one, or with one for
+  other prefixes, is read from its own keys, so the answers are those of the keys, exactly
+  (tests/engine/features/test_links_summary.py); one more key per customer with peers.
 - read, never written here: ``{C}:links`` (the identities C used, newest 32, see
   ``RequestBuilder.add_links``) and ``{C}:of:grants`` (the offer ledger's grants).
 
@@ -185,7 +198,7 @@ def emit(builder: RequestBuilder, graph: LinkGraph) -> None:
     customer = _customer(builder)
     if builder.record:
         paid = 1 if is_payment(builder.event) else 0
-        batch.ops.extend(("LF", batch.key(f"{tag}:lk:f"), paid, builder.history_ttl))
+        batch.ops.extend(("LF", batch.key(f"{tag}:lk:f"), paid, builder.history_ttl, aggregates(graph).prefixes))
     prefix = _fused_prefix(builder, tag, customer)
     agg = aggregates(graph)
     if builder.read_values:

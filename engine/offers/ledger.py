@@ -220,7 +220,7 @@ class OfferLedger:
         for customer, (entries, hold_ids) in records.items():
             keys = CustomerKeys(tenant, customer)
             args = [self.history_size, len(entries) // 2, *entries, *sorted(hold_ids)]
-            calls.append((self._record, [keys.grants, keys.holds], args))
+            calls.append((self._record, [keys.grants, keys.holds, keys.link_summary], args))
         if held_offers:
             calls.append(("SADD", held_offers_key(tenant), *sorted(held_offers)))
         if reserved:

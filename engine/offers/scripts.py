@@ -245,7 +245,10 @@ local n = tonumber(ARGV[2])
 for i = 0, n - 1 do
   redis.call('ZADD', KEYS[1], ARGV[3 + 2 * i], ARGV[4 + 2 * i])
 end
-if n > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -1 - tonumber(ARGV[1])) end
+if n > 0 then
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -1 - tonumber(ARGV[1]))
+  redis.call('DEL', KEYS[3])  -- the link summary's copy of the grants (engine/features/links.py)
+end
 for i = 3 + 2 * n, #ARGV do
   redis.call('SADD', KEYS[2], ARGV[i])
 end

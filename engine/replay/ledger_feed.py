@@ -24,11 +24,17 @@ from engine.replay.judge import GrantNote
 
 
 def grant_commands(tenant: str, notes: Iterable[GrantNote]) -> list[tuple[str, ...]]:
-    """One ZADD per grant into its beneficiary's ``of:grants``, scored by the event's time in seconds."""
-    return [
-        ("ZADD", CustomerKeys(tenant, beneficiary).grants, repr(epoch), _member(offer, event_id))
-        for beneficiary, offer, event_id, epoch in notes
-    ]
+    """One ZADD per grant into its beneficiary's ``of:grants``, scored by the event's time in seconds.
+
+    Each also deletes the beneficiary's link summary (``lk:s``, engine/features/links.py), whose copy of
+    the grants would lag, as the live ledger's RECORD does.
+    """
+    out: list[tuple[str, ...]] = []
+    for beneficiary, offer, event_id, epoch in notes:
+        keys = CustomerKeys(tenant, beneficiary)
+        out.append(("ZADD", keys.grants, repr(epoch), _member(offer, event_id)))
+        out.append(("DEL", keys.link_summary))
+    return out
 
 
 def _member(offer: str, event_id: str) -> str:

@@ -100,7 +100,7 @@ VARIANTS: dict[str, Callable[[str], str]] = {
             "    local found = call('ZRANGEBYSCORE', KEYS[A[i + 1]], A[i + 3], '+inf', 'WITHSCORES')",
             "    local found = {}",
         ),
-        ("    local fl = call('HMGET', key, 'f', 'l', 'p')\n", "    local fl = {tstr, tstr, false}\n"),
+        ("    local fl = call('HMGET', key, 'f', 'l', 'p', 's')\n", "    local fl = {tstr, tstr, false, false}\n"),
         (
             "    if fresh then call('PEXPIRE', key, A[i + 3]) else link_expire(key, A[i + 3], LINK_DAY) end",
             "",
@@ -119,6 +119,10 @@ VARIANTS: dict[str, Callable[[str], str]] = {
     # op LR finds and writes the new links but aggregates nobody
     "lr_no_group": _replace(
         ("  return link_group(prefixes, cap, false, specs, members, false)\nend", "  return {}\nend")
+    ),
+    # op LR / LM's aggregates count no peer's grants (a ZCOUNT each)
+    "lr_no_grants": _replace(
+        ("flagged[s] = flagged[s] + call('ZCOUNT', gk, arg, '+inf')", "flagged[s] = flagged[s] + 0")
     ),
     # no final encode of the values (nor the marker's SET of them)
     "no_encode": _replace(

@@ -71,6 +71,27 @@ local link_live = false      -- op LG found live peers: round 2 reads the custom
 local link_found = {}        -- op LG's answer (member, time, since)..., for op LR
 local link_users = {}        -- op LI's answers in order (member, time)..., for op LR
 
+local unpack_mp, pack_mp = cmsgpack.unpack, cmsgpack.pack
+
+-- A customer's link summary `lk:s` (links.py): its lk:f facts, its `links` identities with their
+-- times (the strong ones: those of the graph's prefixes) and its grants' times in one string {f, l,
+-- p (0 = none), prefixes, n, member, time (n pairs, the set's order), grant time (s)...}, so op LR / LM reads every member with one MGET instead of an HMGET, a
+-- ZRANGEBYSCORE and a ZCOUNT each. A copy, never the source: a call that changes a customer's lk:f or
+-- `links` rewrites the copy at its end (the customer has peers: someone reads it) or deletes it, the
+-- offer ledger's RECORD deletes it with each grant (engine/offers/scripts.py); a member without one
+-- (or one written for other prefixes: the pack changed) is read from its keys.
+local summaries = {}         -- summary key -> {ttl, prefixes}: rebuild it at the end of this call, false: delete it
+local link_wrote = false     -- op LR wrote new links: the customer has peers
+
+local function summary_of(key, suffix)
+  return string.sub(key, 1, #key - #suffix) .. ':lk:s'
+end
+
+local function touch_summary(key, suffix, how)
+  local skey = summary_of(key, suffix)
+  if how then summaries[skey] = how elseif summaries[skey] == nil then summaries[skey] = false end
+end
+
 local function link_member_facts(key)
   local fx = link_facts[key]
   if not fx then
@@ -95,26 +116,69 @@ local function link_group(prefixes, cap, list, specs, members, skip_own)
   local strong = {}
   for c = 1, #prefixes do strong[string.byte(prefixes, c)] = true end
   for s = 1, nspec do counts[s], flagged[s], seen[s], sizes[s] = 0, 0, {}, 0 end
-  for _, member in ipairs(members) do
+  -- the peers' summaries (lk:s, above), one MGET; a peer without one is read from its keys
+  local sums, skeys, at_of = {}, {}, {}
+  for m, member in ipairs(members) do
+    if member[5] == 0 and member[1] then
+      skeys[#skeys + 1] = summary_of(member[1], ':lk:f')
+      at_of[#skeys] = m
+    end
+  end
+  if #skeys > 0 then
+    for k, raw in ipairs(call('MGET', unpack(skeys))) do
+      if raw then
+        local sum = unpack_mp(raw)
+        if sum[4] == prefixes then sums[at_of[k]] = sum end
+      end
+    end
+  end
+  for m, member in ipairs(members) do
     local fk, gk, lk, at, role = member[1], member[2], member[3], member[4], member[5]
+    local sum = sums[m]
     for s = 1, nspec do
       local code, low, arg = specs[s][1], specs[s][2], specs[s][3]
       if at > low then
         if code == 'I' then
           if sizes[s] < cap and not (role == 1 and skip_own) then
             local set = seen[s]
-            for _, id in ipairs(call('ZRANGEBYSCORE', lk, arg, '+inf')) do
-              if not set[id] and strong[string.byte(id, 1)] then
-                set[id] = true
-                sizes[s] = sizes[s] + 1
-                if sizes[s] >= cap then break end
+            if sum then  -- the summary's members in the set's order: those used after low
+              for k = 6, 5 + 2 * sum[5], 2 do
+                local id = sum[k]
+                if sum[k + 1] > low and not set[id] and strong[string.byte(id, 1)] then
+                  set[id] = true
+                  sizes[s] = sizes[s] + 1
+                  if sizes[s] >= cap then break end
+                end
+              end
+            else
+              for _, id in ipairs(call('ZRANGEBYSCORE', lk, arg, '+inf')) do
+                if not set[id] and strong[string.byte(id, 1)] then
+                  set[id] = true
+                  sizes[s] = sizes[s] + 1
+                  if sizes[s] >= cap then break end
+                end
               end
             end
           end
         elseif code == 'G' then
-          if role == 0 then flagged[s] = flagged[s] + call('ZCOUNT', gk, arg, '+inf') end
+          if role == 0 and sum then
+            local low_s, c = low / 1000, 0
+            for k = 6 + 2 * sum[5], #sum do
+              if sum[k] > low_s then c = c + 1 end
+            end
+            flagged[s] = flagged[s] + c
+          elseif role == 0 then
+            flagged[s] = flagged[s] + call('ZCOUNT', gk, arg, '+inf')
+          end
         elseif role ~= 2 then
-          local f, l, p = link_member_facts(fk)
+          local f, l, p
+          if sum then
+            f, l, p = sum[1], sum[2], sum[3]
+            if f == 0 then f, l = nil, nil end
+            if p == 0 then p = nil end
+          else
+            f, l, p = link_member_facts(fk)
+          end
           counts[s] = counts[s] + 1
           local yes
           if code == 'N' then
@@ -148,8 +212,6 @@ local function link_group(prefixes, cap, list, specs, members, skip_own)
 end
 
 -- the entity hash (engine/features/entity_hash.py): op EH ----------------------------
-
-local unpack_mp, pack_mp = cmsgpack.unpack, cmsgpack.pack
 
 -- A bucket ring {newest index, value of newest, of newest - 1, ...} (at most `ring` values,
 -- no trailing zeros) with `add` put into bucket b; nil when b is older than the ring.
@@ -368,6 +430,7 @@ local function link_round(i)
     peers[m] = old and {math.max(old[1], at), old[2]} or {at, t}
   end
   if record and #writes > 0 then
+    link_wrote = true
     link_peers(cpre .. me .. '}:lk:peers', cpre .. me .. '}:lk:since', tstr, ttl, trim, gcap, writes)
     for _, w in ipairs(writes) do
       link_peers(cpre .. w[1] .. '}:lk:peers', cpre .. w[1] .. '}:lk:since', tstr, ttl, trim, gcap, {{me, w[2]}})
@@ -535,6 +598,7 @@ while i <= last do
     -- the TTL (the history's) is renewed when something new arrived (a new key among them), else once
     -- it has run down by a day (link_expire): a PTTL read, not a PEXPIRE write and its AOF bytes
     local key, count = KEYS[A[i + 1]], A[i + 4]
+    if count > 0 and string.sub(key, -6) == ':links' then touch_summary(key, ':links', false) end
     if count > 0 then
       local args = {}
       for k = 1, count do
@@ -676,6 +740,10 @@ while i <= last do
         for k = 2, 3 do
           if A[i + k] > 0 then call('HDEL', KEYS[A[i + k]], 'p') end
         end
+        if A[i + 3] > 0 then
+          link_facts[KEYS[A[i + 3]]] = nil
+          touch_summary(KEYS[A[i + 3]], ':lk:f', false)
+        end
         void = '1'
       end
     end
@@ -773,10 +841,10 @@ while i <= last do
     link_users[#link_users + 1] = users
     extra[#extra + 1] = users
     i = i + 8
-  elseif op == 'LF' then      -- key paid ttl: the customer's first / last sight and first paid order
+  elseif op == 'LF' then      -- key paid ttl prefixes: the customer's first / last sight and first paid order
     local k = A[i + 1]
     local key = KEYS[k]
-    local fl = call('HMGET', key, 'f', 'l', 'p')
+    local fl = call('HMGET', key, 'f', 'l', 'p', 's')
     local f, l, p = fl[1], fl[2], fl[3]
     local fresh = not f
     if fresh then
@@ -792,7 +860,8 @@ while i <= last do
     end
     if fresh then call('PEXPIRE', key, A[i + 3]) else link_expire(key, A[i + 3], LINK_DAY) end  -- a new key: no PTTL
     link_facts[key] = {f, l, p}  -- what op LM reads next in this call
-    i = i + 4
+    touch_summary(key, ':lk:f', {A[i + 3], A[i + 4], fl[4] ~= false})  -- lk:f's `s`: a summary was written
+    i = i + 5
   elseif op == 'LM' then      -- prefixes cap list nspec (code low arg)... nmem (facts grants links at role)...
     local nspec, specs, members = A[i + 4], {}, {}
     for s = 1, nspec do
@@ -842,6 +911,41 @@ while i <= last do
     i = i + 3
   else
     return redis.error_reply('yutang plan: unknown op ' .. tostring(op))
+  end
+end
+
+-- the link summaries this call's writes changed: rebuilt when the customer has peers, else deleted
+-- (unless op LF found no `s` in its lk:f: none was ever written). A copy expires 2 days before the
+-- lk:f it copies can (link_expire renews that one a day short of its TTL at most).
+for skey, how in pairs(summaries) do
+  local base = string.sub(skey, 1, #skey - 5)
+  if how and (link_live or link_wrote) then
+    local strong = {}
+    for c = 1, #how[2] do strong[string.byte(how[2], c)] = true end
+    local lf = base .. ':lk:f'
+    local fx = link_facts[lf] or call('HMGET', lf, 'f', 'l', 'p')
+    local ids = call('ZRANGE', base .. ':links', 0, -1, 'WITHSCORES')
+    local out = {tonumber(fx[1]) or 0, tonumber(fx[2]) or 0, tonumber(fx[3]) or 0, how[2], 0}
+    for k = 1, #ids, 2 do
+      if strong[string.byte(ids[k], 1)] then
+        out[#out + 1], out[#out + 2] = ids[k], tonumber(ids[k + 1])
+        out[5] = out[5] + 1
+      end
+    end
+    -- the grants: the old copy's while it lives (each grant deletes it), else read once
+    local old = call('GET', skey)
+    if old then
+      old = unpack_mp(old)
+      for k = 6 + 2 * old[5], #old do out[#out + 1] = old[k] end
+    else
+      local grants = call('ZRANGE', base .. ':of:grants', 0, -1, 'WITHSCORES')
+      for k = 2, #grants, 2 do out[#out + 1] = tonumber(grants[k]) end
+    end
+    local ttl = tonumber(how[1])
+    call('SET', skey, pack_mp(out), 'PX', string.format('%d', math.max(ttl / 2, ttl - 2 * LINK_DAY)))
+    if not how[3] then call('HSET', lf, 's', '1') end
+  elseif not (how and not how[3]) then
+    call('DEL', skey)
   end
 end
 
