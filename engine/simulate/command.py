@@ -14,7 +14,7 @@ from typing import Any
 from engine.progress import tracked
 from engine.replay.log import write_log
 from engine.simulate.context import Sim
-from engine.simulate.generate import SimulationConfig, simulate
+from engine.simulate.generate import FAMILY_SETS, SimulationConfig, simulate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,12 +26,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-payment", dest="payment", action="store_false", help="leave out the payment identity (wallet token)"
     )
+    parser.add_argument(
+        "--family-set",
+        dest="family_sets",
+        action="append",
+        default=[],
+        choices=sorted(FAMILY_SETS),
+        help="add an opt-in set of families to the default mix (groupbuys: paid self-dealing, 团长 farm, class 拼团)",
+    )
     parser.add_argument("--show-params", action="store_true", help="print the families' per-seed parameters (JSON)")
 
 
 def run(args: argparse.Namespace) -> int:
     config = SimulationConfig(
-        events=args.events, seed=args.seed, start=args.start, days=args.days, payment=args.payment
+        events=args.events,
+        seed=args.seed,
+        start=args.start,
+        days=args.days,
+        payment=args.payment,
+        family_sets=tuple(args.family_sets),
     )
     started = time.perf_counter()
     kinds: Counter[str] = Counter()

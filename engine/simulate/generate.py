@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from engine.simulate import honest, rented_devices
+from engine.simulate import groupbuy_farms, honest, rented_devices
 from engine.simulate.abuse import ABUSE_UNITS
 from engine.simulate.context import Sim
 from engine.simulate.lookalikes import LOOKALIKE_UNITS
@@ -94,6 +94,23 @@ class SimulationConfig:
     shares: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SHARES))
     lookalikes: Mapping[str, float] = field(default_factory=lambda: dict(LOOKALIKE_SHARES))
     payment: bool = True  # write the ``payment`` identity (wallet / card fingerprint) on orders
+    # opt-in families (``--family-set NAME``): each set's attack and look-alike shares join the defaults
+    family_sets: tuple[str, ...] = ()
+
+    def all_shares(self) -> tuple[dict[str, float], dict[str, float]]:
+        """The attack and look-alike shares with the opted-in sets' added."""
+        shares, lookalikes = dict(self.shares), dict(self.lookalikes)
+        for name in self.family_sets:
+            attack, honest = FAMILY_SETS[name]
+            shares.update(attack)
+            lookalikes.update(honest)
+        return shares, lookalikes
+
+
+#: Families outside the default mix (adding them to it re-draws every seed's log): name -> shares.
+FAMILY_SETS: dict[str, tuple[Mapping[str, float], Mapping[str, float]]] = {
+    "groupbuys": (groupbuy_farms.ABUSE_SHARES, groupbuy_farms.LOOKALIKE_SHARES),
+}
 
 
 def simulate(config: SimulationConfig, sim: Sim | None = None) -> Iterator[dict[str, Any]]:
@@ -101,15 +118,22 @@ def simulate(config: SimulationConfig, sim: Sim | None = None) -> Iterator[dict[
     if config.events < 1 or config.days < 1:
         raise ValueError("a simulated log needs at least one event and one day")
     sim = sim or Sim.create(config.seed, config.start, config.days)
-    budgets = {kind: int(config.events * share) for kind, share in config.shares.items()}
-    lookalikes = {kind: int(config.events * share) for kind, share in config.lookalikes.items()}
+    shares, lookalike_shares = config.all_shares()
+    budgets = {kind: int(config.events * share) for kind, share in shares.items()}
+    lookalikes = {kind: int(config.events * share) for kind, share in lookalike_shares.items()}
     parents_budget = config.events - sum(budgets.values()) - sum(lookalikes.values())
     drafts: list[Draft] = []
     base = honest.build_base(sim, max(2, int(config.events * BASE_CUSTOMERS_PER_EVENT)))
     _take(drafts, sim, [base], parents_budget)
     stories, weights = zip(*HONEST_UNITS, strict=True)
     _fill(drafts, sim, lambda: sim.rng.choices(stories, weights=weights)[0](sim), parents_budget)
-    makers = {**LOOKALIKE_UNITS, **ABUSE_UNITS, **rented_devices.UNITS}
+    makers = {
+        **LOOKALIKE_UNITS,
+        **ABUSE_UNITS,
+        **rented_devices.UNITS,
+        **groupbuy_farms.LOOKALIKE_UNITS,
+        **groupbuy_farms.ABUSE_UNITS,
+    }
     for kind, budget in [*lookalikes.items(), *budgets.items()]:
         make = makers[kind]
         _fill(drafts, sim, lambda make=make: make(sim), len(drafts) + budget)  # type: ignore[misc]

@@ -1,0 +1,81 @@
+"""The simulator's group-buys that pay (自己拼自己 on real phones, a 团长's farm) and a class's honest 拼团."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+import pytest
+
+from engine.simulate.generate import SimulationConfig, simulate
+from engine.simulate.groupbuy_farms import CLASS_GROUPBUY, GROUP_LEADER_FARM, SELF_DEALING_PAID
+from tests.engine.sim_helpers import by_family
+
+EVENTS = 20_000
+
+
+@pytest.fixture(scope="module")
+def log() -> list[dict[str, Any]]:
+    return list(simulate(SimulationConfig(events=EVENTS, seed=5, family_sets=("groupbuys",))))
+
+
+@pytest.fixture(scope="module")
+def families(log: list[dict[str, Any]]) -> defaultdict[str, list[dict[str, Any]]]:
+    return by_family(log)
+
+
+def of_type(records: list[dict[str, Any]], *types: str) -> list[dict[str, Any]]:
+    return [r for r in records if r["type"] in types]
+
+
+def groups_of(records: list[dict[str, Any]]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = defaultdict(set)
+    for r in of_type(records, "group_buy_join"):
+        out[r["group"]].add(r["customer"])
+    return out
+
+
+def test_self_dealing_groups_pay_the_minimum_from_a_few_wallets_on_a_few_real_phones(families: Any) -> None:
+    farm = families[SELF_DEALING_PAID]
+    joined = {r["customer"] for r in of_type(farm, "group_buy_join")}
+    orders = of_type(farm, "order")
+    assert {r["amount"] for r in orders} == {69.0}
+    assert len({r["customer"] for r in of_type(farm, "order_paid")}) >= 0.9 * len(joined)  # the story's last may be cut
+    wallets = Counter(r["payment"] for r in orders)
+    assert len(wallets) < 0.6 * len({r["customer"] for r in orders})  # a few wallets, or one 代付 payer, pay for all
+    devices = {r["device"] for r in of_type(farm, "group_buy_join")}
+    assert 1 < len(devices) < len(joined)  # several real phones, fewer than the accounts
+    assert of_type(farm, "store_visit")  # a voucher sold on is used: that releases the hold
+
+
+def test_a_group_leader_runs_many_groups_with_a_recurring_core_and_some_real_friends(
+    families: Any, log: list[dict[str, Any]]
+) -> None:
+    farm = families[GROUP_LEADER_FARM]
+    groups = groups_of([r for r in log if r["type"] == "group_buy_join" and r.get("campaign") == "group_buy_69"])
+    leaders = Counter(r["customer"] for r in of_type(farm, "group_buy_join") if not r.get("referrer"))
+    leader, opened = leaders.most_common(1)[0]
+    assert opened >= 3  # one group after another
+    theirs = [members for members in groups.values() if leader in members]
+    joins = Counter(c for members in theirs for c in members if c != leader)
+    assert max(joins.values()) >= 2  # the recurring core
+    friends = {r["customer"] for r in log if r["type"] == "group_buy_join" and r.get("referrer") in leaders}
+    honest = {r["customer"] for r in log if r["truth"] == "honest"}
+    assert friends & honest  # real friends in the same groups, honest parents
+    assert {r["truth"] for r in farm} == {GROUP_LEADER_FARM}
+
+
+def test_a_class_group_buy_joins_from_the_share_link_and_pays_from_its_own_wallets(families: Any) -> None:
+    cls = families[CLASS_GROUPBUY]
+    assert {r["truth"] for r in cls} == {"honest"}
+    joins = of_type(cls, "group_buy_join")
+    assert sum(1 for r in joins if r.get("referrer")) >= 0.5 * len(joins)  # the leader's share link
+    orders = of_type(cls, "order")
+    assert len({r["payment"] for r in orders}) == len({r["customer"] for r in orders})  # each her own wallet
+    ips = Counter(r["ip"] for r in joins)
+    assert ips.most_common(1)[0][1] >= 2  # some on the school's network at pick-up
+
+
+def test_the_default_mix_is_unchanged_unless_the_set_is_asked_for() -> None:
+    plain = {r["family"] for r in simulate(SimulationConfig(events=3000, seed=5))}
+    assert not plain & {SELF_DEALING_PAID, GROUP_LEADER_FARM, CLASS_GROUPBUY}
