@@ -121,6 +121,7 @@ class PackTally:
                 row |= {
                     "abusive_hits": abusive_hits,
                     "honest_hits": by_truth[HONEST],
+                    "hits_by_truth": dict(sorted(by_truth.items())),
                     "precision": ratio(abusive_hits, abusive_hits + by_truth[HONEST]),
                     "recall": ratio(abusive_hits, abusive_in_scope),
                 }
