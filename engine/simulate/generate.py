@@ -46,6 +46,7 @@ from engine.simulate.units import (
     VIRTUAL_NUMBERS,
     Unit,
 )
+from engine.simulate.waves import WAVE_SHARES, WAVE_UNITS
 from engine.simulate.world import PAY_ACCOUNT_CUSTOMERS
 
 #: Attack families and their shares of the log's events (17.5% in all).
@@ -70,6 +71,7 @@ LOOKALIKE_SHARES: Mapping[str, float] = {
     POPULAR_REFERRER: 0.015,
     VIRTUAL_NUMBERS: 0.01,
     HOLIDAY_RUSH: 0.015,
+    **WAVE_SHARES,  # campus lunch wave, partner class, grandparents on a grandchild's phone
 }
 
 #: Honest stories and how often each is told (per story, not per event).
@@ -107,7 +109,7 @@ def simulate(config: SimulationConfig, sim: Sim | None = None) -> Iterator[dict[
     _take(drafts, sim, [base], parents_budget)
     stories, weights = zip(*HONEST_UNITS, strict=True)
     _fill(drafts, sim, lambda: sim.rng.choices(stories, weights=weights)[0](sim), parents_budget)
-    makers = {**LOOKALIKE_UNITS, **ABUSE_UNITS}
+    makers = {**LOOKALIKE_UNITS, **WAVE_UNITS, **ABUSE_UNITS}
     for kind, budget in [*lookalikes.items(), *budgets.items()]:
         make = makers[kind]
         _fill(drafts, sim, lambda make=make: make(sim), len(drafts) + budget)  # type: ignore[misc]

@@ -47,6 +47,7 @@ OFFICE_LUNCH = "office_lunch_wave"  # an office / campus NAT, sign-ups at lunch
 POPULAR_REFERRER = "popular_referrer"  # a parent whose many friends do buy
 VIRTUAL_NUMBERS = "virtual_number_parents"  # real parents on virtual-operator numbers
 HOLIDAY_RUSH = "holiday_red_packet_rush"  # everyone taps the red packet within a second
+CAMPUS_LUNCH, PARTNER_CLASS, GRANDPARENTS_PHONE = "campus_lunch_wave", "partner_class", "grandparents_phone"  # waves.py
 HONEST_FAMILIES: tuple[str, ...] = (
     PARENTS,
     COUNTER_TABLET,
@@ -55,6 +56,7 @@ HONEST_FAMILIES: tuple[str, ...] = (
     POPULAR_REFERRER,
     VIRTUAL_NUMBERS,
     HOLIDAY_RUSH,
+    *(CAMPUS_LUNCH, PARTNER_CLASS, GRANDPARENTS_PHONE),
 )
 
 
