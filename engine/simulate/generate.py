@@ -46,6 +46,7 @@ from engine.simulate.units import (
     VIRTUAL_NUMBERS,
     Unit,
 )
+from engine.simulate.waves import WAVE_SHARES, WAVE_UNITS
 from engine.simulate.world import PAY_ACCOUNT_CUSTOMERS, USER_AGENT
 
 #: Attack families and their shares of the log's events (17.5% in all).
@@ -72,6 +73,7 @@ LOOKALIKE_SHARES: Mapping[str, float] = {
     VIRTUAL_NUMBERS: 0.01,
     HOLIDAY_RUSH: 0.015,
     **rented_devices.LOOKALIKE_SHARES,
+    **WAVE_SHARES,  # campus lunch wave, partner class, grandparents on a grandchild's phone
 }
 
 #: Honest stories and how often each is told (per story, not per event).
@@ -129,6 +131,7 @@ def simulate(config: SimulationConfig, sim: Sim | None = None) -> Iterator[dict[
     _fill(drafts, sim, lambda: sim.rng.choices(stories, weights=weights)[0](sim), parents_budget)
     makers = {
         **LOOKALIKE_UNITS,
+        **WAVE_UNITS,
         **ABUSE_UNITS,
         **rented_devices.UNITS,
         **groupbuy_farms.LOOKALIKE_UNITS,

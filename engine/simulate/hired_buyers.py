@@ -98,6 +98,7 @@ def _referrer(sim: Sim, unit: Unit, start: float) -> Person:
             unit.add(at, "red_packet_claim", person, attributes=claim, **welfare)
     if rng.random() < knobs.uniform(f"{FAMILY}.referrer_paid_share", 0.0, 0.25):
         person.address = Place.home(rng).render()
+        person.payment = person.payment or f"pay-{person.customer[1:]:0>12}"  # its own wallet (drawn without the RNG)
         at = born + rng.uniform(0.1, 2) * DAY
         unit.add(at, "order", person, amount=TRIAL, campaign="trial_99", address=person.address)
         unit.add(at + rng.uniform(1, 10) * MINUTE, "order_paid", person, amount=TRIAL, campaign="trial_99")

@@ -51,6 +51,7 @@ POPULAR_REFERRER = "popular_referrer"  # a parent whose many friends do buy
 VIRTUAL_NUMBERS = "virtual_number_parents"  # real parents on virtual-operator numbers
 HOLIDAY_RUSH = "holiday_red_packet_rush"  # everyone taps the red packet within a second
 NEW_PHONE_UPGRADE = "new_phone_upgrade"  # an old customer on a new phone and number (rented_devices.py)
+CAMPUS_LUNCH, PARTNER_CLASS, GRANDPARENTS_PHONE = "campus_lunch_wave", "partner_class", "grandparents_phone"  # waves.py
 HONEST_FAMILIES: tuple[str, ...] = (
     PARENTS,
     COUNTER_TABLET,
@@ -60,6 +61,7 @@ HONEST_FAMILIES: tuple[str, ...] = (
     VIRTUAL_NUMBERS,
     HOLIDAY_RUSH,
     NEW_PHONE_UPGRADE,
+    *(CAMPUS_LUNCH, PARTNER_CLASS, GRANDPARENTS_PHONE),
 )
 
 
