@@ -39,6 +39,9 @@ class Entity(StrEnum):
     # the event's phone when its number is from another province than the line it came in on (or from
     # none: a virtual segment): a code platform's rented SIMs on a farmer's home line (slow drip, geo.py)
     FOREIGN_NUMBER = "foreign_number"
+    # the branch of a merchant with several stores, as the storefront names it in ``attributes.branch``
+    # (docs/api.md, "Branches"): a person taking every branch's newcomer offer under branch-local ids
+    BRANCH = "branch"
 
 
 #: Entities that carry personal data: stored only as keyed hashes (HMAC).

@@ -26,6 +26,7 @@ CAMPAIGN_SCRIPT = "campaign_script"  # 协议抢: straight at the API the second
 CODE_RESALE = "code_resale"  # a group's code sold to outsiders
 REFERRAL_TREE = "referral_tree"  # crowd-worker sign-up tasks, many levels, nobody buys
 PAY_RELEASE_REFUND = "pay_release_refund"  # 刷单: pay so the referral gift is released, refund
+BRANCH_STACKING = "branch_stacking"  # every branch's newcomer offer, one person (engine/simulate/branches.py)
 ABUSE_KINDS: tuple[str, ...] = (
     FARMING_RING,
     FAKE_REFERRAL_BURST,
@@ -38,6 +39,7 @@ ABUSE_KINDS: tuple[str, ...] = (
     CODE_RESALE,
     REFERRAL_TREE,
     PAY_RELEASE_REFUND,
+    BRANCH_STACKING,
 )
 # -- honest families (truth "honest"; the family names the look-alike) -------------------
 PARENTS = "parents"  # the studio's ordinary customers and newcomers
@@ -47,6 +49,7 @@ OFFICE_LUNCH = "office_lunch_wave"  # an office / campus NAT, sign-ups at lunch
 POPULAR_REFERRER = "popular_referrer"  # a parent whose many friends do buy
 VIRTUAL_NUMBERS = "virtual_number_parents"  # real parents on virtual-operator numbers
 HOLIDAY_RUSH = "holiday_red_packet_rush"  # everyone taps the red packet within a second
+TWO_BRANCH_FAMILY = "two_branch_family"  # parents at two branches, a customer who moved (branches.py)
 HONEST_FAMILIES: tuple[str, ...] = (
     PARENTS,
     COUNTER_TABLET,
@@ -55,6 +58,7 @@ HONEST_FAMILIES: tuple[str, ...] = (
     POPULAR_REFERRER,
     VIRTUAL_NUMBERS,
     HOLIDAY_RUSH,
+    TWO_BRANCH_FAMILY,
 )
 
 

@@ -53,7 +53,16 @@ def value_of(event: Event, entity: Entity) -> str | None:
         Entity.PAYMENT: event.payment,
         Entity.IP_REGION: None if event.ip is None else ip_region(event.ip),
         Entity.FOREIGN_NUMBER: foreign_number(event.phone, event.ip),
+        Entity.BRANCH: _branch(event),
     }[entity]
+
+
+def _branch(event: Event) -> str | None:
+    """docs/api.md, "Branches": a non-empty string ``attributes.branch``, spaces around it dropped."""
+    value = event.attributes.get("branch")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()
 
 
 @dataclass
