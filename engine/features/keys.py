@@ -41,6 +41,9 @@ from engine.identity.ips import canonical_ip, canonical_network
 from engine.identity.payments import canonical_payment
 from engine.identity.phones import e164
 
+#: The event attribute a merchant with several stores names the event's branch in (docs/api.md, "Branches").
+BRANCH_ATTRIBUTE = "branch"
+
 #: Short namespace per entity. A referrer is a customer: both share the customer's slot.
 NAMESPACE: dict[Entity, str] = {
     Entity.CUSTOMER: "cus",
@@ -58,6 +61,7 @@ NAMESPACE: dict[Entity, str] = {
     Entity.IP_REGION: "ipr",
     Entity.FOREIGN_NUMBER: "fgn",
     Entity.DEVICE_MODEL: "mdl",
+    Entity.BRANCH: "brn",
     Entity.GROUP: "grp",
     Entity.CAMPAIGN: "cmp",
     Entity.COUPON: "cpn",
@@ -142,12 +146,19 @@ _VALUE_OF: dict[Entity, Callable[[Event], str | None]] = {
     Entity.IP_REGION: lambda event: None if event.ip is None else ip_region(event.ip),
     Entity.FOREIGN_NUMBER: lambda event: foreign_number(event.phone, event.ip),
     Entity.DEVICE_MODEL: lambda event: device_model(_user_agent(event)),
+    Entity.BRANCH: lambda event: _branch(event),
 }
 
 
 def _user_agent(event: Event) -> str | None:
     value = event.attributes.get("user_agent")
     return value if isinstance(value, str) else None
+
+
+def _branch(event: Event) -> str | None:
+    """``attributes.branch`` when it is a non-empty string (a storefront's branch id), else None: no branch."""
+    value = event.attributes.get(BRANCH_ATTRIBUTE)
+    return value.strip() or None if isinstance(value, str) else None
 
 
 def mask(entity: Entity, value: str) -> str:

@@ -42,6 +42,9 @@ class Entity(StrEnum):
     # the Android model and OS build the SDK's user agent names (engine/identity/device_models.py): a rack
     # of one cheap model, or a cloud-phone provider's image, behind many device ids
     DEVICE_MODEL = "device_model"
+    # the branch of a merchant with several stores, as the storefront names it in ``attributes.branch``
+    # (docs/api.md, "Branches"): a person taking every branch's newcomer offer under branch-local ids
+    BRANCH = "branch"
 
 
 #: Entities that carry personal data: stored only as keyed hashes (HMAC).

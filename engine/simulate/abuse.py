@@ -12,13 +12,13 @@
   data), shipping to one home typed several ways and paying from one wallet.
 
 The newer families (shared back end, slow drip, aged accounts, pay-release-refund, campaign
-scripts, code resale, referral trees) live in :mod:`engine.simulate.farms` and
-:mod:`engine.simulate.campaigns`.
+scripts, code resale, referral trees) live in :mod:`engine.simulate.farms`,
+:mod:`engine.simulate.campaigns` and :mod:`engine.simulate.resale`.
 """
 
 from __future__ import annotations
 
-from engine.simulate import campaigns, farms, hired_buyers
+from engine.simulate import campaigns, farms, hired_buyers, resale
 from engine.simulate.context import Sim
 from engine.simulate.timeline import DAY, FARM_HOURS, MINUTE
 from engine.simulate.units import (
@@ -293,6 +293,6 @@ ABUSE_UNITS = {
     AGED_CASHOUT: farms.aged_cashout,
     PAY_RELEASE_REFUND: hired_buyers.pay_release_refund,
     CAMPAIGN_SCRIPT: campaigns.campaign_script,
-    CODE_RESALE: campaigns.code_resale,
+    CODE_RESALE: resale.code_resale,
     REFERRAL_TREE: campaigns.referral_tree,
 }

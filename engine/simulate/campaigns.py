@@ -1,10 +1,8 @@
-"""Farms that work a campaign's moments, codes and referral poster (DOMAIN.md, "How farms work").
+"""Farms that work a campaign's moments and referral poster (DOMAIN.md, "How farms work").
 
 - scripts on campaign moments (协议抢): bought accounts calling the claim API directly the
   second a red-packet rain opens, through a proxy pool; the SDK's fields are forged or
   missing.
-- code resale: a code given to one parent group is posted on a 羊毛 forum and redeemed
-  by outsiders who were never in the group, on their own phones, nationwide.
 - referral trees: crowd workers doing sign-up tasks, each inviting a few more, several
   levels deep, all over the country (or, on some seeds, a city's task group on local
   SIMs), nobody buying but, on some seeds, a few workers who pay for one trial.
@@ -20,7 +18,7 @@ from engine.simulate.checkout import newcomer_claim
 from engine.simulate.context import Sim
 from engine.simulate.places import local_phone
 from engine.simulate.timeline import DAY, HOUR, MINUTE
-from engine.simulate.units import CAMPAIGN_SCRIPT, CODE_RESALE, REFERRAL_TREE, Unit
+from engine.simulate.units import CAMPAIGN_SCRIPT, REFERRAL_TREE, Unit
 from engine.simulate.world import AUTOMATION, CLAIM_MS, PROXY, SCRIPT_UAS, USER_AGENT, WECHAT_UA, Person
 
 
@@ -69,41 +67,6 @@ def campaign_script(sim: Sim) -> Unit:
                 amount=8.88,
                 attributes=attributes,
             )
-    return unit
-
-
-def code_resale(sim: Sim) -> Unit:
-    """A group's code on a forum: outsiders redeem it within hours, each on their own phone."""
-    rng, ids, knobs = sim.rng, sim.ids, sim.knobs
-    unit = sim.unit(CODE_RESALE)
-    coded = [g for g in sim.groups if sim.group_code(g)] or list(sim.groups)
-    group = rng.choice(coded)
-    one_code = rng.random() < knobs.uniform("code_resale.one_code_share", 0.2, 0.8)  # else a batch of codes
-    shared = sim.group_code(group) or sim.ids.token("GRP", 24)
-    leaked = sim.clock.moment()
-    pace = knobs.uniform("code_resale.minutes_apart", 1, 40)
-    buy_share = knobs.uniform("code_resale.buy_share", 0.0, 0.5)
-    t = leaked
-    for _ in range(knobs.around(rng, "code_resale.outsiders", 10, 50)):
-        t += rng.expovariate(1 / pace) * MINUTE
-        outsider = Person(
-            customer=ids.customer_id(),
-            device=ids.device_id(),
-            ip=ids.remote_ip() if rng.random() < 0.6 else ids.mobile_ip(anywhere=True),
-            phone=ids.phone(virtual=rng.random() < 0.2),
-            email=None,
-            address="",
-            created=t,
-            payment=ids.wallet(),
-        )
-        unit.add(t, "signup", outsider, attributes={USER_AGENT: WECHAT_UA})
-        claimed = t + rng.uniform(10, 300)
-        code = shared if one_code else (sim.group_code(group) or shared)
-        unit.add(claimed, "coupon_claim", outsider, campaign="group_welfare", amount=50.0, coupon=code)
-        if rng.random() < buy_share:
-            at = claimed + rng.uniform(5, 120) * MINUTE
-            unit.add(at, "order", outsider, amount=99.0, campaign="trial_99", coupon=code)
-            unit.add(at + rng.uniform(1, 10) * MINUTE, "order_paid", outsider, amount=99.0, campaign="trial_99")
     return unit
 
 

@@ -23,11 +23,13 @@ from typing import Any
 
 from engine.simulate import groupbuy_farms, honest, rented_devices
 from engine.simulate.abuse import ABUSE_UNITS
+from engine.simulate.branches import BRANCH_LOOKALIKES, BRANCH_UNITS
 from engine.simulate.context import Sim
 from engine.simulate.lookalikes import LOOKALIKE_UNITS
 from engine.simulate.timeline import Draft, render
 from engine.simulate.units import (
     AGED_CASHOUT,
+    BRANCH_STACKING,
     CAMPAIGN_SCRIPT,
     CODE_RESALE,
     COUNTER_TABLET,
@@ -43,13 +45,14 @@ from engine.simulate.units import (
     REFERRAL_TREE,
     SHARED_BACKEND,
     SLOW_DRIP,
+    TWO_BRANCH_FAMILY,
     VIRTUAL_NUMBERS,
     Unit,
 )
 from engine.simulate.waves import WAVE_SHARES, WAVE_UNITS
 from engine.simulate.world import PAY_ACCOUNT_CUSTOMERS, USER_AGENT
 
-#: Attack families and their shares of the log's events (17.5% in all).
+#: Attack families and their shares of the log's events (18.3% in all).
 DEFAULT_SHARES: Mapping[str, float] = {
     FARMING_RING: 0.03,
     FAKE_REFERRAL_BURST: 0.025,
@@ -63,6 +66,7 @@ DEFAULT_SHARES: Mapping[str, float] = {
     REFERRAL_TREE: 0.015,
     PAY_RELEASE_REFUND: 0.01,
     **rented_devices.SHARES,
+    BRANCH_STACKING: 0.008,
 }
 #: Honest look-alike families and their shares (the ordinary parents take the rest).
 LOOKALIKE_SHARES: Mapping[str, float] = {
@@ -74,7 +78,12 @@ LOOKALIKE_SHARES: Mapping[str, float] = {
     HOLIDAY_RUSH: 0.015,
     **rented_devices.LOOKALIKE_SHARES,
     **WAVE_SHARES,  # campus lunch wave, partner class, grandparents on a grandchild's phone
+    TWO_BRANCH_FAMILY: 0.01,
 }
+
+#: Families told after all the others, their events taken from the parents' last stories, so that
+#: adding one re-tells no other family's stories (the same seed keeps every other family's log).
+LATE_FAMILIES: frozenset[str] = frozenset({BRANCH_STACKING, TWO_BRANCH_FAMILY})
 
 #: Honest stories and how often each is told (per story, not per event).
 HONEST_UNITS: tuple[tuple[Callable[[Sim], Unit], float], ...] = (
@@ -123,12 +132,15 @@ def simulate(config: SimulationConfig, sim: Sim | None = None) -> Iterator[dict[
     shares, lookalike_shares = config.all_shares()
     budgets = {kind: int(config.events * share) for kind, share in shares.items()}
     lookalikes = {kind: int(config.events * share) for kind, share in lookalike_shares.items()}
-    parents_budget = config.events - sum(budgets.values()) - sum(lookalikes.values())
+    kinds = [*lookalikes.items(), *budgets.items()]
+    late = sum(budget for kind, budget in kinds if kind in LATE_FAMILIES)
+    parents_budget = config.events - sum(budgets.values()) - sum(lookalikes.values()) + late
     drafts: list[Draft] = []
     base = honest.build_base(sim, max(2, int(config.events * BASE_CUSTOMERS_PER_EVENT)))
     _take(drafts, sim, [base], parents_budget)
     stories, weights = zip(*HONEST_UNITS, strict=True)
     _fill(drafts, sim, lambda: sim.rng.choices(stories, weights=weights)[0](sim), parents_budget)
+    parents_end = len(drafts)
     makers = {
         **LOOKALIKE_UNITS,
         **WAVE_UNITS,
@@ -136,10 +148,14 @@ def simulate(config: SimulationConfig, sim: Sim | None = None) -> Iterator[dict[
         **rented_devices.UNITS,
         **groupbuy_farms.LOOKALIKE_UNITS,
         **groupbuy_farms.ABUSE_UNITS,
+        **BRANCH_LOOKALIKES,
+        **BRANCH_UNITS,
     }
-    for kind, budget in [*lookalikes.items(), *budgets.items()]:
+    ordered = [k for k in kinds if k[0] not in LATE_FAMILIES] + [k for k in kinds if k[0] in LATE_FAMILIES]
+    for kind, budget in ordered:
         make = makers[kind]
         _fill(drafts, sim, lambda make=make: make(sim), len(drafts) + budget)  # type: ignore[misc]
+    del drafts[max(0, parents_end - late) : parents_end]  # the late families' events: the parents' last stories
     drafts.sort(key=lambda d: (d.t, d.seq))
     _wallet_counts(drafts)
     for index, draft in enumerate(drafts):

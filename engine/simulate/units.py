@@ -28,6 +28,7 @@ REFERRAL_TREE = "referral_tree"  # crowd-worker sign-up tasks, many levels, nobo
 PAY_RELEASE_REFUND = "pay_release_refund"  # 刷单: pay so the referral gift is released, refund
 CLOUD_PHONES = "cloud_phones"  # 云手机: rented instances, one image's model, a script's clock (rented_devices.py)
 BOUGHT_ACCOUNTS = "bought_accounts"  # 号商: aged by a seller, device + line + number changed at the first reward
+BRANCH_STACKING = "branch_stacking"  # every branch's newcomer offer, one person (engine/simulate/branches.py)
 ABUSE_KINDS: tuple[str, ...] = (
     FARMING_RING,
     FAKE_REFERRAL_BURST,
@@ -41,6 +42,7 @@ ABUSE_KINDS: tuple[str, ...] = (
     REFERRAL_TREE,
     PAY_RELEASE_REFUND,
     *(CLOUD_PHONES, BOUGHT_ACCOUNTS),
+    BRANCH_STACKING,
 )
 # -- honest families (truth "honest"; the family names the look-alike) -------------------
 PARENTS = "parents"  # the studio's ordinary customers and newcomers
@@ -52,6 +54,7 @@ VIRTUAL_NUMBERS = "virtual_number_parents"  # real parents on virtual-operator n
 HOLIDAY_RUSH = "holiday_red_packet_rush"  # everyone taps the red packet within a second
 NEW_PHONE_UPGRADE = "new_phone_upgrade"  # an old customer on a new phone and number (rented_devices.py)
 CAMPUS_LUNCH, PARTNER_CLASS, GRANDPARENTS_PHONE = "campus_lunch_wave", "partner_class", "grandparents_phone"  # waves.py
+TWO_BRANCH_FAMILY = "two_branch_family"  # parents at two branches, a customer who moved (branches.py)
 HONEST_FAMILIES: tuple[str, ...] = (
     PARENTS,
     COUNTER_TABLET,
@@ -62,6 +65,7 @@ HONEST_FAMILIES: tuple[str, ...] = (
     HOLIDAY_RUSH,
     NEW_PHONE_UPGRADE,
     *(CAMPUS_LUNCH, PARTNER_CLASS, GRANDPARENTS_PHONE),
+    TWO_BRANCH_FAMILY,
 )
 
 

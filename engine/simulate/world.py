@@ -25,8 +25,10 @@ PROXY = "proxy"
 TAMPERED = "tampered"
 USER_AGENT = "user_agent"
 PAY_ACCOUNT_CUSTOMERS = "pay_account_customers"
+BRANCH = "branch"  # the merchant's branch (engine/simulate/branches.py)
 ATTRIBUTES: frozenset[str] = frozenset(
     {CLAIM_MS, SECONDS_SINCE_SIGNUP, EMULATOR, AUTOMATION, ROOTED, TAMPERED, PROXY, USER_AGENT, PAY_ACCOUNT_CUSTOMERS}
+    | {BRANCH}
 )
 
 WECHAT_UA = "Mozilla/5.0 (Linux; Android 13) MicroMessenger/8.0.47 MiniProgramEnv/android"

@@ -55,12 +55,21 @@ def value_of(event: Event, entity: Entity) -> str | None:
         Entity.IP_REGION: None if event.ip is None else ip_region(event.ip),
         Entity.FOREIGN_NUMBER: foreign_number(event.phone, event.ip),
         Entity.DEVICE_MODEL: device_model(_user_agent(event)),
+        Entity.BRANCH: _branch(event),
     }[entity]
 
 
 def _user_agent(event: Event) -> str | None:
     value = event.attributes.get("user_agent")
     return value if isinstance(value, str) else None
+
+
+def _branch(event: Event) -> str | None:
+    """docs/api.md, "Branches": a non-empty string ``attributes.branch``, spaces around it dropped."""
+    value = event.attributes.get("branch")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()
 
 
 @dataclass
