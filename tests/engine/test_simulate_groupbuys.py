@@ -16,7 +16,7 @@ EVENTS = 20_000
 
 @pytest.fixture(scope="module")
 def log() -> list[dict[str, Any]]:
-    return list(simulate(SimulationConfig(events=EVENTS, seed=5, family_sets=("groupbuys",))))
+    return list(simulate(SimulationConfig(events=EVENTS, seed=6, family_sets=("groupbuys",))))
 
 
 @pytest.fixture(scope="module")

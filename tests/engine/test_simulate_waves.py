@@ -14,7 +14,7 @@ from tests.engine.sim_helpers import by_family
 
 @pytest.fixture(scope="module")
 def families() -> defaultdict[str, list[dict[str, Any]]]:
-    return by_family(list(simulate(SimulationConfig(events=20_000, seed=5))))
+    return by_family(list(simulate(SimulationConfig(events=20_000, seed=7))))
 
 
 def _at(record: dict[str, Any]) -> float:
