@@ -8,23 +8,15 @@ can make to its members between two events of the customer asking.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from feature_backends import Backend
 
 from engine.datastore.keys import CustomerKeys
 from engine.events import OUTCOME_TYPES, Event
-from engine.features.spec import Entity, FeatureSpec, LinkFeature, LinkMetric
+from engine.features.spec import FeatureSpec, LinkMetric
 from engine.offers.scripts import RECORD
-
-DAY0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
-D = 86400
-VIA = (Entity.ADDRESS, Entity.DEVICE, Entity.PHONE)
-
-
-def _link(name: str, metric: LinkMetric, **kw: object) -> LinkFeature:
-    return LinkFeature(name, metric, 30 * D, VIA, ((Entity.IP, 3600),), 8, **kw)  # type: ignore[arg-type]
-
+from tests.engine.features.test_links_households import DAY0, D, _link  # the same link features' shape
 
 SPECS: tuple[FeatureSpec, ...] = (
     _link("customer.linked_accounts_30d", LinkMetric.ACCOUNTS),
