@@ -61,6 +61,7 @@ NAMESPACE: dict[Entity, str] = {
     Entity.IP_REGION: "ipr",
     Entity.FOREIGN_NUMBER: "fgn",
     Entity.DEVICE_MODEL: "mdl",
+    Entity.LINE_MODEL: "lmd",
     Entity.BRANCH: "brn",
     Entity.GROUP: "grp",
     Entity.CAMPAIGN: "cmp",
@@ -93,6 +94,8 @@ def normalize(entity: Entity, value: str) -> str:
         return _block(value)
     if entity is Entity.DEVICE_MODEL:
         return value.lower()
+    if entity is Entity.LINE_MODEL:
+        return _line_model(value)
     return value
 
 
@@ -107,6 +110,19 @@ def _block(value: str) -> str:
     if block is None:
         raise ValueError(f"{value[:64]!r} is not a number block like 1391234 or a mainland mobile number")
     return block
+
+
+def _line_model(value: str) -> str:
+    """``<ip> <model build>`` (``60.177.224.82 phm110 ukq1.230924.001``): the ip canonical, the model lower case."""
+    ip, _, model = value.partition(" ")
+    if not model.strip():
+        raise ValueError(f"{value[:64]!r} is not a line and model like '60.177.224.82 phm110 ukq1.230924.001'")
+    return f"{canonical_ip(ip)} {model.strip().lower()}"
+
+
+def line_model(ip: str | None, model: str | None) -> str | None:
+    """The line-and-model key of an event: None unless it carries both an ip and an Android model."""
+    return None if ip is None or model is None else f"{ip} {model}"
 
 
 def _subnet(value: str) -> str:
@@ -146,6 +162,7 @@ _VALUE_OF: dict[Entity, Callable[[Event], str | None]] = {
     Entity.IP_REGION: lambda event: None if event.ip is None else ip_region(event.ip),
     Entity.FOREIGN_NUMBER: lambda event: foreign_number(event.phone, event.ip),
     Entity.DEVICE_MODEL: lambda event: device_model(_user_agent(event)),
+    Entity.LINE_MODEL: lambda event: line_model(event.ip, device_model(_user_agent(event))),
     Entity.BRANCH: lambda event: _branch(event),
 }
 

@@ -42,6 +42,10 @@ class Entity(StrEnum):
     # the Android model and OS build the SDK's user agent names (engine/identity/device_models.py): a rack
     # of one cheap model, or a cloud-phone provider's image, behind many device ids
     DEVICE_MODEL = "device_model"
+    # the line and the phone model together (``<ip> <model build>``): a slow drip's one to three
+    # physical phones get a new device id per account, but each stays one model on the farmer's
+    # home line (rules/risk/shared_backend.yaml, 1248); none without an Android model or an ip
+    LINE_MODEL = "line_model"
     # the branch of a merchant with several stores, as the storefront names it in ``attributes.branch``
     # (docs/api.md, "Branches"): a person taking every branch's newcomer offer under branch-local ids
     BRANCH = "branch"
@@ -60,6 +64,7 @@ PII_ENTITIES: frozenset[Entity] = frozenset(
         Entity.EMAIL,
         Entity.PAYMENT,
         Entity.FOREIGN_NUMBER,
+        Entity.LINE_MODEL,
     }
 )
 

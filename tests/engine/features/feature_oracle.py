@@ -55,8 +55,15 @@ def value_of(event: Event, entity: Entity) -> str | None:
         Entity.IP_REGION: None if event.ip is None else ip_region(event.ip),
         Entity.FOREIGN_NUMBER: foreign_number(event.phone, event.ip),
         Entity.DEVICE_MODEL: device_model(_user_agent(event)),
+        Entity.LINE_MODEL: _line_model(event),
         Entity.BRANCH: _branch(event),
     }[entity]
+
+
+def _line_model(event: Event) -> str | None:
+    """The event's ip and its Android model and build, one space between; none without either."""
+    model = device_model(_user_agent(event))
+    return None if event.ip is None or model is None else event.ip + " " + model
 
 
 def _user_agent(event: Event) -> str | None:
