@@ -23,7 +23,7 @@ FEATURE = "  line_model.signup_accounts_30d:"
 
 
 def _without_line_model(tmp_path: Path) -> Path:
-    """The shipped pack minus ``line_model.signup_accounts_30d`` and rule 1248, which reads it."""
+    """The shipped pack minus ``line_model.signup_accounts_30d`` and rule 1248 (with its pack case and scenarios)."""
     pack = tmp_path / "rules"
     shutil.copytree(RULES, pack)
     features = pack / "features.yaml"
@@ -35,7 +35,12 @@ def _without_line_model(tmp_path: Path) -> Path:
     text = risk.read_text(encoding="utf-8")
     start = text.index("  - id: drip_line_one_model\n")
     end = text.index("  - id: ", start + 1)
-    risk.write_text(text[:start] + text[end:], encoding="utf-8")
+    text = text[:start] + text[end:]
+    case = text.index("  - name: a drip phone whose id is reset per account")  # its pack case, the file's last
+    risk.write_text(text[:case], encoding="utf-8")
+    scenarios = pack / "scenarios" / "slow_drip.yaml"  # and its two scenarios, the file's last
+    text = scenarios.read_text(encoding="utf-8")
+    scenarios.write_text(text[: text.index("  - name: a farmer's one phone on the home line")], encoding="utf-8")
     return pack
 
 
