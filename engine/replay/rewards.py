@@ -23,6 +23,12 @@ it for clawback (docs/review.md). Replay plays that life out in log time, in mem
   replay's lists hold because of another account (the runner asks engine/cases/links.py,
   as ``/v1/events`` does) voids the payer's pending holds *before* the order could release
   them and marks what the payer received and released, like a fraud label.
+  ``denied_at_checkout``: a checkout (a scored ``order``) the rules deny voids the payer's
+  pending holds, marks what it received and released within the window, and marks the
+  payer and the order's wallet (``payment``) for the window, as ``/v1/score`` lists them
+  (api/outcomes/late.py ``on_denied_checkout``): a later release outcome (a paid order, a
+  store visit) of that payer, or one carrying that wallet, releases nothing and voids
+  instead (a farm that pays the minimum and walks in keeps no trial its checkout gave away).
   ``case_denied`` needs a reviewer: replay does not model it, so what it reports as kept
   is an upper bound.
 
@@ -63,6 +69,12 @@ SPENT_BY: dict[EffectType, str] = {
     EffectType.DISCOUNT: "order_paid",
     EffectType.TRIAL: "store_visit",
 }
+#: The outcomes that release a held reward (``hold: until``), which a payer denied at checkout cannot use.
+RELEASES: frozenset[str] = frozenset({"order_paid", "store_visit"})
+DENIED_AT_CHECKOUT = "denied_at_checkout"
+#: A wallet that paid for more accounts than this is a hub (a school's or a company's account, a
+#: 代付 service): a denied checkout on it marks its payer and the wallet, not every account it paid for.
+WALLET_FANOUT = 8
 MEASURES = ("granted", "held", "released", "voided", "expired", "clawed_back", "recovered", "pending", "kept")
 
 
@@ -107,6 +119,8 @@ class RewardBook:
     _parties: dict[str, list[Reward]] = field(default_factory=dict)  # customer -> rewards it is party to
     _due: list[tuple[float, int, Reward]] = field(default_factory=list)
     _order: Iterator[int] = field(default_factory=itertools.count)  # ties in _due: first pushed first
+    _denied: dict[str, float] = field(default_factory=dict)  # payer or wallet denied at checkout -> until
+    _wallets: dict[str, dict[str, float]] = field(default_factory=dict)  # wallet -> its payers' last checkout
 
     def tick(self, epoch: float) -> None:
         """Expire every pending hold due by ``epoch``, as the worker's ``expire_holds`` would."""
@@ -137,7 +151,10 @@ class RewardBook:
         """Apply one outcome: releases and uses, or voids and clawbacks, as the ledger and late evidence do."""
         self.tick(event.epoch)
         mine = self._parties.get(event.customer, [])
-        if linked and event.type == "order_paid" and "linked_at_checkout" in self.policy.on:
+        if event.type in RELEASES and self._marked(event):
+            self._void(mine)  # denied at checkout: no later outcome of the payer releases a hold
+            self._spend(event, mine)
+        elif linked and event.type == "order_paid" and "linked_at_checkout" in self.policy.on:
             self._void(mine)  # before the order can release anything (api/outcomes/late.py before_release)
             self._claw_against(event, "linked_at_checkout")
             self._spend(event, mine)
@@ -153,6 +170,31 @@ class RewardBook:
         else:
             self._release(event, mine)
             self._spend(event, mine)
+
+    def denied_checkout(self, event: Event) -> None:
+        """A checkout the rules denied (``denied_at_checkout``): void, claw back, mark payer and wallet."""
+        if DENIED_AT_CHECKOUT not in self.policy.on or event.type != "order":
+            return
+        self.tick(event.epoch)
+        until, since = event.epoch + self.policy.window_seconds, event.epoch - self.policy.window_seconds
+        payers = {event.customer}
+        if event.payment:
+            self._denied[f"p:{event.payment}"] = until
+            users = self._wallets.get(event.payment, {})
+            payers |= {c for c, at in users.items() if at > since and len(users) <= WALLET_FANOUT}
+        for payer in sorted(payers):  # the wallet's group: every account it paid for within the window
+            self._denied[f"c:{payer}"] = until
+            self._void(self._parties.get(payer, []))
+            self._claw_against(event.model_copy(update={"customer": payer}), DENIED_AT_CHECKOUT)
+
+    def checkout(self, event: Event) -> None:
+        """Remember who paid from the checkout's wallet (the link store's payment identity, live)."""
+        if event.type == "order" and event.payment and DENIED_AT_CHECKOUT in self.policy.on:
+            self._wallets.setdefault(event.payment, {})[event.customer] = event.epoch
+
+    def _marked(self, event: Event) -> bool:
+        keys = (f"c:{event.customer}", f"p:{event.payment}" if event.payment else "")
+        return any(self._denied.get(k, 0.0) > event.epoch for k in keys if k)
 
     def _release(self, event: Event, mine: list[Reward]) -> None:
         if event.type == "order_paid" and not is_payment(event):
