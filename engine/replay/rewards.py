@@ -191,6 +191,8 @@ class RewardBook:
         """Remember who paid from the checkout's wallet (the link store's payment identity, live)."""
         if event.type == "order" and event.payment and DENIED_AT_CHECKOUT in self.policy.on:
             self._wallets.setdefault(event.payment, {})[event.customer] = event.epoch
+            if (until := self._denied.get(f"p:{event.payment}", 0.0)) > event.epoch:
+                self._denied[f"c:{event.customer}"] = max(until, self._denied.get(f"c:{event.customer}", 0.0))
 
     def _marked(self, event: Event) -> bool:
         keys = (f"c:{event.customer}", f"p:{event.payment}" if event.payment else "")
