@@ -279,8 +279,12 @@ def denied_checkout_pack(on: str) -> PackSource:
     return PackSource({"pack.yaml": text}, BackendKind.PYTHON)
 
 
+LOCKER = "上海市浦东新区张杨路1500号 丰巢快递柜"
+
+
 def farm_that_pays() -> list[Record]:
-    """Three farm accounts sign up (trial held), pay from one wallet and come in; two parents pay their own."""
+    """Three farm accounts sign up (trial held), pay from one wallet and come in; parents on one family tablet
+    and neighbours sharing the farm's parcel locker each pay from their own wallet."""
     records: list[Record] = []
 
     def add(hours: float, type_: str, customer: str, family: str, **fields: Any) -> None:
@@ -293,14 +297,16 @@ def farm_that_pays() -> list[Record]:
         add(i, "signup", who, "self_dealing_paid", device=f"dv-f{i}")
     for who in ("mum1", "mum2"):  # one family tablet, each parent her own wallet
         add(4, "signup", who, "parents", device="dv-family")
+    for who in ("n1", "n2", "n3"):  # neighbours with their own phones, collecting at the farm's parcel locker
+        add(5, "signup", who, "parents", device=f"dv-{who}")
     for i, who in enumerate(("f1", "f2", "f3")):
-        add(10 + i, "order", who, "self_dealing_paid", amount=69, payment="pay-farm")
+        add(10 + i, "order", who, "self_dealing_paid", amount=69, payment="pay-farm", address=LOCKER)
         add(10.1 + i, "order_paid", who, "self_dealing_paid", amount=69)
-    for who in ("mum1", "mum2"):
-        add(14, "order", who, "parents", amount=69, payment=f"pay-{who}")
+    for who in ("mum1", "mum2", "n1", "n2", "n3"):
+        add(14, "order", who, "parents", amount=69, payment=f"pay-{who}", address=LOCKER if who[0] == "n" else None)
         add(14.1, "order_paid", who, "parents", amount=69)
-    for who in ("f1", "f2", "f3", "mum1", "mum2"):  # everyone comes in: the visit releases a held trial
-        add(48, "store_visit", who, "parents" if who.startswith("mum") else "self_dealing_paid")
+    for who in ("f1", "f2", "f3", "mum1", "mum2", "n1", "n2", "n3"):  # everyone comes in: the visit releases
+        add(48, "store_visit", who, "self_dealing_paid" if who[0] == "f" else "parents")
     return records
 
 
@@ -316,4 +322,5 @@ async def test_a_denied_checkout_voids_the_payers_held_trial_before_its_visit_re
     assert old["self_dealing_paid"]["released"] == cell(3, 0.0)
     assert new["self_dealing_paid"]["voided"] == cell(3, 0.0)
     assert new["self_dealing_paid"]["kept"] == cell(0, 0.0)
-    assert new["parents"]["released"] == cell(2, 0.0) == old["parents"]["released"]
+    assert new["parents"]["released"] == cell(5, 0.0) == old["parents"]["released"]  # the locker links nobody
+    assert new["parents"]["voided"] == cell(0, 0.0)
