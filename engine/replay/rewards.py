@@ -29,6 +29,10 @@ it for clawback (docs/review.md). Replay plays that life out in log time, in mem
   (api/outcomes/late.py ``on_denied_checkout``): a later release outcome (a paid order, a
   store visit) of that payer, or one carrying that wallet, releases nothing and voids
   instead (a farm that pays the minimum and walks in keeps no trial its checkout gave away).
+  **A linked payer**: a held reward for someone else (a referrer's gift) is voided, not
+  released, when the releasing customer is among the beneficiary's strong links (the
+  runner reads the invitee's ``{C}:lk:peers`` from the replay store for its release
+  outcome, as engine/offers/holds.py does).
   ``case_denied`` needs a reviewer: replay does not model it, so what it reports as kept
   is an upper bound.
 
@@ -51,6 +55,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.datastore.keys import safe_id
 from engine.events import Event, is_payment
 from engine.model import ClawbackPolicy, EffectType, Offer
 from engine.offers.periods import order_reference
@@ -147,7 +152,7 @@ class RewardBook:
         if void_at is not None:
             heapq.heappush(self._due, (void_at, next(self._order), reward))
 
-    def outcome(self, event: Event, *, linked: bool = False) -> None:
+    def outcome(self, event: Event, *, linked: bool = False, peers: frozenset[str] = frozenset()) -> None:
         """Apply one outcome: releases and uses, or voids and clawbacks, as the ledger and late evidence do."""
         self.tick(event.epoch)
         mine = self._parties.get(event.customer, [])
@@ -168,7 +173,7 @@ class RewardBook:
             self._void([r for r in mine if r.earn_at is not None and r.subject == event.customer])
             self._claw_released_by(event, "refund_released", order_reference(event))
         else:
-            self._release(event, mine)
+            self._release(event, mine, peers)
             self._spend(event, mine)
 
     def denied_checkout(self, event: Event) -> None:
@@ -198,7 +203,7 @@ class RewardBook:
         keys = (f"c:{event.customer}", f"p:{event.payment}" if event.payment else "")
         return any(self._denied.get(k, 0.0) > event.epoch for k in keys if k)
 
-    def _release(self, event: Event, mine: list[Reward]) -> None:
+    def _release(self, event: Event, mine: list[Reward], peers: frozenset[str] = frozenset()) -> None:
         if event.type == "order_paid" and not is_payment(event):
             return  # a 0元 checkout releases nothing (engine/offers/holds.py outcome_action)
         for reward in mine:
@@ -207,6 +212,11 @@ class RewardBook:
                 continue
             if reward.earn_at is not None:
                 continue  # its paid order already started the return window
+            linked = reward.beneficiary != reward.subject and safe_id(reward.beneficiary) in peers
+            if linked and reward.void_at is not None and event.epoch <= reward.void_at:
+                reward.state = "voided"  # the payer is linked to the beneficiary (engine/offers/holds.py)
+                self.give_back(reward.offer, reward.beneficiary)
+                continue
             reward.released_by = order_reference(event) or event.event_id
             if hold.return_window_seconds:
                 reward.earn_at = event.epoch + hold.return_window_seconds

@@ -324,3 +324,39 @@ async def test_a_denied_checkout_voids_the_payers_held_trial_before_its_visit_re
     assert new["self_dealing_paid"]["kept"] == cell(0, 0.0)
     assert new["parents"]["released"] == cell(5, 0.0) == old["parents"]["released"]  # the locker links nobody
     assert new["parents"]["voided"] == cell(0, 0.0)
+
+
+# -- a held gift for someone else is not released by a payer linked to its beneficiary --------
+def self_referral_world() -> list[Record]:
+    """A farmer refers an alt on his own phone; a mum refers a friend on the friend's own phone. Both come in."""
+    records: list[Record] = []
+
+    def add(hours: float, type_: str, customer: str, family: str, **fields: Any) -> None:
+        truth = "honest" if family == "parents" else family
+        data = {"event_id": f"s{len(records):03d}", "type": type_, "customer": customer,
+                "timestamp": (START + timedelta(hours=hours)).isoformat(), **fields}  # fmt: skip
+        records.append(Record(Event.model_validate(data), truth, family))
+
+    add(0, "signup", "farmer", "referral_tree", device="dv-farmer")
+    add(0.5, "signup", "mum", "parents", device="dv-mum")
+    add(1, "referral", "alt1", "referral_tree", referrer="farmer", device="dv-farmer")
+    add(2, "referral", "friend", "parents", referrer="mum", device="dv-friend")
+    add(48, "store_visit", "alt1", "referral_tree")
+    add(49, "store_visit", "friend", "parents")
+    return records
+
+
+async def test_an_invitee_on_the_referrers_phone_releases_no_gift_in_replay_a_friend_does() -> None:
+    text = PACK % {"held": HELD, "clawback": CLAWBACK}
+    text = text.replace("features:\n", "features:\n  customer.linked_accounts_30d: {link: accounts, window: 30d}\n")
+    text = text.replace(
+        "    on: [signup]\n    when: device.accounts_24h >= 1000",
+        "    on: [signup, referral]\n    when: customer.linked_accounts_30d >= 1000",
+    )  # links read
+    summary = (await replay(self_referral_world(), PackSource({"pack.yaml": text}, BackendKind.PYTHON),
+                            in_process=True)).summary()  # fmt: skip
+    families = summary["new"]["families"]
+    flows = {f: r["rewards"]["flow"] for f, r in (families["attack"] | families["honest"]).items()}
+    assert flows["referral_tree"]["voided"] == cell(1, 50.0)  # the farmer's gift: alt1 is on his phone
+    assert flows["referral_tree"]["released"] == cell(1, 0.0)  # alt1's own trial: its own visit
+    assert flows["parents"]["released"] == cell(2, 50.0)  # the friend's trial and mum's gift
