@@ -143,13 +143,11 @@ async def on_denied_checkout(
     marks = [(Entity.CUSTOMER, event.customer, cause)]
     if event.payment:
         marks.append((Entity.PAYMENT, event.payment, f"{HUB_CAUSE}{event.customer}" if hub else cause))
-    for entity, value, why in marks:
-        await runtime.guard.call(
-            "evidence", lists.add(tenant=tenant, entity=entity, value=value, kind=ListKind.WATCH, author=AUTHOR,
-                                  reason=f"checkout denied by the rules (event {ref})", expires_at=expires,
-                                  cause=why),
-        )  # fmt: skip
-        found.listed.append(f"watch:{entity.value}")
+    await runtime.guard.call(
+        "evidence", lists.add_values(tenant=tenant, values=marks, kind=ListKind.WATCH, author=AUTHOR,
+                                     reason=f"checkout denied by the rules (event {ref})", expires_at=expires),
+    )  # fmt: skip
+    found.listed += [f"watch:{entity.value}" for entity, _, _ in marks]
     await _record(runtime, tenant, event, loaded, found)
     return found
 
