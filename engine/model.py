@@ -298,6 +298,7 @@ class ClawbackPolicy:
     """The pack's ``clawback:``: which late evidence re-examines grants, how far back, who is told."""
 
     on: frozenset[str] = frozenset()  # fraud_label | chargeback | refund_released | case_denied | linked_at_checkout
+    # | denied_at_checkout
     window_seconds: int = 30 * 86400
     webhook: str | None = None
     linked: str = "watch"  # what happens to a customer linked at checkout: watch | case | none

@@ -13,7 +13,14 @@ back over (engine.model.ClawbackPolicy):
   reservations cancelled, its rewards within the window and the rewards its paid orders
   released for others (a referrer's gift) marked for clawback;
 - ``refund_released``: a refund of the order that released a held reward (刷单): that
-  reward, whoever received it, marked for clawback.
+  reward, whoever received it, marked for clawback;
+- ``denied_at_checkout``: an ``order`` the rules deny on ``/v1/score`` (one wallet paying for
+  a farm's accounts, 自己拼自己) voids the payer's pending holds, cancels its reservations,
+  marks its rewards within the window for clawback, and watches the payer and the order's
+  wallet for the window (cause ``checkout:denied:<payer>``, engine.cases.links). A later
+  release outcome (``order_paid``, ``store_visit``) of that payer, or of any account that
+  paid from that wallet (its stored payment identities), releases nothing: its holds are
+  voided before the ledger can release them, as for ``linked_at_checkout``.
 
 Every step is idempotent on the cause's event id (a hold moves once, a clawback is
 written once per reward), written to the affected customers' histories with its cause,
@@ -31,7 +38,7 @@ from api.journeys.service import automation
 from api.runtime import Runtime
 from engine.cases.book import Opening
 from engine.cases.keys import actor_of, case_id_for
-from engine.cases.links import Link, links_of
+from engine.cases.links import DENIED_CAUSE, HUB_CAUSE, WALLET_FANOUT, Link, links_of
 from engine.datastore.keys import digest
 from engine.events import Event
 from engine.features.spec import Entity, ListKind
@@ -40,6 +47,9 @@ from engine.offers.results import HoldChange, ReservationChange
 from engine.rule_engine import LoadedRuleSet
 
 AUTHOR = "late-evidence"
+DENIED = "denied_at_checkout"
+#: The outcomes that release a held reward (``hold: until``): checked for a denied checkout's marks.
+RELEASES = frozenset({"order_paid", "store_visit"})
 
 
 @dataclass
@@ -80,16 +90,65 @@ def cause_of(event: Event, override: str | None = None) -> str | None:
 
 
 async def before_release(runtime: Runtime, tenant: str, event: Event, loaded: LoadedRuleSet) -> Findings | None:
-    """A paid order linked at checkout: void and cancel before the order can release anything."""
+    """A release outcome linked at checkout, or marked by a denied checkout: void before it releases anything."""
     policy = loaded.ruleset.clawback
-    if event.type != "order_paid" or "linked_at_checkout" not in policy.on:
+    linked = event.type == "order_paid" and "linked_at_checkout" in policy.on
+    denied = event.type in RELEASES and "denied_at_checkout" in policy.on
+    if not (linked or denied):
         return None
     services = runtime.services
-    links = await runtime.guard.call("evidence", links_of(services.client, services.keys, tenant=tenant, event=event))
+    wallets: list[str] = []
+    if denied:  # the wallets the payer paid from (its links set): a farm member's visit carries none
+        known = await runtime.guard.call(
+            "evidence", services.store.known_identities(tenant=tenant, customer=event.customer)
+        )
+        wallets = [i for entity, i in known if entity is Entity.PAYMENT]
+    links = await runtime.guard.call(
+        "evidence",
+        links_of(services.client, services.keys, tenant=tenant, event=event, denied=denied, wallets=wallets),
+    )
+    marked = [link for link in links if link.cause == "denied_at_checkout"]
+    links = marked or (links if linked else [])
     if not links:
         return None
-    found = Findings("linked_at_checkout", links=links)
+    found = Findings(links[0].cause, links=links)
     await _void_and_cancel(runtime, tenant, event.customer, found, event)
+    return found
+
+
+async def on_denied_checkout(
+    runtime: Runtime, tenant: str, event: Event, loaded: LoadedRuleSet, wallet_accounts: object = None
+) -> Findings | None:
+    """An order the rules denied: void, cancel and claw back the payer's rewards; watch the payer and its wallet.
+
+    ``wallet_accounts``: the pack's ``payment.accounts_30d`` for the order, when it reads it. A
+    wallet that paid for more than :data:`WALLET_FANOUT` accounts is a hub (a company's account,
+    a 代付 service): its mark reaches an order that carries it, not every account it paid for.
+    """
+    policy = loaded.ruleset.clawback
+    if event.type != "order" or "denied_at_checkout" not in policy.on:
+        return None
+    found = Findings("denied_at_checkout")
+    await _void_and_cancel(runtime, tenant, event.customer, found, event)
+    since = event.timestamp - timedelta(seconds=policy.window_seconds)
+    values = {o.id: o.effect.value for o in loaded.ruleset.offers}
+    at, ref = event.timestamp.astimezone(UTC), event.event_id
+    found.clawbacks += await runtime.guard.call(
+        "evidence", runtime.services.clawbacks.against(tenant=tenant, customer=event.customer, since=since,
+                                                       cause=found.cause, cause_event=ref, at=at, values=values),
+    )  # fmt: skip
+    expires = event.timestamp + timedelta(seconds=policy.window_seconds)
+    lists, cause = runtime.services.store.lists, f"{DENIED_CAUSE}{event.customer}"
+    hub = isinstance(wallet_accounts, int | float) and wallet_accounts > WALLET_FANOUT
+    marks = [(Entity.CUSTOMER, event.customer, cause)]
+    if event.payment:
+        marks.append((Entity.PAYMENT, event.payment, f"{HUB_CAUSE}{event.customer}" if hub else cause))
+    await runtime.guard.call(
+        "evidence", lists.add_values(tenant=tenant, values=marks, kind=ListKind.WATCH, author=AUTHOR,
+                                     reason=f"checkout denied by the rules (event {ref})", expires_at=expires),
+    )  # fmt: skip
+    found.listed += [f"watch:{entity.value}" for entity, _, _ in marks]
+    await _record(runtime, tenant, event, loaded, found)
     return found
 
 

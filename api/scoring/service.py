@@ -27,6 +27,7 @@ from api.errors import IdempotencyConflict, InProgress, TimestampOutOfRange
 from api.event_time import event_time_error
 from api.experiment_metrics import count_experiment_grants
 from api.journeys.service import after_touches, apply_journeys
+from api.outcomes import late
 from api.runtime import Runtime
 from api.scoring.extras import price_offers
 from api.scoring.one_trip import Fallback, Kept, grant_and_keep
@@ -41,7 +42,7 @@ from engine.evaluation import Evaluation
 from engine.events import Event
 from engine.features.store import FeatureSnapshot
 from engine.journeys.runner import Touches
-from engine.model import Offer
+from engine.model import Decision, Offer
 from engine.offers.results import REFUSED, Grant
 from engine.rule_engine import LoadedRuleSet
 
@@ -134,6 +135,9 @@ async def score_event(
         after_offers = time.perf_counter()
         payload, replies = await _keep(runtime, tenant, event, fingerprint, body, writes, loaded)
     await after_touches(runtime=runtime, tenant=tenant, event=event, loaded=loaded, touches=touches, replies=replies)
+    if evaluation.decision is Decision.DENY and event.type == "order":  # a denied checkout's late evidence
+        with contextlib.suppress(StoreUnavailable):  # the answer stands: only the watch is not written
+            await late.on_denied_checkout(runtime, tenant, event, loaded, snapshot.values.get("payment.accounts_30d"))
     finished = time.perf_counter()
     stage = metrics.stage
     stage("features").observe(after_features - started)

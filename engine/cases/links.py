@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.datastore.batches import Command, ScriptCall, run_batch, text
@@ -28,6 +29,16 @@ from engine.features.keys import KeyBuilder, mask, normalize
 from engine.features.spec import PII_ENTITIES, Entity
 
 FRAUD_CAUSE = "label:fraud:"
+#: The cause on the watches a checkout denied by the rules puts on its payer and its wallet
+#: (``clawback: on: [denied_at_checkout]``, api/outcomes/late.py ``on_denied_checkout``).
+DENIED_CAUSE = "checkout:denied:"
+#: The cause on a denied checkout's wallet when that wallet paid for more accounts than
+#: :data:`WALLET_FANOUT` (a school's or a company's account, a 代付 service): it marks an
+#: order that carries that wallet, not every account that ever paid from it.
+HUB_CAUSE = "checkout:denied-hub:"
+#: Accounts a wallet may have paid for (in the pack's ``payment.accounts_30d``) and still be a
+#: farm's back end: engine/replay/rewards.py ``WALLET_FANOUT``.
+WALLET_FANOUT = 8
 #: The identities a paid order is checked by (a payment identity joins them when events carry one).
 CHECKED: tuple[tuple[Entity, str], ...] = (
     (Entity.DEVICE, "device"),
@@ -44,13 +55,26 @@ class Link:
     hint: str  # masked for personal values
     kind: str  # block | watch
     other: str | None  # the labelled customer, when the entry says whose it was
+    cause: str = "linked_at_checkout"  # or denied_at_checkout: the entry a denied checkout put on it
 
     def as_dict(self) -> dict[str, str | None]:
-        return {"entity": self.entity, "hint": self.hint, "kind": self.kind, "linked_customer": self.other}
+        return {
+            "entity": self.entity, "hint": self.hint, "kind": self.kind, "linked_customer": self.other,
+            "cause": self.cause,
+        }  # fmt: skip
 
 
-async def links_of(client: object, keys: KeyBuilder, *, tenant: str, event: Event) -> list[Link]:
-    """The event's identities that are listed because of another account (or blocked outright)."""
+async def links_of(
+    client: object, keys: KeyBuilder, *, tenant: str, event: Event, denied: bool = False, wallets: Sequence[str] = ()
+) -> list[Link]:
+    """The event's identities that are listed because of another account (or blocked outright).
+
+    ``denied`` (the pack acts on ``denied_at_checkout``), with ``wallets``, the stored ids of the
+    payment identities the payer used (its ``links``): the payer itself, the event's wallet
+    and those are checked for a denied checkout's watch
+    (:data:`DENIED_CAUSE`): a payer the rules denied at checkout, or one paying from a
+    wallet that was, is linked to that checkout's customer (its own, too).
+    """
     located: list[tuple[Entity, str]] = []
     for entity, field in CHECKED:
         raw = getattr(event, field)
@@ -61,19 +85,32 @@ async def links_of(client: object, keys: KeyBuilder, *, tenant: str, event: Even
         except ValueError:
             continue
         located.append((entity, value))
-    calls: list[ScriptCall | Command] = [
-        ("HGETALL", f"{keys.tag(tenant, e, keys.entity_id(tenant, e, v))}:list") for e, v in located
-    ]
+    ids = [(e, keys.entity_id(tenant, e, v), mask(e, v) if e in PII_ENTITIES else v) for e, v in located]
+    denied_only = stored_from = len(ids)  # past denied_only: only a denied checkout's marks count
+    if denied:
+        ids.append((Entity.CUSTOMER, keys.entity_id(tenant, Entity.CUSTOMER, event.customer), event.customer))
+        own = keys.entity_id(tenant, Entity.PAYMENT, normalize(Entity.PAYMENT, event.payment)) if event.payment else ""
+        if own:
+            ids.append((Entity.PAYMENT, own, "the order's wallet"))
+        stored_from = len(ids)  # the payer's stored wallets: a hub's mark does not reach them
+        ids += [(Entity.PAYMENT, w, "a wallet the payer paid from") for w in dict.fromkeys(wallets) if w != own]
+    calls: list[ScriptCall | Command] = [("HGETALL", f"{keys.tag(tenant, e, i)}:list") for e, i, _ in ids]
     now_ms = int(time.time() * 1000)
     links: list[Link] = []
-    for (entity, value), stored in zip(located, await run_batch(client, calls), strict=True):
+    for index, ((entity, _, hint), stored) in enumerate(zip(ids, await run_batch(client, calls), strict=True)):
         fields = {text(k): text(v) for k, v in (stored or {}).items()}
-        hint = mask(entity, value) if entity in PII_ENTITIES else value
         for kind in ("block", "watch"):
             expires, meta = fields.get(kind), fields.get(f"{kind}:m")
             if expires is None or meta is None or (expires != "0" and int(expires) <= now_ms):
                 continue
             cause = str(json.loads(meta).get("cause") or "")
+            hub = cause.startswith(HUB_CAUSE) and denied_only <= index < stored_from
+            if cause.startswith(DENIED_CAUSE) or hub:
+                other = cause.split(":", 2)[2] or None
+                links.append(Link(entity.value, hint, kind, other, "denied_at_checkout"))
+                continue  # the payer's own denied checkout counts too
+            if index >= denied_only:
+                continue
             other = cause[len(FRAUD_CAUSE) :] if cause.startswith(FRAUD_CAUSE) else None
             if other == event.customer or (other is None and kind != "block"):
                 continue  # the payer's own label, or a watch someone set by hand: no link to an account

@@ -104,6 +104,28 @@ class ListStore:
         await run_batch(self._client, self._add_calls(tenant, entry, cause))
         return entry
 
+    async def add_values(
+        self,
+        *,
+        tenant: str,
+        values: Sequence[tuple[Entity, str, str]],
+        kind: ListKind,
+        reason: str,
+        author: str,
+        expires_at: datetime | None = None,
+    ) -> list[ListEntry]:
+        """:meth:`add` of several ``(entity, value, cause)`` in one round trip (a denied checkout's payer, wallet)."""
+        now, entries, calls = datetime.now(UTC), [], []
+        for entity, value, cause in values:
+            normalized, entity_id, _ = self._locate(tenant, entity, value)
+            hint = mask(entity, normalized) if entity in PII_ENTITIES else normalized
+            entry = ListEntry(entity, kind, entity_id, hint, reason, author, now, expires_at)
+            entries.append(entry)
+            calls += self._add_calls(tenant, entry, cause)
+        if calls:
+            await run_batch(self._client, calls)
+        return entries
+
     async def add_ids(
         self,
         *,

@@ -11,6 +11,13 @@ total and to the beneficiary's per-customer count in the same atomic step. The
 customer-slot sets (``of:holds``) are only indexes telling ``on_outcome`` where to
 look; a racing second outcome finds the hold already decided and reports nothing.
 
+A hold for someone else (a referrer's gift) is **voided, not released**, when the outcome's
+customer is among its beneficiary's strong links (``{C}:lk:peers``, read with the holds index in
+the same round trip; engine/features/links.py): an invitee on the referrer's phone, wallet or
+address releasing the referrer's gift is the referrer paying himself (reason ``linked_payer``).
+A customer id unsafe in a key is stored as a digest there and is not matched: such a payer
+releases as before.
+
 A released hold is remembered in its subject's and beneficiary's ``of:released``
 (hold id -> release time) with the order that released it (``of:released:ref``), so
 a later refund of that order, or a fraud label, can find the reward it released
@@ -25,10 +32,15 @@ from typing import Any
 from redis.commands.core import AsyncScript
 
 from engine.datastore.batches import Command, ScriptCall, run_batch, text
-from engine.datastore.keys import CustomerKeys, OfferKeys, held_offers_key
+from engine.datastore.keys import CustomerKeys, OfferKeys, held_offers_key, safe_id
 from engine.events import OUTCOME_TYPES, Event, is_payment
+from engine.features.keys import KeyBuilder
+from engine.features.spec import Entity
 from engine.offers.periods import order_reference
 from engine.offers.results import HoldChange
+
+#: The reason on a hold voided because its releasing payer is linked to its beneficiary.
+LINKED_PAYER = "linked_payer"
 
 
 def outcome_action(event: Event) -> tuple[str, str] | None:
@@ -52,13 +64,18 @@ async def on_outcome(
     if action is None:
         return []
     index = CustomerKeys(tenant, event.customer).holds
-    members = (await run_batch(client, [("SMEMBERS", index)]))[0]
-    hold_ids = sorted(text(m) for m in members)
+    verb, cause = action
+    reads: list[ScriptCall | Command] = [("SMEMBERS", index)]
+    if verb == "release":  # the payer's strong links, in the same round trip (engine/features/links.py)
+        reads.append(("ZRANGE", f"{KeyBuilder._tag(tenant, Entity.CUSTOMER, safe_id(event.customer))}:lk:peers", 0, -1))
+    replies = await run_batch(client, reads)
+    hold_ids = sorted(text(m) for m in replies[0])
     if not hold_ids:
         return []
-    verb, cause = action
     ref = order_reference(event) or event.event_id
     args = [verb, event.customer, cause, repr(event.epoch), event.event_id, keep_seconds, ref]
+    if verb == "release":
+        args.append("|" + "".join(f"{text(p)}|" for p in replies[1]))
     return await _transition(client, transition, tenant, hold_ids, args, cause, event.timestamp, index, ref)
 
 
@@ -151,7 +168,8 @@ async def _transition(
             continue
         state, subject, beneficiary = (text(v) for v in reply[1:4])
         earned = state == "released" and reason == "expired"  # a return window passed without a refund
-        why = "return_window" if earned else "expired" if state == "expired" else reason  # paid after void_at: late
+        linked = len(reply) > 6 and text(reply[6]) == LINKED_PAYER
+        why = "return_window" if earned else "expired" if state == "expired" else LINKED_PAYER if linked else reason
         released_ref = text(reply[5]) if earned and len(reply) > 5 else ref  # earned: by its paid order
         offer_id = hold.split("/", 1)[0]
         changes.append(HoldChange(hold, offer_id, state, why, subject, beneficiary, at.astimezone(UTC)))  # type: ignore[arg-type]

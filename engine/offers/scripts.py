@@ -202,6 +202,8 @@ elseif action == 'release' then
   if h[2] ~= customer or h[4] ~= cause then return {'kept'} end
   if at > void_at then
     action = 'expire'
+  elseif h[3] ~= h[2] and ARGV[8] and string.find(ARGV[8], '|' .. h[3] .. '|', 1, true) then
+    action, cause = 'void', 'linked_payer'  -- the payer is linked to the beneficiary: its own referral
   elseif window > 0 then
     local due = at + window
     redis.call('HSET', KEYS[3], 'earn_at', tostring(due), 'earn_ref', ARGV[7] or ARGV[5])
@@ -235,7 +237,7 @@ redis.call('HSET', KEYS[3], 'state', state, 'changed_at', ARGV[4], 'cause', caus
   'cause_event', ARGV[5])
 redis.call('EXPIRE', KEYS[3], ARGV[6])
 redis.call('ZREM', KEYS[4], h[6])
-return {'changed', state, h[2], h[3], h[5], h[9] or ''}
+return {'changed', state, h[2], h[3], h[5], h[9] or '', cause}
 """
 
 #: KEYS: grants (zset), holds (set) of one customer

@@ -348,7 +348,9 @@ class ReviewItem(_Section):
     description: str = ""
 
 
-ClawbackCause = Literal["fraud_label", "chargeback", "refund_released", "case_denied", "linked_at_checkout"]
+ClawbackCause = Literal[
+    "fraud_label", "chargeback", "refund_released", "case_denied", "linked_at_checkout", "denied_at_checkout"
+]
 
 
 class ClawbackItem(_Section):

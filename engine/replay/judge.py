@@ -45,6 +45,8 @@ class PackSource:
 #: were listed because of another account: engine/cases/links.py).
 Item = tuple[Event, str | None, str | None, Mapping[str, Any] | None]
 LINKED_AT_CHECKOUT = "linked_at_checkout"
+#: On a release outcome of an invitee: its strong links, so that a hold for a linked beneficiary is voided.
+PEERS = "peers"
 #: One reward the new set granted (or held): beneficiary, offer, event id, event time (epoch seconds).
 GrantNote = tuple[str, str, str, float]
 #: How often (in events, log order) the judge takes a new snapshot of the payers' regions: like a worker's
@@ -77,7 +79,8 @@ class Judge:
             if self._seen % AREA_REFRESH_EVENTS == 0:
                 self._area = self.payers.snapshot()
             if values is None or event.type in OUTCOME_TYPES:
-                self.outcome(event, linked=bool(values and values.get(LINKED_AT_CHECKOUT)))
+                peers = values.get(PEERS, frozenset()) if values else frozenset()
+                self.outcome(event, linked=bool(values and values.get(LINKED_AT_CHECKOUT)), peers=peers)
             else:
                 self.score(event, truth, values, family)
 
@@ -106,9 +109,9 @@ class Judge:
             if (beneficiary := offers[offer_id].recipient(event.customer, event.referrer)) is not None:
                 self._grants.append((beneficiary, offer_id, event.event_id, event.epoch))
 
-    def outcome(self, event: Event, *, linked: bool = False) -> None:
+    def outcome(self, event: Event, *, linked: bool = False, peers: frozenset[str] = frozenset()) -> None:
         for tally in self.tallies:
-            tally.offers.outcome(event, linked=linked)
+            tally.offers.outcome(event, linked=linked, peers=peers)
         self.outcomes += 1
 
     def summary(self) -> dict[str, Any]:

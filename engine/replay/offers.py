@@ -69,9 +69,10 @@ class OfferTally:
             self.book.grant(winner, event, family)
         return granted
 
-    def outcome(self, event: Event, *, linked: bool = False) -> None:
-        """Move the clock to the outcome and apply it: releases, uses, voids, clawbacks (``linked``: at checkout)."""
-        self.book.outcome(event, linked=linked)
+    def outcome(self, event: Event, *, linked: bool = False, peers: frozenset[str] = frozenset()) -> None:
+        """Move the clock to the outcome and apply it: releases, uses, voids, clawbacks (``linked``: at checkout;
+        ``peers``: the payer's strong links, which void a hold for a linked beneficiary instead of releasing it)."""
+        self.book.outcome(event, linked=linked, peers=peers)
 
     def taken_by_family(self) -> dict[str, dict[str, Any]]:
         """Per family: rewards kept (count, cash value, trials, per offer) and every measure of their life."""

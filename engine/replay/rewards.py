@@ -23,6 +23,16 @@ it for clawback (docs/review.md). Replay plays that life out in log time, in mem
   replay's lists hold because of another account (the runner asks engine/cases/links.py,
   as ``/v1/events`` does) voids the payer's pending holds *before* the order could release
   them and marks what the payer received and released, like a fraud label.
+  ``denied_at_checkout``: a checkout (a scored ``order``) the rules deny voids the payer's
+  pending holds, marks what it received and released within the window, and marks the
+  payer and the order's wallet (``payment``) for the window, as ``/v1/score`` lists them
+  (api/outcomes/late.py ``on_denied_checkout``): a later release outcome (a paid order, a
+  store visit) of that payer, or one carrying that wallet, releases nothing and voids
+  instead (a farm that pays the minimum and walks in keeps no trial its checkout gave away).
+  **A linked payer**: a held reward for someone else (a referrer's gift) is voided, not
+  released, when the releasing customer is among the beneficiary's strong links (the
+  runner reads the invitee's ``{C}:lk:peers`` from the replay store for its release
+  outcome, as engine/offers/holds.py does).
   ``case_denied`` needs a reviewer: replay does not model it, so what it reports as kept
   is an upper bound.
 
@@ -45,6 +55,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.datastore.keys import safe_id
 from engine.events import Event, is_payment
 from engine.model import ClawbackPolicy, EffectType, Offer
 from engine.offers.periods import order_reference
@@ -63,6 +74,12 @@ SPENT_BY: dict[EffectType, str] = {
     EffectType.DISCOUNT: "order_paid",
     EffectType.TRIAL: "store_visit",
 }
+#: The outcomes that release a held reward (``hold: until``), which a payer denied at checkout cannot use.
+RELEASES: frozenset[str] = frozenset({"order_paid", "store_visit"})
+DENIED_AT_CHECKOUT = "denied_at_checkout"
+#: A wallet that paid for more accounts than this is a hub (a school's or a company's account, a
+#: 代付 service): a denied checkout on it marks its payer and the wallet, not every account it paid for.
+WALLET_FANOUT = 8
 MEASURES = ("granted", "held", "released", "voided", "expired", "clawed_back", "recovered", "pending", "kept")
 
 
@@ -107,6 +124,8 @@ class RewardBook:
     _parties: dict[str, list[Reward]] = field(default_factory=dict)  # customer -> rewards it is party to
     _due: list[tuple[float, int, Reward]] = field(default_factory=list)
     _order: Iterator[int] = field(default_factory=itertools.count)  # ties in _due: first pushed first
+    _denied: dict[str, float] = field(default_factory=dict)  # payer or wallet denied at checkout -> until
+    _wallets: dict[str, dict[str, float]] = field(default_factory=dict)  # wallet -> its payers' last checkout
 
     def tick(self, epoch: float) -> None:
         """Expire every pending hold due by ``epoch``, as the worker's ``expire_holds`` would."""
@@ -133,11 +152,14 @@ class RewardBook:
         if void_at is not None:
             heapq.heappush(self._due, (void_at, next(self._order), reward))
 
-    def outcome(self, event: Event, *, linked: bool = False) -> None:
+    def outcome(self, event: Event, *, linked: bool = False, peers: frozenset[str] = frozenset()) -> None:
         """Apply one outcome: releases and uses, or voids and clawbacks, as the ledger and late evidence do."""
         self.tick(event.epoch)
         mine = self._parties.get(event.customer, [])
-        if linked and event.type == "order_paid" and "linked_at_checkout" in self.policy.on:
+        if event.type in RELEASES and self._marked(event):
+            self._void(mine)  # denied at checkout: no later outcome of the payer releases a hold
+            self._spend(event, mine)
+        elif linked and event.type == "order_paid" and "linked_at_checkout" in self.policy.on:
             self._void(mine)  # before the order can release anything (api/outcomes/late.py before_release)
             self._claw_against(event, "linked_at_checkout")
             self._spend(event, mine)
@@ -151,10 +173,37 @@ class RewardBook:
             self._void([r for r in mine if r.earn_at is not None and r.subject == event.customer])
             self._claw_released_by(event, "refund_released", order_reference(event))
         else:
-            self._release(event, mine)
+            self._release(event, mine, peers)
             self._spend(event, mine)
 
-    def _release(self, event: Event, mine: list[Reward]) -> None:
+    def denied_checkout(self, event: Event) -> None:
+        """A checkout the rules denied (``denied_at_checkout``): void, claw back, mark payer and wallet."""
+        if DENIED_AT_CHECKOUT not in self.policy.on or event.type != "order":
+            return
+        self.tick(event.epoch)
+        until, since = event.epoch + self.policy.window_seconds, event.epoch - self.policy.window_seconds
+        payers = {event.customer}
+        if event.payment:
+            self._denied[f"p:{event.payment}"] = until
+            users = self._wallets.get(event.payment, {})
+            payers |= {c for c, at in users.items() if at > since and len(users) <= WALLET_FANOUT}
+        for payer in sorted(payers):  # the wallet's group: every account it paid for within the window
+            self._denied[f"c:{payer}"] = until
+            self._void(self._parties.get(payer, []))
+            self._claw_against(event.model_copy(update={"customer": payer}), DENIED_AT_CHECKOUT)
+
+    def checkout(self, event: Event) -> None:
+        """Remember who paid from the checkout's wallet (the link store's payment identity, live)."""
+        if event.type == "order" and event.payment and DENIED_AT_CHECKOUT in self.policy.on:
+            self._wallets.setdefault(event.payment, {})[event.customer] = event.epoch
+            if (until := self._denied.get(f"p:{event.payment}", 0.0)) > event.epoch:
+                self._denied[f"c:{event.customer}"] = max(until, self._denied.get(f"c:{event.customer}", 0.0))
+
+    def _marked(self, event: Event) -> bool:
+        keys = (f"c:{event.customer}", f"p:{event.payment}" if event.payment else "")
+        return any(self._denied.get(k, 0.0) > event.epoch for k in keys if k)
+
+    def _release(self, event: Event, mine: list[Reward], peers: frozenset[str] = frozenset()) -> None:
         if event.type == "order_paid" and not is_payment(event):
             return  # a 0元 checkout releases nothing (engine/offers/holds.py outcome_action)
         for reward in mine:
@@ -163,6 +212,11 @@ class RewardBook:
                 continue
             if reward.earn_at is not None:
                 continue  # its paid order already started the return window
+            linked = reward.beneficiary != reward.subject and safe_id(reward.beneficiary) in peers
+            if linked and reward.void_at is not None and event.epoch <= reward.void_at:
+                reward.state = "voided"  # the payer is linked to the beneficiary (engine/offers/holds.py)
+                self.give_back(reward.offer, reward.beneficiary)
+                continue
             reward.released_by = order_reference(event) or event.event_id
             if hold.return_window_seconds:
                 reward.earn_at = event.epoch + hold.return_window_seconds

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from engine.cases.links import links_of
+from engine.datastore.batches import text
+from engine.datastore.keys import safe_id
 from engine.events import SCORED_TYPES, Event
 from engine.features import outcome_device
 from engine.features.keys import KeyBuilder
@@ -25,7 +27,7 @@ from engine.features.spec import Entity, ListKind
 from engine.features.store import PLAN_SCRIPT, FeatureSnapshot, FeatureStore
 from engine.model import SeedListEntry
 from engine.outcome_lists import apply_outcome
-from engine.replay.judge import LINKED_AT_CHECKOUT, GrantNote, Item, Judge, PackSource
+from engine.replay.judge import LINKED_AT_CHECKOUT, PEERS, GrantNote, Item, Judge, PackSource
 from engine.replay.ledger_feed import grant_commands
 from engine.replay.log import Record
 from engine.replay.pipeline import PipelinedClient
@@ -95,6 +97,11 @@ class Replayer:
         self._event_ids: set[str] = set()
         # late evidence at checkout (linked_at_checkout): asked of the lists on each paid order
         self._check_links = any("linked_at_checkout" in r.clawback.on for r in self.plan.rulesets)
+        # holds for someone else (a referrer's gift): the releasing payer's strong links, as the ledger reads them
+        self._releases = frozenset(
+            o.hold.release_on for r in self.plan.rulesets for o in r.offers
+            if o.hold is not None and o.beneficiary != "customer"
+        )  # fmt: skip
         self._keys = KeyBuilder(box.secret)
         # the link metric ``rewards`` reads the ledger's grants: write the judge's there (ledger_feed.py)
         self._feed_grants = self.plan.reads_grants
@@ -144,7 +151,7 @@ class Replayer:
         return (
             repeated
             or event.type in ("label", "chargeback")
-            or (event.type == "order_paid" and event.customer in self._invitees)
+            or (event.type in self._releases | {"order_paid"} and event.customer in self._invitees)
             or outcome_device.wants_device(event, self.plan.specs[event.type])  # reads the payer's device first
         )
 
@@ -174,9 +181,11 @@ class Replayer:
         items: list[Item] = []
         for record, task in zip(flight.window, flight.tasks, strict=True):
             snapshot = task.result()
-            values = None if snapshot is None else snapshot.values
+            values: Mapping[str, Any] | None = None if snapshot is None else snapshot.values
             if record.event.type == "order_paid" and await self._linked_at_checkout(record.event):
                 values = {LINKED_AT_CHECKOUT: True}
+            if record.event.type in self._releases and record.event.customer in self._invitees:
+                values = {**(values or {}), PEERS: await self._peers(record.event.customer)}
             items.append((record.event, record.truth, record.family, values))
             if snapshot is None and record.event.type in ("label", "chargeback"):
                 await self._lists(record.event)
@@ -213,6 +222,11 @@ class Replayer:
         if not self._check_links:
             return False
         return bool(await links_of(self.box.client, self._keys, tenant=self.box.tenant, event=event))
+
+    async def _peers(self, customer: str) -> frozenset[str]:
+        """The customer's strong links (``{C}:lk:peers``), which engine/offers/holds.py reads before a release."""
+        tag = self._keys.tag(self.box.tenant, Entity.CUSTOMER, safe_id(customer))
+        return frozenset(text(m) for m in await self.box.client.zrange(f"{tag}:lk:peers", 0, -1))
 
     async def _lists(self, event: Event) -> None:
         """What ``/v1/events`` does to the lists (``engine.outcome_lists``): fraud blocks and watches, legit lifts."""

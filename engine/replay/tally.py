@@ -82,6 +82,9 @@ class PackTally:
                     self.family_alarms[family][rules] += 1
                 if any(w.why == "risk" for w in evaluation.withheld):
                     self.honest_withheld.add(event.customer)
+        self.offers.book.checkout(event)
+        if evaluation.decision is Decision.DENY:
+            self.offers.book.denied_checkout(event)  # a denied checkout's late evidence (rewards.py)
         return self.offers.add(event, evaluation.offers, evaluation.eligible, family if truth is not None else None)
 
     # -- summaries ---------------------------------------------------------------------

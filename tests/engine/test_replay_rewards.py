@@ -257,3 +257,106 @@ async def test_a_paid_order_on_a_labelled_farmers_device_releases_nothing_in_rep
     assert linked["shared_backend"]["voided"] == cell(3, 50.0)
     assert linked["shared_backend"]["kept"] == cell(0, 0.0)
     assert linked["parents"]["released"] == cell(2, 50.0) == unlinked["parents"]["released"]
+
+
+# -- a checkout the rules deny: the farm's held trials are not released by its later visits --
+WALLET_RULE = """
+  - id: wallet_of_many
+    code: 1299
+    on: [order]
+    when: payment.accounts_30d >= 3
+    score: 80
+    reason: {zh: 一个钱包付多个账号, en: one wallet pays for many accounts}
+"""
+
+
+def denied_checkout_pack(on: str) -> PackSource:
+    text = PACK % {"held": HELD, "clawback": f"clawback: {{on: [{on}], window: 30d}}"}
+    text = text.replace(
+        "features:\n", "features:\n  payment.accounts_30d: {distinct: customer, by: payment, window: 30d}\n"
+    )
+    text = text.replace("rules:\n", "rules:\n" + WALLET_RULE.lstrip("\n"), 1)
+    return PackSource({"pack.yaml": text}, BackendKind.PYTHON)
+
+
+LOCKER = "上海市浦东新区张杨路1500号 丰巢快递柜"
+
+
+def farm_that_pays() -> list[Record]:
+    """Three farm accounts sign up (trial held), pay from one wallet and come in; parents on one family tablet
+    and neighbours sharing the farm's parcel locker each pay from their own wallet."""
+    records: list[Record] = []
+
+    def add(hours: float, type_: str, customer: str, family: str, **fields: Any) -> None:
+        truth = "honest" if family == "parents" else family
+        data = {"event_id": f"d{len(records):03d}", "type": type_, "customer": customer,
+                "timestamp": (START + timedelta(hours=hours)).isoformat(), **fields}  # fmt: skip
+        records.append(Record(Event.model_validate(data), truth, family))
+
+    for i, who in enumerate(("f1", "f2", "f3")):
+        add(i, "signup", who, "self_dealing_paid", device=f"dv-f{i}")
+    for who in ("mum1", "mum2"):  # one family tablet, each parent her own wallet
+        add(4, "signup", who, "parents", device="dv-family")
+    for who in ("n1", "n2", "n3"):  # neighbours with their own phones, collecting at the farm's parcel locker
+        add(5, "signup", who, "parents", device=f"dv-{who}")
+    for i, who in enumerate(("f1", "f2", "f3")):
+        add(10 + i, "order", who, "self_dealing_paid", amount=69, payment="pay-farm", address=LOCKER)
+        add(10.1 + i, "order_paid", who, "self_dealing_paid", amount=69)
+    for who in ("mum1", "mum2", "n1", "n2", "n3"):
+        add(14, "order", who, "parents", amount=69, payment=f"pay-{who}", address=LOCKER if who[0] == "n" else None)
+        add(14.1, "order_paid", who, "parents", amount=69)
+    for who in ("f1", "f2", "f3", "mum1", "mum2", "n1", "n2", "n3"):  # everyone comes in: the visit releases
+        add(48, "store_visit", who, "self_dealing_paid" if who[0] == "f" else "parents")
+    return records
+
+
+async def test_a_denied_checkout_voids_the_payers_held_trial_before_its_visit_releases_it() -> None:
+    acting, blind = denied_checkout_pack("denied_at_checkout"), denied_checkout_pack("fraud_label")
+    summary = (await replay(farm_that_pays(), acting, blind, in_process=True)).summary()
+    new, old = (
+        {f: r["rewards"]["flow"] for f, r in (s["families"]["attack"] | s["families"]["honest"]).items()}
+        for s in (summary["new"], summary["baseline"])
+    )
+    # f3's order is the wallet's third account: denied, and with it the trials of f1 and f2, whose
+    # orders that wallet paid before it showed; their visits two days later release nothing
+    assert old["self_dealing_paid"]["released"] == cell(3, 0.0)
+    assert new["self_dealing_paid"]["voided"] == cell(3, 0.0)
+    assert new["self_dealing_paid"]["kept"] == cell(0, 0.0)
+    assert new["parents"]["released"] == cell(5, 0.0) == old["parents"]["released"]  # the locker links nobody
+    assert new["parents"]["voided"] == cell(0, 0.0)
+
+
+# -- a held gift for someone else is not released by a payer linked to its beneficiary --------
+def self_referral_world() -> list[Record]:
+    """A farmer refers an alt on his own phone; a mum refers a friend on the friend's own phone. Both come in."""
+    records: list[Record] = []
+
+    def add(hours: float, type_: str, customer: str, family: str, **fields: Any) -> None:
+        truth = "honest" if family == "parents" else family
+        data = {"event_id": f"s{len(records):03d}", "type": type_, "customer": customer,
+                "timestamp": (START + timedelta(hours=hours)).isoformat(), **fields}  # fmt: skip
+        records.append(Record(Event.model_validate(data), truth, family))
+
+    add(0, "signup", "farmer", "referral_tree", device="dv-farmer")
+    add(0.5, "signup", "mum", "parents", device="dv-mum")
+    add(1, "referral", "alt1", "referral_tree", referrer="farmer", device="dv-farmer")
+    add(2, "referral", "friend", "parents", referrer="mum", device="dv-friend")
+    add(48, "store_visit", "alt1", "referral_tree")
+    add(49, "store_visit", "friend", "parents")
+    return records
+
+
+async def test_an_invitee_on_the_referrers_phone_releases_no_gift_in_replay_a_friend_does() -> None:
+    text = PACK % {"held": HELD, "clawback": CLAWBACK}
+    text = text.replace("features:\n", "features:\n  customer.linked_accounts_30d: {link: accounts, window: 30d}\n")
+    text = text.replace(
+        "    on: [signup]\n    when: device.accounts_24h >= 1000",
+        "    on: [signup, referral]\n    when: customer.linked_accounts_30d >= 1000",
+    )  # links read
+    summary = (await replay(self_referral_world(), PackSource({"pack.yaml": text}, BackendKind.PYTHON),
+                            in_process=True)).summary()  # fmt: skip
+    families = summary["new"]["families"]
+    flows = {f: r["rewards"]["flow"] for f, r in (families["attack"] | families["honest"]).items()}
+    assert flows["referral_tree"]["voided"] == cell(1, 50.0)  # the farmer's gift: alt1 is on his phone
+    assert flows["referral_tree"]["released"] == cell(1, 0.0)  # alt1's own trial: its own visit
+    assert flows["parents"]["released"] == cell(2, 50.0)  # the friend's trial and mum's gift

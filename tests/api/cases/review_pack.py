@@ -18,6 +18,7 @@ lists:
 
 features:
   device.accounts_24h: {{distinct: customer, by: device, window: 24h}}
+  payment.accounts_30d: {{distinct: customer, by: payment, window: 30d}}
 
 tiers:
   - {{id: occasional, label: 偶然型, default: true}}
@@ -35,6 +36,12 @@ rules:
     when: phone.segment in lists.virtual_segments
     score: 45
     reason: {{zh: 虚拟运营商号段, en: virtual operator number}}
+  - id: wallet_of_many
+    code: 1005
+    on: [order]
+    when: payment.accounts_30d >= 3
+    score: 80
+    reason: {{zh: 一个钱包付多个新账号, en: one wallet pays for many accounts}}
   - id: blocked_customer
     code: 1003
     on: [signup, coupon_claim, red_packet_claim, referral]
@@ -75,7 +82,7 @@ review:
   deny: {{block: [customer], watch: [customer]}}
 
 clawback:
-  on: [fraud_label, chargeback, refund_released, case_denied, linked_at_checkout]
+  on: [fraud_label, chargeback, refund_released, case_denied, linked_at_checkout, denied_at_checkout]
   window: 30d
   webhook: crm
   linked: watch

@@ -215,6 +215,41 @@ def test_a_refund_after_the_release_claws_the_referrers_reward_back(client: http
     assert "late_evidence" not in other
 
 
+def test_a_checkout_denied_for_a_shared_wallet_voids_the_farms_held_gifts(client: httpx.Client) -> None:
+    farm = ["wallet-a", "wallet-b", "wallet-c"]
+    for index, account in enumerate(farm):
+        assert score(client, "coupon_claim", account, device=f"w-phone-{index}")["offers"][0]["status"] == "held"
+    for account in farm[:2]:  # the wallet's first two accounts: nothing shows yet
+        assert score(client, "order", account, amount=30, payment="wx-farm-wallet")["decision"] == "allow"
+    denied = score(client, "order", "wallet-c", amount=30, payment="wx-farm-wallet")
+    assert denied["decision"] == "deny" and denied["reasons"][0]["code"] == 1005
+    view = customer_view(client, "wallet-c")
+    assert [o["status"] for o in view["offers"]] == ["voided"]  # voided at the denied checkout itself
+    assert view["late_evidence"][0]["cause"] == "denied_at_checkout"
+    for account in farm:  # paying (the outcome carries no wallet) releases nothing: the wallet was denied
+        paid = outcome(client, "order_paid", account, amount=30)
+        assert paid["holds"] == [], account
+        late = paid["late_evidence"]
+        assert late["cause"] == "denied_at_checkout" and late["links"][0]["linked_customer"] == "wallet-c"
+        assert [o["status"] for o in customer_view(client, account)["offers"]] == ["voided"]
+    for parent in ("tablet-mum", "tablet-dad"):  # one family tablet, each parent pays from their own wallet
+        assert score(client, "coupon_claim", parent, device="family-tablet")["offers"][0]["status"] == "held"
+        assert score(client, "order", parent, amount=30, payment=f"wx-{parent}")["decision"] == "allow"
+        paid = outcome(client, "order_paid", parent, amount=30)
+        assert [h["status"] for h in paid["holds"]] == ["released"] and "late_evidence" not in paid
+
+
+def test_a_hub_wallet_denied_at_checkout_does_not_void_every_account_it_paid_for(client: httpx.Client) -> None:
+    payers = [f"hub-{i}" for i in range(9)]  # a company's account paying for nine staff (代付)
+    for index, account in enumerate(payers):
+        assert score(client, "coupon_claim", account, device=f"hub-phone-{index}")["offers"][0]["status"] == "held"
+        score(client, "order", account, amount=30, payment="wx-company-account")
+    paid = outcome(client, "order_paid", "hub-0", amount=30)  # paid before the wallet showed; not denied itself
+    assert [h["status"] for h in paid["holds"]] == ["released"] and "late_evidence" not in paid
+    denied = outcome(client, "order_paid", "hub-8", amount=30)  # the checkout the rules denied: nothing released
+    assert denied["holds"] == [] and denied["late_evidence"]["cause"] == "denied_at_checkout"
+
+
 def test_a_farm_linked_at_checkout_loses_its_earlier_held_gifts(client: httpx.Client) -> None:
     farm = ["farm-a", "farm-b", "farm-c"]
     for index, account in enumerate(farm):
