@@ -136,6 +136,10 @@ def syntax_first(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """Return `` (did you mean 'x'?)`` for the closest candidate, or an empty string."""
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    """Return `` (did you mean 'x'?)`` for the closest candidate, or an empty string.
+
+    The word itself is never suggested: a name that is valid elsewhere but not here
+    (``shadow`` in a scenario step's ``expect``) has no correction, not itself.
+    """
+    close = difflib.get_close_matches(word, [c for c in candidates if c != word], n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""

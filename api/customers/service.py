@@ -15,7 +15,7 @@ from api.journeys.service import automation
 from api.runtime import Runtime
 from engine.datastore.keys import digest
 from engine.events import Event
-from engine.features.spec import Entity, ListFeature, WindowedFeature
+from engine.features.spec import Entity, ListFeature, ReferralFeature, ReferralMetric, WindowedFeature
 from engine.journeys.actions import tags_key
 from engine.rule_engine import LoadedRuleSet
 
@@ -24,11 +24,17 @@ VIEW_TYPE = "order"
 
 
 def customer_specs(loaded: LoadedRuleSet) -> list[Any]:
-    """Features keyed by the customer alone: windows by customer and the customer's list flags."""
+    """Features keyed by the customer alone: windows by customer, the customer's list flags and its own
+    paid mark (``days_since_paid`` by customer: whether the risk rules take it for a customer)."""
     specs = []
     for spec in loaded.ruleset.features.values():
         by_customer = isinstance(spec, WindowedFeature) and spec.by is Entity.CUSTOMER
-        if by_customer or (isinstance(spec, ListFeature) and spec.entity is Entity.CUSTOMER):
+        own_mark = (
+            isinstance(spec, ReferralFeature)
+            and spec.metric is ReferralMetric.DAYS_SINCE_PAID
+            and spec.by is Entity.CUSTOMER
+        )
+        if by_customer or own_mark or (isinstance(spec, ListFeature) and spec.entity is Entity.CUSTOMER):
             specs.append(spec)
     return specs
 

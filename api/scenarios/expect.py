@@ -36,6 +36,8 @@ def _actual(
         return scored.get("decision")
     if field in ("reasons", "not_reasons"):
         return sorted(r["rule"] for r in scored.get("reasons", []))
+    if field == "shadow":
+        return sorted(r["rule"] for r in scored.get("shadow", []))
     if field == "tier":
         return scored.get("tier") if "tier" in scored else customer.get("tier")
     if field == "offers":
@@ -73,6 +75,9 @@ def _compare(field: str, want: Any, got: Any) -> str | None:
     if field == "not_reasons":
         unwanted = [r for r in want if r in got]
         return f"not_reasons: rules {unwanted} fired (fired: {got})" if unwanted else None
+    if field == "shadow":
+        missing = [r for r in want if r not in got]
+        return f"shadow: shadow rules {missing} did not fire (shadow hits: {got})" if missing else None
     if field == "offers":
         return None if sorted(want) == got else f"offers: expected {sorted(want)}, got {got}"
     if field == "withheld":

@@ -28,7 +28,9 @@ from engine.phones import phone_region
 SCENARIO_START = datetime.fromisoformat("2026-11-02T10:00:00+08:00")
 
 #: Which expectations each kind of step can be checked on (journey and tags: any step).
-SCORED = frozenset({"decision", "reasons", "not_reasons", "tier", "offers", "withheld", "status", "remaining"})
+SCORED = frozenset(
+    {"decision", "reasons", "not_reasons", "shadow", "tier", "offers", "withheld", "status", "remaining"}
+)
 GROUP = SCORED | {"outcome", "reason", "group_state", "group_size"}
 EXPECTS: Mapping[str, frozenset[str]] = {
     "score": SCORED,
@@ -155,7 +157,7 @@ class _Checker:
         for field in OFFER_KEYED:
             for offer in expect.get(field, ()):
                 self.known((*where, field), offer, self.names.offers, Code.UNKNOWN_OFFER, "offer")
-        for field in ("reasons", "not_reasons"):
+        for field in ("reasons", "not_reasons", "shadow"):
             for rule in expect.get(field, ()):
                 self.known((*where, field), rule, self.names.rules, Code.UNKNOWN_RULE, "rule")
         if "tier" in expect:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -288,17 +288,19 @@ def _validate(pack: ValidatedPack, source: SourceFile, path: Path, model: type[B
     except ValidationError as err:
         label = _describe(path, raw.get("id") or raw.get("name"))
         for error in err.errors(include_url=False):
-            pack.diagnostics.append(_from_pydantic(source, path, error, label))
+            pack.diagnostics.append(_from_pydantic(source, path, error, label, model))
         return None
 
 
-def _from_pydantic(source: SourceFile, path: Path, error: Any, what: str) -> Diagnostic:
+def _from_pydantic(
+    source: SourceFile, path: Path, error: Any, what: str, model: type[BaseModel] | None = None
+) -> Diagnostic:
     loc: Path = tuple(error["loc"])
     full = (*path, *loc)
     kind = error["type"]
     if kind == "extra_forbidden":
         field_name = str(loc[-1])
-        hint = did_you_mean(field_name, KNOWN_FIELDS)
+        hint = did_you_mean(field_name, _fields_at(model, loc[:-1]))
         return Diagnostic(
             source.location(full, key=True), Code.UNKNOWN_FIELD, f"unknown field '{field_name}' in {what}{hint}"
         )
@@ -338,6 +340,36 @@ def _known_fields() -> frozenset[str]:
 
 
 KNOWN_FIELDS = _known_fields()
+
+
+def _fields_at(model: type[BaseModel] | None, loc: Path) -> frozenset[str]:
+    """The field names (and aliases) of the model at ``loc`` under ``model``; every known field if not found.
+
+    A name that is a field of another section (a case's ``expect`` has ``shadow``, a scenario
+    step's had not) is then never suggested as its own correction.
+    """
+    current = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if current is None or part not in current.model_fields:
+            return KNOWN_FIELDS
+        current = _inner_model(current.model_fields[part].annotation)
+    if current is None:
+        return KNOWN_FIELDS
+    fields = current.model_fields
+    return frozenset(fields) | {f.alias for f in fields.values() if f.alias}
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
 
 _FIELD = {"pack": "meta", "decision": "decision", "contacts": "contacts", "review": "review", "clawback": "clawback"}
 _COLLECTORS = {"single": _collect_single, "list": _collect_list, "map": _collect_map}

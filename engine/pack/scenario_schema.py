@@ -54,6 +54,7 @@ class ScenarioExpect(_Section):
     decision: Decision | None = None
     reasons: list[Id] | None = Field(None, description="rules that must fire (others may too)")
     not_reasons: list[Id] | None = None
+    shadow: list[Id] | None = Field(None, description="shadow rules that must fire (others may too)")
     tier: Name | None = None
     offers: list[Id] | None = Field(None, description="exactly these offers granted, held or reserved")
     withheld: dict[Id, str] | None = Field(None, description="offer -> why it was withheld (budgets: every cause)")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -19,11 +19,64 @@ from engine.datastore.embedded import free_port
 from tests.api.conftest import KEYS, SECRET
 
 
+def process_tree(pid: int) -> set[int]:
+    """``pid`` and every live process below it (workers, the embedded Redis in its own session)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            if fields[0] != "Z":
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        tree.add(current)
+        todo.extend(c for c in children.get(current, ()) if c not in tree)
+    return tree
+
+
+def alive(pids: set[int]) -> set[int]:
+    """The ones of ``pids`` still running (a zombie is not)."""
+    running = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            running.add(pid)
+    return running
+
+
+def stop_tree(process: subprocess.Popen[bytes], tree: set[int], *, grace_s: float) -> None:
+    """SIGTERM the server, give it ``grace_s`` to stop its workers and Redis, then SIGKILL whatever is left.
+
+    ``tree`` is what was seen below it while it ran: the embedded Redis runs in a session of its own, so a
+    process group would miss it, and a worker or Redis whose parent died is no longer below it.
+    """
+    tree = tree | process_tree(process.pid)
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(grace_s)
+    deadline = time.monotonic() + grace_s
+    while alive(tree - {process.pid}) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in alive(tree):
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait()
+
+
 @contextmanager
 def yutang_serve(
-    tmp_path: Path, *, rules: Path, workers: int = 1, env: dict[str, str] | None = None
+    tmp_path: Path, *, rules: Path, workers: int = 1, env: dict[str, str] | None = None, start_s: float = 300
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Yield the base URL and the process once /readyz answers; SIGTERM it on the way out."""
+    """Yield the base URL and the process once /readyz answers (``start_s`` at most: two workers on a loaded
+    box take minutes); on the way out, or on a failed start, stop it and everything it started."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")}
     environment.update(YUTANG_API_KEYS=KEYS, YUTANG_SECRET=SECRET, YUTANG_BACKEND="python")
@@ -34,23 +87,28 @@ def yutang_serve(
     with log.open("wb") as out:
         process = subprocess.Popen(cmd, cwd=tmp_path, env=environment, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        process.wait()
-        pytest.fail(log.read_text())
+    deadline = time.monotonic() + start_s
+    tree = {process.pid}
     try:
+        while time.monotonic() < deadline and process.poll() is None:
+            tree |= process_tree(process.pid)
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        else:
+            stop_tree(process, tree, grace_s=5)
+            pytest.fail(log.read_text())
+    except BaseException:  # an interrupt or a fault while waiting: nothing it started may outlive the test
+        stop_tree(process, tree, grace_s=5)
+        raise
+    try:
+        tree |= process_tree(process.pid)
         yield base, process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(30)
+        stop_tree(process, tree, grace_s=30)
 
 
 @contextmanager

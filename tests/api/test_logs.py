@@ -41,7 +41,8 @@ def access(log: Path, route: str, status: int | None = None) -> list[dict[str, A
     return [r for r in found if status is None or r["status"] == status]
 
 
-def wait_for(check: Any, within: float = 15.0) -> Any:
+def wait_for(check: Any, within: float = 120.0) -> Any:
+    """Poll ``check`` until it finds something; the deadline is generous (a loaded box flushes logs late)."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if found := check():

@@ -64,6 +64,22 @@ async def test_paid_orders_feed_features_and_tiers(api):
     assert [o["offer"] for o in body["offers"]] == ["vip_privilege"]
 
 
+async def test_the_customer_view_says_how_long_ago_the_customer_paid(make_api):
+    """``customer.days_since_paid`` (who is a customer, for the shipped pack's risk rules) is in
+    GET /v1/customers/{id}: missing before a payment that is kept, a fraction of a day just after one, missing
+    after its refund."""
+    async with make_api(rules_path=RULES) as api:
+        view = (await api.get("/v1/customers/paid-once", headers=auth())).json()
+        assert "customer.days_since_paid" in view["features"] and view["features"]["customer.days_since_paid"] is None
+        await post(api, "/v1/events", event("order_paid", customer="paid-once", amount=99, payment="wx-paid-once"))
+        view = (await api.get("/v1/customers/paid-once", headers=auth())).json()
+        assert 0 <= view["features"]["customer.days_since_paid"] < 0.01  # in days, fractional
+        assert view["features"]["customer.orders_365d"] == 1
+        await post(api, "/v1/events", event("refund", customer="paid-once", amount=99, payment="wx-paid-once"))
+        view = (await api.get("/v1/customers/paid-once", headers=auth())).json()
+        assert view["features"]["customer.days_since_paid"] is None  # refunded in full: no customer
+
+
 async def test_outcome_retry_returns_the_first_response(api):
     await refer(api, "mum-sun", "friend-qian")
     body = event("order_paid", customer="friend-qian", amount=99)

@@ -129,3 +129,57 @@ def test_scenario_names_are_checked_with_did_you_mean(tmp_path: Path) -> None:
     assert any("UNKNOWN_RULE" in line and "(did you mean 'blocked_device'?)" in line for line in rendered), rendered
     assert any("UNKNOWN_OFFER" in line and "(did you mean 'first_box'?)" in line for line in rendered), rendered
     assert any("UNKNOWN_ENTITY" in line and "(did you mean 'device'?)" in line for line in rendered), rendered
+
+
+SHADOWED = GREENS.replace(
+    "rules:\n",
+    "rules:\n"
+    "  - {id: watched_device, code: 2, on: [signup], when: device.blocked, score: 10, mode: shadow,\n"
+    "     reason: {zh: 观察设备, en: watched device}}\n"
+    "  - {id: never_fires, code: 3, on: [order], when: device.blocked, score: 10, mode: shadow,\n"
+    "     reason: {zh: 不会触发, en: never fires}}\n",
+).replace(
+    "expect: {decision: deny, reasons: [blocked_device], withheld: {first_box: risk}}",
+    "expect: {decision: deny, reasons: [blocked_device], shadow: [watched_device], withheld: {first_box: risk}}",
+)
+
+
+async def test_a_scenario_step_expects_the_shadow_rules_that_fire(tmp_path: Path) -> None:
+    ruleset, diagnostics = compile_path(pack_dir(tmp_path, SHADOWED))
+    assert ruleset is not None, [d.render() for d in diagnostics]
+    results = await run_scenarios(tmp_path / "rules", "python", ruleset.scenarios)
+    assert [r.passed for r in results] == [True, True], [s.failures for r in results for s in r.steps]
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    ruleset, diagnostics = compile_path(
+        pack_dir(wrong, SHADOWED.replace("shadow: [watched_device]", "shadow: [never_fires]"))
+    )
+    assert ruleset is not None, [d.render() for d in diagnostics]
+    results = await run_scenarios(wrong / "rules", "python", ruleset.scenarios)
+    failures = [f for r in results for s in r.steps for f in s.failures]
+    assert failures == ["shadow: shadow rules ['never_fires'] did not fire (shadow hits: ['watched_device'])"]
+
+
+def test_a_scenario_expecting_shadow_on_an_unknown_rule_names_it(tmp_path: Path) -> None:
+    bad = SHADOWED.replace("shadow: [watched_device]", "shadow: [watched_devise]")
+    ruleset, diagnostics = compile_path(pack_dir(tmp_path, bad))
+    assert ruleset is None
+    rendered = [d.render() for d in diagnostics]
+    assert any("UNKNOWN_RULE" in line and "(did you mean 'watched_device'?)" in line for line in rendered), rendered
+
+
+def test_an_unknown_field_never_suggests_its_own_name(tmp_path: Path) -> None:
+    # 'beneficiaries' is a field of a case's expect, not of a scenario step's: no "did you mean 'beneficiaries'"
+    bad = GREENS.replace(
+        "expect: {decision: allow, offers: [first_box]}",
+        "expect: {decision: allow, beneficiaries: {first_box: aunt_li}}",
+    ).replace("expect: {journey: {greens: lapsed}}", "expect: {jouney: {greens: lapsed}}")
+    ruleset, diagnostics = compile_path(pack_dir(tmp_path, bad))
+    assert ruleset is None
+    rendered = [d.render().split(f"{tmp_path}/rules/")[1] for d in diagnostics]
+    assert [line for line in rendered if "UNKNOWN_FIELD" in line] == [
+        "pack.yaml:27:35 UNKNOWN_FIELD unknown field 'beneficiaries' in scenario 'a blocked device is denied until the "
+        "entry is lifted'",
+        "pack.yaml:38:18 UNKNOWN_FIELD unknown field 'jouney' in scenario 'the same customer in another scenario "
+        "starts afresh' (did you mean 'journey'?)",
+    ]
