@@ -161,6 +161,57 @@ def _timed(source: str) -> str:
     return source.replace(final, "do return {2, cjson.encode({_tm, _tn})} end\n" + final, 1)
 
 
+#: where the link ops' time goes inside their sections: (name, text the TIME start goes before, text the
+#: stop goes before); the group aggregates (op LR's and op LM's link_group) split in the summaries' MGET
+#: and unpack and the loop over members and specs, op LR in its new links' writes and the ordering of its
+#: members, and the summaries' rebuild at the end of the call
+LINK_PARTS: list[tuple[str, str, str]] = [
+    ("group: MGET + unpack of summaries", "  if #skeys > 0 then\n    for k, raw",
+     "  for m, member in ipairs(members) do\n    local fk, gk"),
+    ("group: members x specs loop", "  for m, member in ipairs(members) do\n    local fk, gk",
+     "  local out = {}\n  for s = 1, nspec do\n    out[2 * s - 1] = counts[s]"),
+    ("LR: new links written", "  if record and #writes > 0 then\n    link_wrote = true",
+     "  if not read or nspec == 0 then return {} end\n  local times"),
+    ("LR: members chosen and ordered", "  local times = {}\n  for m, p in pairs(peers)",
+     "  return link_group(prefixes, cap, false, specs, members, false)\nend"),
+    ("summaries rebuilt (end of call)", "for skey, how in pairs(summaries) do", "local encoded = n > 0"),
+]  # fmt: skip
+
+
+def _link_parts(source: str) -> str:
+    """TIME around each of LINK_PARTS, summed over the call, returned instead of the values."""
+    clock = "local _tm = {}\nlocal function _us() local x = redis.call('TIME') return x[1] * 1000000 + x[2] end\n"
+    source = source.replace("local call = redis.call\n", "local call = redis.call\n" + clock, 1)
+    for k, (_, start, stop) in enumerate(LINK_PARTS):
+        assert start in source and stop in source, (start, stop)
+        source = source.replace(start, f"local _s{k} = _us()\n" + start, 1)
+        source = source.replace(stop, f"_tm[{k + 1}] = (_tm[{k + 1}] or 0) + _us() - _s{k}\n" + stop, 1)
+    final = "local out = {0, encoded}"
+    return source.replace(final, "do return {2, cjson.encode(_tm)} end\n" + final, 1)
+
+
+async def link_parts(url: str, calls: list[Recorded], warm: int = 0) -> dict[str, float]:
+    """Per LINK_PARTS: usec per call (TIME inside the script; each part also pays ~2 TIME calls per entry)."""
+    redis = Redis.from_url(url)
+    totals = [0.0] * len(LINK_PARTS)
+    try:
+        await redis.flushall()
+        full = await redis.script_load(SOURCE)
+        for keys, args in calls[:warm]:
+            await redis.evalsha(full, len(keys), *keys, *args)
+        sha = await redis.script_load(_link_parts(SOURCE))
+        for keys, args in calls[warm:]:
+            reply = await redis.evalsha(sha, len(keys), *keys, *args)
+            if int(reply[0]) == 2:
+                parts = json.loads(reply[1])
+                for k, us in enumerate(parts if isinstance(parts, list) else []):
+                    totals[k] += float(us) if us is not None else 0.0
+    finally:
+        await redis.aclose()
+    n = max(len(calls) - warm, 1)
+    return {name: total / n for (name, _, _), total in zip(LINK_PARTS, totals, strict=True)}
+
+
 async def timed(url: str, calls: list[Recorded], warm: int = 0) -> dict[str, tuple[float, float]]:
     """Per opcode: runs per call and usec per call (TIME inside the script, its own cost subtracted)."""
     redis = Redis.from_url(url)
@@ -317,6 +368,7 @@ def main() -> None:
                 for name in names:
                     runs[name].append(asyncio.run(replay(server.url, VARIANTS[name](SOURCE), calls, warm)))
             by_op = asyncio.run(timed(server.url, calls, warm))
+            parts = asyncio.run(link_parts(server.url, calls, warm))
     result: dict[str, Any] = {
         **describe(calls[warm:]),
         "warm_calls": warm,
@@ -343,6 +395,10 @@ def main() -> None:
     for op, (runs_per, us) in by_op.items():
         print(f"    {op:10s} {runs_per:5.2f} {us:7.1f}")
     result["by_op"] = {op: {"runs": round(r, 2), "us": round(u, 1)} for op, (r, u) in by_op.items()}
+    print("  link parts (TIME around each, inside the ops above): usec per call")
+    for name, us in parts.items():
+        print(f"    {name:36s} {us:7.1f}")
+    result["link_parts"] = {name: round(us, 1) for name, us in parts.items()}
     print(f"worker: call construction {result['construction_us']} us per event (the same events, best of 5)")
     print(json.dumps(result))
 
