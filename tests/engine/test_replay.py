@@ -323,10 +323,7 @@ def test_the_shipped_pack_catches_the_simulated_farms_and_referral_bursts(tmp_pa
     # office_lunch_wave: the simulator's per-seed habits (4G claims, numbers from home) redrew it
     honest = families["honest"]
     above = {kind: f["false_positive_rate"] for kind, f in honest.items() if f["false_positive_rate"] > 0.05}
-    # Known misses (session 9): the simulator's new honest families grandparents_phone (grandparents
-    # signed up on a parent's phone: drip_phone_roaming_rented, ~10-17%) and campus_lunch_wave (~11%)
-    # are flagged above 5%; every other honest family must stay within it, and the misses are
-    # reported, not hidden (README, "Held-out worlds, session 9").
-    assert set(above) <= {"grandparents_phone", "campus_lunch_wave"}, above
-    if above:
-        pytest.xfail(f"honest families above 5%: {above} (issue 14, open)")
+    # Session 9 reported grandparents_phone (drip_phone_roaming_rented) and campus_lunch_wave
+    # above 5% here as an xfail; session 10's 1244 / 1246 / referral changes bring every honest
+    # family within it on this seed (campus is still 7.8% on seed 2: README, "session 10").
+    assert not above, above
