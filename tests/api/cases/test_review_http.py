@@ -310,6 +310,7 @@ def test_yutang_worker_times_a_case_out_once_and_delivers_the_clawback_webhooks(
             worker.send_signal(signal.SIGINT)
         for worker in workers:
             try:
-                worker.wait(15)
+                worker.wait(30)
             except subprocess.TimeoutExpired:
                 worker.kill()
+                worker.wait()  # reaped: an unreaped Popen warns when collected, failing the next test
