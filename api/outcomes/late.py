@@ -38,7 +38,7 @@ from api.journeys.service import automation
 from api.runtime import Runtime
 from engine.cases.book import Opening
 from engine.cases.keys import actor_of, case_id_for
-from engine.cases.links import DENIED_CAUSE, HUB_CAUSE, WALLET_FANOUT, Link, links_of
+from engine.cases.links import DENIED_AT_CHECKOUT, DENIED_CAUSE, HUB_CAUSE, RELEASES, WALLET_FANOUT, Link, links_of
 from engine.datastore.keys import digest
 from engine.events import Event
 from engine.features.spec import Entity, ListKind
@@ -47,9 +47,6 @@ from engine.offers.results import HoldChange, ReservationChange
 from engine.rule_engine import LoadedRuleSet
 
 AUTHOR = "late-evidence"
-DENIED = "denied_at_checkout"
-#: The outcomes that release a held reward (``hold: until``): checked for a denied checkout's marks.
-RELEASES = frozenset({"order_paid", "store_visit"})
 
 
 @dataclass
@@ -93,7 +90,7 @@ async def before_release(runtime: Runtime, tenant: str, event: Event, loaded: Lo
     """A release outcome linked at checkout, or marked by a denied checkout: void before it releases anything."""
     policy = loaded.ruleset.clawback
     linked = event.type == "order_paid" and "linked_at_checkout" in policy.on
-    denied = event.type in RELEASES and "denied_at_checkout" in policy.on
+    denied = event.type in RELEASES and DENIED_AT_CHECKOUT in policy.on
     if not (linked or denied):
         return None
     services = runtime.services
@@ -107,7 +104,7 @@ async def before_release(runtime: Runtime, tenant: str, event: Event, loaded: Lo
         "evidence",
         links_of(services.client, services.keys, tenant=tenant, event=event, denied=denied, wallets=wallets),
     )
-    marked = [link for link in links if link.cause == "denied_at_checkout"]
+    marked = [link for link in links if link.cause == DENIED_AT_CHECKOUT]
     links = marked or (links if linked else [])
     if not links:
         return None
@@ -126,9 +123,9 @@ async def on_denied_checkout(
     a 代付 service): its mark reaches an order that carries it, not every account it paid for.
     """
     policy = loaded.ruleset.clawback
-    if event.type != "order" or "denied_at_checkout" not in policy.on:
+    if event.type != "order" or DENIED_AT_CHECKOUT not in policy.on:
         return None
-    found = Findings("denied_at_checkout")
+    found = Findings(DENIED_AT_CHECKOUT)
     await _void_and_cancel(runtime, tenant, event.customer, found, event)
     since = event.timestamp - timedelta(seconds=policy.window_seconds)
     values = {o.id: o.effect.value for o in loaded.ruleset.offers}

@@ -32,12 +32,16 @@ FRAUD_CAUSE = "label:fraud:"
 #: The cause on the watches a checkout denied by the rules puts on its payer and its wallet
 #: (``clawback: on: [denied_at_checkout]``, api/outcomes/late.py ``on_denied_checkout``).
 DENIED_CAUSE = "checkout:denied:"
+#: The clawback cause (``clawback: on``) a denied checkout acts under, and the cause of its links.
+DENIED_AT_CHECKOUT = "denied_at_checkout"
+#: The outcomes that release a held reward (``hold: until``): a denied checkout's marks stop them.
+RELEASES: frozenset[str] = frozenset({"order_paid", "store_visit"})
 #: The cause on a denied checkout's wallet when that wallet paid for more accounts than
 #: :data:`WALLET_FANOUT` (a school's or a company's account, a 代付 service): it marks an
 #: order that carries that wallet, not every account that ever paid from it.
 HUB_CAUSE = "checkout:denied-hub:"
 #: Accounts a wallet may have paid for (in the pack's ``payment.accounts_30d``) and still be a
-#: farm's back end: engine/replay/rewards.py ``WALLET_FANOUT``.
+#: farm's back end (live: api/outcomes/late.py; replay: engine/replay/rewards.py).
 WALLET_FANOUT = 8
 #: The identities a paid order is checked by (a payment identity joins them when events carry one).
 CHECKED: tuple[tuple[Entity, str], ...] = (
@@ -107,7 +111,7 @@ async def links_of(
             hub = cause.startswith(HUB_CAUSE) and denied_only <= index < stored_from
             if cause.startswith(DENIED_CAUSE) or hub:
                 other = cause.split(":", 2)[2] or None
-                links.append(Link(entity.value, hint, kind, other, "denied_at_checkout"))
+                links.append(Link(entity.value, hint, kind, other, DENIED_AT_CHECKOUT))
                 continue  # the payer's own denied checkout counts too
             if index >= denied_only:
                 continue

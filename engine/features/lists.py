@@ -98,10 +98,10 @@ class ListStore:
         cause: str = "",
     ) -> ListEntry:
         """Add (or replace) the ``kind`` entry of ``value`` (``cause``: see :meth:`add_ids`)."""
-        normalized, entity_id, _ = self._locate(tenant, entity, value)
-        hint = mask(entity, normalized) if entity in PII_ENTITIES else normalized
-        entry = ListEntry(entity, kind, entity_id, hint, reason, author, datetime.now(UTC), expires_at)
-        await run_batch(self._client, self._add_calls(tenant, entry, cause))
+        (entry,) = await self.add_values(
+            tenant=tenant, values=[(entity, value, cause)], kind=kind, reason=reason, author=author,
+            expires_at=expires_at,
+        )  # fmt: skip
         return entry
 
     async def add_values(

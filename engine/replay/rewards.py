@@ -55,6 +55,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.cases.links import DENIED_AT_CHECKOUT, RELEASES, WALLET_FANOUT
 from engine.datastore.keys import safe_id
 from engine.events import Event, is_payment
 from engine.model import ClawbackPolicy, EffectType, Offer
@@ -74,12 +75,6 @@ SPENT_BY: dict[EffectType, str] = {
     EffectType.DISCOUNT: "order_paid",
     EffectType.TRIAL: "store_visit",
 }
-#: The outcomes that release a held reward (``hold: until``), which a payer denied at checkout cannot use.
-RELEASES: frozenset[str] = frozenset({"order_paid", "store_visit"})
-DENIED_AT_CHECKOUT = "denied_at_checkout"
-#: A wallet that paid for more accounts than this is a hub (a school's or a company's account, a
-#: 代付 service): a denied checkout on it marks its payer and the wallet, not every account it paid for.
-WALLET_FANOUT = 8
 MEASURES = ("granted", "held", "released", "voided", "expired", "clawed_back", "recovered", "pending", "kept")
 
 
