@@ -204,7 +204,7 @@ class KeyBuilder:
             raise ValueError("the PII secret must be at least 16 bytes")
         self._secret = secret
         self.locate = lru_cache(maxsize=LOCATE_CACHE)(self._locate)
-        self._tags = lru_cache(maxsize=LOCATE_CACHE)(self._tag)
+        self._tags = lru_cache(maxsize=LOCATE_CACHE)(self.entity_tag)
 
     def pii_hash(self, tenant: str, entity: Entity, value: str) -> str:
         """HMAC-SHA256(secret, tenant|entity|value), 120 bits as base64url."""
@@ -215,7 +215,7 @@ class KeyBuilder:
     def _locate(self, tenant: str, entity: Entity, value: str) -> tuple[str, str]:
         """The id and the key prefix (hash tag) of ``value`` of ``entity``; memoized as ``locate``."""
         entity_id = self.entity_id(tenant, entity, value)
-        return entity_id, self._tag(tenant, entity, entity_id)
+        return entity_id, self.entity_tag(tenant, entity, entity_id)
 
     def entity_id(self, tenant: str, entity: Entity, value: str) -> str:
         """The id stored in keys and set members for ``value`` of ``entity``."""
@@ -229,7 +229,8 @@ class KeyBuilder:
         return found
 
     @staticmethod
-    def _tag(tenant: str, entity: Entity, entity_id: str) -> str:
+    def entity_tag(tenant: str, entity: Entity, entity_id: str) -> str:
+        """Key prefix of one entity from its stored id (``entity_id``), with no secret: ids that are not PII."""
         return f"{PREFIX}:{{{safe_id(tenant)}:{NAMESPACE[entity]}:{entity_id}}}"
 
     def list_index_key(self, tenant: str) -> str:

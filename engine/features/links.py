@@ -89,8 +89,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.datastore.keys import safe_id
 from engine.events import is_payment
 from engine.features.builder import LINK_PREFIX, Arg, Batch, RequestBuilder
+from engine.features.keys import KeyBuilder
 from engine.features.plan import LinkGraph
 from engine.features.spec import UNIT_SECONDS, Entity, LinkMetric
 
@@ -139,6 +141,11 @@ class Aggregates:
 
 
 _AGGREGATES: dict[int, tuple[LinkGraph, Aggregates]] = {}
+
+
+def peers_key(tenant: str, customer: str) -> str:
+    """``{C}:lk:peers`` of ``customer``, for a reader outside a feature batch (a hold's release)."""
+    return f"{KeyBuilder.entity_tag(tenant, Entity.CUSTOMER, safe_id(customer))}:lk:peers"
 
 
 def aggregates(graph: LinkGraph) -> Aggregates:

@@ -32,10 +32,9 @@ from typing import Any
 from redis.commands.core import AsyncScript
 
 from engine.datastore.batches import Command, ScriptCall, run_batch, text
-from engine.datastore.keys import CustomerKeys, OfferKeys, held_offers_key, safe_id
+from engine.datastore.keys import CustomerKeys, OfferKeys, held_offers_key
 from engine.events import OUTCOME_TYPES, Event, is_payment
-from engine.features.keys import KeyBuilder
-from engine.features.spec import Entity
+from engine.features.links import peers_key
 from engine.offers.periods import order_reference
 from engine.offers.results import HoldChange
 
@@ -67,7 +66,7 @@ async def on_outcome(
     verb, cause = action
     reads: list[ScriptCall | Command] = [("SMEMBERS", index)]
     if verb == "release":  # the payer's strong links, in the same round trip (engine/features/links.py)
-        reads.append(("ZRANGE", f"{KeyBuilder._tag(tenant, Entity.CUSTOMER, safe_id(event.customer))}:lk:peers", 0, -1))
+        reads.append(("ZRANGE", peers_key(tenant, event.customer), 0, -1))
     replies = await run_batch(client, reads)
     hold_ids = sorted(text(m) for m in replies[0])
     if not hold_ids:
