@@ -19,10 +19,10 @@ from typing import Any, Protocol
 
 from engine.cases.links import links_of
 from engine.datastore.batches import text
-from engine.datastore.keys import safe_id
 from engine.events import SCORED_TYPES, Event
 from engine.features import outcome_device
 from engine.features.keys import KeyBuilder
+from engine.features.links import peers_key
 from engine.features.spec import Entity, ListKind
 from engine.features.store import PLAN_SCRIPT, FeatureSnapshot, FeatureStore
 from engine.model import SeedListEntry
@@ -225,8 +225,7 @@ class Replayer:
 
     async def _peers(self, customer: str) -> frozenset[str]:
         """The customer's strong links (``{C}:lk:peers``), which engine/offers/holds.py reads before a release."""
-        tag = self._keys.tag(self.box.tenant, Entity.CUSTOMER, safe_id(customer))
-        return frozenset(text(m) for m in await self.box.client.zrange(f"{tag}:lk:peers", 0, -1))
+        return frozenset(text(m) for m in await self.box.client.zrange(peers_key(self.box.tenant, customer), 0, -1))
 
     async def _lists(self, event: Event) -> None:
         """What ``/v1/events`` does to the lists (``engine.outcome_lists``): fraud blocks and watches, legit lifts."""
