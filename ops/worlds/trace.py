@@ -1,4 +1,4 @@
-"""``python -m ops.worlds.trace LOG --rules rules --out TRACE.jsonl.gz``: replay and keep every event's reasons.
+"""``python -m ops.worlds.trace LOG --rules rules --out TRACE.jsonl.gz [--json REPORT]``: replay, keep every reason.
 
 ``yutang replay --json`` counts; this keeps the detail behind the counts, to find which rules
 hurt an honest look-alike and what the same rules catch. One JSON line per labelled scored
@@ -66,14 +66,17 @@ class TracingJudge(Judge):
         self.out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
 
 
-async def _run(records: Iterable[Record], source: PackSource, out: IO[str]) -> None:
+async def _run(records: Iterable[Record], source: PackSource, out: IO[str]) -> dict[str, Any]:
+    """Replay ``records`` writing the trace; return the summary ``yutang replay --json`` prints."""
     judge = TracingJudge([source.load()], out)
     try:
         async with sandbox() as box:
             seeds = [entry for ruleset in judge.plan.rulesets for entry in ruleset.seed_lists]
             replayer = Replayer(box, judge, seeds)
             await replayer.seed_lists()
-            await replayer.feed(records)
+            run = await replayer.feed(records)
+        run.judged = judge.summary()
+        return run.summary()
     finally:
         judge.close()
 
@@ -121,6 +124,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("log", nargs="?")
     parser.add_argument("--rules", default="rules")
     parser.add_argument("--out")
+    parser.add_argument("--json", help="also write the replay report (as yutang replay --json) here")
     parser.add_argument("--show", help="a trace to summarise instead of replaying")
     parser.add_argument("--family", action="append", default=[])
     args = parser.parse_args(argv)
@@ -132,7 +136,11 @@ def main(argv: list[str]) -> int:
     source = PackSource.read(args.rules, BackendKind.PYTHON)
     records = tracked(read_log(args.log), label="trace", total=count_lines(args.log))
     with gzip.open(args.out, "wt", encoding="utf-8") as out:
-        asyncio.run(_run(records, source, out))
+        summary = asyncio.run(_run(records, source, out))
+    if args.json:
+        summary["source"], summary["backend"] = args.log, BackendKind.PYTHON.value
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(summary, handle, ensure_ascii=False, indent=2)
     return 0
 
 
