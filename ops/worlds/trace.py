@@ -11,6 +11,15 @@ those ``yutang replay`` reports.
 ``python -m ops.worlds.trace --show TRACE.jsonl.gz [--family F ...]`` prints per honest family
 the rules behind its events that were not allowed, and per rule its hits by family, with how
 many not-allowed events it decided (without it the event would have been allowed).
+
+``python -m ops.worlds.trace --what-if TRACE.jsonl.gz --rules rules --unless RULE 'CONDITION' ...``
+tries an exclusion before a replay: RULE no longer fires where CONDITION (the pack's condition
+language, over the event's feature values and ``event.type``) holds, each event's decision is
+recomputed from the rules left (scores, overrides, the pack's thresholds), and per family the
+shares that change are printed. It is a first reading, not a replay: other event fields and
+derived facts (``phone.outside_area``...) are not in the trace, so a condition naming them reads
+them as missing, and what a changed decision does later (lists, late evidence, held rewards) is
+not followed. On the six tuning logs of session 13 it recomputed every recorded decision exactly.
 """
 
 from __future__ import annotations
@@ -25,18 +34,28 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
 
 from engine.backends import BackendKind
+from engine.compile.features import feature_type
+from engine.compile.names import EVENT_FIELDS
+from engine.compile.pack import compile_files
+from engine.evaluation import combine
 from engine.events import Event
+from engine.expr.checker import Scope, check_condition
+from engine.expr.explain import value
+from engine.model import CompiledRuleSet, Decision, DecisionPolicy, Rule
+from engine.pack.loader import read_pack_files
 from engine.progress import count_lines, tracked
+from engine.replay.families import GRACE_EVENTS
 from engine.replay.judge import Judge, PackSource
 from engine.replay.log import HONEST, Record, read_log
 from engine.replay.runner import Replayer
 from engine.replay.sandbox import sandbox
+from engine.rule_engine import LoadedRuleSet
 
 
 class TracingJudge(Judge):
     """The replay judge, writing each labelled scored event's evaluation to ``out``."""
 
-    def __init__(self, packs: list[Any], out: IO[str]) -> None:
+    def __init__(self, packs: list[LoadedRuleSet], out: IO[str]) -> None:
         super().__init__(packs)
         self.out = out
 
@@ -90,7 +109,7 @@ def rows(path: str) -> Iterator[dict[str, Any]]:
 
 def decided(row: dict[str, Any], rule: str, review_at: int = 40) -> bool:
     """Whether ``rule`` alone kept the event from being allowed (score without it under review)."""
-    return row["decision"] != "allow" and row["score"] - row["rules"].get(rule, 0) < review_at
+    return bool(row["decision"] != "allow" and row["score"] - row["rules"].get(rule, 0) < review_at)
 
 
 def show(path: str, families: list[str]) -> str:
@@ -119,6 +138,53 @@ def show(path: str, families: list[str]) -> str:
     return "\n".join(lines)
 
 
+def what_if(path: str, ruleset: CompiledRuleSet, unless: list[tuple[str, str]]) -> str:
+    """Per family, the not-allowed share (attacks: after their third) without each rule where its condition holds."""
+    scope = Scope(
+        names={**EVENT_FIELDS, **{n: feature_type(spec) for n, spec in ruleset.features.items()}},
+        lists={},
+    )
+    conditions = []
+    for rule, text in unless:
+        tree, problems = check_condition(text, scope)
+        if tree is None:
+            raise ValueError(f"--unless {rule}: " + "; ".join(p.message for p in problems))
+        conditions.append((rule, tree))
+    by_id = {r.id: r for r in ruleset.rules}
+    events: Counter[str] = Counter()
+    truth: dict[str, str] = {}
+    before: Counter[str] = Counter()
+    after: Counter[str] = Counter()
+    mismatches = 0
+    for row in rows(path):
+        family = row["family"]
+        truth[family] = row["truth"]
+        events[family] += 1
+        rules = dict(row["rules"])
+        mismatches += _decide(rules, by_id, ruleset.decision) is not Decision(row["decision"])
+        facts = {**row.get("values", {}), "event.type": row["type"]}
+        for rule, tree in conditions:
+            if rule in rules and value(tree, facts) is True:
+                del rules[rule]
+        judged = truth[family] == HONEST or events[family] > GRACE_EVENTS
+        before[family] += judged and row["decision"] != "allow"
+        after[family] += judged and _decide(rules, by_id, ruleset.decision) is not Decision.ALLOW
+    lines = [f"decisions recomputed differently from the trace: {mismatches}"]
+    for family in sorted(events):
+        whole = events[family] if truth[family] == HONEST else max(events[family] - GRACE_EVENTS, 1)
+        old, new = before[family] / whole, after[family] / whole
+        kind = "honest, not allowed" if truth[family] == HONEST else "attack, not allowed after the third"
+        if old != new:
+            lost = "  (no longer caught)" if old >= 0.5 > new and truth[family] != HONEST else ""
+            lines.append(f"  {family} ({kind}): {old:.3f} -> {new:.3f}{lost}")
+    return "\n".join(lines)
+
+
+def _decide(rules: dict[str, int], by_id: dict[str, Rule], policy: DecisionPolicy) -> Decision:
+    """The decision of the rules that fired (id -> score), as the evaluator makes it."""
+    return combine(max(0, min(100, sum(rules.values()))), [by_id[r] for r in rules], policy)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops.worlds.trace")
     parser.add_argument("log", nargs="?")
@@ -127,9 +193,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", help="also write the replay report (as yutang replay --json) here")
     parser.add_argument("--show", help="a trace to summarise instead of replaying")
     parser.add_argument("--family", action="append", default=[])
+    parser.add_argument("--what-if", help="a trace to try exclusions on (with --rules, --unless)")
+    parser.add_argument("--unless", nargs=2, action="append", default=[], metavar=("RULE", "CONDITION"))
     args = parser.parse_args(argv)
     if args.show:
         print(show(args.show, args.family))
+        return 0
+    if args.what_if:
+        ruleset, diagnostics = compile_files(read_pack_files(args.rules))
+        if ruleset is None:
+            print("\n".join(str(d) for d in diagnostics), file=sys.stderr)
+            return 1
+        print(what_if(args.what_if, ruleset, [tuple(u) for u in args.unless]))
         return 0
     if not (args.log and args.out):
         parser.error("LOG and --out are needed to replay")

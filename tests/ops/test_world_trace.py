@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ops.worlds.trace import decided, main, rows, show
+from engine.compile.pack import compile_files
+from ops.worlds.trace import decided, main, rows, show, what_if
 from tests.engine.test_replay_families import DEVICE_FARM, PACK, world
 
 
@@ -40,3 +41,12 @@ def test_the_trace_keeps_each_events_rules_and_matches_the_replay_report(tmp_pat
     text = show(str(trace), ["family_tablet"])
     assert text.splitlines()[0] == "family_tablet: 2 of 6 not allowed"
     assert "device_farm (hits/decided): device_farm 4/4, family_tablet 2/2" in text
+
+    ruleset, _ = compile_files({"pack.yaml": PACK % {"rules": DEVICE_FARM}})
+    assert ruleset is not None
+    text = what_if(str(trace), ruleset, [("device_farm", "device.accounts_24h <= 6")])
+    assert text.splitlines() == [
+        "decisions recomputed differently from the trace: 0",
+        "  device_farm (attack, not allowed after the third): 0.800 -> 0.400  (no longer caught)",  # 7th, 8th only
+        "  family_tablet (honest, not allowed): 0.333 -> 0.000",
+    ]
