@@ -37,6 +37,7 @@ from engine.identity.addresses import canonical_address
 from engine.identity.coupons import canonical_code
 from engine.identity.device_models import device_model
 from engine.identity.emails import canonical_email
+from engine.identity.handsets import network, subnet_handset
 from engine.identity.ips import canonical_ip, canonical_network
 from engine.identity.payments import canonical_payment
 from engine.identity.phones import e164
@@ -62,6 +63,7 @@ NAMESPACE: dict[Entity, str] = {
     Entity.FOREIGN_NUMBER: "fgn",
     Entity.DEVICE_MODEL: "mdl",
     Entity.LINE_MODEL: "lmd",
+    Entity.SUBNET_HANDSET: "shs",
     Entity.BRANCH: "brn",
     Entity.GROUP: "grp",
     Entity.CAMPAIGN: "cmp",
@@ -96,6 +98,8 @@ def normalize(entity: Entity, value: str) -> str:
         return value.lower()
     if entity is Entity.LINE_MODEL:
         return _line_model(value)
+    if entity is Entity.SUBNET_HANDSET:
+        return _subnet_handset(value)
     return value
 
 
@@ -118,6 +122,24 @@ def _line_model(value: str) -> str:
     if not model.strip():
         raise ValueError(f"{value[:64]!r} is not a line and model like '60.177.224.82 phm110 ukq1.230924.001'")
     return f"{canonical_ip(ip)} {model.strip().lower()}"
+
+
+def _subnet_handset(value: str) -> str:
+    """``<network> <handset>`` (``60.177.224.0/24 iphone os 17_4 wechat 8.0.50``): an address stands for its network."""
+    where, _, phone = value.partition(" ")
+    phone = " ".join(phone.split()).lower()
+    if not phone:
+        raise ValueError(
+            f"{value[:64]!r} is not a network and handset like '60.177.224.0/24 iphone os 17_4 wechat 8.0.50'"
+        )
+    try:
+        net = network(canonical_ip(where.partition("/")[0]))
+        exact = "/" not in where or canonical_network(where) == net  # a /24 or an IPv6 /48, or an address in one
+    except ValueError:
+        exact = False
+    if not exact:
+        raise ValueError(f"{value[:64]!r} does not start with an address or its /24 (IPv6: /48) like 60.177.224.0/24")
+    return f"{net} {phone}"
 
 
 def line_model(ip: str | None, model: str | None) -> str | None:
@@ -163,6 +185,7 @@ _VALUE_OF: dict[Entity, Callable[[Event], str | None]] = {
     Entity.FOREIGN_NUMBER: lambda event: foreign_number(event.phone, event.ip),
     Entity.DEVICE_MODEL: lambda event: device_model(_user_agent(event)),
     Entity.LINE_MODEL: lambda event: line_model(event.ip, device_model(_user_agent(event))),
+    Entity.SUBNET_HANDSET: lambda event: subnet_handset(event.ip, _user_agent(event)),
     Entity.BRANCH: lambda event: _branch(event),
 }
 

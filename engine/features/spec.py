@@ -46,6 +46,11 @@ class Entity(StrEnum):
     # physical phones get a new device id per account, but each stays one model on the farmer's
     # home line (rules/risk/shared_backend.yaml, 1248); none without an Android model or an ip
     LINE_MODEL = "line_model"
+    # the network (IPv4 /24, IPv6 /48) and the handset its user agent names (Android model and build,
+    # or iPhone and iOS version, with the WeChat version: engine/identity/handsets.py): a slow drip's
+    # phone keeps it whatever device id it reports and whichever address its line or 4G draws
+    # (rules/risk/shared_backend.yaml, 1249); none without an ip or a handset
+    SUBNET_HANDSET = "subnet_handset"
     # the branch of a merchant with several stores, as the storefront names it in ``attributes.branch``
     # (docs/api.md, "Branches"): a person taking every branch's newcomer offer under branch-local ids
     BRANCH = "branch"
@@ -65,6 +70,7 @@ PII_ENTITIES: frozenset[Entity] = frozenset(
         Entity.PAYMENT,
         Entity.FOREIGN_NUMBER,
         Entity.LINE_MODEL,
+        Entity.SUBNET_HANDSET,
     }
 )
 

@@ -7,6 +7,7 @@ against the meaning, not against a copy of its own data structures.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -56,6 +57,7 @@ def value_of(event: Event, entity: Entity) -> str | None:
         Entity.FOREIGN_NUMBER: foreign_number(event.phone, event.ip),
         Entity.DEVICE_MODEL: device_model(_user_agent(event)),
         Entity.LINE_MODEL: _line_model(event),
+        Entity.SUBNET_HANDSET: _subnet_handset(event),
         Entity.BRANCH: _branch(event),
     }[entity]
 
@@ -64,6 +66,30 @@ def _line_model(event: Event) -> str | None:
     """The event's ip and its Android model and build, one space between; none without either."""
     model = device_model(_user_agent(event))
     return None if event.ip is None or model is None else event.ip + " " + model
+
+
+def _subnet_handset(event: Event) -> str | None:
+    """The ip's /24 (IPv6 /48) and the handset: Android model and build, or iPhone / iPad and iOS; WeChat's version.
+
+    Written from docs/features.md with ``ipaddress`` and plain string search, not the engine's regular expressions.
+    """
+    agent = _user_agent(event)
+    if event.ip is None or agent is None:
+        return None
+    model = device_model(agent)
+    if model is None:
+        for kind in ("iPhone", "iPad", "iPod"):
+            head = "(" + kind + ";"
+            if head in agent and " OS " in agent and " like Mac OS X" in agent:
+                model = kind.lower() + " os " + agent.split(" like Mac OS X")[0].rsplit(" OS ", 1)[1]
+                break
+    if model is None:
+        return None
+    if "MicroMessenger/" in agent:
+        version = agent.split("MicroMessenger/", 1)[1].split(" ")[0].split("(")[0]
+        model += " wechat " + version
+    prefix = 48 if ":" in event.ip else 24
+    return str(ipaddress.ip_network(f"{event.ip}/{prefix}", strict=False)) + " " + model
 
 
 def _user_agent(event: Event) -> str | None:
