@@ -15,12 +15,12 @@ referrer>`` (``up``), ``g:<group>`` for each group it is a member of (``aff``: r
 ``member_joined`` minus ``member_left``), ``u:<peer>`` for its newest 16 linked accounts
 within 30 days (``lk:peers``, when the pack has link features), and ``g:<group>`` of the group
 the event itself names (the storefront opened the redemption from that group's link). It has
-**history** when it was first seen a day or more before the event (``lk:f``) or has paid.
+**history** when it was first seen a week or more before the event (``lk:f``) or has paid.
 
 **Origin** of a series (op OC, ``{<tenant>:cpn:<series>}:og``, a sorted set of anchors by
 their latest time): every redemption by a customer that is tied to it, has history, or is
 vouched for (referred, in a group, or linked) adds its anchors and ``t:<itself>`` (a
-teacher). A stranger (no referrer, no group, no link, first seen today, never paid) adds
+teacher). A stranger (no referrer, no group, no link, first seen this week, never paid) adds
 nothing. Newest 128 members, 30 days (+1 h), so memory per series is bounded.
 
 **Features** (read before the event teaches, so a redemption never vouches for itself):
@@ -60,7 +60,9 @@ from engine.features.spec import BindingFeature, CodeOriginFeature, Entity, Feat
 ORIGIN_CAP = 128  # newest anchors kept per series
 PEER_CAP = 16  # newest linked accounts read as anchors
 PEER_WINDOW_MS = 30 * 86_400_000
-HISTORY_MS = 86_400_000  # first seen a day before: not a stranger signing up to redeem
+# first seen a week before: a customer, not a stranger who signed up to redeem (and orders with the
+# code a day or two later: a listing's buyer that buys the trial is a day old at its checkout)
+HISTORY_MS = 7 * 86_400_000
 _SEPARATORS = "-_"
 ANCHORS, ORIGIN = "og:a", "og:o"  # the extras of ops OA / OC on a cluster
 

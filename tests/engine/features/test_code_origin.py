@@ -76,7 +76,7 @@ class Brute:
             anchors += [f"g:{g}" for g in sorted(self.groups[c])]
             if e.group is not None:
                 anchors.append(f"g:{e.group}")
-            history = (c in self.first and self.first[c] <= t - D) or c in self.paid
+            history = (c in self.first and self.first[c] <= t - 7 * D) or c in self.paid
             vouched = c in self.referrer or bool(self.groups[c])
             origin = self.origin[series(e.coupon)]
             live = {m for m, at in origin.items() if at > t - 30 * D}
@@ -169,9 +169,13 @@ async def test_a_listing_s_strangers_are_outsiders_and_the_tied_look_alikes_are_
     # grandma on mum1's phone: linked to a member who taught the origin
     await _send(backend, tenant, _event("signup", "grandma", 1.1, device="dv-mum1"))
     assert (await _claim(backend, tenant, "grandma", 1.11, "QUN21-GGGG", device="dv-mum1"))[0] is True
-    # an old customer from elsewhere has history; buyer1 a day later does too (a loss accepted)
-    await _send(backend, tenant, _event("signup", "old", 0.0, device="dv-old"))
+    # buyer1's checkout two days later is still a stranger's; an old customer from elsewhere has history
+    got = await _send(backend, tenant, _event("order", "buyer1", 2.5, coupon="QUN21-CCCC", device="dv-b1"))
+    assert got is not None and got[TIED_TO_CODE_ORIGIN] is False
+    await _send(backend, tenant, _event("signup", "old", -8.0, device="dv-old"))
     assert (await _claim(backend, tenant, "old", 2.0, "QUN21-HHHH", device="dv-old"))[0] is True
+    await store.record_outcome(tenant=tenant, event=_event("order_paid", "buyer2", 2.6, amount=99.0), specs=SPECS)
+    assert (await _claim(backend, tenant, "buyer2", 2.7, "QUN21-IIII", device="dv-b2"))[0] is True  # a payer
     # the origin is per series and per tenant; the window is 30 days
     assert await _claim(backend, tenant, "buyer3", 2.1, "QUN22-AAAA", device="dv-b3") == (False, 0)
     assert await _claim(backend, tenant + "x", "buyer4", 2.1, "QUN21-AAAA", device="dv-b4") == (False, 0)
