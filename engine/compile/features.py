@@ -11,12 +11,14 @@ from engine.features.links import STRONG, WEAK
 from engine.features.spec import (
     Aggregate,
     BindingFeature,
+    CodeOriginFeature,
     Entity,
     FeatureSpec,
     GroupFeature,
     LinkFeature,
     LinkMetric,
     ListFeature,
+    OriginMetric,
     ReferralFeature,
     ReferralMetric,
     WindowedFeature,
@@ -337,5 +339,7 @@ def feature_type(spec: FeatureSpec) -> Type:
 def is_boolean_feature(spec: FeatureSpec) -> bool:
     if isinstance(spec, BindingFeature):
         return True
+    if isinstance(spec, CodeOriginFeature):
+        return spec.metric is OriginMetric.TIED
     flags = (ReferralMetric.RING, ReferralMetric.REFERRER_PAID)  # chain_paid is a count
     return isinstance(spec, ListFeature) or (isinstance(spec, ReferralFeature) and spec.metric in flags)

@@ -31,17 +31,21 @@ from engine.errors import RuleLoadError
 from engine.events import EVENT_TYPES, SCORED_TYPES
 from engine.expr.checker import Scope, scalar_type
 from engine.expr.tree import Node, Scalar, Type, names_read
-from engine.features import bindings
+from engine.features import bindings, code_origin
 from engine.features.plan import PAID_MARKS
 from engine.features.referral_refunds import METRICS as REFUND_METRICS
 from engine.features.referral_refunds import REFUND_TYPES
 from engine.features.referrer_paid import METRICS as REFERRER_PAID_METRICS
 from engine.features.spec import (
+    ORIGIN_MEMBERS,
     OUTSIDE_BINDING,
+    TIED_TO_CODE_ORIGIN,
     BindingFeature,
+    CodeOriginFeature,
     FeatureSpec,
     GroupFeature,
     LinkFeature,
+    OriginMetric,
     ReferralFeature,
     WindowedFeature,
     builtin_list_features,
@@ -121,7 +125,12 @@ def _compile(
     attributes = {f"attr.{name}": ATTRIBUTE_TYPES[located.item] for name, located in pack.attributes.items()}
     area = service_area(pack.meta, diagnostics)
     features = compile_features(pack.features, attributes, diagnostics, area)
-    builtins: dict[str, FeatureSpec] = {**builtin_list_features(), OUTSIDE_BINDING: compile_bindings(pack, diagnostics)}
+    builtins: dict[str, FeatureSpec] = {
+        **builtin_list_features(),
+        OUTSIDE_BINDING: compile_bindings(pack, diagnostics),
+        TIED_TO_CODE_ORIGIN: CodeOriginFeature(TIED_TO_CODE_ORIGIN, OriginMetric.TIED),
+        ORIGIN_MEMBERS: CodeOriginFeature(ORIGIN_MEMBERS, OriginMetric.MEMBERS),
+    }
     _check_feature_names(pack, builtins, diagnostics)
     all_features: dict[str, FeatureSpec] = {**builtins, **features}
     lists = {name: frozenset(located.item) for name, located in pack.lists.items()}
@@ -312,6 +321,8 @@ def _fed_by(spec: FeatureSpec, event_type: str) -> bool:
         return event_type == "group_buy_join"
     if isinstance(spec, BindingFeature):
         return bindings.fed_by(event_type)
+    if isinstance(spec, CodeOriginFeature):
+        return code_origin.fed_by(event_type)
     return isinstance(spec, LinkFeature)  # every event links its customer to its identities
 
 

@@ -59,8 +59,17 @@ def emit(builder: RequestBuilder, spec: BindingFeature, index: int) -> None:
         binding = spec.binding_of(event.coupon)
         batch.owned.append(index)
         batch.ops.extend(("ZM", index, key, "" if binding is None else member(binding)))
+    record_memberships(builder)
+
+
+def record_memberships(builder: RequestBuilder) -> None:
+    """This event's memberships into the customer's ``aff`` (a join, a leave, a scored event's campaign)."""
+    event = builder.event
     if not builder.record:
         return
+    tag = builder.customer_tag()
+    batch = builder.batch(tag)
+    key = batch.key(f"{tag}:aff")
     if event.type == LEFT and event.group is not None:
         batch.ops.extend(("ZD", key, f"g:{safe_id(event.group)}"))
         return

@@ -32,6 +32,7 @@ from engine.features.plan_reads import (
 )
 from engine.features.spec import (
     BindingFeature,
+    CodeOriginFeature,
     Entity,
     FeatureSpec,
     GroupFeature,
@@ -169,6 +170,7 @@ def compile_plan(specs: Sequence[FeatureSpec]) -> Plan:
     )
 
 
-#: Spec kinds whose ops are emitted spec by spec (windowed: those not in the entity hash); list features go
-#: by entity (``Plan.list_reads``), link features as one graph (``Plan.links``).
-ONE_BY_ONE = (WindowedFeature, ReferralFeature, GroupFeature, BindingFeature)
+#: Spec kinds whose ops are emitted spec by spec (windowed: those not in the entity hash; a code's origin: one op
+#: for both of its specs); list features go by entity (``Plan.list_reads``), link features as one graph
+#: (``Plan.links``).
+ONE_BY_ONE = (WindowedFeature, ReferralFeature, GroupFeature, BindingFeature, CodeOriginFeature)

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from engine.features.spec import (
     Aggregate,
     BindingFeature,
+    CodeOriginFeature,
     Entity,
     FeatureSpec,
     GroupMetric,
     LinkFeature,
     LinkMetric,
     ListFeature,
+    OriginMetric,
     ReferralFeature,
     ReferralMetric,
     WindowedFeature,
@@ -114,6 +116,8 @@ PAID_MARKS = frozenset({ReferralMetric.REFERRER_PAID, ReferralMetric.CHAIN_PAID}
 
 def value_type(spec: FeatureSpec) -> type[int | float | bool]:
     """Counts are int, sums / ages / shares float, flags bool."""
+    if isinstance(spec, CodeOriginFeature):
+        return bool if spec.metric is OriginMetric.TIED else int
     if isinstance(spec, ListFeature | BindingFeature) or (
         isinstance(spec, ReferralFeature) and spec.metric in (ReferralMetric.RING, ReferralMetric.REFERRER_PAID)
     ):

@@ -277,7 +277,34 @@ class BindingFeature:
 
 OUTSIDE_BINDING = "coupon.outside_binding"
 
-FeatureSpec = WindowedFeature | ReferralFeature | GroupFeature | ListFeature | LinkFeature | BindingFeature
+
+class OriginMetric(StrEnum):
+    """What a code's learned origin answers (engine/features/code_origin.py)."""
+
+    TIED = "tied"  # the redeemer is tied to the origin of the event's code (bool)
+    MEMBERS = "members"  # accounts that taught the origin of the event's code in the window
+
+
+@dataclass(frozen=True, slots=True)
+class CodeOriginFeature:
+    """Built-in ``customer.tied_to_code_origin`` / ``coupon.origin_members_30d``: a code's learned origin.
+
+    Missing without a coupon. The origin of a code series (the code up to its last ``-`` or
+    ``_``, or the code itself) is learned from the accounts tied to the pond that redeemed it
+    (engine/features/code_origin.py); no binding in the pack is needed.
+    """
+
+    name: str
+    metric: OriginMetric
+    window_seconds: int = 30 * 86_400
+
+
+TIED_TO_CODE_ORIGIN = "customer.tied_to_code_origin"
+ORIGIN_MEMBERS = "coupon.origin_members_30d"
+
+FeatureSpec = (
+    WindowedFeature | ReferralFeature | GroupFeature | ListFeature | LinkFeature | BindingFeature | CodeOriginFeature
+)
 
 LIST_SUFFIX: dict[ListKind, str] = {
     ListKind.BLOCK: "blocked",

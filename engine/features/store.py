@@ -37,6 +37,7 @@ from engine.errors import StoreUnavailable
 from engine.events import Event, is_payment
 from engine.features import (
     bindings,
+    code_origin,
     group_buy,
     links,
     lists,
@@ -53,6 +54,7 @@ from engine.features.lists import ListEntry, ListPage, ListStore
 from engine.features.plan import Plan, compile_plan, in_entity_hash
 from engine.features.spec import (
     BindingFeature,
+    CodeOriginFeature,
     Entity,
     FeatureSpec,
     GroupFeature,
@@ -169,7 +171,9 @@ class FeatureStore:
         if replay is not None:
             return await self._replay(plan, tenant, event, replay)
         raw = _merge(plan, batches, results)
+        taught = code_origin.settle(builder, batches, results, raw) if self._cluster else []
         then = self._complete_on_cluster(builder, batches, results, raw) if self._cluster else []
+        then += [_call(builder, b) for b in taught]
         then += self._subtree_calls(builder, batches, results)
         if plan.links is not None:
             await self._link_round(builder, batches, results, raw, then)
@@ -190,6 +194,8 @@ class FeatureStore:
             return dict.fromkeys(plan.names)
         results = await run_batch(self._client, [_call(builder, b) for b in batches])
         raw = _merge(plan, batches, results)
+        if self._cluster:
+            code_origin.settle(builder, batches, results, raw)  # no write: ``record`` is off
         if plan.links is not None:
             await self._link_round(builder, batches, results, raw, [])
         return _convert(plan, raw)
@@ -217,6 +223,8 @@ class FeatureStore:
                 windows.emit(builder, spec, index)
             elif isinstance(spec, BindingFeature):
                 bindings.emit(builder, spec, index)
+            elif isinstance(spec, CodeOriginFeature):
+                code_origin.emit(builder, spec, index)
         refund = event.type in referral_refunds.REFUND_TYPES and referral_refunds.records(plan.specs)
         if is_payment(event) or refund:  # an order of 0 marks no paid invitee (engine.events.is_payment)
             referral_graph.emit_paid(builder)
@@ -396,6 +404,7 @@ _EMIT: dict[type, Callable[[RequestBuilder, Any, int], None]] = {
     ReferralFeature: referral_graph.emit,
     GroupFeature: group_buy.emit,
     BindingFeature: bindings.emit,
+    CodeOriginFeature: code_origin.emit,
 }
 
 
