@@ -36,10 +36,10 @@ it for clawback (docs/review.md). Replay plays that life out in log time, in mem
   and marks both for the window like a denied checkout's payer: the leader's walk-in (her
   own trial, sold on) releases nothing. A stranger's farm joining an honest leader's open
   group is not linked to her: her rewards stand.
-  **A linked payer**: a held reward for someone else (a referrer's gift) is voided, not
-  released, when the releasing customer is among the beneficiary's strong links (the
-  runner reads the invitee's ``{C}:lk:peers`` from the replay store for its release
-  outcome, as engine/offers/holds.py does).
+  **A linked payer**: a held reward for someone else (a referrer's gift, a group-buy leader's
+  reward on a member's join) is voided, not released, when the releasing customer is among
+  the beneficiary's strong links (the runner reads the invitee's or the member's
+  ``{C}:lk:peers`` from the replay store for its release outcome, as engine/offers/holds.py does).
   ``case_denied`` needs a reviewer: replay does not model it, so what it reports as kept
   is an upper bound.
 

@@ -148,7 +148,7 @@ class Replayer:
         """Whether the event's store calls depend on an answer (or change lists): no batching."""
         repeated = event.event_id in self._event_ids
         self._event_ids.add(event.event_id)
-        if event.type == "referral":
+        if event.type == "referral" or _names_leader(event):  # a group-buy leader's reward is held for her too
             self._invitees.add(event.customer)
         return (
             repeated

@@ -416,3 +416,41 @@ async def test_an_alt_on_the_leaders_phone_denied_in_her_group_voids_her_trial_a
     # farm1 is denied in mum's group too, but shares nothing with her: her trial is released by her visit
     assert new["parents"]["released"] == cell(1, 0.0) == old["parents"]["released"]
     assert new["parents"]["voided"] == cell(0, 0.0)
+
+
+LEADER_GIFT = """  - id: leader_gift
+    label: 团长礼
+    tiers: [occasional]
+    on: [group_buy_join]
+    beneficiary: referrer
+    effect: {type: gift, value: 50, description: 好友到店拍摄后赠送团长精修照片}
+    hold: {until: store_visit, void_after: 30d}
+"""
+
+
+async def test_a_leaders_gift_is_not_released_by_an_alt_on_her_phone_a_friend_releases_it() -> None:
+    text = PACK % {"held": HELD, "clawback": CLAWBACK}
+    text = text.replace("features:\n", "features:\n  customer.linked_accounts_30d: {link: accounts, window: 30d}\n")
+    text = text.replace(
+        "    on: [signup]\n    when: device.accounts_24h >= 1000",
+        "    on: [signup, group_buy_join]\n    when: customer.linked_accounts_30d >= 1000",
+    )  # links read
+    text = text.replace("offers:\n", "offers:\n" + LEADER_GIFT, 1)
+    records: list[Record] = []
+
+    def add(hours: float, type_: str, customer: str, family: str, **fields: Any) -> None:
+        truth = "honest" if family == "parents" else family
+        data = {"event_id": f"l{len(records):03d}", "type": type_, "customer": customer,
+                "timestamp": (START + timedelta(hours=hours)).isoformat(), **fields}  # fmt: skip
+        records.append(Record(Event.model_validate(data), truth, family))
+
+    add(0, "group_buy_join", "lead", "group_leader_farm", device="dv-lead", group="gb-1")
+    add(0.5, "group_buy_join", "alt1", "group_leader_farm", device="dv-lead", group="gb-1", referrer="lead")
+    add(0.6, "group_buy_join", "friend", "parents", device="dv-friend", group="gb-1", referrer="lead")
+    add(48, "store_visit", "alt1", "group_leader_farm")  # the alt's voucher, sold on and used
+    add(49, "store_visit", "friend", "parents")
+    summary = (await replay(records, PackSource({"pack.yaml": text}, BackendKind.PYTHON), in_process=True)).summary()
+    families = summary["new"]["families"]
+    flows = {f: r["rewards"]["flow"] for f, r in (families["attack"] | families["honest"]).items()}
+    assert flows["group_leader_farm"]["voided"] == cell(1, 50.0)  # her gift on alt1's visit: alt1 is on her phone
+    assert flows["parents"]["released"] == cell(1, 50.0)  # the friend's visit releases the leader's gift
