@@ -20,7 +20,15 @@ back over (engine.model.ClawbackPolicy):
   wallet for the window (cause ``checkout:denied:<payer>``, engine.cases.links). A later
   release outcome (``order_paid``, ``store_visit``) of that payer, or of any account that
   paid from that wallet (its stored payment identities), releases nothing: its holds are
-  voided before the ledger can release them, as for ``linked_at_checkout``.
+  voided before the ledger can release them, as for ``linked_at_checkout``;
+- ``self_filled_group``: a ``group_buy_join`` the rules deny whose member is among the strong
+  links (``{C}:lk:peers``, the same device, phone, address or wallet) of the join's referrer,
+  the group's leader (自己拼自己, a 团长's alts): the leader's and the member's pending holds are
+  voided, their reservations cancelled, their rewards within the window marked for clawback,
+  and both are watched for the window (cause ``group:self-filled:<leader>``): a later release
+  outcome of either releases nothing, as for a denied checkout's payer. The referrer is the
+  caller's claim, so it only counts when the link is there too: a farm's alts joining a
+  stranger's open group do not reach her rewards.
 
 Every step is idempotent on the cause's event id (a hold moves once, a clawback is
 written once per reward), written to the affected customers' histories with its cause,
@@ -38,9 +46,21 @@ from api.journeys.service import automation
 from api.runtime import Runtime
 from engine.cases.book import Opening
 from engine.cases.keys import actor_of, case_id_for
-from engine.cases.links import DENIED_AT_CHECKOUT, DENIED_CAUSE, HUB_CAUSE, RELEASES, WALLET_FANOUT, Link, links_of
-from engine.datastore.keys import digest
+from engine.cases.links import (
+    DENIED_AT_CHECKOUT,
+    DENIED_CAUSE,
+    HUB_CAUSE,
+    RELEASES,
+    SELF_FILLED_CAUSE,
+    SELF_FILLED_GROUP,
+    WALLET_FANOUT,
+    Link,
+    links_of,
+)
+from engine.datastore.batches import run_batch, text
+from engine.datastore.keys import digest, safe_id
 from engine.events import Event
+from engine.features.links import peers_key
 from engine.features.spec import Entity, ListKind
 from engine.offers.clawbacks import Clawback, history_calls
 from engine.offers.results import HoldChange, ReservationChange
@@ -90,7 +110,7 @@ async def before_release(runtime: Runtime, tenant: str, event: Event, loaded: Lo
     """A release outcome linked at checkout, or marked by a denied checkout: void before it releases anything."""
     policy = loaded.ruleset.clawback
     linked = event.type == "order_paid" and "linked_at_checkout" in policy.on
-    denied = event.type in RELEASES and DENIED_AT_CHECKOUT in policy.on
+    denied = event.type in RELEASES and bool({DENIED_AT_CHECKOUT, SELF_FILLED_GROUP} & policy.on)
     if not (linked or denied):
         return None
     services = runtime.services
@@ -104,7 +124,9 @@ async def before_release(runtime: Runtime, tenant: str, event: Event, loaded: Lo
         "evidence",
         links_of(services.client, services.keys, tenant=tenant, event=event, denied=denied, wallets=wallets),
     )
-    marked = [link for link in links if link.cause == DENIED_AT_CHECKOUT]
+    marked = [
+        link for link in links if link.cause in (DENIED_AT_CHECKOUT, SELF_FILLED_GROUP) and link.cause in policy.on
+    ]
     links = marked or (links if linked else [])
     if not links:
         return None
@@ -147,6 +169,41 @@ async def on_denied_checkout(
     found.listed += [f"watch:{entity.value}" for entity, _, _ in marks]
     await _record(runtime, tenant, event, loaded, found)
     return found
+
+
+async def on_self_filled_group(runtime: Runtime, tenant: str, event: Event, loaded: LoadedRuleSet) -> list[Findings]:
+    """A group-buy join the rules denied, its member linked to the group's leader: void, claw back, watch both."""
+    policy, leader = loaded.ruleset.clawback, event.referrer
+    if event.type != "group_buy_join" or not leader or leader == event.customer or SELF_FILLED_GROUP not in policy.on:
+        return []
+    services = runtime.services
+    replies = await runtime.guard.call(
+        "evidence", run_batch(services.client, [("ZRANGE", peers_key(tenant, event.customer), 0, -1)])
+    )
+    if safe_id(leader) not in {text(p) for p in replies[0]}:
+        return []  # the referrer is a claim: only a member linked to her reaches her rewards
+    since = event.timestamp - timedelta(seconds=policy.window_seconds)
+    expires = event.timestamp + timedelta(seconds=policy.window_seconds)
+    values = {o.id: o.effect.value for o in loaded.ruleset.offers}
+    at, ref = event.timestamp.astimezone(UTC), event.event_id
+    out: list[Findings] = []
+    for party in sorted({leader, event.customer}):
+        found = Findings(SELF_FILLED_GROUP)
+        await _void_and_cancel(runtime, tenant, party, found, event)
+        found.clawbacks += await runtime.guard.call(
+            "evidence", services.clawbacks.against(tenant=tenant, customer=party, since=since, cause=found.cause,
+                                                   cause_event=ref, at=at, values=values),
+        )  # fmt: skip
+        mark = [(Entity.CUSTOMER, party, f"{SELF_FILLED_CAUSE}{leader}")]
+        why = f"self-filled group-buy (event {ref})"
+        await runtime.guard.call(
+            "evidence", services.store.lists.add_values(tenant=tenant, values=mark, kind=ListKind.WATCH, author=AUTHOR,
+                                                        reason=why, expires_at=expires),
+        )  # fmt: skip
+        found.listed.append("watch:customer")
+        await _record(runtime, tenant, event.model_copy(update={"customer": party}), loaded, found)
+        out.append(found)
+    return out
 
 
 async def after_outcome(

@@ -138,6 +138,9 @@ async def score_event(
     if evaluation.decision is Decision.DENY and event.type == "order":  # a denied checkout's late evidence
         with contextlib.suppress(StoreUnavailable):  # the answer stands: only the watch is not written
             await late.on_denied_checkout(runtime, tenant, event, loaded, snapshot.values.get("payment.accounts_30d"))
+    if evaluation.decision is Decision.DENY and event.type == "group_buy_join" and event.referrer:
+        with contextlib.suppress(StoreUnavailable):  # a self-filled group-buy's late evidence, as above
+            await late.on_self_filled_group(runtime, tenant, event, loaded)
     finished = time.perf_counter()
     stage = metrics.stage
     stage("features").observe(after_features - started)

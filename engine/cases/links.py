@@ -34,6 +34,13 @@ FRAUD_CAUSE = "label:fraud:"
 DENIED_CAUSE = "checkout:denied:"
 #: The clawback cause (``clawback: on``) a denied checkout acts under, and the cause of its links.
 DENIED_AT_CHECKOUT = "denied_at_checkout"
+#: The clawback cause (``clawback: on``) of a self-filled group-buy (自己拼自己, a 团长's alts): a
+#: ``group_buy_join`` the rules deny whose member is among the strong links of the join's referrer,
+#: the group's leader (api/outcomes/late.py ``on_self_filled_group``; replay: rewards.py).
+SELF_FILLED_GROUP = "self_filled_group"
+#: The cause on the watches a self-filled group puts on its leader and on the linked member: like a
+#: denied checkout's, a later release outcome of theirs releases nothing.
+SELF_FILLED_CAUSE = "group:self-filled:"
 #: The outcomes that release a held reward (``hold: until``): a denied checkout's marks stop them.
 RELEASES: frozenset[str] = frozenset({"order_paid", "store_visit"})
 #: The cause on a denied checkout's wallet when that wallet paid for more accounts than
@@ -73,11 +80,12 @@ async def links_of(
 ) -> list[Link]:
     """The event's identities that are listed because of another account (or blocked outright).
 
-    ``denied`` (the pack acts on ``denied_at_checkout``), with ``wallets``, the stored ids of the
-    payment identities the payer used (its ``links``): the payer itself, the event's wallet
+    ``denied`` (the pack acts on ``denied_at_checkout`` or ``self_filled_group``), with ``wallets``,
+    the stored ids of the payment identities the payer used (its ``links``): the payer itself, the event's wallet
     and those are checked for a denied checkout's watch
     (:data:`DENIED_CAUSE`): a payer the rules denied at checkout, or one paying from a
-    wallet that was, is linked to that checkout's customer (its own, too).
+    wallet that was, is linked to that checkout's customer (its own, too); a leader or a member of
+    a self-filled group-buy (:data:`SELF_FILLED_CAUSE`, on the customer) is linked to its leader.
     """
     located: list[tuple[Entity, str]] = []
     for entity, field in CHECKED:
@@ -113,6 +121,9 @@ async def links_of(
                 other = cause.split(":", 2)[2] or None
                 links.append(Link(entity.value, hint, kind, other, DENIED_AT_CHECKOUT))
                 continue  # the payer's own denied checkout counts too
+            if cause.startswith(SELF_FILLED_CAUSE) and index >= denied_only:  # on the customer itself
+                links.append(Link(entity.value, hint, kind, cause[len(SELF_FILLED_CAUSE) :] or None, SELF_FILLED_GROUP))
+                continue
             if index >= denied_only:
                 continue
             other = cause[len(FRAUD_CAUSE) :] if cause.startswith(FRAUD_CAUSE) else None

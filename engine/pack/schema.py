@@ -349,7 +349,13 @@ class ReviewItem(_Section):
 
 
 ClawbackCause = Literal[
-    "fraud_label", "chargeback", "refund_released", "case_denied", "linked_at_checkout", "denied_at_checkout"
+    "fraud_label",
+    "chargeback",
+    "refund_released",
+    "case_denied",
+    "linked_at_checkout",
+    "denied_at_checkout",
+    "self_filled_group",
 ]
 
 

@@ -45,7 +45,8 @@ class PackSource:
 #: were listed because of another account: engine/cases/links.py).
 Item = tuple[Event, str | None, str | None, Mapping[str, Any] | None]
 LINKED_AT_CHECKOUT = "linked_at_checkout"
-#: On a release outcome of an invitee: its strong links, so that a hold for a linked beneficiary is voided.
+#: On a release outcome of an invitee: its strong links, so that a hold for a linked beneficiary is voided;
+#: on a group-buy join naming its leader, the member's, so that a denied join linked to her voids hers.
 PEERS = "peers"
 #: One reward the new set granted (or held): beneficiary, offer, event id, event time (epoch seconds).
 GrantNote = tuple[str, str, str, float]
@@ -89,8 +90,9 @@ class Judge:
             pack.evaluate(event, self.plan.values_for(index, event.type, values), self._area)
             for index, pack in enumerate(self.packs)
         ]
+        peers = values.get(PEERS, frozenset())
         for index, (tally, evaluation) in enumerate(zip(self.tallies, evaluations, strict=True)):
-            granted = tally.add(event, truth, evaluation, family)
+            granted = tally.add(event, truth, evaluation, family, peers)
             if index == 0 and granted and self.notes_grants:
                 self._note(event, granted, tally.offers.offers)
         self.scored += 1

@@ -29,10 +29,17 @@ it for clawback (docs/review.md). Replay plays that life out in log time, in mem
   (api/outcomes/late.py ``on_denied_checkout``): a later release outcome (a paid order, a
   store visit) of that payer, or one carrying that wallet, releases nothing and voids
   instead (a farm that pays the minimum and walks in keeps no trial its checkout gave away).
-  **A linked payer**: a held reward for someone else (a referrer's gift) is voided, not
-  released, when the releasing customer is among the beneficiary's strong links (the
-  runner reads the invitee's ``{C}:lk:peers`` from the replay store for its release
-  outcome, as engine/offers/holds.py does).
+  ``self_filled_group``: a group-buy join the rules deny whose member is among the strong
+  links of the join's referrer (the group's leader: the runner reads the member's
+  ``{C}:lk:peers`` after the join is recorded, as api/outcomes/late.py does) voids the
+  pending holds of the leader and of the member, marks what they received within the window
+  and marks both for the window like a denied checkout's payer: the leader's walk-in (her
+  own trial, sold on) releases nothing. A stranger's farm joining an honest leader's open
+  group is not linked to her: her rewards stand.
+  **A linked payer**: a held reward for someone else (a referrer's gift, a group-buy leader's
+  reward on a member's join) is voided, not released, when the releasing customer is among
+  the beneficiary's strong links (the runner reads the invitee's or the member's
+  ``{C}:lk:peers`` from the replay store for its release outcome, as engine/offers/holds.py does).
   ``case_denied`` needs a reviewer: replay does not model it, so what it reports as kept
   is an upper bound.
 
@@ -55,7 +62,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.cases.links import DENIED_AT_CHECKOUT, RELEASES, WALLET_FANOUT
+from engine.cases.links import DENIED_AT_CHECKOUT, RELEASES, SELF_FILLED_GROUP, WALLET_FANOUT
 from engine.datastore.keys import safe_id
 from engine.events import Event, is_payment
 from engine.model import ClawbackPolicy, EffectType, Offer
@@ -186,6 +193,20 @@ class RewardBook:
             self._denied[f"c:{payer}"] = until
             self._void(self._parties.get(payer, []))
             self._claw_against(event.model_copy(update={"customer": payer}), DENIED_AT_CHECKOUT)
+
+    def self_filled(self, event: Event, peers: frozenset[str]) -> None:
+        """A denied join whose member is linked to its leader (``self_filled_group``): void, claw back, mark both."""
+        leader = event.referrer
+        if SELF_FILLED_GROUP not in self.policy.on or event.type != "group_buy_join" or not leader:
+            return
+        if leader == event.customer or safe_id(leader) not in peers:
+            return
+        self.tick(event.epoch)
+        until = event.epoch + self.policy.window_seconds
+        for party in sorted({leader, event.customer}):
+            self._denied[f"c:{party}"] = max(until, self._denied.get(f"c:{party}", 0.0))
+            self._void(self._parties.get(party, []))
+            self._claw_against(event.model_copy(update={"customer": party}), SELF_FILLED_GROUP)
 
     def checkout(self, event: Event) -> None:
         """Remember who paid from the checkout's wallet (the link store's payment identity, live)."""

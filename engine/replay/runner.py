@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from engine.cases.links import links_of
+from engine.cases.links import SELF_FILLED_GROUP, links_of
 from engine.datastore.batches import text
 from engine.events import SCORED_TYPES, Event
 from engine.features import outcome_device
@@ -102,6 +102,8 @@ class Replayer:
             o.hold.release_on for r in self.plan.rulesets for o in r.offers
             if o.hold is not None and o.beneficiary != "customer"
         )  # fmt: skip
+        # a denied group-buy join linked to its leader (self_filled_group): the member's strong links
+        self._self_filled = any(SELF_FILLED_GROUP in r.clawback.on for r in self.plan.rulesets)
         self._keys = KeyBuilder(box.secret)
         # the link metric ``rewards`` reads the ledger's grants: write the judge's there (ledger_feed.py)
         self._feed_grants = self.plan.reads_grants
@@ -146,7 +148,7 @@ class Replayer:
         """Whether the event's store calls depend on an answer (or change lists): no batching."""
         repeated = event.event_id in self._event_ids
         self._event_ids.add(event.event_id)
-        if event.type == "referral":
+        if event.type == "referral" or _names_leader(event):  # a group-buy leader's reward is held for her too
             self._invitees.add(event.customer)
         return (
             repeated
@@ -186,6 +188,8 @@ class Replayer:
                 values = {LINKED_AT_CHECKOUT: True}
             if record.event.type in self._releases and record.event.customer in self._invitees:
                 values = {**(values or {}), PEERS: await self._peers(record.event.customer)}
+            elif self._self_filled and values is not None and _names_leader(record.event):
+                values = {**values, PEERS: await self._peers(record.event.customer)}  # after its links are written
             items.append((record.event, record.truth, record.family, values))
             if snapshot is None and record.event.type in ("label", "chargeback"):
                 await self._lists(record.event)
@@ -230,6 +234,11 @@ class Replayer:
     async def _lists(self, event: Event) -> None:
         """What ``/v1/events`` does to the lists (``engine.outcome_lists``): fraud blocks and watches, legit lifts."""
         await apply_outcome(self.box.store, tenant=self.box.tenant, event=event, author="replay")
+
+
+def _names_leader(event: Event) -> bool:
+    """A group-buy join from someone else's share link: its referrer is the group's leader."""
+    return event.type == "group_buy_join" and bool(event.referrer) and event.referrer != event.customer
 
 
 async def replay(

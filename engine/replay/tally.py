@@ -54,8 +54,11 @@ class PackTally:
     def __post_init__(self) -> None:
         self.offers = OfferTally(zone=ZoneInfo(self.loaded.ruleset.timezone), policy=self.loaded.ruleset.clawback)
 
-    def add(self, event: Event, truth: str | None, evaluation: Evaluation, family: str | None = None) -> list[str]:
-        """Count one scored event; return the offers granted within budget."""
+    def add(
+        self, event: Event, truth: str | None, evaluation: Evaluation, family: str | None = None,
+        peers: frozenset[str] = frozenset(),
+    ) -> list[str]:  # fmt: skip
+        """Count one scored event (``peers``: a group-buy member's strong links); return the offers granted."""
         decision = evaluation.decision.value
         self.decisions[decision] += 1
         self.by_type[event.type][decision] += 1
@@ -85,6 +88,7 @@ class PackTally:
         self.offers.book.checkout(event)
         if evaluation.decision is Decision.DENY:
             self.offers.book.denied_checkout(event)  # a denied checkout's late evidence (rewards.py)
+            self.offers.book.self_filled(event, peers)  # a denied join linked to its leader (rewards.py)
         return self.offers.add(event, evaluation.offers, evaluation.eligible, family if truth is not None else None)
 
     # -- summaries ---------------------------------------------------------------------

@@ -5,12 +5,20 @@ and never comes to the studio. These pay, which is what releases a held reward:
 
 - **self-dealing, paid** (自己拼自己): a farmer fills 3-person groups with alts on 2-4 real
   phones (home Wi-Fi or mobile data), each paying the minimum from one of a few shared
-  wallets, or one payer's wallet paying for the others (代付). Some trial vouchers are sold
-  on and used (a store visit releases the hold); some payments are refunded days later.
+  wallets (1-4 per seed), or one payer's wallet paying for the others (代付). Some trial
+  vouchers are sold on and used (a store visit releases the hold); some payments are
+  refunded days later. Now and then a real buyer completes one of the groups (her events
+  are an honest parent's, in the same story).
 - **团长 farm**: a group leader opens a group every day or two for a week or more and
-  fills it from a recurring core of alts, a few fresh ones, and now and then a real friend
-  (their events are honest parents', in the same story). The alts pay the minimum from
-  the leader's few wallets; the leader's own account sits in every group.
+  fills it from a recurring core of alts, fresh ones (a per-seed share), and now and then
+  a real friend (their events are honest parents', in the same story). The alts pay the
+  minimum from the leader's few wallets (1-5 per seed), or the leader pays their orders
+  herself (代付, a per-seed share of the groups); the leader's own account sits in every
+  group.
+- Both draw per seed how far the farmer goes to make an alt look like its own person
+  (``_Kit``): a share of alts on a phone of their own instead of the farmer's main phones,
+  a share typing another address than the farm's drop point; what stays is the leader
+  behind every group, the few wallets, and accounts that never buy outside her groups.
 - **class group-buy** (honest look-alike): parents of one class form a group from the
   share link in their class chat (the leader is the event's ``referrer``), join within
   a day, each on their own phone and wallet, some on the school's NAT at pick-up; most
@@ -21,6 +29,8 @@ families re-draws no other family's knobs.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from engine.simulate.context import Sim
 from engine.simulate.honest import new_person, paid_order
@@ -41,6 +51,7 @@ def self_dealing_paid(sim: Sim) -> Unit:
     """One farmer's groups in a day or two: alts on a few phones, paying from a few wallets."""
     rng, ids, knobs = sim.rng, sim.ids, sim.knobs
     unit = sim.unit(SELF_DEALING_PAID)
+    friends = sim.unit(HONEST)  # a real buyer who completes one of the farmer's groups now and then
     t = sim.clock.moment(FARM_HOURS if rng.random() < 0.3 else PARENT_HOURS)
     most = knobs.integer("self_dealing_paid.max_phones", 2, 4, own_stream=True)
     phones = [ids.device_id() for _ in range(rng.randint(2, most))]
@@ -49,26 +60,35 @@ def self_dealing_paid(sim: Sim) -> Unit:
     home = Place.home(rng)
     ship = _ship_to(sim, home, "self_dealing_paid")
     proxy_pay = rng.random() < knobs.uniform("self_dealing_paid.daifu_share", 0.2, 0.6, own_stream=True)
-    wallets = [ids.wallet() for _ in range(rng.randint(1, 2))]
+    wallets = [ids.wallet() for _ in range(rng.randint(1, _most_wallets(sim, "self_dealing_paid", 2, 4)))]
     visit = knobs.uniform("self_dealing_paid.voucher_resold_share", 0.2, 0.7, own_stream=True)
     refund = knobs.uniform("self_dealing_paid.refund_share", 0.0, 0.4, own_stream=True)
+    kit = _Kit.draw(sim, "self_dealing_paid", phones, home_ip if wifi else None, ship)
+    friend_share = knobs.uniform("self_dealing_paid.friend_share", 0.0, 0.25, own_stream=True)
     leader = _alt(sim, t, rng.choice(phones), home_ip, ship, wallets[0])
     for _ in range(_around(sim, "self_dealing_paid.groups", 1, 3)):
         group = ids.token("gb-", 32)
-        members = [leader] + [
-            _alt(sim, t, rng.choice(phones), home_ip if wifi else ids.mobile_ip(), ship, rng.choice(wallets))
-            for _ in range(2)
-        ]
+        members: list[tuple[Unit, Person]] = [(unit, leader)]
+        for _ in range(2):
+            if rng.random() < friend_share:
+                members.append((friends, new_person(sim, t)))
+            else:
+                members.append((unit, kit.alt(sim, t, rng.choice(wallets))))
         joined = t
-        for index, member in enumerate(members):
+        for index, (story, member) in enumerate(members):
             joined += rng.uniform(1, 40) * MINUTE
-            if index and member.created >= t:
+            if story is unit and index and member.created >= t:
                 joined = _sign_up(sim, unit, member, joined)
-            unit.add(joined, "group_buy_join", member, group=group, campaign=CAMPAIGN, address=member.address,
-                     referrer=leader.customer if index else None)  # fmt: skip
+            story.add(joined, "group_buy_join", member, group=group, campaign=CAMPAIGN, address=member.address,
+                      referrer=leader.customer if index else None)  # fmt: skip
+            if story is friends:
+                paid_order(sim, friends, member, joined + rng.uniform(1, 30) * MINUTE, PRICE, campaign=CAMPAIGN)
+                member.paid = True
         payer = leader.payment if proxy_pay else None
-        _pay_and_after(sim, unit, members, joined, payer=payer, visit=visit, refund=refund)
+        alts = [m for s, m in members if s is unit]
+        _pay_and_after(sim, unit, alts, joined, payer=payer, visit=visit, refund=refund)
         t = sim.clock.daytime_after(joined, 1 * HOUR, 1.5 * DAY)
+    unit.drafts.extend(friends.drafts)  # one story, two truths: each draft keeps its own
     return unit
 
 
@@ -81,15 +101,18 @@ def group_leader_farm(sim: Sim) -> Unit:
     home_ip = ids.home_ip()
     home = Place.home(rng)
     ship = _ship_to(sim, home, "group_leader_farm")
-    wallets = [ids.wallet() for _ in range(rng.randint(1, 3))]
+    wallets = [ids.wallet() for _ in range(rng.randint(1, _most_wallets(sim, "group_leader_farm", 3, 5)))]
     phones = [ids.device_id() for _ in range(rng.randint(2, 4))]
     leader = _alt(sim, t, phones[0], home_ip, ship, wallets[0])
-    core = [_alt(sim, t, rng.choice(phones), ids.mobile_ip(), ship, rng.choice(wallets))
+    kit = _Kit.draw(sim, "group_leader_farm", phones, None, ship)
+    core = [kit.alt(sim, t, rng.choice(wallets))
             for _ in range(knobs.integer("group_leader_farm.core_alts", 3, 6, own_stream=True))]  # fmt: skip
     for alt in core:
         t = _sign_up(sim, unit, alt, t + rng.uniform(2, 30) * MINUTE)
     visit = knobs.uniform("group_leader_farm.voucher_resold_share", 0.2, 0.6, own_stream=True)
     friend_share = knobs.uniform("group_leader_farm.friend_share", 0.1, 0.35, own_stream=True)
+    fresh_share = knobs.uniform("group_leader_farm.fresh_alt_share", 0.2, 0.7, own_stream=True)
+    leader_pays = knobs.uniform("group_leader_farm.leader_pays_share", 0.0, 0.6, own_stream=True)
     for _ in range(_around(sim, "group_leader_farm.groups", 4, 10, spread=0.3)):
         group = ids.token("gb-", 32)
         t = sim.clock.daytime_after(t, 6 * HOUR, 2 * DAY)
@@ -98,11 +121,10 @@ def group_leader_farm(sim: Sim) -> Unit:
         for _ in range(2):
             if rng.random() < friend_share:
                 members.append((friends, new_person(sim, t)))
-            elif rng.random() < 0.6:
+            elif rng.random() >= fresh_share:
                 members.append((unit, rng.choice(core)))
             else:
-                fresh = _alt(sim, t, rng.choice(phones), ids.mobile_ip(), ship, rng.choice(wallets))
-                members.append((unit, fresh))
+                members.append((unit, kit.alt(sim, t, rng.choice(wallets))))
         joined = t
         for story, member in members:
             joined += rng.uniform(2, 90) * MINUTE
@@ -114,7 +136,8 @@ def group_leader_farm(sim: Sim) -> Unit:
                 paid_order(sim, friends, member, joined + rng.uniform(1, 30) * MINUTE, PRICE, campaign=CAMPAIGN)
                 member.paid = True
         alts = [leader] + [m for s, m in members if s is unit]
-        _pay_and_after(sim, unit, alts, joined, payer=None, visit=visit, refund=0.1)
+        payer = leader.payment if rng.random() < leader_pays else None  # 代付: the leader pays her alts' orders
+        _pay_and_after(sim, unit, alts, joined, payer=payer, visit=visit, refund=0.1)
     unit.drafts.extend(friends.drafts)  # one story, two truths: each draft keeps its own
     return unit
 
@@ -156,6 +179,41 @@ def _around(sim: Sim, name: str, low: int, high: int, spread: float = 0.5) -> in
     """``Knobs.around`` with the seed's value drawn on the name's own stream (no other knob moves)."""
     sim.knobs.integer(name, low, high, own_stream=True)
     return sim.knobs.around(sim.rng, name, low, high, spread)
+
+
+def _most_wallets(sim: Sim, family: str, low: int, high: int) -> int:
+    """The seed's largest number of wallets a farmer pays from (a spouse's, a parent's, a second card)."""
+    return sim.knobs.integer(f"{family}.max_wallets", low, high, own_stream=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Kit:
+    """How a farmer makes one more alt look like its own person, drawn per seed.
+
+    ``own_phone``: the share of alts on a phone of their own (a spare from the drawer, a relative's
+    old one) instead of one of the farmer's main phones; ``own_address``: the share that types
+    another address (a relative's, an office) instead of the farm's drop point; ``line``: the
+    farmer's home Wi-Fi when the alts use it, else each alt on mobile data.
+    """
+
+    phones: list[str]
+    line: str | None
+    ship: Place
+    own_phone: float
+    own_address: float
+
+    @classmethod
+    def draw(cls, sim: Sim, family: str, phones: list[str], line: str | None, ship: Place) -> _Kit:
+        knobs = sim.knobs
+        own_phone = knobs.uniform(f"{family}.own_phone_share", 0.0, 0.8, own_stream=True)
+        own_address = knobs.uniform(f"{family}.own_address_share", 0.0, 0.5, own_stream=True)
+        return cls(phones, line, ship, own_phone, own_address)
+
+    def alt(self, sim: Sim, t: float, wallet: str) -> Person:
+        rng, ids = sim.rng, sim.ids
+        device = ids.device_id() if rng.random() < self.own_phone else rng.choice(self.phones)
+        ship = Place.home(rng) if rng.random() < self.own_address else self.ship
+        return _alt(sim, t, device, self.line or ids.mobile_ip(), ship, wallet)
 
 
 def _alt(sim: Sim, t: float, device: str, ip: str, ship: Place, wallet: str) -> Person:
@@ -204,6 +262,6 @@ def _pay_and_after(
 ABUSE_UNITS = {SELF_DEALING_PAID: self_dealing_paid, GROUP_LEADER_FARM: group_leader_farm}
 LOOKALIKE_UNITS = {CLASS_GROUPBUY: class_groupbuy}
 #: Families whose stories carry honest events too (the 团长's real friends).
-MIXED_STORIES = frozenset({GROUP_LEADER_FARM})
+MIXED_STORIES = frozenset({SELF_DEALING_PAID, GROUP_LEADER_FARM})
 ABUSE_SHARES = {SELF_DEALING_PAID: 0.012, GROUP_LEADER_FARM: 0.012}
 LOOKALIKE_SHARES = {CLASS_GROUPBUY: 0.012}

@@ -360,3 +360,97 @@ async def test_an_invitee_on_the_referrers_phone_releases_no_gift_in_replay_a_fr
     assert flows["referral_tree"]["voided"] == cell(1, 50.0)  # the farmer's gift: alt1 is on his phone
     assert flows["referral_tree"]["released"] == cell(1, 0.0)  # alt1's own trial: its own visit
     assert flows["parents"]["released"] == cell(2, 50.0)  # the friend's trial and mum's gift
+
+
+# -- a denied group-buy join linked to its leader voids the leader's held trial (self_filled_group) --
+GROUP_RULE = """
+  - id: same_device_member
+    code: 1298
+    on: [group_buy_join]
+    when: device.accounts_24h >= 2 and customer.linked_accounts_30d >= 0
+    score: 80
+    reason: {zh: 同一设备的拼团成员, en: a group-buy member on another account's phone}
+"""
+
+
+def self_filled_pack(on: str) -> PackSource:
+    text = PACK % {"held": HELD, "clawback": f"clawback: {{on: [{on}], window: 30d}}"}
+    text = text.replace("features:\n", "features:\n  customer.linked_accounts_30d: {link: accounts, window: 30d}\n")
+    text = text.replace("rules:\n", "rules:\n" + GROUP_RULE.lstrip("\n"), 1)
+    trial = "    on: [signup, referral]\n    effect: {type: trial"
+    text = text.replace(trial, trial.replace("referral]", "referral, group_buy_join]"))  # a group-buy trial too
+    return PackSource({"pack.yaml": text}, BackendKind.PYTHON)
+
+
+def self_filled_world() -> list[Record]:
+    """A 团长 opens a group (her trial held) and an alt on her phone joins it; a farm's alt on its own farm
+    phone joins an honest mum's open group. Everyone who can comes in two days later."""
+    records: list[Record] = []
+
+    def add(hours: float, type_: str, customer: str, family: str, **fields: Any) -> None:
+        truth = "honest" if family == "parents" else family
+        data = {"event_id": f"g{len(records):03d}", "type": type_, "customer": customer,
+                "timestamp": (START + timedelta(hours=hours)).isoformat(), **fields}  # fmt: skip
+        records.append(Record(Event.model_validate(data), truth, family))
+
+    add(0, "group_buy_join", "lead", "group_leader_farm", device="dv-lead", group="gb-1")
+    add(0.1, "group_buy_join", "mum", "parents", device="dv-mum", group="gb-2")
+    add(0.2, "signup", "farm0", "self_dealing_paid", device="dv-farm")
+    add(0.5, "group_buy_join", "alt1", "group_leader_farm", device="dv-lead", group="gb-1", referrer="lead")
+    add(0.6, "group_buy_join", "farm1", "self_dealing_paid", device="dv-farm", group="gb-2", referrer="mum")
+    for who, family in (("lead", "group_leader_farm"), ("mum", "parents")):
+        add(48, "store_visit", who, family)
+    return records
+
+
+async def test_an_alt_on_the_leaders_phone_denied_in_her_group_voids_her_trial_a_stranger_does_not() -> None:
+    acting, blind = self_filled_pack("self_filled_group"), self_filled_pack("fraud_label")
+    summary = (await replay(self_filled_world(), acting, blind, in_process=True)).summary()
+    new, old = (
+        {f: r["rewards"]["flow"] for f, r in (s["families"]["attack"] | s["families"]["honest"]).items()}
+        for s in (summary["new"], summary["baseline"])
+    )
+    assert old["group_leader_farm"]["released"] == cell(1, 0.0)  # without it her own visit releases her trial
+    assert new["group_leader_farm"]["voided"] == cell(1, 0.0)  # alt1 is on her phone: the group is hers alone
+    assert new["group_leader_farm"]["kept"] == cell(0, 0.0)
+    # farm1 is denied in mum's group too, but shares nothing with her: her trial is released by her visit
+    assert new["parents"]["released"] == cell(1, 0.0) == old["parents"]["released"]
+    assert new["parents"]["voided"] == cell(0, 0.0)
+
+
+LEADER_GIFT = """  - id: leader_gift
+    label: 团长礼
+    tiers: [occasional]
+    on: [group_buy_join]
+    beneficiary: referrer
+    effect: {type: gift, value: 50, description: 好友到店拍摄后赠送团长精修照片}
+    hold: {until: store_visit, void_after: 30d}
+"""
+
+
+async def test_a_leaders_gift_is_not_released_by_an_alt_on_her_phone_a_friend_releases_it() -> None:
+    text = PACK % {"held": HELD, "clawback": CLAWBACK}
+    text = text.replace("features:\n", "features:\n  customer.linked_accounts_30d: {link: accounts, window: 30d}\n")
+    text = text.replace(
+        "    on: [signup]\n    when: device.accounts_24h >= 1000",
+        "    on: [signup, group_buy_join]\n    when: customer.linked_accounts_30d >= 1000",
+    )  # links read
+    text = text.replace("offers:\n", "offers:\n" + LEADER_GIFT, 1)
+    records: list[Record] = []
+
+    def add(hours: float, type_: str, customer: str, family: str, **fields: Any) -> None:
+        truth = "honest" if family == "parents" else family
+        data = {"event_id": f"l{len(records):03d}", "type": type_, "customer": customer,
+                "timestamp": (START + timedelta(hours=hours)).isoformat(), **fields}  # fmt: skip
+        records.append(Record(Event.model_validate(data), truth, family))
+
+    add(0, "group_buy_join", "lead", "group_leader_farm", device="dv-lead", group="gb-1")
+    add(0.5, "group_buy_join", "alt1", "group_leader_farm", device="dv-lead", group="gb-1", referrer="lead")
+    add(0.6, "group_buy_join", "friend", "parents", device="dv-friend", group="gb-1", referrer="lead")
+    add(48, "store_visit", "alt1", "group_leader_farm")  # the alt's voucher, sold on and used
+    add(49, "store_visit", "friend", "parents")
+    summary = (await replay(records, PackSource({"pack.yaml": text}, BackendKind.PYTHON), in_process=True)).summary()
+    families = summary["new"]["families"]
+    flows = {f: r["rewards"]["flow"] for f, r in (families["attack"] | families["honest"]).items()}
+    assert flows["group_leader_farm"]["voided"] == cell(1, 50.0)  # her gift on alt1's visit: alt1 is on her phone
+    assert flows["parents"]["released"] == cell(1, 50.0)  # the friend's visit releases the leader's gift

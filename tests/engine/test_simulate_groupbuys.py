@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from engine.simulate.context import Sim
 from engine.simulate.generate import SimulationConfig, simulate
 from engine.simulate.groupbuy_farms import CLASS_GROUPBUY, GROUP_LEADER_FARM, SELF_DEALING_PAID
 from tests.engine.sim_helpers import by_family
@@ -79,3 +80,51 @@ def test_a_class_group_buy_joins_from_the_share_link_and_pays_from_its_own_walle
 def test_the_default_mix_is_unchanged_unless_the_set_is_asked_for() -> None:
     plain = {r["family"] for r in simulate(SimulationConfig(events=3000, seed=5))}
     assert not plain & {SELF_DEALING_PAID, GROUP_LEADER_FARM, CLASS_GROUPBUY}
+
+
+def _farm_groups(log: list[dict[str, Any]], family: str) -> dict[str, list[dict[str, Any]]]:
+    """Each group a farm's leader opened: its joins, whoever's story they belong to."""
+    joins = of_type(log, "group_buy_join")
+    opened = {r["group"] for r in joins if r["family"] == family and not r.get("referrer")}
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in log:
+        if r["type"] == "group_buy_join" and r["group"] in opened:
+            out[r["group"]].append(r)
+    return out
+
+
+def test_a_group_leader_pays_some_of_her_alts_orders_and_gives_some_alts_a_phone_of_their_own(
+    families: Any, log: list[dict[str, Any]]
+) -> None:
+    farm = families[GROUP_LEADER_FARM]
+    leaders = {r["customer"] for r in of_type(farm, "group_buy_join") if not r.get("referrer")}
+    leader_wallets = {r["payment"] for r in of_type(farm, "order") if r["customer"] in leaders}
+    paid_by_leader = {r["customer"] for r in of_type(farm, "order") if r["payment"] in leader_wallets} - leaders
+    assert paid_by_leader  # 代付: the leader's wallet pays an alt's order
+    leader_phones = {r["device"] for r in of_type(farm, "group_buy_join") if r["customer"] in leaders}
+    alts = [r for r in of_type(farm, "group_buy_join") if r.get("referrer")]
+    own = {r["customer"] for r in alts if r["device"] not in leader_phones}
+    assert own  # some alts on a phone the leader never used
+    assert len({r["payment"] for r in of_type(farm, "order")}) >= 2  # more than one wallet behind the farm
+
+
+def test_real_buyers_complete_some_self_dealing_groups_and_are_honest() -> None:
+    mixed = list(simulate(SimulationConfig(events=EVENTS, seed=3, family_sets=("groupbuys",))))
+    joins = [j for g in _farm_groups(mixed, SELF_DEALING_PAID).values() for j in g]
+    truths = Counter(j["truth"] for j in joins)
+    assert truths[SELF_DEALING_PAID] > truths["honest"] > 0  # a real buyer now and then, her events honest
+    honest = {j["customer"] for j in joins if j["truth"] == "honest"}
+    assert {r["customer"] for r in mixed if r["type"] == "order_paid" and r["customer"] in honest} == honest
+
+
+def test_how_far_a_farm_hides_its_alts_is_drawn_per_seed() -> None:
+    drawn = []
+    for seed in (1, 3, 6):
+        sim = Sim.create(seed, SimulationConfig().start, 14)
+        list(simulate(SimulationConfig(events=6000, seed=seed, family_sets=("groupbuys",)), sim))
+        drawn.append(
+            tuple(sim.knobs.values[f"{f}.{k}"] for f in (SELF_DEALING_PAID, GROUP_LEADER_FARM)
+                  for k in ("own_phone_share", "own_address_share", "max_wallets"))
+        )  # fmt: skip
+        assert 0 <= sim.knobs.values[f"{GROUP_LEADER_FARM}.leader_pays_share"] <= 0.6
+    assert len(set(drawn)) == 3
