@@ -8,8 +8,10 @@ with their latest time, engine/features/entity_hash.py) and answers how many of 
 event included, stand at one regular gap from each other back from the event:
 
 - a gap ``g`` from 10 seconds to 10 minutes back from the event to one sighting, then back
-  from that sighting as long as one lies ``g`` before it, within ``max(3 s, 3% of g)``
-  (the nearest one); jitter does not add up, each step is measured from the one found;
+  from that sighting as long as one lies ``g`` before it, within ``max(4 s, 4% of g)``
+  (the nearest one), ``g`` becoming the run's mean gap so far after each step: jitter does
+  not add up (each step is measured from the one found), and one jittered first gap does not
+  set the clock;
 - a run counts only when it is at least half of the sightings from its first to the event:
   a lunch-hour wave of thirty sign-ups on one campus puts a sighting near any gap by chance,
   a script at night or among a handful of honest sign-ups stands out;
@@ -29,7 +31,8 @@ from collections.abc import Iterable
 
 MIN_GAP_MS = 10_000
 MAX_GAP_MS = 600_000
-TOLERANCE_MS = 3_000
+TOLERANCE_MS = 4_000
+TOLERANCE_PERCENT = 4
 
 
 def cadence(sightings: Iterable[int], t: int, low: int) -> int:
@@ -42,15 +45,16 @@ def cadence(sightings: Iterable[int], t: int, low: int) -> int:
             break
         if gap < MIN_GAP_MS:
             continue
-        tolerance = max(TOLERANCE_MS, gap * 3 // 100)
         length, at, start = 2, times[j], j
         while True:
             target = at - gap
+            tolerance = max(TOLERANCE_MS, gap * TOLERANCE_PERCENT // 100)
             near = [i for i in range(start) if abs(times[i] - target) <= tolerance]
             if not near:
                 break
             start = min(near, key=lambda i: (abs(times[i] - target), -i))
             length, at = length + 1, times[start]
+            gap = (t - at) // (length - 1)  # the run's mean gap so far: one step's jitter does not set it
         if length > best and 2 * length >= len(times) - start + 1:
             best = length
     return best

@@ -274,8 +274,9 @@ end
 -- The longest machine-regular run of sightings ending at the event (engine/features/cadence.py is the
 -- reference, tested against this): the distinct stream's sightings {v1, at1, ...} (latest first) after
 -- `low` and before t; a gap g (10 s - 10 min) back from t, then as far back as each step finds a
--- sighting g (+-max(3 s, 3% of g)) before the last one found. A run counts only when it is at least half
--- the sightings from its start to the event: a dense honest wave forms runs by chance.
+-- sighting g (+-max(4 s, 4% of g)) before the last one found, g then the run's mean gap so far. A run
+-- counts only when it is at least half the sightings from its start to the event: a dense honest wave
+-- forms runs by chance.
 local function cadence(arr, low)
   local ts = {}
   for k = #arr, 2, -2 do
@@ -288,9 +289,9 @@ local function cadence(arr, low)
     local g = t - ts[j]
     if g > 600000 then break end
     if g >= 10000 then
-      local tol = math.max(3000, math.floor(g * 3 / 100))
       local n, cur, ci = 2, ts[j], j
       while true do
+        local tol = math.max(4000, math.floor(g * 4 / 100))
         local target, pick, pi = cur - g, nil, nil
         for i = ci - 1, 1, -1 do
           local d = ts[i] - target
@@ -299,6 +300,7 @@ local function cadence(arr, low)
         end
         if not pick then break end
         n, cur, ci = n + 1, pick, pi
+        g = math.floor((t - cur) / (n - 1))  -- the run's mean gap so far
       end
       if n > best and 2 * n >= #ts - ci + 2 then best = n end
     end

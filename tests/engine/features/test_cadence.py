@@ -153,7 +153,7 @@ async def test_a_rack_across_images_and_exits_reads_its_run(backend: Backend, te
     store = backend.store()
     models = ("SM-G9860 Build/SAMSUNG10.993", "V1916A Build/VIVO10.579", "PCLM10 Build/OPPO10.730")
     seen = []
-    for k, ms in enumerate(_clock(128, 1.2, 7, seed=9)):
+    for k, ms in enumerate(_clock(128, 2.5, 7, seed=9)):
         agent = f"Mozilla/5.0 (Linux; Android 10; {models[k % 3]}; wv) MicroMessenger/8.0.47"
         signup = Event(
             event_id=f"rack{k}",
