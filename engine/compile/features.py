@@ -137,9 +137,11 @@ def _windowed(name: str, item: FeatureItem, attributes: Mapping[str, Type], prob
             problems.add(
                 "sum", Code.TYPE_MISMATCH, f"can only sum 'amount' or a number attribute (attr.<name>), not '{field}'"
             )
-    elif aggregate is Aggregate.DISTINCT:
-        distinct = _entity(item.distinct, "distinct", problems)
+    elif aggregate in (Aggregate.DISTINCT, Aggregate.CADENCE):
+        distinct = _entity(item.distinct or item.cadence, key, problems)
         field = distinct.value if distinct else None
+        if aggregate is Aggregate.CADENCE and item.approx:
+            problems.add("approx", Code.INVALID_VALUE, "a cadence reads exact sightings: drop 'approx'")
     if by is None:
         return None
     return WindowedFeature(name, aggregate, by, window, on, field, item.approx, item.unit, item.exact)
@@ -325,6 +327,7 @@ _BUILDERS: dict[str, Callable[[str, FeatureItem, Mapping[str, Type], _Problems],
     "count": _windowed,
     "sum": _windowed,
     "distinct": _windowed,
+    "cadence": _windowed,
     "first_seen": _windowed,
     "last_seen": _windowed,
     "group": _group,

@@ -65,6 +65,7 @@ NAMESPACE: dict[Entity, str] = {
     Entity.LINE_MODEL: "lmd",
     Entity.SUBNET_HANDSET: "shs",
     Entity.BRANCH: "brn",
+    Entity.PLATFORM: "plf",
     Entity.GROUP: "grp",
     Entity.CAMPAIGN: "cmp",
     Entity.COUPON: "cpn",
@@ -187,7 +188,17 @@ _VALUE_OF: dict[Entity, Callable[[Event], str | None]] = {
     Entity.LINE_MODEL: lambda event: line_model(event.ip, device_model(_user_agent(event))),
     Entity.SUBNET_HANDSET: lambda event: subnet_handset(event.ip, _user_agent(event)),
     Entity.BRANCH: lambda event: _branch(event),
+    Entity.PLATFORM: lambda event: platform(_user_agent(event)),
 }
+
+
+def platform(user_agent: str | None) -> str | None:
+    """``android`` when the user agent names an Android model and build, ``ios`` for an iPhone or iPad, else None."""
+    if not user_agent:
+        return None
+    if device_model(user_agent) is not None:
+        return "android"
+    return "ios" if "iPhone" in user_agent or "iPad" in user_agent else None
 
 
 def _user_agent(event: Event) -> str | None:

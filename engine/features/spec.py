@@ -54,6 +54,10 @@ class Entity(StrEnum):
     # the branch of a merchant with several stores, as the storefront names it in ``attributes.branch``
     # (docs/api.md, "Branches"): a person taking every branch's newcomer offer under branch-local ids
     BRANCH = "branch"
+    # the phone's platform the SDK's user agent names: ``android`` (an Android model and build) or ``ios``
+    # (iPhone, iPad); none otherwise. One key per tenant and platform: a cloud-phone rack's script clock
+    # shows across all of its images and exits, on the platform every cloud phone runs (Android)
+    PLATFORM = "platform"
 
 
 #: Entities that carry personal data: stored only as keyed hashes (HMAC).
@@ -81,6 +85,9 @@ class Aggregate(StrEnum):
     DISTINCT = "distinct"
     FIRST_SEEN = "first_seen"
     LAST_SEEN = "last_seen"
+    # the longest machine-regular run of sightings ending at the event (engine/features/cadence.py):
+    # kept in the same stream as a ``distinct`` of the same entity, field and event types
+    CADENCE = "cadence"
 
 
 class ReferralMetric(StrEnum):

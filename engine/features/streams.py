@@ -67,7 +67,7 @@ def windowed_suffix(spec: WindowedFeature) -> str:
             return f"sum:{spec.by.value}:{on}:{spec.field}"
         case Aggregate.DISTINCT if spec.approx:
             return f"hll:{spec.by.value}:{on}:{spec.field}:{spec.window_seconds}"
-        case Aggregate.DISTINCT:
+        case Aggregate.DISTINCT | Aggregate.CADENCE:  # a cadence reads a distinct stream's sightings
             return f"dst:{spec.by.value}:{on}:{spec.field}"
         case _:
             return f"seen:{spec.by.value}:{on}"
@@ -101,13 +101,14 @@ class Stream:
     unit_ms: int = 0  # S: the age's unit
     counts: bool = True  # B: count (adds 1), else a sum (adds the field's number)
     distinct_of: Entity | None = None  # D: the entity whose id it counts
+    cadence: bool = False  # D: read as the longest regular run of sightings (cadence.py), not a count
 
 
 def in_entity_hash(spec: FeatureSpec) -> bool:
     """Whether a spec is a stream of its entity's hash: bucketed, exact distinct, first / last seen."""
     if not isinstance(spec, WindowedFeature):
         return False
-    if spec.aggregate is Aggregate.DISTINCT:
+    if spec.aggregate in (Aggregate.DISTINCT, Aggregate.CADENCE):
         return not spec.approx
     return spec.bucketed or spec.aggregate in (Aggregate.FIRST_SEEN, Aggregate.LAST_SEEN)
 
@@ -128,9 +129,11 @@ def _stream(index: int, spec: WindowedFeature, window_ms: int) -> Stream:
     if spec.aggregate in (Aggregate.FIRST_SEEN, Aggregate.LAST_SEEN):
         which = 1 if spec.aggregate is Aggregate.FIRST_SEEN else 2
         return Stream(index, spec, spec.on, "S", name, window_ms, which=which, unit_ms=UNIT_SECONDS[spec.unit] * 1000)
-    if spec.aggregate is Aggregate.DISTINCT:
+    if spec.aggregate in (Aggregate.DISTINCT, Aggregate.CADENCE):
         low = UNBOUNDED if spec.window_seconds is None else spec.window_seconds * 1000
-        return Stream(index, spec, spec.on, "D", name, window_ms, low_back=low, distinct_of=field_entity(spec.field))
+        cadence = spec.aggregate is Aggregate.CADENCE
+        entity = field_entity(spec.field)
+        return Stream(index, spec, spec.on, "D", name, window_ms, low_back=low, distinct_of=entity, cadence=cadence)
     width_s = bucket_width_s(spec.window_seconds or 0)
     return Stream(
         index, spec, spec.on, "B", name, window_ms, width=width_s * 1000, keep=bucket_keep_ms(width_s, window_ms),

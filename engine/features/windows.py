@@ -236,8 +236,8 @@ def _emit_streams(builder: RequestBuilder, entity: Entity, streams: tuple[Stream
                 stream = [kind, name, DISTINCT_CAP, trim, member]
                 if member:
                     needs = settings.history_ttl_s * 1000 if window_ms < 0 else window_ms + slack
-            if read:
-                stream.extend((s.index, -1 if s.low_back < 0 else read_t - s.low_back))
+            if read:  # a cadence's read is sent as its negative index (plan.lua, op EH)
+                stream.extend((-s.index if s.cadence else s.index, -1 if s.low_back < 0 else read_t - s.low_back))
         else:
             width = s.width
             if stream is None:

@@ -194,11 +194,16 @@ class OfferItem(_Section):
 
 
 class FeatureItem(_Section):
-    """Exactly one aggregate key (count, sum, distinct, first_seen, last_seen, referral, group, link)."""
+    """Exactly one aggregate key (count, sum, distinct, cadence, first_seen, last_seen, referral, group, link)."""
 
     count: list[str] | str | None = None
     sum: str | None = None
     distinct: str | None = None
+    cadence: str | None = Field(
+        None,
+        description="the longest machine-regular run of this entity's sightings ending at the event "
+        "(a script's clock: docs/features.md, 'Cadence')",
+    )
     first_seen: bool | None = None
     last_seen: bool | None = None
     referral: ReferralMetric | None = None
@@ -245,7 +250,7 @@ class FeatureItem(_Section):
         return next(k for k in AGGREGATE_KEYS if getattr(self, k) not in (None, False))
 
 
-AGGREGATE_KEYS = ("count", "sum", "distinct", "first_seen", "last_seen", "referral", "group", "link")
+AGGREGATE_KEYS = ("count", "sum", "distinct", "cadence", "first_seen", "last_seen", "referral", "group", "link")
 
 
 class DecisionItem(_Section):

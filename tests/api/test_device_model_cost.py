@@ -17,6 +17,7 @@ from tests.api.test_round_trips import cost
 RULES = Path(__file__).resolve().parents[2] / "rules"
 ANDROID = "Mozilla/5.0 (Linux; Android 14; PHM110 Build/UKQ1.230924.001; wv) MicroMessenger/8.0.47"
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) MicroMessenger/8.0.50"
+OTHER_ANDROID = "Mozilla/5.0 (Linux; Android 13; V2219A Build/TP1A.220624.014; wv) MicroMessenger/8.0.47"
 
 
 async def _calls(redis_client: Redis) -> int:
@@ -30,8 +31,9 @@ async def test_a_sign_up_naming_its_model_costs_no_round_trip_and_two_calls(
     make_api: MakeApi, redis_client: Redis
 ) -> None:
     async with make_api(rules_path=RULES) as api:
-        for n in range(2):  # warm the composite scripts
-            await cost(api, event("signup", customer=f"warm{n}", device=f"w{n}", attributes={"user_agent": IPHONE}))
+        # warm the composite scripts and both platforms' hashes (platform.signup_cadence_1h): another model
+        for n, warm in enumerate((IPHONE, OTHER_ANDROID)):
+            await cost(api, event("signup", customer=f"warm{n}", device=f"w{n}", attributes={"user_agent": warm}))
         spent = {}
         for label, agent in (("iphone", IPHONE), ("android", ANDROID)):
             before = await _calls(redis_client)

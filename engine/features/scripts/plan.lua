@@ -272,6 +272,43 @@ local function distinct_add(arr, member, trim, cap)
   return new
 end
 
+-- The longest machine-regular run of sightings ending at the event (engine/features/cadence.py is the
+-- reference, tested against this): the distinct stream's sightings {v1, at1, ...} (latest first) after
+-- `low` and before t; a gap g (10 s - 10 min) back from t, then as far back as each step finds a
+-- sighting g (+-max(4 s, 4% of g)) before the last one found, g then the run's mean gap so far. A run
+-- counts only when it is at least half the sightings from its start to the event: a dense honest wave
+-- forms runs by chance.
+local function cadence(arr, low)
+  local ts = {}
+  for k = #arr, 2, -2 do
+    local at = arr[k]
+    if at > low and at < t then ts[#ts + 1] = at end
+  end
+  table.sort(ts)
+  local best = 1
+  for j = #ts, 1, -1 do
+    local g = t - ts[j]
+    if g > 600000 then break end
+    if g >= 10000 then
+      local n, cur, ci = 2, ts[j], j
+      while true do
+        local tol = math.max(4000, math.floor(g * 4 / 100))
+        local target, pick, pi = cur - g, nil, nil
+        for i = ci - 1, 1, -1 do
+          local d = ts[i] - target
+          if d < -tol then break end
+          if d <= tol and (pick == nil or math.abs(d) < math.abs(pick - target)) then pick, pi = ts[i], i end
+        end
+        if not pick then break end
+        n, cur, ci = n + 1, pick, pi
+        g = math.floor((t - cur) / (n - 1))  -- the run's mean gap so far
+      end
+      if n > best and 2 * n >= #ts - ci + 2 then best = n end
+    end
+  end
+  return best
+end
+
 -- Op EH at A[i]: key ttl count, then `count` streams flat, each its length and its items
 -- (nested arrays cost cjson a table each: flat, the ops of a shipped-pack event decode in ~60% of
 -- the time). Reads every stream of one entity with one HMGET, applies this event, fills the values
@@ -279,7 +316,7 @@ end
 -- (field `_e`) is short of now + ttl, by ttl + a quantum. A stream at A[o] (its length), items
 -- A[o + 1]...:
 --   B field width ring add hi (idx lo)...     bucket ring (count / sum; add 0: none)
---   D field cap trim member (idx low)...      newest distinct values (member '': none)
+--   D field cap trim member (idx low)...      newest distinct values (member '': none; idx < 0: a cadence)
 --   S field write (idx which unit)...         first (which 1) / last (2) sight
 -- Returns the index of the op after it.
 local function entity_hash(key, ttl, count, o)
@@ -320,10 +357,14 @@ local function entity_hash(key, ttl, count, o)
       arr = arr or {}
       for r = b + 6, last, 2 do
         local low, c = A[r + 1], 0
-        for k = 2, #arr, 2 do
-          if arr[k] > low then c = c + 1 else break end
+        if A[r] < 0 then  -- a cadence (its index sent negative): the run, not the count
+          vals[-A[r]] = cadence(arr, low)
+        else
+          for k = 2, #arr, 2 do
+            if arr[k] > low then c = c + 1 else break end
+          end
+          vals[A[r]] = c
         end
-        vals[A[r]] = c
       end
     else
       for r = b + 4, last, 3 do

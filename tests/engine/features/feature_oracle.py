@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from engine.events import Event, email_domain, ip_subnet, phone_block, phone_segment
+from engine.features.cadence import cadence
 from engine.features.spec import (
     UNIT_SECONDS,
     Aggregate,
@@ -59,7 +60,18 @@ def value_of(event: Event, entity: Entity) -> str | None:
         Entity.LINE_MODEL: _line_model(event),
         Entity.SUBNET_HANDSET: _subnet_handset(event),
         Entity.BRANCH: _branch(event),
+        Entity.PLATFORM: _platform(event),
     }[entity]
+
+
+def _platform(event: Event) -> str | None:
+    """``android`` when the user agent names an Android model and build, ``ios`` for an iPhone or iPad."""
+    agent = _user_agent(event)
+    if agent is None:
+        return None
+    if device_model(agent) is not None:
+        return "android"
+    return "ios" if "iPhone" in agent or "iPad" in agent else None
 
 
 def _line_model(event: Event) -> str | None:
@@ -136,7 +148,19 @@ class Oracle:
         if spec.aggregate is Aggregate.SUM:
             return sum(e.amount or 0.0 for e in inside)
         entity = Entity(spec.field or "customer")
+        if spec.aggregate is Aggregate.CADENCE:
+            return self.cadence(entity, feeding, t, low)
         return len({value_of(e, entity) for e in inside if value_of(e, entity) is not None})
+
+    def cadence(self, entity: Entity, feeding: list[Event], t: int, low: int) -> int:
+        """The run of the newest 32 values' latest sightings (the event's own among them) before t."""
+        latest: dict[str, int] = {}
+        for e in feeding:
+            value = value_of(e, entity)
+            if value is not None:
+                latest[value] = max(latest.get(value, ms(e)), ms(e))
+        kept = sorted(latest.values(), reverse=True)[:32]
+        return cadence(kept, t, low)
 
     def distinct_between(self, spec: WindowedFeature, event: Event, window_ms: int) -> int:
         """Exact distinct count over an arbitrary window (bounds for the HyperLogLog one)."""
