@@ -22,6 +22,26 @@ RULES = Path(__file__).resolve().parents[2] / "rules"
 FEATURE = "  line_model.signup_accounts_30d:"
 
 
+def _drop_campus_clause(rules: Path) -> None:
+    """1411/1412's campus-wave clause reads the line model: drop it, and the pack-case steps that set it."""
+    lines = rules.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if "and not (coalesce(ip.signups_1h, 0) >= 10" in line:  # the clause's two lines
+            index += 2
+            continue
+        if "features:" in line and "line_model.signup_accounts_30d" in line:  # a step: event, features, expect
+            kept.pop()
+            index += 2
+            continue
+        kept.append(line)
+        index += 1
+    assert not any("line_model" in line for line in kept)
+    rules.write_text("".join(kept), encoding="utf-8")
+
+
 def _without_line_model(tmp_path: Path) -> Path:
     """The shipped pack minus ``line_model.signup_accounts_30d`` and rule 1248 (with its pack case and scenarios)."""
     pack = tmp_path / "rules"
@@ -38,6 +58,7 @@ def _without_line_model(tmp_path: Path) -> Path:
     text = text[:start] + text[end:]
     case = text.index("  - name: a drip phone whose id is reset per account")  # its pack case, the file's last
     risk.write_text(text[:case], encoding="utf-8")
+    _drop_campus_clause(pack / "risk" / "device_farms.yaml")
     scenarios = pack / "scenarios" / "slow_drip.yaml"  # and its two scenarios, the file's last
     text = scenarios.read_text(encoding="utf-8")
     scenarios.write_text(text[: text.index("  - name: a farmer's one phone on the home line")], encoding="utf-8")
