@@ -10,12 +10,11 @@ model rare. iPhones name no model: an iPhone wave is never one model.
 from __future__ import annotations
 
 import random
-from datetime import timedelta
 
 import pytest
+from agent_events import agent_event
 from feature_backends import Backend
 from feature_oracle import Oracle
-from feature_stream import START
 
 from engine.events import Event
 from engine.features.keys import entity_value
@@ -39,7 +38,6 @@ HOUR = WindowedFeature(
     field="device",
 )
 SPECS = (TEN_MINUTES, HOUR)
-_n = iter(range(100_000))
 
 OPPO = "Mozilla/5.0 (Linux; Android 14; PHM110 Build/UKQ1.230924.001; wv) AppleWebKit/537.36 MicroMessenger/8.0.47"
 OPPO_OTHER_BUILD = OPPO.replace("UKQ1.230924.001", "TP1A.220905.001")
@@ -48,15 +46,8 @@ IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605
 
 
 def _event(kind: str, device: str, user_agent: str | None, seconds: float, customer: str | None = None) -> Event:
-    return Event(
-        event_id=f"mdl{next(_n)}",
-        type=kind,
-        customer=customer or f"c{next(_n)}",
-        device=device,
-        campaign="newcomer_gift" if kind == "coupon_claim" else None,
-        attributes={} if user_agent is None else {"user_agent": user_agent},
-        timestamp=START + timedelta(seconds=seconds),
-    )
+    """Sign up (or claim) from this device, with no ip; a new customer per event unless named."""
+    return agent_event("mdl", kind, user_agent, seconds, customer=customer, device=device)
 
 
 async def _read(backend: Backend, tenant: str, event: Event) -> tuple[object, object]:

@@ -11,12 +11,11 @@ An iPhone names no model, and an event without an ip has no line: both have no l
 from __future__ import annotations
 
 import random
-from datetime import timedelta
 
 import pytest
+from agent_events import agent_event
 from feature_backends import Backend
 from feature_oracle import Oracle
-from feature_stream import START
 
 from engine.events import Event
 from engine.features.keys import entity_value, normalize
@@ -32,7 +31,6 @@ MONTH = WindowedFeature(
 )
 SPECS = (MONTH,)
 DAY = 86400.0
-_n = iter(range(100_000))
 
 OPPO = "Mozilla/5.0 (Linux; Android 14; PHM110 Build/UKQ1.230924.001; wv) AppleWebKit/537.36 MicroMessenger/8.0.47"
 OPPO_OTHER_BUILD = OPPO.replace("UKQ1.230924.001", "TP1A.220905.001")
@@ -44,16 +42,8 @@ HOME = "60.177.224.82"
 def _event(
     kind: str, customer: str, user_agent: str | None, seconds: float, ip: str | None = HOME, device: str | None = None
 ) -> Event:
-    return Event(
-        event_id=f"lmd{next(_n)}",
-        type=kind,
-        customer=customer,
-        device=device or f"d{next(_n)}",  # a new device id per event unless named: the reset phone
-        ip=ip,
-        campaign="newcomer_gift" if kind == "coupon_claim" else None,
-        attributes={} if user_agent is None else {"user_agent": user_agent},
-        timestamp=START + timedelta(seconds=seconds),
-    )
+    """Sign up (or claim) on the home line; a new device id per event unless named: the reset phone."""
+    return agent_event("lmd", kind, user_agent, seconds, customer=customer, device=device, ip=ip)
 
 
 async def _read(backend: Backend, tenant: str, event: Event) -> object:

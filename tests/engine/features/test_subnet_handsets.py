@@ -12,12 +12,11 @@ an event without an ip, has no subnet-handset.
 from __future__ import annotations
 
 import random
-from datetime import timedelta
 
 import pytest
+from agent_events import agent_event
 from feature_backends import Backend
 from feature_oracle import Oracle
-from feature_stream import START
 
 from engine.events import Event
 from engine.features.keys import entity_value, normalize
@@ -59,7 +58,6 @@ LAST = WindowedFeature(
 )
 SPECS = (MONTH, DAY_COUNT, FIRST, LAST)
 DAY = 86400.0
-_n = iter(range(100_000))
 
 HUAWEI = (
     "Mozilla/5.0 (Linux; Android 12; NOH-AN00 Build/HUAWEI12; wv) AppleWebKit/537.36 (KHTML, like Gecko)"
@@ -81,16 +79,8 @@ POOL = "117.136.12."  # a carrier's 4G pool: a new address per request
 def _event(
     kind: str, customer: str, user_agent: str | None, seconds: float, ip: str | None = POOL + "7", device: str = ""
 ) -> Event:
-    return Event(
-        event_id=f"shs{next(_n)}",
-        type=kind,
-        customer=customer,
-        device=device or f"d{next(_n)}",  # a new device id per event unless named: the reset phone
-        ip=ip,
-        campaign="newcomer_gift" if kind == "coupon_claim" else None,
-        attributes={} if user_agent is None else {"user_agent": user_agent},
-        timestamp=START + timedelta(seconds=seconds),
-    )
+    """Sign up (or claim) on the 4G pool; a new device id per event unless named: the reset phone."""
+    return agent_event("shs", kind, user_agent, seconds, customer=customer, device=device, ip=ip)
 
 
 async def _read(backend: Backend, tenant: str, event: Event) -> dict[str, object]:
