@@ -36,19 +36,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
 import engine.features.store as store_module  # noqa: E402
-from api.app import create_app  # noqa: E402
-from api.settings import Settings  # noqa: E402
 from engine.compile.pack import load_ruleset  # noqa: E402
 from engine.datastore.embedded import EmbeddedRedis  # noqa: E402
 from engine.events import Event  # noqa: E402
 from engine.features.builder import RequestBuilder, StoreSettings  # noqa: E402
 from engine.features.keys import KeyBuilder  # noqa: E402
 from engine.features.plan import compile_plan  # noqa: E402
-from ops.bench.redis_score import KEY, bodies  # noqa: E402
+from ops.bench.parts.in_process import SECRET, in_process_app  # noqa: E402
+from ops.bench.redis_score import bodies  # noqa: E402
 
 SOURCE = (ROOT / "engine/features/scripts/plan.lua").read_text("utf-8")
 Recorded = tuple[list[str], list[Any]]
@@ -248,8 +246,6 @@ async def timed(url: str, calls: list[Recorded], warm: int = 0) -> dict[str, tup
 
 async def record(url: str, rules: str, data: Path, posts: list[bytes]) -> list[Recorded]:
     """Post the events to the real app and keep every plan.lua call the store made, in order."""
-    settings = Settings(rules_path=Path(rules), redis_url=url, data_dir=data, secret="bench-secret-0123456789",
-                        api_keys=f"{KEY}:bench:score", watch_rules=False)  # fmt: skip
     calls: list[Recorded] = []
     original = store_module._call
 
@@ -260,13 +256,9 @@ async def record(url: str, rules: str, data: Path, posts: list[bytes]) -> list[R
 
     store_module._call = recording  # type: ignore[assignment]  # the bench's own tap on the real calls
     try:
-        app = create_app(settings)
-        headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-                for body in posts:
-                    (await client.post("/v1/score", content=body, headers=headers)).raise_for_status()
+        async with in_process_app(rules, url, data) as app:
+            for body in posts:
+                await app.post(body)
     finally:
         store_module._call = original  # type: ignore[assignment]
     return calls
@@ -311,7 +303,7 @@ def construction(rules: str, posts: list[bytes], repeats: int = 5) -> float:
     """
     ruleset = load_ruleset(Path(rules))
     events = [Event.model_validate_json(body) for body in posts]
-    keys, settings = KeyBuilder(b"bench-secret-0123456789"), StoreSettings()
+    keys, settings = KeyBuilder(SECRET.encode()), StoreSettings()
     plans = {kind: compile_plan(specs) for kind, specs in ruleset.feature_plan.items()}
 
     def build() -> None:

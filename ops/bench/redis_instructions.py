@@ -53,14 +53,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import hiredis  # noqa: E402
-import httpx  # noqa: E402
 
-from api.app import create_app  # noqa: E402
-from api.settings import Settings  # noqa: E402
 from engine.datastore.compose import parts_of as compose_parts  # noqa: E402
 from engine.datastore.embedded import EmbeddedRedis, find_redis_server  # noqa: E402
 from engine.datastore.wire import pack  # noqa: E402
-from ops.bench.redis_score import KEY, _composite_name, bodies, script_names  # noqa: E402
+from ops.bench.parts.in_process import in_process_app  # noqa: E402
+from ops.bench.redis_score import _composite_name, bodies, script_names  # noqa: E402
 
 Command = list[bytes]
 #: Commands not replayed: connection set-up the replay's own connection does not need, and nothing that blocks.
@@ -126,19 +124,13 @@ async def record(rules: str, data: Path, socket_path: str, posts: list[bytes]) -
     """Post the events to the real app one at a time; every command it sent, by event."""
     stream = Stream()
     proxy, port = await _proxy(stream, socket_path)
-    settings = Settings(rules_path=Path(rules), redis_url=f"redis://127.0.0.1:{port}", data_dir=data,
-                        secret="bench-secret-0123456789", api_keys=f"{KEY}:bench:score", watch_rules=False)  # fmt: skip
     try:
-        app = create_app(settings)
-        headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-                for n, body in enumerate(posts):
-                    stream.current = n
-                    (await client.post("/v1/score", content=body, headers=headers)).raise_for_status()
-                await asyncio.sleep(0.05)  # the last event's writes reach the proxy
-                stream.current = len(posts)
+        async with in_process_app(rules, f"redis://127.0.0.1:{port}", data) as app:
+            for n, body in enumerate(posts):
+                stream.current = n
+                await app.post(body)
+            await asyncio.sleep(0.05)  # the last event's writes reach the proxy
+            stream.current = len(posts)
     finally:
         proxy.close()
     return stream

@@ -51,17 +51,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
-from api.app import create_app  # noqa: E402
-from api.settings import Settings  # noqa: E402
 from engine.datastore import compose  # noqa: E402
 from engine.datastore.embedded import EmbeddedRedis  # noqa: E402
 from engine.datastore.local_cluster import start_local_cluster  # noqa: E402
 from ops.bench.api import sample_event  # noqa: E402
+from ops.bench.parts.in_process import in_process_app  # noqa: E402
 
-KEY = "bench-score-key-0123456789ab"
 _SKIP = {"info", "config", "slowlog", "flushdb", "ping", "script", "client"}
 
 
@@ -104,12 +101,7 @@ async def run(
     typed: int = 0,
 ) -> dict[str, Any]:
     """Warm up, measure CPU / AOF / commandstats, then ``typed`` events one by one, ``traced`` with SLOWLOG."""
-    settings = Settings(rules_path=Path(rules), redis_url=url, data_dir=data, secret="bench-secret-0123456789",
-                        api_keys=f"{KEY}:bench:score", watch_rules=False,
-                        redis_cluster=masters is not None)  # fmt: skip
-    app = create_app(settings)
     redis = Masters([Redis(port=port) for port in masters]) if masters else Masters([Redis.from_url(url)])
-    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
     end = len(posts) - traced - typed
     measured, by_type = posts[warmup:end], posts[end : end + typed]
     kinds: Counter[str] = Counter()
@@ -118,42 +110,40 @@ async def run(
     cpu_of: Counter[str] = Counter()
     logs: list[tuple[str, list[list[dict[str, Any]]]]] = []
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-                engine_client = app.state.runtime.services.client
+        async with in_process_app(rules, url, data, redis_cluster=masters is not None) as app:
+            engine_client = app.app.state.runtime.services.client
 
-                async def post(batch: list[bytes]) -> None:
-                    for body in batch:
-                        (await client.post("/v1/score", content=body, headers=headers)).raise_for_status()
+            async def post(batch: list[bytes]) -> None:
+                for body in batch:
+                    await app.post(body)
 
-                await post(posts[:warmup])
-                await redis.config_resetstat()
-                cpu, aof, where = await _cpu(redis), await _aof(redis), await _where(redis)
-                worker = time.process_time()
-                await post(measured)
-                worker = time.process_time() - worker
-                cpu, aof = await _cpu(redis) - cpu, await _aof(redis) - aof
-                stats = await redis.info("commandstats")
-                where = _delta(await _where(redis), where)
-                info_cost = await _info_cost(redis)
-                for body in by_type:  # one by one: the client's round trips and Redis CPU per event type
-                    kind = json.loads(body)["type"]
-                    before = (getattr(engine_client, "round_trips", 0), getattr(engine_client, "commands_sent", 0))
-                    started = await _cpu(redis)
-                    await post([body])
-                    cpu_of[kind] += await _cpu(redis) - started - info_cost
-                    kinds[kind] += 1
-                    trips[kind] += getattr(engine_client, "round_trips", 0) - before[0]
-                    sent[kind] += getattr(engine_client, "commands_sent", 0) - before[1]
-                # the slow log costs the server CPU itself: traced events are not in the CPU figure
-                await redis.config_set("slowlog-log-slower-than", 0)
-                await redis.config_set("slowlog-max-len", 1_000_000)
+            await post(posts[:warmup])
+            await redis.config_resetstat()
+            cpu, aof, where = await _cpu(redis), await _aof(redis), await _where(redis)
+            worker = time.process_time()
+            await post(measured)
+            worker = time.process_time() - worker
+            cpu, aof = await _cpu(redis) - cpu, await _aof(redis) - aof
+            stats = await redis.info("commandstats")
+            where = _delta(await _where(redis), where)
+            info_cost = await _info_cost(redis)
+            for body in by_type:  # one by one: the client's round trips and Redis CPU per event type
+                kind = json.loads(body)["type"]
+                before = (getattr(engine_client, "round_trips", 0), getattr(engine_client, "commands_sent", 0))
+                started = await _cpu(redis)
+                await post([body])
+                cpu_of[kind] += await _cpu(redis) - started - info_cost
+                kinds[kind] += 1
+                trips[kind] += getattr(engine_client, "round_trips", 0) - before[0]
+                sent[kind] += getattr(engine_client, "commands_sent", 0) - before[1]
+            # the slow log costs the server CPU itself: traced events are not in the CPU figure
+            await redis.config_set("slowlog-log-slower-than", 0)
+            await redis.config_set("slowlog-max-len", 1_000_000)
+            await redis.slowlog_reset()
+            for body in posts[len(posts) - traced :]:
+                await post([body])
+                logs.append((json.loads(body)["type"], await redis.slowlog_get(1_000_000)))
                 await redis.slowlog_reset()
-                for body in posts[len(posts) - traced :]:
-                    await post([body])
-                    logs.append((json.loads(body)["type"], await redis.slowlog_get(1_000_000)))
-                    await redis.slowlog_reset()
     finally:
         await redis.config_set("slowlog-log-slower-than", 10_000)
         await redis.aclose()
