@@ -72,17 +72,53 @@ CLAWBACK = "clawback: {on: [fraud_label, chargeback, refund_released], window: 3
 
 def source(*, held: bool) -> PackSource:
     text = PACK % {"held": HELD if held else "", "clawback": CLAWBACK if held else ""}
+    return pack_of(text)
+
+
+def pack_of(text: str) -> PackSource:
     return PackSource({"pack.yaml": text}, BackendKind.PYTHON)
 
 
-def world() -> list[Record]:
-    records: list[Record] = []
+def with_feature(text: str, feature: str) -> str:
+    """The pack ``text`` with one more feature (``name: {definition}``)."""
+    return text.replace("features:\n", f"features:\n  {feature}\n", 1)
 
-    def add(hours: float, type_: str, customer: str, family: str, **fields: Any) -> None:
+
+LINKED = "customer.linked_accounts_30d: {link: accounts, window: 30d}"
+
+
+def reading_links(on: str) -> str:
+    """The held pack whose never-firing rule reads the account links on ``on`` (the replay records them then)."""
+    text = with_feature(PACK % {"held": HELD, "clawback": CLAWBACK}, LINKED)
+    return text.replace(
+        "    on: [signup]\n    when: device.accounts_24h >= 1000",
+        f"    on: [{on}]\n    when: customer.linked_accounts_30d >= 1000",
+    )
+
+
+class Log:
+    """A hand-built log: event ids numbered after ``prefix``; parents are honest, any other family its own truth."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.records: list[Record] = []
+
+    def add(self, hours: float, type_: str, customer: str, family: str, **fields: Any) -> None:
         truth = "honest" if family == "parents" else family
-        data = {"event_id": f"r{len(records):03d}", "type": type_, "customer": customer,
+        data = {"event_id": f"{self.prefix}{len(self.records):03d}", "type": type_, "customer": customer,
                 "timestamp": (START + timedelta(hours=hours)).isoformat(), **fields}  # fmt: skip
-        records.append(Record(Event.model_validate(data), truth, family))
+        self.records.append(Record(Event.model_validate(data), truth, family))
+
+
+def flows(side: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each family's reward flow, attack and honest, on one side of a summary (``summary["new"]``)."""
+    families = side["families"]
+    return {f: r["rewards"]["flow"] for f, r in (families["attack"] | families["honest"]).items()}
+
+
+def world() -> list[Record]:
+    log = Log("r")
+    add = log.add
 
     add(0, "signup", "mum", "parents", device="dv-mum")  # trial held
     add(0.5, "signup", "f1", "farming_ring", device="dv-f1")  # trial held, never earned
@@ -103,7 +139,7 @@ def world() -> list[Record]:
     add(72, "order_paid", "mum", "parents", amount=1500)  # uses her gift
     add(80, "refund", "hired1", "pay_release_refund", amount=99)  # claws back org1's gift (delivered: kept)
     add(32 * 24, "signup", "mum2", "parents", device="dv-mum2")  # the clock passes f1's void_at; held at the end
-    return records
+    return log.records
 
 
 def cell(count: int, value: float) -> dict[str, Any]:
@@ -113,7 +149,7 @@ def cell(count: int, value: float) -> dict[str, Any]:
 async def test_each_family_s_rewards_through_their_life_against_a_pack_that_grants_at_once() -> None:
     summary = (await replay(world(), source(held=True), source(held=False), in_process=True)).summary()
     new = summary["new"]["families"]
-    flow = {f: r["rewards"]["flow"] for f, r in (new["attack"] | new["honest"]).items()}
+    flow = flows(summary["new"])
 
     farm = flow["farming_ring"]
     assert farm["granted"] == cell(5, 40.0) and farm["held"] == cell(3, 30.0)
@@ -162,13 +198,13 @@ async def test_a_voided_or_expired_hold_returns_its_unit_to_the_budget() -> None
     )
     text = pack % {"held": HELD, "clawback": CLAWBACK}
     records = world()
-    summary = (await replay(records, PackSource({"pack.yaml": text}, BackendKind.PYTHON), in_process=True)).summary()
+    summary = (await replay(records, pack_of(text), in_process=True)).summary()
     trial = next(o for o in summary["new"]["offers"] if o["offer"] == "trial")
     # one unit: mum holds it until her visit, f1 and f2 and hired1 find it taken; released, it stays spent;
     # mum2, after the others' holds are gone, finds none either (a released unit never comes back)
     assert (trial["held"], trial["released"], trial["out_of_budget"]) == (1, 1, 4)
     early = [r for r in records if r.event.customer != "mum"]  # without her, f1 is first
-    again = (await replay(early, PackSource({"pack.yaml": text}, BackendKind.PYTHON), in_process=True)).summary()
+    again = (await replay(early, pack_of(text), in_process=True)).summary()
     trial = next(o for o in again["new"]["offers"] if o["offer"] == "trial")
     # f1 takes the unit; it expires on day 30, so mum2 on day 32 gets it back
     assert (trial["held"], trial["expired"], trial["pending"], trial["out_of_budget"]) == (2, 1, 1, 2)
@@ -178,18 +214,13 @@ def on_payment(window: str | None) -> PackSource:
     """The referral gift held until the friend pays, or until the payment has stood ``window`` without a refund."""
     hold = "    hold: {until: order_paid, void_after: 30d%s}\n" % (f", return_window: {window}" if window else "")
     text = PACK % {"held": hold, "clawback": CLAWBACK}
-    return PackSource({"pack.yaml": text}, BackendKind.PYTHON)
+    return pack_of(text)
 
 
 def paid_and_refunded() -> list[Record]:
     """A hired buyer pays and refunds three days later; an honest friend pays and keeps the trial."""
-    records: list[Record] = []
-
-    def add(hours: float, type_: str, customer: str, family: str, **fields: Any) -> None:
-        truth = "honest" if family == "parents" else family
-        data = {"event_id": f"w{len(records):03d}", "type": type_, "customer": customer,
-                "timestamp": (START + timedelta(hours=hours)).isoformat(), **fields}  # fmt: skip
-        records.append(Record(Event.model_validate(data), truth, family))
+    log = Log("w")
+    add = log.add
 
     add(0, "referral", "hired1", "pay_release_refund", referrer="org1", device="dv-h1")
     add(1, "referral", "friend1", "parents", referrer="mum1", device="dv-fr1")
@@ -197,16 +228,12 @@ def paid_and_refunded() -> list[Record]:
     add(3, "order_paid", "friend1", "parents", amount=99)
     add(75, "refund", "hired1", "pay_release_refund", amount=99)
     add(10 * 24, "signup", "mum2", "parents", device="dv-mum2")  # the clock passes both return windows
-    return records
+    return log.records
 
 
 async def test_a_return_window_pays_the_honest_friends_referrer_and_not_the_hired_buyers() -> None:
     summary = (await replay(paid_and_refunded(), on_payment("7d"), on_payment(None), in_process=True)).summary()
-    flows = [
-        {f: r["rewards"]["flow"] for f, r in (families["attack"] | families["honest"]).items()}
-        for families in (summary["new"]["families"], summary["baseline"]["families"])
-    ]
-    windowed, at_payment = flows
+    windowed, at_payment = flows(summary["new"]), flows(summary["baseline"])
     # released by the payment: the trial and the organiser's gift go out, the refund marks the
     # gift, but a delivered gift is not recovered (and the trial was the buyer's own)
     hired = at_payment["pay_release_refund"]
@@ -222,13 +249,8 @@ async def test_a_return_window_pays_the_honest_friends_referrer_and_not_the_hire
 
 def linked_world() -> list[Record]:
     """A farmer labelled fraud; a later account pays on the farmer's phone, one on its own does too."""
-    records: list[Record] = []
-
-    def add(hours: float, type_: str, customer: str, family: str, **fields: Any) -> None:
-        truth = "honest" if family == "parents" else family
-        data = {"event_id": f"k{len(records):03d}", "type": type_, "customer": customer,
-                "timestamp": (START + timedelta(hours=hours)).isoformat(), **fields}  # fmt: skip
-        records.append(Record(Event.model_validate(data), truth, family))
+    log = Log("k")
+    add = log.add
 
     add(0, "signup", "farmer", "shared_backend", device="dv-rack")  # the store sees its device
     add(1, "label", "farmer", "shared_backend", label="fraud")  # blocks it, watches dv-rack
@@ -236,7 +258,7 @@ def linked_world() -> list[Record]:
     add(3, "referral", "friend2", "parents", referrer="mum3", device="dv-fr2")
     add(5, "order_paid", "alt1", "shared_backend", amount=99, device="dv-rack")  # pays on the watched phone
     add(6, "order_paid", "friend2", "parents", amount=99, device="dv-fr2")
-    return records
+    return log.records
 
 
 async def test_a_paid_order_on_a_labelled_farmers_device_releases_nothing_in_replay() -> None:
@@ -247,11 +269,7 @@ async def test_a_paid_order_on_a_labelled_farmers_device_releases_nothing_in_rep
     summary = (
         await replay(linked_world(), PackSource(files, BackendKind.PYTHON), linked_pack, in_process=True)
     ).summary()
-    flows = [
-        {f: r["rewards"]["flow"] for f, r in (families["attack"] | families["honest"]).items()}
-        for families in (summary["new"]["families"], summary["baseline"]["families"])
-    ]
-    linked, unlinked = flows
+    linked, unlinked = flows(summary["new"]), flows(summary["baseline"])
     assert unlinked["shared_backend"]["released"] == cell(2, 50.0)  # the pack that does not look at checkout
     # the farmer's trial by its label; alt1's trial and org9's gift before alt1's order could release them
     assert linked["shared_backend"]["voided"] == cell(3, 50.0)
@@ -272,11 +290,9 @@ WALLET_RULE = """
 
 def denied_checkout_pack(on: str) -> PackSource:
     text = PACK % {"held": HELD, "clawback": f"clawback: {{on: [{on}], window: 30d}}"}
-    text = text.replace(
-        "features:\n", "features:\n  payment.accounts_30d: {distinct: customer, by: payment, window: 30d}\n"
-    )
+    text = with_feature(text, "payment.accounts_30d: {distinct: customer, by: payment, window: 30d}")
     text = text.replace("rules:\n", "rules:\n" + WALLET_RULE.lstrip("\n"), 1)
-    return PackSource({"pack.yaml": text}, BackendKind.PYTHON)
+    return pack_of(text)
 
 
 LOCKER = "上海市浦东新区张杨路1500号 丰巢快递柜"
@@ -285,13 +301,8 @@ LOCKER = "上海市浦东新区张杨路1500号 丰巢快递柜"
 def farm_that_pays() -> list[Record]:
     """Three farm accounts sign up (trial held), pay from one wallet and come in; parents on one family tablet
     and neighbours sharing the farm's parcel locker each pay from their own wallet."""
-    records: list[Record] = []
-
-    def add(hours: float, type_: str, customer: str, family: str, **fields: Any) -> None:
-        truth = "honest" if family == "parents" else family
-        data = {"event_id": f"d{len(records):03d}", "type": type_, "customer": customer,
-                "timestamp": (START + timedelta(hours=hours)).isoformat(), **fields}  # fmt: skip
-        records.append(Record(Event.model_validate(data), truth, family))
+    log = Log("d")
+    add = log.add
 
     for i, who in enumerate(("f1", "f2", "f3")):
         add(i, "signup", who, "self_dealing_paid", device=f"dv-f{i}")
@@ -307,16 +318,13 @@ def farm_that_pays() -> list[Record]:
         add(14.1, "order_paid", who, "parents", amount=69)
     for who in ("f1", "f2", "f3", "mum1", "mum2", "n1", "n2", "n3"):  # everyone comes in: the visit releases
         add(48, "store_visit", who, "self_dealing_paid" if who[0] == "f" else "parents")
-    return records
+    return log.records
 
 
 async def test_a_denied_checkout_voids_the_payers_held_trial_before_its_visit_releases_it() -> None:
     acting, blind = denied_checkout_pack("denied_at_checkout"), denied_checkout_pack("fraud_label")
     summary = (await replay(farm_that_pays(), acting, blind, in_process=True)).summary()
-    new, old = (
-        {f: r["rewards"]["flow"] for f, r in (s["families"]["attack"] | s["families"]["honest"]).items()}
-        for s in (summary["new"], summary["baseline"])
-    )
+    new, old = flows(summary["new"]), flows(summary["baseline"])
     # f3's order is the wallet's third account: denied, and with it the trials of f1 and f2, whose
     # orders that wallet paid before it showed; their visits two days later release nothing
     assert old["self_dealing_paid"]["released"] == cell(3, 0.0)
@@ -329,13 +337,8 @@ async def test_a_denied_checkout_voids_the_payers_held_trial_before_its_visit_re
 # -- a held gift for someone else is not released by a payer linked to its beneficiary --------
 def self_referral_world() -> list[Record]:
     """A farmer refers an alt on his own phone; a mum refers a friend on the friend's own phone. Both come in."""
-    records: list[Record] = []
-
-    def add(hours: float, type_: str, customer: str, family: str, **fields: Any) -> None:
-        truth = "honest" if family == "parents" else family
-        data = {"event_id": f"s{len(records):03d}", "type": type_, "customer": customer,
-                "timestamp": (START + timedelta(hours=hours)).isoformat(), **fields}  # fmt: skip
-        records.append(Record(Event.model_validate(data), truth, family))
+    log = Log("s")
+    add = log.add
 
     add(0, "signup", "farmer", "referral_tree", device="dv-farmer")
     add(0.5, "signup", "mum", "parents", device="dv-mum")
@@ -343,23 +346,16 @@ def self_referral_world() -> list[Record]:
     add(2, "referral", "friend", "parents", referrer="mum", device="dv-friend")
     add(48, "store_visit", "alt1", "referral_tree")
     add(49, "store_visit", "friend", "parents")
-    return records
+    return log.records
 
 
 async def test_an_invitee_on_the_referrers_phone_releases_no_gift_in_replay_a_friend_does() -> None:
-    text = PACK % {"held": HELD, "clawback": CLAWBACK}
-    text = text.replace("features:\n", "features:\n  customer.linked_accounts_30d: {link: accounts, window: 30d}\n")
-    text = text.replace(
-        "    on: [signup]\n    when: device.accounts_24h >= 1000",
-        "    on: [signup, referral]\n    when: customer.linked_accounts_30d >= 1000",
-    )  # links read
-    summary = (await replay(self_referral_world(), PackSource({"pack.yaml": text}, BackendKind.PYTHON),
-                            in_process=True)).summary()  # fmt: skip
-    families = summary["new"]["families"]
-    flows = {f: r["rewards"]["flow"] for f, r in (families["attack"] | families["honest"]).items()}
-    assert flows["referral_tree"]["voided"] == cell(1, 50.0)  # the farmer's gift: alt1 is on his phone
-    assert flows["referral_tree"]["released"] == cell(1, 0.0)  # alt1's own trial: its own visit
-    assert flows["parents"]["released"] == cell(2, 50.0)  # the friend's trial and mum's gift
+    text = reading_links("signup, referral")
+    summary = (await replay(self_referral_world(), pack_of(text), in_process=True)).summary()
+    flow = flows(summary["new"])
+    assert flow["referral_tree"]["voided"] == cell(1, 50.0)  # the farmer's gift: alt1 is on his phone
+    assert flow["referral_tree"]["released"] == cell(1, 0.0)  # alt1's own trial: its own visit
+    assert flow["parents"]["released"] == cell(2, 50.0)  # the friend's trial and mum's gift
 
 
 # -- a denied group-buy join linked to its leader voids the leader's held trial (self_filled_group) --
@@ -375,23 +371,18 @@ GROUP_RULE = """
 
 def self_filled_pack(on: str) -> PackSource:
     text = PACK % {"held": HELD, "clawback": f"clawback: {{on: [{on}], window: 30d}}"}
-    text = text.replace("features:\n", "features:\n  customer.linked_accounts_30d: {link: accounts, window: 30d}\n")
+    text = with_feature(text, LINKED)
     text = text.replace("rules:\n", "rules:\n" + GROUP_RULE.lstrip("\n"), 1)
     trial = "    on: [signup, referral]\n    effect: {type: trial"
     text = text.replace(trial, trial.replace("referral]", "referral, group_buy_join]"))  # a group-buy trial too
-    return PackSource({"pack.yaml": text}, BackendKind.PYTHON)
+    return pack_of(text)
 
 
 def self_filled_world() -> list[Record]:
     """A 团长 opens a group (her trial held) and an alt on her phone joins it; a farm's alt on its own farm
     phone joins an honest mum's open group. Everyone who can comes in two days later."""
-    records: list[Record] = []
-
-    def add(hours: float, type_: str, customer: str, family: str, **fields: Any) -> None:
-        truth = "honest" if family == "parents" else family
-        data = {"event_id": f"g{len(records):03d}", "type": type_, "customer": customer,
-                "timestamp": (START + timedelta(hours=hours)).isoformat(), **fields}  # fmt: skip
-        records.append(Record(Event.model_validate(data), truth, family))
+    log = Log("g")
+    add = log.add
 
     add(0, "group_buy_join", "lead", "group_leader_farm", device="dv-lead", group="gb-1")
     add(0.1, "group_buy_join", "mum", "parents", device="dv-mum", group="gb-2")
@@ -400,16 +391,13 @@ def self_filled_world() -> list[Record]:
     add(0.6, "group_buy_join", "farm1", "self_dealing_paid", device="dv-farm", group="gb-2", referrer="mum")
     for who, family in (("lead", "group_leader_farm"), ("mum", "parents")):
         add(48, "store_visit", who, family)
-    return records
+    return log.records
 
 
 async def test_an_alt_on_the_leaders_phone_denied_in_her_group_voids_her_trial_a_stranger_does_not() -> None:
     acting, blind = self_filled_pack("self_filled_group"), self_filled_pack("fraud_label")
     summary = (await replay(self_filled_world(), acting, blind, in_process=True)).summary()
-    new, old = (
-        {f: r["rewards"]["flow"] for f, r in (s["families"]["attack"] | s["families"]["honest"]).items()}
-        for s in (summary["new"], summary["baseline"])
-    )
+    new, old = flows(summary["new"]), flows(summary["baseline"])
     assert old["group_leader_farm"]["released"] == cell(1, 0.0)  # without it her own visit releases her trial
     assert new["group_leader_farm"]["voided"] == cell(1, 0.0)  # alt1 is on her phone: the group is hers alone
     assert new["group_leader_farm"]["kept"] == cell(0, 0.0)
@@ -429,28 +417,17 @@ LEADER_GIFT = """  - id: leader_gift
 
 
 async def test_a_leaders_gift_is_not_released_by_an_alt_on_her_phone_a_friend_releases_it() -> None:
-    text = PACK % {"held": HELD, "clawback": CLAWBACK}
-    text = text.replace("features:\n", "features:\n  customer.linked_accounts_30d: {link: accounts, window: 30d}\n")
-    text = text.replace(
-        "    on: [signup]\n    when: device.accounts_24h >= 1000",
-        "    on: [signup, group_buy_join]\n    when: customer.linked_accounts_30d >= 1000",
-    )  # links read
+    text = reading_links("signup, group_buy_join")
     text = text.replace("offers:\n", "offers:\n" + LEADER_GIFT, 1)
-    records: list[Record] = []
-
-    def add(hours: float, type_: str, customer: str, family: str, **fields: Any) -> None:
-        truth = "honest" if family == "parents" else family
-        data = {"event_id": f"l{len(records):03d}", "type": type_, "customer": customer,
-                "timestamp": (START + timedelta(hours=hours)).isoformat(), **fields}  # fmt: skip
-        records.append(Record(Event.model_validate(data), truth, family))
+    log = Log("l")
+    add = log.add
 
     add(0, "group_buy_join", "lead", "group_leader_farm", device="dv-lead", group="gb-1")
     add(0.5, "group_buy_join", "alt1", "group_leader_farm", device="dv-lead", group="gb-1", referrer="lead")
     add(0.6, "group_buy_join", "friend", "parents", device="dv-friend", group="gb-1", referrer="lead")
     add(48, "store_visit", "alt1", "group_leader_farm")  # the alt's voucher, sold on and used
     add(49, "store_visit", "friend", "parents")
-    summary = (await replay(records, PackSource({"pack.yaml": text}, BackendKind.PYTHON), in_process=True)).summary()
-    families = summary["new"]["families"]
-    flows = {f: r["rewards"]["flow"] for f, r in (families["attack"] | families["honest"]).items()}
-    assert flows["group_leader_farm"]["voided"] == cell(1, 50.0)  # her gift on alt1's visit: alt1 is on her phone
-    assert flows["parents"]["released"] == cell(1, 50.0)  # the friend's visit releases the leader's gift
+    summary = (await replay(log.records, pack_of(text), in_process=True)).summary()
+    flow = flows(summary["new"])
+    assert flow["group_leader_farm"]["voided"] == cell(1, 50.0)  # her gift on alt1's visit: alt1 is on her phone
+    assert flow["parents"]["released"] == cell(1, 50.0)  # the friend's visit releases the leader's gift
