@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,7 +126,9 @@ def hiredis_packing(connection_class: type[AbstractConnection]) -> type[Abstract
     return found
 
 
-_SERIALIZER = HiredisRespSerializer()
+# redis-py 8.2 gave the serializer an untyped __init__: a typed constructor keeps strict mypy clean on both
+_new_serializer: Callable[[], HiredisRespSerializer] = HiredisRespSerializer
+_SERIALIZER = _new_serializer()
 _HIREDIS_PACKING: dict[type[AbstractConnection], type[AbstractConnection]] = {}
 
 
