@@ -188,17 +188,24 @@ def _link_parts(source: str) -> str:
     return source.replace(final, "do return {2, cjson.encode(_tm)} end\n" + final, 1)
 
 
+async def _warmed(redis: Redis, calls: list[Recorded], warm: int) -> list[Recorded]:
+    """Empty the database and replay the first ``warm`` calls with the full script; the calls left to measure."""
+    await redis.flushall()
+    if warm:
+        full = await redis.script_load(SOURCE)
+        for keys, args in calls[:warm]:
+            await redis.evalsha(full, len(keys), *keys, *args)
+    return calls[warm:]
+
+
 async def link_parts(url: str, calls: list[Recorded], warm: int = 0) -> dict[str, float]:
     """Per LINK_PARTS: usec per call (TIME inside the script; each part also pays ~2 TIME calls per entry)."""
     redis = Redis.from_url(url)
     totals = [0.0] * len(LINK_PARTS)
     try:
-        await redis.flushall()
-        full = await redis.script_load(SOURCE)
-        for keys, args in calls[:warm]:
-            await redis.evalsha(full, len(keys), *keys, *args)
+        calls = await _warmed(redis, calls, warm)
         sha = await redis.script_load(_link_parts(SOURCE))
-        for keys, args in calls[warm:]:
+        for keys, args in calls:
             reply = await redis.evalsha(sha, len(keys), *keys, *args)
             if int(reply[0]) == 2:
                 parts = json.loads(reply[1])
@@ -206,7 +213,7 @@ async def link_parts(url: str, calls: list[Recorded], warm: int = 0) -> dict[str
                     totals[k] += float(us) if us is not None else 0.0
     finally:
         await redis.aclose()
-    n = max(len(calls) - warm, 1)
+    n = max(len(calls), 1)
     return {name: total / n for (name, _, _), total in zip(LINK_PARTS, totals, strict=True)}
 
 
@@ -216,12 +223,7 @@ async def timed(url: str, calls: list[Recorded], warm: int = 0) -> dict[str, tup
     totals: dict[str, float] = {}
     counts: dict[str, float] = {}
     try:
-        await redis.flushall()
-        if warm:
-            full = await redis.script_load(SOURCE)
-            for keys, args in calls[:warm]:
-                await redis.evalsha(full, len(keys), *keys, *args)
-            calls = calls[warm:]
+        calls = await _warmed(redis, calls, warm)
         sha = await redis.script_load(_timed(SOURCE))
         probe = await redis.script_load(
             "local n = 0 for k = 1, 1000 do local x = redis.call('TIME') n = n + x[2] end return n"
@@ -272,12 +274,7 @@ async def replay(url: str, source: str, calls: list[Recorded], warm: int = 0) ->
     """
     redis = Redis.from_url(url)
     try:
-        await redis.flushall()
-        if warm:
-            full = await redis.script_load(SOURCE)
-            for keys, args in calls[:warm]:
-                await redis.evalsha(full, len(keys), *keys, *args)
-            calls = calls[warm:]
+        calls = await _warmed(redis, calls, warm)
         sha = await redis.script_load(source)
         await redis.config_resetstat()
         cpu = await _cpu(redis)
