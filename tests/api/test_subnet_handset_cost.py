@@ -23,13 +23,13 @@ FEATURE = "  subnet_handset."
 
 
 def _without_subnet_handset(tmp_path: Path) -> Path:
-    """The shipped pack minus the ``subnet_handset.*`` features and rule 1249 (with its pack case and scenario)."""
+    """The shipped pack minus the ``subnet_handset.*`` features and rules 1249-1250 (with their cases and scenarios)."""
     pack = tmp_path / "rules"
     shutil.copytree(RULES, pack)
     features = pack / "features.yaml"
     lines = features.read_text(encoding="utf-8").splitlines(keepends=True)
     kept = [line for line in lines if not line.startswith(FEATURE)]
-    assert len(kept) == len(lines) - 4
+    assert len(kept) == len(lines) - 6  # four sign-up streams and two newcomer streams (1249, 1250)
     features.write_text("".join(kept), encoding="utf-8")
     risk = pack / "risk" / "shared_backend.yaml"
     text = risk.read_text(encoding="utf-8")
