@@ -18,18 +18,19 @@ from tests.api.conftest import MakeApi
 from tests.api.test_line_model_cost import _android_sign_up
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
-FEATURES = ("  platform.signup_cadence_1h:", "  campaign.claim_cadence_1h:")
+FEATURES = ("  platform.signup_cadence_1h:", "  campaign.claim_cadence_1h:", "  platform.claim_cadence_1h:")
+SCENARIO = "  - name: a cloud-phone rack's newcomer claims keep its scheduler's clock per platform"
 CASE = "  - name: a scheduler's clock across cloud-phone images, and honest sign-ups at random\n"
 
 
 def _without_cadence(tmp_path: Path) -> Path:
-    """The shipped pack minus the cadence features, rules 1415 / 1416 and their pack case."""
+    """The shipped pack minus the cadence features, rules 1415-1417, their pack case and 1417's scenario."""
     pack = tmp_path / "rules"
     shutil.copytree(RULES, pack)
     features = pack / "features.yaml"
     lines = features.read_text(encoding="utf-8").splitlines(keepends=True)
     kept = [line for line in lines if not line.startswith(FEATURES)]
-    assert len(kept) == len(lines) - 2
+    assert len(kept) == len(lines) - 3
     features.write_text("".join(kept), encoding="utf-8")
     risk = pack / "risk" / "device_farms.yaml"
     text = risk.read_text(encoding="utf-8")
@@ -39,6 +40,9 @@ def _without_cadence(tmp_path: Path) -> Path:
     case = text.index(CASE)
     text = text[:case] + text[text.index("  - name: ", case + 1) :]
     risk.write_text(text, encoding="utf-8")
+    scenarios = pack / "scenarios" / "device_farms.yaml"  # 1417's scenario is the file's last
+    text = scenarios.read_text(encoding="utf-8")
+    scenarios.write_text(text[: text.index(SCENARIO)], encoding="utf-8")
     return pack
 
 
