@@ -19,11 +19,14 @@ from tests.api.test_line_model_cost import _android_sign_up
 
 
 def _without_cadence(tmp_path: Path) -> Path:
-    """The shipped pack minus the cadence features, rules 1415 / 1416 and their pack case."""
-    pack = pack_without(tmp_path, ("  platform.signup_cadence_1h:", "  campaign.claim_cadence_1h:"), 2)
+    """The shipped pack minus the cadence features, rules 1415-1417, their pack case and 1417's scenario."""
+    features = ("  platform.signup_cadence_1h:", "  campaign.claim_cadence_1h:", "  platform.claim_cadence_1h:")
+    pack = pack_without(tmp_path, features, 3)
     risk = pack / "risk" / "device_farms.yaml"
     cut(risk, "  - id: script_clock_signups\n", "  - id: bought_account_takeover\n")
     cut(risk, "  - name: a scheduler's clock across cloud-phone images, and honest sign-ups at random\n", "  - name: ")
+    scenario = "  - name: a cloud-phone rack's newcomer claims keep its scheduler's clock per platform"
+    cut(pack / "scenarios" / "device_farms.yaml", scenario)  # 1417's scenario is the file's last
     return pack
 
 

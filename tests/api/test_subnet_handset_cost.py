@@ -19,8 +19,8 @@ from tests.api.test_device_model_cost import IPHONE
 
 
 def _without_subnet_handset(tmp_path: Path) -> Path:
-    """The shipped pack minus the ``subnet_handset.*`` features and rule 1249 (with its pack case and scenario)."""
-    pack = pack_without(tmp_path, ("  subnet_handset.",), 4)
+    """The shipped pack minus the ``subnet_handset.*`` features and rules 1249-1250 (with their cases and scenarios)."""
+    pack = pack_without(tmp_path, ("  subnet_handset.",), 6)  # four sign-up streams, two newcomer streams
     risk = pack / "risk" / "shared_backend.yaml"
     cut(risk, "  - id: drip_subnet_handset\n", "\ntests:\n")  # the file's last rule
     cut(risk, "  - name: a drip phone on 4G, a new id per account")  # its pack case, the file's last

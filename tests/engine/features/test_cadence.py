@@ -33,7 +33,11 @@ CLAIMS = WindowedFeature(
 DEVICES = WindowedFeature(
     "platform.new_devices_1h", Aggregate.DISTINCT, Entity.PLATFORM, 3600, frozenset({"signup", "referral"}), "device"
 )
-SPECS = (SIGNUPS, CLAIMS, DEVICES)
+# the newcomer claims per platform (session 14, 1417): the script claims at its fixed delay after each sign-up
+PLATFORM_CLAIMS = WindowedFeature(
+    "platform.claim_cadence_1h", Aggregate.CADENCE, Entity.PLATFORM, 3600, frozenset({"coupon_claim"}), "device"
+)
+SPECS = (SIGNUPS, CLAIMS, DEVICES, PLATFORM_CLAIMS)
 _n = iter(range(1_000_000))
 
 
@@ -168,3 +172,37 @@ async def test_a_rack_across_images_and_exits_reads_its_run(backend: Backend, te
         seen.append(values[SIGNUPS.name])
     assert seen == [1, 2, 3, 4, 5, 6, 7]
     assert values[DEVICES.name] == 7
+
+
+async def test_a_rack_claims_on_its_clock_across_images(backend: Backend, tenant: str) -> None:
+    # attack (session 14): each instance claims the newcomer gift a fixed 40 s after its sign-up, give or
+    # take its jitter; iPhones claiming in between keep a stream of their own (no run there), a claim
+    # without an agent has no platform
+    store = backend.store()
+    models = ("SM-G9860 Build/SAMSUNG10.993", "V1916A Build/VIVO10.579")
+    seen = []
+    for k, ms in enumerate(_clock(90, 2.0, 6, seed=4)):
+        agent = f"Mozilla/5.0 (Linux; Android 10; {models[k % 2]}; wv) MicroMessenger/8.0.47"
+        claim = Event(
+            event_id=f"rackc{k}",
+            type="coupon_claim",
+            customer=f"rackc-c{k}",
+            device=f"rackc-d{k}",
+            campaign="newcomer_gift",
+            timestamp=START + timedelta(milliseconds=ms + 40_000),
+            attributes={"user_agent": agent},
+        )
+        iphone = Event(
+            event_id=f"rackc-i{k}",
+            type="coupon_claim",
+            customer=f"parent{k}",
+            device=f"parent-d{k}",
+            campaign="newcomer_gift",
+            timestamp=START + timedelta(milliseconds=ms + 45_000 + 9_000 * k * k),  # parents at random
+            attributes={"user_agent": IPHONE},
+        )
+        seen.append((await store.record_and_read(tenant=tenant, event=claim, specs=SPECS)).values[PLATFORM_CLAIMS.name])
+        assert (await store.record_and_read(tenant=tenant, event=iphone, specs=SPECS)).values[PLATFORM_CLAIMS.name] <= 2
+    assert seen == [1, 2, 3, 4, 5, 6]
+    bare = Event(event_id="rackc-bare", type="coupon_claim", customer="x", device="x", timestamp=START)
+    assert (await store.record_and_read(tenant=tenant, event=bare, specs=SPECS)).values[PLATFORM_CLAIMS.name] is None

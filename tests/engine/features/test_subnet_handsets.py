@@ -56,7 +56,24 @@ LAST = WindowedFeature(
     on=SIGNUPS,
     unit=TimeUnit.DAYS,
 )
-SPECS = (MONTH, DAY_COUNT, FIRST, LAST)
+NEWCOMERS = frozenset({"signup", "referral", "coupon_claim"})
+NEWCOMER_MONTH = WindowedFeature(
+    name="subnet_handset.newcomer_accounts_30d",
+    aggregate=Aggregate.DISTINCT,
+    by=Entity.SUBNET_HANDSET,
+    window_seconds=30 * 86400,
+    on=NEWCOMERS,
+    field="customer",
+)
+NEWCOMER_DAY = WindowedFeature(
+    name="subnet_handset.newcomer_accounts_24h",
+    aggregate=Aggregate.DISTINCT,
+    by=Entity.SUBNET_HANDSET,
+    window_seconds=86400,
+    on=NEWCOMERS,
+    field="customer",
+)
+SPECS = (MONTH, DAY_COUNT, FIRST, LAST, NEWCOMER_MONTH, NEWCOMER_DAY)
 DAY = 86400.0
 
 HUAWEI = (
@@ -128,6 +145,29 @@ async def test_a_drip_phone_on_a_pool_counts_each_account_once(backend: Backend,
     # 31 days after the first sign-up it has left the month (the first sign-up is still the first)
     late = await _read(backend, tenant, _event("signup", "drip5", HUAWEI, 31 * DAY))
     assert late[MONTH.name] == 5 and late[FIRST.name] == pytest.approx(31.0)
+
+
+async def test_a_drip_phone_claiming_on_a_pool_counts_its_claims_there(backend: Backend, tenant: str) -> None:
+    # attack (session 14): the farmer signs each account up on the home line, whose router redials into
+    # another /24, and claims the gift minutes later on 4G: the pool's /24 never sees a sign-up (1249's
+    # streams stay empty there), but it sees the same handset claim for a new account every two days
+    for n in range(4):
+        home = f"123.112.{30 + n}.8"
+        up = await _read(backend, tenant, _event("signup", f"k{n}", HUAWEI, 2 * DAY * n, ip=home))
+        assert up[NEWCOMER_MONTH.name] == 1 and up[MONTH.name] == 1
+        claim = await _read(
+            backend, tenant, _event("coupon_claim", f"k{n}", HUAWEI_5G, 2 * DAY * n + 480, ip=f"{POOL}{60 + n}")
+        )
+        assert claim[MONTH.name] == 0  # no sign-up on the pool: 1249 reads nothing
+        assert claim[NEWCOMER_MONTH.name] == n + 1 and claim[NEWCOMER_DAY.name] == 1
+    # the same account claiming twice, or its order (not a newcomer stream's event), adds no account
+    again = await _read(backend, tenant, _event("coupon_claim", "k3", HUAWEI, 6 * DAY + 900, ip=POOL + "61"))
+    assert again[NEWCOMER_MONTH.name] == 4
+    order = await _read(backend, tenant, _event("order", "k9", HUAWEI, 6 * DAY + 950, ip=POOL + "62"))
+    assert order[NEWCOMER_MONTH.name] == 4
+    # a farmer who writes another WeChat version into the next account's agent is another handset (a limit)
+    other = await _read(backend, tenant, _event("coupon_claim", "k5", HUAWEI_NEWER_WECHAT, 7 * DAY, ip=POOL + "63"))
+    assert other[NEWCOMER_MONTH.name] == 1
 
 
 async def test_other_networks_handsets_and_agents_count_apart(backend: Backend, tenant: str) -> None:
