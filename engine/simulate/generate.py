@@ -121,6 +121,11 @@ class SimulationConfig:
 #: Families outside the default mix (adding them to it re-draws every seed's log): name -> shares.
 FAMILY_SETS: dict[str, tuple[Mapping[str, float], Mapping[str, float]]] = {
     "groupbuys": (groupbuy_farms.ABUSE_SHARES, groupbuy_farms.LOOKALIKE_SHARES),
+    # the harder variant (session 14): per-seed group size, phones, pauses, named leader; neighbours' groups
+    "groupbuys_varied": (
+        {**groupbuy_farms.ABUSE_SHARES, **groupbuy_farms.VARIED_ABUSE_SHARES},
+        {**groupbuy_farms.LOOKALIKE_SHARES, **groupbuy_farms.VARIED_LOOKALIKE_SHARES},
+    ),
 }
 
 
@@ -148,6 +153,8 @@ def simulate(config: SimulationConfig, sim: Sim | None = None) -> Iterator[dict[
         **rented_devices.UNITS,
         **groupbuy_farms.LOOKALIKE_UNITS,
         **groupbuy_farms.ABUSE_UNITS,
+        **groupbuy_farms.VARIED_LOOKALIKE_UNITS,
+        **groupbuy_farms.VARIED_ABUSE_UNITS,
         **BRANCH_LOOKALIKES,
         **BRANCH_UNITS,
     }

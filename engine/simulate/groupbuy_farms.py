@@ -31,6 +31,7 @@ families re-draws no other family's knobs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from engine.simulate.context import Sim
 from engine.simulate.honest import new_person, paid_order
@@ -175,6 +176,127 @@ def class_groupbuy(sim: Sim) -> Unit:
     return unit
 
 
+# -- the harder variant (session 14, ``--family-set groupbuys_varied``) ------------------------
+# The same tactic with what a farmer can vary drawn per seed, on streams of their own: the group
+# size (3-5), how many phones he has (1-6) and how many alts get a spare phone of their own, the
+# pause between joins (seconds to hours: a median per seed, lognormal around it), whether the join
+# names a leader (a share of the groups are opened by another alt, or the link loses its
+# referrer), how many wallets, how often the drop point is typed as another flat. What stays is
+# the tactic: the same few phones, wallets and flat behind group after group over days, accounts
+# that join only these groups. Its look-alike: a compound's group-buy (neighbours), one mum who
+# opens a group every few days for her building's neighbours, each on her own phone, to her own
+# flat in the same compound, some on the compound's shared Wi-Fi.
+SELF_DEALING_VARIED = "self_dealing_varied"
+GROUP_LEADER_VARIED = "group_leader_varied"
+NEIGHBOURS_GROUPBUY = "neighbours_groupbuy"
+
+
+def _varied_kit(sim: Sim, family: str) -> dict[str, Any]:
+    knobs = sim.knobs
+    low = knobs.integer(f"{family}.size_low", 3, 4, own_stream=True)
+    return {
+        "size": (low, max(low, knobs.integer(f"{family}.size_high", 3, 5, own_stream=True))),
+        "phones": knobs.integer(f"{family}.phones", 1, 6, own_stream=True),
+        "gap": knobs.uniform(f"{family}.join_gap_median_min", 0.3, 180.0, own_stream=True) * MINUTE,
+        "named": knobs.uniform(f"{family}.leader_named_share", 0.0, 1.0, own_stream=True),
+        "wallets": knobs.integer(f"{family}.wallets", 1, 5, own_stream=True),
+        "visit": knobs.uniform(f"{family}.voucher_resold_share", 0.1, 0.7, own_stream=True),
+    }
+
+
+def _fill_group(sim: Sim, unit: Unit, kit: _Kit, knob: dict[str, Any], t: float, leader: Person,
+                members: list[Person], group: str) -> float:  # fmt: skip
+    """The leader's join and her alts' one after another (the seed's pause), each paying the minimum."""
+    rng = sim.rng
+    named = rng.random() < knob["named"]
+    unit.add(t, "group_buy_join", leader, group=group, campaign=CAMPAIGN, address=leader.address)
+    joined = t
+    for member in members:
+        joined += min(12 * HOUR, knob["gap"] * rng.lognormvariate(0, 0.8))
+        if member.created >= t:
+            joined = _sign_up(sim, unit, member, joined)
+        unit.add(joined, "group_buy_join", member, group=group, campaign=CAMPAIGN, address=member.address,
+                 referrer=leader.customer if named else None)  # fmt: skip
+    _pay_and_after(sim, unit, [leader, *members], joined, payer=None, visit=knob["visit"], refund=0.1)
+    return joined
+
+
+def self_dealing_varied(sim: Sim) -> Unit:
+    """自己拼自己 with the seed's group size, phones, pauses and wallets; a new alt opens each group now and then."""
+    rng, ids = sim.rng, sim.ids
+    unit = sim.unit(SELF_DEALING_VARIED)
+    knob = _varied_kit(sim, SELF_DEALING_VARIED)
+    t = sim.clock.moment(FARM_HOURS if rng.random() < 0.3 else PARENT_HOURS)
+    phones = [ids.device_id() for _ in range(knob["phones"])]
+    wallets = [ids.wallet() for _ in range(rng.randint(1, knob["wallets"]))]
+    ship = _ship_to(sim, Place.home(rng), SELF_DEALING_VARIED)
+    kit = _Kit.draw(sim, SELF_DEALING_VARIED, phones, ids.home_ip() if rng.random() < 0.5 else None, ship)
+    leader = kit.alt(sim, t, wallets[0])
+    for _ in range(_around(sim, f"{SELF_DEALING_VARIED}.groups", 2, 5)):
+        if rng.random() < 0.3:  # another alt opens this one
+            leader = kit.alt(sim, t, rng.choice(wallets))
+            t = _sign_up(sim, unit, leader, t)
+        members = [kit.alt(sim, t, rng.choice(wallets)) for _ in range(rng.randint(*knob["size"]) - 1)]
+        joined = _fill_group(sim, unit, kit, knob, t, leader, members, ids.token("gb-", 32))
+        t = sim.clock.daytime_after(joined, 1 * HOUR, 2 * DAY)
+    return unit
+
+
+def group_leader_varied(sim: Sim) -> Unit:
+    """A 团长's farm over one to three weeks: the seed's core of alts, group size, pauses and phones."""
+    rng, ids, knobs = sim.rng, sim.ids, sim.knobs
+    unit = sim.unit(GROUP_LEADER_VARIED)
+    knob = _varied_kit(sim, GROUP_LEADER_VARIED)
+    t = sim.clock.start + rng.uniform(0, 0.4) * sim.clock.days * DAY
+    phones = [ids.device_id() for _ in range(knob["phones"])]
+    wallets = [ids.wallet() for _ in range(rng.randint(1, knob["wallets"]))]
+    kit = _Kit.draw(sim, GROUP_LEADER_VARIED, phones, None, _ship_to(sim, Place.home(rng), GROUP_LEADER_VARIED))
+    leader = kit.alt(sim, t, wallets[0])
+    core = [kit.alt(sim, t, rng.choice(wallets))
+            for _ in range(knobs.integer(f"{GROUP_LEADER_VARIED}.core_alts", 2, 8, own_stream=True))]  # fmt: skip
+    for alt in core:
+        t = _sign_up(sim, unit, alt, t + rng.uniform(2, 600) * MINUTE)
+    fresh = knobs.uniform(f"{GROUP_LEADER_VARIED}.fresh_alt_share", 0.1, 0.8, own_stream=True)
+    for _ in range(_around(sim, f"{GROUP_LEADER_VARIED}.groups", 3, 10, spread=0.3)):
+        t = sim.clock.daytime_after(t, 6 * HOUR, 3 * DAY)
+        size = rng.randint(*knob["size"]) - 1
+        members = [kit.alt(sim, t, rng.choice(wallets)) if rng.random() < fresh else rng.choice(core)
+                   for _ in range(size)]  # fmt: skip
+        members = list({m.customer: m for m in members}.values())  # one account once per group
+        t = _fill_group(sim, unit, kit, knob, t, leader, members, ids.token("gb-", 32))
+    return unit
+
+
+def neighbours_groupbuy(sim: Sim) -> Unit:
+    """Honest: a compound's mum opens a group every few days; each neighbour joins once, her own phone and flat."""
+    rng = sim.rng
+    unit = sim.unit(HONEST, NEIGHBOURS_GROUPBUY)
+    t = sim.clock.start + rng.randrange(max(1, sim.clock.days - 3)) * DAY + rng.uniform(9, 20) * HOUR
+    compound = Place.home(rng)
+    wifi = sim.ids.home_ip()  # the compound's shared broadband some neighbours are on
+    leader = sim.existing_before(t) if rng.random() < 0.7 else new_person(sim, t)
+    for _ in range(_around(sim, f"{NEIGHBOURS_GROUPBUY}.groups", 2, 5)):
+        group = sim.ids.token("gb-", 32)
+        unit.add(t, "group_buy_join", leader, group=group, campaign=CAMPAIGN, address=leader.address)
+        joined = t
+        for _ in range(rng.randint(2, 4)):
+            joined = sim.clock.daytime_after(joined, 1 * MINUTE, 8 * HOUR)
+            neighbour = new_person(sim, joined)
+            neighbour.place = Place(compound.district, compound.road, compound.number, rng.randrange(1, 30),
+                                    None, rng.randrange(101, 2805))  # fmt: skip
+            neighbour.address = neighbour.place.render(rng)
+            ip = wifi if rng.random() < 0.3 else None
+            unit.add(joined, "group_buy_join", neighbour, group=group, campaign=CAMPAIGN,
+                     address=neighbour.address, referrer=leader.customer, ip=ip)  # fmt: skip
+            paid_order(sim, unit, neighbour, joined + rng.uniform(2, 90) * MINUTE, PRICE, campaign=CAMPAIGN)
+            neighbour.paid = True
+        if not leader.paid:
+            paid_order(sim, unit, leader, joined + rng.uniform(2, 60) * MINUTE, PRICE, campaign=CAMPAIGN)
+            leader.paid = True
+        t = sim.clock.daytime_after(joined, 2 * DAY, 5 * DAY)
+    return unit
+
+
 def _around(sim: Sim, name: str, low: int, high: int, spread: float = 0.5) -> int:
     """``Knobs.around`` with the seed's value drawn on the name's own stream (no other knob moves)."""
     sim.knobs.integer(name, low, high, own_stream=True)
@@ -265,3 +387,8 @@ LOOKALIKE_UNITS = {CLASS_GROUPBUY: class_groupbuy}
 MIXED_STORIES = frozenset({SELF_DEALING_PAID, GROUP_LEADER_FARM})
 ABUSE_SHARES = {SELF_DEALING_PAID: 0.012, GROUP_LEADER_FARM: 0.012}
 LOOKALIKE_SHARES = {CLASS_GROUPBUY: 0.012}
+#: ``--family-set groupbuys_varied``: the harder variant and its look-alike (with the first set's).
+VARIED_ABUSE_UNITS = {SELF_DEALING_VARIED: self_dealing_varied, GROUP_LEADER_VARIED: group_leader_varied}
+VARIED_LOOKALIKE_UNITS = {NEIGHBOURS_GROUPBUY: neighbours_groupbuy}
+VARIED_ABUSE_SHARES = {SELF_DEALING_VARIED: 0.012, GROUP_LEADER_VARIED: 0.012}
+VARIED_LOOKALIKE_SHARES = {NEIGHBOURS_GROUPBUY: 0.015}

@@ -9,7 +9,14 @@ import pytest
 
 from engine.simulate.context import Sim
 from engine.simulate.generate import SimulationConfig, simulate
-from engine.simulate.groupbuy_farms import CLASS_GROUPBUY, GROUP_LEADER_FARM, SELF_DEALING_PAID
+from engine.simulate.groupbuy_farms import (
+    CLASS_GROUPBUY,
+    GROUP_LEADER_FARM,
+    GROUP_LEADER_VARIED,
+    NEIGHBOURS_GROUPBUY,
+    SELF_DEALING_PAID,
+    SELF_DEALING_VARIED,
+)
 from tests.engine.sim_helpers import by_family
 
 EVENTS = 20_000
@@ -127,4 +134,25 @@ def test_how_far_a_farm_hides_its_alts_is_drawn_per_seed() -> None:
                   for k in ("own_phone_share", "own_address_share", "max_wallets"))
         )  # fmt: skip
         assert 0 <= sim.knobs.values[f"{GROUP_LEADER_FARM}.leader_pays_share"] <= 0.6
+    assert len(set(drawn)) == 3
+
+
+def test_the_varied_set_draws_group_size_phones_pauses_and_a_named_leader_per_seed() -> None:
+    # session 14's harder variant: what a farmer can vary is drawn per seed; the tactic stays
+    drawn = []
+    for seed in (1, 3, 6):
+        sim = Sim.create(seed, SimulationConfig().start, 14)
+        log = list(simulate(SimulationConfig(events=8000, seed=seed, family_sets=("groupbuys_varied",)), sim))
+        drawn.append(tuple(sim.knobs.values[f"{SELF_DEALING_VARIED}.{k}"]
+                           for k in ("phones", "join_gap_median_min", "leader_named_share", "size_high")))  # fmt: skip
+        fams = by_family(log)
+        for family in (SELF_DEALING_VARIED, GROUP_LEADER_VARIED):
+            groups = Counter(r["group"] for r in of_type(fams[family], "group_buy_join"))
+            sizes = sorted(groups.values())
+            assert sizes and sizes[-1] <= 5 and sizes[len(sizes) // 2] >= 3  # 3-5 (the window's end cuts a few)
+            assert all(r["truth"] == family for r in fams[family])
+        neighbours = of_type(fams[NEIGHBOURS_GROUPBUY], "group_buy_join")
+        members = Counter(r["customer"] for r in neighbours if r.get("referrer"))
+        assert members and max(members.values()) == 1  # each neighbour joins once
+        assert all(r["truth"] == "honest" for r in fams[NEIGHBOURS_GROUPBUY])
     assert len(set(drawn)) == 3
