@@ -148,6 +148,27 @@ def peers_key(tenant: str, customer: str) -> str:
     return f"{KeyBuilder.entity_tag(tenant, Entity.CUSTOMER, safe_id(customer))}:lk:peers"
 
 
+#: The strong identities a stranger cannot take on by typing them (``{C}:links`` members): the device the
+#: storefront's SDK reports and the wallet a payment came from. A delivery address or a phone is typed by the
+#: customer, and a group-buy leader's are known to her whole group (the pickup point, the number on the poster).
+UNTYPED_PREFIXES = ("d:", "w:")
+
+
+def links_key(tenant: str, customer: str) -> str:
+    """``{C}:links`` of ``customer`` (the identities it used, newest 32, ``RequestBuilder.add_links``)."""
+    return f"{KeyBuilder.entity_tag(tenant, Entity.CUSTOMER, safe_id(customer))}:links"
+
+
+def shares_untyped(mine: Sequence[Any], theirs: Sequence[Any]) -> bool:
+    """Whether two ``{C}:links`` sets (ZRANGE replies) share a device or a wallet, not only a typed identity."""
+    own = {_member(m) for m in mine}
+    return any((m := _member(x)) in own and m[:2] in UNTYPED_PREFIXES for x in theirs)
+
+
+def _member(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def aggregates(graph: LinkGraph) -> Aggregates:
     """The graph's op LM specs, derived once per graph."""
     cached = _AGGREGATES.get(id(graph))
