@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.api.conftest import MakeApi, auth, event
 
@@ -91,3 +92,24 @@ async def test_a_resale_buyer_naming_the_code_s_own_group_is_still_untied(make_a
                           amount=30, campaign="season_reshoot", **fields)  # fmt: skip
             answer = await post(api, claim)
             assert "code_resold_to_newcomers" in {r["rule"] for r in answer["reasons"]}, (group, answer)
+
+
+@pytest.mark.xfail(strict=True, reason="open (SECURITY.md): a fraud label watches the addresses its account typed")
+async def test_a_farm_account_labelled_fraud_on_a_typed_address_does_not_void_its_owner_s_trial(
+    make_api: MakeApi,
+) -> None:
+    """Attack: a throwaway types an honest mother's delivery address after she used it, and gets itself labelled
+    fraud (a reviewer's denial, a label): the label watches the addresses it was known by, hers among them,
+    and her next paid order was linked at checkout (``linked_at_checkout``): her held trial voided, a case
+    opened on her. Left open: the farm's drop address is what linked_at_checkout is for (SECURITY.md)."""
+    async with make_api(rules_path=RULES) as api:
+        home = "朝阳区望京西园3区5号楼1单元101"
+        mum = await post(api, event("signup", customer="la_mum", device="dv-lam", ip="60.177.9.1", address=home,
+                                    phone="13812349001", campaign="trial_99"))  # fmt: skip
+        assert mum["decision"] == "allow", mum
+        before = await statuses(api, "la_mum")
+        await post(api, event("signup", customer="la_rival", device="dv-lar", ip="39.170.9.2", address=home))
+        await post(api, event("label", customer="la_rival", label="fraud"), route="/v1/events")
+        paid = await post(api, event("order_paid", customer="la_mum", amount=99, address=home), route="/v1/events")
+        assert not paid.get("late_evidence"), paid
+        assert await statuses(api, "la_mum") == before, paid
