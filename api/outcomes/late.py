@@ -63,7 +63,7 @@ from engine.cases.links import (
 from engine.datastore.batches import run_batch, text
 from engine.datastore.keys import digest, safe_id
 from engine.events import Event
-from engine.features.links import links_key, peers_key, shares_untyped
+from engine.features.links import peers_key, untyped_link, untyped_reads
 from engine.features.spec import Entity, ListKind
 from engine.offers.clawbacks import Clawback, history_calls
 from engine.offers.results import HoldChange, ReservationChange
@@ -180,12 +180,12 @@ async def on_self_filled_group(runtime: Runtime, tenant: str, event: Event, load
     if event.type != "group_buy_join" or not leader or leader == event.customer or SELF_FILLED_GROUP not in policy.on:
         return []
     services = runtime.services
-    reads = [("ZRANGE", key, 0, -1) for key in (peers_key(tenant, event.customer),
-             links_key(tenant, event.customer), links_key(tenant, leader))]  # fmt: skip
+    reads = [("ZRANGE", peers_key(tenant, event.customer), 0, -1),
+             *untyped_reads(services.keys, tenant, event.customer, leader, event)]  # fmt: skip
     replies = await runtime.guard.call("evidence", run_batch(services.client, reads))
     if safe_id(leader) not in {text(p) for p in replies[0]}:
         return []  # the referrer is a claim: only a member linked to her reaches her rewards
-    if not shares_untyped(replies[1], replies[2]):
+    if not untyped_link(replies[1:]):
         return []  # linked by a typed address or phone only: anyone can type the leader's (session 14)
     since = event.timestamp - timedelta(seconds=policy.window_seconds)
     expires = event.timestamp + timedelta(seconds=policy.window_seconds)

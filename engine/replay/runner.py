@@ -23,7 +23,7 @@ from engine.datastore.keys import safe_id
 from engine.events import SCORED_TYPES, Event
 from engine.features import outcome_device
 from engine.features.keys import KeyBuilder
-from engine.features.links import links_key, peers_key, shares_untyped
+from engine.features.links import peers_key, untyped_link, untyped_reads
 from engine.features.spec import Entity, ListKind
 from engine.features.store import PLAN_SCRIPT, FeatureSnapshot, FeatureStore
 from engine.model import SeedListEntry
@@ -237,10 +237,9 @@ class Replayer:
         peers, leader = await self._peers(event.customer), safe_id(event.referrer or "")
         if leader not in peers:
             return peers
-        client, tenant = self.box.client, self.box.tenant
-        mine = await client.zrange(links_key(tenant, event.customer), 0, -1)
-        theirs = await client.zrange(links_key(tenant, event.referrer or ""), 0, -1)
-        return peers if shares_untyped(mine, theirs) else peers - {leader}
+        reads = untyped_reads(self._keys, self.box.tenant, event.customer, event.referrer or "", event)
+        replies = [await self.box.client.execute_command(*read) for read in reads]
+        return peers if untyped_link(replies) else peers - {leader}
 
     async def _lists(self, event: Event) -> None:
         """What ``/v1/events`` does to the lists (``engine.outcome_lists``): fraud blocks and watches, legit lifts."""

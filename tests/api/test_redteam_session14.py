@@ -113,3 +113,21 @@ async def test_a_farm_account_labelled_fraud_on_a_typed_address_does_not_void_it
         paid = await post(api, event("order_paid", customer="la_mum", amount=99, address=home), route="/v1/events")
         assert not paid.get("late_evidence"), paid
         assert await statuses(api, "la_mum") == before, paid
+
+
+async def test_a_leader_who_pushes_her_phone_out_of_her_own_links_is_still_reached_by_an_alt_on_it(
+    make_api: MakeApi,
+) -> None:
+    """Attack on the fix: a self-filling leader sends events from 12 made-up devices and addresses so that her
+    real phone leaves her newest 32 identities (``{C}:links``), then her alt joins on that phone and is denied.
+    Held: she is still among the phone's users (``{I}:lk:cus``), so the join reaches her held trial."""
+    async with make_api(rules_path=RULES) as api:
+        lead = await post(api, join("pl_lead", "dv-pl1", "36.112.82.1", group="gb-pl-1", address=PICKUP))
+        assert lead["offers"], lead
+        for k in range(12):
+            await post(api, event("store_visit", customer=f"pl_x{k}"), route="/v1/events")  # unrelated traffic
+            await post(api, event("signup", customer="pl_lead", device=f"dv-fake-{k}", ip=f"39.170.82.{k}",
+                                  address=f"西城区新街口外大街{k}号"))  # fmt: skip
+        body = join("pl_alt", "dv-pl1", "36.112.82.1", referrer="pl_lead", group="gb-pl-1", address="别处路1号")
+        assert (await post(api, body))["decision"] == "deny"
+        assert (await statuses(api, "pl_lead"))["group_buy_69"] == "voided"
