@@ -24,7 +24,8 @@ back over (engine.model.ClawbackPolicy):
 - ``self_filled_group``: a ``group_buy_join`` the rules deny whose member is among the strong
   links (``{C}:lk:peers``, the same device, phone, address or wallet) of the join's referrer,
   the group's leader (自己拼自己, a 团长's alts), and who shares a device or a wallet with her
-  (``{C}:links``; an address or phone alone is typed, and a leader's are known to her group:
+  (``{C}:links``, or she is among the users of the join's device or wallet, ``{I}:lk:cus``:
+  engine.features.links ``untyped_reads``; an address or phone alone is typed, and a leader's are known to her group:
   a rival typing them on a throwaway must not void her rewards, session 14): the leader's and
   the member's pending holds are voided, their reservations cancelled, their rewards within
   the window marked for clawback,
