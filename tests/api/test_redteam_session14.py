@@ -131,3 +131,26 @@ async def test_a_leader_who_pushes_her_phone_out_of_her_own_links_is_still_reach
         body = join("pl_alt", "dv-pl1", "36.112.82.1", referrer="pl_lead", group="gb-pl-1", address="别处路1号")
         assert (await post(api, body))["decision"] == "deny"
         assert (await statuses(api, "pl_lead"))["group_buy_69"] == "voided"
+
+
+@pytest.mark.xfail(strict=True, reason="open (SECURITY.md): a denied checkout's wallet mark takes the token as sent")
+async def test_a_denied_order_carrying_a_customer_s_wallet_does_not_void_her_trial(make_api: MakeApi) -> None:
+    """Probe: a throwaway shipping to a blocked parcel point places an order naming an honest mother's wallet
+    token (an Alipay buyer id is on every transfer receipt) and is denied; the denied checkout watches that
+    wallet, and a later release outcome of any account that paid from it releases nothing: her held trial is
+    voided and her order points clawed back. Left open: a farm's shared wallet is what denied_at_checkout is for."""
+    async with make_api(rules_path=RULES) as api:
+        wallet = "2088102122524333"
+        mum = await post(api, event("signup", customer="dw_mum", device="dv-dwm", ip="60.177.10.1",
+                                    phone="13812350001", campaign="trial_99"))  # fmt: skip
+        assert mum["decision"] == "allow", mum
+        paid = await post(api, event("order", customer="dw_mum", device="dv-dwm", amount=99, payment=wallet))
+        assert paid["decision"] == "allow", paid
+        before = await statuses(api, "dw_mum")
+        body = event("order", customer="dw_rival", amount=99, payment=wallet, address="幸福路88号菜鸟驿站代收点")
+        rival = await post(api, body)  # the blocked parcel point: denied
+        assert rival["decision"] == "deny", rival
+        await post(api, event("order_paid", customer="dw_mum", amount=99, payment=wallet), route="/v1/events")
+        visit = await post(api, event("store_visit", customer="dw_mum"), route="/v1/events")
+        after = await statuses(api, "dw_mum")
+        assert after.get("trial_99") != "voided", (before, after, visit)
