@@ -23,8 +23,12 @@ back over (engine.model.ClawbackPolicy):
   voided before the ledger can release them, as for ``linked_at_checkout``;
 - ``self_filled_group``: a ``group_buy_join`` the rules deny whose member is among the strong
   links (``{C}:lk:peers``, the same device, phone, address or wallet) of the join's referrer,
-  the group's leader (自己拼自己, a 团长's alts): the leader's and the member's pending holds are
-  voided, their reservations cancelled, their rewards within the window marked for clawback,
+  the group's leader (自己拼自己, a 团长's alts), and who shares a device or a wallet with her
+  (``{C}:links``, or she is among the users of the join's device or wallet, ``{I}:lk:cus``:
+  engine.features.links ``untyped_reads``; an address or phone alone is typed, and a leader's are known to her group:
+  a rival typing them on a throwaway must not void her rewards, session 14): the leader's and
+  the member's pending holds are voided, their reservations cancelled, their rewards within
+  the window marked for clawback,
   and both are watched for the window (cause ``group:self-filled:<leader>``): a later release
   outcome of either releases nothing, as for a denied checkout's payer. The referrer is the
   caller's claim, so it only counts when the link is there too: a farm's alts joining a
@@ -60,7 +64,7 @@ from engine.cases.links import (
 from engine.datastore.batches import run_batch, text
 from engine.datastore.keys import digest, safe_id
 from engine.events import Event
-from engine.features.links import peers_key
+from engine.features.links import peers_key, untyped_link, untyped_reads
 from engine.features.spec import Entity, ListKind
 from engine.offers.clawbacks import Clawback, history_calls
 from engine.offers.results import HoldChange, ReservationChange
@@ -177,11 +181,13 @@ async def on_self_filled_group(runtime: Runtime, tenant: str, event: Event, load
     if event.type != "group_buy_join" or not leader or leader == event.customer or SELF_FILLED_GROUP not in policy.on:
         return []
     services = runtime.services
-    replies = await runtime.guard.call(
-        "evidence", run_batch(services.client, [("ZRANGE", peers_key(tenant, event.customer), 0, -1)])
-    )
+    reads = [("ZRANGE", peers_key(tenant, event.customer), 0, -1),
+             *untyped_reads(services.keys, tenant, event.customer, leader, event)]  # fmt: skip
+    replies = await runtime.guard.call("evidence", run_batch(services.client, reads))
     if safe_id(leader) not in {text(p) for p in replies[0]}:
         return []  # the referrer is a claim: only a member linked to her reaches her rewards
+    if not untyped_link(replies[1:]):
+        return []  # linked by a typed address or phone only: anyone can type the leader's (session 14)
     since = event.timestamp - timedelta(seconds=policy.window_seconds)
     expires = event.timestamp + timedelta(seconds=policy.window_seconds)
     values = {o.id: o.effect.value for o in loaded.ruleset.offers}

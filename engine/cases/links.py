@@ -8,8 +8,10 @@ phone or address carries such an entry links its payer to that account; an ident
 on the block list links it to "a blocked identity".
 
 What this trusts: the identities the paying event carries are the caller's claims, and
-they only ever count *against* the payer (as everywhere in yutang): naming a stranger's
-address can put the sender's own rewards at risk, never someone else's.
+they only ever count *against* the payer (as everywhere in yutang). Not closed (session 14,
+SECURITY.md, a strict xfail in tests/api/test_redteam_session14.py): an account that typed a
+stranger's address and is then labelled fraud has that address watched, and the stranger's
+own next paid order to it is linked at checkout (her holds voided, a case opened).
 
 Until linked-account groups exist (the linked-account features), "linked" is this one
 event's identities against the lists. With groups, the payer's whole group is the actor

@@ -13,8 +13,10 @@ two characters or more before it); a code without a separator is a series of its
 **Anchors** of a customer, read in its own slot (op OA): ``u:<itself>``, ``u:<its first
 referrer>`` (``up``), ``g:<group>`` for each group it is a member of (``aff``: relayed
 ``member_joined`` minus ``member_left``), ``u:<peer>`` for its newest 16 linked accounts
-within 30 days (``lk:peers``, when the pack has link features), and ``g:<group>`` of the group
-the event itself names (the storefront opened the redemption from that group's link). It has
+within 30 days (``lk:peers``, when the pack has link features). The group the event itself
+names is **not** an anchor (session 14): it is relayed from the client (the link the customer
+opened, or a field a resale buyer's request sets), so a bought code redeemed "from the group"
+would be tied by one field; membership comes only from the joins the server saw. It has
 **history** when it was first seen a week or more before the event (``lk:f``) or has paid.
 
 **Origin** of a series (op OC, ``{<tenant>:cpn:<series>}:og``, a sorted set of anchors by
@@ -31,12 +33,13 @@ nothing. Newest 128 members, 30 days (+1 h), so memory per series is bounded.
   series no tied account has used (a code first redeemed by strangers has no origin).
 Both missing without a coupon (or on an event that is not scored).
 
-What it trusts and refuses: a group named on the event ties only when the code's own
-origin holds that group, which was learned from members' redemptions; a caller who names the
-right group on a bought code passes (as it could open the group's link): membership itself
-is never taken from the event. A seller who refers his buyers vouches for them, and they for
-each other; the referral rules read his tree. An existing customer who buys a code has
-history and is tied (a loss accepted: the merchant keeps a customer's order).
+What it trusts and refuses: membership is never taken from the event, and the group the
+event names ties nothing (tests/api/test_redteam_session14.py: a buyer naming the code's own
+group is still untied). The cost: a member whose join the store did not relay (a group without
+the WeCom callback) is tied only by history, a referrer or a link, as any newcomer. A seller
+who refers his buyers vouches for them, and they for each other; the referral rules read his
+tree. An existing customer who buys a code has history and is tied (a loss accepted: the
+merchant keeps a customer's order).
 
 **Cost.** One op in the customer's slot (an HGET, a ZRANGE of ``aff``, a ZREVRANGEBYSCORE of
 ``lk:peers``, an HMGET of ``lk:f``) and one in the series' slot (a ZRANGEBYSCORE, and a ZADD,
@@ -106,10 +109,9 @@ def emit(builder: RequestBuilder, spec: CodeOriginFeature, index: int) -> None:
     me = builder.entity_id(Entity.CUSTOMER, event.customer) or ""
     ctag = builder.customer_tag()
     cbatch = builder.batch(ctag)
-    group = "" if event.group is None else f"g:{safe_id(event.group)}"
     cbatch.ops.extend((
         "OA", cbatch.key(f"{ctag}:aff"), cbatch.key(f"{ctag}:up"), cbatch.key(f"{ctag}:lk:peers"),
-        cbatch.key(f"{ctag}:lk:f"), f"({builder.t - PEER_WINDOW_MS}", PEER_CAP, builder.t - HISTORY_MS, me, group,
+        cbatch.key(f"{ctag}:lk:f"), f"({builder.t - PEER_WINDOW_MS}", PEER_CAP, builder.t - HISTORY_MS, me,
         1 if builder.cluster else 0,
     ))  # fmt: skip
     otag, okey = _origin_key(builder, event.coupon)

@@ -92,7 +92,7 @@ from typing import Any
 from engine.datastore.keys import safe_id
 from engine.events import is_payment
 from engine.features.builder import LINK_PREFIX, Arg, Batch, RequestBuilder
-from engine.features.keys import KeyBuilder
+from engine.features.keys import KeyBuilder, entity_value
 from engine.features.plan import LinkGraph
 from engine.features.spec import UNIT_SECONDS, Entity, LinkMetric
 
@@ -146,6 +146,51 @@ _AGGREGATES: dict[int, tuple[LinkGraph, Aggregates]] = {}
 def peers_key(tenant: str, customer: str) -> str:
     """``{C}:lk:peers`` of ``customer``, for a reader outside a feature batch (a hold's release)."""
     return f"{KeyBuilder.entity_tag(tenant, Entity.CUSTOMER, safe_id(customer))}:lk:peers"
+
+
+#: The strong identities a stranger cannot take on by typing them (``{C}:links`` members): the device the
+#: storefront's SDK reports and the wallet a payment came from. A delivery address or a phone is typed by the
+#: customer, and a group-buy leader's are known to her whole group (the pickup point, the number on the poster).
+UNTYPED_PREFIXES = ("d:", "w:")
+
+
+def links_key(tenant: str, customer: str) -> str:
+    """``{C}:links`` of ``customer`` (the identities it used, newest 32, ``RequestBuilder.add_links``)."""
+    return f"{KeyBuilder.entity_tag(tenant, Entity.CUSTOMER, safe_id(customer))}:links"
+
+
+def untyped_reads(keys: KeyBuilder, tenant: str, member: str, leader: str, event: Any) -> list[tuple[Any, ...]]:
+    """The reads :func:`untyped_link` answers from: both ``{C}:links``, and the leader in the users
+    (``{I}:lk:cus``) of the event's own device and wallet.
+
+    The second part is what a leader cannot trim away: her ``{C}:links`` keeps her newest 32 identities,
+    which events on other devices and addresses push her phone out of, but she stays among her phone's
+    users for the link window whenever she uses it.
+    """
+    reads: list[tuple[Any, ...]] = [
+        ("ZRANGE", links_key(tenant, member), 0, -1),
+        ("ZRANGE", links_key(tenant, leader), 0, -1),
+    ]
+    for entity in (Entity.DEVICE, Entity.PAYMENT):
+        raw = entity_value(event, entity)
+        if raw is not None:
+            reads.append(("ZSCORE", f"{keys.locate(tenant, entity, raw)[1]}:lk:cus", safe_id(leader)))
+    return reads
+
+
+def untyped_link(replies: Sequence[Any]) -> bool:
+    """From :func:`untyped_reads`' replies: the member and the leader share a device or a wallet."""
+    return shares_untyped(replies[0], replies[1]) or any(r is not None for r in replies[2:])
+
+
+def shares_untyped(mine: Sequence[Any], theirs: Sequence[Any]) -> bool:
+    """Whether two ``{C}:links`` sets (ZRANGE replies) share a device or a wallet, not only a typed identity."""
+    own = {_member(m) for m in mine}
+    return any((m := _member(x)) in own and m[:2] in UNTYPED_PREFIXES for x in theirs)
+
+
+def _member(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def aggregates(graph: LinkGraph) -> Aggregates:

@@ -19,10 +19,11 @@ from typing import Any, Protocol
 
 from engine.cases.links import SELF_FILLED_GROUP, links_of
 from engine.datastore.batches import text
+from engine.datastore.keys import safe_id
 from engine.events import SCORED_TYPES, Event
 from engine.features import outcome_device
 from engine.features.keys import KeyBuilder
-from engine.features.links import peers_key
+from engine.features.links import peers_key, untyped_link, untyped_reads
 from engine.features.spec import Entity, ListKind
 from engine.features.store import PLAN_SCRIPT, FeatureSnapshot, FeatureStore
 from engine.model import SeedListEntry
@@ -189,7 +190,7 @@ class Replayer:
             if record.event.type in self._releases and record.event.customer in self._invitees:
                 values = {**(values or {}), PEERS: await self._peers(record.event.customer)}
             elif self._self_filled and values is not None and _names_leader(record.event):
-                values = {**values, PEERS: await self._peers(record.event.customer)}  # after its links are written
+                values = {**values, PEERS: await self._leader_peers(record.event)}  # after its links are written
             items.append((record.event, record.truth, record.family, values))
             if snapshot is None and record.event.type in ("label", "chargeback"):
                 await self._lists(record.event)
@@ -230,6 +231,15 @@ class Replayer:
     async def _peers(self, customer: str) -> frozenset[str]:
         """The customer's strong links (``{C}:lk:peers``), which engine/offers/holds.py reads before a release."""
         return frozenset(text(m) for m in await self.box.client.zrange(peers_key(self.box.tenant, customer), 0, -1))
+
+    async def _leader_peers(self, event: Event) -> frozenset[str]:
+        """A join's strong links, its leader left out unless they share a device or a wallet (api/outcomes/late.py)."""
+        peers, leader = await self._peers(event.customer), safe_id(event.referrer or "")
+        if leader not in peers:
+            return peers
+        reads = untyped_reads(self._keys, self.box.tenant, event.customer, event.referrer or "", event)
+        replies = [await self.box.client.execute_command(*read) for read in reads]
+        return peers if untyped_link(replies) else peers - {leader}
 
     async def _lists(self, event: Event) -> None:
         """What ``/v1/events`` does to the lists (``engine.outcome_lists``): fraud blocks and watches, legit lifts."""

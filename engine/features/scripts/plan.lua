@@ -942,7 +942,7 @@ while i <= last do
     for k = 1, n do links[k] = {A[i + 6 + 2 * k], A[i + 7 + 2 * k]} end
     link_peers(KEYS[A[i + 1]], KEYS[A[i + 2]], A[i + 3], A[i + 4], A[i + 5], A[i + 6], links)
     i = i + 8 + 2 * n
-  elseif op == 'OA' then      -- aff up peers lkf low cap before me group extra: a redeemer's anchors (code_origin.py)
+  elseif op == 'OA' then      -- aff up peers lkf low cap before me extra: a redeemer's anchors (code_origin.py)
     local anchors, vouched = {'u:' .. A[i + 8]}, false
     local up = call('HGET', KEYS[A[i + 2]], 'r')
     if up then
@@ -959,14 +959,13 @@ while i <= last do
       anchors[#anchors + 1] = 'u:' .. m
       vouched = true
     end
-    if A[i + 9] ~= '' then anchors[#anchors + 1] = A[i + 9] end
     local fp = call('HMGET', KEYS[A[i + 4]], 'f', 'p')
     origin_history = (fp[1] and tonumber(fp[1]) <= A[i + 7]) or (fp[2] and true) or false
     origin_anchors, origin_vouched = anchors, vouched
-    if A[i + 10] == 1 then
+    if A[i + 9] == 1 then
       extra[#extra + 1] = (origin_history and 'H' or '-') .. (vouched and 'V' or '-') .. table.concat(anchors, ' ')
     end
-    i = i + 11
+    i = i + 10
   elseif op == 'OC' then      -- tied members key low ttl cap record fused: a code's learned origin (code_origin.py)
     local key = KEYS[A[i + 3]]
     local found = call('ZRANGEBYSCORE', key, A[i + 4], '+inf')

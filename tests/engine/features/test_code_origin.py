@@ -74,8 +74,6 @@ class Brute:
             if c in self.referrer:
                 anchors.append(f"u:{self.referrer[c]}")
             anchors += [f"g:{g}" for g in sorted(self.groups[c])]
-            if e.group is not None:
-                anchors.append(f"g:{e.group}")
             history = (c in self.first and self.first[c] <= t - 7 * D) or c in self.paid
             vouched = c in self.referrer or bool(self.groups[c])
             origin = self.origin[series(e.coupon)]
@@ -162,7 +160,10 @@ async def test_a_listing_s_strangers_are_outsiders_and_the_tied_look_alikes_are_
     await _send(backend, tenant, _event("signup", "buyer1", 0.5, device="dv-b1"))
     assert await _claim(backend, tenant, "buyer1", 0.51, "QUN21-CCCC", device="dv-b1") == (False, 2)
     assert await _claim(backend, tenant, "buyer2", 0.9, "QUN21-DDDD", device="dv-b2") == (False, 2)
-    # a partner class: the teacher used the code, her parents came through her referral
+    # naming the code's own group on the event ties nothing: the field is the caller's (session 14)
+    assert await _claim(backend, tenant, "buyer3", 0.92, "QUN21-XXXX", device="dv-b3", group="p-21") == (False, 2)
+    # a partner class: the teacher (a member) used the code, her parents came through her referral
+    await store.record_outcome(tenant=tenant, event=_event("member_joined", "teacher", 0.94, group="p-21"), specs=SPECS)
     assert await _claim(backend, tenant, "teacher", 0.95, "QUN21-EEEE", device="dv-t", group="p-21") == (True, 2)
     await _send(backend, tenant, _event("referral", "parent1", 1.0, referrer="teacher", device="dv-p1"))
     assert await _claim(backend, tenant, "parent1", 1.01, "QUN21-FFFF", device="dv-p1") == (True, 3)
