@@ -9,55 +9,40 @@ client (round trips, commands sent) and on the server (``INFO commandstats``).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from redis.asyncio import Redis
 
 from tests.api.conftest import MakeApi, event
-from tests.api.test_line_model_cost import _calls
+from tests.api.feature_cost import RULES, Cost, command_calls, cut, pack_without
 from tests.api.test_round_trips import cost
-
-RULES = Path(__file__).resolve().parents[2] / "rules"
-FEATURES = ("  device.groups_30d:", "  address.groups_30d:")
-CASE = "  - name: a phone or a flat behind group after group, whoever the leader (session 14)\n"
 
 
 def _without_group_phones(tmp_path: Path) -> Path:
     """The shipped pack minus the two features, rules 1833-1835, their pack case and scenarios."""
-    pack = tmp_path / "rules"
-    shutil.copytree(RULES, pack)
-    features = pack / "features.yaml"
-    lines = features.read_text(encoding="utf-8").splitlines(keepends=True)
-    kept = [line for line in lines if not line.startswith(FEATURES)]
-    assert len(kept) == len(lines) - 2
-    features.write_text("".join(kept), encoding="utf-8")
+    pack = pack_without(tmp_path, ("  device.groups_30d:", "  address.groups_30d:"), 2)
     risk = pack / "risk" / "group_buy.yaml"
-    text = risk.read_text(encoding="utf-8")
-    start = text.index("  - id: group_buy_phone_in_many_groups\n")
-    end = text.index("\ntests:\n")
-    text = text[:start] + text[end:]
-    text = text[: text.index(CASE)]
-    risk.write_text(text, encoding="utf-8")
+    cut(risk, "  - id: group_buy_phone_in_many_groups\n", "\ntests:\n")  # the file's last rules
+    cut(risk, "  - name: a phone or a flat behind group after group, whoever the leader (session 14)\n")
     scenarios = pack / "scenarios" / "groupbuy_farms.yaml"
     text = scenarios.read_text(encoding="utf-8")
     scenarios.write_text(text[: text.index("\n  # Session 14 (1833/1834)")] + "\n", encoding="utf-8")
     return pack
 
 
-async def _join(make_api: MakeApi, redis_client: Redis, rules: Path) -> tuple[tuple[int, int], dict[str, int]]:
+async def _join(make_api: MakeApi, redis_client: Redis, rules: Path) -> Cost:
     await redis_client.flushdb()  # each pack starts from an empty store: first writes alike
     async with make_api(rules_path=rules) as api:
         for n in range(2):  # warm the composite scripts
             await cost(api, event("group_buy_join", customer=f"warm{n}", device=f"w{n}", group=f"gb-w{n}",
                                   campaign="group_buy_69", address=f"海淀区学院路{n + 1}号"))  # fmt: skip
-        before = await _calls(redis_client)
+        before = await command_calls(redis_client)
         answer, trips, commands = await cost(
             api, event("group_buy_join", device="dv-gpc", group="gb-gpc", campaign="group_buy_69",
                        address="朝阳区望京西园3区5号楼1单元101"),
         )  # fmt: skip
         assert answer.status_code == 200 and not answer.json()["degraded"]
-        after = await _calls(redis_client)
+        after = await command_calls(redis_client)
         return (trips, commands), {name: after[name] - before.get(name, 0) for name in after}
 
 
