@@ -45,6 +45,7 @@ local DISTINCT_READ = 64     -- op DX: values read per distinct set (more: ZCOUN
 local seen = {}              -- key index -> {first, last} of a first/last-seen hash, read once
 
 local origin_anchors, origin_history, origin_vouched = {}, false, false  -- op OA, read by op OC
+local origin_stored = 0  -- op OA: its anchors from the customer's slot, after its own u: (not the event's group)
 local dup = false            -- op EG: this slot has seen the event (cluster): add to no bucket
 local buckets = {}           -- key index -> its bucket hash, read once (op HB)
 
@@ -959,6 +960,7 @@ while i <= last do
       anchors[#anchors + 1] = 'u:' .. m
       vouched = true
     end
+    origin_stored = #anchors
     if A[i + 9] ~= '' then anchors[#anchors + 1] = A[i + 9] end
     local fp = call('HMGET', KEYS[A[i + 4]], 'f', 'p')
     origin_history = (fp[1] and tonumber(fp[1]) <= A[i + 7]) or (fp[2] and true) or false
@@ -967,20 +969,27 @@ while i <= last do
       extra[#extra + 1] = (origin_history and 'H' or '-') .. (vouched and 'V' or '-') .. table.concat(anchors, ' ')
     end
     i = i + 11
-  elseif op == 'OC' then      -- tied members key low ttl cap record fused: a code's learned origin (code_origin.py)
+  elseif op == 'OC' then      -- tied members key low ttl cap record fused anchored strangers skey slow sttl scap: a code's learned origin (code_origin.py)
     local key = KEYS[A[i + 3]]
     local found = call('ZRANGEBYSCORE', key, A[i + 4], '+inf')
+    local strangers = 0
+    if A[i + 10] > 0 then strangers = call('ZCOUNT', KEYS[A[i + 11]], A[i + 12], '+inf') end
     if A[i + 8] == 1 then     -- one server: op OA ran before in this call
-      local have, teachers, tied = {}, 0, origin_history
+      local have, teachers, tied, anchored = {}, 0, origin_history, false
       for _, m in ipairs(found) do
         have[m] = true
         if string.sub(m, 1, 2) == 't:' then teachers = teachers + 1 end
       end
-      for _, a in ipairs(origin_anchors) do
-        if have[a] then tied = true end
+      for k, a in ipairs(origin_anchors) do
+        if have[a] then
+          tied = true
+          if k > 1 and k <= origin_stored then anchored = true end
+        end
       end
       if A[i + 1] > 0 then vals[A[i + 1]] = tied end
       if A[i + 2] > 0 then vals[A[i + 2]] = teachers end
+      if A[i + 9] > 0 then vals[A[i + 9]] = anchored end
+      if A[i + 10] > 0 then vals[A[i + 10]] = strangers end
       if A[i + 7] == 1 and (tied or origin_vouched) then
         local args = {}
         for _, a in ipairs(origin_anchors) do
@@ -992,11 +1001,17 @@ while i <= last do
         call('ZADD', key, unpack(args))
         call('ZREMRANGEBYRANK', key, 0, -1 - A[i + 6])
         call('PEXPIRE', key, A[i + 5])
+      elseif A[i + 7] == 1 and A[i + 10] > 0 then  -- a stranger: remembered by the series, taught nothing
+        local skey = KEYS[A[i + 11]]
+        call('ZADD', skey, tstr, origin_anchors[1])
+        call('ZREMRANGEBYRANK', skey, 0, -1 - A[i + 14])
+        call('PEXPIRE', skey, A[i + 13])
       end
     else                      -- a cluster: the worker decides (code_origin.settle), phase 2 teaches (op OW)
       extra[#extra + 1] = found
+      extra[#extra + 1] = strangers
     end
-    i = i + 9
+    i = i + 15
   elseif op == 'OW' then      -- key ttl cap n token...: teach a code's origin (cluster, phase 2)
     local key, n, args = KEYS[A[i + 1]], A[i + 4], {}
     for k = 1, n do

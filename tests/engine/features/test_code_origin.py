@@ -18,9 +18,11 @@ from feature_backends import Backend
 from feature_stream import START
 
 from engine.events import OUTCOME_TYPES, Event
-from engine.features.code_origin import ORIGIN_CAP, series
+from engine.features.code_origin import ORIGIN_CAP, STRANGER_CAP, series
 from engine.features.spec import (
+    ANCHORED_TO_CODE_ORIGIN,
     ORIGIN_MEMBERS,
+    ORIGIN_STRANGERS,
     TIED_TO_CODE_ORIGIN,
     CodeOriginFeature,
     Entity,
@@ -34,10 +36,12 @@ from engine.features.spec import (
 D = 86_400
 TIED = CodeOriginFeature(TIED_TO_CODE_ORIGIN, OriginMetric.TIED)
 MEMBERS = CodeOriginFeature(ORIGIN_MEMBERS, OriginMetric.MEMBERS)
+ANCHORED = CodeOriginFeature(ANCHORED_TO_CODE_ORIGIN, OriginMetric.ANCHORED)
+STRANGERS = CodeOriginFeature(ORIGIN_STRANGERS, OriginMetric.STRANGERS, 7 * D)
 # what the shipped pack also records: an upline (a referrer's feature), links (lk:f, lk:peers)
 INVITEES = ReferralFeature("referrer.invitees_7d", ReferralMetric.INVITEES, 7 * D)
 LINKED = LinkFeature("customer.linked_accounts_30d", LinkMetric.ACCOUNTS, 30 * D, (Entity.DEVICE,))
-SPECS = (TIED, MEMBERS, INVITEES, LINKED)
+SPECS = (TIED, MEMBERS, ANCHORED, STRANGERS, INVITEES, LINKED)
 _n = iter(range(1_000_000))
 
 
@@ -65,15 +69,15 @@ class Brute:
         self.groups: dict[str, set[str]] = defaultdict(set)
         self.referrer: dict[str, str] = {}
         self.origin: dict[str, dict[str, float]] = defaultdict(dict)
+        self.strangers: dict[str, dict[str, float]] = defaultdict(dict)
 
-    def see(self, e: Event) -> tuple[bool, int] | None:
+    def see(self, e: Event) -> tuple[bool, int, bool, int] | None:
         t, c = e.epoch, e.customer
         answer = None
         if e.coupon is not None and e.type not in OUTCOME_TYPES:
-            anchors = [f"u:{c}"]
-            if c in self.referrer:
-                anchors.append(f"u:{self.referrer[c]}")
-            anchors += [f"g:{g}" for g in sorted(self.groups[c])]
+            stored = [f"u:{self.referrer[c]}"] if c in self.referrer else []
+            stored += [f"g:{g}" for g in sorted(self.groups[c])]
+            anchors = [f"u:{c}", *stored]
             if e.group is not None:
                 anchors.append(f"g:{e.group}")
             history = (c in self.first and self.first[c] <= t - 7 * D) or c in self.paid
@@ -81,11 +85,17 @@ class Brute:
             origin = self.origin[series(e.coupon)]
             live = {m for m, at in origin.items() if at > t - 30 * D}
             tied = history or any(a in live for a in anchors)
-            answer = (tied, sum(1 for m in live if m.startswith("t:")))
+            anchored = any(a in live for a in stored)  # not itself, not the group the event names
+            strangers = self.strangers[series(e.coupon)]
+            recent = sum(1 for at in strangers.values() if at > t - 7 * D)
+            answer = (tied, sum(1 for m in live if m.startswith("t:")), anchored, recent)
             if tied or vouched:
                 for a in [*anchors, f"t:{c}"]:
                     origin[a] = t
                 assert len(origin) <= ORIGIN_CAP  # the stream stays under the cap: no trim to model
+            else:
+                strangers[c] = t
+                assert len(strangers) <= STRANGER_CAP
         self.first.setdefault(c, t)
         if e.type == "order_paid":
             self.paid.add(c)
@@ -128,19 +138,24 @@ def _stream(rng: random.Random) -> list[Event]:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_against_a_brute_force_recomputation(backend: Backend, tenant: str, seed: int) -> None:
     brute = Brute()
-    checked = tied_false = 0
+    checked = tied_false = anchored = strangers = 0
     for event in _stream(random.Random(seed)):
         want = brute.see(event)
         got = await _send(backend, tenant, event)
         if want is None:
             if got is not None:
                 assert got[TIED_TO_CODE_ORIGIN] is None and got[ORIGIN_MEMBERS] is None
+                assert got[ANCHORED_TO_CODE_ORIGIN] is None and got[ORIGIN_STRANGERS] is None
             continue
         assert got is not None
-        assert (got[TIED_TO_CODE_ORIGIN], got[ORIGIN_MEMBERS]) == want, event
+        names = (TIED_TO_CODE_ORIGIN, ORIGIN_MEMBERS, ANCHORED_TO_CODE_ORIGIN, ORIGIN_STRANGERS)
+        assert tuple(got[n] for n in names) == want, event
         checked += 1
         tied_false += not want[0]
+        anchored += want[2]
+        strangers += want[3] > 0
     assert checked > 100 and 10 < tied_false < checked - 10  # both answers are exercised
+    assert 10 < anchored < checked - 10 and 10 < strangers < checked - 10
 
 
 async def _claim(backend: Backend, tenant: str, who: str, days: float, code: str, **fields: object) -> tuple:
@@ -184,7 +199,10 @@ async def test_a_listing_s_strangers_are_outsiders_and_the_tied_look_alikes_are_
 
 async def test_only_scored_events_with_a_coupon_have_the_values(backend: Backend, tenant: str) -> None:
     got = await _send(backend, tenant, _event("signup", "kid", 0, device="dv-k"))
-    assert got == {TIED_TO_CODE_ORIGIN: None, ORIGIN_MEMBERS: None, INVITEES.name: None, LINKED.name: 0}
+    assert got == {
+        TIED_TO_CODE_ORIGIN: None, ORIGIN_MEMBERS: None, ANCHORED_TO_CODE_ORIGIN: None, ORIGIN_STRANGERS: None,
+        INVITEES.name: None, LINKED.name: 0,
+    }  # fmt: skip
 
 
 async def test_the_origin_keeps_its_newest_members_in_one_slot(backend: Backend, tenant: str) -> None:
