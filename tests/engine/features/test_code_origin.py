@@ -224,3 +224,52 @@ def test_a_code_s_series() -> None:
     assert series("X-1") == "X-1"  # a head of one character is no series
     assert series("LISTED") == "LISTED"
     assert series("SALE-") == "SALE-"  # nothing after the separator: the code itself
+
+
+async def _origin(backend: Backend, tenant: str, who: str, days: float, code: str, **fields: object) -> tuple:
+    got = await _send(backend, tenant, _event("coupon_claim", who, days, coupon=code, **fields))
+    assert got is not None
+    return got[TIED_TO_CODE_ORIGIN], got[ANCHORED_TO_CODE_ORIGIN], got[ORIGIN_STRANGERS]
+
+
+async def test_a_sold_code_s_strangers_and_the_customers_who_bought_it(backend: Backend, tenant: str) -> None:
+    store = backend.store()
+    for who, group in (("mum1", "p-31"), ("mum2", "p-31"), ("mum3", "p-31"), ("old", "p-32"), ("old2", "p-33")):
+        await store.record_outcome(tenant=tenant, event=_event("member_joined", who, 0, group=group), specs=SPECS)
+    await _origin(backend, tenant, "mum1", 0.1, "SHOP31-A", device="dv-mum1")
+    assert await _origin(backend, tenant, "mum2", 0.2, "SHOP31-B", device="dv-mum2") == (True, True, 0)
+    # a listing's buyers, one a few hours apart: each counted once, before its own redemption
+    for i in range(4):
+        assert await _origin(backend, tenant, f"buyer{i}", 0.5 + 0.2 * i, f"SHOP31-Z{i}", device=f"dv-b{i}") == (
+            False, False, i,
+        )  # fmt: skip
+    assert (await _origin(backend, tenant, "buyer0", 1.4, "SHOP31-Z0", device="dv-b0"))[2] == 4  # no second count
+    # a paying customer of group 32: tied by history, anchored by nothing of hers
+    await store.record_outcome(tenant=tenant, event=_event("order_paid", "old", 0.05, amount=99.0), specs=SPECS)
+    assert await _origin(backend, tenant, "old", 1.5, "SHOP31-Y", device="dv-old") == (True, False, 4)
+    # the farmer's next moves: naming the selling group on the event anchors nothing (a caller's field)
+    await store.record_outcome(tenant=tenant, event=_event("order_paid", "old2", 0.05, amount=99.0), specs=SPECS)
+    got = await _origin(backend, tenant, "old2", 1.6, "SHOP31-X", device="dv-old2", group="p-31")
+    assert got[:2] == (True, False)
+    # a limit (docs/features.md): her claim taught her own group (p-33) to the origin, so her checkout
+    # with the code is anchored by it (her own u: is not what anchors it)
+    got = await _send(backend, tenant, _event("order", "old2", 1.65, coupon="SHOP31-X", device="dv-old2"))
+    assert got is not None and got[ANCHORED_TO_CODE_ORIGIN] is True
+    # the group's own member is anchored; so is a parent referred by a member who used the code
+    assert (await _origin(backend, tenant, "mum3", 1.7, "SHOP31-C", device="dv-mum3"))[1] is True
+    await _send(backend, tenant, _event("referral", "friend", 1.8, referrer="mum1", device="dv-fr"))
+    assert (await _origin(backend, tenant, "friend", 1.81, "SHOP31-D", device="dv-fr"))[:2] == (True, True)
+    # strangers leave the count after a week; another series has its own
+    assert (await _origin(backend, tenant, "late", 9.0, "SHOP31-W", device="dv-late"))[2] == 0
+    assert (await _origin(backend, tenant, "else", 1.9, "SHOP99-A", device="dv-else"))[2] == 0
+
+
+async def test_a_series_remembers_its_newest_strangers_in_its_slot(backend: Backend, tenant: str) -> None:
+    for i in range(STRANGER_CAP + 10):
+        await _origin(backend, tenant, f"s{i}", 0.001 * i, f"FLOOD-{i}", device=f"dv-s{i}")
+    assert (await _origin(backend, tenant, "next", 0.2, "FLOOD-N", device="dv-n"))[2] == STRANGER_CAP
+    keys = [(node, key) for node, key in await backend.raw_keys() if key.endswith(b":og:s")]
+    assert len(keys) == 1 and b"cpn:FLOOD-}" in keys[0][1]
+    node, key = keys[0]
+    assert await node.zcard(key) == STRANGER_CAP
+    assert 0 < await node.pttl(key) <= (7 * D + 3600) * 1000
