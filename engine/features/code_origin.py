@@ -149,20 +149,19 @@ def emit(builder: RequestBuilder, spec: CodeOriginFeature, index: int) -> None:
         obatch.owned.extend(i for i in (tied, members, anchored, strangers) if i)
 
 
-def decide(anchors: str, origin: Sequence[str], group: bool = False) -> tuple[bool, int, bool, list[str], bool]:
+def decide(anchors: str, origin: Sequence[str]) -> tuple[bool, int, bool, list[str], bool]:
     """Tied, teachers, whether the event teaches, its tokens, anchored: op OC's decision, for a cluster's worker.
 
     ``anchors``: op OA's extra, ``H`` or ``-`` (history), ``V`` or ``-`` (vouched for), then the
-    anchors separated by spaces, the customer's own ``u:`` first and, when ``group``, the
-    event's group last (neither is the customer's stored tie: ``anchored`` reads the others).
+    anchors separated by spaces, the customer's own ``u:`` first (its own earlier redemption
+    taught it, so ``anchored`` reads the others).
     """
     history, vouched = anchors[:1] == "H", anchors[1:2] == "V"
     mine = anchors[2:].split(" ") if len(anchors) > 2 else []
     have = set(origin)
     teachers = sum(1 for member in have if member.startswith("t:"))
     tied = history or any(a in have for a in mine)
-    stored = mine[1 : len(mine) - 1 if group else len(mine)]
-    anchored = any(a in have for a in stored)
+    anchored = any(a in have for a in mine[1:])
     tokens = [*mine, "t:" + mine[0][2:]] if mine else []
     return tied, teachers, tied or vouched, tokens, anchored
 
@@ -184,7 +183,7 @@ def settle(builder: RequestBuilder, batches: list[Batch], results: list[Any], ra
         return []
     event = builder.event
     tied_index, members_index, anchored_index, strangers_index = indexes(builder.plan.specs)
-    tied, teachers, teaches, tokens, anchored = decide(anchors, origin, event.group is not None)
+    tied, teachers, teaches, tokens, anchored = decide(anchors, origin)
     if tied_index:
         raw[tied_index - 1] = tied
     if members_index:

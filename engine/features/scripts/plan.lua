@@ -45,7 +45,6 @@ local DISTINCT_READ = 64     -- op DX: values read per distinct set (more: ZCOUN
 local seen = {}              -- key index -> {first, last} of a first/last-seen hash, read once
 
 local origin_anchors, origin_history, origin_vouched = {}, false, false  -- op OA, read by op OC
-local origin_stored = 0  -- op OA: its anchors from the customer's slot, after its own u: (not the event's group)
 local dup = false            -- op EG: this slot has seen the event (cluster): add to no bucket
 local buckets = {}           -- key index -> its bucket hash, read once (op HB)
 
@@ -960,7 +959,6 @@ while i <= last do
       anchors[#anchors + 1] = 'u:' .. m
       vouched = true
     end
-    origin_stored = #anchors
     if A[i + 9] ~= '' then anchors[#anchors + 1] = A[i + 9] end
     local fp = call('HMGET', KEYS[A[i + 4]], 'f', 'p')
     origin_history = (fp[1] and tonumber(fp[1]) <= A[i + 7]) or (fp[2] and true) or false
@@ -983,7 +981,7 @@ while i <= last do
       for k, a in ipairs(origin_anchors) do
         if have[a] then
           tied = true
-          if k > 1 and k <= origin_stored then anchored = true end
+          if k > 1 then anchored = true end  -- not its own u: (its claim taught it)
         end
       end
       if A[i + 1] > 0 then vals[A[i + 1]] = tied end

@@ -85,7 +85,7 @@ class Brute:
             origin = self.origin[series(e.coupon)]
             live = {m for m, at in origin.items() if at > t - 30 * D}
             tied = history or any(a in live for a in anchors)
-            anchored = any(a in live for a in stored)  # not itself, not the group the event names
+            anchored = any(a in live for a in anchors[1:])  # not itself: its own redemption taught it
             strangers = self.strangers[series(e.coupon)]
             recent = sum(1 for at in strangers.values() if at > t - 7 * D)
             answer = (tied, sum(1 for m in live if m.startswith("t:")), anchored, recent)
@@ -247,10 +247,15 @@ async def test_a_sold_code_s_strangers_and_the_customers_who_bought_it(backend: 
     # a paying customer of group 32: tied by history, anchored by nothing of hers
     await store.record_outcome(tenant=tenant, event=_event("order_paid", "old", 0.05, amount=99.0), specs=SPECS)
     assert await _origin(backend, tenant, "old", 1.5, "SHOP31-Y", device="dv-old") == (True, False, 4)
-    # the farmer's next moves: naming the selling group on the event anchors nothing (a caller's field)
+    # the farmer's next move: naming the group the code came from on the event anchors her, as it ties
+    # (a limit: the storefront names the group whose link opened the redemption, a caller can too);
+    # a group the origin does not hold anchors nothing
     await store.record_outcome(tenant=tenant, event=_event("order_paid", "old2", 0.05, amount=99.0), specs=SPECS)
-    got = await _origin(backend, tenant, "old2", 1.6, "SHOP31-X", device="dv-old2", group="p-31")
+    got = await _origin(backend, tenant, "old2", 1.6, "SHOP31-X", device="dv-old2", group="p-40")
     assert got[:2] == (True, False)
+    await store.record_outcome(tenant=tenant, event=_event("order_paid", "old3", 0.05, amount=99.0), specs=SPECS)
+    got = await _origin(backend, tenant, "old3", 1.61, "SHOP31-V", device="dv-old3", group="p-31")
+    assert got[:2] == (True, True)
     # a limit (docs/features.md): her claim taught her own group (p-33) to the origin, so her checkout
     # with the code is anchored by it (her own u: is not what anchors it)
     got = await _send(backend, tenant, _event("order", "old2", 1.65, coupon="SHOP31-X", device="dv-old2"))
