@@ -343,6 +343,6 @@ def is_boolean_feature(spec: FeatureSpec) -> bool:
     if isinstance(spec, BindingFeature):
         return True
     if isinstance(spec, CodeOriginFeature):
-        return spec.metric is OriginMetric.TIED
+        return spec.metric in (OriginMetric.TIED, OriginMetric.ANCHORED)
     flags = (ReferralMetric.RING, ReferralMetric.REFERRER_PAID)  # chain_paid is a count
     return isinstance(spec, ListFeature) or (isinstance(spec, ReferralFeature) and spec.metric in flags)

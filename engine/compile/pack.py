@@ -37,7 +37,9 @@ from engine.features.referral_refunds import METRICS as REFUND_METRICS
 from engine.features.referral_refunds import REFUND_TYPES
 from engine.features.referrer_paid import METRICS as REFERRER_PAID_METRICS
 from engine.features.spec import (
+    ANCHORED_TO_CODE_ORIGIN,
     ORIGIN_MEMBERS,
+    ORIGIN_STRANGERS,
     OUTSIDE_BINDING,
     TIED_TO_CODE_ORIGIN,
     BindingFeature,
@@ -130,6 +132,8 @@ def _compile(
         OUTSIDE_BINDING: compile_bindings(pack, diagnostics),
         TIED_TO_CODE_ORIGIN: CodeOriginFeature(TIED_TO_CODE_ORIGIN, OriginMetric.TIED),
         ORIGIN_MEMBERS: CodeOriginFeature(ORIGIN_MEMBERS, OriginMetric.MEMBERS),
+        ANCHORED_TO_CODE_ORIGIN: CodeOriginFeature(ANCHORED_TO_CODE_ORIGIN, OriginMetric.ANCHORED),
+        ORIGIN_STRANGERS: CodeOriginFeature(ORIGIN_STRANGERS, OriginMetric.STRANGERS, 7 * 86_400),
     }
     _check_feature_names(pack, builtins, diagnostics)
     all_features: dict[str, FeatureSpec] = {**builtins, **features}

@@ -117,7 +117,7 @@ PAID_MARKS = frozenset({ReferralMetric.REFERRER_PAID, ReferralMetric.CHAIN_PAID}
 def value_type(spec: FeatureSpec) -> type[int | float | bool]:
     """Counts are int, sums / ages / shares float, flags bool."""
     if isinstance(spec, CodeOriginFeature):
-        return bool if spec.metric is OriginMetric.TIED else int
+        return bool if spec.metric in (OriginMetric.TIED, OriginMetric.ANCHORED) else int
     if isinstance(spec, ListFeature | BindingFeature) or (
         isinstance(spec, ReferralFeature) and spec.metric in (ReferralMetric.RING, ReferralMetric.REFERRER_PAID)
     ):

@@ -290,6 +290,8 @@ class OriginMetric(StrEnum):
 
     TIED = "tied"  # the redeemer is tied to the origin of the event's code (bool)
     MEMBERS = "members"  # accounts that taught the origin of the event's code in the window
+    ANCHORED = "anchored"  # the redeemer's referrer, groups or linked accounts are in the origin (bool)
+    STRANGERS = "strangers"  # accounts that redeemed the series untied and unvouched in the window
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +310,8 @@ class CodeOriginFeature:
 
 TIED_TO_CODE_ORIGIN = "customer.tied_to_code_origin"
 ORIGIN_MEMBERS = "coupon.origin_members_30d"
+ANCHORED_TO_CODE_ORIGIN = "customer.anchored_to_code_origin"
+ORIGIN_STRANGERS = "coupon.origin_strangers_7d"
 
 FeatureSpec = (
     WindowedFeature | ReferralFeature | GroupFeature | ListFeature | LinkFeature | BindingFeature | CodeOriginFeature

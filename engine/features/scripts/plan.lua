@@ -44,7 +44,7 @@ local CHAIN_CAP = 8
 local DISTINCT_READ = 64     -- op DX: values read per distinct set (more: ZCOUNT per window)
 local seen = {}              -- key index -> {first, last} of a first/last-seen hash, read once
 
-local origin_anchors, origin_history, origin_vouched = {}, false, false  -- op OA, read by op OC
+local origin_anchors, origin_history, origin_vouched, origin_group = {}, false, false, ''  -- op OA, read by op OC
 local dup = false            -- op EG: this slot has seen the event (cluster): add to no bucket
 local buckets = {}           -- key index -> its bucket hash, read once (op HB)
 
@@ -942,7 +942,7 @@ while i <= last do
     for k = 1, n do links[k] = {A[i + 6 + 2 * k], A[i + 7 + 2 * k]} end
     link_peers(KEYS[A[i + 1]], KEYS[A[i + 2]], A[i + 3], A[i + 4], A[i + 5], A[i + 6], links)
     i = i + 8 + 2 * n
-  elseif op == 'OA' then      -- aff up peers lkf low cap before me extra: a redeemer's anchors (code_origin.py)
+  elseif op == 'OA' then      -- aff up peers lkf low cap before me group extra: a redeemer's anchors (code_origin.py)
     local anchors, vouched = {'u:' .. A[i + 8]}, false
     local up = call('HGET', KEYS[A[i + 2]], 'r')
     if up then
@@ -959,43 +959,63 @@ while i <= last do
       anchors[#anchors + 1] = 'u:' .. m
       vouched = true
     end
+    origin_group = A[i + 9]   -- the event's group: anchors 1711's redeemer, never ties (1709)
     local fp = call('HMGET', KEYS[A[i + 4]], 'f', 'p')
     origin_history = (fp[1] and tonumber(fp[1]) <= A[i + 7]) or (fp[2] and true) or false
     origin_anchors, origin_vouched = anchors, vouched
-    if A[i + 9] == 1 then
+    if A[i + 10] == 1 then
       extra[#extra + 1] = (origin_history and 'H' or '-') .. (vouched and 'V' or '-') .. table.concat(anchors, ' ')
     end
-    i = i + 10
-  elseif op == 'OC' then      -- tied members key low ttl cap record fused: a code's learned origin (code_origin.py)
+    i = i + 11
+  elseif op == 'OC' then      -- tied members key low ttl cap record fused anchored strangers skey slow sttl scap: a code's learned origin (code_origin.py)
     local key = KEYS[A[i + 3]]
     local found = call('ZRANGEBYSCORE', key, A[i + 4], '+inf')
+    local strangers = 0
+    if A[i + 10] > 0 then strangers = call('ZCOUNT', KEYS[A[i + 11]], A[i + 12], '+inf') end
     if A[i + 8] == 1 then     -- one server: op OA ran before in this call
-      local have, teachers, tied = {}, 0, origin_history
+      local have, teachers, tied, anchored = {}, 0, origin_history, false
       for _, m in ipairs(found) do
         have[m] = true
         if string.sub(m, 1, 2) == 't:' then teachers = teachers + 1 end
       end
-      for _, a in ipairs(origin_anchors) do
-        if have[a] then tied = true end
+      for k, a in ipairs(origin_anchors) do
+        if have[a] then
+          tied = true
+          if k > 1 then anchored = true end  -- not its own u: (its claim taught it)
+        end
       end
+      local grouped = origin_group ~= '' and have[origin_group] == true
+      if grouped then anchored = true end
       if A[i + 1] > 0 then vals[A[i + 1]] = tied end
       if A[i + 2] > 0 then vals[A[i + 2]] = teachers end
+      if A[i + 9] > 0 then vals[A[i + 9]] = anchored end
+      if A[i + 10] > 0 then vals[A[i + 10]] = strangers end
       if A[i + 7] == 1 and (tied or origin_vouched) then
         local args = {}
         for _, a in ipairs(origin_anchors) do
           args[#args + 1] = tstr
           args[#args + 1] = a
         end
+        if origin_group ~= '' then
+          args[#args + 1] = tstr
+          args[#args + 1] = origin_group
+        end
         args[#args + 1] = tstr
         args[#args + 1] = 't:' .. string.sub(origin_anchors[1], 3)
         call('ZADD', key, unpack(args))
         call('ZREMRANGEBYRANK', key, 0, -1 - A[i + 6])
         call('PEXPIRE', key, A[i + 5])
+      elseif A[i + 7] == 1 and A[i + 10] > 0 and not grouped then  -- a stranger: remembered, taught nothing
+        local skey = KEYS[A[i + 11]]
+        call('ZADD', skey, tstr, origin_anchors[1])
+        call('ZREMRANGEBYRANK', skey, 0, -1 - A[i + 14])
+        call('PEXPIRE', skey, A[i + 13])
       end
     else                      -- a cluster: the worker decides (code_origin.settle), phase 2 teaches (op OW)
       extra[#extra + 1] = found
+      extra[#extra + 1] = strangers
     end
-    i = i + 9
+    i = i + 15
   elseif op == 'OW' then      -- key ttl cap n token...: teach a code's origin (cluster, phase 2)
     local key, n, args = KEYS[A[i + 1]], A[i + 4], {}
     for k = 1, n do

@@ -18,9 +18,11 @@ from feature_backends import Backend
 from feature_stream import START
 
 from engine.events import OUTCOME_TYPES, Event
-from engine.features.code_origin import ORIGIN_CAP, series
+from engine.features.code_origin import ORIGIN_CAP, STRANGER_CAP, series
 from engine.features.spec import (
+    ANCHORED_TO_CODE_ORIGIN,
     ORIGIN_MEMBERS,
+    ORIGIN_STRANGERS,
     TIED_TO_CODE_ORIGIN,
     CodeOriginFeature,
     Entity,
@@ -34,10 +36,12 @@ from engine.features.spec import (
 D = 86_400
 TIED = CodeOriginFeature(TIED_TO_CODE_ORIGIN, OriginMetric.TIED)
 MEMBERS = CodeOriginFeature(ORIGIN_MEMBERS, OriginMetric.MEMBERS)
+ANCHORED = CodeOriginFeature(ANCHORED_TO_CODE_ORIGIN, OriginMetric.ANCHORED)
+STRANGERS = CodeOriginFeature(ORIGIN_STRANGERS, OriginMetric.STRANGERS, 7 * D)
 # what the shipped pack also records: an upline (a referrer's feature), links (lk:f, lk:peers)
 INVITEES = ReferralFeature("referrer.invitees_7d", ReferralMetric.INVITEES, 7 * D)
 LINKED = LinkFeature("customer.linked_accounts_30d", LinkMetric.ACCOUNTS, 30 * D, (Entity.DEVICE,))
-SPECS = (TIED, MEMBERS, INVITEES, LINKED)
+SPECS = (TIED, MEMBERS, ANCHORED, STRANGERS, INVITEES, LINKED)
 _n = iter(range(1_000_000))
 
 
@@ -65,25 +69,33 @@ class Brute:
         self.groups: dict[str, set[str]] = defaultdict(set)
         self.referrer: dict[str, str] = {}
         self.origin: dict[str, dict[str, float]] = defaultdict(dict)
+        self.strangers: dict[str, dict[str, float]] = defaultdict(dict)
 
-    def see(self, e: Event) -> tuple[bool, int] | None:
+    def see(self, e: Event) -> tuple[bool, int, bool, int] | None:
         t, c = e.epoch, e.customer
         answer = None
         if e.coupon is not None and e.type not in OUTCOME_TYPES:
-            anchors = [f"u:{c}"]
-            if c in self.referrer:
-                anchors.append(f"u:{self.referrer[c]}")
-            anchors += [f"g:{g}" for g in sorted(self.groups[c])]
+            stored = [f"u:{self.referrer[c]}"] if c in self.referrer else []
+            stored += [f"g:{g}" for g in sorted(self.groups[c])]
+            anchors = [f"u:{c}", *stored]
+            named = [] if e.group is None else [f"g:{e.group}"]  # the event's group: anchors, never ties
             history = (c in self.first and self.first[c] <= t - 7 * D) or c in self.paid
             vouched = c in self.referrer or bool(self.groups[c])
             origin = self.origin[series(e.coupon)]
             live = {m for m, at in origin.items() if at > t - 30 * D}
             tied = history or any(a in live for a in anchors)
-            answer = (tied, sum(1 for m in live if m.startswith("t:")))
+            grouped = any(a in live for a in named)
+            anchored = grouped or any(a in live for a in anchors[1:])  # not itself: its own redemption taught it
+            strangers = self.strangers[series(e.coupon)]
+            recent = sum(1 for at in strangers.values() if at > t - 7 * D)
+            answer = (tied, sum(1 for m in live if m.startswith("t:")), anchored, recent)
             if tied or vouched:
-                for a in [*anchors, f"t:{c}"]:
+                for a in [*anchors, *named, f"t:{c}"]:
                     origin[a] = t
                 assert len(origin) <= ORIGIN_CAP  # the stream stays under the cap: no trim to model
+            elif not grouped:
+                strangers[c] = t
+                assert len(strangers) <= STRANGER_CAP
         self.first.setdefault(c, t)
         if e.type == "order_paid":
             self.paid.add(c)
@@ -126,19 +138,24 @@ def _stream(rng: random.Random) -> list[Event]:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_against_a_brute_force_recomputation(backend: Backend, tenant: str, seed: int) -> None:
     brute = Brute()
-    checked = tied_false = 0
+    checked = tied_false = anchored = strangers = 0
     for event in _stream(random.Random(seed)):
         want = brute.see(event)
         got = await _send(backend, tenant, event)
         if want is None:
             if got is not None:
                 assert got[TIED_TO_CODE_ORIGIN] is None and got[ORIGIN_MEMBERS] is None
+                assert got[ANCHORED_TO_CODE_ORIGIN] is None and got[ORIGIN_STRANGERS] is None
             continue
         assert got is not None
-        assert (got[TIED_TO_CODE_ORIGIN], got[ORIGIN_MEMBERS]) == want, event
+        names = (TIED_TO_CODE_ORIGIN, ORIGIN_MEMBERS, ANCHORED_TO_CODE_ORIGIN, ORIGIN_STRANGERS)
+        assert tuple(got[n] for n in names) == want, event
         checked += 1
         tied_false += not want[0]
+        anchored += want[2]
+        strangers += want[3] > 0
     assert checked > 100 and 10 < tied_false < checked - 10  # both answers are exercised
+    assert 10 < anchored < checked - 10 and 10 < strangers < checked - 10
 
 
 async def _claim(backend: Backend, tenant: str, who: str, days: float, code: str, **fields: object) -> tuple:
@@ -185,7 +202,10 @@ async def test_a_listing_s_strangers_are_outsiders_and_the_tied_look_alikes_are_
 
 async def test_only_scored_events_with_a_coupon_have_the_values(backend: Backend, tenant: str) -> None:
     got = await _send(backend, tenant, _event("signup", "kid", 0, device="dv-k"))
-    assert got == {TIED_TO_CODE_ORIGIN: None, ORIGIN_MEMBERS: None, INVITEES.name: None, LINKED.name: 0}
+    assert got == {
+        TIED_TO_CODE_ORIGIN: None, ORIGIN_MEMBERS: None, ANCHORED_TO_CODE_ORIGIN: None, ORIGIN_STRANGERS: None,
+        INVITEES.name: None, LINKED.name: 0,
+    }  # fmt: skip
 
 
 async def test_the_origin_keeps_its_newest_members_in_one_slot(backend: Backend, tenant: str) -> None:
@@ -207,3 +227,57 @@ def test_a_code_s_series() -> None:
     assert series("X-1") == "X-1"  # a head of one character is no series
     assert series("LISTED") == "LISTED"
     assert series("SALE-") == "SALE-"  # nothing after the separator: the code itself
+
+
+async def _origin(backend: Backend, tenant: str, who: str, days: float, code: str, **fields: object) -> tuple:
+    got = await _send(backend, tenant, _event("coupon_claim", who, days, coupon=code, **fields))
+    assert got is not None
+    return got[TIED_TO_CODE_ORIGIN], got[ANCHORED_TO_CODE_ORIGIN], got[ORIGIN_STRANGERS]
+
+
+async def test_a_sold_code_s_strangers_and_the_customers_who_bought_it(backend: Backend, tenant: str) -> None:
+    store = backend.store()
+    for who, group in (("mum1", "p-31"), ("mum2", "p-31"), ("mum3", "p-31"), ("old", "p-32"), ("old2", "p-33")):
+        await store.record_outcome(tenant=tenant, event=_event("member_joined", who, 0, group=group), specs=SPECS)
+    await _origin(backend, tenant, "mum1", 0.1, "SHOP31-A", device="dv-mum1")
+    assert await _origin(backend, tenant, "mum2", 0.2, "SHOP31-B", device="dv-mum2") == (True, True, 0)
+    # a listing's buyers, one a few hours apart: each counted once, before its own redemption
+    for i in range(4):
+        assert await _origin(backend, tenant, f"buyer{i}", 0.5 + 0.2 * i, f"SHOP31-Z{i}", device=f"dv-b{i}") == (
+            False, False, i,
+        )  # fmt: skip
+    assert (await _origin(backend, tenant, "buyer0", 1.4, "SHOP31-Z0", device="dv-b0"))[2] == 4  # no second count
+    # a paying customer of group 32: tied by history, anchored by nothing of hers
+    await store.record_outcome(tenant=tenant, event=_event("order_paid", "old", 0.05, amount=99.0), specs=SPECS)
+    assert await _origin(backend, tenant, "old", 1.5, "SHOP31-Y", device="dv-old") == (True, False, 4)
+    # the farmer's next move: naming the group the code came from on the event anchors her, as it ties
+    # (a limit: the storefront names the group whose link opened the redemption, a caller can too);
+    # a group the origin does not hold anchors nothing
+    await store.record_outcome(tenant=tenant, event=_event("order_paid", "old2", 0.05, amount=99.0), specs=SPECS)
+    got = await _origin(backend, tenant, "old2", 1.6, "SHOP31-X", device="dv-old2", group="p-40")
+    assert got[:2] == (True, False)
+    await store.record_outcome(tenant=tenant, event=_event("order_paid", "old3", 0.05, amount=99.0), specs=SPECS)
+    got = await _origin(backend, tenant, "old3", 1.61, "SHOP31-V", device="dv-old3", group="p-31")
+    assert got[:2] == (True, True)
+    # a limit (docs/features.md): her claim taught her own group (p-33) to the origin, so her checkout
+    # with the code is anchored by it (her own u: is not what anchors it)
+    got = await _send(backend, tenant, _event("order", "old2", 1.65, coupon="SHOP31-X", device="dv-old2"))
+    assert got is not None and got[ANCHORED_TO_CODE_ORIGIN] is True
+    # the group's own member is anchored; so is a parent referred by a member who used the code
+    assert (await _origin(backend, tenant, "mum3", 1.7, "SHOP31-C", device="dv-mum3"))[1] is True
+    await _send(backend, tenant, _event("referral", "friend", 1.8, referrer="mum1", device="dv-fr"))
+    assert (await _origin(backend, tenant, "friend", 1.81, "SHOP31-D", device="dv-fr"))[:2] == (True, True)
+    # strangers leave the count after a week; another series has its own
+    assert (await _origin(backend, tenant, "late", 9.0, "SHOP31-W", device="dv-late"))[2] == 0
+    assert (await _origin(backend, tenant, "else", 1.9, "SHOP99-A", device="dv-else"))[2] == 0
+
+
+async def test_a_series_remembers_its_newest_strangers_in_its_slot(backend: Backend, tenant: str) -> None:
+    for i in range(STRANGER_CAP + 10):
+        await _origin(backend, tenant, f"s{i}", 0.001 * i, f"FLOOD-{i}", device=f"dv-s{i}")
+    assert (await _origin(backend, tenant, "next", 0.2, "FLOOD-N", device="dv-n"))[2] == STRANGER_CAP
+    keys = [(node, key) for node, key in await backend.raw_keys() if key.endswith(b":og:s")]
+    assert len(keys) == 1 and b"cpn:FLOOD-}" in keys[0][1]
+    node, key = keys[0]
+    assert await node.zcard(key) == STRANGER_CAP
+    assert 0 < await node.pttl(key) <= (7 * D + 3600) * 1000
