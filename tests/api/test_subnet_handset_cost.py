@@ -22,6 +22,26 @@ RULES = Path(__file__).resolve().parents[2] / "rules"
 FEATURE = "  subnet_handset."
 
 
+def _drop_network_clause(rules: Path) -> None:
+    """1411/1412's network clause (session 14) reads the subnet-handset: drop it, and the pack-case steps that set it."""
+    lines = rules.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if "and not (coalesce(subnet.signup_models_24h, 0) >= 4" in line:  # the clause's two lines
+            index += 2
+            continue
+        if "features:" in line and "subnet_handset.signup_accounts_24h" in line:  # a step: event, features, expect
+            kept.pop()
+            index += 2
+            continue
+        kept.append(line)
+        index += 1
+    assert not any("subnet_handset" in line for line in kept)
+    rules.write_text("".join(kept), encoding="utf-8")
+
+
 def _without_subnet_handset(tmp_path: Path) -> Path:
     """The shipped pack minus the ``subnet_handset.*`` features and rule 1249 (with its pack case and scenario)."""
     pack = tmp_path / "rules"
@@ -38,6 +58,7 @@ def _without_subnet_handset(tmp_path: Path) -> Path:
     text = text[:start] + text[end:]
     case = text.index("  - name: a drip phone on 4G, a new id per account")  # its pack case, the file's last
     risk.write_text(text[:case], encoding="utf-8")
+    _drop_network_clause(pack / "risk" / "device_farms.yaml")
     scenarios = pack / "scenarios" / "slow_drip.yaml"  # and its scenario, the file's last
     text = scenarios.read_text(encoding="utf-8")
     scenarios.write_text(text[: text.index("  - name: a farmer's iPhone on 4G")], encoding="utf-8")
