@@ -23,7 +23,7 @@ FEATURE = "  subnet_handset."
 
 
 def _drop_network_clause(rules: Path) -> None:
-    """1411/1412's network clause (session 14) reads the subnet-handset: drop it, and the pack-case steps that set it."""
+    """1411/1412's network clause (session 14) reads the subnet-handset: drop it and the pack-case steps setting it."""
     lines = rules.read_text(encoding="utf-8").splitlines(keepends=True)
     kept: list[str] = []
     index = 0
