@@ -49,7 +49,7 @@ from engine.simulate.units import (
     VIRTUAL_NUMBERS,
     Unit,
 )
-from engine.simulate.waves import WAVE_SHARES, WAVE_UNITS
+from engine.simulate.waves import WAVE_SHARES, WAVE_UNITS, WIDE_SHARES, WIDE_UNITS
 from engine.simulate.world import PAY_ACCOUNT_CUSTOMERS, USER_AGENT
 
 #: Attack families and their shares of the log's events (18.3% in all).
@@ -126,6 +126,7 @@ FAMILY_SETS: dict[str, tuple[Mapping[str, float], Mapping[str, float]]] = {
         {**groupbuy_farms.ABUSE_SHARES, **groupbuy_farms.VARIED_ABUSE_SHARES},
         {**groupbuy_farms.LOOKALIKE_SHARES, **groupbuy_farms.VARIED_LOOKALIKE_SHARES},
     ),
+    "lookalikes": ({}, WIDE_SHARES),  # a wider campus wave (waves.campus_wave_wide)
 }
 
 
@@ -149,6 +150,7 @@ def simulate(config: SimulationConfig, sim: Sim | None = None) -> Iterator[dict[
     makers = {
         **LOOKALIKE_UNITS,
         **WAVE_UNITS,
+        **WIDE_UNITS,
         **ABUSE_UNITS,
         **rented_devices.UNITS,
         **groupbuy_farms.LOOKALIKE_UNITS,

@@ -20,8 +20,11 @@ come to the studio). Sizes, paces and shares are per-seed knobs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from engine.simulate.context import Sim
 from engine.simulate.honest import new_person, paid_order
+from engine.simulate.rented_devices import PARENT_MODELS, android_user_agent
 from engine.simulate.timeline import DAY, HOUR, MINUTE
 from engine.simulate.units import CAMPUS_LUNCH, GRANDPARENTS_PHONE, HONEST, PARTNER_CLASS, Unit
 from engine.simulate.world import SECONDS_SINCE_SIGNUP, USER_AGENT, Person
@@ -170,6 +173,93 @@ def grandparents_phone(sim: Sim) -> Unit:
                 paid_order(sim, unit, grand, sim.clock.daytime_after(t, 4 * DAY, 10 * DAY), 1500.0)
     return unit
 
+
+#: The opt-in wider campus (``--family-set lookalikes``): its own family name, so the default mix is unchanged.
+CAMPUS_WIDE = "campus_wave_wide"
+
+
+def _wide_exits(sim: Sim, shape: str) -> Callable[[], str]:
+    """Where a campus's phones leave: a NAT's few exits, one proxy address, or IPv6 (one /48, a /64 per building)."""
+    rng = sim.rng
+    if shape == "ipv6":
+        site = f"240e:{rng.randrange(0x300, 0x3FF):x}:{rng.randrange(0x10000):x}"
+        nets = [f"{site}:{rng.randrange(0x10000):x}" for _ in range(rng.randint(1, 6))]
+
+        def address() -> str:
+            net, host = rng.choice(nets), rng.randrange(1, 0x10000)
+            return f"{net}:{host:x}:{rng.randrange(0x10000):x}::{rng.randrange(1, 0x10000):x}"
+
+        return address
+    if shape == "proxy":
+        proxy = sim.ids.home_ip()
+        return lambda: proxy
+    exits = _campus_exits(sim)
+    return lambda: rng.choice(exits)
+
+
+def campus_wave_wide(sim: Sim) -> Unit:
+    """A campus lunch wave over wider ranges than :func:`campus_lunch_wave` (DOMAIN.md's look-alike, not one campus).
+
+    Per story: 20 to 200 students; a NAT (one to four exits), a proxy's single address or IPv6;
+    at 11:30 or 12:30 (the school's bell); a handset mix where two popular phones (one
+    WeChat version) take 20-70% of the wave; they claim the gift, some buy, some come back.
+    """
+    rng, knobs = sim.rng, sim.knobs
+    unit = sim.unit(HONEST, CAMPUS_WIDE)
+    shape = rng.choice(("nat", "nat", "proxy", "ipv6"))
+    exit_ip = _wide_exits(sim, shape)
+    bell = rng.choice((11.5, 12.5)) + rng.uniform(-0.15, 0.25)
+    t0 = sim.clock.start + rng.randrange(sim.clock.days) * DAY + bell * HOUR
+    span = rng.uniform(20, 90) * MINUTE
+    size = rng.choice((rng.randint(20, 40), rng.randint(40, 90), rng.randint(90, 200)))
+    popular = rng.sample(PARENT_MODELS[:6], k=2)
+    dominant = rng.uniform(0.2, 0.7)
+    posts = sorted(t0 + rng.uniform(0, 0.7) * span for _ in range(rng.randint(1, 4)))
+    gap = rng.uniform(1, 10) * MINUTE
+    referred = rng.uniform(0.2, 0.9)
+    claim_share = knobs.uniform("campus_wave_wide.claim_share", 0.6, 0.95, own_stream=True)
+    buy_rate = knobs.uniform("campus_wave_wide.buy_rate", 0.15, 0.5, own_stream=True)
+    sharer: Person | None = sim.referrer_before(t0) if rng.random() < 0.5 else None
+    for index in range(size):
+        at = min(t0 + span, rng.choice(posts) + rng.expovariate(1 / gap))
+        person = new_person(sim, at)
+        person.ip = exit_ip()
+        if rng.random() < 0.08:
+            person.phone = sim.ids.phone(virtual=True)
+        elif rng.random() < 0.5:
+            person.phone = sim.ids.phone()  # kept the number from home, another province
+        if rng.random() < dominant:
+            model, brand, android = rng.choice(popular)
+            agent = android_user_agent(model, brand, android)
+        else:
+            agent = sim.ids.user_agent()  # any other phone (dressed by its device), or an iPhone
+        invited = sharer is not None and index and rng.random() < referred
+        unit.add(
+            at,
+            "referral" if invited else "signup",
+            person,
+            referrer=sharer.customer if invited and sharer else None,
+            campaign="trial_99",
+            attributes={USER_AGENT: agent},
+        )
+        if sharer is None:
+            sharer = person
+            sim.referrers.add(person.customer)
+        if rng.random() < claim_share:
+            _claim(sim, unit, person, at, rng.uniform(15, 120), sim.ids.mobile_ip() if rng.random() < 0.15 else None)
+        if rng.random() < 0.3:
+            sim.join_group(person, unit, at + rng.uniform(1, 30) * MINUTE)
+        if rng.random() < buy_rate:  # the trial from the dorm or on 4G, and some come back for more
+            person.ip = exit_ip() if rng.random() < 0.7 else sim.ids.mobile_ip()
+            paid_order(sim, unit, person, sim.clock.daytime_after(at, 5 * MINUTE, 5 * DAY), 99.0, "trial_99")
+            person.paid = True
+            if rng.random() < 0.25:
+                paid_order(sim, unit, person, sim.clock.daytime_after(at, 6 * DAY, 12 * DAY), 299.0)
+    return unit
+
+
+WIDE_UNITS = {CAMPUS_WIDE: campus_wave_wide}
+WIDE_SHARES = {CAMPUS_WIDE: 0.02}
 
 WAVE_UNITS = {CAMPUS_LUNCH: campus_lunch_wave, PARTNER_CLASS: partner_class, GRANDPARENTS_PHONE: grandparents_phone}
 WAVE_SHARES = {CAMPUS_LUNCH: 0.015, PARTNER_CLASS: 0.012, GRANDPARENTS_PHONE: 0.008}

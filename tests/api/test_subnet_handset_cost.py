@@ -18,12 +18,33 @@ from tests.api.feature_cost import RULES, Cost, assert_one_hash_in_the_same_scri
 from tests.api.test_device_model_cost import IPHONE
 
 
+def _drop_network_clause(rules: Path) -> None:
+    """1411/1412's network clause (session 14) reads the subnet-handset: drop it and the pack-case steps setting it."""
+    lines = rules.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if "and not (coalesce(subnet.signup_models_24h, 0) >= 4" in line:  # the clause's two lines
+            index += 2
+            continue
+        if "features:" in line and "subnet_handset.signup_accounts_24h" in line:  # a step: event, features, expect
+            kept.pop()
+            index += 2
+            continue
+        kept.append(line)
+        index += 1
+    assert not any("subnet_handset" in line for line in kept)
+    rules.write_text("".join(kept), encoding="utf-8")
+
+
 def _without_subnet_handset(tmp_path: Path) -> Path:
     """The shipped pack minus the ``subnet_handset.*`` features and rules 1249-1250 (with their cases and scenarios)."""
     pack = pack_without(tmp_path, ("  subnet_handset.",), 6)  # four sign-up streams, two newcomer streams
     risk = pack / "risk" / "shared_backend.yaml"
     cut(risk, "  - id: drip_subnet_handset\n", "\ntests:\n")  # the file's last rule
     cut(risk, "  - name: a drip phone on 4G, a new id per account")  # its pack case, the file's last
+    _drop_network_clause(pack / "risk" / "device_farms.yaml")
     cut(pack / "scenarios" / "slow_drip.yaml", "  - name: a farmer's iPhone on 4G")  # and its scenario, the last
     return pack
 

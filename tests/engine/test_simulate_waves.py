@@ -62,3 +62,16 @@ def test_grandparents_sign_up_on_their_grandchilds_family_phone(families: dict[s
             by_device[r["device"]].add(r["customer"])
     assert max(len(c) for c in by_device.values()) >= 2
     assert len({r["phone"] for r in signups}) == len(signups)  # each grandparent on their own number
+
+
+def test_the_wider_campus_set_varies_size_network_and_handsets_and_leaves_the_default_mix_alone() -> None:
+    records = list(simulate(SimulationConfig(events=30_000, seed=41, family_sets=("lookalikes",))))
+    wide = [r for r in records if r["family"] == "campus_wave_wide"]
+    assert wide and all(r["truth"] == "honest" for r in wide)
+    signups = [r for r in wide if r["type"] in ("signup", "referral")]
+    assert len({r["device"] for r in signups}) == len(signups)  # each student on their own phone
+    assert any(":" in r["ip"] for r in signups) or len({r["ip"] for r in signups}) < len(signups) / 3
+    payers = {r["customer"] for r in wide if r["type"] == "order_paid"}
+    assert payers  # they buy
+    default = {r["family"] for r in simulate(SimulationConfig(events=5_000, seed=41))}
+    assert "campus_wave_wide" not in default
