@@ -16,11 +16,12 @@ referrer>`` (``up``), ``g:<group>`` for each group it is a member of (``aff``: r
 within 30 days (``lk:peers``, when the pack has link features). It has **history** when it was
 first seen a week or more before the event (``lk:f``) or has paid. The group the event itself
 names (the storefront opened the redemption from that group's link) is kept apart: it is relayed
-from the client, so it never makes a redeemer tied (1709: a buyer naming the code's own group is
-still untied, tests/api/test_redteam_session14.py) and never makes it a teacher, but it anchors
-it (1711) when the origin holds that group, and a tied or vouched redeemer teaches it: a group
-whose joins the store never relays is learned from its members' redemptions, and its new parents
-are not the code's strangers.
+from the client, so it never makes a redeemer a teacher, but it ties and anchors it when the origin
+holds that group, and a tied or vouched redeemer teaches it: a group whose joins the store never
+relays is learned from its members' redemptions, and its new parents are neither untied nor the
+code's strangers (without it, 1709 reviewed 168-259 honest redemptions per held-out rongcheng
+log, session 14). The cost: a buyer told the code's group who names it passes
+(tests/api/test_redteam_session14.py, a strict xfail; SECURITY.md).
 
 **Origin** of a series (op OC, ``{<tenant>:cpn:<series>}:og``, a sorted set of anchors by
 their latest time): every redemption by a customer that is tied to it, has history, or is
@@ -37,8 +38,8 @@ nothing. Newest 128 members, 30 days (+1 h), so memory per series is bounded.
 Both missing without a coupon (or on an event that is not scored).
 
 What it trusts and refuses: membership is never taken from the event, and the group it names
-ties nothing; it anchors only when the code's own origin holds that group, so a paying customer
-who names the right group on a bought code passes 1711 (as it could open the group's link). A
+ties and anchors only when the code's own origin holds that group, so a caller who names the
+right group on a bought code passes 1709 and 1711 (as it could open the group's link). A
 seller who refers his buyers vouches for them, and they for each other; the referral rules read
 his tree. An existing customer who buys a code has history and is tied (a loss accepted: the
 merchant keeps a customer's order).
@@ -169,7 +170,7 @@ def decide(anchors: str, origin: Sequence[str], group: str = "") -> tuple[bool, 
     grouped = bool(group) and group in have
     anchored = grouped or any(a in have for a in mine[1:])
     tokens = [*mine, *([group] if group else []), "t:" + mine[0][2:]] if mine else []
-    return tied, teachers, tied or vouched, tokens, anchored
+    return tied or grouped, teachers, tied or vouched, tokens, anchored
 
 
 def settle(builder: RequestBuilder, batches: list[Batch], results: list[Any], raw: list[Any]) -> list[Batch]:

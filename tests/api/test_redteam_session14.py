@@ -73,6 +73,7 @@ async def test_a_rival_typing_the_referrer_s_and_the_invitee_s_addresses_does_no
         assert {o["offer"]: o["status"] for o in mum.get("offers", [])}.get("referral_reward") == "released", mum
 
 
+@pytest.mark.xfail(strict=True, reason="open (SECURITY.md): the event's group ties when the code's origin holds it")
 async def test_a_resale_buyer_naming_the_code_s_own_group_is_still_untied(make_api: MakeApi) -> None:
     """Attack: two members of a parents' group taught a code's origin; a listing's buyer, new on his own phone,
     redeems it on a storefront request that names the group (the field is relayed from the client) and passed

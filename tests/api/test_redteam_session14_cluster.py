@@ -58,6 +58,7 @@ def test_typed_pickup_address_leaves_the_leader_and_her_phone_still_reaches_a_do
     assert statuses(base, "cp_lead")["group_buy_69"] == "voided"
 
 
+@pytest.mark.xfail(strict=True, reason="open (SECURITY.md): the event's group ties when the code's origin holds it")
 def test_a_buyer_naming_the_code_s_group_is_untied_on_the_cluster(base: str) -> None:
     for i in (1, 2):
         post(base, event("member_joined", customer=f"cc_m{i}", group="parents-41"), route="/v1/events")

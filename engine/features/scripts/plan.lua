@@ -959,7 +959,7 @@ while i <= last do
       anchors[#anchors + 1] = 'u:' .. m
       vouched = true
     end
-    origin_group = A[i + 9]   -- the event's group: anchors 1711's redeemer, never ties (1709)
+    origin_group = A[i + 9]   -- the event's group: ties and anchors when the origin holds it, never teaches
     local fp = call('HMGET', KEYS[A[i + 4]], 'f', 'p')
     origin_history = (fp[1] and tonumber(fp[1]) <= A[i + 7]) or (fp[2] and true) or false
     origin_anchors, origin_vouched = anchors, vouched
@@ -986,7 +986,7 @@ while i <= last do
       end
       local grouped = origin_group ~= '' and have[origin_group] == true
       if grouped then anchored = true end
-      if A[i + 1] > 0 then vals[A[i + 1]] = tied end
+      if A[i + 1] > 0 then vals[A[i + 1]] = tied or grouped end  -- the event's group ties, never teaches
       if A[i + 2] > 0 then vals[A[i + 2]] = teachers end
       if A[i + 9] > 0 then vals[A[i + 9]] = anchored end
       if A[i + 10] > 0 then vals[A[i + 10]] = strangers end

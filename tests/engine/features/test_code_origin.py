@@ -83,13 +83,14 @@ class Brute:
             vouched = c in self.referrer or bool(self.groups[c])
             origin = self.origin[series(e.coupon)]
             live = {m for m, at in origin.items() if at > t - 30 * D}
-            tied = history or any(a in live for a in anchors)
             grouped = any(a in live for a in named)
+            own = history or any(a in live for a in anchors)  # what teaches: never the event's group
+            tied = own or grouped
             anchored = grouped or any(a in live for a in anchors[1:])  # not itself: its own redemption taught it
             strangers = self.strangers[series(e.coupon)]
             recent = sum(1 for at in strangers.values() if at > t - 7 * D)
             answer = (tied, sum(1 for m in live if m.startswith("t:")), anchored, recent)
-            if tied or vouched:
+            if own or vouched:
                 for a in [*anchors, *named, f"t:{c}"]:
                     origin[a] = t
                 assert len(origin) <= ORIGIN_CAP  # the stream stays under the cap: no trim to model
@@ -177,8 +178,8 @@ async def test_a_listing_s_strangers_are_outsiders_and_the_tied_look_alikes_are_
     await _send(backend, tenant, _event("signup", "buyer1", 0.5, device="dv-b1"))
     assert await _claim(backend, tenant, "buyer1", 0.51, "QUN21-CCCC", device="dv-b1") == (False, 2)
     assert await _claim(backend, tenant, "buyer2", 0.9, "QUN21-DDDD", device="dv-b2") == (False, 2)
-    # naming the code's own group on the event ties nothing: the field is the caller's (session 14)
-    assert await _claim(backend, tenant, "buyer3", 0.92, "QUN21-XXXX", device="dv-b3", group="p-21") == (False, 2)
+    # naming the code's own group on the event ties (a parent opening it from the group's link), teaches nothing
+    assert await _claim(backend, tenant, "buyer3", 0.92, "QUN21-XXXX", device="dv-b3", group="p-21") == (True, 2)
     # a partner class: the teacher (a member) used the code, her parents came through her referral
     await store.record_outcome(tenant=tenant, event=_event("member_joined", "teacher", 0.94, group="p-21"), specs=SPECS)
     assert await _claim(backend, tenant, "teacher", 0.95, "QUN21-EEEE", device="dv-t", group="p-21") == (True, 2)
